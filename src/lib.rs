@@ -1,0 +1,13 @@
+//! eksboot: from an empty AWS account to a secured Amazon EKS cluster, and back to nothing.
+//!
+//! The flow: a profile ([`profile`]) is planned ([`plan`], pure), checked against the account
+//! ([`preflight`], read-only, through the [`aws`] adapters), and shown by [`ui`], the only
+//! module that prints. [`app`] wires a parsed command line to them.
+
+pub mod app;
+pub mod aws;
+pub mod cli;
+pub mod plan;
+pub mod preflight;
+pub mod profile;
+pub mod ui;

@@ -1,0 +1,51 @@
+//! Parse, set up logging, run, map errors to exit codes (0 ok, 1 failure, 2 usage, 130
+//! interrupted). Nothing else.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use eksboot::{app, cli::Cli, ui};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            ui::print_error(&format!("cannot start the async runtime: {e}"), None);
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(app::run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            match &err {
+                // One line, with what to do, for the most common first-run problem.
+                app::RunError::Aws(eksboot::aws::AwsError::NoCredentials(_)) => {
+                    eprintln!(
+                        "error: no AWS credentials found: {}",
+                        err.hint().unwrap_or_default()
+                    );
+                }
+                _ => ui::print_error(&err.to_string(), err.hint().as_deref()),
+            }
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let filter = match verbose {
+        0 => "warn",
+        1 => "warn,eksboot=debug",
+        _ => "info,eksboot=trace,aws_smithy_runtime=debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EKSBOOT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

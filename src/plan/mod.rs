@@ -1,0 +1,635 @@
+//! The plan: every resource `create` will make, its name, its place in the network and what it
+//! depends on, plus what the plan means (cost, security checklist).
+//!
+//! Pure: built from a validated profile and, when known, facts read from AWS (the AZ names and
+//! the Kubernetes version). It never touches the network, the clock or the terminal. Resource
+//! ids are the step ids the executor and its journal use.
+
+pub mod checklist;
+pub mod cost;
+pub mod network;
+
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+use crate::profile::{Nat, Pattern, Profile};
+use network::{SubnetSlot, Tier};
+
+/// The three tasks every EKS cluster needs, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    Secure,
+    Network,
+    Cluster,
+}
+
+impl Task {
+    pub const ALL: [Task; 3] = [Task::Secure, Task::Network, Task::Cluster];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Secure => "secure",
+            Task::Network => "network",
+            Task::Cluster => "cluster",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Task::Secure => "Secure the environment",
+            Task::Network => "Configure the VPC",
+            Task::Cluster => "Create the cluster",
+        }
+    }
+}
+
+/// What sort of AWS resource a step makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    IamRole,
+    IamPolicy,
+    KmsKey,
+    LogGroup,
+    Vpc,
+    Subnet,
+    InternetGateway,
+    InternetGatewayAttachment,
+    RouteTable,
+    Route,
+    RouteTableAssociation,
+    ElasticIp,
+    NatGateway,
+    SecurityGroup,
+    VpcEndpoint,
+    EksCluster,
+    AccessEntry,
+    OidcProvider,
+    Addon,
+    LaunchTemplate,
+    Nodegroup,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::IamRole => "iam-role",
+            Kind::IamPolicy => "iam-policy",
+            Kind::KmsKey => "kms-key",
+            Kind::LogGroup => "log-group",
+            Kind::Vpc => "vpc",
+            Kind::Subnet => "subnet",
+            Kind::InternetGateway => "internet-gateway",
+            Kind::InternetGatewayAttachment => "internet-gateway-attachment",
+            Kind::RouteTable => "route-table",
+            Kind::Route => "route",
+            Kind::RouteTableAssociation => "route-table-association",
+            Kind::ElasticIp => "elastic-ip",
+            Kind::NatGateway => "nat-gateway",
+            Kind::SecurityGroup => "security-group",
+            Kind::VpcEndpoint => "vpc-endpoint",
+            Kind::EksCluster => "eks-cluster",
+            Kind::AccessEntry => "access-entry",
+            Kind::OidcProvider => "oidc-provider",
+            Kind::Addon => "addon",
+            Kind::LaunchTemplate => "launch-template",
+            Kind::Nodegroup => "nodegroup",
+        }
+    }
+}
+
+/// One resource of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resource {
+    pub id: String,
+    pub task: Task,
+    pub kind: Kind,
+    pub name: String,
+    pub depends_on: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<Ipv4Net>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub az: Option<String>,
+    /// A short human note: what it is for, or its one key setting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// A subnet row of the layout table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubnetRow {
+    pub tier: Tier,
+    pub az: String,
+    pub cidr: Ipv4Net,
+    pub usable_addresses: u64,
+}
+
+/// Facts from AWS that make a plan concrete. Offline, none are known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanFacts {
+    /// The AZ names chosen, in plan order (AZ 1 first).
+    pub availability_zones: Option<Vec<String>>,
+    /// The Kubernetes version resolved at create time.
+    pub kubernetes_version: Option<String>,
+}
+
+/// Interface VPC endpoints the `private` pattern needs so nodes reach AWS without internet:
+/// image pulls (ecr.api, ecr.dkr, with S3 through the gateway endpoint), node bootstrap (ec2,
+/// sts), logs, Pod Identity (eks-auth), and Session Manager (ssm, ssmmessages, ec2messages).
+pub const INTERFACE_ENDPOINTS: [&str; 9] = [
+    "ec2",
+    "ecr.api",
+    "ecr.dkr",
+    "sts",
+    "logs",
+    "eks-auth",
+    "ssm",
+    "ssmmessages",
+    "ec2messages",
+];
+
+/// Add-ons that run as pods and so only become healthy once nodes exist.
+pub const ADDONS_NEEDING_NODES: [&str; 2] = ["coredns", "eks-pod-identity-agent"];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub resources: Vec<Resource>,
+    pub subnets: Vec<SubnetRow>,
+    pub cost: cost::Cost,
+    pub checklist: Vec<checklist::Check>,
+}
+
+impl Plan {
+    pub fn build(profile: &Profile, facts: &PlanFacts) -> Plan {
+        let slots = network::layout(
+            profile.network.vpc_cidr,
+            profile.network.pattern,
+            profile.network.availability_zones.count(),
+        );
+        let az_label = |index: usize| az_label(profile, facts, index);
+        let resources = Builder::new(profile, &slots, &az_label).build();
+        let subnets = slots
+            .iter()
+            .map(|s| SubnetRow {
+                tier: s.tier,
+                az: az_label(s.az_index),
+                cidr: s.cidr,
+                usable_addresses: network::usable_addresses(s.cidr),
+            })
+            .collect();
+        let cost = cost::estimate(profile, &resources);
+        let checklist = checklist::evaluate(profile);
+        Plan {
+            resources,
+            subnets,
+            cost,
+            checklist,
+        }
+    }
+
+    pub fn resource(&self, id: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.id == id)
+    }
+
+    pub fn count_kind(&self, kind: Kind) -> usize {
+        self.resources.iter().filter(|r| r.kind == kind).count()
+    }
+
+    pub fn in_task(&self, task: Task) -> impl Iterator<Item = &Resource> {
+        self.resources.iter().filter(move |r| r.task == task)
+    }
+}
+
+/// The AZ of slot `index` (1-based): its name when known, else "AZ n".
+fn az_label(profile: &Profile, facts: &PlanFacts, index: usize) -> String {
+    let known = facts
+        .availability_zones
+        .as_ref()
+        .or(match &profile.network.availability_zones {
+            crate::profile::AzSpec::Names(names) => Some(names),
+            crate::profile::AzSpec::Count(_) => None,
+        });
+    known
+        .and_then(|names| names.get(index - 1).cloned())
+        .unwrap_or_else(|| format!("AZ {index}"))
+}
+
+/// Service name → the step-id fragment (`ecr.api` → `ecr-api`).
+pub fn endpoint_id(service: &str) -> String {
+    format!("endpoint-{}", service.replace('.', "-"))
+}
+
+struct Builder<'a> {
+    profile: &'a Profile,
+    slots: &'a [SubnetSlot],
+    az_label: &'a dyn Fn(usize) -> String,
+    resources: Vec<Resource>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(
+        profile: &'a Profile,
+        slots: &'a [SubnetSlot],
+        az_label: &'a dyn Fn(usize) -> String,
+    ) -> Self {
+        Builder {
+            profile,
+            slots,
+            az_label,
+            resources: Vec::new(),
+        }
+    }
+
+    fn name(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.profile.cluster.name)
+    }
+
+    fn add(
+        &mut self,
+        task: Task,
+        kind: Kind,
+        id: &str,
+        name: String,
+        deps: &[&str],
+    ) -> &mut Resource {
+        self.resources.push(Resource {
+            id: id.to_string(),
+            task,
+            kind,
+            name,
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            cidr: None,
+            az: None,
+            detail: None,
+        });
+        self.resources.last_mut().expect("just pushed")
+    }
+
+    fn azs(&self) -> usize {
+        self.profile.network.availability_zones.count()
+    }
+
+    fn build(mut self) -> Vec<Resource> {
+        self.secure();
+        self.network();
+        self.cluster();
+        self.resources
+    }
+
+    fn secure(&mut self) {
+        let p = self.profile;
+        let creates_creator = p.security.creator_role.existing_arn().is_none();
+        let creates_key = p.security.secrets_key.existing_arn().is_none();
+        if creates_creator {
+            let name = self.name("creator");
+            self.add(Task::Secure, Kind::IamRole, "creator-role", name, &[])
+                .detail = Some("creates the cluster and is its first admin".into());
+        }
+        let name = self.name("cluster");
+        self.add(Task::Secure, Kind::IamRole, "cluster-role", name, &[])
+            .detail = Some("EKS service role: AmazonEKSClusterPolicy".into());
+        if p.nodes.enabled {
+            let name = self.name("node");
+            self.add(Task::Secure, Kind::IamRole, "node-role", name, &[])
+                .detail = Some("worker nodes: EKS worker, ECR pull, CNI, SSM policies".into());
+        }
+        if creates_key {
+            let mut deps = vec!["cluster-role"];
+            if creates_creator {
+                deps.insert(0, "creator-role");
+            }
+            let name = format!("alias/eksboot/{}", p.cluster.name);
+            self.add(Task::Secure, Kind::KmsKey, "secrets-key", name, &deps)
+                .detail = Some("encrypts Kubernetes secrets; rotation on".into());
+        }
+        if creates_creator {
+            let mut deps = vec!["creator-role", "cluster-role"];
+            if p.nodes.enabled {
+                deps.push("node-role");
+            }
+            if creates_key {
+                deps.push("secrets-key");
+            }
+            let name = self.name("creator");
+            self.add(Task::Secure, Kind::IamPolicy, "creator-policy", name, &deps)
+                .detail = Some("least-privilege inline policy of the creator role".into());
+        }
+        let name = format!("/aws/eks/{}/cluster", p.cluster.name);
+        self.add(Task::Secure, Kind::LogGroup, "log-group", name, &[])
+            .detail = Some(format!(
+            "control-plane logs, kept {} days",
+            p.cluster.log_retention_days
+        ));
+    }
+
+    fn subnet_id(tier: Tier, az_index: usize) -> String {
+        format!("subnet-{}-{az_index}", tier.as_str())
+    }
+
+    fn network(&mut self) {
+        let p = self.profile;
+        let pattern = p.network.pattern;
+        let name = self.name("vpc");
+        let vpc = self.add(Task::Network, Kind::Vpc, "vpc", name, &[]);
+        vpc.cidr = Some(p.network.vpc_cidr);
+        vpc.detail = Some("DNS support and hostnames on".into());
+
+        for slot in self.slots {
+            let id = Self::subnet_id(slot.tier, slot.az_index);
+            let name = self.name(&format!("{}-{}", slot.tier.as_str(), slot.az_index));
+            let az = (self.az_label)(slot.az_index);
+            let subnet = self.add(Task::Network, Kind::Subnet, &id, name, &["vpc"]);
+            subnet.cidr = Some(slot.cidr);
+            subnet.az = Some(az);
+            subnet.detail = Some(match slot.tier {
+                Tier::Public => {
+                    "public IPs on launch; tagged for internet-facing load balancers".into()
+                }
+                Tier::Private => "tagged for internal load balancers".into(),
+            });
+        }
+
+        if pattern.has_public_subnets() {
+            let name = self.name("igw");
+            self.add(Task::Network, Kind::InternetGateway, "igw", name, &[]);
+            let name = self.name("igw");
+            self.add(
+                Task::Network,
+                Kind::InternetGatewayAttachment,
+                "igw-attach",
+                name,
+                &["igw", "vpc"],
+            );
+            let name = self.name("public");
+            self.add(
+                Task::Network,
+                Kind::RouteTable,
+                "route-table-public",
+                name,
+                &["vpc"],
+            );
+            let name = self.name("public");
+            self.add(
+                Task::Network,
+                Kind::Route,
+                "route-public-internet",
+                name,
+                &["route-table-public", "igw-attach"],
+            )
+            .detail = Some("0.0.0.0/0 → internet gateway".into());
+            for az in 1..=self.azs() {
+                let subnet = Self::subnet_id(Tier::Public, az);
+                let name = self.name("public");
+                self.add(
+                    Task::Network,
+                    Kind::RouteTableAssociation,
+                    &format!("rta-public-{az}"),
+                    name,
+                    &["route-table-public", &subnet],
+                );
+            }
+        }
+
+        let nat_count = match (pattern, p.network.nat) {
+            (Pattern::PublicAndPrivate, Nat::PerAz) => self.azs(),
+            (Pattern::PublicAndPrivate, Nat::Single) => 1,
+            _ => 0,
+        };
+        for az in 1..=nat_count {
+            let name = self.name(&format!("nat-{az}"));
+            let eip = format!("eip-{az}");
+            self.add(Task::Network, Kind::ElasticIp, &eip, name.clone(), &[])
+                .detail = Some(format!("public address of NAT gateway {az}"));
+            let subnet = Self::subnet_id(Tier::Public, az);
+            let label = (self.az_label)(az);
+            let nat = self.add(
+                Task::Network,
+                Kind::NatGateway,
+                &format!("nat-{az}"),
+                name,
+                &[&subnet, &eip, "igw-attach"],
+            );
+            nat.az = Some(label);
+        }
+
+        if pattern.has_private_subnets() {
+            for az in 1..=self.azs() {
+                let table = format!("route-table-private-{az}");
+                let name = self.name(&format!("private-{az}"));
+                self.add(
+                    Task::Network,
+                    Kind::RouteTable,
+                    &table,
+                    name.clone(),
+                    &["vpc"],
+                )
+                .az = Some((self.az_label)(az));
+                if nat_count > 0 {
+                    let nat = format!("nat-{}", if nat_count == 1 { 1 } else { az });
+                    self.add(
+                        Task::Network,
+                        Kind::Route,
+                        &format!("route-private-{az}-nat"),
+                        name.clone(),
+                        &[&table, &nat],
+                    )
+                    .detail = Some(format!("0.0.0.0/0 → {}", self.name(&nat)));
+                }
+                let subnet = Self::subnet_id(Tier::Private, az);
+                self.add(
+                    Task::Network,
+                    Kind::RouteTableAssociation,
+                    &format!("rta-private-{az}"),
+                    name,
+                    &[&table, &subnet],
+                );
+            }
+        }
+
+        if pattern == Pattern::Private {
+            let name = self.name("endpoints-sg");
+            self.add(
+                Task::Network,
+                Kind::SecurityGroup,
+                "endpoints-sg",
+                name,
+                &["vpc"],
+            )
+            .detail = Some(format!("allows 443 from {} only", p.network.vpc_cidr));
+            let tables: Vec<String> = (1..=self.azs())
+                .map(|az| format!("route-table-private-{az}"))
+                .collect();
+            let mut deps: Vec<&str> = vec!["vpc"];
+            deps.extend(tables.iter().map(String::as_str));
+            let name = self.name("s3");
+            self.add(Task::Network, Kind::VpcEndpoint, "endpoint-s3", name, &deps)
+                .detail = Some("gateway endpoint for S3 (image layers)".into());
+            let subnets: Vec<String> = (1..=self.azs())
+                .map(|az| Self::subnet_id(Tier::Private, az))
+                .collect();
+            for service in INTERFACE_ENDPOINTS {
+                let mut deps: Vec<&str> = vec!["endpoints-sg"];
+                deps.extend(subnets.iter().map(String::as_str));
+                let name = self.name(&service.replace('.', "-"));
+                self.add(
+                    Task::Network,
+                    Kind::VpcEndpoint,
+                    &endpoint_id(service),
+                    name,
+                    &deps,
+                )
+                .detail = Some(format!("interface endpoint for {service}, private DNS"));
+            }
+        }
+
+        let name = self.name("cluster-sg");
+        self.add(
+            Task::Network,
+            Kind::SecurityGroup,
+            "cluster-sg",
+            name,
+            &["vpc"],
+        )
+        .detail = Some("no inbound rules; all outbound allowed".into());
+    }
+
+    fn cluster(&mut self) {
+        let p = self.profile;
+        let has = |resources: &[Resource], id: &str| resources.iter().any(|r| r.id == id);
+
+        let mut deps: Vec<String> = ["creator-policy", "cluster-role", "secrets-key", "log-group"]
+            .iter()
+            .filter(|id| has(&self.resources, id))
+            .map(|s| s.to_string())
+            .collect();
+        deps.extend(
+            self.slots
+                .iter()
+                .map(|s| Self::subnet_id(s.tier, s.az_index)),
+        );
+        deps.push("cluster-sg".into());
+        let dep_refs: Vec<&str> = deps.iter().map(String::as_str).collect();
+        let version = match &p.cluster.kubernetes_version {
+            Some(v) => format!("Kubernetes {v}"),
+            None => "Kubernetes: newest at create time".into(),
+        };
+        let name = p.cluster.name.clone();
+        self.add(Task::Cluster, Kind::EksCluster, "cluster", name, &dep_refs)
+            .detail = Some(format!(
+            "{version}; endpoint {}; secrets encrypted; {} log types",
+            p.cluster.endpoint_access,
+            p.cluster.log_types.len()
+        ));
+
+        self.add(
+            Task::Cluster,
+            Kind::AccessEntry,
+            "access-entry-caller",
+            "you (the identity running eksboot)".into(),
+            &["cluster"],
+        )
+        .detail = Some("cluster admin".into());
+        for (i, admin) in p.cluster.admins.iter().enumerate() {
+            self.add(
+                Task::Cluster,
+                Kind::AccessEntry,
+                &format!("access-entry-admin-{}", i + 1),
+                admin.clone(),
+                &["cluster"],
+            )
+            .detail = Some("cluster admin".into());
+        }
+        if p.cluster.oidc_provider {
+            self.add(
+                Task::Cluster,
+                Kind::OidcProvider,
+                "oidc-provider",
+                "the cluster's OIDC issuer".into(),
+                &["cluster"],
+            )
+            .detail = Some("IAM roles for service accounts (IRSA)".into());
+        }
+
+        if p.nodes.enabled {
+            let name = self.name("nodes");
+            self.add(
+                Task::Cluster,
+                Kind::LaunchTemplate,
+                "launch-template",
+                name,
+                &[],
+            )
+            .detail = Some(format!(
+                "IMDSv2 required, hop limit 1; encrypted gp3 root volume of {} GiB",
+                p.nodes.disk_size_gib
+            ));
+            // Nodes need a way out before they can join: the NAT routes, the internet route,
+            // or the VPC endpoints.
+            let mut deps: Vec<String> = vec![
+                "cluster".into(),
+                "node-role".into(),
+                "launch-template".into(),
+            ];
+            let egress: Vec<String> = self
+                .resources
+                .iter()
+                .filter(|r| {
+                    r.task == Task::Network
+                        && match p.network.pattern {
+                            Pattern::Public => {
+                                r.id == "route-public-internet" || r.id.starts_with("rta-public-")
+                            }
+                            Pattern::PublicAndPrivate => {
+                                r.id.starts_with("route-private-")
+                                    || r.id.starts_with("rta-private-")
+                            }
+                            Pattern::Private => {
+                                r.kind == Kind::VpcEndpoint || r.id.starts_with("rta-private-")
+                            }
+                        }
+                })
+                .map(|r| r.id.clone())
+                .collect();
+            deps.extend(egress);
+            let dep_refs: Vec<&str> = deps.iter().map(String::as_str).collect();
+            let name = self.name("default");
+            let tier = if p.nodes_in_private_subnets() {
+                "private"
+            } else {
+                "public"
+            };
+            self.add(Task::Cluster, Kind::Nodegroup, "nodegroup", name, &dep_refs)
+                .detail = Some(format!(
+                "{} × {} in the {tier} subnets (min {}, max {})",
+                p.nodes.desired_size,
+                p.nodes.instance_types.join("/"),
+                p.nodes.min_size,
+                p.nodes.max_size
+            ));
+        }
+
+        for addon in &p.cluster.addons {
+            let detail = if ADDONS_NEEDING_NODES.contains(&addon.as_str()) {
+                if p.nodes.enabled {
+                    "default version; healthy once nodes run"
+                } else {
+                    "default version; waits for nodes (none planned)"
+                }
+            } else {
+                "default version"
+            };
+            self.add(
+                Task::Cluster,
+                Kind::Addon,
+                &format!("addon-{addon}"),
+                addon.clone(),
+                &["cluster"],
+            )
+            .detail = Some(detail.into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

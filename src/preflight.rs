@@ -1,0 +1,456 @@
+//! Preflight: read-only checks that `create` also runs first. Nothing here creates anything,
+//! and nothing relies on `DryRun` (emulators ignore it and really create).
+//!
+//! [`run`] gathers facts through the adapters; the decisions (which AZs, which version, is
+//! there room) are pure functions below, tested without AWS.
+
+use crate::aws::{self, ec2::Zone, eks::OfferedVersion, Aws, AwsError};
+use crate::plan::{Kind, Plan, PlanFacts};
+use crate::profile::{AzSpec, Profile};
+
+/// Zone IDs where EKS does not place control planes (names are shuffled per account; IDs not).
+pub const EKS_UNSUPPORTED_ZONE_IDS: [&str; 3] = ["use1-az3", "usw1-az2", "cac1-az3"];
+/// Default per-region quotas: Elastic IPs and VPCs.
+pub const DEFAULT_EIP_QUOTA: usize = 5;
+pub const DEFAULT_VPC_QUOTA: usize = 5;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    pub summary: String,
+    pub hint: Option<String>,
+}
+
+impl Check {
+    fn pass(name: &'static str, summary: impl Into<String>) -> Check {
+        Check {
+            name,
+            ok: true,
+            summary: summary.into(),
+            hint: None,
+        }
+    }
+    fn fail(name: &'static str, summary: impl Into<String>, hint: impl Into<String>) -> Check {
+        Check {
+            name,
+            ok: false,
+            summary: summary.into(),
+            hint: Some(hint.into()),
+        }
+    }
+    fn from_error(name: &'static str, err: &AwsError) -> Check {
+        let summary = match err.failure() {
+            Some(f) => format!("{err}: {f}"),
+            None => err.to_string(),
+        };
+        Check::fail(name, summary, err.hint())
+    }
+}
+
+/// What preflight found: every check, and the facts that make the plan concrete.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub checks: Vec<Check>,
+    pub facts: PlanFacts,
+    pub caller: Option<aws::sts::CallerIdentity>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.ok)
+    }
+}
+
+/// Runs every check. Only a credentials failure stops early: nothing else can run without them.
+pub async fn run(aws: &Aws, profile: &Profile) -> Report {
+    let mut report = Report::default();
+    let region = &profile.cluster.region;
+
+    match aws::sts::caller_identity(aws).await {
+        Ok(id) => {
+            report.checks.push(Check::pass(
+                "credentials",
+                format!("you are {} (account {})", id.arn, id.account),
+            ));
+            report.caller = Some(id);
+        }
+        Err(e) => {
+            report.checks.push(Check::from_error("credentials", &e));
+            return report;
+        }
+    }
+
+    let (regions, zones, versions, addresses, vpcs) = tokio::join!(
+        aws::ec2::regions(aws),
+        aws::ec2::availability_zones(aws),
+        aws::eks::cluster_versions(aws),
+        aws::ec2::count_addresses(aws),
+        aws::ec2::count_vpcs(aws),
+    );
+
+    report.checks.push(match regions {
+        Ok(regions) => match check_region(region, &regions) {
+            Ok(s) => Check::pass("region", s),
+            Err((s, h)) => Check::fail("region", s, h),
+        },
+        Err(e) => Check::from_error("region", &e),
+    });
+
+    report.checks.push(match zones {
+        Ok(zones) => match choose_azs(&profile.network.availability_zones, &zones) {
+            Ok(names) => {
+                let summary = names.join(", ");
+                report.facts.availability_zones = Some(names);
+                Check::pass("availability-zones", summary)
+            }
+            Err((s, h)) => Check::fail("availability-zones", s, h),
+        },
+        Err(e) => Check::from_error("availability-zones", &e),
+    });
+
+    report.checks.push(match versions {
+        Ok(offered) => {
+            match choose_version(profile.cluster.kubernetes_version.as_deref(), &offered) {
+                Ok((version, why)) => {
+                    report.facts.kubernetes_version = Some(version.clone());
+                    Check::pass("kubernetes-version", format!("{version} ({why})"))
+                }
+                Err((s, h)) => Check::fail("kubernetes-version", s, h),
+            }
+        }
+        Err(e) => Check::from_error("kubernetes-version", &e),
+    });
+
+    let plan = Plan::build(profile, &PlanFacts::default());
+    let eips_needed = plan.count_kind(Kind::ElasticIp);
+    report.checks.push(match addresses {
+        Ok(used) => headroom(
+            "elastic-ips",
+            "Elastic IP addresses",
+            used,
+            eips_needed,
+            DEFAULT_EIP_QUOTA,
+        ),
+        Err(e) => Check::from_error("elastic-ips", &e),
+    });
+    report.checks.push(match vpcs {
+        Ok(used) => headroom("vpcs", "VPCs", used, 1, DEFAULT_VPC_QUOTA),
+        Err(e) => Check::from_error("vpcs", &e),
+    });
+
+    if let Some(arn) = profile.security.creator_role.existing_arn() {
+        let name = arn.rsplit('/').next().unwrap_or(arn);
+        report
+            .checks
+            .push(match aws::iam::get_role(aws, name).await {
+                Ok(Some(role)) if role.arn == arn => {
+                    Check::pass("creator-role", format!("{arn} exists"))
+                }
+                Ok(Some(role)) => Check::fail(
+                    "creator-role",
+                    format!("a role named {name} exists, but its ARN is {}", role.arn),
+                    "set security.creator_role to that ARN, or to \"create\" for a dedicated role",
+                ),
+                Ok(None) => Check::fail(
+                    "creator-role",
+                    format!("{arn} does not exist"),
+                    "create the role first, or set security.creator_role = \"create\"",
+                ),
+                Err(e) => Check::from_error("creator-role", &e),
+            });
+    }
+
+    if let Some(arn) = profile.security.secrets_key.existing_arn() {
+        report
+            .checks
+            .push(match aws::kms::describe_key(aws, arn).await {
+                Ok(Some(key)) if key.state == "Enabled" && key.spec == "SYMMETRIC_DEFAULT" => {
+                    Check::pass("secrets-key", format!("{} is enabled", key.arn))
+                }
+                Ok(Some(key)) if key.state != "Enabled" => Check::fail(
+                    "secrets-key",
+                    format!("{arn} is {}", key.state),
+                    "enable the key, or set security.secrets_key = \"create\"",
+                ),
+                Ok(Some(key)) => Check::fail(
+                    "secrets-key",
+                    format!("{arn} is a {} key; EKS needs a symmetric one", key.spec),
+                    "use a symmetric encryption key, or set security.secrets_key = \"create\"",
+                ),
+                Ok(None) => Check::fail(
+                    "secrets-key",
+                    format!("{arn} does not exist"),
+                    "check the ARN and region, or set security.secrets_key = \"create\"",
+                ),
+                Err(e) => Check::from_error("secrets-key", &e),
+            });
+    }
+
+    report
+}
+
+type Verdict<T> = Result<T, (String, String)>;
+
+/// The region exists for this account and is enabled.
+pub fn check_region(region: &str, regions: &[aws::ec2::RegionInfo]) -> Verdict<String> {
+    match regions.iter().find(|r| r.name == region) {
+        None => Err((
+            format!("{region} is not an AWS region this account can see"),
+            "check cluster.region; `aws ec2 describe-regions` lists the regions".into(),
+        )),
+        Some(r) if r.opt_in_status == "not-opted-in" => Err((
+            format!("{region} is an opt-in region that is not enabled for this account"),
+            "enable it under Account → AWS Regions in the console, or pick another region".into(),
+        )),
+        Some(_) => Ok(format!("{region} is enabled")),
+    }
+}
+
+/// The AZs to use: the named ones, checked, or the first `n` usable ones in name order.
+/// Usable means available, a standard availability zone, and accepted by EKS.
+pub fn choose_azs(spec: &AzSpec, zones: &[Zone]) -> Verdict<Vec<String>> {
+    let usable = |z: &Zone| {
+        z.state == "available"
+            && z.zone_type == "availability-zone"
+            && !EKS_UNSUPPORTED_ZONE_IDS.contains(&z.zone_id.as_str())
+    };
+    let mut candidates: Vec<&Zone> = zones.iter().filter(|z| usable(z)).collect();
+    candidates.sort_by(|a, b| a.name.cmp(&b.name));
+    let suggestion = |exclude: &[String]| {
+        candidates
+            .iter()
+            .map(|z| z.name.clone())
+            .filter(|n| !exclude.contains(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match spec {
+        AzSpec::Count(n) => {
+            let n = usize::from(*n);
+            if candidates.len() < n {
+                return Err((
+                    format!(
+                        "only {} usable availability zone(s) here, {n} needed",
+                        candidates.len()
+                    ),
+                    "pick another region, or ask for fewer AZs (at least 2)".into(),
+                ));
+            }
+            Ok(candidates.iter().take(n).map(|z| z.name.clone()).collect())
+        }
+        AzSpec::Names(names) => {
+            let mut problems = Vec::new();
+            for name in names {
+                match zones.iter().find(|z| &z.name == name) {
+                    None => problems.push(format!("{name} does not exist here")),
+                    Some(z) if EKS_UNSUPPORTED_ZONE_IDS.contains(&z.zone_id.as_str()) => problems
+                        .push(format!(
+                            "{name} ({}) cannot host EKS control planes",
+                            z.zone_id
+                        )),
+                    Some(z) if z.zone_type != "availability-zone" => problems.push(format!(
+                        "{name} is a {}, not a standard availability zone",
+                        z.zone_type
+                    )),
+                    Some(z) if z.state != "available" => {
+                        problems.push(format!("{name} is {}", z.state))
+                    }
+                    Some(_) => {}
+                }
+            }
+            if problems.is_empty() {
+                Ok(names.clone())
+            } else {
+                Err((
+                    problems.join("; "),
+                    format!(
+                        "use these instead: {} (or give a count and let eksboot choose)",
+                        suggestion(names)
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// The Kubernetes version: the requested one if EKS offers it, else the newest in standard
+/// support. Returns the version and why it was chosen.
+pub fn choose_version(
+    requested: Option<&str>,
+    offered: &[OfferedVersion],
+) -> Verdict<(String, String)> {
+    let minor = |v: &str| -> u32 {
+        v.split('.')
+            .nth(1)
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
+    };
+    let available: Vec<&OfferedVersion> = offered
+        .iter()
+        .filter(|v| v.status != "UNSUPPORTED")
+        .collect();
+    let list = || {
+        let mut names: Vec<&str> = available.iter().map(|v| v.version.as_str()).collect();
+        names.sort_by_key(|v| std::cmp::Reverse(minor(v)));
+        names.join(", ")
+    };
+    match requested {
+        Some(version) => match available.iter().find(|v| v.version == version) {
+            Some(v) if v.status == "EXTENDED_SUPPORT" => Ok((
+                version.to_string(),
+                "offered, in extended support: the control plane costs $0.60/hour".into(),
+            )),
+            Some(_) => Ok((version.to_string(), "offered, in standard support".into())),
+            None => Err((
+                format!("Kubernetes {version} is not offered by EKS"),
+                format!(
+                    "set cluster.kubernetes_version to one of {}, or leave it out for the newest",
+                    list()
+                ),
+            )),
+        },
+        None => available
+            .iter()
+            .filter(|v| v.status == "STANDARD_SUPPORT")
+            .max_by_key(|v| minor(&v.version))
+            .map(|v| {
+                (
+                    v.version.clone(),
+                    "the newest in standard support".to_string(),
+                )
+            })
+            .ok_or_else(|| {
+                (
+                    "EKS lists no version in standard support".into(),
+                    "set cluster.kubernetes_version explicitly".into(),
+                )
+            }),
+    }
+}
+
+/// Whether `needed` more of something fit under its quota.
+pub fn headroom(name: &'static str, what: &str, used: usize, needed: usize, quota: usize) -> Check {
+    let summary = format!("{used} of {quota} {what} in use; the plan needs {needed}");
+    if used + needed <= quota {
+        Check::pass(name, summary)
+    } else {
+        Check::fail(
+            name,
+            summary,
+            format!(
+                "release unused {what}, or request a higher quota in Service Quotas (the default is {quota} per region)"
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zone(name: &str, id: &str) -> Zone {
+        Zone {
+            name: name.into(),
+            zone_id: id.into(),
+            zone_type: "availability-zone".into(),
+            state: "available".into(),
+        }
+    }
+
+    fn us_east_1() -> Vec<Zone> {
+        vec![
+            zone("us-east-1a", "use1-az6"),
+            zone("us-east-1b", "use1-az1"),
+            zone("us-east-1e", "use1-az3"),
+            Zone {
+                zone_type: "local-zone".into(),
+                ..zone("us-east-1-bos-1a", "use1-bos1-az1")
+            },
+            zone("us-east-1c", "use1-az2"),
+        ]
+    }
+
+    #[test]
+    fn a_count_takes_the_first_usable_zones_by_name() {
+        let got = choose_azs(&AzSpec::Count(3), &us_east_1()).unwrap();
+        assert_eq!(got, ["us-east-1a", "us-east-1b", "us-east-1c"]);
+    }
+
+    #[test]
+    fn a_zone_eks_rejects_is_refused_with_alternatives() {
+        let (summary, hint) = choose_azs(
+            &AzSpec::Names(vec!["us-east-1a".into(), "us-east-1e".into()]),
+            &us_east_1(),
+        )
+        .unwrap_err();
+        assert!(summary.contains("us-east-1e (use1-az3) cannot host EKS control planes"));
+        assert!(hint.contains("us-east-1b, us-east-1c"), "{hint}");
+        assert!(!hint.contains("us-east-1a"), "{hint}");
+    }
+
+    #[test]
+    fn too_few_zones_is_explained() {
+        let zones = vec![
+            zone("us-west-1a", "usw1-az1"),
+            zone("us-west-1b", "usw1-az2"),
+        ];
+        let (summary, _) = choose_azs(&AzSpec::Count(2), &zones).unwrap_err();
+        assert!(summary.contains("only 1 usable"), "{summary}");
+    }
+
+    #[test]
+    fn unknown_and_local_zones_are_refused() {
+        let (summary, _) = choose_azs(
+            &AzSpec::Names(vec!["us-east-1z".into(), "us-east-1-bos-1a".into()]),
+            &us_east_1(),
+        )
+        .unwrap_err();
+        assert!(summary.contains("us-east-1z does not exist"));
+        assert!(summary.contains("local-zone"));
+    }
+
+    fn offered(v: &str, status: &str) -> OfferedVersion {
+        OfferedVersion {
+            version: v.into(),
+            status: status.into(),
+            default: false,
+        }
+    }
+
+    #[test]
+    fn newest_standard_support_version_is_chosen_by_number_not_text() {
+        let versions = vec![
+            offered("1.9", "STANDARD_SUPPORT"),
+            offered("1.33", "STANDARD_SUPPORT"),
+            offered("1.34", "STANDARD_SUPPORT"),
+            offered("1.35", "EXTENDED_SUPPORT"),
+        ];
+        assert_eq!(choose_version(None, &versions).unwrap().0, "1.34");
+        assert!(choose_version(Some("1.35"), &versions)
+            .unwrap()
+            .1
+            .contains("extended"));
+        let (summary, hint) = choose_version(Some("1.20"), &versions).unwrap_err();
+        assert!(summary.contains("1.20 is not offered"));
+        assert!(hint.contains("1.35, 1.34, 1.33, 1.9"), "{hint}");
+    }
+
+    #[test]
+    fn headroom_counts_what_the_plan_adds() {
+        assert!(headroom("elastic-ips", "Elastic IPs", 2, 3, 5).ok);
+        let c = headroom("elastic-ips", "Elastic IPs", 3, 3, 5);
+        assert!(!c.ok);
+        assert!(c.hint.unwrap().contains("Service Quotas"));
+    }
+
+    #[test]
+    fn opt_in_regions_must_be_enabled() {
+        let regions = vec![aws::ec2::RegionInfo {
+            name: "af-south-1".into(),
+            opt_in_status: "not-opted-in".into(),
+        }];
+        assert!(check_region("af-south-1", &regions).is_err());
+        assert!(check_region("us-west-2", &regions).is_err());
+    }
+}

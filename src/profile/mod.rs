@@ -1,0 +1,382 @@
+//! The profile: eksboot's saved answers, format v1 (a public contract: users keep these files).
+//!
+//! Reading a profile is two steps. [`raw`] turns TOML into loosely typed fields that remember
+//! where they were written; [`validate`] checks every rule, collects *all* problems with their
+//! line and column, and resolves the defaults into a [`Profile`] whose fields are all concrete.
+//! This module never touches the network.
+
+mod raw;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+use serde::{Serialize, Serializer};
+
+pub use validate::{is_valid_cluster_name, MAX_CLUSTER_NAME_LEN};
+
+/// The one profile format this build reads and writes.
+pub const PROFILE_VERSION: u32 = 1;
+
+/// The five control-plane log types EKS can send to CloudWatch.
+pub const ALL_LOG_TYPES: [LogType; 5] = [
+    LogType::Api,
+    LogType::Audit,
+    LogType::Authenticator,
+    LogType::ControllerManager,
+    LogType::Scheduler,
+];
+
+/// Retention periods CloudWatch Logs accepts, in days.
+pub const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// Add-ons installed when a profile does not list its own.
+pub const DEFAULT_ADDONS: [&str; 4] =
+    ["vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent"];
+
+/// A fully resolved profile: every default applied, every rule checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Profile {
+    pub version: u32,
+    pub cluster: ClusterSettings,
+    pub security: SecuritySettings,
+    pub network: NetworkSettings,
+    pub nodes: NodeSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterSettings {
+    pub name: String,
+    pub region: String,
+    /// `None` means "the newest standard-support version when the cluster is created".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
+    pub endpoint_access: EndpointAccess,
+    pub public_access_cidrs: Vec<Ipv4Net>,
+    pub log_types: Vec<LogType>,
+    pub log_retention_days: u32,
+    pub admins: Vec<String>,
+    pub addons: Vec<String>,
+    pub oidc_provider: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecuritySettings {
+    pub creator_role: CreatorRole,
+    pub secrets_key: SecretsKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetworkSettings {
+    pub pattern: Pattern,
+    pub vpc_cidr: Ipv4Net,
+    pub availability_zones: AzSpec,
+    pub nat: Nat,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeSettings {
+    pub enabled: bool,
+    pub instance_types: Vec<String>,
+    pub min_size: u32,
+    pub desired_size: u32,
+    pub max_size: u32,
+    pub disk_size_gib: u32,
+}
+
+/// Which subnets the VPC has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pattern {
+    Public,
+    Private,
+    PublicAndPrivate,
+}
+
+/// Where the Kubernetes API endpoint can be reached from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndpointAccess {
+    Public,
+    Private,
+    PublicAndPrivate,
+}
+
+/// How private subnets reach the internet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Nat {
+    PerAz,
+    Single,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LogType {
+    Api,
+    Audit,
+    Authenticator,
+    ControllerManager,
+    Scheduler,
+}
+
+/// The identity that creates the cluster and becomes its first admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreatorRole {
+    Create,
+    Existing(String),
+}
+
+/// The KMS key that encrypts Kubernetes secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretsKey {
+    Create,
+    Existing(String),
+}
+
+/// Availability zones: a count to pick at create time, or names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum AzSpec {
+    Count(u8),
+    Names(Vec<String>),
+}
+
+impl AzSpec {
+    pub fn count(&self) -> usize {
+        match self {
+            AzSpec::Count(n) => usize::from(*n),
+            AzSpec::Names(names) => names.len(),
+        }
+    }
+}
+
+impl Pattern {
+    pub const ALL: [Pattern; 3] = [Pattern::Public, Pattern::Private, Pattern::PublicAndPrivate];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pattern::Public => "public",
+            Pattern::Private => "private",
+            Pattern::PublicAndPrivate => "public-and-private",
+        }
+    }
+    pub fn has_public_subnets(self) -> bool {
+        self != Pattern::Private
+    }
+    pub fn has_private_subnets(self) -> bool {
+        self != Pattern::Public
+    }
+    /// Plain words for headings.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Pattern::Public => "public subnets only",
+            Pattern::Private => "private subnets only",
+            Pattern::PublicAndPrivate => "public and private subnets",
+        }
+    }
+}
+
+impl EndpointAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointAccess::Public => "public",
+            EndpointAccess::Private => "private",
+            EndpointAccess::PublicAndPrivate => "public-and-private",
+        }
+    }
+    pub fn is_public(self) -> bool {
+        self != EndpointAccess::Private
+    }
+    pub fn is_private(self) -> bool {
+        self != EndpointAccess::Public
+    }
+}
+
+impl Nat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Nat::PerAz => "per-az",
+            Nat::Single => "single",
+            Nat::None => "none",
+        }
+    }
+}
+
+impl LogType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogType::Api => "api",
+            LogType::Audit => "audit",
+            LogType::Authenticator => "authenticator",
+            LogType::ControllerManager => "controllerManager",
+            LogType::Scheduler => "scheduler",
+        }
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl fmt::Display for EndpointAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl fmt::Display for Nat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl fmt::Display for LogType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl CreatorRole {
+    pub fn existing_arn(&self) -> Option<&str> {
+        match self {
+            CreatorRole::Create => None,
+            CreatorRole::Existing(arn) => Some(arn),
+        }
+    }
+}
+
+impl SecretsKey {
+    pub fn existing_arn(&self) -> Option<&str> {
+        match self {
+            SecretsKey::Create => None,
+            SecretsKey::Existing(arn) => Some(arn),
+        }
+    }
+}
+
+fn serialize_create_or<S: Serializer>(existing: Option<&str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(existing.unwrap_or("create"))
+}
+
+impl Serialize for CreatorRole {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_create_or(self.existing_arn(), s)
+    }
+}
+
+impl Serialize for SecretsKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_create_or(self.existing_arn(), s)
+    }
+}
+
+impl Profile {
+    /// Reads and validates a profile file.
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Profile::parse(&text, path)
+    }
+
+    /// Parses and validates profile text; `origin` names the file in messages.
+    pub fn parse(text: &str, origin: &Path) -> Result<Profile, ProfileError> {
+        let raw = raw::parse(text).map_err(|(span, message)| {
+            let (line, column) = line_column(text, span.start);
+            ProfileError::Syntax {
+                path: origin.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        })?;
+        validate::validate(raw, text).map_err(|problems| ProfileError::Invalid {
+            path: origin.to_path_buf(),
+            problems,
+        })
+    }
+
+    /// The profile as TOML with every field written out, resolved.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a resolved profile always serialises")
+    }
+
+    /// The hash resume uses to notice a changed profile: stable across formatting and comments.
+    pub fn content_hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let canonical = serde_json::to_vec(self).expect("a resolved profile always serialises");
+        format!("{:x}", Sha256::digest(canonical))
+    }
+
+    /// Whether nodes live in private subnets (every pattern with private subnets).
+    pub fn nodes_in_private_subnets(&self) -> bool {
+        self.network.pattern.has_private_subnets()
+    }
+}
+
+/// Why a profile could not be used. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("cannot read profile {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: not a valid profile: {message}", path.display())]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{} has {} problem{}:\n{}", path.display(), problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            problems.iter().map(|p| format!("  {}:{p}", path.display())).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+/// One validation failure: where, which field, what is wrong, what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    pub column: usize,
+    pub field: String,
+    pub message: String,
+    pub allowed: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.line, self.column, self.field, self.message
+        )?;
+        if !self.allowed.is_empty() {
+            write!(f, " (allowed: {})", self.allowed)?;
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,257 @@
+//! The only module that prints. Rendering is split from printing: `render_*` functions are pure
+//! (and snapshot-tested); `print_*` write them to the terminal.
+
+use std::fmt::Write as _;
+
+use crate::plan::{Plan, Task};
+use crate::preflight;
+use crate::profile::Profile;
+
+/// Human text of a plan: resources by task, the subnet table, the cost, the checklist.
+pub fn render_plan_text(profile: &Profile, plan: &Plan) -> String {
+    let c = &profile.cluster;
+    let mut out = String::new();
+    let version = c
+        .kubernetes_version
+        .clone()
+        .unwrap_or_else(|| "newest at create time".into());
+    let _ = writeln!(
+        out,
+        "Plan for EKS cluster \"{}\" in {}\n  Kubernetes {version} · endpoint {} · {} in {} AZs · {} resources",
+        c.name,
+        c.region,
+        c.endpoint_access,
+        profile.network.pattern.describe(),
+        profile.network.availability_zones.count(),
+        plan.resources.len(),
+    );
+
+    for (n, task) in Task::ALL.iter().enumerate() {
+        let _ = writeln!(out, "\n{}. {}", n + 1, task.title());
+        let rows: Vec<Vec<String>> = plan
+            .in_task(*task)
+            .map(|r| {
+                vec![
+                    r.id.clone(),
+                    r.kind.as_str().to_string(),
+                    r.name.clone(),
+                    r.cidr.map(|c| c.to_string()).unwrap_or_default(),
+                    r.az.clone().unwrap_or_default(),
+                    compress_ids(&r.depends_on),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            &["STEP", "KIND", "NAME", "CIDR", "AZ", "DEPENDS ON"],
+            &rows,
+        );
+    }
+
+    let _ = writeln!(out, "\nSubnets");
+    let rows: Vec<Vec<String>> = plan
+        .subnets
+        .iter()
+        .map(|s| {
+            vec![
+                s.tier.as_str().to_string(),
+                s.az.clone(),
+                s.cidr.to_string(),
+                s.usable_addresses.to_string(),
+            ]
+        })
+        .collect();
+    table(&mut out, &["TIER", "AZ", "CIDR", "USABLE ADDRESSES"], &rows);
+
+    let _ = writeln!(out, "\nEstimated monthly cost ({})", plan.cost.basis);
+    let mut rows: Vec<Vec<String>> = plan
+        .cost
+        .items
+        .iter()
+        .map(|i| {
+            vec![
+                i.item.clone(),
+                i.quantity.to_string(),
+                i.monthly_usd
+                    .map_or_else(|| "unknown".to_string(), |usd| format!("${usd:.2}")),
+                i.note.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        "Total".into(),
+        String::new(),
+        format!("${:.2}", plan.cost.monthly_usd),
+        if plan.cost.complete {
+            String::new()
+        } else {
+            "known items only; usage-based charges come on top".into()
+        },
+    ]);
+    table(&mut out, &["ITEM", "QTY", "PER MONTH", "NOTE"], &rows);
+
+    let _ = writeln!(out, "\nSecurity checklist");
+    for check in &plan.checklist {
+        let mark = match check.ok {
+            Some(true) => "✓",
+            Some(false) => "✗",
+            None => "–",
+        };
+        let _ = writeln!(out, "   {mark} {:<19} {}", check.id, check.note);
+    }
+    out
+}
+
+/// Plan JSON: the resolved profile's sections, then resources, subnets, cost and checklist.
+pub fn render_plan_json(profile: &Profile, plan: &Plan) -> String {
+    let mut value = serde_json::to_value(profile).expect("profile serialises");
+    let object = value.as_object_mut().expect("profile is an object");
+    if let Some(cluster) = object.get_mut("cluster").and_then(|c| c.as_object_mut()) {
+        cluster
+            .entry("kubernetes_version")
+            .or_insert(serde_json::Value::Null);
+    }
+    let plan_value = serde_json::to_value(plan).expect("plan serialises");
+    if let serde_json::Value::Object(fields) = plan_value {
+        object.extend(fields);
+    }
+    serde_json::to_string_pretty(&value).expect("json serialises") + "\n"
+}
+
+/// Preflight results, one line per check with a hint under each failure.
+pub fn render_preflight(profile: &Profile, report: &preflight::Report) -> String {
+    let mut out = format!(
+        "Preflight for cluster \"{}\" in {} (read-only: nothing is created)\n",
+        profile.cluster.name, profile.cluster.region
+    );
+    for check in &report.checks {
+        let mark = if check.ok { "✓" } else { "✗" };
+        let _ = writeln!(out, "  {mark} {:<19} {}", check.name, check.summary);
+        if let Some(hint) = &check.hint {
+            let _ = writeln!(out, "      hint: {hint}");
+        }
+    }
+    let failed = report.checks.iter().filter(|c| !c.ok).count();
+    if failed == 0 {
+        let _ = writeln!(out, "All {} checks passed.", report.checks.len());
+    } else {
+        let _ = writeln!(
+            out,
+            "{failed} of {} checks failed: fix them and run preflight again.",
+            report.checks.len()
+        );
+    }
+    out
+}
+
+/// What a bare `eksboot` says until the interactive wizard is built.
+pub fn render_welcome() -> String {
+    "eksboot takes you from an empty AWS account to a working, secured Amazon EKS cluster in three tasks:
+  1. Secure the environment: a dedicated cluster-creator role, the cluster and node roles,
+     a KMS key for Kubernetes secrets, and control-plane logs in CloudWatch.
+  2. Configure the VPC: public, private, or public and private subnets (recommended),
+     NAT gateways, route tables and a locked-down security group.
+  3. Create the cluster: encrypted secrets, logging, access entries and a managed node group.
+
+The guided wizard is not built yet. Today you can describe a cluster in a profile and inspect it:
+  eksboot plan --profile profiles/dev.toml          every resource, the subnets, the monthly cost
+                                                    and a security checklist (no AWS calls)
+  eksboot preflight --profile profiles/dev.toml     read-only checks against your AWS account
+
+Example profiles are in profiles/; `eksboot help plan` explains each field.
+"
+    .to_string()
+}
+
+/// Prints to standard output.
+pub fn print(text: &str) {
+    print!("{text}");
+}
+
+/// Prints an error and what to do next, on standard error.
+pub fn print_error(message: &str, hint: Option<&str>) {
+    eprintln!("error: {message}");
+    if let Some(hint) = hint {
+        eprintln!("hint: {hint}");
+    }
+}
+
+/// Left-aligned columns, three spaces of indent, empty trailing columns trimmed.
+fn table(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain(std::iter::once(headers[i].chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let mut text = String::from("   ");
+        for (i, cell) in cells.iter().enumerate() {
+            text.push_str(cell);
+            if i + 1 < cells.len() {
+                let pad = widths[i] - cell.chars().count() + 2;
+                text.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        text.trim_end().to_string()
+    };
+    let _ = writeln!(out, "{}", line(headers.to_vec()));
+    for row in rows {
+        let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
+    }
+}
+
+/// `subnet-private-1, subnet-private-2, vpc` → `subnet-private-{1,2}, vpc`.
+pub fn compress_ids(ids: &[String]) -> String {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for id in ids {
+        let (stem, number) = match id.rsplit_once('-') {
+            Some((stem, n)) if n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() => {
+                (stem.to_string(), Some(n.to_string()))
+            }
+            _ => (id.clone(), None),
+        };
+        match (number, groups.last_mut()) {
+            (Some(n), Some((last, numbers))) if *last == stem && !numbers.is_empty() => {
+                numbers.push(n)
+            }
+            (Some(n), _) => groups.push((stem, vec![n])),
+            (None, _) => groups.push((stem, Vec::new())),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(stem, numbers)| match numbers.len() {
+            0 => stem,
+            1 => format!("{stem}-{}", numbers[0]),
+            _ => format!("{stem}-{{{}}}", numbers.join(",")),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_ids_are_grouped() {
+        let ids: Vec<String> = [
+            "creator-policy",
+            "subnet-private-1",
+            "subnet-private-2",
+            "subnet-public-1",
+            "cluster-sg",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            compress_ids(&ids),
+            "creator-policy, subnet-private-{1,2}, subnet-public-1, cluster-sg"
+        );
+    }
+}

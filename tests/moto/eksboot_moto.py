@@ -1,0 +1,758 @@
+"""moto server for eksboot's tests, with the EKS operations moto 5.2.5 lacks.
+
+Run as `python eksboot_moto.py`. It binds 127.0.0.1 on a free port, prints
+`PORT <n>` on stdout once it serves, and exits when its stdin closes (the test
+process that started it died or finished), so CI never keeps stray servers.
+
+What it adds, keeping state on moto's own EKS backend objects so that
+`POST /moto-api/reset` clears it like everything else:
+  * DescribeClusterVersions (a fixed, realistic table of versions)
+  * access entries and access policies (Create/Describe/List/Delete,
+    Associate/Disassociate/ListAssociated, ListAccessPolicies), including the
+    cluster creator's bootstrap entry when accessConfig asks for it
+  * add-ons (Create/Describe/List/Delete, DescribeAddonVersions)
+  * pod identity associations, DescribeUpdate
+  * `accessConfig` on clusters (moto drops it)
+  * clusters, node groups and add-ons that pass through CREATING and DELETING,
+    and NAT gateways through pending/deleting, driven by moto's state manager:
+    `POST /moto-api/state-manager/set-transition` with model names
+    `eks::cluster`, `eks::cluster-deletion`, `eks::nodegroup`,
+    `eks::nodegroup-deletion`, `eks::addon`, `ec2::nat_gateway`,
+    `ec2::nat_gateway-deletion`. By default they are immediate, as in moto.
+Errors are the ones real EKS returns (unknown cluster: ResourceNotFoundException).
+"""
+
+import datetime
+import os
+import sys
+import threading
+import uuid
+
+import moto.eks.urls as eks_urls
+from moto.core.responses import ActionResult, EmptyResult
+from moto.ec2.models import nat_gateways as ec2_nat
+from moto.eks import models as eks_models
+from moto.eks.exceptions import (
+    InvalidParameterException,
+    InvalidRequestException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+)
+from moto.eks.responses import EKSResponse
+from moto.moto_api import state_manager
+from moto.moto_api._internal.managed_state_model import ManagedState
+
+IMMEDIATE = {"progression": "immediate"}
+for model in (
+    "eks::cluster",
+    "eks::cluster-deletion",
+    "eks::nodegroup",
+    "eks::nodegroup-deletion",
+    "eks::addon",
+    "ec2::nat_gateway",
+    "ec2::nat_gateway-deletion",
+):
+    state_manager.register_default_transition(model, IMMEDIATE)
+
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+ACCESS_POLICIES = [
+    "AmazonEKSClusterAdminPolicy",
+    "AmazonEKSAdminPolicy",
+    "AmazonEKSEditPolicy",
+    "AmazonEKSViewPolicy",
+    "AmazonEKSAdminViewPolicy",
+]
+
+# (version, status, default?) — standard support for the newest three.
+CLUSTER_VERSIONS = [
+    ("1.35", "STANDARD_SUPPORT", False, "2026-01-27", "2027-03-27", "2028-03-27"),
+    ("1.34", "STANDARD_SUPPORT", True, "2025-10-02", "2026-12-02", "2027-12-02"),
+    ("1.33", "STANDARD_SUPPORT", False, "2025-05-29", "2026-07-29", "2027-07-29"),
+    ("1.32", "EXTENDED_SUPPORT", False, "2025-01-23", "2026-03-23", "2027-03-23"),
+    ("1.31", "EXTENDED_SUPPORT", False, "2024-09-26", "2025-11-26", "2026-11-26"),
+]
+
+ADDON_VERSIONS = {
+    "vpc-cni": ("networking", "v1.20.4-eksbuild.1"),
+    "kube-proxy": ("networking", "v{k}.0-eksbuild.2"),
+    "coredns": ("networking", "v1.12.2-eksbuild.4"),
+    "eks-pod-identity-agent": ("security", "v1.3.8-eksbuild.2"),
+    "aws-ebs-csi-driver": ("storage", "v1.48.0-eksbuild.2"),
+    "metrics-server": ("observability", "v0.8.0-eksbuild.2"),
+}
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def date(text):
+    return datetime.datetime.fromisoformat(text + "T00:00:00+00:00")
+
+
+# --------------------------------------------------------------------------
+# Lifecycle through the state manager.
+
+
+class Lifecycle:
+    """Status that moves CREATING → ACTIVE, and DELETING → gone, on moto's clock."""
+
+    def __init__(self, kind, creating, active):
+        self.kind = kind
+        self.creating = ManagedState(f"eks::{kind}", [(creating, active)])
+        self.deleting = None
+
+    def status(self):
+        if self.deleting is not None:
+            return self.deleting.status
+        return self.creating.status
+
+    def delete(self):
+        self.deleting = ManagedState(f"eks::{self.kind}-deletion", [("DELETING", "GONE")])
+
+    def gone(self):
+        return self.deleting is not None and self.deleting.status == "GONE"
+
+
+def _status_property(default):
+    def getter(self):
+        life = self.__dict__.get("_eksboot_life")
+        if life is None:
+            return self.__dict__.get("_plain_status", default)
+        return life.status()
+
+    def setter(self, value):
+        self.__dict__["_plain_status"] = value
+
+    return property(getter, setter)
+
+
+eks_models.Cluster.status = _status_property("ACTIVE")
+eks_models.Nodegroup.status = _status_property("ACTIVE")
+
+
+def _purge(backend):
+    """Drop clusters and node groups whose deletion has finished."""
+    for name, cluster in list(backend.clusters.items()):
+        for ng_name, ng in list(cluster.nodegroups.items()):
+            life = ng.__dict__.get("_eksboot_life")
+            if life is not None and life.gone():
+                del cluster.nodegroups[ng_name]
+                cluster.nodegroup_count -= 1
+        for addon_name, addon in list(_addons(cluster).items()):
+            if addon["_life"].gone():
+                del _addons(cluster)[addon_name]
+        life = cluster.__dict__.get("_eksboot_life")
+        if life is not None and life.gone():
+            del backend.clusters[name]
+            backend.cluster_count -= 1
+
+
+def _cluster(backend, name):
+    _purge(backend)
+    if name not in backend.clusters:
+        raise ResourceNotFoundException(
+            clusterName=None,
+            nodegroupName=None,
+            fargateProfileName=None,
+            addonName=None,
+            message=f"No cluster found for name: {name}.",
+        )
+    return backend.clusters[name]
+
+
+def _not_found(message, **ids):
+    fields = {"clusterName": None, "nodegroupName": None, "addonName": None}
+    fields.update(ids)
+    return ResourceNotFoundException(fargateProfileName=None, message=message, **fields)
+
+
+def _access_entries(cluster):
+    return cluster.__dict__.setdefault("_eksboot_access_entries", {})
+
+
+def _addons(cluster):
+    return cluster.__dict__.setdefault("_eksboot_addons", {})
+
+
+def _pod_identities(cluster):
+    return cluster.__dict__.setdefault("_eksboot_pod_identities", {})
+
+
+def _updates(cluster):
+    return cluster.__dict__.setdefault("_eksboot_updates", {})
+
+
+def _caller_principal(response):
+    """The IAM principal that signed the request, as EKS names it in access entries."""
+    from moto.sts.models import sts_backends
+
+    sts = sts_backends[response.current_account]["aws"]
+    _, arn, _ = sts.get_caller_identity(response.get_access_key(), response.region)
+    parts = arn.split(":")
+    if ":assumed-role/" in arn:
+        role = parts[5].split("/")[1]
+        return f"arn:aws:iam::{parts[4]}:role/{role}"
+    if parts[2] == "sts" and parts[5].startswith("user/"):
+        return f"arn:aws:iam::{parts[4]}:{parts[5]}"
+    return arn
+
+
+def _principal_type(principal_arn):
+    if ":user/" in principal_arn or ":role/" in principal_arn:
+        return principal_arn
+    raise InvalidParameterException(
+        clusterName=None,
+        nodegroupName=None,
+        fargateProfileName=None,
+        addonName=None,
+        message=f"The specified principalArn is invalid: {principal_arn}",
+    )
+
+
+def _new_access_entry(cluster, principal_arn, tags=None, groups=None, username=None):
+    _principal_type(principal_arn)
+    entries = _access_entries(cluster)
+    if principal_arn in entries:
+        raise ResourceInUseException(
+            clusterName=cluster.name,
+            nodegroupName=None,
+            addonName=None,
+            message=f"The specified access entry resource is already in use on this cluster.",
+        )
+    account = cluster.arn.split(":")[4]
+    region = cluster.arn.split(":")[3]
+    kind, rest = principal_arn.split(":")[5].split("/", 1)
+    entry = {
+        "clusterName": cluster.name,
+        "principalArn": principal_arn,
+        "kubernetesGroups": groups or [],
+        "accessEntryArn": f"arn:aws:eks:{region}:{account}:access-entry/{cluster.name}/{kind}/{account}/{rest.split('/')[-1]}/{uuid.uuid4()}",
+        "createdAt": now(),
+        "modifiedAt": now(),
+        "tags": tags or {},
+        "username": username or principal_arn,
+        "type": "STANDARD",
+        "_policies": {},
+    }
+    entries[principal_arn] = entry
+    return entry
+
+
+def _public(record):
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+# --------------------------------------------------------------------------
+# Cluster and node group behaviour moto lacks.
+
+_original_create_cluster = EKSResponse.create_cluster
+_original_delete_cluster = eks_models.EKSBackend.delete_cluster
+_original_create_nodegroup = eks_models.EKSBackend.create_nodegroup
+_original_delete_nodegroup = eks_models.EKSBackend.delete_nodegroup
+_original_list_clusters = eks_models.EKSBackend.list_clusters
+_original_describe_cluster = eks_models.EKSBackend.describe_cluster
+_original_describe_nodegroup = eks_models.EKSBackend.describe_nodegroup
+_original_list_nodegroups = eks_models.EKSBackend.list_nodegroups
+
+
+def create_cluster(self):
+    result = _original_create_cluster(self)
+    cluster = self.eks_backend.clusters[self._get_param("name")]
+    access_config = self._get_param("accessConfig") or {}
+    cluster.access_config = {
+        "authenticationMode": access_config.get("authenticationMode", "API_AND_CONFIG_MAP"),
+        "bootstrapClusterCreatorAdminPermissions": access_config.get(
+            "bootstrapClusterCreatorAdminPermissions", True
+        ),
+    }
+    cluster.__dict__["_eksboot_life"] = Lifecycle("cluster", "CREATING", "ACTIVE")
+    if cluster.access_config["bootstrapClusterCreatorAdminPermissions"]:
+        entry = _new_access_entry(cluster, _caller_principal(self))
+        entry["_policies"][CLUSTER_ADMIN_POLICY] = {
+            "policyArn": CLUSTER_ADMIN_POLICY,
+            "accessScope": {"type": "cluster", "namespaces": []},
+            "associatedAt": now(),
+            "modifiedAt": now(),
+        }
+    return result
+
+
+def delete_cluster(self, name):
+    cluster = _cluster(self, name)
+    if cluster.nodegroups:
+        return _original_delete_cluster(self, name)  # raises ResourceInUse
+    cluster.__dict__.setdefault("_eksboot_life", Lifecycle("cluster", "ACTIVE", "ACTIVE"))
+    cluster.__dict__["_eksboot_life"].delete()
+    # Access entries, add-ons and pod identity associations go with their cluster.
+    _access_entries(cluster).clear()
+    _addons(cluster).clear()
+    _pod_identities(cluster).clear()
+    _purge(self)
+    return cluster
+
+
+def create_nodegroup(self, *args, **kwargs):
+    cluster_name = kwargs.get("cluster_name")
+    cluster = _cluster(self, cluster_name)
+    if cluster.status != "ACTIVE":
+        raise InvalidRequestException(
+            clusterName=cluster_name,
+            nodegroupName=None,
+            fargateProfileName=None,
+            addonName=None,
+            message=f"Cluster '{cluster_name}' is not in ACTIVE status",
+        )
+    nodegroup = _original_create_nodegroup(self, *args, **kwargs)
+    nodegroup.__dict__["_eksboot_life"] = Lifecycle("nodegroup", "CREATING", "ACTIVE")
+    return nodegroup
+
+
+def delete_nodegroup(self, cluster_name, nodegroup_name):
+    cluster = _cluster(self, cluster_name)
+    nodegroup = cluster.nodegroups.get(nodegroup_name)
+    if nodegroup is None or (
+        nodegroup.__dict__.get("_eksboot_life") and nodegroup.__dict__["_eksboot_life"].deleting
+    ):
+        raise _not_found(
+            f"No node group found for name: {nodegroup_name}.",
+            clusterName=cluster_name,
+            nodegroupName=nodegroup_name,
+        )
+    nodegroup.__dict__.setdefault("_eksboot_life", Lifecycle("nodegroup", "ACTIVE", "ACTIVE"))
+    nodegroup.__dict__["_eksboot_life"].delete()
+    _purge(self)
+    return nodegroup
+
+
+def list_clusters(self, *args, **kwargs):
+    _purge(self)
+    return _original_list_clusters(self, *args, **kwargs)
+
+
+def describe_cluster(self, name):
+    _purge(self)
+    return _original_describe_cluster(self, name)
+
+
+def describe_nodegroup(self, cluster_name, nodegroup_name):
+    _purge(self)
+    return _original_describe_nodegroup(self, cluster_name, nodegroup_name)
+
+
+def list_nodegroups(self, *args, **kwargs):
+    _purge(self)
+    return _original_list_nodegroups(self, *args, **kwargs)
+
+
+eks_models.EKSBackend.delete_cluster = delete_cluster
+eks_models.EKSBackend.create_nodegroup = create_nodegroup
+eks_models.EKSBackend.delete_nodegroup = delete_nodegroup
+eks_models.EKSBackend.list_clusters = list_clusters
+eks_models.EKSBackend.describe_cluster = describe_cluster
+eks_models.EKSBackend.describe_nodegroup = describe_nodegroup
+eks_models.EKSBackend.list_nodegroups = list_nodegroups
+EKSResponse.create_cluster = create_cluster
+
+
+# --------------------------------------------------------------------------
+# New operations.
+
+
+def describe_cluster_versions(self):
+    wanted = self._get_param("clusterVersions") or []
+    default_only = self._get_param("defaultOnly") in (True, "true")
+    include_all = self._get_param("includeAll") in (True, "true")
+    status = self._get_param("versionStatus") or self._get_param("status")
+    found = []
+    for version, support, default, released, std_end, ext_end in CLUSTER_VERSIONS:
+        if wanted and version not in wanted:
+            continue
+        if default_only and not default:
+            continue
+        if status and status != support:
+            continue
+        if not include_all and not wanted and support == "UNSUPPORTED":
+            continue
+        found.append(
+            {
+                "clusterVersion": version,
+                "clusterType": "eks",
+                "defaultPlatformVersion": "eks.1",
+                "defaultVersion": default,
+                "releaseDate": date(released),
+                "endOfStandardSupportDate": date(std_end),
+                "endOfExtendedSupportDate": date(ext_end),
+                "status": support,
+                "versionStatus": support,
+                "kubernetesPatchVersion": version + ".0",
+            }
+        )
+    return ActionResult({"clusterVersions": found})
+
+
+def create_access_entry(self):
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    entry = _new_access_entry(
+        cluster,
+        self._get_param("principalArn"),
+        tags=self._get_param("tags"),
+        groups=self._get_param("kubernetesGroups"),
+        username=self._get_param("username"),
+    )
+    return ActionResult({"accessEntry": _public(entry)})
+
+
+def _access_entry(self):
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    principal = self._get_param("principalArn")
+    entry = _access_entries(cluster).get(principal)
+    if entry is None:
+        raise _not_found(
+            f"The specified principalArn could not be found. You can view your available access entries with 'list-access-entries'.",
+            clusterName=cluster.name,
+        )
+    return cluster, entry
+
+
+def describe_access_entry(self):
+    _, entry = _access_entry(self)
+    return ActionResult({"accessEntry": _public(entry)})
+
+
+def list_access_entries(self):
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    return ActionResult({"accessEntries": sorted(_access_entries(cluster))})
+
+
+def delete_access_entry(self):
+    cluster, entry = _access_entry(self)
+    del _access_entries(cluster)[entry["principalArn"]]
+    return EmptyResult()
+
+
+def associate_access_policy(self):
+    cluster, entry = _access_entry(self)
+    policy_arn = self._get_param("policyArn")
+    if policy_arn.split("/")[-1] not in ACCESS_POLICIES:
+        raise _not_found(f"The specified policy {policy_arn} could not be found.")
+    scope = self._get_param("accessScope") or {}
+    association = {
+        "policyArn": policy_arn,
+        "accessScope": {"type": scope.get("type", "cluster"), "namespaces": scope.get("namespaces", [])},
+        "associatedAt": now(),
+        "modifiedAt": now(),
+    }
+    entry["_policies"][policy_arn] = association
+    return ActionResult(
+        {"clusterName": cluster.name, "principalArn": entry["principalArn"], "associatedAccessPolicy": association}
+    )
+
+
+def disassociate_access_policy(self):
+    _, entry = _access_entry(self)
+    policy_arn = self._get_param("policyArn")
+    if policy_arn not in entry["_policies"]:
+        raise _not_found(f"The specified policy {policy_arn} is not associated with this access entry.")
+    del entry["_policies"][policy_arn]
+    return EmptyResult()
+
+
+def list_associated_access_policies(self):
+    cluster, entry = _access_entry(self)
+    return ActionResult(
+        {
+            "clusterName": cluster.name,
+            "principalArn": entry["principalArn"],
+            "associatedAccessPolicies": list(entry["_policies"].values()),
+        }
+    )
+
+
+def list_access_policies(self):
+    return ActionResult(
+        {
+            "accessPolicies": [
+                {"name": name, "arn": f"arn:aws:eks::aws:cluster-access-policy/{name}"}
+                for name in ACCESS_POLICIES
+            ]
+        }
+    )
+
+
+def _addon_versions(name, kubernetes_version):
+    addon_type, version = ADDON_VERSIONS[name]
+    minor = kubernetes_version or CLUSTER_VERSIONS[1][0]
+    return addon_type, version.format(k=minor)
+
+
+def describe_addon_versions(self):
+    kubernetes_version = self._get_param("kubernetesVersion")
+    only = self._get_param("addonName")
+    addons = []
+    for name in sorted(ADDON_VERSIONS):
+        if only and only != name:
+            continue
+        addon_type, version = _addon_versions(name, kubernetes_version)
+        versions = [kubernetes_version] if kubernetes_version else [v[0] for v in CLUSTER_VERSIONS]
+        addons.append(
+            {
+                "addonName": name,
+                "type": addon_type,
+                "owner": "aws",
+                "publisher": "eks",
+                "addonVersions": [
+                    {
+                        "addonVersion": version,
+                        "architecture": ["amd64", "arm64"],
+                        "computeTypes": ["ec2"],
+                        "requiresConfiguration": False,
+                        "compatibilities": [
+                            {"clusterVersion": v, "platformVersions": ["*"], "defaultVersion": True}
+                            for v in versions
+                        ],
+                    }
+                ],
+            }
+        )
+    return ActionResult({"addons": addons})
+
+
+def _addon_view(addon):
+    view = _public(addon)
+    view["status"] = addon["_life"].status()
+    return view
+
+
+def create_addon(self):
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    name = self._get_param("addonName")
+    if cluster.status != "ACTIVE":
+        raise InvalidRequestException(
+            clusterName=cluster.name,
+            nodegroupName=None,
+            fargateProfileName=None,
+            addonName=name,
+            message=f"Cluster '{cluster.name}' is not in ACTIVE status",
+        )
+    if name not in ADDON_VERSIONS:
+        raise InvalidParameterException(
+            clusterName=cluster.name,
+            nodegroupName=None,
+            fargateProfileName=None,
+            addonName=name,
+            message=f"Addon {name} specified is not supported in {cluster.version} kubernetes version",
+        )
+    if name in _addons(cluster):
+        raise ResourceInUseException(
+            clusterName=cluster.name, nodegroupName=None, addonName=name, message="Addon already exists."
+        )
+    _, default_version = _addon_versions(name, cluster.version)
+    account, region = cluster.arn.split(":")[4], cluster.arn.split(":")[3]
+    addon = {
+        "addonName": name,
+        "clusterName": cluster.name,
+        "addonVersion": self._get_param("addonVersion") or default_version,
+        "health": {"issues": []},
+        "addonArn": f"arn:aws:eks:{region}:{account}:addon/{cluster.name}/{name}/{uuid.uuid4()}",
+        "createdAt": now(),
+        "modifiedAt": now(),
+        "tags": self._get_param("tags") or {},
+        "owner": "aws",
+        "publisher": "eks",
+        "configurationValues": self._get_param("configurationValues") or "",
+        "_resolve_conflicts": self._get_param("resolveConflicts") or "NONE",
+        "_life": Lifecycle("addon", "CREATING", "ACTIVE"),
+    }
+    if self._get_param("serviceAccountRoleArn"):
+        addon["serviceAccountRoleArn"] = self._get_param("serviceAccountRoleArn")
+    _addons(cluster)[name] = addon
+    return ActionResult({"addon": _addon_view(addon)})
+
+
+def _addon(self):
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    name = self._get_param("addonName")
+    addon = _addons(cluster).get(name)
+    if addon is None:
+        raise _not_found(f"No addon: {name} found in cluster: {cluster.name}", clusterName=cluster.name, addonName=name)
+    return cluster, addon
+
+
+def describe_addon(self):
+    _, addon = _addon(self)
+    return ActionResult({"addon": _addon_view(addon)})
+
+
+def list_addons(self):
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    return ActionResult({"addons": sorted(_addons(cluster))})
+
+
+def delete_addon(self):
+    _, addon = _addon(self)
+    if addon["_life"].deleting is None:
+        addon["_life"].delete()
+    return ActionResult({"addon": _addon_view(addon)})
+
+
+def create_pod_identity_association(self):
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    association_id = "a-" + uuid.uuid4().hex[:17]
+    account, region = cluster.arn.split(":")[4], cluster.arn.split(":")[3]
+    association = {
+        "clusterName": cluster.name,
+        "namespace": self._get_param("namespace"),
+        "serviceAccount": self._get_param("serviceAccount"),
+        "roleArn": self._get_param("roleArn"),
+        "associationArn": f"arn:aws:eks:{region}:{account}:podidentityassociation/{cluster.name}/{association_id}",
+        "associationId": association_id,
+        "tags": self._get_param("tags") or {},
+        "createdAt": now(),
+        "modifiedAt": now(),
+    }
+    _pod_identities(cluster)[association_id] = association
+    return ActionResult({"association": association})
+
+
+def _pod_identity(self):
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    association_id = self._get_param("associationId")
+    association = _pod_identities(cluster).get(association_id)
+    if association is None:
+        raise _not_found(f"Association {association_id} not found", clusterName=cluster.name)
+    return cluster, association
+
+
+def describe_pod_identity_association(self):
+    _, association = _pod_identity(self)
+    return ActionResult({"association": association})
+
+
+def list_pod_identity_associations(self):
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    summaries = [
+        {k: a[k] for k in ("clusterName", "namespace", "serviceAccount", "associationArn", "associationId")}
+        for a in _pod_identities(cluster).values()
+    ]
+    return ActionResult({"associations": summaries})
+
+
+def delete_pod_identity_association(self):
+    cluster, association = _pod_identity(self)
+    del _pod_identities(cluster)[association["associationId"]]
+    return ActionResult({"association": association})
+
+
+def describe_update(self):
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    update_id = self._get_param("updateId")
+    update = _updates(cluster).get(update_id)
+    if update is None:
+        raise _not_found(f"No update found for ID: {update_id}", clusterName=cluster.name)
+    return ActionResult({"update": update})
+
+
+for handler in (
+    describe_cluster_versions,
+    create_access_entry,
+    describe_access_entry,
+    list_access_entries,
+    delete_access_entry,
+    associate_access_policy,
+    disassociate_access_policy,
+    list_associated_access_policies,
+    list_access_policies,
+    describe_addon_versions,
+    create_addon,
+    describe_addon,
+    list_addons,
+    delete_addon,
+    create_pod_identity_association,
+    describe_pod_identity_association,
+    list_pod_identity_associations,
+    delete_pod_identity_association,
+    describe_update,
+):
+    setattr(EKSResponse, handler.__name__, handler)
+
+eks_urls.url_paths.update(
+    {
+        "{0}/cluster-versions$": eks_urls.response.dispatch,
+        "{0}/access-policies$": eks_urls.response.dispatch,
+        "{0}/addons/supported-versions$": eks_urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/access-entries$": eks_urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/access-entries/(?P<principalArn>.+)$": eks_urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/addons$": eks_urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/addons/(?P<addonName>[^/]+)$": eks_urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/pod-identity-associations$": eks_urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/pod-identity-associations/(?P<associationId>[^/]+)$": eks_urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$": eks_urls.response.dispatch,
+    }
+)
+
+
+# --------------------------------------------------------------------------
+# NAT gateways: pending → available, deleting → deleted, on moto's clock.
+
+
+def _nat_state_property():
+    def getter(self):
+        life = self.__dict__.get("_eksboot_nat_life")
+        if life is None:
+            return self.__dict__.get("_plain_state", "available")
+        return life.status
+
+    def setter(self, value):
+        if value == "available" and "_eksboot_nat_life" not in self.__dict__:
+            self.__dict__["_eksboot_nat_life"] = ManagedState(
+                "ec2::nat_gateway", [("pending", "available")]
+            )
+        elif value == "deleted":
+            self.__dict__["_eksboot_nat_life"] = ManagedState(
+                "ec2::nat_gateway-deletion", [("deleting", "deleted")]
+            )
+        else:
+            self.__dict__.pop("_eksboot_nat_life", None)
+            self.__dict__["_plain_state"] = value
+
+    return property(getter, setter)
+
+
+ec2_nat.NatGateway.state = _nat_state_property()
+
+
+# --------------------------------------------------------------------------
+# Serving.
+
+
+def _exit_when_parent_goes():
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    finally:
+        os._exit(0)
+
+
+def main():
+    from werkzeug.serving import make_server
+
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        create_backend_app,
+    )
+    from moto.server import MotoRequestHandler
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(
+        "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler
+    )
+    os.environ["MOTO_PORT"] = str(server.port)
+    if "--no-stdin-watch" not in sys.argv:
+        threading.Thread(target=_exit_when_parent_goes, daemon=True).start()
+    print(f"PORT {server.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
