@@ -36,7 +36,7 @@ fn main() -> ExitCode {
 
 fn init_logging(verbose: u8) {
     let filter = match verbose {
-        0 => "warn",
+        0 => "error,eksboot=warn",
         1 => "warn,eksboot=debug",
         _ => "info,eksboot=trace,aws_smithy_runtime=debug",
     };

@@ -116,10 +116,10 @@ pub fn estimate(profile: &Profile, resources: &[Resource]) -> Cost {
     };
     let public_ips = count(Kind::ElasticIp) + node_ips;
     if public_ips > 0 {
-        let note = if node_ips > 0 {
-            "NAT gateway addresses and one per node in public subnets"
-        } else {
-            "NAT gateway addresses"
+        let note = match (count(Kind::ElasticIp) > 0, node_ips > 0) {
+            (true, true) => "NAT gateway addresses and one per node in public subnets",
+            (false, true) => "one per node in public subnets",
+            _ => "NAT gateway addresses",
         };
         items.push(item(
             "Public IPv4 addresses",

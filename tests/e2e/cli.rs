@@ -1,0 +1,169 @@
+//! Offline behaviour: plan output (snapshots), help, and bad input. No emulator needed: `plan`
+//! must make no AWS call at all, which these tests prove by pointing AWS at a closed port.
+
+use predicates::prelude::*;
+
+use crate::harness::{bare_eksboot, root};
+
+fn offline() -> (assert_cmd::Command, tempfile::TempDir) {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = bare_eksboot(&home);
+    // Any AWS call would fail: no credentials, and an endpoint where nothing listens.
+    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    (cmd, home)
+}
+
+fn plan(profile: &str, output: &str) -> String {
+    let (mut cmd, _home) = offline();
+    let out = cmd
+        .args(["plan", "--profile", profile, "--output", output])
+        .assert()
+        .success();
+    String::from_utf8(out.get_output().stdout.clone()).unwrap()
+}
+
+#[test]
+fn plan_snapshots_of_the_three_example_profiles() {
+    for name in ["dev", "production", "private"] {
+        let profile = format!("profiles/{name}.toml");
+        insta::assert_snapshot!(format!("plan_{name}_text"), plan(&profile, "text"));
+        let json = plan(&profile, "json");
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        insta::assert_json_snapshot!(format!("plan_{name}_json"), value);
+    }
+}
+
+#[test]
+fn plan_json_follows_the_contract() {
+    let value: serde_json::Value =
+        serde_json::from_str(&plan("profiles/production.toml", "json")).unwrap();
+    assert_eq!(value["cluster"]["name"], "production");
+    assert_eq!(value["cluster"]["region"], "us-east-1");
+    assert_eq!(value["network"]["nat"], "per-az");
+    let resources = value["resources"].as_array().unwrap();
+    let ids: Vec<&str> = resources.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    for r in resources {
+        assert!(["secure", "network", "cluster"].contains(&r["task"].as_str().unwrap()));
+        assert!(r["kind"].is_string() && r["name"].is_string());
+        for dep in r["depends_on"].as_array().unwrap() {
+            assert!(ids.contains(&dep.as_str().unwrap()), "unknown dependency {dep}");
+        }
+    }
+    let nat = resources.iter().find(|r| r["id"] == "nat-1").unwrap();
+    assert_eq!(nat["kind"], "nat-gateway");
+    assert_eq!(nat["name"], "production-nat-1");
+    assert_eq!(
+        nat["depends_on"],
+        serde_json::json!(["subnet-public-1", "eip-1", "igw-attach"])
+    );
+    assert_eq!(value["subnets"][0]["tier"], "private");
+    assert_eq!(value["subnets"][0]["az"], "AZ 1");
+    assert_eq!(value["subnets"][0]["cidr"], "10.20.0.0/18");
+    assert!(value["cost"]["monthly_usd"].as_f64().unwrap() > 73.0);
+    assert_eq!(value["cost"]["basis"], "us-east-1 on-demand list prices, 2026-11");
+    assert_eq!(value["cost"]["items"][0]["item"], "EKS control plane");
+    let checklist: Vec<&str> = value["checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checklist,
+        [
+            "creator-role",
+            "secrets-encryption",
+            "audit-logging",
+            "endpoint-access",
+            "private-nodes",
+            "nat-per-az",
+            "access-entries",
+            "imdsv2",
+            "pod-identity"
+        ]
+    );
+    // Absent version stays absent (null), and shows in text as "newest at create time".
+    let dev: serde_json::Value = serde_json::from_str(&plan("profiles/dev.toml", "json")).unwrap();
+    assert!(dev["cluster"]["kubernetes_version"].is_null());
+    assert!(plan("profiles/dev.toml", "text").contains("Kubernetes newest at create time"));
+}
+
+#[test]
+fn plan_with_a_missing_file_exits_2_with_one_line_naming_it() {
+    let (mut cmd, _home) = offline();
+    let out = cmd
+        .args(["plan", "--profile", "profiles/nope.toml"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("profiles/nope.toml"), "{stderr}");
+}
+
+#[test]
+fn plan_with_an_unreadable_or_non_toml_file_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.toml");
+    std::fs::write(&garbage, "this is { not toml").unwrap();
+    for path in [dir.path().to_path_buf(), garbage] {
+        let (mut cmd, _home) = offline();
+        let out = cmd.arg("plan").arg("--profile").arg(&path).assert().code(2);
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+    }
+}
+
+#[test]
+fn plan_of_an_invalid_profile_lists_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[cluster]\nname = \"bad name\"\nregion = \"us-west-2\"\nlog_types = [\"kubelet\"]\n\
+         [network]\npattern = \"private\"\nnat = \"single\"\n",
+    )
+    .unwrap();
+    let (mut cmd, _home) = offline();
+    cmd.arg("plan")
+        .arg("--profile")
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            predicate::str::contains("has 3 problems")
+                .and(predicate::str::contains("bad.toml:2:8: cluster.name"))
+                .and(predicate::str::contains("bad.toml:4:14: cluster.log_types"))
+                .and(predicate::str::contains("bad.toml:7:7: network.nat"))
+                .and(predicate::str::contains("hint:")),
+        );
+}
+
+#[test]
+fn help_explains_itself_with_examples() {
+    for args in [vec!["--help"], vec!["plan", "--help"], vec!["preflight", "--help"]] {
+        let (mut cmd, _home) = offline();
+        let out = cmd.args(&args).assert().success();
+        let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+        assert!(text.contains("Examples:"), "{args:?}:\n{text}");
+        let name = format!("help_{}", args.join("_").replace("--", ""));
+        insta::assert_snapshot!(name, text);
+    }
+}
+
+#[test]
+fn bare_eksboot_explains_what_it_will_do() {
+    let (mut cmd, _home) = offline();
+    cmd.assert().success().stdout(
+        predicate::str::contains("Secure the environment")
+            .and(predicate::str::contains("eksboot plan --profile")),
+    );
+}
+
+#[test]
+fn example_profiles_exist() {
+    for name in ["dev", "production", "private"] {
+        assert!(root(&format!("profiles/{name}.toml")).exists());
+    }
+}

@@ -1,0 +1,274 @@
+//! The test harness: a real AWS emulator (moto in server mode, with eksboot's EKS extension)
+//! started once per test binary, and a fresh AWS account per test.
+//!
+//! The Python venv is made under `target/` on first use (guarded by a file lock, since test
+//! binaries run in parallel). The server watches its stdin and exits when this process dies,
+//! so no run leaves servers behind. Tests isolate themselves by account: STS AssumeRole into
+//! `arn:aws:iam::<unique>:role/x` returns keys that act inside that account.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A running emulator.
+pub struct Moto {
+    pub endpoint: String,
+    /// Held so the server's stdin stays open for as long as this process lives.
+    _child: Mutex<Child>,
+}
+
+static SHARED: OnceLock<Moto> = OnceLock::new();
+
+/// The server shared by every test of this binary.
+pub fn moto() -> &'static Moto {
+    SHARED.get_or_init(Moto::start)
+}
+
+fn venv_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("moto-venv")
+}
+
+fn run(cmd: &mut Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The venv's python, creating the venv first when it is missing or outdated.
+pub fn venv_python() -> PathBuf {
+    let dir = venv_dir();
+    let python = dir.join("bin/python");
+    let requirements = Path::new(ROOT).join("tests/moto/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements).expect("requirements.txt");
+    let marker = dir.join("eksboot-requirements.txt");
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    let lock = std::fs::File::create(dir.with_extension("lock")).unwrap();
+    lock.lock().expect("lock the venv");
+    if std::fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) {
+        let _ = std::fs::remove_dir_all(&dir);
+        let system_python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        run(
+            Command::new(&system_python).args(["-m", "venv"]).arg(&dir),
+            "creating the moto venv",
+        );
+        run(
+            Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+                .arg(&requirements),
+            "pip install moto[server] and parliament",
+        );
+        std::fs::write(&marker, &wanted).unwrap();
+    }
+    drop(lock);
+    python
+}
+
+impl Moto {
+    /// Starts a server of its own (for tests that change server-wide settings).
+    pub fn start() -> Moto {
+        let python = venv_python();
+        let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "moto-{}-{}.log",
+            std::process::id(),
+            NEXT_SERVER.fetch_add(1, Ordering::SeqCst)
+        ));
+        let mut child = Command::new(python)
+            .arg(Path::new(ROOT).join("tests/moto/eksboot_moto.py"))
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start moto");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read moto's port");
+        let port: u16 = line
+            .strip_prefix("PORT ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "moto did not start (see {}): {line:?}",
+                    log.display()
+                )
+            });
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto never answered on {endpoint}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto {
+            endpoint,
+            _child: Mutex::new(child),
+        }
+    }
+
+    /// Sets a state-manager transition (server-wide: only on a server of the test's own).
+    pub fn set_transition(&self, model: &str, seconds: u32) {
+        let body = format!(
+            r#"{{"model_name": "{model}", "transition": {{"progression": "time", "seconds": {seconds}}}}}"#
+        );
+        post(&self.endpoint, "/moto-api/state-manager/set-transition", &body);
+    }
+}
+
+static NEXT_SERVER: AtomicU64 = AtomicU64::new(0);
+static NEXT_ACCOUNT: AtomicU64 = AtomicU64::new(100_000_000_001);
+
+/// A minimal HTTP POST, enough for moto's JSON control API.
+fn post(endpoint: &str, path: &str, body: &str) {
+    let addr = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to moto");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    BufReader::new(stream).read_line(&mut response).unwrap();
+    assert!(response.contains(" 200 "), "moto control API said: {response}");
+}
+
+/// One isolated AWS account on a server, with keys that act inside it.
+pub struct Account {
+    pub id: String,
+    pub endpoint: String,
+    pub credentials: Credentials,
+    /// Stands in for the person's home directory: no real AWS config leaks in.
+    pub home: tempfile::TempDir,
+}
+
+impl Account {
+    /// A fresh account on the shared server.
+    pub fn new() -> Account {
+        Account::on(moto())
+    }
+
+    pub fn on(server: &Moto) -> Account {
+        let id = format!("{:012}", NEXT_ACCOUNT.fetch_add(1, Ordering::SeqCst));
+        let endpoint = server.endpoint.clone();
+        let bootstrap = sdk_config(
+            &endpoint,
+            Credentials::new("AKIAEKSBOOTTEST", "secret", None, None, "eksboot-test"),
+            "us-east-1",
+        );
+        let sts = aws_sdk_sts::Client::new(&bootstrap);
+        let assumed = block_on(
+            sts.assume_role()
+                .role_arn(format!("arn:aws:iam::{id}:role/x"))
+                .role_session_name("eksboot-test")
+                .send(),
+        )
+        .expect("assume a role into a fresh account");
+        let c = assumed.credentials().expect("credentials");
+        let credentials = Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "eksboot-test",
+        );
+        Account {
+            id,
+            endpoint,
+            credentials,
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// SDK configuration acting in this account, to check AWS state independently.
+    pub fn sdk(&self, region: &str) -> SdkConfig {
+        sdk_config(&self.endpoint, self.credentials.clone(), region)
+    }
+
+    /// The binary under test, acting in this account, with no retries and no real AWS config.
+    pub fn eksboot(&self) -> assert_cmd::Command {
+        let mut cmd = bare_eksboot(&self.home);
+        cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", self.credentials.access_key_id())
+            .env("AWS_SECRET_ACCESS_KEY", self.credentials.secret_access_key())
+            .env(
+                "AWS_SESSION_TOKEN",
+                self.credentials.session_token().unwrap_or_default(),
+            );
+        cmd
+    }
+}
+
+/// The binary with a clean environment: no credentials, no AWS config, no retries.
+pub fn bare_eksboot(home: &tempfile::TempDir) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("eksboot").unwrap();
+    for var in [
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "KUBECONFIG",
+        "EKSBOOT_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    for file in ["aws-config", "aws-credentials"] {
+        std::fs::write(home.path().join(file), "").unwrap();
+    }
+    cmd.current_dir(Path::new(ROOT))
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("aws-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_REGION", "us-east-1")
+        .env("NO_COLOR", "1")
+        .timeout(Duration::from_secs(300));
+    cmd
+}
+
+pub fn sdk_config(endpoint: &str, credentials: Credentials, region: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(region.to_string()))
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+            credentials,
+        ))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build()
+}
+
+/// Runs a future to completion on a small runtime of its own.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// The path of a file under the crate root.
+pub fn root(path: &str) -> PathBuf {
+    Path::new(ROOT).join(path)
+}

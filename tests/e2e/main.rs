@@ -1,0 +1,7 @@
+//! The integration tests: the real `eksboot` binary, driven against a real AWS emulator, with
+//! AWS state checked through the SDK rather than through eksboot's own records.
+
+mod harness;
+
+mod cli;
+mod preflight;
