@@ -46,12 +46,19 @@ fn assert_well_formed(plan: &Plan) {
 
 #[test]
 fn public_and_private_per_az_has_one_nat_per_az_routing_in_its_own_az() {
-    let plan = Plan::build(&profile("[network]\navailability_zones = 3\n"), &PlanFacts::default());
+    let plan = Plan::build(
+        &profile("[network]\navailability_zones = 3\n"),
+        &PlanFacts::default(),
+    );
     assert_well_formed(&plan);
     for az in 1..=3 {
         assert_eq!(
             deps(&plan, &format!("nat-{az}")),
-            [format!("subnet-public-{az}"), format!("eip-{az}"), "igw-attach".into()]
+            [
+                format!("subnet-public-{az}"),
+                format!("eip-{az}"),
+                "igw-attach".into()
+            ]
         );
         assert_eq!(
             deps(&plan, &format!("route-private-{az}-nat")),
@@ -69,7 +76,10 @@ fn public_and_private_per_az_has_one_nat_per_az_routing_in_its_own_az() {
 
 #[test]
 fn single_nat_serves_every_private_route_table_from_az_1() {
-    let plan = Plan::build(&profile("[network]\nnat = \"single\"\navailability_zones = 3\n"), &PlanFacts::default());
+    let plan = Plan::build(
+        &profile("[network]\nnat = \"single\"\navailability_zones = 3\n"),
+        &PlanFacts::default(),
+    );
     assert_well_formed(&plan);
     assert_eq!(plan.count_kind(Kind::NatGateway), 1);
     for az in 1..=3 {
@@ -79,17 +89,26 @@ fn single_nat_serves_every_private_route_table_from_az_1() {
 
 #[test]
 fn public_pattern_has_no_private_tier_and_nodes_wait_for_the_internet_route() {
-    let plan = Plan::build(&profile("[network]\npattern = \"public\"\n"), &PlanFacts::default());
+    let plan = Plan::build(
+        &profile("[network]\npattern = \"public\"\n"),
+        &PlanFacts::default(),
+    );
     assert_well_formed(&plan);
     assert!(!ids(&plan).iter().any(|id| id.contains("private")));
     assert_eq!(plan.count_kind(Kind::NatGateway), 0);
     let ng = deps(&plan, "nodegroup");
-    assert!(ng.contains(&"route-public-internet") && ng.contains(&"rta-public-2"), "{ng:?}");
+    assert!(
+        ng.contains(&"route-public-internet") && ng.contains(&"rta-public-2"),
+        "{ng:?}"
+    );
 }
 
 #[test]
 fn private_pattern_has_endpoints_and_no_internet() {
-    let plan = Plan::build(&profile("[network]\npattern = \"private\"\n"), &PlanFacts::default());
+    let plan = Plan::build(
+        &profile("[network]\npattern = \"private\"\n"),
+        &PlanFacts::default(),
+    );
     assert_well_formed(&plan);
     let all = ids(&plan);
     assert!(!all.contains("igw") && !all.iter().any(|id| id.starts_with("nat-")));
@@ -108,9 +127,22 @@ fn private_pattern_has_endpoints_and_no_internet() {
 fn the_cluster_never_waits_for_nat_but_the_node_group_does() {
     let plan = Plan::build(&profile(""), &PlanFacts::default());
     let cluster = deps(&plan, "cluster");
-    assert!(!cluster.iter().any(|d| d.starts_with("nat-") || d.starts_with("route-")));
-    for needed in ["creator-policy", "cluster-role", "secrets-key", "log-group", "cluster-sg", "subnet-private-1", "subnet-public-2"] {
-        assert!(cluster.contains(&needed), "cluster should depend on {needed}");
+    assert!(!cluster
+        .iter()
+        .any(|d| d.starts_with("nat-") || d.starts_with("route-")));
+    for needed in [
+        "creator-policy",
+        "cluster-role",
+        "secrets-key",
+        "log-group",
+        "cluster-sg",
+        "subnet-private-1",
+        "subnet-public-2",
+    ] {
+        assert!(
+            cluster.contains(&needed),
+            "cluster should depend on {needed}"
+        );
     }
     let nodegroup = deps(&plan, "nodegroup");
     assert!(nodegroup.contains(&"cluster") && nodegroup.contains(&"route-private-2-nat"));
@@ -143,14 +175,21 @@ fn existing_role_and_key_are_not_created() {
 
 #[test]
 fn nodes_off_drops_node_role_template_and_group() {
-    let plan = Plan::build(&profile("[network]\nnat = \"none\"\n[nodes]\nenabled = false\n"), &PlanFacts::default());
+    let plan = Plan::build(
+        &profile("[network]\nnat = \"none\"\n[nodes]\nenabled = false\n"),
+        &PlanFacts::default(),
+    );
     assert_well_formed(&plan);
     let all = ids(&plan);
     for absent in ["node-role", "launch-template", "nodegroup"] {
         assert!(!all.contains(absent));
     }
     let coredns = plan.resource("addon-coredns").unwrap();
-    assert!(coredns.detail.as_deref().unwrap().contains("waits for nodes"));
+    assert!(coredns
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("waits for nodes"));
 }
 
 #[test]
@@ -160,7 +199,11 @@ fn admins_get_access_entries_and_names_follow_conventions() {
         &PlanFacts::default(),
     );
     assert_eq!(plan.count_kind(Kind::AccessEntry), 3);
-    let names: HashMap<&str, &str> = plan.resources.iter().map(|r| (r.id.as_str(), r.name.as_str())).collect();
+    let names: HashMap<&str, &str> = plan
+        .resources
+        .iter()
+        .map(|r| (r.id.as_str(), r.name.as_str()))
+        .collect();
     assert_eq!(names["vpc"], "demo-vpc");
     assert_eq!(names["igw"], "demo-igw");
     assert_eq!(names["route-table-public"], "demo-public");
@@ -173,7 +216,10 @@ fn admins_get_access_entries_and_names_follow_conventions() {
     assert_eq!(names["node-role"], "demo-node");
     assert_eq!(names["secrets-key"], "alias/eksboot/demo");
     assert_eq!(names["log-group"], "/aws/eks/demo/cluster");
-    assert_eq!(names["access-entry-admin-2"], "arn:aws:iam::123456789012:user/b");
+    assert_eq!(
+        names["access-entry-admin-2"],
+        "arn:aws:iam::123456789012:user/b"
+    );
 }
 
 #[test]
@@ -187,7 +233,10 @@ fn az_labels_are_slots_offline_and_names_once_known() {
     };
     let online = Plan::build(&p, &facts);
     assert_eq!(online.subnets[1].az, "us-west-2c");
-    assert_eq!(online.resource("nat-1").unwrap().az.as_deref(), Some("us-west-2b"));
+    assert_eq!(
+        online.resource("nat-1").unwrap().az.as_deref(),
+        Some("us-west-2b")
+    );
     let named = Plan::build(
         &profile("[network]\navailability_zones = [\"us-west-2d\", \"us-west-2a\"]\n"),
         &PlanFacts::default(),
@@ -197,8 +246,17 @@ fn az_labels_are_slots_offline_and_names_once_known() {
 
 #[test]
 fn cost_is_itemised_with_known_prices_and_unknown_for_the_rest() {
-    let plan = Plan::build(&profile("[network]\navailability_zones = 3\n"), &PlanFacts::default());
-    let item = |name: &str| plan.cost.items.iter().find(|i| i.item.starts_with(name)).unwrap();
+    let plan = Plan::build(
+        &profile("[network]\navailability_zones = 3\n"),
+        &PlanFacts::default(),
+    );
+    let item = |name: &str| {
+        plan.cost
+            .items
+            .iter()
+            .find(|i| i.item.starts_with(name))
+            .unwrap()
+    };
     assert_eq!(item("EKS control plane").monthly_usd, Some(73.0));
     assert_eq!(item("NAT gateways").quantity, 3);
     assert_eq!(item("NAT gateways").monthly_usd, Some(98.55));
@@ -209,12 +267,28 @@ fn cost_is_itemised_with_known_prices_and_unknown_for_the_rest() {
     let sum: f64 = plan.cost.items.iter().filter_map(|i| i.monthly_usd).sum();
     assert!((plan.cost.monthly_usd - sum).abs() < 0.01);
 
-    let unknown = Plan::build(&profile("[nodes]\ninstance_types = [\"x2iedn.32xlarge\"]\n"), &PlanFacts::default());
-    let nodes = unknown.cost.items.iter().find(|i| i.item.starts_with("Nodes")).unwrap();
+    let unknown = Plan::build(
+        &profile("[nodes]\ninstance_types = [\"x2iedn.32xlarge\"]\n"),
+        &PlanFacts::default(),
+    );
+    let nodes = unknown
+        .cost
+        .items
+        .iter()
+        .find(|i| i.item.starts_with("Nodes"))
+        .unwrap();
     assert_eq!(nodes.monthly_usd, None);
 
-    let private = Plan::build(&profile("[network]\npattern = \"private\"\n"), &PlanFacts::default());
-    let endpoints = private.cost.items.iter().find(|i| i.item.starts_with("Interface")).unwrap();
+    let private = Plan::build(
+        &profile("[network]\npattern = \"private\"\n"),
+        &PlanFacts::default(),
+    );
+    let endpoints = private
+        .cost
+        .items
+        .iter()
+        .find(|i| i.item.starts_with("Interface"))
+        .unwrap();
     assert_eq!(endpoints.quantity, 9 * 2);
 }
 
@@ -223,7 +297,11 @@ fn checklist_reflects_the_profile() {
     let check = |plan: &Plan, id: &str| plan.checklist.iter().find(|c| c.id == id).unwrap().ok;
     let defaults = Plan::build(&profile(""), &PlanFacts::default());
     assert_eq!(defaults.checklist.len(), 9);
-    assert_eq!(check(&defaults, "endpoint-access"), Some(false), "0.0.0.0/0 is allowed but flagged");
+    assert_eq!(
+        check(&defaults, "endpoint-access"),
+        Some(false),
+        "0.0.0.0/0 is allowed but flagged"
+    );
     assert_eq!(check(&defaults, "nat-per-az"), Some(true));
     assert_eq!(check(&defaults, "private-nodes"), Some(true));
 
@@ -237,10 +315,16 @@ fn checklist_reflects_the_profile() {
     assert_eq!(check(&public, "audit-logging"), Some(false));
     assert_eq!(check(&public, "pod-identity"), Some(false));
 
-    let single = Plan::build(&profile("[network]\nnat = \"single\"\n"), &PlanFacts::default());
+    let single = Plan::build(
+        &profile("[network]\nnat = \"single\"\n"),
+        &PlanFacts::default(),
+    );
     assert_eq!(check(&single, "nat-per-az"), Some(false));
 
-    let no_nodes = Plan::build(&profile("[network]\nnat = \"none\"\n[nodes]\nenabled = false\n"), &PlanFacts::default());
+    let no_nodes = Plan::build(
+        &profile("[network]\nnat = \"none\"\n[nodes]\nenabled = false\n"),
+        &PlanFacts::default(),
+    );
     assert_eq!(check(&no_nodes, "imdsv2"), None);
     assert_eq!(check(&no_nodes, "private-nodes"), None);
 }

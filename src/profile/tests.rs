@@ -95,15 +95,39 @@ fn public_pattern_defaults_to_no_nat() {
 
 #[test]
 fn resolved_profile_round_trips_through_toml_with_every_field_written() {
-    let p = ok(&with("network", "availability_zones = [\"us-west-2a\", \"us-west-2c\"]"));
+    let p = ok(&with(
+        "network",
+        "availability_zones = [\"us-west-2a\", \"us-west-2c\"]",
+    ));
     let text = p.to_toml();
     for field in [
-        "version", "name", "region", "endpoint_access", "public_access_cidrs", "log_types",
-        "log_retention_days", "admins", "addons", "oidc_provider", "creator_role", "secrets_key",
-        "pattern", "vpc_cidr", "availability_zones", "nat", "enabled", "instance_types",
-        "min_size", "desired_size", "max_size", "disk_size_gib",
+        "version",
+        "name",
+        "region",
+        "endpoint_access",
+        "public_access_cidrs",
+        "log_types",
+        "log_retention_days",
+        "admins",
+        "addons",
+        "oidc_provider",
+        "creator_role",
+        "secrets_key",
+        "pattern",
+        "vpc_cidr",
+        "availability_zones",
+        "nat",
+        "enabled",
+        "instance_types",
+        "min_size",
+        "desired_size",
+        "max_size",
+        "disk_size_gib",
     ] {
-        assert!(text.contains(&format!("{field} = ")), "{field} missing in:\n{text}");
+        assert!(
+            text.contains(&format!("{field} = ")),
+            "{field} missing in:\n{text}"
+        );
     }
     assert_eq!(ok(&text), p);
     assert_eq!(ok(&text).content_hash(), p.content_hash());
@@ -122,15 +146,23 @@ fn content_hash_ignores_formatting_but_not_values() {
 
 #[test]
 fn version_other_than_one() {
-    one_problem(&format!("version = 2\n{MINIMAL}"), "version", &["1:11", "version 2", "allowed: 1"]);
+    one_problem(
+        &format!("version = 2\n{MINIMAL}"),
+        "version",
+        &["1:11", "version 2", "allowed: 1"],
+    );
 }
 
 #[test]
 fn name_is_required_and_region_too() {
     let found = problems("[cluster]\n");
     assert_eq!(found.len(), 2, "{found:?}");
-    assert!(found.iter().any(|p| p.contains("cluster.name: is required")));
-    assert!(found.iter().any(|p| p.contains("cluster.region: is required")));
+    assert!(found
+        .iter()
+        .any(|p| p.contains("cluster.name: is required")));
+    assert!(found
+        .iter()
+        .any(|p| p.contains("cluster.region: is required")));
 }
 
 #[test]
@@ -138,7 +170,11 @@ fn name_with_bad_characters() {
     one_problem(
         "[cluster]\nname = \"-demo!\"\nregion = \"us-west-2\"\n",
         "cluster.name",
-        &["2:8", "\"-demo!\" is not a valid cluster name", "starting with a letter or digit"],
+        &[
+            "2:8",
+            "\"-demo!\" is not a valid cluster name",
+            "starting with a letter or digit",
+        ],
     );
 }
 
@@ -150,7 +186,10 @@ fn name_longer_than_55() {
         "cluster.name",
         &["56 characters", "63", "at most 55"],
     );
-    ok(&format!("[cluster]\nname = \"{}\"\nregion = \"us-west-2\"\n", "a".repeat(55)));
+    ok(&format!(
+        "[cluster]\nname = \"{}\"\nregion = \"us-west-2\"\n",
+        "a".repeat(55)
+    ));
 }
 
 #[test]
@@ -205,12 +244,18 @@ fn az_count_outside_two_to_three() {
 #[test]
 fn duplicate_or_foreign_az_names() {
     one_problem(
-        &with("network", "availability_zones = [\"us-west-2a\", \"us-west-2a\"]"),
+        &with(
+            "network",
+            "availability_zones = [\"us-west-2a\", \"us-west-2a\"]",
+        ),
         "network.availability_zones",
         &["\"us-west-2a\" is listed twice"],
     );
     one_problem(
-        &with("network", "availability_zones = [\"us-west-2a\", \"us-east-1b\"]"),
+        &with(
+            "network",
+            "availability_zones = [\"us-west-2a\", \"us-east-1b\"]",
+        ),
         "network.availability_zones",
         &["\"us-east-1b\" is not an availability zone of us-west-2"],
     );
@@ -226,7 +271,10 @@ fn availability_zones_of_the_wrong_type() {
     match parse(&with("network", "availability_zones = \"two\"")) {
         Err(ProfileError::Syntax { line, message, .. }) => {
             assert_eq!(line, 5);
-            assert!(message.contains("a number (2 or 3) or a list of AZ names"), "{message}");
+            assert!(
+                message.contains("a number (2 or 3) or a list of AZ names"),
+                "{message}"
+            );
         }
         other => panic!("expected a syntax error, got {other:?}"),
     }
@@ -236,9 +284,15 @@ fn availability_zones_of_the_wrong_type() {
 fn nat_with_public_or_private_pattern() {
     for pattern in ["public", "private"] {
         one_problem(
-            &with("network", &format!("pattern = \"{pattern}\"\nnat = \"per-az\"")),
+            &with(
+                "network",
+                &format!("pattern = \"{pattern}\"\nnat = \"per-az\""),
+            ),
             "network.nat",
-            &["\"per-az\" needs public and private subnets", "allowed: \"none\""],
+            &[
+                "\"per-az\" needs public and private subnets",
+                "allowed: \"none\"",
+            ],
         );
     }
     ok(&with("network", "pattern = \"private\"\nnat = \"none\""));
@@ -249,7 +303,10 @@ fn unknown_enum_words_list_what_is_allowed() {
     one_problem(
         &with("network", "pattern = \"hybrid\""),
         "network.pattern",
-        &["\"hybrid\" is not a known value", "\"public\", \"private\", \"public-and-private\""],
+        &[
+            "\"hybrid\" is not a known value",
+            "\"public\", \"private\", \"public-and-private\"",
+        ],
     );
     one_problem(
         &with("network", "nat = \"double\""),
@@ -305,7 +362,9 @@ fn no_nat_with_public_and_private_and_nodes() {
         "network.nat",
         &["cannot pull images", "\"per-az\""],
     );
-    ok(&format!("{MINIMAL}[network]\nnat = \"none\"\n[nodes]\nenabled = false\n"));
+    ok(&format!(
+        "{MINIMAL}[network]\nnat = \"none\"\n[nodes]\nenabled = false\n"
+    ));
 }
 
 #[test]
@@ -315,7 +374,10 @@ fn mixed_cpu_architectures() {
         "nodes.instance_types",
         &["mixes x86_64 and arm64"],
     );
-    ok(&with("nodes", "instance_types = [\"m7g.large\", \"c7g.large\", \"t4g.medium\"]"));
+    ok(&with(
+        "nodes",
+        "instance_types = [\"m7g.large\", \"c7g.large\", \"t4g.medium\"]",
+    ));
 }
 
 #[test]
@@ -335,7 +397,10 @@ fn public_cidrs_written_out_with_private_endpoint() {
 #[test]
 fn invalid_public_access_cidr_points_at_the_element() {
     one_problem(
-        &with("cluster", "public_access_cidrs = [\"1.2.3.4/32\", \"nope\"]"),
+        &with(
+            "cluster",
+            "public_access_cidrs = [\"1.2.3.4/32\", \"nope\"]",
+        ),
         "cluster.public_access_cidrs",
         &["4:38", "\"nope\" is not an IPv4 CIDR block"],
     );
@@ -346,7 +411,10 @@ fn unknown_log_type() {
     one_problem(
         &with("cluster", "log_types = [\"api\", \"kubelet\"]"),
         "cluster.log_types",
-        &["\"kubelet\" is not an EKS control-plane log type", "\"controllerManager\""],
+        &[
+            "\"kubelet\" is not an EKS control-plane log type",
+            "\"controllerManager\"",
+        ],
     );
 }
 
@@ -401,14 +469,20 @@ fn node_sizes_out_of_order() {
     one_problem(
         &with("nodes", "min_size = 3\ndesired_size = 2\nmax_size = 4"),
         "nodes",
-        &["min 3, desired 2, max 4", "0 ≤ min_size ≤ desired_size ≤ max_size"],
+        &[
+            "min 3, desired 2, max 4",
+            "0 ≤ min_size ≤ desired_size ≤ max_size",
+        ],
     );
     one_problem(
         &with("nodes", "desired_size = 5\nmax_size = 4"),
         "nodes",
         &["out of order"],
     );
-    ok(&with("nodes", "min_size = 0\ndesired_size = 0\nmax_size = 1"));
+    ok(&with(
+        "nodes",
+        "min_size = 0\ndesired_size = 0\nmax_size = 1",
+    ));
 }
 
 #[test]
@@ -423,7 +497,12 @@ fn max_size_zero() {
 #[test]
 fn negative_sizes() {
     let found = problems(&with("nodes", "min_size = -1"));
-    assert!(found.iter().any(|p| p.contains("nodes.min_size: -1 is out of range")), "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("nodes.min_size: -1 is out of range")),
+        "{found:?}"
+    );
 }
 
 #[test]
@@ -442,7 +521,10 @@ fn empty_or_malformed_instance_types() {
 
 #[test]
 fn addons_unknown_names_allowed_empty_not() {
-    let p = ok(&with("cluster", "addons = [\"vpc-cni\", \"aws-ebs-csi-driver\", \"something-new\"]"));
+    let p = ok(&with(
+        "cluster",
+        "addons = [\"vpc-cni\", \"aws-ebs-csi-driver\", \"something-new\"]",
+    ));
     assert_eq!(p.cluster.addons.len(), 3);
     one_problem(
         &with("cluster", "addons = [\"vpc-cni\", \"\"]"),
@@ -536,8 +618,15 @@ fn shipped_example_profiles_are_valid() {
     assert_eq!(prod.network.pattern, Pattern::PublicAndPrivate);
     assert_eq!(prod.network.availability_zones.count(), 3);
     assert_eq!(prod.network.nat, Nat::PerAz);
-    assert_eq!(prod.cluster.endpoint_access, EndpointAccess::PublicAndPrivate);
-    assert!(prod.cluster.public_access_cidrs.iter().all(|c| c.prefix_len() > 0));
+    assert_eq!(
+        prod.cluster.endpoint_access,
+        EndpointAccess::PublicAndPrivate
+    );
+    assert!(prod
+        .cluster
+        .public_access_cidrs
+        .iter()
+        .all(|c| c.prefix_len() > 0));
     let private = Profile::load(&dir.join("private.toml")).unwrap();
     assert_eq!(private.network.pattern, Pattern::Private);
     assert_eq!(private.cluster.endpoint_access, EndpointAccess::Private);

@@ -41,12 +41,18 @@ fn plan_json_follows_the_contract() {
     assert_eq!(value["cluster"]["region"], "us-east-1");
     assert_eq!(value["network"]["nat"], "per-az");
     let resources = value["resources"].as_array().unwrap();
-    let ids: Vec<&str> = resources.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = resources
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
     for r in resources {
         assert!(["secure", "network", "cluster"].contains(&r["task"].as_str().unwrap()));
         assert!(r["kind"].is_string() && r["name"].is_string());
         for dep in r["depends_on"].as_array().unwrap() {
-            assert!(ids.contains(&dep.as_str().unwrap()), "unknown dependency {dep}");
+            assert!(
+                ids.contains(&dep.as_str().unwrap()),
+                "unknown dependency {dep}"
+            );
         }
     }
     let nat = resources.iter().find(|r| r["id"] == "nat-1").unwrap();
@@ -60,7 +66,10 @@ fn plan_json_follows_the_contract() {
     assert_eq!(value["subnets"][0]["az"], "AZ 1");
     assert_eq!(value["subnets"][0]["cidr"], "10.20.0.0/18");
     assert!(value["cost"]["monthly_usd"].as_f64().unwrap() > 73.0);
-    assert_eq!(value["cost"]["basis"], "us-east-1 on-demand list prices, 2026-11");
+    assert_eq!(
+        value["cost"]["basis"],
+        "us-east-1 on-demand list prices, 2026-11"
+    );
     assert_eq!(value["cost"]["items"][0]["item"], "EKS control plane");
     let checklist: Vec<&str> = value["checklist"]
         .as_array()
@@ -142,7 +151,11 @@ fn plan_of_an_invalid_profile_lists_every_problem() {
 
 #[test]
 fn help_explains_itself_with_examples() {
-    for args in [vec!["--help"], vec!["plan", "--help"], vec!["preflight", "--help"]] {
+    for args in [
+        vec!["--help"],
+        vec!["plan", "--help"],
+        vec!["preflight", "--help"],
+    ] {
         let (mut cmd, _home) = offline();
         let out = cmd.args(&args).assert().success();
         let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();

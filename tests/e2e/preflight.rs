@@ -24,10 +24,22 @@ fn assert_account_untouched(account: &Account, region: &str) {
     block_on(async {
         let vpcs = ec2.describe_vpcs().send().await.unwrap();
         assert!(vpcs.vpcs().iter().all(|v| v.is_default() == Some(true)));
-        assert!(ec2.describe_addresses().send().await.unwrap().addresses().is_empty());
+        assert!(ec2
+            .describe_addresses()
+            .send()
+            .await
+            .unwrap()
+            .addresses()
+            .is_empty());
         assert!(iam.list_roles().send().await.unwrap().roles().is_empty());
         assert!(kms.list_keys().send().await.unwrap().keys().is_empty());
-        assert!(eks.list_clusters().send().await.unwrap().clusters().is_empty());
+        assert!(eks
+            .list_clusters()
+            .send()
+            .await
+            .unwrap()
+            .clusters()
+            .is_empty());
     });
 }
 
@@ -41,12 +53,19 @@ fn example_profiles_pass_and_say_who_you_are() {
         .success();
     let text = stdout_of(&out);
     assert!(
-        text.contains(&format!("✓ credentials")) && text.contains(&format!("(account {})", account.id)),
+        text.contains(&format!("✓ credentials"))
+            && text.contains(&format!("(account {})", account.id)),
         "{text}"
     );
     assert!(text.contains("✓ region"), "{text}");
-    assert!(text.contains("✓ availability-zones  us-west-2a, us-west-2b"), "{text}");
-    assert!(text.contains("✓ kubernetes-version  1.35 (the newest in standard support)"), "{text}");
+    assert!(
+        text.contains("✓ availability-zones  us-west-2a, us-west-2b"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✓ kubernetes-version  1.35 (the newest in standard support)"),
+        "{text}"
+    );
     assert!(text.contains("✓ elastic-ips         0 of 5"), "{text}");
     assert!(text.contains("✓ vpcs"), "{text}");
     assert!(text.contains("All 6 checks passed."), "{text}");
@@ -59,7 +78,10 @@ fn example_profiles_pass_and_say_who_you_are() {
         .assert()
         .success();
     let text = stdout_of(&out);
-    assert!(text.contains("us-east-1a, us-east-1b, us-east-1c"), "{text}");
+    assert!(
+        text.contains("us-east-1a, us-east-1b, us-east-1c"),
+        "{text}"
+    );
     assert!(text.contains("✓ kubernetes-version  1.33"), "{text}");
     assert!(text.contains("the plan needs 3"), "{text}");
     assert_account_untouched(&account, "us-east-1");
@@ -88,10 +110,22 @@ fn a_zone_eks_rejects_and_a_version_eks_lacks_fail_with_hints() {
         .assert()
         .code(1);
     let text = stdout_of(&out);
-    assert!(text.contains("✗ availability-zones  us-east-1e (use1-az3) cannot host EKS control planes"), "{text}");
-    assert!(text.contains("hint: use these instead: us-east-1b, us-east-1c"), "{text}");
-    assert!(text.contains("✗ kubernetes-version  Kubernetes 1.20 is not offered by EKS"), "{text}");
-    assert!(text.contains("hint: set cluster.kubernetes_version to one of 1.35, 1.34"), "{text}");
+    assert!(
+        text.contains("✗ availability-zones  us-east-1e (use1-az3) cannot host EKS control planes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: use these instead: us-east-1b, us-east-1c"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✗ kubernetes-version  Kubernetes 1.20 is not offered by EKS"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: set cluster.kubernetes_version to one of 1.35, 1.34"),
+        "{text}"
+    );
     assert!(text.contains("2 of 6 checks failed"), "{text}");
 }
 
@@ -114,7 +148,10 @@ fn elastic_ip_headroom_counts_what_the_account_already_uses() {
         .assert()
         .code(1);
     let text = stdout_of(&out);
-    assert!(text.contains("✗ elastic-ips         3 of 5 Elastic IP addresses in use; the plan needs 3"), "{text}");
+    assert!(
+        text.contains("✗ elastic-ips         3 of 5 Elastic IP addresses in use; the plan needs 3"),
+        "{text}"
+    );
     assert!(text.contains("Service Quotas"), "{text}");
 }
 
@@ -149,12 +186,29 @@ fn existing_role_and_key_must_exist() {
             "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n[security]\ncreator_role = \"{role_arn}\"\nsecrets_key = \"{key}\"\n"
         )
     };
-    let missing_key = format!("arn:aws:kms:us-west-2:{}:key/00000000-0000-0000-0000-000000000000", account.id);
+    let missing_key = format!(
+        "arn:aws:kms:us-west-2:{}:key/00000000-0000-0000-0000-000000000000",
+        account.id
+    );
     let path = write_profile(&dir, &body(&missing_key));
-    let out = account.eksboot().arg("preflight").arg("--profile").arg(&path).assert().code(1);
+    let out = account
+        .eksboot()
+        .arg("preflight")
+        .arg("--profile")
+        .arg(&path)
+        .assert()
+        .code(1);
     let text = stdout_of(&out);
-    assert!(text.contains(&format!("✗ creator-role        {role_arn} does not exist")), "{text}");
-    assert!(text.contains(&format!("✗ secrets-key         {missing_key} does not exist")), "{text}");
+    assert!(
+        text.contains(&format!("✗ creator-role        {role_arn} does not exist")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "✗ secrets-key         {missing_key} does not exist"
+        )),
+        "{text}"
+    );
 
     let config = account.sdk("us-west-2");
     let key_arn = block_on(async {
@@ -178,10 +232,22 @@ fn existing_role_and_key_must_exist() {
             .to_string()
     });
     let path = write_profile(&dir, &body(&key_arn));
-    let out = account.eksboot().arg("preflight").arg("--profile").arg(&path).assert().success();
+    let out = account
+        .eksboot()
+        .arg("preflight")
+        .arg("--profile")
+        .arg(&path)
+        .assert()
+        .success();
     let text = stdout_of(&out);
-    assert!(text.contains(&format!("✓ creator-role        {role_arn} exists")), "{text}");
-    assert!(text.contains("✓ secrets-key") && text.contains("All 8 checks passed"), "{text}");
+    assert!(
+        text.contains(&format!("✓ creator-role        {role_arn} exists")),
+        "{text}"
+    );
+    assert!(
+        text.contains("✓ secrets-key") && text.contains("All 8 checks passed"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -198,7 +264,10 @@ fn no_credentials_is_one_clear_line_and_exit_1() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("no AWS credentials found"), "{stderr}");
     assert!(stderr.contains("aws configure"), "{stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("{"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("{"),
+        "{stderr}"
+    );
 }
 
 #[test]

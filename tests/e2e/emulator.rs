@@ -1,0 +1,193 @@
+//! The emulator extension itself: the EKS operations moto lacks behave like EKS, and waiting
+//! states pass through the state manager. Checked through the SDK, on a server of its own
+//! (transitions are server-wide).
+
+use std::time::Duration;
+
+use aws_sdk_eks::types::{
+    AccessScope, AccessScopeType, AuthenticationMode, CreateAccessConfigRequest, VpcConfigRequest,
+};
+
+use crate::harness::{block_on, Account, Moto};
+
+#[test]
+fn eks_extension_keeps_state_and_raises_real_errors() {
+    let server = Moto::start();
+    server.set_transition("eks::cluster", 1);
+    server.set_transition("ec2::nat_gateway", 1);
+    let account = Account::on(&server);
+    let config = account.sdk("us-west-2");
+    let eks = aws_sdk_eks::Client::new(&config);
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    block_on(async {
+        let versions = eks.describe_cluster_versions().send().await.unwrap();
+        assert!(versions
+            .cluster_versions()
+            .iter()
+            .any(|v| v.cluster_version() == Some("1.33")));
+
+        let missing = eks
+            .list_access_entries()
+            .cluster_name("nope")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&missing),
+            Some("ResourceNotFoundException")
+        );
+
+        let created = eks
+            .create_cluster()
+            .name("demo")
+            .role_arn(format!("arn:aws:iam::{}:role/c", account.id))
+            .resources_vpc_config(VpcConfigRequest::builder().build())
+            .access_config(
+                CreateAccessConfigRequest::builder()
+                    .authentication_mode(AuthenticationMode::Api)
+                    .bootstrap_cluster_creator_admin_permissions(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            created.cluster().unwrap().status().unwrap().as_str(),
+            "CREATING"
+        );
+        // Add-ons need an ACTIVE cluster, as in EKS.
+        assert!(eks
+            .create_addon()
+            .cluster_name("demo")
+            .addon_name("vpc-cni")
+            .send()
+            .await
+            .is_err());
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let cluster = eks.describe_cluster().name("demo").send().await.unwrap();
+        let cluster = cluster.cluster().unwrap();
+        assert_eq!(cluster.status().unwrap().as_str(), "ACTIVE");
+        assert_eq!(
+            cluster.access_config().unwrap().authentication_mode(),
+            Some(&AuthenticationMode::Api)
+        );
+
+        // The creator's bootstrap entry, normalised from the assumed role to its IAM role.
+        let entries = eks
+            .list_access_entries()
+            .cluster_name("demo")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            entries.access_entries(),
+            [format!("arn:aws:iam::{}:role/x", account.id)]
+        );
+
+        let admin = format!("arn:aws:iam::{}:role/admins", account.id);
+        eks.create_access_entry()
+            .cluster_name("demo")
+            .principal_arn(&admin)
+            .send()
+            .await
+            .unwrap();
+        eks.associate_access_policy()
+            .cluster_name("demo")
+            .principal_arn(&admin)
+            .policy_arn("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
+            .access_scope(
+                AccessScope::builder()
+                    .r#type(AccessScopeType::Cluster)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let policies = eks
+            .list_associated_access_policies()
+            .cluster_name("demo")
+            .principal_arn(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(policies.associated_access_policies().len(), 1);
+
+        let versions = eks
+            .describe_addon_versions()
+            .kubernetes_version("1.34")
+            .addon_name("coredns")
+            .send()
+            .await
+            .unwrap();
+        assert!(!versions.addons()[0].addon_versions().is_empty());
+        eks.create_addon()
+            .cluster_name("demo")
+            .addon_name("coredns")
+            .resolve_conflicts(aws_sdk_eks::types::ResolveConflicts::Overwrite)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            eks.list_addons()
+                .cluster_name("demo")
+                .send()
+                .await
+                .unwrap()
+                .addons(),
+            ["coredns"]
+        );
+
+        // Deleting the cluster takes its access entries and add-ons with it.
+        eks.delete_cluster().name("demo").send().await.unwrap();
+        assert!(eks.describe_cluster().name("demo").send().await.is_err());
+
+        // NAT gateways are pending before they are available.
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.0.0.0/16")
+            .send()
+            .await
+            .unwrap();
+        let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap();
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(vpc_id)
+            .cidr_block("10.0.0.0/24")
+            .send()
+            .await
+            .unwrap();
+        let eip = ec2.allocate_address().send().await.unwrap();
+        let nat = ec2
+            .create_nat_gateway()
+            .subnet_id(subnet.subnet().unwrap().subnet_id().unwrap())
+            .allocation_id(eip.allocation_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let nat_id = nat
+            .nat_gateway()
+            .unwrap()
+            .nat_gateway_id()
+            .unwrap()
+            .to_string();
+        let state =
+            |out: aws_sdk_ec2::operation::describe_nat_gateways::DescribeNatGatewaysOutput| {
+                out.nat_gateways()[0].state().unwrap().as_str().to_string()
+            };
+        let first = ec2
+            .describe_nat_gateways()
+            .nat_gateway_ids(&nat_id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(state(first), "pending");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let later = ec2
+            .describe_nat_gateways()
+            .nat_gateway_ids(&nat_id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(state(later), "available");
+    });
+}
