@@ -7,6 +7,7 @@
 
 pub mod checklist;
 pub mod cost;
+pub mod iam;
 pub mod network;
 
 use ipnet::Ipv4Net;

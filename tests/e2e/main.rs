@@ -5,4 +5,5 @@ mod harness;
 
 mod cli;
 mod emulator;
+mod policies;
 mod preflight;
