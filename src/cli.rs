@@ -9,11 +9,13 @@ Examples:
   eksboot plan --profile profiles/dev.toml            see what would be created and what it costs
   eksboot plan --profile profiles/production.toml --output json
   eksboot preflight --profile profiles/production.toml
+  eksboot create --profile profiles/production.toml   create it (asks first; --yes to skip)
 
 Exit codes:
   0    success
-  1    failure (an AWS error, a failed preflight check)
-  2    usage (bad flags, an unreadable or invalid profile)
+  1    failure (an AWS error, a failed preflight check, a state file in use)
+  2    usage (bad flags, an unreadable or invalid profile, --yes missing without a terminal,
+       a profile that changed since the state file was made)
   130  interrupted or cancelled
 
 Credentials and region come from the usual AWS settings (AWS_PROFILE, ~/.aws/config, environment);
@@ -70,6 +72,28 @@ Examples:
         /// The profile to check (TOML, format version 1).
         #[arg(long, value_name = "FILE")]
         profile: PathBuf,
+    },
+    /// Create what a profile describes: runs preflight, shows the plan, then secures the
+    /// environment (task 1) and configures the VPC (task 2). Every resource is recorded in a
+    /// state file the moment it exists, so rerunning the same command resumes where it stopped
+    /// and creates nothing twice.
+    #[command(after_help = "\
+Examples:
+  eksboot create --profile profiles/dev.toml                 asks before creating anything
+  eksboot create --profile profiles/production.toml --yes    no question (scripts, CI)
+
+The state file defaults to .eksboot/<cluster>-<region>.state.json in the current directory.
+Interrupted? Run the same command again: it adopts what exists and continues.")]
+    Create {
+        /// The profile to create (TOML, format version 1).
+        #[arg(long, value_name = "FILE")]
+        profile: PathBuf,
+        /// Create without asking. Required when not running on a terminal.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Where to keep the state file.
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
     },
 }
 

@@ -5,6 +5,7 @@
 //! module that prints. [`app`] wires a parsed command line to them.
 
 pub mod app;
+pub mod apply;
 pub mod aws;
 pub mod cli;
 pub mod plan;

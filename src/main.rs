@@ -27,7 +27,13 @@ fn main() -> ExitCode {
                         err.hint().unwrap_or_default()
                     );
                 }
-                _ => ui::print_error(&err.to_string(), err.hint().as_deref()),
+                _ => {
+                    let message = match err.request_id() {
+                        Some(id) => format!("{err} (request id {id})"),
+                        None => err.to_string(),
+                    };
+                    ui::print_error(&message, err.hint().as_deref())
+                }
             }
             ExitCode::from(err.exit_code())
         }

@@ -40,8 +40,8 @@ impl Check {
         }
     }
     fn from_error(name: &'static str, err: &AwsError) -> Check {
-        let summary = match err.failure() {
-            Some(f) => format!("{err}: {f}"),
+        let summary = match err.failure().and_then(|f| f.request_id.as_ref()) {
+            Some(id) => format!("{err} (request id {id})"),
             None => err.to_string(),
         };
         Check::fail(name, summary, err.hint())
@@ -85,8 +85,8 @@ pub async fn run(aws: &Aws, profile: &Profile) -> Report {
         aws::ec2::regions(aws),
         aws::ec2::availability_zones(aws),
         aws::eks::cluster_versions(aws),
-        aws::ec2::count_addresses(aws),
-        aws::ec2::count_vpcs(aws),
+        aws::ec2::find_addresses(aws, &[]),
+        aws::ec2::find_vpcs(aws, &[]),
     );
 
     report.checks.push(match regions {
@@ -124,20 +124,42 @@ pub async fn run(aws: &Aws, profile: &Profile) -> Report {
 
     let plan = Plan::build(profile, &PlanFacts::default());
     let eips_needed = plan.count_kind(Kind::ElasticIp);
+    // What an earlier run of this cluster made is adopted, not made again: it needs no room.
+    let ours = |tags: &[(String, String)]| {
+        tags.iter()
+            .any(|(k, v)| k == "eksboot:cluster" && *v == profile.cluster.name)
+    };
     report.checks.push(match addresses {
-        Ok(used) => headroom(
-            "elastic-ips",
-            "Elastic IP addresses",
-            used,
-            eips_needed,
-            DEFAULT_EIP_QUOTA,
-        ),
+        Ok(found) => {
+            let mine = found.iter().filter(|a| ours(&a.tags)).count();
+            let needed = eips_needed.saturating_sub(mine);
+            let used = found.len() - mine;
+            headroom(
+                "elastic-ips",
+                "Elastic IP addresses",
+                used,
+                needed,
+                DEFAULT_EIP_QUOTA,
+            )
+        }
         Err(e) => Check::from_error("elastic-ips", &e),
     });
     report.checks.push(match vpcs {
-        Ok(used) => headroom("vpcs", "VPCs", used, 1, DEFAULT_VPC_QUOTA),
+        Ok(found) => {
+            let mine = found.iter().filter(|v| ours(&v.tags)).count();
+            let used = found.len() - mine;
+            headroom(
+                "vpcs",
+                "VPCs",
+                used,
+                1usize.saturating_sub(mine),
+                DEFAULT_VPC_QUOTA,
+            )
+        }
         Err(e) => Check::from_error("vpcs", &e),
     });
+
+    report.checks.push(role_names(aws, profile, &plan).await);
 
     if let Some(arn) = profile.security.creator_role.existing_arn() {
         let name = arn.rsplit('/').next().unwrap_or(arn);
@@ -188,6 +210,56 @@ pub async fn run(aws: &Aws, profile: &Profile) -> Report {
     }
 
     report
+}
+
+/// IAM role names are account-wide: a role we would create must not exist, unless an earlier
+/// eksboot run made it for this cluster in this region (then it is adopted).
+async fn role_names(aws: &Aws, profile: &Profile, plan: &Plan) -> Check {
+    let mut taken = Vec::new();
+    let mut ours = Vec::new();
+    for role in plan.resources.iter().filter(|r| r.kind == Kind::IamRole) {
+        match aws::iam::get_role(aws, &role.name).await {
+            Ok(None) => {}
+            Ok(Some(found)) => {
+                if found.tag("eksboot:cluster") == Some(profile.cluster.name.as_str())
+                    && found.tag("eksboot:region") == Some(profile.cluster.region.as_str())
+                {
+                    ours.push(role.name.clone());
+                } else {
+                    taken.push(role.name.clone());
+                }
+            }
+            Err(e) => return Check::from_error("role-names", &e),
+        }
+    }
+    if !taken.is_empty() {
+        return Check::fail(
+            "role-names",
+            format!(
+                "IAM role(s) {} already exist and were not made by eksboot for this cluster in {}",
+                taken.join(", "),
+                profile.cluster.region
+            ),
+            "IAM role names are account-wide: choose another cluster name, or delete those roles",
+        );
+    }
+    let names: Vec<&str> = plan
+        .resources
+        .iter()
+        .filter(|r| r.kind == Kind::IamRole)
+        .map(|r| r.name.as_str())
+        .collect();
+    if ours.is_empty() {
+        Check::pass("role-names", format!("{} are free", names.join(", ")))
+    } else {
+        Check::pass(
+            "role-names",
+            format!(
+                "{} exist from an earlier run and will be adopted",
+                ours.join(", ")
+            ),
+        )
+    }
 }
 
 type Verdict<T> = Result<T, (String, String)>;

@@ -58,26 +58,621 @@ pub async fn availability_zones(aws: &Aws) -> Result<Vec<Zone>, AwsError> {
         .collect())
 }
 
-/// Elastic IP addresses allocated in the region.
-pub async fn count_addresses(aws: &Aws) -> Result<usize, AwsError> {
+// ---------------------------------------------------------------------------------------------
+// The VPC and what lives in it. Every create takes its tags at creation (TagSpecifications).
+
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, DomainType, Filter, IpPermission, IpRange, ResourceType, Tag,
+    TagSpecification, VpcEndpointType,
+};
+
+/// `(name, value)` pairs, e.g. `("tag:eksboot:step", "vpc")` or `("vpc-id", "vpc-1")`.
+pub type Filters<'a> = &'a [(&'a str, &'a str)];
+pub type Tags = [(String, String)];
+
+fn filters(pairs: Filters) -> Vec<Filter> {
+    pairs
+        .iter()
+        .map(|(name, value)| Filter::builder().name(*name).values(*value).build())
+        .collect()
+}
+
+fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(kind)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .build()
+}
+
+fn tags_of(tags: &[Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vpc {
+    pub id: String,
+    pub cidr: String,
+    pub tags: Vec<(String, String)>,
+}
+
+pub async fn find_vpcs(aws: &Aws, by: Filters<'_>) -> Result<Vec<Vpc>, AwsError> {
+    let mut vpcs = Vec::new();
+    let mut pages = aws
+        .ec2
+        .describe_vpcs()
+        .set_filters(Some(filters(by)))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        vpcs.extend(
+            page.map_err(|e| classify("ec2:DescribeVpcs", e))?
+                .vpcs()
+                .to_vec(),
+        );
+    }
+    Ok(vpcs
+        .iter()
+        .map(|v| Vpc {
+            id: v.vpc_id().unwrap_or_default().to_string(),
+            cidr: v.cidr_block().unwrap_or_default().to_string(),
+            tags: tags_of(v.tags()),
+        })
+        .collect())
+}
+
+pub async fn create_vpc(aws: &Aws, cidr: &str, tags: &Tags) -> Result<String, AwsError> {
+    let out = aws
+        .ec2
+        .create_vpc()
+        .cidr_block(cidr)
+        .tag_specifications(tag_spec(ResourceType::Vpc, tags))
+        .send()
+        .await
+        .map_err(|e| classify("ec2:CreateVpc", e))?;
+    Ok(out
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// Turns on DNS support and DNS hostnames (one attribute per call, as EC2 requires).
+pub async fn enable_vpc_dns(aws: &Aws, vpc_id: &str) -> Result<(), AwsError> {
+    let on = AttributeBooleanValue::builder().value(true).build();
+    aws.ec2
+        .modify_vpc_attribute()
+        .vpc_id(vpc_id)
+        .enable_dns_support(on.clone())
+        .send()
+        .await
+        .map_err(|e| classify("ec2:ModifyVpcAttribute", e))?;
+    aws.ec2
+        .modify_vpc_attribute()
+        .vpc_id(vpc_id)
+        .enable_dns_hostnames(on)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:ModifyVpcAttribute", e))?;
+    Ok(())
+}
+
+pub async fn delete_vpc(aws: &Aws, vpc_id: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .delete_vpc()
+        .vpc_id(vpc_id)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DeleteVpc", e))?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subnet {
+    pub id: String,
+    pub cidr: String,
+    pub az: String,
+    pub vpc_id: String,
+}
+
+pub async fn find_subnets(aws: &Aws, by: Filters<'_>) -> Result<Vec<Subnet>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_subnets()
+        .set_filters(Some(filters(by)))
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DescribeSubnets", e))?;
+    Ok(out
+        .subnets()
+        .iter()
+        .map(|s| Subnet {
+            id: s.subnet_id().unwrap_or_default().to_string(),
+            cidr: s.cidr_block().unwrap_or_default().to_string(),
+            az: s.availability_zone().unwrap_or_default().to_string(),
+            vpc_id: s.vpc_id().unwrap_or_default().to_string(),
+        })
+        .collect())
+}
+
+pub async fn create_subnet(
+    aws: &Aws,
+    vpc_id: &str,
+    cidr: &str,
+    az: &str,
+    tags: &Tags,
+) -> Result<String, AwsError> {
+    let out = aws
+        .ec2
+        .create_subnet()
+        .vpc_id(vpc_id)
+        .cidr_block(cidr)
+        .availability_zone(az)
+        .tag_specifications(tag_spec(ResourceType::Subnet, tags))
+        .send()
+        .await
+        .map_err(|e| classify("ec2:CreateSubnet", e))?;
+    Ok(out
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .unwrap_or_default()
+        .to_string())
+}
+
+pub async fn map_public_ip_on_launch(aws: &Aws, subnet_id: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .modify_subnet_attribute()
+        .subnet_id(subnet_id)
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
+        .send()
+        .await
+        .map_err(|e| classify("ec2:ModifySubnetAttribute", e))?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternetGateway {
+    pub id: String,
+    pub attached_vpcs: Vec<String>,
+}
+
+pub async fn find_internet_gateways(
+    aws: &Aws,
+    by: Filters<'_>,
+) -> Result<Vec<InternetGateway>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_internet_gateways()
+        .set_filters(Some(filters(by)))
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DescribeInternetGateways", e))?;
+    Ok(out
+        .internet_gateways()
+        .iter()
+        .map(|g| InternetGateway {
+            id: g.internet_gateway_id().unwrap_or_default().to_string(),
+            attached_vpcs: g
+                .attachments()
+                .iter()
+                .filter_map(|a| a.vpc_id().map(str::to_string))
+                .collect(),
+        })
+        .collect())
+}
+
+pub async fn create_internet_gateway(aws: &Aws, tags: &Tags) -> Result<String, AwsError> {
+    let out = aws
+        .ec2
+        .create_internet_gateway()
+        .tag_specifications(tag_spec(ResourceType::InternetGateway, tags))
+        .send()
+        .await
+        .map_err(|e| classify("ec2:CreateInternetGateway", e))?;
+    Ok(out
+        .internet_gateway()
+        .and_then(|g| g.internet_gateway_id())
+        .unwrap_or_default()
+        .to_string())
+}
+
+pub async fn attach_internet_gateway(aws: &Aws, igw: &str, vpc: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .attach_internet_gateway()
+        .internet_gateway_id(igw)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:AttachInternetGateway", e))?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTable {
+    pub id: String,
+    /// `(destination CIDR, target id)`: gateway or NAT gateway.
+    pub routes: Vec<(String, String)>,
+    /// `(association id, subnet id)`.
+    pub associations: Vec<(String, String)>,
+}
+
+pub async fn find_route_tables(aws: &Aws, by: Filters<'_>) -> Result<Vec<RouteTable>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_route_tables()
+        .set_filters(Some(filters(by)))
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DescribeRouteTables", e))?;
+    Ok(out
+        .route_tables()
+        .iter()
+        .map(|t| RouteTable {
+            id: t.route_table_id().unwrap_or_default().to_string(),
+            routes: t
+                .routes()
+                .iter()
+                .map(|r| {
+                    (
+                        r.destination_cidr_block().unwrap_or_default().to_string(),
+                        r.gateway_id()
+                            .or(r.nat_gateway_id())
+                            .unwrap_or_default()
+                            .to_string(),
+                    )
+                })
+                .collect(),
+            associations: t
+                .associations()
+                .iter()
+                .filter_map(|a| {
+                    Some((
+                        a.route_table_association_id()?.to_string(),
+                        a.subnet_id()?.to_string(),
+                    ))
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+pub async fn create_route_table(aws: &Aws, vpc: &str, tags: &Tags) -> Result<String, AwsError> {
+    let out = aws
+        .ec2
+        .create_route_table()
+        .vpc_id(vpc)
+        .tag_specifications(tag_spec(ResourceType::RouteTable, tags))
+        .send()
+        .await
+        .map_err(|e| classify("ec2:CreateRouteTable", e))?;
+    Ok(out
+        .route_table()
+        .and_then(|t| t.route_table_id())
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// Where a route sends traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteTarget<'a> {
+    InternetGateway(&'a str),
+    NatGateway(&'a str),
+}
+
+pub async fn create_route(
+    aws: &Aws,
+    table: &str,
+    destination: &str,
+    target: RouteTarget<'_>,
+) -> Result<(), AwsError> {
+    let request = aws
+        .ec2
+        .create_route()
+        .route_table_id(table)
+        .destination_cidr_block(destination);
+    let request = match target {
+        RouteTarget::InternetGateway(id) => request.gateway_id(id),
+        RouteTarget::NatGateway(id) => request.nat_gateway_id(id),
+    };
+    request
+        .send()
+        .await
+        .map_err(|e| classify("ec2:CreateRoute", e))?;
+    Ok(())
+}
+
+pub async fn associate_route_table(
+    aws: &Aws,
+    table: &str,
+    subnet: &str,
+) -> Result<String, AwsError> {
+    let out = aws
+        .ec2
+        .associate_route_table()
+        .route_table_id(table)
+        .subnet_id(subnet)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:AssociateRouteTable", e))?;
+    Ok(out.association_id().unwrap_or_default().to_string())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    pub allocation_id: String,
+    pub public_ip: String,
+    pub tags: Vec<(String, String)>,
+}
+
+pub async fn find_addresses(aws: &Aws, by: Filters<'_>) -> Result<Vec<Address>, AwsError> {
     let out = aws
         .ec2
         .describe_addresses()
+        .set_filters(Some(filters(by)))
         .send()
         .await
         .map_err(|e| classify("ec2:DescribeAddresses", e))?;
-    Ok(out.addresses().len())
+    Ok(out
+        .addresses()
+        .iter()
+        .map(|a| Address {
+            allocation_id: a.allocation_id().unwrap_or_default().to_string(),
+            public_ip: a.public_ip().unwrap_or_default().to_string(),
+            tags: tags_of(a.tags()),
+        })
+        .collect())
 }
 
-/// VPCs in the region, the default one included (it counts against the quota too).
-pub async fn count_vpcs(aws: &Aws) -> Result<usize, AwsError> {
-    let mut count = 0;
-    let mut pages = aws.ec2.describe_vpcs().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        count += page
-            .map_err(|e| classify("ec2:DescribeVpcs", e))?
-            .vpcs()
-            .len();
+pub async fn allocate_address(aws: &Aws, tags: &Tags) -> Result<Address, AwsError> {
+    let out = aws
+        .ec2
+        .allocate_address()
+        .domain(DomainType::Vpc)
+        .tag_specifications(tag_spec(ResourceType::ElasticIp, tags))
+        .send()
+        .await
+        .map_err(|e| classify("ec2:AllocateAddress", e))?;
+    Ok(Address {
+        allocation_id: out.allocation_id().unwrap_or_default().to_string(),
+        public_ip: out.public_ip().unwrap_or_default().to_string(),
+        tags: tags.to_vec(),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatGateway {
+    pub id: String,
+    /// `pending`, `available`, `deleting`, `deleted` or `failed`.
+    pub state: String,
+    pub subnet_id: String,
+    pub tags: Vec<(String, String)>,
+    pub failure: Option<String>,
+}
+
+fn nat_of(n: &aws_sdk_ec2::types::NatGateway) -> NatGateway {
+    NatGateway {
+        id: n.nat_gateway_id().unwrap_or_default().to_string(),
+        state: n
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        subnet_id: n.subnet_id().unwrap_or_default().to_string(),
+        tags: tags_of(n.tags()),
+        failure: n.failure_message().map(str::to_string),
     }
-    Ok(count)
+}
+
+/// NAT gateways in a subnet (tag filters are not reliable for NAT gateways everywhere).
+pub async fn find_nat_gateways_in_subnet(
+    aws: &Aws,
+    subnet_id: &str,
+) -> Result<Vec<NatGateway>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_nat_gateways()
+        .filter(
+            Filter::builder()
+                .name("subnet-id")
+                .values(subnet_id)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DescribeNatGateways", e))?;
+    Ok(out.nat_gateways().iter().map(nat_of).collect())
+}
+
+pub async fn describe_nat_gateway(aws: &Aws, id: &str) -> Result<Option<NatGateway>, AwsError> {
+    match aws
+        .ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.nat_gateways().first().map(nat_of)),
+        Err(e) => match classify("ec2:DescribeNatGateways", e) {
+            err if err.is_not_found() => Ok(None),
+            err => Err(err),
+        },
+    }
+}
+
+pub async fn create_nat_gateway(
+    aws: &Aws,
+    subnet: &str,
+    allocation_id: &str,
+    tags: &Tags,
+    client_token: &str,
+) -> Result<String, AwsError> {
+    let out = aws
+        .ec2
+        .create_nat_gateway()
+        .subnet_id(subnet)
+        .allocation_id(allocation_id)
+        .client_token(client_token)
+        .tag_specifications(tag_spec(ResourceType::Natgateway, tags))
+        .send()
+        .await
+        .map_err(|e| classify("ec2:CreateNatGateway", e))?;
+    Ok(out
+        .nat_gateway()
+        .and_then(|n| n.nat_gateway_id())
+        .unwrap_or_default()
+        .to_string())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub name: String,
+}
+
+pub async fn find_security_groups(
+    aws: &Aws,
+    by: Filters<'_>,
+) -> Result<Vec<SecurityGroup>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_security_groups()
+        .set_filters(Some(filters(by)))
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DescribeSecurityGroups", e))?;
+    Ok(out
+        .security_groups()
+        .iter()
+        .map(|g| SecurityGroup {
+            id: g.group_id().unwrap_or_default().to_string(),
+            name: g.group_name().unwrap_or_default().to_string(),
+        })
+        .collect())
+}
+
+/// Creates a security group; AWS gives it the single allow-all outbound rule and no inbound.
+pub async fn create_security_group(
+    aws: &Aws,
+    vpc: &str,
+    name: &str,
+    description: &str,
+    tags: &Tags,
+) -> Result<String, AwsError> {
+    let out = aws
+        .ec2
+        .create_security_group()
+        .vpc_id(vpc)
+        .group_name(name)
+        .description(description)
+        .tag_specifications(tag_spec(ResourceType::SecurityGroup, tags))
+        .send()
+        .await
+        .map_err(|e| classify("ec2:CreateSecurityGroup", e))?;
+    Ok(out.group_id().unwrap_or_default().to_string())
+}
+
+/// Allows TCP `port` in from `cidr` only.
+pub async fn allow_tcp_from(aws: &Aws, group: &str, port: i32, cidr: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .authorize_security_group_ingress()
+        .group_id(group)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(port)
+                .to_port(port)
+                .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| classify("ec2:AuthorizeSecurityGroupIngress", e))?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpcEndpoint {
+    pub id: String,
+    pub state: String,
+    pub service: String,
+}
+
+pub async fn find_vpc_endpoints(aws: &Aws, by: Filters<'_>) -> Result<Vec<VpcEndpoint>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_vpc_endpoints()
+        .set_filters(Some(filters(by)))
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DescribeVpcEndpoints", e))?;
+    Ok(out
+        .vpc_endpoints()
+        .iter()
+        .map(|e| VpcEndpoint {
+            id: e.vpc_endpoint_id().unwrap_or_default().to_string(),
+            state: e
+                .state()
+                .map(|s| s.as_str().to_lowercase())
+                .unwrap_or_default(),
+            service: e.service_name().unwrap_or_default().to_string(),
+        })
+        .collect())
+}
+
+/// What kind of VPC endpoint to create and where it attaches.
+#[derive(Debug, Clone, Copy)]
+pub enum EndpointPlacement<'a> {
+    /// A gateway endpoint, added to these route tables.
+    Gateway { route_tables: &'a [String] },
+    /// An interface endpoint in these subnets, behind this security group, with private DNS.
+    Interface {
+        subnets: &'a [String],
+        security_group: &'a str,
+    },
+}
+
+pub async fn create_vpc_endpoint(
+    aws: &Aws,
+    vpc: &str,
+    service_name: &str,
+    placement: EndpointPlacement<'_>,
+    tags: &Tags,
+) -> Result<String, AwsError> {
+    let request = aws
+        .ec2
+        .create_vpc_endpoint()
+        .vpc_id(vpc)
+        .service_name(service_name)
+        .tag_specifications(tag_spec(ResourceType::VpcEndpoint, tags));
+    let request = match placement {
+        EndpointPlacement::Gateway { route_tables } => request
+            .vpc_endpoint_type(VpcEndpointType::Gateway)
+            .set_route_table_ids(Some(route_tables.to_vec())),
+        EndpointPlacement::Interface {
+            subnets,
+            security_group,
+        } => request
+            .vpc_endpoint_type(VpcEndpointType::Interface)
+            .set_subnet_ids(Some(subnets.to_vec()))
+            .security_group_ids(security_group)
+            .private_dns_enabled(true),
+    };
+    let out = request
+        .send()
+        .await
+        .map_err(|e| classify("ec2:CreateVpcEndpoint", e))?;
+    Ok(out
+        .vpc_endpoint()
+        .and_then(|e| e.vpc_endpoint_id())
+        .unwrap_or_default()
+        .to_string())
 }

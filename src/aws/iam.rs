@@ -1,4 +1,6 @@
-//! IAM: roles.
+//! IAM: roles and their policies.
+
+use aws_sdk_iam::types::Tag;
 
 use super::{classify, Aws, AwsError};
 
@@ -6,6 +8,15 @@ use super::{classify, Aws, AwsError};
 pub struct RoleInfo {
     pub arn: String,
     pub tags: Vec<(String, String)>,
+}
+
+impl RoleInfo {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// The role named `name`, or `None` when there is none.
@@ -20,6 +31,103 @@ pub async fn get_role(aws: &Aws, name: &str) -> Result<Option<RoleInfo>, AwsErro
                 .collect(),
         })),
         Err(e) => match classify("iam:GetRole", e) {
+            err if err.is_not_found() => Ok(None),
+            err => Err(err),
+        },
+    }
+}
+
+pub async fn create_role(
+    aws: &Aws,
+    name: &str,
+    trust_policy: &str,
+    description: &str,
+    tags: &[(String, String)],
+) -> Result<String, AwsError> {
+    let out = aws
+        .iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust_policy)
+        .description(description)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect::<Result<Vec<_>, _>>()
+                .expect("tags have keys and values"),
+        ))
+        .send()
+        .await
+        .map_err(|e| classify("iam:CreateRole", e))?;
+    Ok(out.role().map(|r| r.arn().to_string()).unwrap_or_default())
+}
+
+pub async fn update_trust_policy(
+    aws: &Aws,
+    name: &str,
+    trust_policy: &str,
+) -> Result<(), AwsError> {
+    aws.iam
+        .update_assume_role_policy()
+        .role_name(name)
+        .policy_document(trust_policy)
+        .send()
+        .await
+        .map_err(|e| classify("iam:UpdateAssumeRolePolicy", e))?;
+    Ok(())
+}
+
+/// Attaching an already attached policy succeeds, so this is safe to repeat.
+pub async fn attach_role_policy(aws: &Aws, role: &str, policy_arn: &str) -> Result<(), AwsError> {
+    aws.iam
+        .attach_role_policy()
+        .role_name(role)
+        .policy_arn(policy_arn)
+        .send()
+        .await
+        .map_err(|e| classify("iam:AttachRolePolicy", e))?;
+    Ok(())
+}
+
+/// Writes (or overwrites) an inline policy.
+pub async fn put_role_policy(
+    aws: &Aws,
+    role: &str,
+    policy_name: &str,
+    document: &str,
+) -> Result<(), AwsError> {
+    aws.iam
+        .put_role_policy()
+        .role_name(role)
+        .policy_name(policy_name)
+        .policy_document(document)
+        .send()
+        .await
+        .map_err(|e| classify("iam:PutRolePolicy", e))?;
+    Ok(())
+}
+
+/// The inline policy document of a role, decoded, or `None` when there is none.
+pub async fn get_role_policy(
+    aws: &Aws,
+    role: &str,
+    policy_name: &str,
+) -> Result<Option<String>, AwsError> {
+    match aws
+        .iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(policy_name)
+        .send()
+        .await
+    {
+        // IAM returns policy documents URL-encoded.
+        Ok(out) => Ok(Some(
+            percent_encoding::percent_decode_str(out.policy_document())
+                .decode_utf8_lossy()
+                .into_owned(),
+        )),
+        Err(e) => match classify("iam:GetRolePolicy", e) {
             err if err.is_not_found() => Ok(None),
             err => Err(err),
         },

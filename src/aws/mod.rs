@@ -8,6 +8,7 @@ pub mod ec2;
 pub mod eks;
 pub mod iam;
 pub mod kms;
+pub mod logs;
 pub mod sts;
 
 use std::fmt;
@@ -67,32 +68,32 @@ impl Aws {
 pub enum AwsError {
     #[error("no AWS credentials found")]
     NoCredentials(String),
-    #[error("{action}: AWS rejected the credentials ({})", failure.code)]
+    #[error("{action}: AWS rejected the credentials ({}: {})", failure.code, failure.message)]
     BadCredentials {
         action: &'static str,
         failure: Failure,
     },
-    #[error("{action}: access denied ({})", failure.code)]
+    #[error("{action}: access denied ({}: {})", failure.code, failure.message)]
     AccessDenied {
         action: &'static str,
         failure: Failure,
     },
-    #[error("{action}: not found ({})", failure.code)]
+    #[error("{action}: not found ({}: {})", failure.code, failure.message)]
     NotFound {
         action: &'static str,
         failure: Failure,
     },
-    #[error("{action}: already exists ({})", failure.code)]
+    #[error("{action}: already exists ({}: {})", failure.code, failure.message)]
     AlreadyExists {
         action: &'static str,
         failure: Failure,
     },
-    #[error("{action}: still in use ({})", failure.code)]
+    #[error("{action}: still in use ({}: {})", failure.code, failure.message)]
     DependencyViolation {
         action: &'static str,
         failure: Failure,
     },
-    #[error("{action}: throttled by AWS ({})", failure.code)]
+    #[error("{action}: throttled by AWS ({}: {})", failure.code, failure.message)]
     Throttled {
         action: &'static str,
         failure: Failure,
@@ -102,7 +103,7 @@ pub enum AwsError {
         action: &'static str,
         message: String,
     },
-    #[error("{action} failed ({})", failure.code)]
+    #[error("{action} failed ({}: {})", failure.code, failure.message)]
     Other {
         action: &'static str,
         failure: Failure,

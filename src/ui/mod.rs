@@ -1,6 +1,8 @@
 //! The only module that prints. Rendering is split from printing: `render_*` functions are pure
 //! (and snapshot-tested); `print_*` write them to the terminal.
 
+pub mod plain;
+
 use std::fmt::Write as _;
 
 use crate::plan::{Plan, Task};
@@ -161,6 +163,58 @@ The guided wizard is not built yet. Today you can describe a cluster in a profil
 Example profiles are in profiles/; `eksboot help plan` explains each field.
 "
     .to_string()
+}
+
+/// What `create` says before it starts: what, where, how much, and what is not yet safe.
+pub fn render_create_intro(
+    profile: &Profile,
+    plan: &Plan,
+    facts: &crate::plan::PlanFacts,
+    steps: usize,
+    state: &std::path::Path,
+) -> String {
+    let c = &profile.cluster;
+    let mut out = format!(
+        "Creating the environment and VPC of EKS cluster \"{}\" in {} ({steps} resources; AZs {}; Kubernetes {})\n",
+        c.name,
+        c.region,
+        facts
+            .availability_zones
+            .as_ref()
+            .map_or_else(|| "to be chosen".to_string(), |azs| azs.join(", ")),
+        facts.kubernetes_version.as_deref().unwrap_or("newest"),
+    );
+    let _ = writeln!(
+        out,
+        "  estimated cost once the cluster runs: ${:.2}/month ({})",
+        plan.cost.monthly_usd, plan.cost.basis
+    );
+    for check in plan.checklist.iter().filter(|c| c.ok == Some(false)) {
+        let _ = writeln!(out, "  ✗ {}: {}", check.id, check.note);
+    }
+    let _ = writeln!(out, "  state file: {}", state.display());
+    out
+}
+
+/// The end of a tasks-1-and-2 run.
+pub fn render_tasks_done(summary: &crate::apply::Summary, state: &std::path::Path) -> String {
+    format!(
+        "Tasks 1 and 2 are done in {:.1}s: {} created, {} already there.\n\
+         Creating the cluster itself (task 3) is not part of this version of eksboot yet: it stops here.\n\
+         Everything is recorded in {}.\n",
+        summary.elapsed.as_secs_f64(),
+        summary.created.len(),
+        summary.adopted.len(),
+        state.display()
+    )
+}
+
+/// Asks a yes/no question on the terminal; anything but yes (or Esc, Ctrl-C) is no.
+pub fn confirm(question: &str) -> bool {
+    inquire::Confirm::new(question)
+        .with_default(false)
+        .prompt()
+        .unwrap_or(false)
 }
 
 /// Prints to standard output.

@@ -68,7 +68,7 @@ fn example_profiles_pass_and_say_who_you_are() {
     );
     assert!(text.contains("✓ elastic-ips         0 of 5"), "{text}");
     assert!(text.contains("✓ vpcs"), "{text}");
-    assert!(text.contains("All 6 checks passed."), "{text}");
+    assert!(text.contains("All 7 checks passed."), "{text}");
     assert_account_untouched(&account, "us-west-2");
 
     // us-east-1e is use1-az3, which EKS rejects: a count skips it.
@@ -126,7 +126,7 @@ fn a_zone_eks_rejects_and_a_version_eks_lacks_fail_with_hints() {
         text.contains("hint: set cluster.kubernetes_version to one of 1.35, 1.34"),
         "{text}"
     );
-    assert!(text.contains("2 of 6 checks failed"), "{text}");
+    assert!(text.contains("2 of 7 checks failed"), "{text}");
 }
 
 #[test]
@@ -245,7 +245,7 @@ fn existing_role_and_key_must_exist() {
         "{text}"
     );
     assert!(
-        text.contains("✓ secrets-key") && text.contains("All 8 checks passed"),
+        text.contains("✓ secrets-key") && text.contains("All 9 checks passed"),
         "{text}"
     );
 }

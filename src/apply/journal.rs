@@ -1,0 +1,620 @@
+//! The state journal: one JSON file per cluster recording every resource the moment it exists,
+//! so an interrupted run resumes without duplicates and teardown removes exactly what was made.
+//!
+//! Written atomically after every change (temp file in the same directory, fsync, rename), mode
+//! 0600, guarded by `<state>.lock` so two runs never interleave. It holds ids, never credentials.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::PlanFacts;
+use crate::profile::Profile;
+
+/// The journal format this build reads and writes.
+pub const JOURNAL_FORMAT: u32 = 1;
+
+/// The default journal path: `.eksboot/<cluster>-<region>.state.json` under `dir`.
+pub fn default_path(dir: &Path, cluster: &str, region: &str) -> PathBuf {
+    dir.join(".eksboot")
+        .join(format!("{cluster}-{region}.state.json"))
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub format: u32,
+    pub cluster: String,
+    pub region: String,
+    pub account: String,
+    /// Made once and kept on resume; tags carry it.
+    pub run_id: String,
+    /// The fully resolved profile, so resume needs no profile file.
+    pub settings: serde_json::Value,
+    pub settings_hash: String,
+    #[serde(default)]
+    pub availability_zones: Option<Vec<String>>,
+    #[serde(default)]
+    pub kubernetes_version: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub steps: BTreeMap<String, StepRecord>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Running,
+    Done,
+    Failed,
+}
+
+/// What a step made: its AWS id, ARN and the attributes later steps need.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outputs {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attrs: BTreeMap<String, String>,
+}
+
+impl Outputs {
+    pub fn id(id: impl Into<String>) -> Outputs {
+        Outputs {
+            id: id.into(),
+            ..Outputs::default()
+        }
+    }
+    pub fn with_arn(mut self, arn: impl Into<String>) -> Outputs {
+        self.arn = Some(arn.into());
+        self
+    }
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Outputs {
+        self.attrs.insert(key.to_string(), value.into());
+        self
+    }
+    pub fn attr(&self, key: &str) -> Option<&str> {
+        self.attrs.get(key).map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub status: StepStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Outputs>,
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("the state file {} is in use by another eksboot run (process {pid}{host})", path.display(), host = host.as_deref().map(|h| format!(" on {h}")).unwrap_or_default())]
+    Locked {
+        path: PathBuf,
+        pid: u32,
+        host: Option<String>,
+    },
+    #[error("cannot read the state file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the state file {} is damaged: {message}", path.display())]
+    Corrupt { path: PathBuf, message: String },
+    #[error("cannot write the state file {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// RFC 3339 UTC timestamp, to the millisecond.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// An open, locked journal.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    pub state: State,
+    lock: Lock,
+}
+
+impl Journal {
+    /// Opens the journal at `path` if it exists, holding its lock.
+    pub fn open(path: &Path) -> Result<Option<Journal>, JournalError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let lock = Lock::acquire(path)?;
+        let state = read_state(path)?;
+        Ok(Some(Journal {
+            path: path.to_path_buf(),
+            state,
+            lock,
+        }))
+    }
+
+    /// Creates a new journal for a run, holding its lock, and writes it at once.
+    pub fn create(
+        path: &Path,
+        profile: &Profile,
+        account: &str,
+        facts: &PlanFacts,
+    ) -> Result<Journal, JournalError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| JournalError::Write {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        let lock = Lock::acquire(path)?;
+        let now = now_rfc3339();
+        let state = State {
+            format: JOURNAL_FORMAT,
+            cluster: profile.cluster.name.clone(),
+            region: profile.cluster.region.clone(),
+            account: account.to_string(),
+            run_id: new_run_id(&profile.cluster.name),
+            settings: serde_json::to_value(profile).expect("profile serialises"),
+            settings_hash: profile.content_hash(),
+            availability_zones: facts.availability_zones.clone(),
+            kubernetes_version: facts.kubernetes_version.clone(),
+            created_at: now.clone(),
+            updated_at: now,
+            steps: BTreeMap::new(),
+        };
+        let journal = Journal {
+            path: path.to_path_buf(),
+            state,
+            lock,
+        };
+        journal.save()?;
+        Ok(journal)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A note when the lock was taken over from a process that is gone.
+    pub fn lock_note(&self) -> Option<String> {
+        self.lock.took_over_from.map(|pid| {
+            format!(
+                "took over the lock of an earlier run (process {pid}) that is no longer running"
+            )
+        })
+    }
+
+    /// The profile this journal was made for.
+    pub fn profile(&self) -> Result<Profile, JournalError> {
+        let text = toml::to_string(&self.state.settings).map_err(|e| JournalError::Corrupt {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
+        Profile::parse(&text, &self.path).map_err(|e| JournalError::Corrupt {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    pub fn facts(&self) -> PlanFacts {
+        PlanFacts {
+            availability_zones: self.state.availability_zones.clone(),
+            kubernetes_version: self.state.kubernetes_version.clone(),
+        }
+    }
+
+    pub fn outputs(&self, step: &str) -> Option<&Outputs> {
+        self.state
+            .steps
+            .get(step)
+            .filter(|r| r.status == StepStatus::Done)
+            .and_then(|r| r.outputs.as_ref())
+    }
+
+    pub fn status(&self, step: &str) -> Option<StepStatus> {
+        self.state.steps.get(step).map(|r| r.status)
+    }
+
+    pub fn record_started(&mut self, step: &str) -> Result<(), JournalError> {
+        let now = now_rfc3339();
+        let record = self
+            .state
+            .steps
+            .entry(step.to_string())
+            .or_insert_with(|| StepRecord {
+                status: StepStatus::Running,
+                outputs: None,
+                started_at: now.clone(),
+                finished_at: None,
+                error: None,
+            });
+        record.status = StepStatus::Running;
+        record.started_at = now;
+        record.error = None;
+        self.save()
+    }
+
+    /// Records a resource the moment it exists, even before the step finishes (a NAT gateway
+    /// that is still pending), so a crash never loses track of it.
+    pub fn record_outputs(
+        &mut self,
+        step: &str,
+        outputs: &Outputs,
+        done: bool,
+    ) -> Result<(), JournalError> {
+        let now = now_rfc3339();
+        let record = self
+            .state
+            .steps
+            .entry(step.to_string())
+            .or_insert_with(|| StepRecord {
+                status: StepStatus::Running,
+                outputs: None,
+                started_at: now.clone(),
+                finished_at: None,
+                error: None,
+            });
+        record.outputs = Some(outputs.clone());
+        if done {
+            record.status = StepStatus::Done;
+            record.finished_at = Some(now);
+            record.error = None;
+        }
+        self.save()
+    }
+
+    pub fn record_failed(&mut self, step: &str, error: &str) -> Result<(), JournalError> {
+        let now = now_rfc3339();
+        if let Some(record) = self.state.steps.get_mut(step) {
+            record.status = StepStatus::Failed;
+            record.finished_at = Some(now);
+            record.error = Some(error.to_string());
+        }
+        self.save()
+    }
+
+    /// Writes the journal atomically: temp file beside it, fsync, rename; mode 0600.
+    pub fn save(&self) -> Result<(), JournalError> {
+        let mut state = self.state.clone();
+        state.updated_at = now_rfc3339();
+        let text = serde_json::to_string_pretty(&state).expect("state serialises");
+        write_atomically(&self.path, text.as_bytes()).map_err(|source| JournalError::Write {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Removes the journal file (after a complete teardown).
+    pub fn remove(self) -> Result<(), JournalError> {
+        std::fs::remove_file(&self.path).map_err(|source| JournalError::Write {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+fn read_state(path: &Path) -> Result<State, JournalError> {
+    let text = std::fs::read_to_string(path).map_err(|source| JournalError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let state: State = serde_json::from_str(&text).map_err(|e| JournalError::Corrupt {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    if state.format != JOURNAL_FORMAT {
+        return Err(JournalError::Corrupt {
+            path: path.to_path_buf(),
+            message: format!(
+                "format {} is not one this eksboot reads ({JOURNAL_FORMAT})",
+                state.format
+            ),
+        });
+    }
+    Ok(state)
+}
+
+/// Writes `bytes` to `path` so that readers see the old or the new file, never a mix.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    temp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// A run id: the cluster name's initial, the time and the process, hashed short.
+fn new_run_id(cluster: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let digest = Sha256::digest(format!("{cluster}/{nanos}/{}", std::process::id()));
+    let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    format!("run-{hex}")
+}
+
+/// The lock beside a state file. Dropping it releases the lock.
+#[derive(Debug)]
+struct Lock {
+    path: PathBuf,
+    took_over_from: Option<u32>,
+}
+
+fn lock_path(state: &Path) -> PathBuf {
+    let mut name = state.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Whether a process is running (on this machine).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        // Without a cheap check, respect the lock.
+        true
+    }
+}
+
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+}
+
+impl Lock {
+    fn acquire(state: &Path) -> Result<Lock, JournalError> {
+        let path = lock_path(state);
+        let contents = format!(
+            "{} {}\n",
+            std::process::id(),
+            hostname().unwrap_or_default()
+        );
+        let mut took_over_from = None;
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut file) => {
+                    file.write_all(contents.as_bytes())
+                        .and_then(|_| file.sync_all())
+                        .map_err(|source| JournalError::Write {
+                            path: path.clone(),
+                            source,
+                        })?;
+                    return Ok(Lock {
+                        path,
+                        took_over_from,
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let held = std::fs::read_to_string(&path).unwrap_or_default();
+                    let mut words = held.split_whitespace();
+                    let pid: Option<u32> = words.next().and_then(|p| p.parse().ok());
+                    let host = words.next().map(str::to_string);
+                    let same_host = host.is_none() || host == hostname();
+                    match pid {
+                        Some(pid) if !same_host || process_alive(pid) => {
+                            return Err(JournalError::Locked {
+                                path: state.to_path_buf(),
+                                pid,
+                                host,
+                            })
+                        }
+                        _ => {
+                            // The process that held it is gone: take it over.
+                            took_over_from = pid;
+                            let _ = std::fs::remove_file(&path);
+                        }
+                    }
+                }
+                Err(source) => return Err(JournalError::Write { path, source }),
+            }
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile() -> Profile {
+        Profile::parse(
+            "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n",
+            Path::new("t.toml"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn create_record_and_reopen_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = default_path(dir.path(), "demo", "us-west-2");
+        assert!(path.ends_with(".eksboot/demo-us-west-2.state.json"));
+        let facts = PlanFacts {
+            availability_zones: Some(vec!["us-west-2a".into(), "us-west-2b".into()]),
+            kubernetes_version: Some("1.34".into()),
+        };
+        let run_id;
+        {
+            let mut j = Journal::create(&path, &profile(), "123456789012", &facts).unwrap();
+            run_id = j.state.run_id.clone();
+            j.record_started("vpc").unwrap();
+            j.record_outputs(
+                "vpc",
+                &Outputs::id("vpc-1").with("cidr", "10.0.0.0/16"),
+                true,
+            )
+            .unwrap();
+            j.record_started("nat-1").unwrap();
+            j.record_outputs("nat-1", &Outputs::id("nat-1"), false)
+                .unwrap();
+        }
+        let j = Journal::open(&path).unwrap().unwrap();
+        assert_eq!(j.state.run_id, run_id);
+        assert!(run_id.starts_with("run-") && run_id.len() == 14);
+        assert_eq!(j.outputs("vpc").unwrap().attr("cidr"), Some("10.0.0.0/16"));
+        assert_eq!(j.status("nat-1"), Some(StepStatus::Running));
+        assert!(
+            j.outputs("nat-1").is_none(),
+            "unfinished steps have no usable outputs"
+        );
+        assert_eq!(j.state.steps["nat-1"].outputs.as_ref().unwrap().id, "nat-1");
+        assert_eq!(j.profile().unwrap(), profile());
+        assert_eq!(j.facts(), facts);
+        assert_eq!(j.state.settings_hash, profile().content_hash());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // No temp files left behind.
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}"); // state and lock
+    }
+
+    #[test]
+    fn a_second_open_is_refused_while_the_first_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let first = Journal::create(&path, &profile(), "1", &PlanFacts::default()).unwrap();
+        match Journal::open(&path) {
+            Err(JournalError::Locked { pid, .. }) => assert_eq!(pid, std::process::id()),
+            other => panic!("expected a held lock, got {other:?}"),
+        }
+        drop(first);
+        assert!(Journal::open(&path).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_lock_whose_process_is_gone_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        drop(Journal::create(&path, &profile(), "1", &PlanFacts::default()).unwrap());
+        // A pid that cannot be running (above the kernel's maximum).
+        std::fs::write(
+            lock_path(&path),
+            format!("4194305 {}\n", hostname().unwrap_or_default()),
+        )
+        .unwrap();
+        let j = Journal::open(&path).unwrap().unwrap();
+        assert!(j.lock_note().unwrap().contains("4194305"));
+    }
+
+    #[test]
+    fn journal_holds_no_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let j = Journal::create(&path, &profile(), "1", &PlanFacts::default()).unwrap();
+        let text = std::fs::read_to_string(j.path()).unwrap().to_lowercase();
+        for word in ["secret", "session_token", "access_key"] {
+            assert!(!text.contains(word));
+        }
+    }
+
+    #[test]
+    fn damaged_state_is_reported_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, "{not json").unwrap();
+        assert!(matches!(
+            Journal::open(&path),
+            Err(JournalError::Corrupt { .. })
+        ));
+    }
+}
+
+/// The dotted names of the fields whose values differ between two settings documents.
+pub fn changed_fields(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
+    fn walk(prefix: &str, old: &serde_json::Value, new: &serde_json::Value, out: &mut Vec<String>) {
+        match (old, new) {
+            (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+                let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+                for key in keys {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    let null = serde_json::Value::Null;
+                    walk(
+                        &path,
+                        a.get(key).unwrap_or(&null),
+                        b.get(key).unwrap_or(&null),
+                        out,
+                    );
+                }
+            }
+            (a, b) if a != b => out.push(prefix.to_string()),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("", old, new, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod diff_tests {
+    use super::changed_fields;
+    use serde_json::json;
+
+    #[test]
+    fn changed_fields_names_leaves_by_path() {
+        let old = json!({"cluster": {"name": "a", "admins": []}, "nodes": {"max_size": 3}});
+        let new = json!({"cluster": {"name": "a", "admins": ["x"], "kubernetes_version": "1.33"}, "nodes": {"max_size": 4}});
+        assert_eq!(
+            changed_fields(&old, &new),
+            [
+                "cluster.admins",
+                "cluster.kubernetes_version",
+                "nodes.max_size"
+            ]
+        );
+        assert!(changed_fields(&old, &old).is_empty());
+    }
+}

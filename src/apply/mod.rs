@@ -1,0 +1,334 @@
+//! The executor: turns a plan's resources into steps and runs every step whose dependencies are
+//! done, concurrently, recording each resource in the journal the moment it exists.
+//!
+//! Every step is observe → create → record: look for the resource by its tags first (so a rerun
+//! adopts what an earlier run made), create it only when absent, record it before anything that
+//! depends on it starts. Steps for each task live in their own module. The executor never
+//! prints: it reports events to a [`Reporter`].
+
+pub mod journal;
+pub mod network;
+pub mod report;
+pub mod retry;
+pub mod secure;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::aws::{Aws, AwsError};
+use crate::plan::{Kind, Plan, Resource, Task};
+use crate::profile::Profile;
+use journal::{Journal, JournalError, Outputs, StepStatus};
+pub use report::{Event, Reporter};
+
+/// How fast to poll and back off. Tests and benchmarks shorten these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Between two looks at something we wait for (`EKSBOOT_POLL_MS`, default 10 s).
+    pub poll: Duration,
+    /// The first retry delay after throttling or IAM propagation; doubles each time.
+    pub retry_base: Duration,
+}
+
+impl Timing {
+    /// From `EKSBOOT_POLL_MS` (and `EKSBOOT_RETRY_MS`), with production defaults.
+    pub fn from_env() -> Timing {
+        let ms = |var: &str, default: u64| {
+            std::env::var(var)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(Duration::from_millis(default), Duration::from_millis)
+        };
+        Timing {
+            poll: ms("EKSBOOT_POLL_MS", 10_000),
+            retry_base: ms("EKSBOOT_RETRY_MS", 1_000),
+        }
+    }
+}
+
+/// Everything a step needs. Shared by every concurrently running step.
+pub struct Ctx {
+    pub aws: Aws,
+    pub profile: Profile,
+    pub plan: Plan,
+    pub account: String,
+    /// The IAM principal running eksboot (role or user ARN).
+    pub caller_principal: String,
+    pub run_id: String,
+    pub journal: Mutex<Journal>,
+    pub reporter: Arc<dyn Reporter>,
+    pub timing: Timing,
+}
+
+/// The result of one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepResult {
+    pub outputs: Outputs,
+    /// The resource already existed (made by an earlier run) and was adopted.
+    pub adopted: bool,
+}
+
+impl StepResult {
+    pub fn created(outputs: Outputs) -> StepResult {
+        StepResult {
+            outputs,
+            adopted: false,
+        }
+    }
+    pub fn adopted(outputs: Outputs) -> StepResult {
+        StepResult {
+            outputs,
+            adopted: true,
+        }
+    }
+}
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// Something in the account is in the way.
+    #[error("{message}")]
+    Conflict { message: String, hint: String },
+    /// Still not ready after the time allowed.
+    #[error("{0}")]
+    TimedOut(String),
+    /// AWS reports the resource as failed.
+    #[error("{0}")]
+    Broken(String),
+}
+
+impl StepError {
+    pub fn hint(&self) -> String {
+        match self {
+            StepError::Aws(e) => e.hint(),
+            StepError::Conflict { hint, .. } => hint.clone(),
+            StepError::Journal(_) => "check that the state file's directory is writable, then rerun to resume".into(),
+            StepError::TimedOut(_) => "it may still finish: rerun the same command to resume and wait again".into(),
+            StepError::Broken(_) => "check the AWS console for the reason, fix it, and rerun to resume (or run teardown)".into(),
+        }
+    }
+}
+
+/// A failed step, with what it was.
+#[derive(Debug, thiserror::Error)]
+#[error("[{}] {} {} ({}): {error}", task.as_str(), kind.as_str(), step, name)]
+pub struct ApplyError {
+    pub task: Task,
+    pub kind: Kind,
+    pub step: String,
+    pub name: String,
+    pub error: StepError,
+    /// Other steps that failed at the same time.
+    pub also_failed: Vec<String>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub created: Vec<String>,
+    pub adopted: Vec<String>,
+    pub elapsed: Duration,
+}
+
+impl Ctx {
+    /// The tags every resource of `step` carries, plus its `Name`.
+    pub fn tags(&self, res: &Resource) -> Vec<(String, String)> {
+        vec![
+            ("eksboot:cluster".into(), self.profile.cluster.name.clone()),
+            ("eksboot:region".into(), self.profile.cluster.region.clone()),
+            ("eksboot:run".into(), self.run_id.clone()),
+            ("eksboot:step".into(), res.id.clone()),
+            ("Name".into(), res.name.clone()),
+        ]
+    }
+
+    /// The outputs of a finished dependency.
+    pub fn output(&self, step: &str) -> Outputs {
+        self.journal
+            .lock()
+            .expect("journal lock")
+            .outputs(step)
+            .cloned()
+            .unwrap_or_else(|| panic!("step {step} ran before its dependency finished"))
+    }
+
+    /// The outputs an earlier, unfinished attempt of `step` recorded, if any.
+    pub fn unfinished(&self, step: &str) -> Option<Outputs> {
+        let journal = self.journal.lock().expect("journal lock");
+        let record = journal.state.steps.get(step)?;
+        (record.status != StepStatus::Done)
+            .then(|| record.outputs.clone())
+            .flatten()
+    }
+
+    /// Whether an earlier attempt of `step` got as far as starting.
+    pub fn attempted_before(&self, step: &str) -> bool {
+        self.journal
+            .lock()
+            .expect("journal lock")
+            .status(step)
+            .is_some()
+    }
+
+    /// Records a resource that exists but whose step is not finished (e.g. a pending NAT).
+    pub fn record_partial(&self, step: &str, outputs: &Outputs) -> Result<(), StepError> {
+        self.journal
+            .lock()
+            .expect("journal lock")
+            .record_outputs(step, outputs, false)?;
+        Ok(())
+    }
+
+    /// Reports a status while waiting.
+    pub fn waiting(&self, res: &Resource, id: &str, status: &str, started: Instant) {
+        self.reporter.report(Event::Waiting {
+            resource: res,
+            id,
+            status,
+            elapsed: started.elapsed(),
+        });
+    }
+}
+
+/// Runs one step: dispatches to its task's module.
+async fn run_step(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
+    match res.task {
+        Task::Secure => secure::run(ctx, res).await,
+        Task::Network => network::run(ctx, res).await,
+        Task::Cluster => Err(StepError::Conflict {
+            message: "creating the cluster itself is not part of this eksboot yet".into(),
+            hint: "run create for tasks 1 and 2 only".into(),
+        }),
+    }
+}
+
+/// Runs `steps` (ids of the plan) in dependency order, as concurrently as dependencies allow.
+/// Dependencies outside `steps` must already be done in the journal. On the first failure no
+/// new step starts; running ones finish and are recorded; the error names the failed step.
+pub async fn execute(ctx: Arc<Ctx>, steps: &[String]) -> Result<Summary, ApplyError> {
+    let started = Instant::now();
+    let wanted: BTreeSet<&str> = steps.iter().map(String::as_str).collect();
+    let resources: BTreeMap<&str, &Resource> = ctx
+        .plan
+        .resources
+        .iter()
+        .filter(|r| wanted.contains(r.id.as_str()))
+        .map(|r| (r.id.as_str(), r))
+        .collect();
+    let mut done: BTreeSet<String> = ctx
+        .plan
+        .resources
+        .iter()
+        .filter(|r| !wanted.contains(r.id.as_str()))
+        .filter(|r| {
+            ctx.journal
+                .lock()
+                .expect("journal lock")
+                .outputs(&r.id)
+                .is_some()
+        })
+        .map(|r| r.id.clone())
+        .collect();
+    let mut waiting: Vec<&str> = ctx
+        .plan
+        .resources
+        .iter()
+        .map(|r| r.id.as_str())
+        .filter(|id| resources.contains_key(id))
+        .collect();
+    let mut running = tokio::task::JoinSet::new();
+    let mut summary = Summary::default();
+    let mut failures: Vec<ApplyError> = Vec::new();
+
+    loop {
+        if failures.is_empty() {
+            let (ready, later): (Vec<&str>, Vec<&str>) = waiting
+                .iter()
+                .partition(|id| resources[*id].depends_on.iter().all(|d| done.contains(d)));
+            waiting = later;
+            for id in ready {
+                let res = resources[id].clone();
+                let ctx = Arc::clone(&ctx);
+                running.spawn(async move {
+                    let step_started = Instant::now();
+                    ctx.reporter.report(Event::Started { resource: &res });
+                    let recorded = ctx
+                        .journal
+                        .lock()
+                        .expect("journal lock")
+                        .record_started(&res.id);
+                    let result = match recorded {
+                        Ok(()) => run_step(&ctx, &res).await,
+                        Err(e) => Err(StepError::from(e)),
+                    };
+                    let result = result.and_then(|step| {
+                        ctx.journal
+                            .lock()
+                            .expect("journal lock")
+                            .record_outputs(&res.id, &step.outputs, true)
+                            .map(|_| step)
+                            .map_err(StepError::from)
+                    });
+                    let elapsed = step_started.elapsed();
+                    match &result {
+                        Ok(step) => ctx.reporter.report(Event::Done {
+                            resource: &res,
+                            outputs: &step.outputs,
+                            adopted: step.adopted,
+                            elapsed,
+                        }),
+                        Err(error) => {
+                            let _ = ctx
+                                .journal
+                                .lock()
+                                .expect("journal lock")
+                                .record_failed(&res.id, &error.to_string());
+                            ctx.reporter.report(Event::Failed {
+                                resource: &res,
+                                error,
+                                elapsed,
+                            });
+                        }
+                    }
+                    (res, result)
+                });
+            }
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (res, result) = joined.expect("a step panicked");
+        match result {
+            Ok(step) => {
+                if step.adopted {
+                    summary.adopted.push(res.id.clone());
+                } else {
+                    summary.created.push(res.id.clone());
+                }
+                done.insert(res.id);
+            }
+            Err(error) => failures.push(ApplyError {
+                task: res.task,
+                kind: res.kind,
+                step: res.id.clone(),
+                name: res.name.clone(),
+                error,
+                also_failed: Vec::new(),
+            }),
+        }
+    }
+
+    summary.elapsed = started.elapsed();
+    if failures.is_empty() {
+        let _ = ctx.journal.lock().expect("journal lock").save();
+        return Ok(summary);
+    }
+    let mut first = failures.remove(0);
+    first.also_failed = failures.into_iter().map(|f| f.step).collect();
+    Err(first)
+}
