@@ -1,0 +1,826 @@
+//! `eksboot create` tasks 1 and 2 against the emulator, checked through the SDK: every resource
+//! exists once with the settings asked for; a rerun creates nothing; bad input creates nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use aws_sdk_ec2::types::Filter;
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::harness::{bare_eksboot, block_on, root, Account, Moto};
+
+/// A create run in a fresh account, with its state file in a temp dir.
+pub struct Run {
+    pub account: Account,
+    pub dir: tempfile::TempDir,
+}
+
+impl Run {
+    pub fn new(account: Account) -> Run {
+        Run {
+            account,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state.json")
+    }
+
+    pub fn create(&self, profile: &Path) -> assert_cmd::assert::Assert {
+        self.account
+            .eksboot()
+            .env("EKSBOOT_POLL_MS", "100")
+            .env("EKSBOOT_RETRY_MS", "50")
+            .arg("create")
+            .arg("--profile")
+            .arg(profile)
+            .arg("--yes")
+            .arg("--state")
+            .arg(self.state())
+            .assert()
+    }
+
+    pub fn journal(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.state()).unwrap()).unwrap()
+    }
+
+    pub fn journal_id(&self, step: &str) -> String {
+        let j = self.journal();
+        j["steps"][step]["outputs"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{step} not in the journal"))
+            .to_string()
+    }
+}
+
+fn tag_filter(key: &str, value: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{key}"))
+        .values(value)
+        .build()
+}
+
+fn tags_map(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+        .collect()
+}
+
+/// Every resource that can carry tags has the four eksboot tags and a Name.
+fn assert_tagged(tags: &BTreeMap<String, String>, cluster: &str, region: &str, step: &str) {
+    assert_eq!(
+        tags.get("eksboot:cluster").map(String::as_str),
+        Some(cluster),
+        "{tags:?}"
+    );
+    assert_eq!(
+        tags.get("eksboot:region").map(String::as_str),
+        Some(region),
+        "{tags:?}"
+    );
+    assert_eq!(
+        tags.get("eksboot:step").map(String::as_str),
+        Some(step),
+        "{tags:?}"
+    );
+    assert!(
+        tags.get("eksboot:run")
+            .is_some_and(|r| r.starts_with("run-")),
+        "{tags:?}"
+    );
+    assert!(tags.contains_key("Name"), "{tags:?}");
+}
+
+fn decode(doc: &str) -> Value {
+    let text = percent_encoding::percent_decode_str(doc)
+        .decode_utf8_lossy()
+        .to_string();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Task 1, checked through IAM, KMS and CloudWatch Logs.
+fn check_secure(run: &Run, cluster: &str, region: &str, retention: i32, admins: &[&str]) {
+    let config = run.account.sdk(region);
+    let iam = aws_sdk_iam::Client::new(&config);
+    let kms = aws_sdk_kms::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let account = &run.account.id;
+    block_on(async {
+        // Creator: only the caller and the admins may assume it.
+        let creator = iam
+            .get_role()
+            .role_name(format!("{cluster}-creator"))
+            .send()
+            .await
+            .unwrap();
+        let creator = creator.role().unwrap();
+        let trust = decode(creator.assume_role_policy_document().unwrap());
+        let st = &trust["Statement"][0];
+        assert_eq!(
+            st["Principal"]["AWS"],
+            format!("arn:aws:iam::{account}:root")
+        );
+        let mut principals = vec![format!("arn:aws:iam::{account}:role/x")];
+        principals.extend(admins.iter().map(|a| a.to_string()));
+        assert_eq!(
+            st["Condition"]["ArnEquals"]["aws:PrincipalArn"],
+            serde_json::json!(principals)
+        );
+        let tags: BTreeMap<String, String> = creator
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        assert_eq!(tags["eksboot:cluster"], cluster);
+        let inline = iam
+            .get_role_policy()
+            .role_name(format!("{cluster}-creator"))
+            .policy_name("eksboot-create-cluster")
+            .send()
+            .await
+            .unwrap();
+        let inline = decode(inline.policy_document());
+        assert!(inline["Statement"].as_array().unwrap().len() >= 7);
+        assert!(inline
+            .to_string()
+            .contains(&format!(":cluster/{cluster}\"")));
+
+        // Cluster and node roles: trusted services and attached managed policies.
+        for (role, service, policies) in [
+            (
+                "cluster",
+                "eks.amazonaws.com",
+                vec!["AmazonEKSClusterPolicy"],
+            ),
+            (
+                "node",
+                "ec2.amazonaws.com",
+                vec![
+                    "AmazonEKSWorkerNodePolicy",
+                    "AmazonEC2ContainerRegistryPullOnly",
+                    "AmazonEKS_CNI_Policy",
+                    "AmazonSSMManagedInstanceCore",
+                ],
+            ),
+        ] {
+            let name = format!("{cluster}-{role}");
+            let got = iam.get_role().role_name(&name).send().await.unwrap();
+            let trust = decode(got.role().unwrap().assume_role_policy_document().unwrap());
+            assert_eq!(trust["Statement"][0]["Principal"]["Service"], service);
+            let attached = iam
+                .list_attached_role_policies()
+                .role_name(&name)
+                .send()
+                .await
+                .unwrap();
+            let mut names: Vec<&str> = attached
+                .attached_policies()
+                .iter()
+                .map(|p| p.policy_name().unwrap())
+                .collect();
+            names.sort();
+            let mut want = policies.clone();
+            want.sort();
+            assert_eq!(names, want, "{name}");
+        }
+
+        // Key: alias, rotation, policy naming our roles, tags.
+        let key = kms
+            .describe_key()
+            .key_id(format!("alias/eksboot/{cluster}"))
+            .send()
+            .await
+            .unwrap();
+        let key = key.key_metadata().unwrap();
+        assert_eq!(key.key_spec().unwrap().as_str(), "SYMMETRIC_DEFAULT");
+        assert_eq!(key.key_usage().unwrap().as_str(), "ENCRYPT_DECRYPT");
+        let rotation = kms
+            .get_key_rotation_status()
+            .key_id(key.key_id())
+            .send()
+            .await
+            .unwrap();
+        assert!(rotation.key_rotation_enabled());
+        let policy = kms
+            .get_key_policy()
+            .key_id(key.key_id())
+            .policy_name("default")
+            .send()
+            .await
+            .unwrap();
+        let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+        assert_eq!(
+            policy["Statement"][1]["Principal"]["AWS"],
+            serde_json::json!([
+                format!("arn:aws:iam::{account}:role/{cluster}-creator"),
+                format!("arn:aws:iam::{account}:role/{cluster}-cluster")
+            ])
+        );
+        let key_tags = kms
+            .list_resource_tags()
+            .key_id(key.key_id())
+            .send()
+            .await
+            .unwrap();
+        assert!(key_tags
+            .tags()
+            .iter()
+            .any(|t| t.tag_key() == "eksboot:cluster" && t.tag_value() == cluster));
+        assert_eq!(run.journal_id("secrets-key"), key.key_id());
+
+        // Log group with retention and tags.
+        let name = format!("/aws/eks/{cluster}/cluster");
+        let groups = logs
+            .describe_log_groups()
+            .log_group_name_prefix(&name)
+            .send()
+            .await
+            .unwrap();
+        let group = &groups.log_groups()[0];
+        assert_eq!(group.retention_in_days(), Some(retention));
+        let tags = logs
+            .list_tags_for_resource()
+            .resource_arn(group.arn().unwrap().trim_end_matches(":*"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tags.tags().unwrap()["eksboot:cluster"], cluster);
+    });
+}
+
+/// What task 2 made, as AWS reports it.
+#[derive(Debug, Default)]
+pub struct Network {
+    pub vpc: String,
+    pub public_subnets: BTreeMap<String, String>, // id → AZ
+    pub private_subnets: BTreeMap<String, String>, // id → AZ
+    pub nat_az: BTreeMap<String, String>,         // NAT id → AZ
+}
+
+fn check_network(
+    run: &Run,
+    cluster: &str,
+    region: &str,
+    pattern: &str,
+    cidrs: &[(&str, &str)],
+) -> Network {
+    let ec2 = aws_sdk_ec2::Client::new(&run.account.sdk(region));
+    let ours = tag_filter("eksboot:cluster", cluster);
+    let mut net = Network::default();
+    block_on(async {
+        let vpcs = ec2
+            .describe_vpcs()
+            .filters(ours.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(vpcs.vpcs().len(), 1, "exactly one VPC");
+        let vpc = &vpcs.vpcs()[0];
+        net.vpc = vpc.vpc_id().unwrap().to_string();
+        assert_eq!(run.journal_id("vpc"), net.vpc);
+        assert_tagged(&tags_map(vpc.tags()), cluster, region, "vpc");
+        for attribute in [
+            aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport,
+            aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
+        ] {
+            let a = ec2
+                .describe_vpc_attribute()
+                .vpc_id(&net.vpc)
+                .attribute(attribute.clone())
+                .send()
+                .await
+                .unwrap();
+            let on = a
+                .enable_dns_support()
+                .or(a.enable_dns_hostnames())
+                .and_then(|v| v.value());
+            assert_eq!(on, Some(true), "{attribute:?}");
+        }
+
+        let subnets = ec2
+            .describe_subnets()
+            .filters(ours.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(subnets.subnets().len(), cidrs.len());
+        let mut azs_seen = BTreeMap::new();
+        for s in subnets.subnets() {
+            let tags = tags_map(s.tags());
+            let step = tags["eksboot:step"].clone();
+            assert_tagged(&tags, cluster, region, &step);
+            let want = cidrs
+                .iter()
+                .find(|(id, _)| *id == step)
+                .unwrap_or_else(|| panic!("unexpected {step}"));
+            assert_eq!(s.cidr_block(), Some(want.1), "{step}");
+            assert_eq!(run.journal_id(&step), s.subnet_id().unwrap());
+            assert_eq!(tags[&format!("kubernetes.io/cluster/{cluster}")], "shared");
+            let az = s.availability_zone().unwrap().to_string();
+            if step.starts_with("subnet-public-") {
+                assert_eq!(tags["kubernetes.io/role/elb"], "1");
+                assert_eq!(s.map_public_ip_on_launch(), Some(true), "{step}");
+                net.public_subnets
+                    .insert(s.subnet_id().unwrap().to_string(), az.clone());
+            } else {
+                assert_eq!(tags["kubernetes.io/role/internal-elb"], "1");
+                assert_ne!(s.map_public_ip_on_launch(), Some(true));
+                net.private_subnets
+                    .insert(s.subnet_id().unwrap().to_string(), az.clone());
+            }
+            // AZ n of each tier is the same AZ, and the AZs differ.
+            let index = step.rsplit('-').next().unwrap().to_string();
+            let previous = azs_seen.insert(index.clone(), az.clone());
+            assert!(
+                previous.is_none() || previous == Some(az),
+                "AZ {index} differs between tiers"
+            );
+        }
+        let distinct: std::collections::BTreeSet<_> = azs_seen.values().collect();
+        assert_eq!(distinct.len(), azs_seen.len());
+
+        let igws = ec2
+            .describe_internet_gateways()
+            .filters(ours.clone())
+            .send()
+            .await
+            .unwrap();
+        let nats = ec2
+            .describe_nat_gateways()
+            .filter(Filter::builder().name("vpc-id").values(&net.vpc).build())
+            .send()
+            .await
+            .unwrap();
+        let nats: Vec<_> = nats
+            .nat_gateways()
+            .iter()
+            .filter(|n| n.state().unwrap().as_str() != "deleted")
+            .collect();
+        for n in &nats {
+            let subnet = n.subnet_id().unwrap();
+            assert!(
+                net.public_subnets.contains_key(subnet),
+                "NAT gateways sit in public subnets"
+            );
+            net.nat_az.insert(
+                n.nat_gateway_id().unwrap().to_string(),
+                net.public_subnets[subnet].clone(),
+            );
+            assert_tagged(
+                &tags_map(n.tags()),
+                cluster,
+                region,
+                &tags_map(n.tags())["eksboot:step"],
+            );
+        }
+        let addresses = ec2
+            .describe_addresses()
+            .filters(ours.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            addresses.addresses().len(),
+            nats.len(),
+            "one Elastic IP per NAT gateway"
+        );
+
+        let tables = ec2
+            .describe_route_tables()
+            .filters(ours.clone())
+            .send()
+            .await
+            .unwrap();
+        let default_route = |t: &aws_sdk_ec2::types::RouteTable| {
+            t.routes()
+                .iter()
+                .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+                .map(|r| {
+                    r.gateway_id()
+                        .or(r.nat_gateway_id())
+                        .unwrap_or_default()
+                        .to_string()
+                })
+        };
+        let associated = |t: &aws_sdk_ec2::types::RouteTable| -> Vec<String> {
+            t.associations()
+                .iter()
+                .filter_map(|a| a.subnet_id().map(str::to_string))
+                .collect()
+        };
+        match pattern {
+            "public" | "public-and-private" => {
+                assert_eq!(igws.internet_gateways().len(), 1);
+                let igw = &igws.internet_gateways()[0];
+                assert_eq!(igw.attachments()[0].vpc_id(), Some(net.vpc.as_str()));
+                let public = tables
+                    .route_tables()
+                    .iter()
+                    .find(|t| tags_map(t.tags())["eksboot:step"] == "route-table-public")
+                    .unwrap();
+                assert_eq!(default_route(public).as_deref(), igw.internet_gateway_id());
+                let mut assoc = associated(public);
+                assoc.sort();
+                assert_eq!(
+                    assoc,
+                    net.public_subnets.keys().cloned().collect::<Vec<_>>()
+                );
+            }
+            _ => {
+                assert!(igws.internet_gateways().is_empty());
+                assert!(nats.is_empty());
+            }
+        }
+        // One private route table per AZ; its default route goes to the NAT in its own AZ.
+        let private_tables: Vec<_> = tables
+            .route_tables()
+            .iter()
+            .filter(|t| tags_map(t.tags())["eksboot:step"].starts_with("route-table-private-"))
+            .collect();
+        assert_eq!(private_tables.len(), net.private_subnets.len());
+        for t in private_tables {
+            let assoc = associated(t);
+            assert_eq!(assoc.len(), 1);
+            let az = &net.private_subnets[&assoc[0]];
+            match default_route(t) {
+                Some(nat) => assert_eq!(&net.nat_az[&nat], az, "private egress stays in its AZ"),
+                None => assert!(nats.is_empty(), "no default route only without NAT"),
+            }
+        }
+
+        // The cluster security group: no inbound, the single allow-all outbound rule.
+        let sgs = ec2
+            .describe_security_groups()
+            .filters(ours.clone())
+            .filters(tag_filter("eksboot:step", "cluster-sg"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sgs.security_groups().len(), 1);
+        let sg = &sgs.security_groups()[0];
+        assert_eq!(
+            sg.group_name(),
+            Some(format!("{cluster}-cluster-sg").as_str())
+        );
+        assert!(sg.ip_permissions().is_empty(), "no inbound rules");
+        assert_eq!(sg.ip_permissions_egress().len(), 1);
+        let egress = &sg.ip_permissions_egress()[0];
+        assert_eq!(egress.ip_protocol(), Some("-1"));
+        assert_eq!(egress.ip_ranges()[0].cidr_ip(), Some("0.0.0.0/0"));
+        assert_eq!(run.journal_id("cluster-sg"), sg.group_id().unwrap());
+    });
+    net
+}
+
+/// Resource counts in the account, to show a rerun creates nothing.
+fn census(account: &Account, region: &str) -> Vec<usize> {
+    let config = account.sdk(region);
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let iam = aws_sdk_iam::Client::new(&config);
+    let kms = aws_sdk_kms::Client::new(&config);
+    block_on(async {
+        vec![
+            ec2.describe_vpcs().send().await.unwrap().vpcs().len(),
+            ec2.describe_subnets().send().await.unwrap().subnets().len(),
+            ec2.describe_route_tables()
+                .send()
+                .await
+                .unwrap()
+                .route_tables()
+                .len(),
+            ec2.describe_internet_gateways()
+                .send()
+                .await
+                .unwrap()
+                .internet_gateways()
+                .len(),
+            ec2.describe_addresses()
+                .send()
+                .await
+                .unwrap()
+                .addresses()
+                .len(),
+            ec2.describe_nat_gateways()
+                .send()
+                .await
+                .unwrap()
+                .nat_gateways()
+                .len(),
+            ec2.describe_security_groups()
+                .send()
+                .await
+                .unwrap()
+                .security_groups()
+                .len(),
+            ec2.describe_vpc_endpoints()
+                .send()
+                .await
+                .unwrap()
+                .vpc_endpoints()
+                .len(),
+            iam.list_roles().send().await.unwrap().roles().len(),
+            kms.list_keys().send().await.unwrap().keys().len(),
+        ]
+    })
+}
+
+fn create_twice(run: &Run, profile: &Path, region: &str) {
+    let out = run.create(profile).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("Tasks 1 and 2 are done"), "{text}");
+    assert!(text.contains("[network] created subnet "), "{text}");
+    let before = census(&run.account, region);
+    let again = run.create(profile).success();
+    let text = String::from_utf8_lossy(&again.get_output().stdout).to_string();
+    assert!(
+        text.contains(" 0 created"),
+        "a rerun creates nothing:\n{text}"
+    );
+    assert!(!text.contains("] created "), "{text}");
+    assert_eq!(
+        census(&run.account, region),
+        before,
+        "a rerun creates nothing"
+    );
+}
+
+#[test]
+fn production_profile_public_and_private_with_nat_per_az() {
+    let run = Run::new(Account::new());
+    create_twice(&run, &root("profiles/production.toml"), "us-east-1");
+    check_secure(
+        &run,
+        "production",
+        "us-east-1",
+        365,
+        &["arn:aws:iam::111122223333:role/platform-admins"],
+    );
+    let net = check_network(
+        &run,
+        "production",
+        "us-east-1",
+        "public-and-private",
+        &[
+            ("subnet-private-1", "10.20.0.0/18"),
+            ("subnet-private-2", "10.20.64.0/18"),
+            ("subnet-private-3", "10.20.128.0/18"),
+            ("subnet-public-1", "10.20.192.0/21"),
+            ("subnet-public-2", "10.20.200.0/21"),
+            ("subnet-public-3", "10.20.208.0/21"),
+        ],
+    );
+    assert_eq!(net.nat_az.len(), 3, "one NAT gateway per AZ");
+    let azs: std::collections::BTreeSet<_> = net.nat_az.values().collect();
+    assert_eq!(azs.len(), 3);
+    // The journal lists the same ids AWS has.
+    for (nat, _) in &net.nat_az {
+        let j = run.journal();
+        assert!(j["steps"]
+            .as_object()
+            .unwrap()
+            .values()
+            .any(|s| s["outputs"]["id"] == *nat));
+    }
+    assert!(std::fs::metadata(run.state()).is_ok());
+}
+
+#[test]
+fn dev_profile_public_subnets_only() {
+    let run = Run::new(Account::new());
+    create_twice(&run, &root("profiles/dev.toml"), "us-west-2");
+    check_secure(&run, "dev", "us-west-2", 30, &[]);
+    let net = check_network(
+        &run,
+        "dev",
+        "us-west-2",
+        "public",
+        &[
+            ("subnet-public-1", "10.10.0.0/18"),
+            ("subnet-public-2", "10.10.64.0/18"),
+        ],
+    );
+    assert!(net.private_subnets.is_empty() && net.nat_az.is_empty());
+}
+
+#[test]
+fn private_profile_has_endpoints_and_no_internet_path() {
+    let run = Run::new(Account::new());
+    create_twice(&run, &root("profiles/private.toml"), "eu-west-1");
+    check_secure(&run, "private", "eu-west-1", 90, &[]);
+    let net = check_network(
+        &run,
+        "private",
+        "eu-west-1",
+        "private",
+        &[
+            ("subnet-private-1", "10.30.0.0/18"),
+            ("subnet-private-2", "10.30.64.0/18"),
+            ("subnet-private-3", "10.30.128.0/18"),
+        ],
+    );
+    let ec2 = aws_sdk_ec2::Client::new(&run.account.sdk("eu-west-1"));
+    block_on(async {
+        let endpoints = ec2
+            .describe_vpc_endpoints()
+            .filters(tag_filter("eksboot:cluster", "private"))
+            .send()
+            .await
+            .unwrap();
+        let mut services: Vec<String> = endpoints
+            .vpc_endpoints()
+            .iter()
+            .map(|e| {
+                e.service_name()
+                    .unwrap()
+                    .trim_start_matches("com.amazonaws.eu-west-1.")
+                    .to_string()
+            })
+            .collect();
+        services.sort();
+        assert_eq!(
+            services,
+            [
+                "ec2",
+                "ec2messages",
+                "ecr.api",
+                "ecr.dkr",
+                "eks-auth",
+                "logs",
+                "s3",
+                "ssm",
+                "ssmmessages",
+                "sts"
+            ]
+        );
+        for e in endpoints.vpc_endpoints() {
+            if e.service_name().unwrap().ends_with(".s3") {
+                assert_eq!(e.vpc_endpoint_type().unwrap().as_str(), "Gateway");
+                assert_eq!(e.route_table_ids().len(), 3);
+            } else {
+                assert_eq!(e.vpc_endpoint_type().unwrap().as_str(), "Interface");
+                assert_eq!(e.private_dns_enabled(), Some(true));
+                let mut subnets: Vec<String> = e.subnet_ids().to_vec();
+                subnets.sort();
+                assert_eq!(
+                    subnets,
+                    net.private_subnets.keys().cloned().collect::<Vec<_>>()
+                );
+            }
+        }
+        let sg = ec2
+            .describe_security_groups()
+            .filters(tag_filter("eksboot:step", "endpoints-sg"))
+            .filters(tag_filter("eksboot:cluster", "private"))
+            .send()
+            .await
+            .unwrap();
+        let sg = &sg.security_groups()[0];
+        assert_eq!(sg.ip_permissions().len(), 1);
+        let rule = &sg.ip_permissions()[0];
+        assert_eq!((rule.from_port(), rule.to_port()), (Some(443), Some(443)));
+        assert_eq!(rule.ip_ranges().len(), 1);
+        assert_eq!(
+            rule.ip_ranges()[0].cidr_ip(),
+            Some("10.30.0.0/16"),
+            "HTTPS from the VPC only"
+        );
+    });
+}
+
+#[test]
+fn nat_gateways_of_all_azs_are_created_together() {
+    let server = Moto::start();
+    server.set_transition("ec2::nat_gateway", 2);
+    let run = Run::new(Account::on(&server));
+    let out = run.create(&root("profiles/production.toml")).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let ec2 = aws_sdk_ec2::Client::new(&run.account.sdk("us-east-1"));
+    let times = block_on(async {
+        let nats = ec2.describe_nat_gateways().send().await.unwrap();
+        nats.nat_gateways()
+            .iter()
+            .map(|n| n.create_time().unwrap().as_secs_f64())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(times.len(), 3);
+    let spread = times.iter().cloned().fold(f64::MIN, f64::max)
+        - times.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(
+        spread < 2.0,
+        "all NAT gateways were created before any became available (spread {spread}s)"
+    );
+    // And the log shows each pending before any is done.
+    let first_done = text.find("created nat-gateway").unwrap();
+    for n in 1..=3 {
+        let pending = text
+            .find(&format!("waiting nat-gateway nat-{n} "))
+            .unwrap_or_else(|| panic!("nat-{n} never waited:\n{text}"));
+        assert!(pending < first_done, "{text}");
+    }
+}
+
+#[test]
+fn an_invalid_profile_creates_nothing() {
+    let account = Account::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n[network]\nvpc_cidr = \"10.0.0.0/8\"\n").unwrap();
+    account
+        .eksboot()
+        .current_dir(dir.path())
+        .arg("create")
+        .arg("--profile")
+        .arg(&path)
+        .arg("--yes")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("network.vpc_cidr"));
+    assert_eq!(
+        census(&account, "us-west-2"),
+        census(&Account::new(), "us-west-2"),
+        "nothing was created"
+    );
+    assert!(
+        !dir.path().join(".eksboot").exists(),
+        "no state file for an invalid profile"
+    );
+}
+
+#[test]
+fn missing_credentials_is_one_line_and_creates_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = bare_eksboot(&home)
+        .env("AWS_ENDPOINT_URL", &crate::harness::moto().endpoint)
+        .current_dir(dir.path())
+        .args(["create", "--yes", "--profile"])
+        .arg(root("profiles/dev.toml"))
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no AWS credentials found"));
+}
+
+#[test]
+fn without_yes_and_without_a_terminal_create_refuses() {
+    let account = Account::new();
+    let dir = tempfile::tempdir().unwrap();
+    account
+        .eksboot()
+        .current_dir(dir.path())
+        .args(["create", "--profile"])
+        .arg(root("profiles/dev.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--yes"));
+    assert_eq!(
+        census(&account, "us-west-2"),
+        census(&Account::new(), "us-west-2")
+    );
+}
+
+#[test]
+fn a_changed_profile_is_refused_on_resume_naming_the_fields() {
+    let run = Run::new(Account::new());
+    run.create(&root("profiles/dev.toml")).success();
+    let changed = run.dir.path().join("dev.toml");
+    let text = std::fs::read_to_string(root("profiles/dev.toml"))
+        .unwrap()
+        .replace("max_size = 3", "max_size = 5");
+    std::fs::write(&changed, text).unwrap();
+    run.create(&changed)
+        .code(2)
+        .stderr(predicate::str::contains("nodes.max_size"));
+}
+
+#[test]
+fn the_default_state_file_lives_under_dot_eksboot() {
+    let account = Account::new();
+    let dir = tempfile::tempdir().unwrap();
+    account
+        .eksboot()
+        .env("EKSBOOT_POLL_MS", "100")
+        .current_dir(dir.path())
+        .args(["create", "--yes", "--profile"])
+        .arg(root("profiles/dev.toml"))
+        .assert()
+        .success();
+    let state = dir.path().join(".eksboot/dev-us-west-2.state.json");
+    let meta = std::fs::metadata(&state).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(
+        !dir.path()
+            .join(".eksboot/dev-us-west-2.state.json.lock")
+            .exists(),
+        "lock released"
+    );
+    let text = std::fs::read_to_string(state).unwrap();
+    assert!(
+        !text.contains(account.credentials.secret_access_key()),
+        "no credentials in the journal"
+    );
+}
