@@ -551,7 +551,12 @@ mod tests {
         let path = dir.path().join("s.json");
         let j = Journal::create(&path, &profile(), "1", &PlanFacts::default()).unwrap();
         let text = std::fs::read_to_string(j.path()).unwrap().to_lowercase();
-        for word in ["secret", "session_token", "access_key"] {
+        for word in [
+            "secret_access_key",
+            "session_token",
+            "access_key_id",
+            "akia",
+        ] {
             assert!(!text.contains(word));
         }
     }

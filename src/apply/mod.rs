@@ -12,6 +12,9 @@ pub mod report;
 pub mod retry;
 pub mod secure;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -824,3 +824,53 @@ fn the_default_state_file_lives_under_dot_eksboot() {
         "no credentials in the journal"
     );
 }
+
+#[test]
+fn an_existing_log_group_is_adopted_with_retention_and_tags() {
+    let run = Run::new(Account::new());
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&run.account.sdk("us-west-2"));
+    block_on(async {
+        logs.create_log_group()
+            .log_group_name("/aws/eks/dev/cluster")
+            .send()
+            .await
+            .unwrap();
+    });
+    let out = run.create(&root("profiles/dev.toml")).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("[secure] adopted log-group log-group"),
+        "{text}"
+    );
+    check_secure(&run, "dev", "us-west-2", 30, &[]);
+}
+
+#[test]
+fn a_role_name_taken_by_someone_else_is_refused_before_anything_is_made() {
+    let run = Run::new(Account::new());
+    let iam = aws_sdk_iam::Client::new(&run.account.sdk("us-west-2"));
+    block_on(async {
+        iam.create_role()
+            .role_name("dev-node")
+            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+            .send()
+            .await
+            .unwrap();
+    });
+    let out = run.create(&root("profiles/dev.toml")).code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("✗ role-names") && text.contains("dev-node"),
+        "{text}"
+    );
+    let ec2 = aws_sdk_ec2::Client::new(&run.account.sdk("us-west-2"));
+    block_on(async {
+        let vpcs = ec2
+            .describe_vpcs()
+            .filters(tag_filter("eksboot:cluster", "dev"))
+            .send()
+            .await
+            .unwrap();
+        assert!(vpcs.vpcs().is_empty(), "nothing was created");
+    });
+}
