@@ -11,4 +11,5 @@ pub mod cli;
 pub mod plan;
 pub mod preflight;
 pub mod profile;
+pub mod token;
 pub mod ui;
