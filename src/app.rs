@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex};
 use crate::apply::journal::{self, changed_fields, Journal, JournalError};
 use crate::apply::{self, ApplyError, Ctx, Timing};
 use crate::aws::{self, Aws, AwsError};
-use crate::cli::{Cli, Command, OutputFormat};
+use crate::cli::{Cli, Command, KubeconfigAuth, OutputFormat};
+use crate::kubeconfig;
 use crate::plan::iam::caller_principal_arn;
-use crate::plan::{Plan, PlanFacts, Task};
+use crate::plan::{Plan, PlanFacts};
 use crate::preflight;
 use crate::profile::{Profile, ProfileError};
 use crate::ui;
@@ -37,6 +38,9 @@ pub enum RunError {
     /// Exit 1: a step failed; what exists is recorded.
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    /// Exit 1: the cluster exists, but the kubeconfig could not be written.
+    #[error("{message}")]
+    Kubeconfig { message: String },
     /// Exit 130: the person said no.
     #[error("cancelled: nothing was created")]
     Cancelled,
@@ -47,7 +51,11 @@ impl RunError {
         match self {
             RunError::Profile(_) | RunError::Usage { .. } => 2,
             RunError::Cancelled => 130,
-            RunError::Aws(_) | RunError::Journal(_) | RunError::Preflight | RunError::Apply(_) => 1,
+            RunError::Aws(_)
+            | RunError::Journal(_)
+            | RunError::Preflight
+            | RunError::Apply(_)
+            | RunError::Kubeconfig { .. } => 1,
         }
     }
 
@@ -63,6 +71,9 @@ impl RunError {
                 "wait for the other run to finish; if it was stopped, its lock is taken over automatically".into(),
             ),
             RunError::Journal(_) => Some("check the state file path and its permissions".into()),
+            RunError::Kubeconfig { .. } => Some(
+                "the cluster is ready: fix the file, then rerun the same command to write it (nothing is created twice)".into(),
+            ),
             RunError::Preflight => Some("fix the failed checks above, then run the same command again".into()),
             RunError::Apply(e) => Some(format!(
                 "{}; everything made so far is recorded: rerun the same command to resume",
@@ -116,7 +127,22 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             profile,
             yes,
             state,
-        }) => create(&profile, yes, state).await,
+            kubeconfig,
+            no_switch_context,
+            kubeconfig_auth,
+        }) => {
+            let target = KubeconfigTarget {
+                path: kubeconfig,
+                switch_context: !no_switch_context,
+                auth: kubeconfig_auth,
+            };
+            create(&profile, yes, state, target).await
+        }
+        Some(Command::Token {
+            cluster,
+            region,
+            role_arn,
+        }) => token(&cluster, region.as_deref(), role_arn.as_deref()).await,
     }
 }
 
@@ -138,10 +164,18 @@ async fn caller_principal(aws: &Aws, caller_arn: &str) -> String {
     plain
 }
 
+/// Where and how to write the kubeconfig.
+pub struct KubeconfigTarget {
+    pub path: Option<PathBuf>,
+    pub switch_context: bool,
+    pub auth: KubeconfigAuth,
+}
+
 async fn create(
     profile_path: &Path,
     yes: bool,
     state: Option<PathBuf>,
+    kubeconfig_target: KubeconfigTarget,
 ) -> Result<ExitCode, RunError> {
     let profile = Profile::load(profile_path)?;
     if !yes && !interactive() {
@@ -207,12 +241,11 @@ async fn create(
     // On resume, the AZs and version chosen the first time stay.
     let facts = journal.facts();
     let plan = Plan::build(&profile, &facts);
-    let steps: Vec<String> = plan
-        .resources
-        .iter()
-        .filter(|r| r.task != Task::Cluster)
-        .map(|r| r.id.clone())
-        .collect();
+    let steps: Vec<String> = plan.resources.iter().map(|r| r.id.clone()).collect();
+    let kubernetes_version = facts
+        .kubernetes_version
+        .clone()
+        .expect("preflight resolved the Kubernetes version");
     ui::print(&ui::render_create_intro(
         &profile,
         &plan,
@@ -234,8 +267,122 @@ async fn create(
         journal: Mutex::new(journal),
         reporter: Arc::new(ui::plain::PlainReporter::default()),
         timing: Timing::from_env(),
+        kubernetes_version,
+        creator: tokio::sync::OnceCell::new(),
+        stopping: Default::default(),
     });
     let summary = apply::execute(Arc::clone(&ctx), &steps).await?;
-    ui::print(&ui::render_tasks_done(&summary, &state_path));
+    let cluster = ctx
+        .journal
+        .lock()
+        .expect("journal lock")
+        .outputs("cluster")
+        .cloned();
+    let cluster = cluster.expect("the cluster step finished");
+    let written = write_kubeconfig(&profile, &cluster, &kubeconfig_target)?;
+    ui::print(&ui::render_create_done(
+        &profile,
+        &ctx.plan,
+        &summary,
+        &written,
+        &state_path,
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the kubeconfig went and which context it holds.
+pub struct WrittenKubeconfig {
+    pub path: PathBuf,
+    pub context: String,
+    pub switched: bool,
+}
+
+fn write_kubeconfig(
+    profile: &Profile,
+    cluster: &journal::Outputs,
+    target: &KubeconfigTarget,
+) -> Result<WrittenKubeconfig, RunError> {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let env = std::env::var("KUBECONFIG").ok();
+    let path = kubeconfig::choose_path(target.path.as_deref(), env.as_deref(), &home);
+    let auth = match target.auth {
+        KubeconfigAuth::Eksboot => kubeconfig::Auth::Eksboot {
+            command: std::env::current_exe()
+                .ok()
+                .and_then(|p| p.canonicalize().ok())
+                .unwrap_or_else(|| PathBuf::from("eksboot"))
+                .display()
+                .to_string(),
+        },
+        KubeconfigAuth::AwsCli => kubeconfig::Auth::AwsCli,
+    };
+    let name = cluster.arn.clone().unwrap_or_default();
+    let entry = kubeconfig::Entry {
+        name: name.clone(),
+        cluster: profile.cluster.name.clone(),
+        region: profile.cluster.region.clone(),
+        server: cluster.attr("endpoint").unwrap_or_default().to_string(),
+        certificate_authority_data: cluster
+            .attr("certificate_authority")
+            .unwrap_or_default()
+            .to_string(),
+        auth,
+    };
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(RunError::Kubeconfig {
+                message: format!("cannot read {}: {e}", path.display()),
+            })
+        }
+    };
+    let text = kubeconfig::merge(existing.as_deref(), &entry, target.switch_context, &path)
+        .map_err(|e| RunError::Kubeconfig {
+            message: e.to_string(),
+        })?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| RunError::Kubeconfig {
+            message: format!("cannot create {}: {e}", dir.display()),
+        })?;
+    }
+    journal::write_atomically(&path, text.as_bytes()).map_err(|e| RunError::Kubeconfig {
+        message: format!("cannot write {}: {e}", path.display()),
+    })?;
+    Ok(WrittenKubeconfig {
+        path,
+        context: name,
+        switched: target.switch_context,
+    })
+}
+
+/// `eksboot token`: an ExecCredential for kubectl, signed with the usual credentials.
+async fn token(
+    cluster: &str,
+    region: Option<&str>,
+    role_arn: Option<&str>,
+) -> Result<ExitCode, RunError> {
+    let region = match region {
+        Some(r) => r.to_string(),
+        None => aws::default_region().await.ok_or_else(|| RunError::Usage {
+            message: "no region: eksboot token needs the cluster's region".into(),
+            hint: "pass --region, or set AWS_REGION".into(),
+        })?,
+    };
+    let aws = Aws::connect(&region).await?;
+    let config = match role_arn {
+        Some(arn) => aws::sts::assume_role(&aws, arn, "eksboot-token").await?,
+        None => aws.config.clone(),
+    };
+    let credentials = aws::credentials(&config).await?;
+    let now = std::time::SystemTime::now();
+    let token =
+        crate::token::token(&credentials, &region, cluster, now).map_err(|e| RunError::Usage {
+            message: e.to_string(),
+            hint: "check your AWS credentials".into(),
+        })?;
+    ui::print(&format!("{}\n", crate::token::exec_credential(&token, now)));
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ Examples:
   eksboot plan --profile profiles/production.toml --output json
   eksboot preflight --profile profiles/production.toml
   eksboot create --profile profiles/production.toml   create it (asks first; --yes to skip)
+  kubectl get nodes                                   then use it: create wrote your kubeconfig
 
 Exit codes:
   0    success
@@ -74,9 +75,9 @@ Examples:
         profile: PathBuf,
     },
     /// Create what a profile describes: runs preflight, shows the plan, then secures the
-    /// environment (task 1) and configures the VPC (task 2). Every resource is recorded in a
-    /// state file the moment it exists, so rerunning the same command resumes where it stopped
-    /// and creates nothing twice.
+    /// environment, configures the VPC and creates the cluster with its node group, and writes
+    /// a kubeconfig. Every resource is recorded in a state file the moment it exists, so
+    /// rerunning the same command resumes where it stopped and creates nothing twice.
     #[command(after_help = "\
 Examples:
   eksboot create --profile profiles/dev.toml                 asks before creating anything
@@ -94,7 +95,41 @@ Interrupted? Run the same command again: it adopts what exists and continues.")]
         /// Where to keep the state file.
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
+        /// The kubeconfig to update (default: the first path of $KUBECONFIG, else ~/.kube/config).
+        #[arg(long, value_name = "PATH")]
+        kubeconfig: Option<PathBuf>,
+        /// Keep the kubeconfig's current context instead of switching to the new cluster.
+        #[arg(long)]
+        no_switch_context: bool,
+        /// How kubectl gets its token: this binary's `token` command, or `aws eks get-token`.
+        #[arg(long, value_enum, default_value_t = KubeconfigAuth::Eksboot)]
+        kubeconfig_auth: KubeconfigAuth,
     },
+    /// Print a Kubernetes ExecCredential for an EKS cluster (kubectl runs this for you; see the
+    /// `users` entry eksboot writes into your kubeconfig). Uses your usual AWS credentials.
+    #[command(after_help = "\
+Examples:
+  eksboot token --cluster demo --region us-west-2
+  eksboot token --cluster demo --role-arn arn:aws:iam::123456789012:role/demo-creator")]
+    Token {
+        /// The EKS cluster's name.
+        #[arg(long)]
+        cluster: String,
+        /// The cluster's region (default: from your AWS configuration).
+        #[arg(long)]
+        region: Option<String>,
+        /// Assume this role first and sign as it.
+        #[arg(long, value_name = "ARN")]
+        role_arn: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KubeconfigAuth {
+    /// `eksboot token` (no AWS CLI needed).
+    Eksboot,
+    /// `aws eks get-token`.
+    AwsCli,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

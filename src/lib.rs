@@ -8,6 +8,7 @@ pub mod app;
 pub mod apply;
 pub mod aws;
 pub mod cli;
+pub mod kubeconfig;
 pub mod plan;
 pub mod preflight;
 pub mod profile;

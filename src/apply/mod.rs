@@ -6,6 +6,7 @@
 //! depends on it starts. Steps for each task live in their own module. The executor never
 //! prints: it reports events to a [`Reporter`].
 
+pub mod cluster;
 pub mod journal;
 pub mod network;
 pub mod report;
@@ -62,6 +63,13 @@ pub struct Ctx {
     pub journal: Mutex<Journal>,
     pub reporter: Arc<dyn Reporter>,
     pub timing: Timing,
+    /// The Kubernetes version resolved for this cluster (kept on resume).
+    pub kubernetes_version: String,
+    /// Clients acting as the creator role, for every EKS call; assumed on first use.
+    pub creator: tokio::sync::OnceCell<Aws>,
+    /// Set when the run is stopping (a step failed, or the person pressed Ctrl-C): no new step
+    /// starts, and steps waiting on others give up.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 /// The result of one step.
@@ -203,10 +211,7 @@ async fn run_step(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     match res.task {
         Task::Secure => secure::run(ctx, res).await,
         Task::Network => network::run(ctx, res).await,
-        Task::Cluster => Err(StepError::Conflict {
-            message: "creating the cluster itself is not part of this eksboot yet".into(),
-            hint: "run create for tasks 1 and 2 only".into(),
-        }),
+        Task::Cluster => cluster::run(ctx, res).await,
     }
 }
 
@@ -249,7 +254,7 @@ pub async fn execute(ctx: Arc<Ctx>, steps: &[String]) -> Result<Summary, ApplyEr
     let mut failures: Vec<ApplyError> = Vec::new();
 
     loop {
-        if failures.is_empty() {
+        if failures.is_empty() && !ctx.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             let (ready, later): (Vec<&str>, Vec<&str>) = waiting
                 .iter()
                 .partition(|id| resources[*id].depends_on.iter().all(|d| done.contains(d)));
@@ -315,14 +320,18 @@ pub async fn execute(ctx: Arc<Ctx>, steps: &[String]) -> Result<Summary, ApplyEr
                 }
                 done.insert(res.id);
             }
-            Err(error) => failures.push(ApplyError {
-                task: res.task,
-                kind: res.kind,
-                step: res.id.clone(),
-                name: res.name.clone(),
-                error,
-                also_failed: Vec::new(),
-            }),
+            Err(error) => {
+                ctx.stopping
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                failures.push(ApplyError {
+                    task: res.task,
+                    kind: res.kind,
+                    step: res.id.clone(),
+                    name: res.name.clone(),
+                    error,
+                    also_failed: Vec::new(),
+                })
+            }
         }
     }
 

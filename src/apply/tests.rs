@@ -64,6 +64,9 @@ fn ctx(aws: Aws, dir: &Path) -> Arc<Ctx> {
             poll: Duration::from_millis(1),
             retry_base: Duration::from_millis(1),
         },
+        kubernetes_version: "1.34".into(),
+        creator: tokio::sync::OnceCell::new(),
+        stopping: Default::default(),
     })
 }
 

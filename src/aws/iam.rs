@@ -133,3 +133,45 @@ pub async fn get_role_policy(
         },
     }
 }
+
+/// Whether the OIDC provider with this ARN exists.
+pub async fn oidc_provider_exists(iam: &aws_sdk_iam::Client, arn: &str) -> Result<bool, AwsError> {
+    match iam
+        .get_open_id_connect_provider()
+        .open_id_connect_provider_arn(arn)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) => match classify("iam:GetOpenIDConnectProvider", e) {
+            err if err.is_not_found() => Ok(false),
+            err => Err(err),
+        },
+    }
+}
+
+/// Registers an OIDC issuer with IAM for `sts.amazonaws.com` (IRSA). IAM takes the issuer's
+/// certificate from a trusted CA, so no thumbprint is needed.
+pub async fn create_oidc_provider(
+    iam: &aws_sdk_iam::Client,
+    issuer_url: &str,
+    tags: &[(String, String)],
+) -> Result<String, AwsError> {
+    let out = iam
+        .create_open_id_connect_provider()
+        .url(issuer_url)
+        .client_id_list("sts.amazonaws.com")
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect::<Result<Vec<_>, _>>()
+                .expect("tags have keys and values"),
+        ))
+        .send()
+        .await
+        .map_err(|e| classify("iam:CreateOpenIDConnectProvider", e))?;
+    Ok(out
+        .open_id_connect_provider_arn()
+        .unwrap_or_default()
+        .to_string())
+}

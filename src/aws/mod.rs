@@ -63,6 +63,28 @@ impl Aws {
     }
 }
 
+/// The region from the usual AWS settings (AWS_REGION, the profile's config), if any.
+pub async fn default_region() -> Option<String> {
+    aws_config::defaults(BehaviorVersion::latest())
+        .load()
+        .await
+        .region()
+        .map(|r| r.to_string())
+}
+
+/// The current credentials of a configuration.
+pub async fn credentials(
+    config: &SdkConfig,
+) -> Result<aws_credential_types::Credentials, AwsError> {
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| AwsError::NoCredentials(String::new()))?;
+    provider
+        .provide_credentials()
+        .await
+        .map_err(|e| AwsError::NoCredentials(error_chain(&e)))
+}
+
 /// What went wrong talking to AWS, sorted by what the caller can do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AwsError {

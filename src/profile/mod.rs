@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use ipnet::Ipv4Net;
 use serde::{Serialize, Serializer};
 
-pub use validate::{is_valid_cluster_name, MAX_CLUSTER_NAME_LEN};
+pub use validate::{instance_arch, is_valid_cluster_name, MAX_CLUSTER_NAME_LEN};
 
 /// The one profile format this build reads and writes.
 pub const PROFILE_VERSION: u32 = 1;

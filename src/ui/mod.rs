@@ -175,7 +175,7 @@ pub fn render_create_intro(
 ) -> String {
     let c = &profile.cluster;
     let mut out = format!(
-        "Creating the environment and VPC of EKS cluster \"{}\" in {} ({steps} resources; AZs {}; Kubernetes {})\n",
+        "Creating EKS cluster \"{}\" in {} ({steps} resources; AZs {}; Kubernetes {})\n",
         c.name,
         c.region,
         facts
@@ -196,17 +196,65 @@ pub fn render_create_intro(
     out
 }
 
-/// The end of a tasks-1-and-2 run.
-pub fn render_tasks_done(summary: &crate::apply::Summary, state: &std::path::Path) -> String {
-    format!(
-        "Tasks 1 and 2 are done in {:.1}s: {} created, {} already there.\n\
-         Creating the cluster itself (task 3) is not part of this version of eksboot yet: it stops here.\n\
-         Everything is recorded in {}.\n",
-        summary.elapsed.as_secs_f64(),
+/// The end of a create: what was made and how long it took, the cost, the kubeconfig, and what
+/// to do next.
+pub fn render_create_done(
+    profile: &Profile,
+    plan: &Plan,
+    summary: &crate::apply::Summary,
+    kubeconfig: &crate::app::WrittenKubeconfig,
+    state: &std::path::Path,
+) -> String {
+    let mut out = format!(
+        "\nCluster \"{}\" is ready in {}: {} created, {} already there, in {}.\n",
+        profile.cluster.name,
+        profile.cluster.region,
         summary.created.len(),
         summary.adopted.len(),
-        state.display()
-    )
+        format_duration(summary.elapsed),
+    );
+    let _ = writeln!(
+        out,
+        "  estimated cost: ${:.2}/month ({}; usage-based charges come on top)",
+        plan.cost.monthly_usd, plan.cost.basis
+    );
+    let _ = writeln!(out, "  kubeconfig: {} ", kubeconfig.path.display());
+    let _ = writeln!(
+        out,
+        "  context: {}{}",
+        kubeconfig.context,
+        if kubeconfig.switched {
+            " (now current)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(out, "  state file: {}", state.display());
+    let _ = writeln!(out, "\nNext:");
+    if !kubeconfig.switched {
+        let _ = writeln!(out, "  kubectl config use-context {}", kubeconfig.context);
+    }
+    let _ = writeln!(out, "  kubectl get nodes                  see your nodes");
+    let _ = writeln!(
+        out,
+        "  eksboot create --profile … --yes   safe to rerun: it checks every resource and creates nothing twice"
+    );
+    let _ = writeln!(
+        out,
+        "  The state file lists every resource eksboot made and tags them `eksboot:cluster={}`; keep it for teardown.",
+        profile.cluster.name
+    );
+    out
+}
+
+/// `1m 05s`, or `3.2s` under a minute.
+pub fn format_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        format!("{}m {:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
 }
 
 /// Asks a yes/no question on the terminal; anything but yes (or Esc, Ctrl-C) is no.

@@ -1,0 +1,474 @@
+//! Task 3, create the cluster: the EKS cluster (as the creator role, so its bootstrap admin is
+//! that role and not a person), access entries, the OIDC provider, add-ons, the node launch
+//! template and the managed node group.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::aws::eks::{self, ClusterSpec, NodegroupSpec};
+use crate::aws::{ec2, iam, sts, Aws};
+use crate::plan::iam::{partition, CLUSTER_ADMIN_ACCESS_POLICY};
+use crate::plan::{Kind, Resource, ADDONS_NEEDING_NODES};
+use crate::profile::instance_arch;
+
+use super::journal::{Outputs, StepStatus};
+use super::retry::{is_iam_propagation, throttled, with_retry};
+use super::secure::{creator_role_arn, key_arn};
+use super::{Ctx, StepError, StepResult};
+
+/// How long each kind may take to become ACTIVE before we stop waiting (rerun resumes).
+pub const CLUSTER_TIMEOUT: Duration = Duration::from_secs(40 * 60);
+pub const NODEGROUP_TIMEOUT: Duration = Duration::from_secs(40 * 60);
+pub const ADDON_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+pub async fn run(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
+    match res.kind {
+        Kind::EksCluster => cluster(ctx, res).await,
+        Kind::AccessEntry => access_entry(ctx, res).await,
+        Kind::OidcProvider => oidc_provider(ctx, res).await,
+        Kind::LaunchTemplate => launch_template(ctx, res).await,
+        Kind::Nodegroup => nodegroup(ctx, res).await,
+        Kind::Addon => addon(ctx, res).await,
+        other => unreachable!("no cluster step for {other:?}"),
+    }
+}
+
+fn result(outputs: Outputs, adopted: bool) -> StepResult {
+    if adopted {
+        StepResult::adopted(outputs)
+    } else {
+        StepResult::created(outputs)
+    }
+}
+
+/// The clients that act as the creator role, assumed once per run (retrying while IAM makes the
+/// new role and its trust policy visible).
+pub async fn as_creator(ctx: &Ctx) -> Result<&Aws, StepError> {
+    ctx.creator
+        .get_or_try_init(|| async {
+            let role = creator_role_arn(ctx);
+            let session = format!("eksboot-{}", ctx.run_id);
+            let config = with_retry(ctx.timing.retry_base, is_iam_propagation, || {
+                sts::assume_role(&ctx.aws, &role, &session)
+            })
+            .await?;
+            Ok::<Aws, StepError>(Aws::from_config(config))
+        })
+        .await
+}
+
+fn tag_map(ctx: &Ctx, res: &Resource) -> HashMap<String, String> {
+    ctx.tags(res).into_iter().collect()
+}
+
+/// Polls `look` until it reports one of `done`, reporting other statuses as waiting.
+async fn wait_until<F, Fut>(
+    ctx: &Ctx,
+    res: &Resource,
+    id: &str,
+    timeout: Duration,
+    what: &str,
+    mut look: F,
+) -> Result<(), StepError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<String>, StepError>>,
+{
+    let started = Instant::now();
+    loop {
+        let status = look().await?.unwrap_or_else(|| "GONE".into());
+        match status.as_str() {
+            "ACTIVE" => return Ok(()),
+            "CREATING" | "PENDING" | "UPDATING" => {
+                let note = format!("{status} — {what}");
+                ctx.waiting(res, id, &note, started);
+            }
+            other => {
+                return Err(StepError::Broken(format!(
+                    "{} {id} is {other}",
+                    res.kind.as_str()
+                )))
+            }
+        }
+        if started.elapsed() > timeout {
+            return Err(StepError::TimedOut(format!(
+                "{} {id} is still not ACTIVE after {} minutes",
+                res.kind.as_str(),
+                timeout.as_secs() / 60
+            )));
+        }
+        tokio::time::sleep(ctx.timing.poll).await;
+    }
+}
+
+async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
+    let creator = as_creator(ctx).await?;
+    let base = ctx.timing.retry_base;
+    let p = &ctx.profile;
+    let name = p.cluster.name.as_str();
+    let existing = throttled(base, || eks::describe_cluster(&creator.eks, name)).await?;
+    let adopted = existing.is_some();
+    match existing {
+        Some(c) if c.tags.get("eksboot:cluster").map(String::as_str) != Some(name) => {
+            return Err(StepError::Conflict {
+                message: format!(
+                    "an EKS cluster named {name} already exists in {} and was not made by eksboot",
+                    p.cluster.region
+                ),
+                hint: "choose another cluster name".into(),
+            })
+        }
+        Some(c) if c.status == "DELETING" || c.status == "FAILED" => {
+            return Err(StepError::Broken(format!(
+                "the cluster {name} is {}",
+                c.status
+            )))
+        }
+        Some(_) => {}
+        None => {
+            let subnet_ids = ctx
+                .plan
+                .resources
+                .iter()
+                .filter(|r| r.kind == Kind::Subnet)
+                .map(|r| ctx.output(&r.id).id)
+                .collect();
+            let key = key_arn(ctx);
+            let role = ctx.output("cluster-role").arn.unwrap_or_default();
+            let sg = ctx.output("cluster-sg").id;
+            let token = format!("{}-cluster", ctx.run_id);
+            let spec = ClusterSpec {
+                name,
+                version: &ctx.kubernetes_version,
+                role_arn: &role,
+                subnet_ids,
+                security_group_id: &sg,
+                public_access: p.cluster.endpoint_access.is_public(),
+                private_access: p.cluster.endpoint_access.is_private(),
+                public_access_cidrs: p
+                    .cluster
+                    .public_access_cidrs
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect(),
+                log_types: p.cluster.log_types.iter().map(|t| t.as_str()).collect(),
+                key_arn: &key,
+                tags: tag_map(ctx, res),
+                client_request_token: &token,
+            };
+            // EKS may not see a just-created role yet: retry while IAM propagates.
+            with_retry(base, is_iam_propagation, || {
+                eks::create_cluster(&creator.eks, &spec)
+            })
+            .await?;
+        }
+    }
+    ctx.record_partial(&res.id, &Outputs::id(name))?;
+    wait_until(
+        ctx,
+        res,
+        name,
+        CLUSTER_TIMEOUT,
+        "control plane creating, usually 8–12 min",
+        || async {
+            Ok(
+                throttled(base, || eks::describe_cluster(&creator.eks, name))
+                    .await?
+                    .map(|c| c.status),
+            )
+        },
+    )
+    .await?;
+    let c = throttled(base, || eks::describe_cluster(&creator.eks, name))
+        .await?
+        .ok_or_else(|| StepError::Broken(format!("the cluster {name} disappeared")))?;
+    Ok(result(
+        Outputs::id(name)
+            .with_arn(c.arn)
+            .with("endpoint", c.endpoint)
+            .with("certificate_authority", c.certificate_authority)
+            .with("oidc_issuer", c.oidc_issuer)
+            .with("version", c.version),
+        adopted,
+    ))
+}
+
+/// Whom an access-entry step is for.
+fn principal_of(ctx: &Ctx, res: &Resource) -> String {
+    if res.id == "access-entry-caller" {
+        ctx.caller_principal.clone()
+    } else {
+        res.name.clone()
+    }
+}
+
+async fn access_entry(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
+    let creator = as_creator(ctx).await?;
+    let base = ctx.timing.retry_base;
+    let cluster = ctx.profile.cluster.name.as_str();
+    let principal = principal_of(ctx, res);
+    let policies = throttled(base, || {
+        eks::access_entry_policies(&creator.eks, cluster, &principal)
+    })
+    .await?;
+    let mut adopted = true;
+    let policies = match policies {
+        Some(p) => p,
+        None => {
+            // The creator role's bootstrap entry is made with the cluster: never a duplicate.
+            let tags = tag_map(ctx, res);
+            with_retry(base, is_iam_propagation, || {
+                eks::create_access_entry(&creator.eks, cluster, &principal, tags.clone())
+            })
+            .await?;
+            adopted = false;
+            Vec::new()
+        }
+    };
+    if !policies.iter().any(|p| p == CLUSTER_ADMIN_ACCESS_POLICY) {
+        throttled(base, || {
+            eks::associate_cluster_policy(
+                &creator.eks,
+                cluster,
+                &principal,
+                CLUSTER_ADMIN_ACCESS_POLICY,
+            )
+        })
+        .await?;
+        adopted = false;
+    }
+    Ok(result(
+        Outputs::id(&principal).with("policy", CLUSTER_ADMIN_ACCESS_POLICY),
+        adopted,
+    ))
+}
+
+async fn oidc_provider(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
+    let creator = as_creator(ctx).await?;
+    let base = ctx.timing.retry_base;
+    let issuer = ctx
+        .output("cluster")
+        .attr("oidc_issuer")
+        .unwrap_or_default()
+        .to_string();
+    if issuer.is_empty() {
+        return Err(StepError::Broken(
+            "the cluster reports no OIDC issuer".into(),
+        ));
+    }
+    let arn = format!(
+        "arn:{}:iam::{}:oidc-provider/{}",
+        partition(&ctx.profile.cluster.region),
+        ctx.account,
+        issuer.trim_start_matches("https://")
+    );
+    let exists = throttled(base, || iam::oidc_provider_exists(&creator.iam, &arn)).await?;
+    if !exists {
+        let tags = ctx.tags(res);
+        throttled(base, || {
+            iam::create_oidc_provider(&creator.iam, &issuer, &tags)
+        })
+        .await?;
+    }
+    Ok(result(
+        Outputs::id(&arn).with_arn(&arn).with("issuer", issuer),
+        exists,
+    ))
+}
+
+async fn launch_template(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
+    let base = ctx.timing.retry_base;
+    let filters = [
+        ("tag:eksboot:cluster", ctx.profile.cluster.name.as_str()),
+        ("tag:eksboot:step", res.id.as_str()),
+    ];
+    let found = throttled(base, || ec2::find_launch_templates(&ctx.aws, &filters)).await?;
+    let adopted = !found.is_empty();
+    let template = match found.into_iter().next() {
+        Some(t) => t,
+        None => {
+            let tags = ctx.tags(res);
+            let disk = ctx.profile.nodes.disk_size_gib as i32;
+            throttled(base, || {
+                ec2::create_node_launch_template(&ctx.aws, &res.name, disk, &tags)
+            })
+            .await?
+        }
+    };
+    Ok(result(
+        Outputs::id(template.id).with("version", template.latest_version.to_string()),
+        adopted,
+    ))
+}
+
+/// The AMI type for the node group's CPU architecture.
+pub fn ami_type(instance_types: &[String]) -> &'static str {
+    match instance_types.first().map(|t| instance_arch(t)) {
+        Some("arm64") => "AL2023_ARM_64_STANDARD",
+        _ => "AL2023_x86_64_STANDARD",
+    }
+}
+
+async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
+    let creator = as_creator(ctx).await?;
+    let base = ctx.timing.retry_base;
+    let p = &ctx.profile;
+    let cluster = p.cluster.name.as_str();
+    let tier = if p.nodes_in_private_subnets() {
+        "subnet-private-"
+    } else {
+        "subnet-public-"
+    };
+    let existing = throttled(base, || {
+        eks::describe_nodegroup(&creator.eks, cluster, &res.name)
+    })
+    .await?;
+    let adopted = existing.is_some();
+    match existing {
+        Some(n) if n.status.contains("FAILED") || n.status == "DELETING" => {
+            return Err(StepError::Broken(format!(
+                "node group {} is {}",
+                res.name, n.status
+            )))
+        }
+        Some(_) => {}
+        None => {
+            let subnet_ids = ctx
+                .plan
+                .resources
+                .iter()
+                .filter(|r| r.kind == Kind::Subnet && r.id.starts_with(tier))
+                .map(|r| ctx.output(&r.id).id)
+                .collect();
+            let role = ctx.output("node-role").arn.unwrap_or_default();
+            let template = ctx.output("launch-template");
+            let version = template.attr("version").unwrap_or("1").to_string();
+            let token = format!("{}-nodegroup", ctx.run_id);
+            let spec = NodegroupSpec {
+                cluster,
+                name: &res.name,
+                subnet_ids,
+                node_role_arn: &role,
+                instance_types: p.nodes.instance_types.clone(),
+                min: p.nodes.min_size as i32,
+                desired: p.nodes.desired_size as i32,
+                max: p.nodes.max_size as i32,
+                ami_type: ami_type(&p.nodes.instance_types),
+                launch_template_id: &template.id,
+                launch_template_version: &version,
+                tags: tag_map(ctx, res),
+                client_request_token: &token,
+            };
+            with_retry(base, is_iam_propagation, || {
+                eks::create_nodegroup(&creator.eks, &spec)
+            })
+            .await?;
+        }
+    }
+    ctx.record_partial(&res.id, &Outputs::id(&res.name))?;
+    wait_until(
+        ctx,
+        res,
+        &res.name,
+        NODEGROUP_TIMEOUT,
+        "nodes launching and joining",
+        || async {
+            Ok(throttled(base, || {
+                eks::describe_nodegroup(&creator.eks, cluster, &res.name)
+            })
+            .await?
+            .map(|n| n.status))
+        },
+    )
+    .await?;
+    let arn = throttled(base, || {
+        eks::describe_nodegroup(&creator.eks, cluster, &res.name)
+    })
+    .await?
+    .map(|n| n.arn)
+    .unwrap_or_default();
+    Ok(result(Outputs::id(&res.name).with_arn(arn), adopted))
+}
+
+async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
+    let creator = as_creator(ctx).await?;
+    let base = ctx.timing.retry_base;
+    let cluster = ctx.profile.cluster.name.as_str();
+    let name = res.name.as_str();
+    let existing = throttled(base, || eks::describe_addon(&creator.eks, cluster, name)).await?;
+    let adopted = existing.is_some();
+    let version = match existing {
+        Some(a) => a.version,
+        None => {
+            let k8s = ctx.kubernetes_version.as_str();
+            let version = throttled(base, || eks::default_addon_version(&creator.eks, name, k8s))
+                .await?
+                .ok_or_else(|| StepError::Conflict {
+                    message: format!("EKS offers no add-on named {name} for Kubernetes {k8s}"),
+                    hint: "check the name in cluster.addons (`aws eks describe-addon-versions` lists them)".into(),
+                })?;
+            let tags = tag_map(ctx, res);
+            throttled(base, || {
+                eks::create_addon(&creator.eks, cluster, name, &version, tags.clone())
+            })
+            .await?;
+            version
+        }
+    };
+    ctx.record_partial(&res.id, &Outputs::id(name).with("version", &version))?;
+    let needs_nodes = ADDONS_NEEDING_NODES.contains(&name);
+    if needs_nodes && !ctx.profile.nodes.enabled {
+        // Nothing can schedule its pods: created, and reported as waiting for nodes.
+        return Ok(result(
+            Outputs::id(name)
+                .with("version", version)
+                .with("status", "waiting for nodes"),
+            adopted,
+        ));
+    }
+    if needs_nodes {
+        wait_for_step(ctx, res, "nodegroup").await?;
+    }
+    wait_until(
+        ctx,
+        res,
+        name,
+        ADDON_TIMEOUT,
+        "add-on installing",
+        || async {
+            Ok(
+                throttled(base, || eks::describe_addon(&creator.eks, cluster, name))
+                    .await?
+                    .map(|a| a.status),
+            )
+        },
+    )
+    .await?;
+    Ok(result(Outputs::id(name).with("version", version), adopted))
+}
+
+/// Waits until another step of this run is done (an add-on whose pods need nodes waits for the
+/// node group). Fails if that step fails.
+async fn wait_for_step(ctx: &Ctx, res: &Resource, step: &str) -> Result<(), StepError> {
+    let started = Instant::now();
+    loop {
+        let status = ctx.journal.lock().expect("journal lock").status(step);
+        match status {
+            Some(StepStatus::Done) => return Ok(()),
+            Some(StepStatus::Failed) => {
+                return Err(StepError::Broken(format!(
+                    "{} needs nodes, and the node group failed",
+                    res.name
+                )))
+            }
+            _ if ctx.stopping.load(std::sync::atomic::Ordering::SeqCst) => {
+                return Err(StepError::Broken(format!(
+                    "{} was waiting for nodes, and the run is stopping",
+                    res.name
+                )))
+            }
+            _ => ctx.waiting(res, &res.name, "waiting for nodes", started),
+        }
+        tokio::time::sleep(ctx.timing.poll).await;
+    }
+}
