@@ -36,6 +36,9 @@ pub fn done_line(
     {
         details.push(az);
     }
+    if let Some(status) = outputs.attr("status") {
+        details.push(status.to_string());
+    }
     let details = if details.is_empty() {
         String::new()
     } else {

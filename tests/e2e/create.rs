@@ -28,6 +28,10 @@ impl Run {
         self.dir.path().join("state.json")
     }
 
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kube").join("config")
+    }
+
     pub fn create(&self, profile: &Path) -> assert_cmd::assert::Assert {
         self.account
             .eksboot()
@@ -39,6 +43,8 @@ impl Run {
             .arg("--yes")
             .arg("--state")
             .arg(self.state())
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
             .assert()
     }
 
@@ -55,7 +61,7 @@ impl Run {
     }
 }
 
-fn tag_filter(key: &str, value: &str) -> Filter {
+pub fn tag_filter(key: &str, value: &str) -> Filter {
     Filter::builder()
         .name(format!("tag:{key}"))
         .values(value)
@@ -93,7 +99,7 @@ fn assert_tagged(tags: &BTreeMap<String, String>, cluster: &str, region: &str, s
     assert!(tags.contains_key("Name"), "{tags:?}");
 }
 
-fn decode(doc: &str) -> Value {
+pub fn decode(doc: &str) -> Value {
     let text = percent_encoding::percent_decode_str(doc)
         .decode_utf8_lossy()
         .to_string();
@@ -475,7 +481,7 @@ fn check_network(
 }
 
 /// Resource counts in the account, to show a rerun creates nothing.
-fn census(account: &Account, region: &str) -> Vec<usize> {
+pub fn census(account: &Account, region: &str) -> Vec<usize> {
     let config = account.sdk(region);
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let iam = aws_sdk_iam::Client::new(&config);
@@ -522,15 +528,29 @@ fn census(account: &Account, region: &str) -> Vec<usize> {
                 .len(),
             iam.list_roles().send().await.unwrap().roles().len(),
             kms.list_keys().send().await.unwrap().keys().len(),
+            ec2.describe_launch_templates()
+                .send()
+                .await
+                .unwrap()
+                .launch_templates()
+                .len(),
+            iam.list_open_id_connect_providers()
+                .send()
+                .await
+                .unwrap()
+                .open_id_connect_provider_list()
+                .len(),
         ]
     })
 }
 
-fn create_twice(run: &Run, profile: &Path, region: &str) {
+pub fn create_twice(run: &Run, profile: &Path, region: &str) {
     let out = run.create(profile).success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(text.contains("Tasks 1 and 2 are done"), "{text}");
+    assert!(text.contains("is ready in"), "{text}");
     assert!(text.contains("[network] created subnet "), "{text}");
+    assert!(text.contains("kubectl get nodes"), "{text}");
+    let kubeconfig = std::fs::read_to_string(run.kubeconfig()).unwrap();
     let before = census(&run.account, region);
     let again = run.create(profile).success();
     let text = String::from_utf8_lossy(&again.get_output().stdout).to_string();

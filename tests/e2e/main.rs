@@ -4,6 +4,7 @@
 mod harness;
 
 mod cli;
+mod cluster;
 mod create;
 mod emulator;
 mod policies;
