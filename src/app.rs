@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use crate::apply::journal::{self, changed_fields, Journal, JournalError};
-use crate::apply::{self, ApplyError, Ctx, Timing};
+use crate::apply::{self, ApplyError, Ctx, ExecuteError, Timing};
 use crate::aws::{self, Aws, AwsError};
-use crate::cli::{Cli, Command, KubeconfigAuth, OutputFormat};
+use crate::cli::{Cli, Command, KubeconfigAuth, OutputFormat, StateTarget};
 use crate::kubeconfig;
 use crate::plan::iam::caller_principal_arn;
 use crate::plan::{Plan, PlanFacts};
@@ -41,6 +41,9 @@ pub enum RunError {
     /// Exit 1: the cluster exists, but the kubeconfig could not be written.
     #[error("{message}")]
     Kubeconfig { message: String },
+    /// Exit 130: the person pressed Ctrl-C; what exists is recorded.
+    #[error("{message}")]
+    Interrupted { message: String, hint: String },
     /// Exit 130: the person said no.
     #[error("cancelled: nothing was created")]
     Cancelled,
@@ -50,7 +53,7 @@ impl RunError {
     pub fn exit_code(&self) -> u8 {
         match self {
             RunError::Profile(_) | RunError::Usage { .. } => 2,
-            RunError::Cancelled => 130,
+            RunError::Cancelled | RunError::Interrupted { .. } => 130,
             RunError::Aws(_)
             | RunError::Journal(_)
             | RunError::Preflight
@@ -65,7 +68,7 @@ impl RunError {
                 "fix the fields above; `eksboot help plan` and README.md describe each one".into(),
             ),
             RunError::Profile(_) | RunError::Cancelled => None,
-            RunError::Usage { hint, .. } => Some(hint.clone()),
+            RunError::Usage { hint, .. } | RunError::Interrupted { hint, .. } => Some(hint.clone()),
             RunError::Aws(e) => Some(e.hint()),
             RunError::Journal(JournalError::Locked { .. }) => Some(
                 "wait for the other run to finish; if it was stopped, its lock is taken over automatically".into(),
@@ -136,8 +139,44 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
                 switch_context: !no_switch_context,
                 auth: kubeconfig_auth,
             };
-            create(&profile, yes, state, target).await
+            let loaded = Profile::load(&profile)?;
+            create(loaded, &profile.display().to_string(), yes, state, target).await
         }
+        Some(Command::Resume {
+            target,
+            yes,
+            kubeconfig,
+        }) => {
+            let path = state_path(&target)?;
+            let state = journal::read_state(&path).map_err(|e| match e {
+                JournalError::Read { .. } => RunError::Usage {
+                    message: format!("there is no state file at {}", path.display()),
+                    hint: "pass --state PATH, or run create with the profile".into(),
+                },
+                other => RunError::Journal(other),
+            })?;
+            let profile = state.profile(&path)?;
+            let kubeconfig_target = KubeconfigTarget {
+                path: kubeconfig,
+                switch_context: true,
+                auth: KubeconfigAuth::Eksboot,
+            };
+            create(
+                profile,
+                &path.display().to_string(),
+                yes,
+                Some(path),
+                kubeconfig_target,
+            )
+            .await
+        }
+        Some(Command::Status { target, live }) => status(&target, live).await,
+        Some(Command::Teardown {
+            target,
+            yes,
+            key_deletion_days,
+            kubeconfig,
+        }) => teardown(&target, yes, key_deletion_days, kubeconfig).await,
         Some(Command::Token {
             cluster,
             region,
@@ -171,20 +210,31 @@ pub struct KubeconfigTarget {
     pub auth: KubeconfigAuth,
 }
 
+/// The state file a command means: `--state`, or the default one of `--cluster`/`--region`.
+fn state_path(target: &StateTarget) -> Result<PathBuf, RunError> {
+    match (&target.state, &target.cluster, &target.region) {
+        (Some(path), _, _) => Ok(path.clone()),
+        (None, Some(cluster), Some(region)) => {
+            Ok(journal::default_path(Path::new("."), cluster, region))
+        }
+        _ => Err(RunError::Usage {
+            message: "which cluster? pass --state PATH, or --cluster NAME --region REGION".into(),
+            hint: "state files live in .eksboot/<cluster>-<region>.state.json by default".into(),
+        }),
+    }
+}
+
 async fn create(
-    profile_path: &Path,
+    profile: Profile,
+    source: &str,
     yes: bool,
     state: Option<PathBuf>,
     kubeconfig_target: KubeconfigTarget,
 ) -> Result<ExitCode, RunError> {
-    let profile = Profile::load(profile_path)?;
     if !yes && !interactive() {
         return Err(RunError::Usage {
             message: "create needs --yes when it cannot ask (no terminal, or CI is set)".into(),
-            hint: format!(
-                "review `eksboot plan --profile {}` first, then add --yes",
-                profile_path.display()
-            ),
+            hint: format!("review `eksboot plan --profile {source}` first, then add --yes"),
         });
     }
     let state_path = state.unwrap_or_else(|| {
@@ -271,7 +321,26 @@ async fn create(
         creator: tokio::sync::OnceCell::new(),
         stopping: Default::default(),
     });
-    let summary = apply::execute(Arc::clone(&ctx), &steps).await?;
+    let interrupt = watch_for_ctrl_c(Arc::clone(&ctx));
+    let result = apply::execute(Arc::clone(&ctx), &steps).await;
+    interrupt.abort();
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(ExecuteError::Failed(e)) => return Err(e.into()),
+        Err(ExecuteError::Interrupted { done, not_started }) => {
+            return Err(RunError::Interrupted {
+                message: format!(
+                    "interrupted: {} resources exist and are recorded in {}; {not_started} steps did not start",
+                    done.created.len() + done.adopted.len(),
+                    state_path.display()
+                ),
+                hint: format!(
+                    "continue with `eksboot resume --state {0}`, or remove what exists with `eksboot teardown --state {0}`",
+                    state_path.display()
+                ),
+            })
+        }
+    };
     let cluster = ctx
         .journal
         .lock()
@@ -288,6 +357,164 @@ async fn create(
         &state_path,
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+/// First Ctrl-C: stop starting steps, let running ones finish and be recorded. Second: exit now
+/// (every journal write is atomic, so the state file stays consistent).
+fn watch_for_ctrl_c(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        ctx.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        ui::print_error(
+            "stopping: no new steps start; the ones running finish and are recorded (Ctrl-C again to quit now)",
+            None,
+        );
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    })
+}
+
+async fn status(target: &StateTarget, live: bool) -> Result<ExitCode, RunError> {
+    let path = state_path(target)?;
+    let state = journal::read_state(&path)?;
+    let profile = state.profile(&path)?;
+    let facts = PlanFacts {
+        availability_zones: state.availability_zones.clone(),
+        kubernetes_version: state.kubernetes_version.clone(),
+    };
+    let plan = Plan::build(&profile, &facts);
+    let existing = if live {
+        let aws = Aws::connect(&state.region).await?;
+        let teardown = apply::teardown::Teardown {
+            creator_role_arn: creator_arn(&profile, &state.account),
+            aws: aws.clone(),
+            cluster: state.cluster.clone(),
+            region: state.region.clone(),
+            account: state.account.clone(),
+            key_deletion_days: 7,
+            timing: Timing::from_env(),
+            reporter: Arc::new(apply::report::Silent),
+        };
+        let (eks_aws, _) = teardown.eks_clients().await;
+        let inventory = teardown.inventory(&eks_aws).await?;
+        Some(inventory.lines().into_iter().map(|(_, _, id)| id).collect())
+    } else {
+        None
+    };
+    ui::print(&ui::render_status(&plan, &state, &path, existing.as_ref()));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The creator role to assume for EKS calls: the profile's existing one, or ours.
+fn creator_arn(profile: &Profile, account: &str) -> Option<String> {
+    Some(match profile.security.creator_role.existing_arn() {
+        Some(arn) => arn.to_string(),
+        None => crate::plan::iam::role_arn(
+            &profile.cluster.region,
+            account,
+            &format!("{}-creator", profile.cluster.name),
+        ),
+    })
+}
+
+async fn teardown(
+    target: &StateTarget,
+    yes: bool,
+    key_deletion_days: i32,
+    kubeconfig_path: Option<PathBuf>,
+) -> Result<ExitCode, RunError> {
+    let path = state_path(target)?;
+    if !yes && !interactive() {
+        return Err(RunError::Usage {
+            message: "teardown needs --yes when it cannot ask (no terminal, or CI is set)".into(),
+            hint: "run it on a terminal to see the list first, or add --yes".into(),
+        });
+    }
+    let journal = Journal::open(&path)?;
+    let profile = journal.as_ref().map(|j| j.profile()).transpose()?;
+    let (cluster, region) = match (&journal, &target.cluster, &target.region) {
+        (Some(j), _, _) => (j.state.cluster.clone(), j.state.region.clone()),
+        (None, Some(c), Some(r)) => (c.clone(), r.clone()),
+        (None, _, _) => {
+            return Err(RunError::Usage {
+                message: format!("there is no state file at {}", path.display()),
+                hint: "without it, name the cluster: --cluster NAME --region REGION (everything is found by its tags)".into(),
+            })
+        }
+    };
+    let aws = Aws::connect(&region).await?;
+    let caller = aws::sts::caller_identity(&aws).await?;
+    if let Some(j) = &journal {
+        if j.state.account != caller.account {
+            return Err(RunError::Usage {
+                message: format!(
+                    "{} belongs to account {}, but your credentials are for account {}",
+                    path.display(),
+                    j.state.account,
+                    caller.account
+                ),
+                hint: "use credentials for the account the cluster is in".into(),
+            });
+        }
+    }
+    let creator_role_arn = match &profile {
+        Some(p) => creator_arn(p, &caller.account),
+        None => Some(crate::plan::iam::role_arn(
+            &region,
+            &caller.account,
+            &format!("{cluster}-creator"),
+        )),
+    };
+    let teardown = apply::teardown::Teardown {
+        aws,
+        cluster: cluster.clone(),
+        region: region.clone(),
+        account: caller.account.clone(),
+        creator_role_arn,
+        key_deletion_days,
+        timing: Timing::from_env(),
+        reporter: Arc::new(ui::plain::PlainReporter::default()),
+    };
+    let (eks_aws, note) = teardown.eks_clients().await;
+    if let Some(note) = note {
+        ui::print(&format!("note: {note}\n"));
+    }
+    let inventory = teardown.inventory(&eks_aws).await?;
+    ui::print(&ui::render_inventory(&cluster, &region, &inventory));
+    if !inventory.is_empty() && !yes && !ui::confirm_name(&cluster) {
+        return Err(RunError::Cancelled);
+    }
+    let outcome = teardown.delete(&eks_aws, &inventory).await;
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let env = std::env::var("KUBECONFIG").ok();
+    let kube = kubeconfig::choose_path(kubeconfig_path.as_deref(), env.as_deref(), &home);
+    let arn = format!(
+        "arn:{}:eks:{region}:{}:cluster/{cluster}",
+        crate::plan::iam::partition(&region),
+        caller.account
+    );
+    if let Ok(text) = std::fs::read_to_string(&kube) {
+        if let Ok(cleaned) = kubeconfig::remove(&text, &arn, &kube) {
+            if cleaned != text {
+                let _ = journal::write_atomically(&kube, cleaned.as_bytes());
+            }
+        }
+    }
+    ui::print(&ui::render_teardown_done(&outcome, &path));
+    if outcome.left.is_empty() {
+        if let Some(j) = journal {
+            j.remove()?;
+        }
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(1))
+    }
 }
 
 /// Where the kubeconfig went and which context it holds.

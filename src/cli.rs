@@ -105,6 +105,56 @@ Interrupted? Run the same command again: it adopts what exists and continues.")]
         #[arg(long, value_enum, default_value_t = KubeconfigAuth::Eksboot)]
         kubeconfig_auth: KubeconfigAuth,
     },
+    /// Continue an interrupted create from its state file (the profile is in it).
+    #[command(after_help = "\
+Examples:
+  eksboot resume --cluster demo --region us-west-2 --yes
+  eksboot resume --state .eksboot/demo-us-west-2.state.json")]
+    Resume {
+        #[command(flatten)]
+        target: StateTarget,
+        /// Continue without asking. Required when not running on a terminal.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// The kubeconfig to update (default: the first path of $KUBECONFIG, else ~/.kube/config).
+        #[arg(long, value_name = "PATH")]
+        kubeconfig: Option<PathBuf>,
+    },
+    /// Show each step of a cluster's state file: done, running, failed or pending, with ids.
+    #[command(after_help = "\
+Examples:
+  eksboot status --cluster demo --region us-west-2
+  eksboot status --state .eksboot/demo-us-west-2.state.json --live")]
+    Status {
+        #[command(flatten)]
+        target: StateTarget,
+        /// Also ask AWS whether each recorded resource still exists.
+        #[arg(long)]
+        live: bool,
+    },
+    /// Delete everything eksboot made for a cluster, in reverse order: node group, add-ons,
+    /// cluster, NAT gateways, the VPC and its parts, the log group, the key (scheduled) and the
+    /// roles. Works from the state file, or from tags alone when the state file is lost.
+    #[command(after_help = "\
+Examples:
+  eksboot teardown --cluster demo --region us-west-2          lists what goes, asks you to type the name
+  eksboot teardown --state .eksboot/demo-us-west-2.state.json --yes
+
+Resources eksboot did not make (an existing creator role or key named in the profile) are never
+touched. Running teardown again after a partial teardown finishes the job.")]
+    Teardown {
+        #[command(flatten)]
+        target: StateTarget,
+        /// Delete without asking. Required when not running on a terminal.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Days before the KMS key is deleted (7 to 30); it can be recovered until then.
+        #[arg(long, value_name = "DAYS", default_value_t = 7, value_parser = clap::value_parser!(i32).range(7..=30))]
+        key_deletion_days: i32,
+        /// The kubeconfig to remove the cluster's entries from.
+        #[arg(long, value_name = "PATH")]
+        kubeconfig: Option<PathBuf>,
+    },
     /// Print a Kubernetes ExecCredential for an EKS cluster (kubectl runs this for you; see the
     /// `users` entry eksboot writes into your kubeconfig). Uses your usual AWS credentials.
     #[command(after_help = "\
@@ -122,6 +172,21 @@ Examples:
         #[arg(long, value_name = "ARN")]
         role_arn: Option<String>,
     },
+}
+
+/// Which cluster's state: a state file, or a cluster name and region (whose default state file
+/// is used when it exists).
+#[derive(Debug, Clone, clap::Args)]
+pub struct StateTarget {
+    /// The state file.
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// The cluster's name.
+    #[arg(long, requires = "region")]
+    pub cluster: Option<String>,
+    /// The cluster's region.
+    #[arg(long, requires = "cluster")]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -44,6 +44,20 @@ pub struct State {
     pub steps: BTreeMap<String, StepRecord>,
 }
 
+impl State {
+    /// The profile this state was made for.
+    pub fn profile(&self, path: &Path) -> Result<Profile, JournalError> {
+        let text = toml::to_string(&self.settings).map_err(|e| JournalError::Corrupt {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Profile::parse(&text, path).map_err(|e| JournalError::Corrupt {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepStatus {
@@ -199,14 +213,7 @@ impl Journal {
 
     /// The profile this journal was made for.
     pub fn profile(&self) -> Result<Profile, JournalError> {
-        let text = toml::to_string(&self.state.settings).map_err(|e| JournalError::Corrupt {
-            path: self.path.clone(),
-            message: e.to_string(),
-        })?;
-        Profile::parse(&text, &self.path).map_err(|e| JournalError::Corrupt {
-            path: self.path.clone(),
-            message: e.to_string(),
-        })
+        self.state.profile(&self.path)
     }
 
     pub fn facts(&self) -> PlanFacts {
@@ -306,7 +313,8 @@ impl Journal {
     }
 }
 
-fn read_state(path: &Path) -> Result<State, JournalError> {
+/// Reads a state file without locking it (for `status`, which changes nothing).
+pub fn read_state(path: &Path) -> Result<State, JournalError> {
     let text = std::fs::read_to_string(path).map_err(|source| JournalError::Read {
         path: path.to_path_buf(),
         source,

@@ -12,6 +12,7 @@ pub mod network;
 pub mod report;
 pub mod retry;
 pub mod secure;
+pub mod teardown;
 
 #[cfg(test)]
 mod tests;
@@ -138,6 +139,16 @@ pub struct ApplyError {
     pub also_failed: Vec<String>,
 }
 
+/// Why a run did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    #[error(transparent)]
+    Failed(#[from] ApplyError),
+    /// The person stopped it (Ctrl-C): what had started finished and is recorded.
+    #[error("interrupted: {} steps done, {} not started", .done.created.len() + .done.adopted.len(), .not_started)]
+    Interrupted { done: Summary, not_started: usize },
+}
+
 /// What a run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -218,7 +229,7 @@ async fn run_step(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
 /// Runs `steps` (ids of the plan) in dependency order, as concurrently as dependencies allow.
 /// Dependencies outside `steps` must already be done in the journal. On the first failure no
 /// new step starts; running ones finish and are recorded; the error names the failed step.
-pub async fn execute(ctx: Arc<Ctx>, steps: &[String]) -> Result<Summary, ApplyError> {
+pub async fn execute(ctx: Arc<Ctx>, steps: &[String]) -> Result<Summary, ExecuteError> {
     let started = Instant::now();
     let wanted: BTreeSet<&str> = steps.iter().map(String::as_str).collect();
     let resources: BTreeMap<&str, &Resource> = ctx
@@ -336,11 +347,17 @@ pub async fn execute(ctx: Arc<Ctx>, steps: &[String]) -> Result<Summary, ApplyEr
     }
 
     summary.elapsed = started.elapsed();
+    let _ = ctx.journal.lock().expect("journal lock").save();
     if failures.is_empty() {
-        let _ = ctx.journal.lock().expect("journal lock").save();
+        if !waiting.is_empty() {
+            return Err(ExecuteError::Interrupted {
+                done: summary,
+                not_started: waiting.len(),
+            });
+        }
         return Ok(summary);
     }
     let mut first = failures.remove(0);
     first.also_failed = failures.into_iter().map(|f| f.step).collect();
-    Err(first)
+    Err(first.into())
 }

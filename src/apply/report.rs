@@ -32,6 +32,11 @@ pub enum Event<'a> {
         error: &'a StepError,
         elapsed: Duration,
     },
+    /// Teardown removed it (or found it already gone).
+    Deleted {
+        resource: &'a Resource,
+        elapsed: Duration,
+    },
 }
 
 pub trait Reporter: Send + Sync {

@@ -117,9 +117,12 @@ async fn access_denied_stops_the_run_cleanly_with_the_journal_saved() {
     );
     let ctx = ctx(aws, dir.path());
 
-    let err = execute(Arc::clone(&ctx), &["log-group".into(), "vpc".into()])
+    let ExecuteError::Failed(err) = execute(Arc::clone(&ctx), &["log-group".into(), "vpc".into()])
         .await
-        .unwrap_err();
+        .unwrap_err()
+    else {
+        panic!("expected a failure")
+    };
 
     assert_eq!(err.step, "vpc");
     assert_eq!(err.task, Task::Network);

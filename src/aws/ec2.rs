@@ -757,3 +757,174 @@ pub async fn create_node_launch_template(
         latest_version: t.and_then(|t| t.latest_version_number()).unwrap_or(1),
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Teardown.
+
+pub async fn delete_launch_template(aws: &Aws, id: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .delete_launch_template()
+        .launch_template_id(id)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DeleteLaunchTemplate", e))?;
+    Ok(())
+}
+
+pub async fn find_nat_gateways_in_vpc(
+    aws: &Aws,
+    vpc_id: &str,
+) -> Result<Vec<NatGateway>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_nat_gateways()
+        .filter(Filter::builder().name("vpc-id").values(vpc_id).build())
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DescribeNatGateways", e))?;
+    Ok(out.nat_gateways().iter().map(nat_of).collect())
+}
+
+pub async fn delete_nat_gateway(aws: &Aws, id: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .delete_nat_gateway()
+        .nat_gateway_id(id)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DeleteNatGateway", e))?;
+    Ok(())
+}
+
+pub async fn release_address(aws: &Aws, allocation_id: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .release_address()
+        .allocation_id(allocation_id)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:ReleaseAddress", e))?;
+    Ok(())
+}
+
+pub async fn delete_vpc_endpoint(aws: &Aws, id: &str) -> Result<(), AwsError> {
+    let out = aws
+        .ec2
+        .delete_vpc_endpoints()
+        .vpc_endpoint_ids(id)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DeleteVpcEndpoints", e))?;
+    if let Some(failed) = out.unsuccessful().first() {
+        let error = failed.error();
+        return Err(super::classify_code(
+            "ec2:DeleteVpcEndpoints",
+            super::Failure {
+                code: error
+                    .and_then(|e| e.code())
+                    .unwrap_or("Unknown")
+                    .to_string(),
+                message: error
+                    .and_then(|e| e.message())
+                    .unwrap_or_default()
+                    .to_string(),
+                request_id: None,
+            },
+        ));
+    }
+    Ok(())
+}
+
+pub async fn detach_internet_gateway(aws: &Aws, igw: &str, vpc: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .detach_internet_gateway()
+        .internet_gateway_id(igw)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DetachInternetGateway", e))?;
+    Ok(())
+}
+
+pub async fn delete_internet_gateway(aws: &Aws, igw: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .delete_internet_gateway()
+        .internet_gateway_id(igw)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DeleteInternetGateway", e))?;
+    Ok(())
+}
+
+pub async fn disassociate_route_table(aws: &Aws, association: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .disassociate_route_table()
+        .association_id(association)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DisassociateRouteTable", e))?;
+    Ok(())
+}
+
+pub async fn delete_route_table(aws: &Aws, id: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .delete_route_table()
+        .route_table_id(id)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DeleteRouteTable", e))?;
+    Ok(())
+}
+
+pub async fn delete_subnet(aws: &Aws, id: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .delete_subnet()
+        .subnet_id(id)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DeleteSubnet", e))?;
+    Ok(())
+}
+
+pub async fn delete_security_group(aws: &Aws, id: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .delete_security_group()
+        .group_id(id)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DeleteSecurityGroup", e))?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkInterface {
+    pub id: String,
+    pub description: String,
+    pub interface_type: String,
+    pub requester: String,
+}
+
+/// Network interfaces in a VPC: what still uses it.
+pub async fn network_interfaces_in_vpc(
+    aws: &Aws,
+    vpc_id: &str,
+) -> Result<Vec<NetworkInterface>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_network_interfaces()
+        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DescribeNetworkInterfaces", e))?;
+    Ok(out
+        .network_interfaces()
+        .iter()
+        .map(|n| NetworkInterface {
+            id: n.network_interface_id().unwrap_or_default().to_string(),
+            description: n.description().unwrap_or_default().to_string(),
+            interface_type: n
+                .interface_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+            requester: n.requester_id().unwrap_or_default().to_string(),
+        })
+        .collect())
+}

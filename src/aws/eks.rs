@@ -396,3 +396,96 @@ pub async fn create_nodegroup(
         .map_err(|e| classify("eks:CreateNodegroup", e))?;
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Teardown: lists and deletes. Deleting what is already gone is reported as `NotFound`.
+
+pub async fn list_nodegroups(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+) -> Result<Vec<String>, AwsError> {
+    match eks.list_nodegroups().cluster_name(cluster).send().await {
+        Ok(out) => Ok(out.nodegroups().to_vec()),
+        Err(e) => match classify("eks:ListNodegroups", e) {
+            err if err.is_not_found() => Ok(Vec::new()),
+            err => Err(err),
+        },
+    }
+}
+
+pub async fn list_addons(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+) -> Result<Vec<String>, AwsError> {
+    match eks.list_addons().cluster_name(cluster).send().await {
+        Ok(out) => Ok(out.addons().to_vec()),
+        Err(e) => match classify("eks:ListAddons", e) {
+            err if err.is_not_found() => Ok(Vec::new()),
+            err => Err(err),
+        },
+    }
+}
+
+pub async fn list_access_entries(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+) -> Result<Vec<String>, AwsError> {
+    match eks.list_access_entries().cluster_name(cluster).send().await {
+        Ok(out) => Ok(out.access_entries().to_vec()),
+        Err(e) => match classify("eks:ListAccessEntries", e) {
+            err if err.is_not_found() => Ok(Vec::new()),
+            err => Err(err),
+        },
+    }
+}
+
+pub async fn delete_nodegroup(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    name: &str,
+) -> Result<(), AwsError> {
+    eks.delete_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name(name)
+        .send()
+        .await
+        .map_err(|e| classify("eks:DeleteNodegroup", e))?;
+    Ok(())
+}
+
+pub async fn delete_addon(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    name: &str,
+) -> Result<(), AwsError> {
+    eks.delete_addon()
+        .cluster_name(cluster)
+        .addon_name(name)
+        .send()
+        .await
+        .map_err(|e| classify("eks:DeleteAddon", e))?;
+    Ok(())
+}
+
+pub async fn delete_access_entry(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    principal: &str,
+) -> Result<(), AwsError> {
+    eks.delete_access_entry()
+        .cluster_name(cluster)
+        .principal_arn(principal)
+        .send()
+        .await
+        .map_err(|e| classify("eks:DeleteAccessEntry", e))?;
+    Ok(())
+}
+
+pub async fn delete_cluster(eks: &aws_sdk_eks::Client, name: &str) -> Result<(), AwsError> {
+    eks.delete_cluster()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| classify("eks:DeleteCluster", e))?;
+    Ok(())
+}

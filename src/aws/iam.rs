@@ -175,3 +175,86 @@ pub async fn create_oidc_provider(
         .unwrap_or_default()
         .to_string())
 }
+
+/// OIDC providers in the account with their tags.
+pub async fn oidc_providers(aws: &Aws) -> Result<Vec<(String, Vec<(String, String)>)>, AwsError> {
+    let out = aws
+        .iam
+        .list_open_id_connect_providers()
+        .send()
+        .await
+        .map_err(|e| classify("iam:ListOpenIDConnectProviders", e))?;
+    let mut found = Vec::new();
+    for p in out.open_id_connect_provider_list() {
+        let Some(arn) = p.arn() else { continue };
+        let tags = aws
+            .iam
+            .list_open_id_connect_provider_tags()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+            .map_err(|e| classify("iam:ListOpenIDConnectProviderTags", e))?;
+        found.push((
+            arn.to_string(),
+            tags.tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
+        ));
+    }
+    Ok(found)
+}
+
+pub async fn delete_oidc_provider(iam: &aws_sdk_iam::Client, arn: &str) -> Result<(), AwsError> {
+    iam.delete_open_id_connect_provider()
+        .open_id_connect_provider_arn(arn)
+        .send()
+        .await
+        .map_err(|e| classify("iam:DeleteOpenIDConnectProvider", e))?;
+    Ok(())
+}
+
+/// Deletes a role: managed policies detached, inline policies deleted, then the role.
+pub async fn delete_role(aws: &Aws, name: &str) -> Result<(), AwsError> {
+    let attached = aws
+        .iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| classify("iam:ListAttachedRolePolicies", e))?;
+    for policy in attached.attached_policies() {
+        if let Some(arn) = policy.policy_arn() {
+            aws.iam
+                .detach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| classify("iam:DetachRolePolicy", e))?;
+        }
+    }
+    let inline = aws
+        .iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| classify("iam:ListRolePolicies", e))?;
+    for policy in inline.policy_names() {
+        aws.iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(|e| classify("iam:DeleteRolePolicy", e))?;
+    }
+    aws.iam
+        .delete_role()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| classify("iam:DeleteRole", e))?;
+    Ok(())
+}

@@ -129,3 +129,30 @@ pub async fn find_keys_tagged(aws: &Aws, key: &str, value: &str) -> Result<Vec<S
     }
     Ok(found)
 }
+
+pub async fn delete_alias(aws: &Aws, alias: &str) -> Result<(), AwsError> {
+    aws.kms
+        .delete_alias()
+        .alias_name(alias)
+        .send()
+        .await
+        .map_err(|e| classify("kms:DeleteAlias", e))?;
+    Ok(())
+}
+
+/// Schedules a key's deletion after `days` (7–30); returns when it will be deleted.
+pub async fn schedule_key_deletion(
+    aws: &Aws,
+    key_id: &str,
+    days: i32,
+) -> Result<Option<String>, AwsError> {
+    let out = aws
+        .kms
+        .schedule_key_deletion()
+        .key_id(key_id)
+        .pending_window_in_days(days)
+        .send()
+        .await
+        .map_err(|e| classify("kms:ScheduleKeyDeletion", e))?;
+    Ok(out.deletion_date().map(|d| d.to_string()))
+}

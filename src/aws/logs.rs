@@ -63,3 +63,13 @@ pub async fn tag_log_group(
         .map_err(|e| classify("logs:TagResource", e))?;
     Ok(())
 }
+
+pub async fn delete_log_group(aws: &Aws, name: &str) -> Result<(), AwsError> {
+    aws.logs
+        .delete_log_group()
+        .log_group_name(name)
+        .send()
+        .await
+        .map_err(|e| classify("logs:DeleteLogGroup", e))?;
+    Ok(())
+}

@@ -153,14 +153,17 @@ pub fn render_welcome() -> String {
      a KMS key for Kubernetes secrets, and control-plane logs in CloudWatch.
   2. Configure the VPC: public, private, or public and private subnets (recommended),
      NAT gateways, route tables and a locked-down security group.
-  3. Create the cluster: encrypted secrets, logging, access entries and a managed node group.
+  3. Create the cluster: encrypted secrets, logging, access entries, add-ons and a managed
+     node group; then a kubeconfig so `kubectl` works right away.
 
-The guided wizard is not built yet. Today you can describe a cluster in a profile and inspect it:
+The guided wizard that asks these questions is not built yet. Today, describe the cluster in a
+profile (examples in profiles/) and:
   eksboot plan --profile profiles/dev.toml          every resource, the subnets, the monthly cost
                                                     and a security checklist (no AWS calls)
   eksboot preflight --profile profiles/dev.toml     read-only checks against your AWS account
+  eksboot create --profile profiles/dev.toml        create it all (asks first; rerun to resume)
 
-Example profiles are in profiles/; `eksboot help plan` explains each field.
+`eksboot help create` and README.md explain each field and option.
 "
     .to_string()
 }
@@ -255,6 +258,127 @@ pub fn format_duration(d: std::time::Duration) -> String {
     } else {
         format!("{}m {:02}s", d.as_secs() / 60, d.as_secs() % 60)
     }
+}
+
+/// What teardown found, before it deletes anything.
+pub fn render_inventory(
+    cluster: &str,
+    region: &str,
+    inventory: &crate::apply::teardown::Inventory,
+) -> String {
+    let lines = inventory.lines();
+    if lines.is_empty() {
+        return format!("Nothing of cluster \"{cluster}\" in {region} is left to delete.\n");
+    }
+    let mut out = format!(
+        "Teardown of cluster \"{cluster}\" in {region} will delete {} resources:\n",
+        lines.len()
+    );
+    for (task, kind, id) in lines {
+        let _ = writeln!(out, "  [{}] {} {id}", task.as_str(), kind.as_str());
+    }
+    out
+}
+
+/// The end of a teardown: deleted, scheduled, and what is left with why.
+pub fn render_teardown_done(
+    outcome: &crate::apply::teardown::Outcome,
+    state: &std::path::Path,
+) -> String {
+    let mut out = format!("\nDeleted {} resources.\n", outcome.deleted.len());
+    for scheduled in &outcome.scheduled {
+        let _ = writeln!(out, "Scheduled: {scheduled}");
+    }
+    if outcome.left.is_empty() {
+        let _ = writeln!(
+            out,
+            "Nothing is left; the state file {} is removed.",
+            state.display()
+        );
+    } else {
+        let _ = writeln!(out, "Could not delete {} resources:", outcome.left.len());
+        for (what, why) in &outcome.left {
+            let _ = writeln!(out, "  ✗ {what}: {why}");
+        }
+        let _ = writeln!(
+            out,
+            "The state file stays; fix the above and run teardown again to finish."
+        );
+    }
+    out
+}
+
+/// Each step of a state file, in plan order, with its status and id.
+pub fn render_status(
+    plan: &Plan,
+    state: &crate::apply::journal::State,
+    path: &std::path::Path,
+    live: Option<&std::collections::BTreeSet<String>>,
+) -> String {
+    use crate::apply::journal::StepStatus;
+    let mut out = format!(
+        "Cluster \"{}\" in {} (account {}, run {}), from {}\n",
+        state.cluster,
+        state.region,
+        state.account,
+        state.run_id,
+        path.display()
+    );
+    let rows: Vec<Vec<String>> = plan
+        .resources
+        .iter()
+        .map(|r| {
+            let record = state.steps.get(&r.id);
+            let status = match record.map(|s| s.status) {
+                Some(StepStatus::Done) => "done",
+                Some(StepStatus::Running) => "running",
+                Some(StepStatus::Failed) => "failed",
+                None => "pending",
+            };
+            let id = record
+                .and_then(|s| s.outputs.as_ref())
+                .map(|o| o.id.clone())
+                .unwrap_or_default();
+            let mut row = vec![
+                r.task.as_str().to_string(),
+                r.id.clone(),
+                status.to_string(),
+                id.clone(),
+            ];
+            if let Some(existing) = live {
+                row.push(if id.is_empty() {
+                    String::new()
+                } else if existing.contains(&id) {
+                    "exists".into()
+                } else {
+                    "not found".into()
+                });
+            }
+            row
+        })
+        .collect();
+    let headers: &[&str] = if live.is_some() {
+        &["TASK", "STEP", "STATUS", "ID", "IN AWS"]
+    } else {
+        &["TASK", "STEP", "STATUS", "ID"]
+    };
+    table(&mut out, headers, &rows);
+    let done = state
+        .steps
+        .values()
+        .filter(|s| s.status == StepStatus::Done)
+        .count();
+    let _ = writeln!(out, "{done} of {} steps done.", plan.resources.len());
+    out
+}
+
+/// Asks the person to type the cluster's name; anything else is no.
+pub fn confirm_name(cluster: &str) -> bool {
+    inquire::Text::new(&format!(
+        "Type the cluster name ({cluster}) to delete all of the above:"
+    ))
+    .prompt()
+    .is_ok_and(|typed| typed.trim() == cluster)
 }
 
 /// Asks a yes/no question on the terminal; anything but yes (or Esc, Ctrl-C) is no.

@@ -90,6 +90,13 @@ impl Reporter for PlainReporter {
                 adopted,
                 elapsed,
             } => println!("{}", done_line(resource, outputs, adopted, elapsed)),
+            Event::Deleted { resource, elapsed } => println!(
+                "[{}] deleted {} {} {:.1}s",
+                resource.task.as_str(),
+                resource.kind.as_str(),
+                resource.id,
+                elapsed.as_secs_f64()
+            ),
             Event::Failed {
                 resource,
                 error,

@@ -540,3 +540,78 @@ fn kubectl_runs_our_token_command_and_sends_the_token() {
     );
     assert!(url.contains("X-Amz-Expires=60"), "{url}");
 }
+
+#[test]
+fn an_existing_creator_role_is_assumed_and_becomes_the_bootstrap_admin() {
+    let run = Run::new(Account::new());
+    let account = run.account.id.clone();
+    let iam = aws_sdk_iam::Client::new(&run.account.sdk("us-west-2"));
+    block_on(async {
+        iam.create_role()
+            .role_name("team-eks-creator")
+            .path("/platform/")
+            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+            .send()
+            .await
+            .unwrap();
+    });
+    let profile = run.dir.path().join("existing.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "[cluster]\nname = \"mine\"\nregion = \"us-west-2\"\n[security]\n\
+             creator_role = \"arn:aws:iam::{account}:role/platform/team-eks-creator\"\n\
+             [network]\npattern = \"public\"\n"
+        ),
+    )
+    .unwrap();
+    run.create(&profile).success();
+    block_on(async {
+        assert!(
+            iam.get_role()
+                .role_name("mine-creator")
+                .send()
+                .await
+                .is_err(),
+            "no role of our own"
+        );
+        let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));
+        let entries = eks
+            .list_access_entries()
+            .cluster_name("mine")
+            .send()
+            .await
+            .unwrap();
+        let entries: BTreeSet<&str> = entries
+            .access_entries()
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert!(
+            entries.contains(format!("arn:aws:iam::{account}:role/team-eks-creator").as_str()),
+            "{entries:?}"
+        );
+        assert!(
+            entries.contains(format!("arn:aws:iam::{account}:role/x").as_str()),
+            "{entries:?}"
+        );
+        // The key policy lets the existing creator use the key.
+        let kms = aws_sdk_kms::Client::new(&run.account.sdk("us-west-2"));
+        let key = kms
+            .describe_key()
+            .key_id("alias/eksboot/mine")
+            .send()
+            .await
+            .unwrap();
+        let policy = kms
+            .get_key_policy()
+            .key_id(key.key_metadata().unwrap().key_id())
+            .policy_name("default")
+            .send()
+            .await
+            .unwrap();
+        assert!(policy.policy().unwrap().contains(&format!(
+            "arn:aws:iam::{account}:role/platform/team-eks-creator"
+        )));
+    });
+}

@@ -1,0 +1,652 @@
+//! Teardown: find everything eksboot made for a cluster (by its tags and derived names, so a
+//! lost state file never means lost track of money-burning resources), then delete it in reverse
+//! dependency order, independent deletions together. Deleting what is already gone is success.
+//! Resources eksboot did not make (an existing creator role or key named in a profile) carry no
+//! eksboot tags and are never touched.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+
+use crate::aws::{ec2, eks, iam, kms, logs, sts, Aws, AwsError};
+use crate::plan::{Kind, Resource, Task};
+
+use super::report::{Event, Reporter};
+use super::retry::with_retry;
+use super::{StepError, Timing};
+
+/// How long to wait for one thing to disappear.
+pub const GONE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Who and what to tear down.
+pub struct Teardown {
+    pub aws: Aws,
+    pub cluster: String,
+    pub region: String,
+    pub account: String,
+    /// A creator role to assume for EKS calls (ours, or the one the profile named).
+    pub creator_role_arn: Option<String>,
+    pub key_deletion_days: i32,
+    pub timing: Timing,
+    pub reporter: Arc<dyn Reporter>,
+}
+
+/// Everything found that belongs to the cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub cluster: Option<String>,
+    pub nodegroups: Vec<String>,
+    pub addons: Vec<String>,
+    pub access_entries: Vec<String>,
+    pub launch_templates: Vec<String>,
+    pub oidc_providers: Vec<String>,
+    pub vpcs: Vec<String>,
+    pub nat_gateways: Vec<String>,
+    pub addresses: Vec<String>,
+    pub vpc_endpoints: Vec<String>,
+    /// `(gateway, attached VPCs)`.
+    pub internet_gateways: Vec<(String, Vec<String>)>,
+    /// `(table, association ids)`.
+    pub route_tables: Vec<(String, Vec<String>)>,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub log_group: Option<String>,
+    /// `(key id, whether our alias points at it)`.
+    pub keys: Vec<(String, bool)>,
+    /// Role names, the creator last.
+    pub roles: Vec<String>,
+}
+
+impl Inventory {
+    /// One line per resource: task, kind, id.
+    pub fn lines(&self) -> Vec<(Task, Kind, String)> {
+        let mut out = Vec::new();
+        let mut add = |task, kind, ids: &[String]| {
+            for id in ids {
+                out.push((task, kind, id.clone()));
+            }
+        };
+        add(Task::Cluster, Kind::Nodegroup, &self.nodegroups);
+        add(Task::Cluster, Kind::LaunchTemplate, &self.launch_templates);
+        add(Task::Cluster, Kind::Addon, &self.addons);
+        add(Task::Cluster, Kind::AccessEntry, &self.access_entries);
+        add(Task::Cluster, Kind::EksCluster, self.cluster.as_slice());
+        add(Task::Cluster, Kind::OidcProvider, &self.oidc_providers);
+        add(Task::Network, Kind::NatGateway, &self.nat_gateways);
+        add(Task::Network, Kind::ElasticIp, &self.addresses);
+        add(Task::Network, Kind::VpcEndpoint, &self.vpc_endpoints);
+        let igws: Vec<String> = self
+            .internet_gateways
+            .iter()
+            .map(|(g, _)| g.clone())
+            .collect();
+        add(Task::Network, Kind::InternetGateway, &igws);
+        let tables: Vec<String> = self.route_tables.iter().map(|(t, _)| t.clone()).collect();
+        add(Task::Network, Kind::RouteTable, &tables);
+        add(Task::Network, Kind::Subnet, &self.subnets);
+        add(Task::Network, Kind::SecurityGroup, &self.security_groups);
+        add(Task::Network, Kind::Vpc, &self.vpcs);
+        add(Task::Secure, Kind::LogGroup, self.log_group.as_slice());
+        let keys: Vec<String> = self.keys.iter().map(|(k, _)| k.clone()).collect();
+        add(Task::Secure, Kind::KmsKey, &keys);
+        add(Task::Secure, Kind::IamRole, &self.roles);
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines().is_empty()
+    }
+}
+
+/// What teardown did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub deleted: Vec<String>,
+    /// Scheduled rather than deleted at once (the KMS key), with when.
+    pub scheduled: Vec<String>,
+    /// What could not be deleted, with why.
+    pub left: Vec<(String, String)>,
+}
+
+fn has_tag(tags: &[(String, String)], key: &str, value: &str) -> bool {
+    tags.iter().any(|(k, v)| k == key && v == value)
+}
+
+impl Teardown {
+    fn tag_filter(&self) -> [(&str, &str); 1] {
+        [("tag:eksboot:cluster", self.cluster.as_str())]
+    }
+
+    /// The clients for EKS calls: the creator role while it exists and lets us in, else ours.
+    pub async fn eks_clients(&self) -> (Aws, Option<String>) {
+        let Some(role) = &self.creator_role_arn else {
+            return (self.aws.clone(), None);
+        };
+        let name = role.rsplit('/').next().unwrap_or(role);
+        match iam::get_role(&self.aws, name).await {
+            Ok(Some(_)) => {}
+            _ => return (self.aws.clone(), None),
+        }
+        match sts::assume_role(&self.aws, role, "eksboot-teardown").await {
+            Ok(config) => (Aws::from_config(config), None),
+            Err(e) => (
+                self.aws.clone(),
+                Some(format!(
+                    "could not assume {role} ({e}); its trust policy names who may: continuing with your own credentials"
+                )),
+            ),
+        }
+    }
+
+    /// Finds everything that belongs to the cluster.
+    pub async fn inventory(&self, eks_aws: &Aws) -> Result<Inventory, AwsError> {
+        let mut inv = Inventory::default();
+        let name = self.cluster.as_str();
+        if let Some(c) = eks::describe_cluster(&eks_aws.eks, name).await? {
+            if c.tags.get("eksboot:cluster").map(String::as_str) == Some(name) {
+                inv.cluster = Some(name.to_string());
+                inv.nodegroups = eks::list_nodegroups(&eks_aws.eks, name).await?;
+                inv.addons = eks::list_addons(&eks_aws.eks, name).await?;
+                let creator = self.creator_role_arn.clone().unwrap_or_default();
+                let creator_name = creator.rsplit('/').next().unwrap_or_default();
+                inv.access_entries = eks::list_access_entries(&eks_aws.eks, name)
+                    .await?
+                    .into_iter()
+                    .filter(|p| !(p.ends_with(&format!(":role/{creator_name}")) || *p == creator))
+                    .collect();
+            }
+        }
+        let by_tag = self.tag_filter();
+        inv.launch_templates = ec2::find_launch_templates(&self.aws, &by_tag)
+            .await?
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        inv.oidc_providers = iam::oidc_providers(&self.aws)
+            .await?
+            .into_iter()
+            .filter(|(_, tags)| {
+                has_tag(tags, "eksboot:cluster", name)
+                    && has_tag(tags, "eksboot:region", &self.region)
+            })
+            .map(|(arn, _)| arn)
+            .collect();
+        inv.vpcs = ec2::find_vpcs(&self.aws, &by_tag)
+            .await?
+            .into_iter()
+            .map(|v| v.id)
+            .collect();
+        for vpc in &inv.vpcs {
+            for nat in ec2::find_nat_gateways_in_vpc(&self.aws, vpc).await? {
+                if has_tag(&nat.tags, "eksboot:cluster", name) && nat.state != "deleted" {
+                    inv.nat_gateways.push(nat.id);
+                }
+            }
+        }
+        inv.addresses = ec2::find_addresses(&self.aws, &by_tag)
+            .await?
+            .into_iter()
+            .map(|a| a.allocation_id)
+            .collect();
+        inv.vpc_endpoints = ec2::find_vpc_endpoints(&self.aws, &by_tag)
+            .await?
+            .into_iter()
+            .filter(|e| !matches!(e.state.as_str(), "deleted" | "deleting"))
+            .map(|e| e.id)
+            .collect();
+        inv.internet_gateways = ec2::find_internet_gateways(&self.aws, &by_tag)
+            .await?
+            .into_iter()
+            .map(|g| (g.id, g.attached_vpcs))
+            .collect();
+        inv.route_tables = ec2::find_route_tables(&self.aws, &by_tag)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.associations.into_iter().map(|(a, _)| a).collect()))
+            .collect();
+        inv.subnets = ec2::find_subnets(&self.aws, &by_tag)
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        inv.security_groups = ec2::find_security_groups(&self.aws, &by_tag)
+            .await?
+            .into_iter()
+            .map(|g| g.id)
+            .collect();
+        let group = format!("/aws/eks/{name}/cluster");
+        inv.log_group = logs::find_log_group(&self.aws, &group)
+            .await?
+            .map(|_| group);
+        let alias = format!("alias/eksboot/{name}");
+        let aliased = kms::describe_key(&self.aws, &alias).await?;
+        if let Some(k) = aliased.as_ref().filter(|k| k.state != "PendingDeletion") {
+            inv.keys.push((k.id.clone(), true));
+        }
+        if aliased.is_none() {
+            // No alias: a key whose alias was never made, found by its tags.
+            for id in kms::find_keys_tagged(&self.aws, "eksboot:cluster", name).await? {
+                if let Some(k) = kms::describe_key(&self.aws, &id).await? {
+                    if k.state != "PendingDeletion" {
+                        inv.keys.push((k.id, false));
+                    }
+                }
+            }
+        } else if aliased
+            .as_ref()
+            .is_some_and(|k| k.state == "PendingDeletion")
+        {
+            inv.keys.push((aliased.expect("checked").id, true));
+        }
+        for suffix in ["node", "cluster", "creator"] {
+            let role = format!("{name}-{suffix}");
+            if let Some(found) = iam::get_role(&self.aws, &role).await? {
+                if found.tag("eksboot:cluster") == Some(name)
+                    && found.tag("eksboot:region") == Some(self.region.as_str())
+                {
+                    inv.roles.push(role);
+                }
+            }
+        }
+        Ok(inv)
+    }
+
+    /// Deletes everything in `inv`, in reverse dependency order.
+    pub async fn delete(&self, eks_aws: &Aws, inv: &Inventory) -> Outcome {
+        let mut out = Outcome::default();
+        let name = self.cluster.as_str();
+
+        // The node group first: the cluster cannot go while it exists.
+        let nodegroups = inv.nodegroups.iter().map(|ng| {
+            self.delete_one(Task::Cluster, Kind::Nodegroup, ng, async move {
+                ignore_gone(eks::delete_nodegroup(&eks_aws.eks, name, ng).await)?;
+                self.wait_gone(Task::Cluster, Kind::Nodegroup, ng, || async move {
+                    Ok(eks::describe_nodegroup(&eks_aws.eks, name, ng)
+                        .await?
+                        .map(|n| n.status))
+                })
+                .await
+            })
+        });
+        self.collect(&mut out, join_all(nodegroups).await);
+
+        let templates = inv.launch_templates.iter().map(|id| {
+            self.delete_one(Task::Cluster, Kind::LaunchTemplate, id, async move {
+                ignore_gone(ec2::delete_launch_template(&self.aws, id).await)
+                    .map_err(StepError::from)
+            })
+        });
+        let addons = inv.addons.iter().map(|addon| {
+            self.delete_one(Task::Cluster, Kind::Addon, addon, async move {
+                ignore_gone(eks::delete_addon(&eks_aws.eks, name, addon).await)?;
+                self.wait_gone(Task::Cluster, Kind::Addon, addon, || async move {
+                    Ok(eks::describe_addon(&eks_aws.eks, name, addon)
+                        .await?
+                        .map(|a| a.status))
+                })
+                .await
+            })
+        });
+        let entries = inv.access_entries.iter().map(|principal| {
+            self.delete_one(Task::Cluster, Kind::AccessEntry, principal, async move {
+                ignore_gone(eks::delete_access_entry(&eks_aws.eks, name, principal).await)
+                    .map_err(StepError::from)
+            })
+        });
+        let (a, b, c) = tokio::join!(join_all(templates), join_all(addons), join_all(entries));
+        self.collect(&mut out, a);
+        self.collect(&mut out, b);
+        self.collect(&mut out, c);
+
+        if let Some(cluster) = &inv.cluster {
+            let result = self
+                .delete_one(Task::Cluster, Kind::EksCluster, cluster, async move {
+                    ignore_gone(eks::delete_cluster(&eks_aws.eks, cluster).await)?;
+                    self.wait_gone(Task::Cluster, Kind::EksCluster, cluster, || async move {
+                        Ok(eks::describe_cluster(&eks_aws.eks, cluster)
+                            .await?
+                            .map(|c| c.status))
+                    })
+                    .await
+                })
+                .await;
+            self.collect(&mut out, vec![result]);
+        }
+
+        // The network: NAT gateways and endpoints together, then what they used.
+        let oidc = inv.oidc_providers.iter().map(|arn| {
+            self.delete_one(Task::Cluster, Kind::OidcProvider, arn, async move {
+                ignore_gone(iam::delete_oidc_provider(&self.aws.iam, arn).await)
+                    .map_err(StepError::from)
+            })
+        });
+        let nats = inv.nat_gateways.iter().map(|id| {
+            self.delete_one(Task::Network, Kind::NatGateway, id, async move {
+                ignore_gone(ec2::delete_nat_gateway(&self.aws, id).await)?;
+                self.wait_gone(Task::Network, Kind::NatGateway, id, || async move {
+                    Ok(ec2::describe_nat_gateway(&self.aws, id)
+                        .await?
+                        .map(|n| n.state)
+                        .filter(|s| s != "deleted"))
+                })
+                .await
+            })
+        });
+        let endpoints = inv.vpc_endpoints.iter().map(|id| {
+            self.delete_one(Task::Network, Kind::VpcEndpoint, id, async move {
+                ignore_gone(ec2::delete_vpc_endpoint(&self.aws, id).await).map_err(StepError::from)
+            })
+        });
+        let (a, b, c) = tokio::join!(join_all(oidc), join_all(nats), join_all(endpoints));
+        self.collect(&mut out, a);
+        self.collect(&mut out, b);
+        self.collect(&mut out, c);
+
+        let addresses = inv.addresses.iter().map(|id| {
+            self.delete_one(Task::Network, Kind::ElasticIp, id, async move {
+                self.retry_in_use(|| ec2::release_address(&self.aws, id))
+                    .await
+            })
+        });
+        let gateways = inv.internet_gateways.iter().map(|(igw, vpcs)| {
+            self.delete_one(Task::Network, Kind::InternetGateway, igw, async move {
+                for vpc in vpcs {
+                    self.retry_in_use(|| ec2::detach_internet_gateway(&self.aws, igw, vpc))
+                        .await?;
+                }
+                self.retry_in_use(|| ec2::delete_internet_gateway(&self.aws, igw))
+                    .await
+            })
+        });
+        let tables = inv.route_tables.iter().map(|(table, associations)| {
+            self.delete_one(Task::Network, Kind::RouteTable, table, async move {
+                for association in associations {
+                    ignore_gone(ec2::disassociate_route_table(&self.aws, association).await)?;
+                }
+                self.retry_in_use(|| ec2::delete_route_table(&self.aws, table))
+                    .await
+            })
+        });
+        let (a, b, c) = tokio::join!(join_all(addresses), join_all(gateways), join_all(tables));
+        self.collect(&mut out, a);
+        self.collect(&mut out, b);
+        self.collect(&mut out, c);
+
+        let subnets = inv.subnets.iter().map(|id| {
+            self.delete_one(Task::Network, Kind::Subnet, id, async move {
+                self.retry_in_use(|| ec2::delete_subnet(&self.aws, id))
+                    .await
+            })
+        });
+        let groups = inv.security_groups.iter().map(|id| {
+            self.delete_one(Task::Network, Kind::SecurityGroup, id, async move {
+                self.retry_in_use(|| ec2::delete_security_group(&self.aws, id))
+                    .await
+            })
+        });
+        let (a, b) = tokio::join!(join_all(subnets), join_all(groups));
+        self.collect(&mut out, a);
+        self.collect(&mut out, b);
+
+        for vpc in &inv.vpcs {
+            let result = self
+                .delete_one(Task::Network, Kind::Vpc, vpc, async move {
+                    match self.retry_in_use(|| ec2::delete_vpc(&self.aws, vpc)).await {
+                        Err(StepError::Aws(AwsError::DependencyViolation { .. })) => {
+                            Err(self.what_blocks(vpc).await)
+                        }
+                        other => other,
+                    }
+                })
+                .await;
+            self.collect(&mut out, vec![result]);
+        }
+
+        // Security last: the log group, the key (scheduled), the roles with the creator last.
+        if let Some(group) = &inv.log_group {
+            let r = self
+                .delete_one(Task::Secure, Kind::LogGroup, group, async move {
+                    ignore_gone(logs::delete_log_group(&self.aws, group).await)
+                        .map_err(StepError::from)
+                })
+                .await;
+            self.collect(&mut out, vec![r]);
+        }
+        for (key, aliased) in &inv.keys {
+            let alias = format!("alias/eksboot/{name}");
+            let started = Instant::now();
+            let res = item(Task::Secure, Kind::KmsKey, key);
+            self.reporter.report(Event::Started { resource: &res });
+            let result: Result<Option<String>, AwsError> = async {
+                if *aliased {
+                    ignore_gone(kms::delete_alias(&self.aws, &alias).await)?;
+                }
+                match kms::schedule_key_deletion(&self.aws, key, self.key_deletion_days).await {
+                    Ok(when) => Ok(when),
+                    // Already scheduled: nothing more to do.
+                    Err(e)
+                        if e.failure()
+                            .is_some_and(|f| f.code == "KMSInvalidStateException") =>
+                    {
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            .await;
+            match result {
+                Ok(when) => {
+                    self.reporter.report(Event::Deleted {
+                        resource: &res,
+                        elapsed: started.elapsed(),
+                    });
+                    out.scheduled.push(format!(
+                        "KMS key {key}: deletion scheduled in {} days{} (the alias is gone, so the name can be reused now)",
+                        self.key_deletion_days,
+                        when.map(|w| format!(", on {w}")).unwrap_or_default()
+                    ));
+                }
+                Err(e) => {
+                    let error = StepError::from(e);
+                    self.reporter.report(Event::Failed {
+                        resource: &res,
+                        error: &error,
+                        elapsed: started.elapsed(),
+                    });
+                    out.left.push((format!("kms-key {key}"), error.to_string()));
+                }
+            }
+        }
+        let (others, creator): (Vec<&String>, Vec<&String>) =
+            inv.roles.iter().partition(|r| !r.ends_with("-creator"));
+        let roles = others.into_iter().map(|role| {
+            self.delete_one(Task::Secure, Kind::IamRole, role, async move {
+                ignore_gone(iam::delete_role(&self.aws, role).await).map_err(StepError::from)
+            })
+        });
+        self.collect(&mut out, join_all(roles).await);
+        for role in creator {
+            let r = self
+                .delete_one(Task::Secure, Kind::IamRole, role, async move {
+                    ignore_gone(iam::delete_role(&self.aws, role).await).map_err(StepError::from)
+                })
+                .await;
+            self.collect(&mut out, vec![r]);
+        }
+
+        // EKS writes late logs and re-creates the group: look once more at the very end.
+        let group = format!("/aws/eks/{name}/cluster");
+        if inv.cluster.is_some() || inv.log_group.is_some() {
+            if let Ok(Some(_)) = logs::find_log_group(&self.aws, &group).await {
+                let r = self
+                    .delete_one(Task::Secure, Kind::LogGroup, &group, async {
+                        ignore_gone(logs::delete_log_group(&self.aws, &group).await)
+                            .map_err(StepError::from)
+                    })
+                    .await;
+                self.collect(&mut out, vec![r]);
+            }
+        }
+        out
+    }
+
+    /// Runs one deletion, reporting it; `Ok(label)` when deleted, `Err((label, reason))` else.
+    async fn delete_one<F>(
+        &self,
+        task: Task,
+        kind: Kind,
+        id: &str,
+        work: F,
+    ) -> Result<String, (String, String)>
+    where
+        F: Future<Output = Result<(), StepError>>,
+    {
+        let res = item(task, kind, id);
+        let started = Instant::now();
+        self.reporter.report(Event::Started { resource: &res });
+        match work.await {
+            Ok(()) => {
+                self.reporter.report(Event::Deleted {
+                    resource: &res,
+                    elapsed: started.elapsed(),
+                });
+                Ok(format!("{} {id}", kind.as_str()))
+            }
+            Err(error) => {
+                self.reporter.report(Event::Failed {
+                    resource: &res,
+                    error: &error,
+                    elapsed: started.elapsed(),
+                });
+                Err((
+                    format!("{} {id}", kind.as_str()),
+                    format!("{error} (hint: {})", error.hint()),
+                ))
+            }
+        }
+    }
+
+    fn collect(&self, out: &mut Outcome, results: Vec<Result<String, (String, String)>>) {
+        for r in results {
+            match r {
+                Ok(label) => out.deleted.push(label),
+                Err(left) => out.left.push(left),
+            }
+        }
+    }
+
+    /// Retries while AWS still sees a dependency that is on its way out (ENIs of a NAT gateway
+    /// or endpoint just deleted); gone already is success.
+    async fn retry_in_use<F, Fut>(&self, op: F) -> Result<(), StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(), AwsError>>,
+    {
+        ignore_gone(
+            with_retry(
+                self.timing.retry_base,
+                |e| matches!(e, AwsError::DependencyViolation { .. }),
+                op,
+            )
+            .await,
+        )
+        .map_err(StepError::from)
+    }
+
+    async fn wait_gone<F, Fut>(
+        &self,
+        task: Task,
+        kind: Kind,
+        id: &str,
+        mut look: F,
+    ) -> Result<(), StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<String>, AwsError>>,
+    {
+        let res = item(task, kind, id);
+        let started = Instant::now();
+        loop {
+            match look().await {
+                Ok(None) => return Ok(()),
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e) => return Err(e.into()),
+                Ok(Some(status)) => {
+                    self.reporter.report(Event::Waiting {
+                        resource: &res,
+                        id,
+                        status: &status,
+                        elapsed: started.elapsed(),
+                    });
+                }
+            }
+            if started.elapsed() > GONE_TIMEOUT {
+                return Err(StepError::TimedOut(format!(
+                    "{} {id} is still being deleted",
+                    kind.as_str()
+                )));
+            }
+            tokio::time::sleep(self.timing.poll).await;
+        }
+    }
+
+    /// Says what still uses a VPC: usually load balancers or ENIs Kubernetes made.
+    async fn what_blocks(&self, vpc: &str) -> StepError {
+        let interfaces = ec2::network_interfaces_in_vpc(&self.aws, vpc)
+            .await
+            .unwrap_or_default();
+        let list: Vec<String> = interfaces
+            .iter()
+            .map(|n| {
+                format!(
+                    "{} ({})",
+                    n.id,
+                    if n.description.is_empty() {
+                        &n.interface_type
+                    } else {
+                        &n.description
+                    }
+                )
+            })
+            .collect();
+        let load_balancers = interfaces.iter().any(|n| n.description.starts_with("ELB "));
+        StepError::Conflict {
+            message: format!(
+                "the VPC {vpc} is still in use by {}",
+                if list.is_empty() {
+                    "resources eksboot did not make".to_string()
+                } else {
+                    list.join(", ")
+                }
+            ),
+            hint: if load_balancers {
+                "these are load balancers Kubernetes made for Services: run `kubectl delete svc --all-namespaces --field-selector spec.type=LoadBalancer` (or delete them in the EC2 console), then run teardown again".into()
+            } else {
+                "delete what is listed (in the EC2 console or with the AWS CLI), then run teardown again".into()
+            },
+        }
+    }
+}
+
+fn item(task: Task, kind: Kind, id: &str) -> Resource {
+    Resource {
+        id: id.to_string(),
+        task,
+        kind,
+        name: id.to_string(),
+        depends_on: Vec::new(),
+        cidr: None,
+        az: None,
+        detail: None,
+    }
+}
+
+/// Deleting something already gone counts as deleted.
+fn ignore_gone(result: Result<(), AwsError>) -> Result<(), AwsError> {
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
