@@ -346,8 +346,18 @@ pub fn render_status(
                 id.clone(),
             ];
             if let Some(existing) = live {
+                // Parts with no listing of their own live and die with their parent.
+                let part = matches!(
+                    r.kind,
+                    crate::plan::Kind::IamPolicy
+                        | crate::plan::Kind::InternetGatewayAttachment
+                        | crate::plan::Kind::Route
+                        | crate::plan::Kind::RouteTableAssociation
+                );
                 row.push(if id.is_empty() {
                     String::new()
+                } else if part {
+                    "with its parent".into()
                 } else if existing.contains(&id) {
                     "exists".into()
                 } else {

@@ -9,3 +9,4 @@ mod create;
 mod emulator;
 mod policies;
 mod preflight;
+mod teardown;

@@ -1,0 +1,510 @@
+//! Resume and teardown against the emulator: after teardown the account holds none of our
+//! resources (checked through the SDK); a run killed at any moment resumes to exactly one of
+//! each resource; teardown works without the state file and finishes a partial teardown.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::create::{tag_filter, Run};
+use crate::harness::{block_on, root, Account, Moto};
+
+/// Everything of ours still in the account, by kind (live things only).
+fn ours(account: &Account, cluster: &str, region: &str) -> BTreeMap<&'static str, usize> {
+    let config = account.sdk(region);
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let iam = aws_sdk_iam::Client::new(&config);
+    let kms = aws_sdk_kms::Client::new(&config);
+    let eks = aws_sdk_eks::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let tag = tag_filter("eksboot:cluster", cluster);
+    block_on(async {
+        let mut n = BTreeMap::new();
+        n.insert(
+            "vpcs",
+            ec2.describe_vpcs()
+                .filters(tag.clone())
+                .send()
+                .await
+                .unwrap()
+                .vpcs()
+                .len(),
+        );
+        let non_default_vpcs = ec2
+            .describe_vpcs()
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .iter()
+            .filter(|v| v.is_default() != Some(true))
+            .count();
+        n.insert("non-default vpcs", non_default_vpcs);
+        n.insert(
+            "subnets",
+            ec2.describe_subnets()
+                .filters(tag.clone())
+                .send()
+                .await
+                .unwrap()
+                .subnets()
+                .len(),
+        );
+        n.insert(
+            "internet gateways",
+            ec2.describe_internet_gateways()
+                .filters(tag.clone())
+                .send()
+                .await
+                .unwrap()
+                .internet_gateways()
+                .len(),
+        );
+        n.insert(
+            "addresses",
+            ec2.describe_addresses()
+                .send()
+                .await
+                .unwrap()
+                .addresses()
+                .len(),
+        );
+        let nats = ec2.describe_nat_gateways().send().await.unwrap();
+        n.insert(
+            "nat gateways",
+            nats.nat_gateways()
+                .iter()
+                .filter(|g| !matches!(g.state().unwrap().as_str(), "deleted" | "deleting"))
+                .count(),
+        );
+        n.insert(
+            "vpc endpoints",
+            ec2.describe_vpc_endpoints()
+                .send()
+                .await
+                .unwrap()
+                .vpc_endpoints()
+                .iter()
+                .filter(|e| {
+                    !matches!(
+                        e.state().unwrap().as_str().to_lowercase().as_str(),
+                        "deleted" | "deleting"
+                    )
+                })
+                .count(),
+        );
+        n.insert(
+            "route tables",
+            ec2.describe_route_tables()
+                .filters(tag.clone())
+                .send()
+                .await
+                .unwrap()
+                .route_tables()
+                .len(),
+        );
+        n.insert(
+            "security groups",
+            ec2.describe_security_groups()
+                .filters(tag.clone())
+                .send()
+                .await
+                .unwrap()
+                .security_groups()
+                .len(),
+        );
+        n.insert(
+            "launch templates",
+            ec2.describe_launch_templates()
+                .send()
+                .await
+                .unwrap()
+                .launch_templates()
+                .len(),
+        );
+        n.insert(
+            "roles",
+            iam.list_roles()
+                .send()
+                .await
+                .unwrap()
+                .roles()
+                .iter()
+                .filter(|r| r.role_name().starts_with(cluster))
+                .count(),
+        );
+        n.insert(
+            "oidc providers",
+            iam.list_open_id_connect_providers()
+                .send()
+                .await
+                .unwrap()
+                .open_id_connect_provider_list()
+                .len(),
+        );
+        n.insert(
+            "log groups",
+            logs.describe_log_groups()
+                .send()
+                .await
+                .unwrap()
+                .log_groups()
+                .len(),
+        );
+        n.insert(
+            "clusters",
+            eks.list_clusters().send().await.unwrap().clusters().len(),
+        );
+        let mut live_keys = 0;
+        for k in kms.list_keys().send().await.unwrap().keys() {
+            let meta = kms
+                .describe_key()
+                .key_id(k.key_id().unwrap())
+                .send()
+                .await
+                .unwrap();
+            if meta.key_metadata().unwrap().key_state().unwrap().as_str() != "PendingDeletion" {
+                live_keys += 1;
+            }
+        }
+        n.insert("live keys", live_keys);
+        if eks.describe_cluster().name(cluster).send().await.is_ok() {
+            n.insert(
+                "nodegroups",
+                eks.list_nodegroups()
+                    .cluster_name(cluster)
+                    .send()
+                    .await
+                    .unwrap()
+                    .nodegroups()
+                    .len(),
+            );
+            n.insert(
+                "addons",
+                eks.list_addons()
+                    .cluster_name(cluster)
+                    .send()
+                    .await
+                    .unwrap()
+                    .addons()
+                    .len(),
+            );
+            n.insert(
+                "access entries",
+                eks.list_access_entries()
+                    .cluster_name(cluster)
+                    .send()
+                    .await
+                    .unwrap()
+                    .access_entries()
+                    .len(),
+            );
+        }
+        n
+    })
+}
+
+fn assert_nothing_left(account: &Account, cluster: &str, region: &str) {
+    let left: BTreeMap<_, _> = ours(account, cluster, region)
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+fn teardown(run: &Run, extra: &[&str]) -> assert_cmd::assert::Assert {
+    run.account
+        .eksboot()
+        .env("EKSBOOT_POLL_MS", "100")
+        .env("EKSBOOT_RETRY_MS", "50")
+        .arg("teardown")
+        .arg("--yes")
+        .arg("--kubeconfig")
+        .arg(run.kubeconfig())
+        .args(extra)
+        .assert()
+}
+
+fn create_then_teardown(profile: &str, cluster: &str, region: &str) {
+    let run = Run::new(Account::new());
+    run.create(&root(profile)).success();
+    let out = teardown(&run, &["--state", run.state().to_str().unwrap()]).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("Nothing is left"), "{text}");
+    assert!(text.contains("deletion scheduled in 7 days"), "{text}");
+    assert_nothing_left(&run.account, cluster, region);
+    assert!(
+        !run.state().exists(),
+        "the state file is removed after a complete teardown"
+    );
+    let kube = std::fs::read_to_string(run.kubeconfig()).unwrap();
+    assert!(
+        !kube.contains(&format!("cluster/{cluster}")),
+        "our kubeconfig entries are gone:\n{kube}"
+    );
+    // The key waits for deletion; its alias is gone so the name can be used again.
+    let kms = aws_sdk_kms::Client::new(&run.account.sdk(region));
+    block_on(async {
+        let keys = kms.list_keys().send().await.unwrap();
+        assert_eq!(keys.keys().len(), 1);
+        let meta = kms
+            .describe_key()
+            .key_id(keys.keys()[0].key_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            meta.key_metadata().unwrap().key_state().unwrap().as_str(),
+            "PendingDeletion"
+        );
+        assert!(kms
+            .describe_key()
+            .key_id(format!("alias/eksboot/{cluster}"))
+            .send()
+            .await
+            .is_err());
+    });
+    // Running it again is fine: nothing to do.
+    teardown(&run, &["--cluster", cluster, "--region", region]).success();
+}
+
+#[test]
+fn production_teardown_leaves_nothing() {
+    create_then_teardown("profiles/production.toml", "production", "us-east-1");
+}
+
+#[test]
+fn dev_teardown_leaves_nothing() {
+    create_then_teardown("profiles/dev.toml", "dev", "us-west-2");
+}
+
+#[test]
+fn private_teardown_leaves_nothing() {
+    create_then_teardown("profiles/private.toml", "private", "eu-west-1");
+}
+
+#[test]
+fn teardown_from_tags_alone_after_losing_the_state_file() {
+    let run = Run::new(Account::new());
+    run.create(&root("profiles/production.toml")).success();
+    std::fs::remove_file(run.state()).unwrap();
+    teardown(&run, &["--cluster", "production", "--region", "us-east-1"]).success();
+    assert_nothing_left(&run.account, "production", "us-east-1");
+}
+
+#[test]
+fn teardown_never_touches_what_eksboot_did_not_make() {
+    let run = Run::new(Account::new());
+    let account = run.account.id.clone();
+    let config = run.account.sdk("us-west-2");
+    let key_arn = block_on(async {
+        aws_sdk_iam::Client::new(&config)
+            .create_role()
+            .role_name("shared-creator")
+            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+            .send()
+            .await
+            .unwrap();
+        let key = aws_sdk_kms::Client::new(&config)
+            .create_key()
+            .send()
+            .await
+            .unwrap();
+        key.key_metadata().unwrap().arn().unwrap().to_string()
+    });
+    let profile = run.dir.path().join("byo.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "[cluster]\nname = \"byo\"\nregion = \"us-west-2\"\n[security]\ncreator_role = \"arn:aws:iam::{account}:role/shared-creator\"\n\
+             secrets_key = \"{key_arn}\"\n[network]\npattern = \"public\"\n"
+        ),
+    )
+    .unwrap();
+    run.create(&profile).success();
+    teardown(&run, &["--state", run.state().to_str().unwrap()]).success();
+    block_on(async {
+        assert!(aws_sdk_iam::Client::new(&config)
+            .get_role()
+            .role_name("shared-creator")
+            .send()
+            .await
+            .is_ok());
+        let key = aws_sdk_kms::Client::new(&config)
+            .describe_key()
+            .key_id(&key_arn)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            key.key_metadata().unwrap().key_state().unwrap().as_str(),
+            "Enabled"
+        );
+    });
+    assert!(iam_roles(&run.account, "us-west-2")
+        .iter()
+        .all(|r| !r.starts_with("byo-")));
+}
+
+fn iam_roles(account: &Account, region: &str) -> Vec<String> {
+    let iam = aws_sdk_iam::Client::new(&account.sdk(region));
+    block_on(async {
+        iam.list_roles()
+            .send()
+            .await
+            .unwrap()
+            .roles()
+            .iter()
+            .map(|r| r.role_name().to_string())
+            .collect()
+    })
+}
+
+/// Starts eksboot with these arguments and kills it (SIGKILL) after `after`.
+fn run_and_kill(run: &Run, args: &[&str], after: Duration) {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("eksboot"));
+    let probe = run.account.eksboot();
+    for (key, value) in probe.get_envs() {
+        match value {
+            Some(v) => child.env(key, v),
+            None => child.env_remove(key),
+        };
+    }
+    let mut child = child
+        .current_dir(run.dir.path())
+        .env("EKSBOOT_POLL_MS", "100")
+        .env("EKSBOOT_RETRY_MS", "50")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_create_killed_again_and_again_resumes_to_exactly_one_of_each() {
+    let server = Moto::start();
+    server.set_transition("eks::cluster", 2);
+    server.set_transition("eks::nodegroup", 1);
+    server.set_transition("ec2::nat_gateway", 1);
+    let run = Run::new(Account::on(&server));
+    let profile = root("profiles/production.toml");
+    let state = run.state();
+    let kube = run.kubeconfig();
+    let create_args: Vec<&str> = vec![
+        "create",
+        "--yes",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--kubeconfig",
+        kube.to_str().unwrap(),
+    ];
+    let resume_args: Vec<&str> = vec![
+        "resume",
+        "--yes",
+        "--state",
+        state.to_str().unwrap(),
+        "--kubeconfig",
+        kube.to_str().unwrap(),
+    ];
+    // A dozen kill points, spread from the first IAM calls to the node group's wait.
+    let points = [
+        80, 150, 250, 350, 500, 650, 800, 1000, 1300, 1700, 2200, 2800,
+    ];
+    for (i, ms) in points.iter().enumerate() {
+        let args = if i == 0 || !state.exists() {
+            &create_args
+        } else {
+            &resume_args
+        };
+        run_and_kill(&run, args, Duration::from_millis(*ms));
+    }
+    // Resume to completion (a killed run's lock is taken over).
+    let args = if state.exists() {
+        &resume_args
+    } else {
+        &create_args
+    };
+    run.account
+        .eksboot()
+        .env("EKSBOOT_POLL_MS", "100")
+        .args(args)
+        .assert()
+        .success();
+    let counts = ours(&run.account, "production", "us-east-1");
+    let expected = [
+        ("vpcs", 1),
+        ("subnets", 6),
+        ("internet gateways", 1),
+        ("addresses", 3),
+        ("nat gateways", 3),
+        ("route tables", 4),
+        ("security groups", 1),
+        ("launch templates", 1),
+        ("roles", 3),
+        ("oidc providers", 1),
+        ("log groups", 1),
+        ("clusters", 1),
+        ("live keys", 1),
+        ("nodegroups", 1),
+        ("addons", 4),
+        ("access entries", 3),
+    ];
+    for (kind, n) in expected {
+        assert_eq!(counts[kind], n, "exactly one of each: {kind} in {counts:?}");
+    }
+    // Then teardown to zero.
+    teardown(&run, &["--state", state.to_str().unwrap()]).success();
+    assert_nothing_left(&run.account, "production", "us-east-1");
+}
+
+#[test]
+fn a_teardown_interrupted_half_way_finishes_when_run_again() {
+    let server = Moto::start();
+    server.set_transition("eks::nodegroup-deletion", 2);
+    server.set_transition("eks::cluster-deletion", 1);
+    let run = Run::new(Account::on(&server));
+    run.create(&root("profiles/dev.toml")).success();
+    let state = run.state();
+    run_and_kill(
+        &run,
+        &["teardown", "--yes", "--state", state.to_str().unwrap()],
+        Duration::from_millis(1200),
+    );
+    assert!(state.exists(), "a partial teardown keeps the state file");
+    teardown(&run, &["--state", state.to_str().unwrap()]).success();
+    assert_nothing_left(&run.account, "dev", "us-west-2");
+}
+
+#[test]
+fn status_lists_each_step_and_live_existence() {
+    let run = Run::new(Account::new());
+    run.create(&root("profiles/dev.toml")).success();
+    let out = run
+        .account
+        .eksboot()
+        .args(["status", "--live", "--state", run.state().to_str().unwrap()])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("25 of 25 steps done."), "{text}");
+    assert!(text.contains("vpc ") && text.contains("exists"), "{text}");
+    assert!(!text.contains("not found"), "{text}");
+}
+
+#[test]
+fn without_yes_and_without_a_terminal_teardown_refuses() {
+    let run = Run::new(Account::new());
+    run.account
+        .eksboot()
+        .args(["teardown", "--cluster", "dev", "--region", "us-west-2"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--yes"));
+}
