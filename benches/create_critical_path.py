@@ -40,7 +40,7 @@ def main():
         sys.exit("build it first: cargo build --release")
     server = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "tests", "moto", "eksboot_moto.py")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
     )
     port = server.stdout.readline().decode().split()[1]
