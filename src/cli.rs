@@ -102,7 +102,7 @@ Interrupted? Run the same command again: it adopts what exists and continues.")]
         #[arg(long)]
         no_switch_context: bool,
         /// How kubectl gets its token: this binary's `token` command, or `aws eks get-token`.
-        #[arg(long, value_enum, default_value_t = KubeconfigAuth::Eksboot)]
+        #[arg(long, value_enum, value_name = "HOW", default_value_t = KubeconfigAuth::Eksboot)]
         kubeconfig_auth: KubeconfigAuth,
     },
     /// Continue an interrupted create from its state file (the profile is in it).
@@ -137,7 +137,8 @@ Examples:
     /// roles. Works from the state file, or from tags alone when the state file is lost.
     #[command(after_help = "\
 Examples:
-  eksboot teardown --cluster demo --region us-west-2          lists what goes, asks you to type the name
+  eksboot teardown --cluster demo --region us-west-2
+      lists what goes, then asks you to type the cluster's name
   eksboot teardown --state .eksboot/demo-us-west-2.state.json --yes
 
 Resources eksboot did not make (an existing creator role or key named in the profile) are never

@@ -155,6 +155,11 @@ fn help_explains_itself_with_examples() {
         vec!["--help"],
         vec!["plan", "--help"],
         vec!["preflight", "--help"],
+        vec!["create", "--help"],
+        vec!["resume", "--help"],
+        vec!["status", "--help"],
+        vec!["teardown", "--help"],
+        vec!["token", "--help"],
     ] {
         let (mut cmd, _home) = offline();
         let out = cmd.args(&args).assert().success();
