@@ -237,6 +237,9 @@ async fn create(
             hint: format!("review `eksboot plan --profile {source}` first, then add --yes"),
         });
     }
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let executing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let interrupt = watch_for_ctrl_c(Arc::clone(&stopping), Arc::clone(&executing));
     let state_path = state.unwrap_or_else(|| {
         journal::default_path(
             Path::new("."),
@@ -319,9 +322,9 @@ async fn create(
         timing: Timing::from_env(),
         kubernetes_version,
         creator: tokio::sync::OnceCell::new(),
-        stopping: Default::default(),
+        stopping,
     });
-    let interrupt = watch_for_ctrl_c(Arc::clone(&ctx));
+    executing.store(true, std::sync::atomic::Ordering::SeqCst);
     let result = apply::execute(Arc::clone(&ctx), &steps).await;
     interrupt.abort();
     let summary = match result {
@@ -361,13 +364,20 @@ async fn create(
 
 /// First Ctrl-C: stop starting steps, let running ones finish and be recorded. Second: exit now
 /// (every journal write is atomic, so the state file stays consistent).
-fn watch_for_ctrl_c(ctx: Arc<Ctx>) -> tokio::task::JoinHandle<()> {
+/// Before anything is being created, the first press simply quits.
+fn watch_for_ctrl_c(
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+    executing: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
         }
-        ctx.stopping
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if !executing.load(std::sync::atomic::Ordering::SeqCst) {
+            ui::print_error("cancelled: nothing was created", None);
+            std::process::exit(130);
+        }
+        stopping.store(true, std::sync::atomic::Ordering::SeqCst);
         ui::print_error(
             "stopping: no new steps start; the ones running finish and are recorded (Ctrl-C again to quit now)",
             None,

@@ -76,6 +76,7 @@ where
 {
     let started = Instant::now();
     loop {
+        ctx.check_stopping()?;
         let status = look().await?.unwrap_or_else(|| "GONE".into());
         match status.as_str() {
             "ACTIVE" => return Ok(()),
@@ -462,10 +463,7 @@ async fn wait_for_step(ctx: &Ctx, res: &Resource, step: &str) -> Result<(), Step
                 )))
             }
             _ if ctx.stopping.load(std::sync::atomic::Ordering::SeqCst) => {
-                return Err(StepError::Broken(format!(
-                    "{} was waiting for nodes, and the run is stopping",
-                    res.name
-                )))
+                return Err(StepError::Interrupted)
             }
             _ => ctx.waiting(res, &res.name, "waiting for nodes", started),
         }

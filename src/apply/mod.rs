@@ -70,7 +70,7 @@ pub struct Ctx {
     pub creator: tokio::sync::OnceCell<Aws>,
     /// Set when the run is stopping (a step failed, or the person pressed Ctrl-C): no new step
     /// starts, and steps waiting on others give up.
-    pub stopping: std::sync::atomic::AtomicBool,
+    pub stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The result of one step.
@@ -112,6 +112,9 @@ pub enum StepError {
     /// AWS reports the resource as failed.
     #[error("{0}")]
     Broken(String),
+    /// The run is stopping (Ctrl-C) while this step waited; what exists is recorded.
+    #[error("stopped while waiting")]
+    Interrupted,
 }
 
 impl StepError {
@@ -122,6 +125,7 @@ impl StepError {
             StepError::Journal(_) => "check that the state file's directory is writable, then rerun to resume".into(),
             StepError::TimedOut(_) => "it may still finish: rerun the same command to resume and wait again".into(),
             StepError::Broken(_) => "check the AWS console for the reason, fix it, and rerun to resume (or run teardown)".into(),
+            StepError::Interrupted => "rerun the same command to resume".into(),
         }
     }
 }
@@ -206,6 +210,15 @@ impl Ctx {
         Ok(())
     }
 
+    /// Fails with [`StepError::Interrupted`] once the run is stopping (for wait loops).
+    pub fn check_stopping(&self) -> Result<(), StepError> {
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(StepError::Interrupted)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Reports a status while waiting.
     pub fn waiting(&self, res: &Resource, id: &str, status: &str, started: Instant) {
         self.reporter.report(Event::Waiting {
@@ -263,6 +276,7 @@ pub async fn execute(ctx: Arc<Ctx>, steps: &[String]) -> Result<Summary, Execute
     let mut running = tokio::task::JoinSet::new();
     let mut summary = Summary::default();
     let mut failures: Vec<ApplyError> = Vec::new();
+    let mut interrupted = 0;
 
     loop {
         if failures.is_empty() && !ctx.stopping.load(std::sync::atomic::Ordering::SeqCst) {
@@ -301,6 +315,8 @@ pub async fn execute(ctx: Arc<Ctx>, steps: &[String]) -> Result<Summary, Execute
                             adopted: step.adopted,
                             elapsed,
                         }),
+                        // Stopped while waiting: the step stays "running", to be resumed.
+                        Err(StepError::Interrupted) => {}
                         Err(error) => {
                             let _ = ctx
                                 .journal
@@ -331,6 +347,7 @@ pub async fn execute(ctx: Arc<Ctx>, steps: &[String]) -> Result<Summary, Execute
                 }
                 done.insert(res.id);
             }
+            Err(StepError::Interrupted) => interrupted += 1,
             Err(error) => {
                 ctx.stopping
                     .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -349,10 +366,10 @@ pub async fn execute(ctx: Arc<Ctx>, steps: &[String]) -> Result<Summary, Execute
     summary.elapsed = started.elapsed();
     let _ = ctx.journal.lock().expect("journal lock").save();
     if failures.is_empty() {
-        if !waiting.is_empty() {
+        if !waiting.is_empty() || interrupted > 0 {
             return Err(ExecuteError::Interrupted {
                 done: summary,
-                not_started: waiting.len(),
+                not_started: waiting.len() + interrupted,
             });
         }
         return Ok(summary);

@@ -297,6 +297,7 @@ async fn nat_gateway(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError>
 async fn wait_for_nat(ctx: &Ctx, res: &Resource, id: &str) -> Result<(), StepError> {
     let started = Instant::now();
     loop {
+        ctx.check_stopping()?;
         let nat = throttled(ctx.timing.retry_base, || {
             ec2::describe_nat_gateway(&ctx.aws, id)
         })

@@ -508,3 +508,76 @@ fn without_yes_and_without_a_terminal_teardown_refuses() {
         .code(2)
         .stderr(predicates::str::contains("--yes"));
 }
+
+#[test]
+fn ctrl_c_stops_cleanly_with_exit_130_and_resume_finishes() {
+    let server = Moto::start();
+    server.set_transition("eks::cluster", 4);
+    let run = Run::new(Account::on(&server));
+    let profile = root("profiles/dev.toml");
+    let state = run.state();
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("eksboot"));
+    for (key, value) in run.account.eksboot().get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    let child = cmd
+        .env("EKSBOOT_POLL_MS", "100")
+        .args([
+            "create",
+            "--yes",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ])
+        .arg("--kubeconfig")
+        .arg(run.kubeconfig())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the cluster is being created, then press Ctrl-C once.
+    let mut child = child;
+    let stdout = child.stdout.take().unwrap();
+    let mut seen = String::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("waiting eks-cluster") {
+            let signal = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(signal.success());
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "stderr: {stderr}\nstdout: {seen}"
+    );
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        stderr.contains("eksboot resume") && stderr.contains("eksboot teardown"),
+        "{stderr}"
+    );
+    // The journal is whole and resume finishes the job.
+    let journal: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(journal["steps"]["cluster"]["status"], "running");
+    run.account
+        .eksboot()
+        .env("EKSBOOT_POLL_MS", "100")
+        .args(["resume", "--yes", "--state", state.to_str().unwrap()])
+        .arg("--kubeconfig")
+        .arg(run.kubeconfig())
+        .assert()
+        .success();
+    assert_eq!(ours(&run.account, "dev", "us-west-2")["clusters"], 1);
+}
