@@ -133,7 +133,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             kubeconfig,
             no_switch_context,
             kubeconfig_auth,
+            output,
         }) => {
+            ui::set_json_mode(output == OutputFormat::Json);
             let target = KubeconfigTarget {
                 path: kubeconfig,
                 switch_context: !no_switch_context,
@@ -146,7 +148,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             target,
             yes,
             kubeconfig,
+            output,
         }) => {
+            ui::set_json_mode(output == OutputFormat::Json);
             let path = state_path(&target)?;
             let state = journal::read_state(&path).map_err(|e| match e {
                 JournalError::Read { .. } => RunError::Usage {
@@ -170,13 +174,24 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             )
             .await
         }
-        Some(Command::Status { target, live }) => status(&target, live).await,
+        Some(Command::Status {
+            target,
+            live,
+            output,
+        }) => {
+            ui::set_json_mode(output == OutputFormat::Json);
+            status(&target, live).await
+        }
         Some(Command::Teardown {
             target,
             yes,
             key_deletion_days,
             kubeconfig,
-        }) => teardown(&target, yes, key_deletion_days, kubeconfig).await,
+            output,
+        }) => {
+            ui::set_json_mode(output == OutputFormat::Json);
+            teardown(&target, yes, key_deletion_days, kubeconfig).await
+        }
         Some(Command::Token {
             cluster,
             region,
@@ -318,7 +333,7 @@ async fn create(
         profile: profile.clone(),
         plan,
         journal: Mutex::new(journal),
-        reporter: Arc::new(ui::plain::PlainReporter::default()),
+        reporter: ui::reporter(),
         timing: Timing::from_env(),
         kubernetes_version,
         creator: tokio::sync::OnceCell::new(),
@@ -415,7 +430,13 @@ async fn status(target: &StateTarget, live: bool) -> Result<ExitCode, RunError> 
     } else {
         None
     };
-    ui::print(&ui::render_status(&plan, &state, &path, existing.as_ref()));
+    if ui::json_mode() {
+        for line in ui::render_status_json(&plan, &state, existing.as_ref()) {
+            ui::print_json_line(&line);
+        }
+    } else {
+        ui::print(&ui::render_status(&plan, &state, &path, existing.as_ref()));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -487,7 +508,7 @@ async fn teardown(
         creator_role_arn,
         key_deletion_days,
         timing: Timing::from_env(),
-        reporter: Arc::new(ui::plain::PlainReporter::default()),
+        reporter: ui::reporter(),
     };
     let (eks_aws, note) = teardown.eks_clients().await;
     if let Some(note) = note {

@@ -104,6 +104,9 @@ Interrupted? Run the same command again: it adopts what exists and continues.")]
         /// How kubectl gets its token: this binary's `token` command, or `aws eks get-token`.
         #[arg(long, value_enum, value_name = "HOW", default_value_t = KubeconfigAuth::Eksboot)]
         kubeconfig_auth: KubeconfigAuth,
+        /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
     },
     /// Continue an interrupted create from its state file (the profile is in it).
     #[command(after_help = "\
@@ -119,6 +122,9 @@ Examples:
         /// The kubeconfig to update (default: the first path of $KUBECONFIG, else ~/.kube/config).
         #[arg(long, value_name = "PATH")]
         kubeconfig: Option<PathBuf>,
+        /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
     },
     /// Show each step of a cluster's state file: done, running, failed or pending, with ids.
     #[command(after_help = "\
@@ -131,6 +137,9 @@ Examples:
         /// Also ask AWS whether each recorded resource still exists.
         #[arg(long)]
         live: bool,
+        /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
     },
     /// Delete everything eksboot made for a cluster, in reverse order: node group, add-ons,
     /// cluster, NAT gateways, the VPC and its parts, the log group, the key (scheduled) and the
@@ -155,6 +164,9 @@ touched. Running teardown again after a partial teardown finishes the job.")]
         /// The kubeconfig to remove the cluster's entries from.
         #[arg(long, value_name = "PATH")]
         kubeconfig: Option<PathBuf>,
+        /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
     },
     /// Print a Kubernetes ExecCredential for an EKS cluster (kubectl runs this for you; see the
     /// `users` entry eksboot writes into your kubeconfig). Uses your usual AWS credentials.

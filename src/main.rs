@@ -16,9 +16,33 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let started = std::time::Instant::now();
     match runtime.block_on(app::run(cli)) {
-        Ok(code) => code,
+        Ok(code) => {
+            if ui::json_mode() {
+                let status = if code == ExitCode::SUCCESS {
+                    "ok"
+                } else {
+                    "failed"
+                };
+                ui::print_json_line(&ui::json::run_done(status, started.elapsed(), None));
+            }
+            code
+        }
         Err(err) => {
+            if ui::json_mode() {
+                let status = if err.exit_code() == 130 {
+                    "interrupted"
+                } else {
+                    "failed"
+                };
+                let hint = err.hint().unwrap_or_default();
+                ui::print_json_line(&ui::json::run_done(
+                    status,
+                    started.elapsed(),
+                    Some((&err.to_string(), &hint)),
+                ));
+            }
             match &err {
                 // One line, with what to do, for the most common first-run problem.
                 app::RunError::Aws(eksboot::aws::AwsError::NoCredentials(_)) => {

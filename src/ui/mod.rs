@@ -1,7 +1,31 @@
 //! The only module that prints. Rendering is split from printing: `render_*` functions are pure
 //! (and snapshot-tested); `print_*` write them to the terminal.
 
+pub mod json;
 pub mod plain;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// In `--output json` mode, standard output carries only JSON events; human text moves to
+/// standard error.
+static JSON_MODE: AtomicBool = AtomicBool::new(false);
+
+pub fn set_json_mode(on: bool) {
+    JSON_MODE.store(on, Ordering::SeqCst);
+}
+
+pub fn json_mode() -> bool {
+    JSON_MODE.load(Ordering::SeqCst)
+}
+
+/// The reporter for this run: JSON events, or plain lines.
+pub fn reporter() -> std::sync::Arc<dyn crate::apply::Reporter> {
+    if json_mode() {
+        std::sync::Arc::new(json::JsonReporter)
+    } else {
+        std::sync::Arc::new(plain::PlainReporter::default())
+    }
+}
 
 use std::fmt::Write as _;
 
@@ -382,6 +406,42 @@ pub fn render_status(
     out
 }
 
+/// `status --output json`: one object per step.
+pub fn render_status_json(
+    plan: &Plan,
+    state: &crate::apply::journal::State,
+    live: Option<&std::collections::BTreeSet<String>>,
+) -> Vec<String> {
+    use crate::apply::journal::StepStatus;
+    plan.resources
+        .iter()
+        .map(|r| {
+            let record = state.steps.get(&r.id);
+            let status = match record.map(|s| s.status) {
+                Some(StepStatus::Done) => "done",
+                Some(StepStatus::Running) => "running",
+                Some(StepStatus::Failed) => "failed",
+                None => "pending",
+            };
+            let id = record
+                .and_then(|s| s.outputs.as_ref())
+                .map(|o| o.id.clone());
+            let mut value = serde_json::json!({
+                "event": "step_status",
+                "task": r.task.as_str(),
+                "step": r.id,
+                "kind": r.kind.as_str(),
+                "status": status,
+                "id": id,
+            });
+            if let (Some(existing), Some(id)) = (live, &id) {
+                value["exists"] = serde_json::json!(existing.contains(id));
+            }
+            value.to_string()
+        })
+        .collect()
+}
+
 /// Asks the person to type the cluster's name; anything else is no.
 pub fn confirm_name(cluster: &str) -> bool {
     inquire::Text::new(&format!(
@@ -399,9 +459,18 @@ pub fn confirm(question: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Prints to standard output.
+/// Prints human text: to standard output, or to standard error in JSON mode.
 pub fn print(text: &str) {
-    print!("{text}");
+    if json_mode() {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+}
+
+/// Prints one JSON line to standard output.
+pub fn print_json_line(line: &str) {
+    println!("{line}");
 }
 
 /// Prints an error and what to do next, on standard error.

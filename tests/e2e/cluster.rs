@@ -615,3 +615,63 @@ fn an_existing_creator_role_is_assumed_and_becomes_the_bootstrap_admin() {
         )));
     });
 }
+
+#[test]
+fn output_json_gives_one_event_per_line_on_stdout() {
+    let run = Run::new(Account::new());
+    let out = run
+        .account
+        .eksboot()
+        .env("EKSBOOT_POLL_MS", "100")
+        .args(["create", "--yes", "--output", "json", "--profile"])
+        .arg(root("profiles/dev.toml"))
+        .arg("--state")
+        .arg(run.state())
+        .arg("--kubeconfig")
+        .arg(run.kubeconfig())
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for e in &events {
+        assert!(e["ts"].as_str().unwrap().ends_with('Z'));
+        assert!(e["elapsed_s"].is_number());
+    }
+    let done: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "step_done")
+        .collect();
+    assert_eq!(done.len(), 25, "every step of the dev plan");
+    let vpc = done.iter().find(|e| e["step"] == "vpc").unwrap();
+    assert_eq!(vpc["task"], "network");
+    assert_eq!(vpc["kind"], "vpc");
+    assert!(vpc["id"].as_str().unwrap().starts_with("vpc-"));
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "step_started" && e["step"] == "cluster"));
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "run_done");
+    assert_eq!(last["status"], "ok");
+    // The human summary went to stderr.
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("is ready in"));
+
+    // Teardown in JSON too.
+    let out = run
+        .account
+        .eksboot()
+        .env("EKSBOOT_POLL_MS", "100")
+        .args(["teardown", "--yes", "--output", "json", "--state"])
+        .arg(run.state())
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let deleted = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["event"] == "step_deleted")
+        .count();
+    assert!(deleted >= 20, "{stdout}");
+}
