@@ -101,6 +101,7 @@ impl RunError {
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
+    ui::set_verbose(cli.verbose > 0);
     match cli.command {
         None => {
             ui::print(&ui::render_welcome());
@@ -333,7 +334,10 @@ async fn create(
         profile: profile.clone(),
         plan,
         journal: Mutex::new(journal),
-        reporter: ui::reporter(),
+        reporter: ui::reporter(
+            &format!("eksboot create {}", profile.cluster.name),
+            steps.len(),
+        ),
         timing: Timing::from_env(),
         kubernetes_version,
         creator: tokio::sync::OnceCell::new(),
@@ -342,6 +346,7 @@ async fn create(
     executing.store(true, std::sync::atomic::Ordering::SeqCst);
     let result = apply::execute(Arc::clone(&ctx), &steps).await;
     interrupt.abort();
+    ctx.reporter.finish();
     let summary = match result {
         Ok(summary) => summary,
         Err(ExecuteError::Failed(e)) => return Err(e.into()),
@@ -508,7 +513,7 @@ async fn teardown(
         creator_role_arn,
         key_deletion_days,
         timing: Timing::from_env(),
-        reporter: ui::reporter(),
+        reporter: Arc::new(apply::report::Silent),
     };
     let (eks_aws, note) = teardown.eks_clients().await;
     if let Some(note) = note {
@@ -519,7 +524,15 @@ async fn teardown(
     if !inventory.is_empty() && !yes && !ui::confirm_name(&cluster) {
         return Err(RunError::Cancelled);
     }
+    let teardown = apply::teardown::Teardown {
+        reporter: ui::reporter(
+            &format!("eksboot teardown {cluster}"),
+            inventory.lines().len(),
+        ),
+        ..teardown
+    };
     let outcome = teardown.delete(&eks_aws, &inventory).await;
+    teardown.reporter.finish();
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_default();

@@ -41,6 +41,8 @@ pub enum Event<'a> {
 
 pub trait Reporter: Send + Sync {
     fn report(&self, event: Event<'_>);
+    /// The run is over: a live display draws its last frame.
+    fn finish(&self) {}
 }
 
 /// A reporter that shows nothing (for library use and tests that only look at AWS).

@@ -17,7 +17,7 @@ use crate::profile::{Nat, Pattern, Profile};
 use network::{SubnetSlot, Tier};
 
 /// The three tasks every EKS cluster needs, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Task {
     Secure,

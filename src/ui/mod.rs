@@ -3,6 +3,7 @@
 
 pub mod json;
 pub mod plain;
+pub mod tree;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -18,10 +19,30 @@ pub fn json_mode() -> bool {
     JSON_MODE.load(Ordering::SeqCst)
 }
 
-/// The reporter for this run: JSON events, or plain lines.
-pub fn reporter() -> std::sync::Arc<dyn crate::apply::Reporter> {
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// With `-v`, log lines and a live tree would overwrite each other: plain lines then.
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, Ordering::SeqCst);
+}
+
+/// Whether to draw a live tree: a terminal that wants animation, and nothing else printing.
+pub fn live_display() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+        && std::env::var_os("CI").is_none()
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        && !VERBOSE.load(Ordering::SeqCst)
+        && !json_mode()
+}
+
+/// The reporter for this run: JSON events, a live tree on a terminal, or plain lines.
+pub fn reporter(title: &str, total: usize) -> std::sync::Arc<dyn crate::apply::Reporter> {
     if json_mode() {
         std::sync::Arc::new(json::JsonReporter)
+    } else if live_display() {
+        std::sync::Arc::new(tree::TreeReporter::new(title, total))
     } else {
         std::sync::Arc::new(plain::PlainReporter::default())
     }
@@ -261,15 +282,15 @@ pub fn render_create_done(
     if !kubeconfig.switched {
         let _ = writeln!(out, "  kubectl config use-context {}", kubeconfig.context);
     }
-    let _ = writeln!(out, "  kubectl get nodes                  see your nodes");
+    let which = format!("--state {}", state.display());
     let _ = writeln!(
         out,
-        "  eksboot create --profile … --yes   safe to rerun: it checks every resource and creates nothing twice"
+        "  kubectl get nodes                      see your nodes"
     );
+    let _ = writeln!(out, "  eksboot status {which}    what exists, step by step");
     let _ = writeln!(
         out,
-        "  The state file lists every resource eksboot made and tags them `eksboot:cluster={}`; keep it for teardown.",
-        profile.cluster.name
+        "  eksboot teardown {which}  delete it all when you are done"
     );
     out
 }
