@@ -186,12 +186,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
         Some(Command::Teardown {
             target,
             yes,
+            force,
             key_deletion_days,
             kubeconfig,
             output,
         }) => {
             ui::set_json_mode(output == OutputFormat::Json);
-            teardown(&target, yes, key_deletion_days, kubeconfig).await
+            teardown(&target, yes, force, key_deletion_days, kubeconfig).await
         }
         Some(Command::Token {
             cluster,
@@ -426,6 +427,7 @@ async fn status(target: &StateTarget, live: bool) -> Result<ExitCode, RunError> 
             region: state.region.clone(),
             account: state.account.clone(),
             key_deletion_days: 7,
+            force: false,
             timing: Timing::from_env(),
             reporter: Arc::new(apply::report::Silent),
         };
@@ -460,6 +462,7 @@ fn creator_arn(profile: &Profile, account: &str) -> Option<String> {
 async fn teardown(
     target: &StateTarget,
     yes: bool,
+    force: bool,
     key_deletion_days: i32,
     kubeconfig_path: Option<PathBuf>,
 ) -> Result<ExitCode, RunError> {
@@ -512,6 +515,7 @@ async fn teardown(
         account: caller.account.clone(),
         creator_role_arn,
         key_deletion_days,
+        force,
         timing: Timing::from_env(),
         reporter: Arc::new(apply::report::Silent),
     };

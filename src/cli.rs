@@ -158,6 +158,10 @@ touched. Running teardown again after a partial teardown finishes the job.")]
         /// Delete without asking. Required when not running on a terminal.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Also delete the load balancers Kubernetes made for this cluster's Services (tagged for
+        /// it), which otherwise keep the VPC from being deleted.
+        #[arg(long)]
+        force: bool,
         /// Days before the KMS key is deleted (7 to 30); it can be recovered until then.
         #[arg(long, value_name = "DAYS", default_value_t = 7, value_parser = clap::value_parser!(i32).range(7..=30))]
         key_deletion_days: i32,

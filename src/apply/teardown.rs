@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
-use crate::aws::{ec2, eks, iam, kms, logs, sts, Aws, AwsError};
+use crate::aws::{ec2, eks, elb, iam, kms, logs, sts, Aws, AwsError};
 use crate::plan::{Kind, Resource, Task};
 
 use super::report::{Event, Reporter};
@@ -29,6 +29,8 @@ pub struct Teardown {
     /// A creator role to assume for EKS calls (ours, or the one the profile named).
     pub creator_role_arn: Option<String>,
     pub key_deletion_days: i32,
+    /// Also delete the load balancers Kubernetes made for this cluster's Services.
+    pub force: bool,
     pub timing: Timing,
     pub reporter: Arc<dyn Reporter>,
 }
@@ -43,6 +45,8 @@ pub struct Inventory {
     pub launch_templates: Vec<String>,
     pub oidc_providers: Vec<String>,
     pub vpcs: Vec<String>,
+    /// Load balancers in our VPCs (Kubernetes made them): `(arn, name, tagged for this cluster)`.
+    pub load_balancers: Vec<(String, String, bool)>,
     pub nat_gateways: Vec<String>,
     pub addresses: Vec<String>,
     pub vpc_endpoints: Vec<String>,
@@ -74,6 +78,12 @@ impl Inventory {
         add(Task::Cluster, Kind::AccessEntry, &self.access_entries);
         add(Task::Cluster, Kind::EksCluster, self.cluster.as_slice());
         add(Task::Cluster, Kind::OidcProvider, &self.oidc_providers);
+        let lbs: Vec<String> = self
+            .load_balancers
+            .iter()
+            .map(|(_, n, _)| n.clone())
+            .collect();
+        add(Task::Network, Kind::LoadBalancer, &lbs);
         add(Task::Network, Kind::NatGateway, &self.nat_gateways);
         add(Task::Network, Kind::ElasticIp, &self.addresses);
         add(Task::Network, Kind::VpcEndpoint, &self.vpc_endpoints);
@@ -178,6 +188,19 @@ impl Teardown {
             .into_iter()
             .map(|v| v.id)
             .collect();
+        if !inv.vpcs.is_empty() {
+            let cluster_tag = format!("kubernetes.io/cluster/{name}");
+            inv.load_balancers = elb::load_balancers_in(&self.aws, &inv.vpcs)
+                .await?
+                .into_iter()
+                .map(|lb| {
+                    let ours = lb.tags.iter().any(|(k, v)| {
+                        (k == "elbv2.k8s.aws/cluster" && v == name) || *k == cluster_tag
+                    });
+                    (lb.arn, lb.name, ours)
+                })
+                .collect();
+        }
         for vpc in &inv.vpcs {
             for nat in ec2::find_nat_gateways_in_vpc(&self.aws, vpc).await? {
                 if has_tag(&nat.tags, "eksboot:cluster", name) && nat.state != "deleted" {
@@ -315,6 +338,33 @@ impl Teardown {
             self.collect(&mut out, vec![result]);
         }
 
+        // Load balancers Kubernetes made keep the VPC alive: deleted with --force when they are
+        // tagged for this cluster; otherwise named, with how to remove them.
+        let mut blocking: Vec<String> = Vec::new();
+        for (arn, lb_name, ours) in &inv.load_balancers {
+            if self.force && *ours {
+                let r = self
+                    .delete_one(Task::Network, Kind::LoadBalancer, lb_name, async move {
+                        ignore_gone(elb::delete_load_balancer(&self.aws, arn).await)
+                            .map_err(StepError::from)
+                    })
+                    .await;
+                if r.is_err() {
+                    blocking.push(lb_name.clone());
+                }
+                self.collect(&mut out, vec![r]);
+            } else {
+                blocking.push(lb_name.clone());
+                let why = if *ours {
+                    "Kubernetes made it for a Service of this cluster: delete the Service (`kubectl delete svc NAME -n NAMESPACE`), or run teardown with --force"
+                } else {
+                    "it is not tagged for this cluster: delete it yourself (EC2 console → Load Balancers)"
+                };
+                out.left
+                    .push((format!("load-balancer {lb_name}"), why.to_string()));
+            }
+        }
+
         // The network: NAT gateways and endpoints together, then what they used.
         let oidc = inv.oidc_providers.iter().map(|arn| {
             self.delete_one(Task::Cluster, Kind::OidcProvider, arn, async move {
@@ -369,6 +419,33 @@ impl Teardown {
                     .await
             })
         });
+        if !blocking.is_empty() {
+            // Subnets, gateways and the VPC cannot go while load balancers sit in them.
+            let addresses = join_all(addresses).await;
+            self.collect(&mut out, addresses);
+            let reason = format!("still used by load balancer(s) {}", blocking.join(", "));
+            let held = inv
+                .internet_gateways
+                .iter()
+                .map(|(g, _)| format!("internet-gateway {g}"))
+                .chain(
+                    inv.route_tables
+                        .iter()
+                        .map(|(t, _)| format!("route-table {t}")),
+                )
+                .chain(inv.subnets.iter().map(|s| format!("subnet {s}")))
+                .chain(
+                    inv.security_groups
+                        .iter()
+                        .map(|g| format!("security-group {g}")),
+                )
+                .chain(inv.vpcs.iter().map(|v| format!("vpc {v}")));
+            for what in held {
+                out.left.push((what, reason.clone()));
+            }
+            self.delete_security_resources(inv, &mut out).await;
+            return out;
+        }
         let (a, b, c) = tokio::join!(join_all(addresses), join_all(gateways), join_all(tables));
         self.collect(&mut out, a);
         self.collect(&mut out, b);
@@ -404,6 +481,14 @@ impl Teardown {
             self.collect(&mut out, vec![result]);
         }
 
+        self.delete_security_resources(inv, &mut out).await;
+        out
+    }
+
+    /// The log group, the key (scheduled), the roles with the creator last; then the late
+    /// log group check.
+    async fn delete_security_resources(&self, inv: &Inventory, out: &mut Outcome) {
+        let name = self.cluster.as_str();
         // Security last: the log group, the key (scheduled), the roles with the creator last.
         if let Some(group) = &inv.log_group {
             let r = self
@@ -412,7 +497,7 @@ impl Teardown {
                         .map_err(StepError::from)
                 })
                 .await;
-            self.collect(&mut out, vec![r]);
+            self.collect(out, vec![r]);
         }
         for (key, aliased) in &inv.keys {
             let alias = format!("alias/eksboot/{name}");
@@ -466,14 +551,14 @@ impl Teardown {
                 ignore_gone(iam::delete_role(&self.aws, role).await).map_err(StepError::from)
             })
         });
-        self.collect(&mut out, join_all(roles).await);
+        self.collect(out, join_all(roles).await);
         for role in creator {
             let r = self
                 .delete_one(Task::Secure, Kind::IamRole, role, async move {
                     ignore_gone(iam::delete_role(&self.aws, role).await).map_err(StepError::from)
                 })
                 .await;
-            self.collect(&mut out, vec![r]);
+            self.collect(out, vec![r]);
         }
 
         // EKS writes late logs and re-creates the group: look once more at the very end.
@@ -486,10 +571,9 @@ impl Teardown {
                             .map_err(StepError::from)
                     })
                     .await;
-                self.collect(&mut out, vec![r]);
+                self.collect(out, vec![r]);
             }
         }
-        out
     }
 
     /// Runs one deletion, reporting it; `Ok(label)` when deleted, `Err((label, reason))` else.

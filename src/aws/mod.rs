@@ -6,6 +6,7 @@
 
 pub mod ec2;
 pub mod eks;
+pub mod elb;
 pub mod iam;
 pub mod kms;
 pub mod logs;
@@ -29,6 +30,7 @@ pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub kms: aws_sdk_kms::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
 }
 
 impl Aws {
@@ -58,6 +60,7 @@ impl Aws {
             iam: aws_sdk_iam::Client::new(&config),
             kms: aws_sdk_kms::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             config,
         }
     }

@@ -70,6 +70,8 @@ pub enum Kind {
     Addon,
     LaunchTemplate,
     Nodegroup,
+    /// Not planned: made by Kubernetes for Services; teardown finds them in our VPC.
+    LoadBalancer,
 }
 
 impl Kind {
@@ -96,6 +98,7 @@ impl Kind {
             Kind::Addon => "addon",
             Kind::LaunchTemplate => "launch-template",
             Kind::Nodegroup => "nodegroup",
+            Kind::LoadBalancer => "load-balancer",
         }
     }
 }

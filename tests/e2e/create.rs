@@ -564,6 +564,11 @@ pub fn create_twice(run: &Run, profile: &Path, region: &str) {
         before,
         "a rerun creates nothing"
     );
+    assert_eq!(
+        std::fs::read_to_string(run.kubeconfig()).unwrap(),
+        kubeconfig,
+        "a rerun rewrites the same kubeconfig"
+    );
 }
 
 #[test]

@@ -3,7 +3,6 @@
 //! each resource; teardown works without the state file and finishes a partial teardown.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -580,4 +579,119 @@ fn ctrl_c_stops_cleanly_with_exit_130_and_resume_finishes() {
         .assert()
         .success();
     assert_eq!(ours(&run.account, "dev", "us-west-2")["clusters"], 1);
+}
+
+/// A load balancer in the cluster's VPC, as the AWS Load Balancer Controller would make it.
+fn load_balancer_in_vpc(account: &Account, cluster: &str, region: &str, tagged: bool) -> String {
+    let config = account.sdk(region);
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    block_on(async {
+        let subnets = ec2
+            .describe_subnets()
+            .filters(tag_filter("eksboot:cluster", cluster))
+            .send()
+            .await
+            .unwrap();
+        let ids: Vec<String> = subnets
+            .subnets()
+            .iter()
+            .map(|s| s.subnet_id().unwrap().to_string())
+            .collect();
+        let mut request = elb
+            .create_load_balancer()
+            .name("k8s-web-frontend")
+            .set_subnets(Some(ids));
+        if tagged {
+            request = request.tags(
+                aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                    .key("elbv2.k8s.aws/cluster")
+                    .value(cluster)
+                    .build(),
+            );
+        }
+        let out = request.send().await.unwrap();
+        out.load_balancers()[0]
+            .load_balancer_arn()
+            .unwrap()
+            .to_string()
+    })
+}
+
+#[test]
+fn load_balancers_kubernetes_made_are_named_and_force_deletes_them() {
+    let run = Run::new(Account::new());
+    run.create(&root("profiles/dev.toml")).success();
+    load_balancer_in_vpc(&run.account, "dev", "us-west-2", true);
+    let state = run.state();
+    let out = teardown(&run, &["--state", state.to_str().unwrap()]).code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("load-balancer k8s-web-frontend"), "{text}");
+    assert!(
+        text.contains("kubectl delete svc") && text.contains("--force"),
+        "{text}"
+    );
+    assert!(
+        text.contains("still used by load balancer(s) k8s-web-frontend"),
+        "{text}"
+    );
+    assert!(
+        state.exists(),
+        "the state file stays while anything is left"
+    );
+    // The cluster itself and the roles are gone already; the VPC waits for the load balancer.
+    let left = ours(&run.account, "dev", "us-west-2");
+    assert_eq!(left["clusters"], 0);
+    assert_eq!(left["vpcs"], 1);
+
+    teardown(&run, &["--force", "--state", state.to_str().unwrap()]).success();
+    assert_nothing_left(&run.account, "dev", "us-west-2");
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&run.account.sdk("us-west-2"));
+    block_on(async {
+        assert!(elb
+            .describe_load_balancers()
+            .send()
+            .await
+            .unwrap()
+            .load_balancers()
+            .is_empty());
+    });
+}
+
+#[test]
+fn on_a_terminal_teardown_asks_for_the_cluster_name() {
+    let run = Run::new(Account::new());
+    run.create(&root("profiles/dev.toml")).success();
+    let state = run.state();
+    let spawn = |typed: &str| {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("eksboot"));
+        for (key, value) in run.account.eksboot().get_envs() {
+            match value {
+                Some(v) => cmd.env(key, v),
+                None => cmd.env_remove(key),
+            };
+        }
+        cmd.env_remove("CI")
+            .env("TERM", "xterm")
+            .env("EKSBOOT_POLL_MS", "100")
+            .args(["teardown", "--state", state.to_str().unwrap()]);
+        let mut session = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+        session.exp_string("will delete").unwrap();
+        session.exp_string("Type the cluster name").unwrap();
+        session.send_line(typed).unwrap();
+        session
+    };
+    // A wrong name cancels: exit 130, nothing deleted.
+    let mut wrong = spawn("prod");
+    wrong.exp_eof().unwrap();
+    match wrong.process().wait().unwrap() {
+        rexpect::process::WaitStatus::Exited(_, code) => assert_eq!(code, 130),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(ours(&run.account, "dev", "us-west-2")["clusters"], 1);
+    // The right name deletes it all.
+    let mut right = spawn("dev");
+    right.exp_string("Nothing is left").unwrap();
+    right.exp_eof().unwrap();
+    assert_nothing_left(&run.account, "dev", "us-west-2");
 }
