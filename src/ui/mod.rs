@@ -266,7 +266,7 @@ pub fn render_create_done(
         "  estimated cost: ${:.2}/month ({}; usage-based charges come on top)",
         plan.cost.monthly_usd, plan.cost.basis
     );
-    let _ = writeln!(out, "  kubeconfig: {} ", kubeconfig.path.display());
+    let _ = writeln!(out, "  kubeconfig: {}", kubeconfig.path.display());
     let _ = writeln!(
         out,
         "  context: {}{}",

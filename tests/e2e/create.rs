@@ -899,3 +899,62 @@ fn a_role_name_taken_by_someone_else_is_refused_before_anything_is_made() {
         assert!(vpcs.vpcs().is_empty(), "nothing was created");
     });
 }
+
+#[test]
+fn plain_output_of_a_full_create() {
+    let run = Run::new(Account::new());
+    let out = run.create(&root("profiles/dev.toml")).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    // Steps run concurrently, so their lines come in varying order: sort those.
+    // Waiting lines depend on timing; the finished ones do not.
+    let (mut steps, rest): (Vec<&str>, Vec<&str>) = text
+        .lines()
+        .filter(|l| !l.contains("] waiting "))
+        .partition(|l| l.starts_with('['));
+    steps.sort();
+    let mut shown = rest[..5].join("\n");
+    shown.push_str("\n");
+    shown.push_str(&steps.join("\n"));
+    shown.push_str("\n");
+    shown.push_str(&rest[5..].join("\n"));
+    insta::with_settings!({filters => vec![
+        (r"\b(vpc|subnet|igw|rtb|rtbassoc|sg|eipalloc|nat|lt)-[0-9a-f]{8,}", "$1-<id>"),
+        (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<key-id>"),
+        (r"\b\d{12}\b", "<account>"),
+        (r"id/[A-Za-z0-9]+", "id/<issuer>"),
+        (r"\d+\.\d+s\b", "<t>"),
+        (r"/tmp/\.tmp[A-Za-z0-9]+", "<tmp>"),
+    ]}, {
+        insta::assert_snapshot!(shown);
+    });
+}
+
+#[test]
+fn a_state_file_in_use_is_refused_naming_the_holder() {
+    let run = Run::new(Account::new());
+    std::fs::write(
+        run.dir.path().join("state.json.lock"),
+        format!("{} {}\n", std::process::id(), hostname()),
+    )
+    .unwrap();
+    let profile = root("profiles/dev.toml");
+    let out = run.create(&profile).code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains(&format!(
+            "in use by another eksboot run (process {}",
+            std::process::id()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: wait for the other run to finish"),
+        "{stderr}"
+    );
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
