@@ -14,3 +14,4 @@ pub mod preflight;
 pub mod profile;
 pub mod token;
 pub mod ui;
+pub mod wizard;

@@ -15,6 +15,7 @@ use ipnet::Ipv4Net;
 use serde::{Serialize, Serializer};
 
 pub use validate::{instance_arch, is_valid_cluster_name, MAX_CLUSTER_NAME_LEN};
+pub(crate) use validate::{is_principal_arn, is_role_arn};
 
 /// The one profile format this build reads and writes.
 pub const PROFILE_VERSION: u32 = 1;

@@ -1,0 +1,163 @@
+//! The Ask phase: the guided questions of the three tasks, for someone making their first EKS
+//! cluster. Every question teaches just enough to answer it well, and defaults are the safe
+//! choice. Questions go through the [`Prompter`] trait, so the flow is tested without a
+//! terminal; the answers become a profile (validated by the same rules as a profile file).
+
+mod questions;
+
+use std::fmt::Write as _;
+
+pub use questions::{Answers, Discovery};
+
+use crate::profile::{Profile, ProfileError};
+
+/// One question: a stable id (for "edit an answer"), the label, and help that says what it is,
+/// why it matters, the recommended answer, and where AWS documents it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub id: &'static str,
+    pub label: String,
+    pub help: String,
+}
+
+/// Why a question got no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// Esc: go back one question.
+    Back,
+    /// Ctrl-C: quit without creating anything.
+    Cancelled,
+}
+
+/// Something that can ask questions: a terminal, or a script in tests.
+pub trait Prompter {
+    fn say(&mut self, text: &str);
+    fn confirm(&mut self, q: &Question, default: bool) -> Result<bool, Asked>;
+    /// Free text, re-asked with the reason until `validate` accepts it.
+    fn text(
+        &mut self,
+        q: &Question,
+        default: Option<&str>,
+        validate: &dyn Fn(&str) -> Result<(), String>,
+    ) -> Result<String, Asked>;
+    fn select(&mut self, q: &Question, options: &[String], default: usize) -> Result<usize, Asked>;
+    fn multi_select(
+        &mut self,
+        q: &Question,
+        options: &[String],
+        defaults: &[usize],
+    ) -> Result<Vec<usize>, Asked>;
+}
+
+/// What the person chose at the plan screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    Create,
+    SaveAndQuit,
+    Quit,
+}
+
+/// The greeting: what will happen, the three tasks, that nothing is created before they
+/// confirm, and how to quit.
+pub fn greeting() -> String {
+    "Welcome to eksboot. Together we will set up an Amazon EKS cluster in three tasks:
+  1. Secure the environment: who creates the cluster, encryption of secrets, audit logs.
+  2. Configure the VPC: the network your nodes and load balancers live in.
+  3. Create the cluster: version, API access, nodes and add-ons.
+Nothing is created until you have seen the plan and its cost and said yes.
+Type ? for help on any question, Esc to go back one question, Ctrl-C to quit.
+"
+    .to_string()
+}
+
+/// Runs the question flow up to a plan the person accepts. `plan_text` renders the plan of a
+/// profile (the same summary `eksboot plan` prints).
+pub fn run(
+    p: &mut dyn Prompter,
+    discovery: &Discovery,
+    preset: Answers,
+    plan_text: &dyn Fn(&Profile) -> String,
+) -> Result<(Profile, Choice), Asked> {
+    p.say(&greeting());
+    let mut answers = preset;
+    questions::ask_all(p, discovery, &mut answers)?;
+    loop {
+        let profile = match answers.to_profile() {
+            Ok(profile) => profile,
+            Err(problems) => {
+                // The questions validate as they go; this is a safety net, never a dead end.
+                p.say(&format!("Some answers do not fit together:\n{problems}\n"));
+                questions::ask_all_again(p, discovery, &mut answers)?;
+                continue;
+            }
+        };
+        p.say(&plan_text(&profile));
+        let menu = [
+            "Create it now".to_string(),
+            "Edit an answer".to_string(),
+            "Save the profile and quit".to_string(),
+            "Quit without creating anything".to_string(),
+        ];
+        let q = Question {
+            id: "plan",
+            label: "What next?".into(),
+            help: "Create makes everything above (you can stop it with Ctrl-C and resume later). Edit returns to one question. Saving writes the profile so `eksboot create --profile FILE --yes` makes this very cluster later.".into(),
+        };
+        match p.select(&q, &menu, 0)? {
+            0 => return Ok((profile, Choice::Create)),
+            1 => {
+                let ids = questions::answered(&answers);
+                let labels: Vec<String> = ids.iter().map(|(_, label)| label.clone()).collect();
+                let q = Question {
+                    id: "edit",
+                    label: "Which answer?".into(),
+                    help: "Pick the question to answer again; you come back to the plan after."
+                        .into(),
+                };
+                match p.select(&q, &labels, 0) {
+                    Ok(i) => questions::ask_one(p, discovery, &mut answers, ids[i].0)?,
+                    Err(Asked::Back) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            2 => return Ok((profile, Choice::SaveAndQuit)),
+            _ => return Ok((profile, Choice::Quit)),
+        }
+    }
+}
+
+/// Where to save a profile: `profiles/<name>.toml` when `profiles/` exists here, else
+/// `./<name>.eksboot.toml`.
+pub fn default_save_path(name: &str, profiles_dir_exists: bool) -> std::path::PathBuf {
+    if profiles_dir_exists {
+        std::path::Path::new("profiles").join(format!("{name}.toml"))
+    } else {
+        std::path::PathBuf::from(format!("{name}.eksboot.toml"))
+    }
+}
+
+/// The saved profile: every field written out, resolved, with a header saying how to replay it.
+pub fn profile_file(profile: &Profile) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# eksboot profile, written by the wizard. Replay it with:\n#   eksboot create --profile <this file> --yes\n"
+    );
+    out.push_str(&profile.to_toml());
+    out
+}
+
+/// A profile error as lines for the person (no file names: the answers were typed).
+pub fn explain(e: &ProfileError) -> String {
+    match e {
+        ProfileError::Invalid { problems, .. } => problems
+            .iter()
+            .map(|p| format!("  {}: {}", p.field, p.message))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

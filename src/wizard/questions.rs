@@ -1,0 +1,592 @@
+//! The questions, one function per answer, and the order they come in. Esc on a question goes
+//! back to the one before; values given by flags or a profile are never asked.
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+use ipnet::Ipv4Net;
+
+use super::{Asked, Prompter, Question};
+use crate::profile::{is_valid_cluster_name, Profile, LOG_RETENTION_DAYS};
+
+/// What AWS told us before the questions (read-only discovery).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovery {
+    pub region: String,
+    /// Usable AZ names, in order.
+    pub availability_zones: Vec<String>,
+    /// Offered Kubernetes versions, newest first; the first is the default.
+    pub versions: Vec<String>,
+    /// The caller's public IP, from checkip.amazonaws.com, if it answered.
+    pub public_ip: Option<String>,
+    /// CIDRs of VPCs already in the region (to warn about overlaps).
+    pub existing_vpc_cidrs: Vec<String>,
+    /// Clusters already in the region (names must be new).
+    pub existing_clusters: Vec<String>,
+}
+
+/// The answers so far; `None` means not answered yet. Fields given by flags or a profile are
+/// listed in `fixed` and never asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answers {
+    pub fast_path: Option<bool>,
+    pub name: Option<String>,
+    pub kubernetes_version: Option<String>,
+    pub creator_role: Option<String>,
+    pub secrets_key: Option<String>,
+    pub log_types: Option<Vec<String>>,
+    pub log_retention_days: Option<u32>,
+    pub admins: Option<Vec<String>>,
+    pub pattern: Option<String>,
+    pub vpc_cidr: Option<String>,
+    pub availability_zones: Option<u8>,
+    pub nat: Option<String>,
+    pub endpoint_access: Option<String>,
+    pub public_access_cidrs: Option<Vec<String>>,
+    pub nodes: Option<bool>,
+    pub instance_types: Option<Vec<String>>,
+    pub addons: Option<Vec<String>>,
+    pub oidc_provider: Option<bool>,
+    pub region: String,
+    pub fixed: BTreeSet<&'static str>,
+}
+
+const DOCS: &str = "https://docs.aws.amazon.com/eks/latest/userguide";
+
+fn q(id: &'static str, label: &str, help: &str) -> Question {
+    Question {
+        id,
+        label: label.to_string(),
+        help: help.to_string(),
+    }
+}
+
+/// The order of questions for the full (not fast) path.
+const FULL: [&str; 15] = [
+    "creator_role",
+    "secrets_key",
+    "log_types",
+    "log_retention_days",
+    "admins",
+    "pattern",
+    "vpc_cidr",
+    "availability_zones",
+    "nat",
+    "name",
+    "kubernetes_version",
+    "endpoint_access",
+    "public_access_cidrs",
+    "nodes",
+    "addons",
+];
+
+fn order(answers: &Answers) -> Vec<&'static str> {
+    if answers.fast_path == Some(true) {
+        vec!["name", "public_access_cidrs"]
+    } else {
+        FULL.to_vec()
+    }
+}
+
+/// Asks every question not yet answered, in order; Esc goes back one.
+pub fn ask_all(p: &mut dyn Prompter, d: &Discovery, a: &mut Answers) -> Result<(), Asked> {
+    a.region = d.region.clone();
+    if a.fast_path.is_none() {
+        let usable = d.availability_zones.len().min(3);
+        let question = q(
+            "fast_path",
+            &format!(
+                "Use the recommended production set-up (public and private subnets in {usable} AZs, a NAT gateway per AZ, private+public endpoint restricted to your IP, all logs, KMS-encrypted secrets, a dedicated creator role)?"
+            ),
+            "Yes asks only the cluster name and who may reach its API. No walks through the three tasks one question at a time.",
+        );
+        if usable < 3 {
+            p.say(&format!(
+                "Note: {} has only {usable} usable availability zones, so the recommended set-up uses {usable}.\n",
+                d.region
+            ));
+        }
+        a.fast_path = Some(p.confirm(&question, true)?);
+        if a.fast_path == Some(true) {
+            apply_fast_path(a, usable as u8);
+        }
+    }
+    let ids = order(a);
+    let mut i = 0;
+    while i < ids.len() {
+        let id = ids[i];
+        if a.fixed.contains(id) || !applies(a, id) {
+            i += 1;
+            continue;
+        }
+        match ask_one(p, d, a, id) {
+            Ok(()) => i += 1,
+            Err(Asked::Back) => {
+                // Back to the previous question that is asked.
+                while i > 0 {
+                    i -= 1;
+                    if !a.fixed.contains(ids[i]) && applies(a, ids[i]) {
+                        break;
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Asks again every question (after answers turned out not to fit together).
+pub fn ask_all_again(p: &mut dyn Prompter, d: &Discovery, a: &mut Answers) -> Result<(), Asked> {
+    for id in order(a) {
+        if !a.fixed.contains(id) && applies(a, id) {
+            ask_one(p, d, a, id)?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_fast_path(a: &mut Answers, azs: u8) {
+    a.creator_role.get_or_insert_with(|| "create".into());
+    a.secrets_key.get_or_insert_with(|| "create".into());
+    a.pattern.get_or_insert_with(|| "public-and-private".into());
+    a.availability_zones.get_or_insert(azs);
+    a.nat.get_or_insert_with(|| "per-az".into());
+    a.endpoint_access
+        .get_or_insert_with(|| "public-and-private".into());
+}
+
+/// Whether a question makes sense given earlier answers.
+fn applies(a: &Answers, id: &str) -> bool {
+    match id {
+        "nat" => a.pattern.as_deref() == Some("public-and-private"),
+        "public_access_cidrs" => a.endpoint_access.as_deref() != Some("private"),
+        "endpoint_access" => a.pattern.as_deref() != Some("private"),
+        _ => true,
+    }
+}
+
+/// The answered questions, for "edit an answer": `(id, "Label: value")`.
+pub fn answered(a: &Answers) -> Vec<(&'static str, String)> {
+    order(a)
+        .into_iter()
+        .filter(|id| !a.fixed.contains(id) && applies(a, id))
+        .map(|id| (id, format!("{id}: {}", value_of(a, id))))
+        .collect()
+}
+
+fn value_of(a: &Answers, id: &str) -> String {
+    let list = |v: &Option<Vec<String>>| v.as_ref().map(|l| l.join(", ")).unwrap_or_default();
+    match id {
+        "name" => a.name.clone().unwrap_or_default(),
+        "kubernetes_version" => a.kubernetes_version.clone().unwrap_or_default(),
+        "creator_role" => a.creator_role.clone().unwrap_or_default(),
+        "secrets_key" => a.secrets_key.clone().unwrap_or_default(),
+        "log_types" => list(&a.log_types),
+        "log_retention_days" => a
+            .log_retention_days
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        "admins" => list(&a.admins),
+        "pattern" => a.pattern.clone().unwrap_or_default(),
+        "vpc_cidr" => a.vpc_cidr.clone().unwrap_or_default(),
+        "availability_zones" => a
+            .availability_zones
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+        "nat" => a.nat.clone().unwrap_or_default(),
+        "endpoint_access" => a.endpoint_access.clone().unwrap_or_default(),
+        "public_access_cidrs" => list(&a.public_access_cidrs),
+        "nodes" => match (a.nodes, &a.instance_types) {
+            (Some(false), _) => "none".into(),
+            (_, types) => list(types),
+        },
+        "addons" => list(&a.addons),
+        _ => String::new(),
+    }
+}
+
+fn arn_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn valid_cidr(text: &str) -> Result<Ipv4Net, String> {
+    let net = Ipv4Net::from_str(text.trim())
+        .map_err(|_| format!("\"{text}\" is not an IPv4 CIDR block such as 10.0.0.0/16"))?;
+    if net.network() != net.addr() {
+        return Err(format!(
+            "\"{text}\" has host bits set; did you mean {}?",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+/// Asks one question and stores its answer.
+pub fn ask_one(
+    p: &mut dyn Prompter,
+    d: &Discovery,
+    a: &mut Answers,
+    id: &'static str,
+) -> Result<(), Asked> {
+    match id {
+        "creator_role" => {
+            let question = q("creator_role", "Who creates the cluster?",
+                &format!("The identity that creates an EKS cluster becomes its first admin. A dedicated role (recommended) keeps that power off your personal user, and only you and the admins you name may assume it. Or give an existing role's ARN. See {DOCS}/cluster-auth.html"));
+            let options = vec![
+                "Create a dedicated creator role (recommended)".to_string(),
+                "Use an existing IAM role".to_string(),
+            ];
+            a.creator_role = Some(match p.select(&question, &options, 0)? {
+                0 => "create".into(),
+                _ => p
+                    .text(
+                        &q(
+                            "creator_role_arn",
+                            "The role's ARN",
+                            "For example arn:aws:iam::123456789012:role/eks-creator",
+                        ),
+                        None,
+                        &|t| {
+                            if crate::profile::is_role_arn(t.trim()) {
+                                Ok(())
+                            } else {
+                                Err(
+                                    "that is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+                                        .into(),
+                                )
+                            }
+                        },
+                    )?
+                    .trim()
+                    .to_string(),
+            });
+        }
+        "secrets_key" => {
+            let question = q("secrets_key", "How should Kubernetes secrets be encrypted?",
+                &format!("EKS envelope-encrypts Secrets with a KMS key, so a copy of etcd alone reveals nothing. Off is not offered: turning it on later re-encrypts everything, and a key costs $1/month. See {DOCS}/enable-kms.html"));
+            let options = vec![
+                "Create a KMS key with rotation (recommended)".to_string(),
+                "Use an existing KMS key".to_string(),
+            ];
+            a.secrets_key = Some(match p.select(&question, &options, 0)? {
+                0 => "create".into(),
+                _ => p
+                    .text(
+                        &q(
+                            "secrets_key_arn",
+                            "The key's ARN",
+                            "A symmetric key in this region: arn:aws:kms:REGION:ACCOUNT:key/ID",
+                        ),
+                        None,
+                        &|t| {
+                            if t.trim().starts_with("arn:aws") && t.contains(":kms:") {
+                                Ok(())
+                            } else {
+                                Err("that is not a KMS key ARN".into())
+                            }
+                        },
+                    )?
+                    .trim()
+                    .to_string(),
+            });
+        }
+        "log_types" => {
+            let all = [
+                "api",
+                "audit",
+                "authenticator",
+                "controllerManager",
+                "scheduler",
+            ];
+            let question = q("log_types", "Which control-plane logs go to CloudWatch?",
+                &format!("`audit` records who did what in the cluster: keep it for security reviews. All five are recommended; logs cost $0.50 per GB ingested. See {DOCS}/control-plane-logs.html"));
+            let options: Vec<String> = all.iter().map(|s| s.to_string()).collect();
+            let picked = p.multi_select(&question, &options, &[0, 1, 2, 3, 4])?;
+            a.log_types = Some(picked.into_iter().map(|i| all[i].to_string()).collect());
+        }
+        "log_retention_days" => {
+            let options: Vec<String> = LOG_RETENTION_DAYS
+                .iter()
+                .map(|d| format!("{d} days"))
+                .collect();
+            let default = LOG_RETENTION_DAYS
+                .iter()
+                .position(|d| *d == 90)
+                .unwrap_or(0);
+            let question = q("log_retention_days", "How long should logs be kept?", "Longer keeps more history for investigations and costs more storage. 90 days is a common start.");
+            a.log_retention_days =
+                Some(LOG_RETENTION_DAYS[p.select(&question, &options, default)?]);
+        }
+        "admins" => {
+            let question = q("admins", "Other cluster admins (IAM role or user ARNs, comma-separated; empty for none)",
+                &format!("Each gets an access entry with cluster-admin rights and may assume the creator role. You get one automatically. See {DOCS}/access-entries.html"));
+            let text = p.text(&question, Some(""), &|t| match arn_list(t)
+                .into_iter()
+                .find(|arn| !crate::profile::is_principal_arn(arn))
+            {
+                Some(bad) => Err(format!("\"{bad}\" is not an IAM user or role ARN")),
+                None => Ok(()),
+            })?;
+            a.admins = Some(arn_list(&text));
+        }
+        "pattern" => {
+            let question = q("pattern", "Which network layout?",
+                &format!("Public and private puts nodes in private subnets behind NAT gateways, with load balancers in public subnets: recommended for production. Public only is simplest and cheapest, but nodes get public IPs. Private only has no internet path at all: nodes reach AWS through VPC endpoints, and the API endpoint is private. See {DOCS}/network-reqs.html"));
+            let options = vec![
+                "Public and private (recommended for production)".to_string(),
+                "Public only (simplest; nodes get public IPs)".to_string(),
+                "Private only (no internet path; VPC endpoints instead)".to_string(),
+            ];
+            let patterns = ["public-and-private", "public", "private"];
+            let picked = patterns[p.select(&question, &options, 0)?];
+            a.pattern = Some(picked.into());
+            if picked == "private" {
+                a.endpoint_access = Some("private".into());
+                a.public_access_cidrs = Some(Vec::new());
+            } else if a.endpoint_access.as_deref() == Some("private")
+                && !a.fixed.contains("endpoint_access")
+            {
+                a.endpoint_access = None;
+            }
+        }
+        "vpc_cidr" => {
+            let question = q("vpc_cidr", "The VPC's address range (CIDR)",
+                "Every pod gets an address from it, so give it room: a /16 (65,536 addresses) is recommended; /16 to /20 are allowed. Pick a range that does not overlap networks you will connect (office, other VPCs).");
+            let existing = d.existing_vpc_cidrs.clone();
+            let text = p.text(&question, Some("10.0.0.0/16"), &move |t| {
+                let net = valid_cidr(t)?;
+                if !(16..=20).contains(&net.prefix_len()) {
+                    return Err(format!("/{} is outside /16 to /20", net.prefix_len()));
+                }
+                Ok(())
+            })?;
+            let net = valid_cidr(&text).expect("validated");
+            for other in existing.iter().filter_map(|c| Ipv4Net::from_str(c).ok()) {
+                if other.contains(&net.network()) || net.contains(&other.network()) {
+                    p.say(&format!("Warning: {net} overlaps the existing VPC range {other}; that is fine unless you will connect the two.\n"));
+                }
+            }
+            a.vpc_cidr = Some(net.to_string());
+        }
+        "availability_zones" => {
+            let question = q("availability_zones", "How many availability zones?",
+                "EKS needs at least two. Three survive the loss of a whole zone with capacity to spare.");
+            let options: Vec<String> = [2usize, 3]
+                .iter()
+                .filter(|n| **n <= d.availability_zones.len())
+                .map(|n| format!("{n} ({})", d.availability_zones[..*n].join(", ")))
+                .collect();
+            let default = options.len() - 1;
+            a.availability_zones = Some(2 + p.select(&question, &options, default)? as u8);
+        }
+        "nat" => {
+            let azs = a.availability_zones.unwrap_or(2);
+            let per_az = 32.85 * f64::from(azs) + 3.65 * f64::from(azs);
+            let question = q("nat", "NAT gateways (how private subnets reach the internet)",
+                "One per AZ means losing a zone never cuts the others' egress. A single NAT gateway is cheaper, but if its zone fails every private subnet loses internet access.");
+            let options = vec![
+                format!("One per AZ (recommended, about ${per_az:.2}/month)"),
+                format!(
+                    "A single NAT gateway (about ${:.2}/month; one zone's outage cuts all egress)",
+                    32.85 + 3.65
+                ),
+            ];
+            a.nat = Some(if p.select(&question, &options, 0)? == 0 {
+                "per-az".into()
+            } else {
+                "single".into()
+            });
+        }
+        "name" => {
+            let question = q("name", "Cluster name",
+                "Letters, digits, - and _, starting with a letter or digit, at most 55 characters. It names every resource eksboot makes (demo-vpc, demo-default…).");
+            let existing = d.existing_clusters.clone();
+            let default = a.name.clone();
+            let name = p.text(&question, default.as_deref(), &move |t| {
+                if !is_valid_cluster_name(t.trim()) {
+                    Err("use letters, digits, - and _, starting with a letter or digit, at most 55 characters".into())
+                } else if existing.iter().any(|c| c == t.trim()) {
+                    Err(format!("a cluster named {} already exists in this region", t.trim()))
+                } else {
+                    Ok(())
+                }
+            })?;
+            a.name = Some(name.trim().to_string());
+        }
+        "kubernetes_version" => {
+            if d.versions.is_empty() {
+                return Ok(());
+            }
+            let question = q("kubernetes_version", "Kubernetes version",
+                &format!("The newest version has the longest standard support (about 14 months); older ones cost more in extended support. See {DOCS}/kubernetes-versions.html"));
+            let options: Vec<String> = d
+                .versions
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    if i == 0 {
+                        format!("{v} (newest)")
+                    } else {
+                        v.clone()
+                    }
+                })
+                .collect();
+            a.kubernetes_version = Some(d.versions[p.select(&question, &options, 0)?].clone());
+        }
+        "endpoint_access" => {
+            let question = q("endpoint_access", "Where can the Kubernetes API be reached from?",
+                &format!("Public and private lets nodes talk to it inside the VPC and you reach it from the addresses you list next. Private only needs a VPN or a machine in the VPC. See {DOCS}/cluster-endpoint.html"));
+            let options = vec![
+                "Public and private (recommended)".to_string(),
+                "Private only (from inside the VPC)".to_string(),
+                "Public only".to_string(),
+            ];
+            let values = ["public-and-private", "private", "public"];
+            a.endpoint_access = Some(values[p.select(&question, &options, 0)?].into());
+        }
+        "public_access_cidrs" => {
+            let (default, help) = match &d.public_ip {
+                Some(ip) => (format!("{ip}/32"), format!("Your current public address is {ip}; allowing only it keeps the API away from the rest of the internet. Add your office or VPN ranges, comma-separated.")),
+                None => ("0.0.0.0/0".to_string(), "eksboot could not learn your public address. 0.0.0.0/0 means anyone on the internet can reach the API endpoint (they still need credentials); narrow it to your office or VPN ranges when you can.".to_string()),
+            };
+            let question = q(
+                "public_access_cidrs",
+                "Who may reach the public API endpoint? (CIDRs, comma-separated)",
+                &help,
+            );
+            let text = p.text(&question, Some(&default), &|t| {
+                let list = arn_list(t);
+                if list.is_empty() {
+                    return Err("give at least one range, e.g. 203.0.113.7/32".into());
+                }
+                list.iter().try_for_each(|c| valid_cidr(c).map(|_| ()))
+            })?;
+            a.public_access_cidrs = Some(arn_list(&text));
+        }
+        "nodes" => {
+            let question = q("nodes", "Nodes: which instance type?",
+                "A managed node group runs your pods. t3.medium suits learning; m6i.large or m7g.large (Graviton, cheaper) suit production. Nodes get IMDSv2 and encrypted disks either way.");
+            let types = [
+                "t3.medium",
+                "t3.large",
+                "m6i.large",
+                "m7g.large",
+                "no nodes for now",
+            ];
+            let options: Vec<String> = types.iter().map(|s| s.to_string()).collect();
+            let picked = p.select(&question, &options, 0)?;
+            if picked == types.len() - 1 {
+                a.nodes = Some(false);
+            } else {
+                a.nodes = Some(true);
+                a.instance_types = Some(vec![types[picked].to_string()]);
+            }
+        }
+        "addons" => {
+            let all = [
+                "vpc-cni",
+                "kube-proxy",
+                "coredns",
+                "eks-pod-identity-agent",
+                "aws-ebs-csi-driver",
+                "metrics-server",
+            ];
+            let question = q("addons", "Which EKS add-ons?",
+                "vpc-cni (pod networking), kube-proxy and coredns are what every cluster needs; eks-pod-identity-agent gives workloads their own AWS permissions (recommended).");
+            let options: Vec<String> = all.iter().map(|s| s.to_string()).collect();
+            let picked = p.multi_select(&question, &options, &[0, 1, 2, 3])?;
+            a.addons = Some(picked.into_iter().map(|i| all[i].to_string()).collect());
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+impl Answers {
+    /// The answers as a profile, through the same validation as a profile file.
+    pub fn to_profile(&self) -> Result<Profile, String> {
+        let mut doc = toml::Table::new();
+        doc.insert("version".into(), 1.into());
+        let mut cluster = toml::Table::new();
+        let put = |t: &mut toml::Table, k: &str, v: Option<toml::Value>| {
+            if let Some(v) = v {
+                t.insert(k.into(), v);
+            }
+        };
+        let strs = |v: &Option<Vec<String>>| {
+            v.as_ref()
+                .map(|l| toml::Value::Array(l.iter().map(|s| s.clone().into()).collect()))
+        };
+        put(&mut cluster, "name", self.name.clone().map(Into::into));
+        put(&mut cluster, "region", Some(self.region.clone().into()));
+        put(
+            &mut cluster,
+            "kubernetes_version",
+            self.kubernetes_version.clone().map(Into::into),
+        );
+        put(
+            &mut cluster,
+            "endpoint_access",
+            self.endpoint_access.clone().map(Into::into),
+        );
+        put(
+            &mut cluster,
+            "public_access_cidrs",
+            strs(&self.public_access_cidrs),
+        );
+        put(&mut cluster, "log_types", strs(&self.log_types));
+        put(
+            &mut cluster,
+            "log_retention_days",
+            self.log_retention_days.map(|d| i64::from(d).into()),
+        );
+        put(&mut cluster, "admins", strs(&self.admins));
+        put(&mut cluster, "addons", strs(&self.addons));
+        put(
+            &mut cluster,
+            "oidc_provider",
+            self.oidc_provider.map(Into::into),
+        );
+        let mut security = toml::Table::new();
+        put(
+            &mut security,
+            "creator_role",
+            self.creator_role.clone().map(Into::into),
+        );
+        put(
+            &mut security,
+            "secrets_key",
+            self.secrets_key.clone().map(Into::into),
+        );
+        let mut network = toml::Table::new();
+        put(
+            &mut network,
+            "pattern",
+            self.pattern.clone().map(Into::into),
+        );
+        put(
+            &mut network,
+            "vpc_cidr",
+            self.vpc_cidr.clone().map(Into::into),
+        );
+        put(
+            &mut network,
+            "availability_zones",
+            self.availability_zones.map(|n| i64::from(n).into()),
+        );
+        put(&mut network, "nat", self.nat.clone().map(Into::into));
+        let mut nodes = toml::Table::new();
+        put(&mut nodes, "enabled", self.nodes.map(Into::into));
+        put(&mut nodes, "instance_types", strs(&self.instance_types));
+        doc.insert("cluster".into(), cluster.into());
+        doc.insert("security".into(), security.into());
+        doc.insert("network".into(), network.into());
+        doc.insert("nodes".into(), nodes.into());
+        let text = toml::to_string(&doc).expect("a table renders");
+        Profile::parse(&text, std::path::Path::new("your answers")).map_err(|e| super::explain(&e))
+    }
+}

@@ -1,0 +1,318 @@
+//! The question flow, driven by a script that fails the test on an unexpected or unasked
+//! question.
+
+use std::collections::VecDeque;
+
+use super::*;
+use crate::profile::{EndpointAccess, Nat, Pattern};
+
+#[derive(Debug, Clone)]
+enum Reply {
+    Yes,
+    No,
+    Text(&'static str),
+    Pick(usize),
+    Picks(Vec<usize>),
+    Back,
+    CtrlC,
+}
+
+struct Script {
+    steps: VecDeque<(&'static str, Reply)>,
+    said: Vec<String>,
+    rejected: Vec<String>,
+}
+
+impl Script {
+    fn new(steps: Vec<(&'static str, Reply)>) -> Script {
+        Script {
+            steps: steps.into(),
+            said: Vec::new(),
+            rejected: Vec::new(),
+        }
+    }
+    fn next(&mut self, id: &str) -> Reply {
+        let (want, reply) = self
+            .steps
+            .pop_front()
+            .unwrap_or_else(|| panic!("unexpected question {id}: the script is finished"));
+        assert_eq!(want, id, "expected question {want}, was asked {id}");
+        reply
+    }
+    fn done(&self) {
+        assert!(
+            self.steps.is_empty(),
+            "questions never asked: {:?}",
+            self.steps
+        );
+    }
+}
+
+impl Prompter for Script {
+    fn say(&mut self, text: &str) {
+        self.said.push(text.to_string());
+    }
+    fn confirm(&mut self, q: &Question, _default: bool) -> Result<bool, Asked> {
+        match self.next(q.id) {
+            Reply::Yes => Ok(true),
+            Reply::No => Ok(false),
+            Reply::Back => Err(Asked::Back),
+            Reply::CtrlC => Err(Asked::Cancelled),
+            other => panic!("{} is a yes/no question, not {other:?}", q.id),
+        }
+    }
+    fn text(
+        &mut self,
+        q: &Question,
+        default: Option<&str>,
+        validate: &dyn Fn(&str) -> Result<(), String>,
+    ) -> Result<String, Asked> {
+        loop {
+            let answer = match self.next(q.id) {
+                Reply::Text("") => default.unwrap_or_default().to_string(),
+                Reply::Text(t) => t.to_string(),
+                Reply::Back => return Err(Asked::Back),
+                Reply::CtrlC => return Err(Asked::Cancelled),
+                other => panic!("{} takes text, not {other:?}", q.id),
+            };
+            match validate(&answer) {
+                Ok(()) => return Ok(answer),
+                Err(reason) => self.rejected.push(reason),
+            }
+        }
+    }
+    fn select(
+        &mut self,
+        q: &Question,
+        options: &[String],
+        _default: usize,
+    ) -> Result<usize, Asked> {
+        match self.next(q.id) {
+            Reply::Pick(i) => {
+                assert!(i < options.len(), "{} has {} options", q.id, options.len());
+                Ok(i)
+            }
+            Reply::Back => Err(Asked::Back),
+            Reply::CtrlC => Err(Asked::Cancelled),
+            other => panic!("{} is a choice, not {other:?}", q.id),
+        }
+    }
+    fn multi_select(
+        &mut self,
+        q: &Question,
+        _options: &[String],
+        defaults: &[usize],
+    ) -> Result<Vec<usize>, Asked> {
+        match self.next(q.id) {
+            Reply::Picks(p) => Ok(p),
+            Reply::Text("") => Ok(defaults.to_vec()),
+            Reply::Back => Err(Asked::Back),
+            Reply::CtrlC => Err(Asked::Cancelled),
+            other => panic!("{} is a multiple choice, not {other:?}", q.id),
+        }
+    }
+}
+
+fn discovery() -> Discovery {
+    Discovery {
+        region: "us-west-2".into(),
+        availability_zones: vec![
+            "us-west-2a".into(),
+            "us-west-2b".into(),
+            "us-west-2c".into(),
+        ],
+        versions: vec!["1.35".into(), "1.34".into(), "1.33".into()],
+        public_ip: Some("198.51.100.7".into()),
+        existing_vpc_cidrs: vec!["172.31.0.0/16".into()],
+        existing_clusters: vec!["taken".into()],
+    }
+}
+
+fn plan_text(profile: &Profile) -> String {
+    format!("PLAN {}", profile.cluster.name)
+}
+
+use Reply::*;
+
+#[test]
+fn fast_path_asks_only_the_name_and_the_cidr() {
+    let mut s = Script::new(vec![
+        ("fast_path", Yes),
+        ("name", Text("taken")),
+        ("name", Text("bad name")),
+        ("name", Text("shop")),
+        ("public_access_cidrs", Text("")),
+        ("plan", Pick(0)),
+    ]);
+    let (profile, choice) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert_eq!(choice, Choice::Create);
+    assert_eq!(profile.cluster.name, "shop");
+    assert_eq!(profile.network.pattern, Pattern::PublicAndPrivate);
+    assert_eq!(profile.network.availability_zones.count(), 3);
+    assert_eq!(profile.network.nat, Nat::PerAz);
+    assert_eq!(
+        profile.cluster.endpoint_access,
+        EndpointAccess::PublicAndPrivate
+    );
+    assert_eq!(
+        profile.cluster.public_access_cidrs[0].to_string(),
+        "198.51.100.7/32"
+    );
+    assert_eq!(profile.cluster.log_types.len(), 5);
+    assert_eq!(s.rejected.len(), 2, "{:?}", s.rejected);
+    assert!(s.rejected[0].contains("already exists"));
+    assert!(s.said.iter().any(|t| t.contains("PLAN shop")));
+}
+
+#[test]
+fn fast_path_in_a_two_zone_region_uses_two_and_says_so() {
+    let mut d = discovery();
+    d.availability_zones.truncate(2);
+    let mut s = Script::new(vec![
+        ("fast_path", Yes),
+        ("name", Text("duo")),
+        ("public_access_cidrs", Text("")),
+        ("plan", Pick(0)),
+    ]);
+    let (profile, _) = run(&mut s, &d, Answers::default(), &plan_text).unwrap();
+    assert_eq!(profile.network.availability_zones.count(), 2);
+    assert!(s.said.iter().any(|t| t.contains("only 2 usable")));
+}
+
+fn full_path(pattern: usize) -> Vec<(&'static str, Reply)> {
+    let mut steps = vec![
+        ("fast_path", No),
+        ("creator_role", Pick(0)),
+        ("secrets_key", Pick(0)),
+        ("log_types", Picks(vec![0, 1])),
+        ("log_retention_days", Pick(5)),
+        ("admins", Text("")),
+        ("pattern", Pick(pattern)),
+        ("vpc_cidr", Text("10.0.0.0/8")),
+        ("vpc_cidr", Text("10.1.0.0/16")),
+        ("availability_zones", Pick(0)),
+    ];
+    if pattern == 0 {
+        steps.push(("nat", Pick(1)));
+    }
+    steps.push(("name", Text("web")));
+    steps.push(("kubernetes_version", Pick(1)));
+    if pattern != 2 {
+        steps.push(("endpoint_access", Pick(0)));
+        steps.push(("public_access_cidrs", Text("203.0.113.0/24")));
+    }
+    steps.push(("nodes", Pick(3)));
+    steps.push(("addons", Text("")));
+    steps.push(("plan", Pick(2)));
+    steps
+}
+
+#[test]
+fn each_pattern_through_the_three_tasks() {
+    for (pick, pattern) in [
+        (0, Pattern::PublicAndPrivate),
+        (1, Pattern::Public),
+        (2, Pattern::Private),
+    ] {
+        let mut s = Script::new(full_path(pick));
+        let (profile, choice) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+        s.done();
+        assert_eq!(choice, Choice::SaveAndQuit);
+        assert_eq!(profile.network.pattern, pattern);
+        assert_eq!(profile.network.vpc_cidr.to_string(), "10.1.0.0/16");
+        assert_eq!(profile.network.availability_zones.count(), 2);
+        assert_eq!(profile.cluster.kubernetes_version.as_deref(), Some("1.34"));
+        assert_eq!(profile.cluster.log_retention_days, 30);
+        assert_eq!(profile.cluster.log_types.len(), 2);
+        assert_eq!(profile.nodes.instance_types, ["m7g.large"]);
+        assert!(
+            s.rejected[0].contains("/8 is outside /16 to /20"),
+            "{:?}",
+            s.rejected
+        );
+        match pattern {
+            Pattern::PublicAndPrivate => assert_eq!(profile.network.nat, Nat::Single),
+            Pattern::Private => {
+                assert_eq!(profile.cluster.endpoint_access, EndpointAccess::Private);
+                assert!(profile.cluster.public_access_cidrs.is_empty());
+            }
+            Pattern::Public => assert_eq!(profile.network.nat, Nat::None),
+        }
+    }
+}
+
+#[test]
+fn editing_an_answer_from_the_plan_returns_to_the_plan() {
+    let mut s = Script::new(vec![
+        ("fast_path", Yes),
+        ("name", Text("first")),
+        ("public_access_cidrs", Text("")),
+        ("plan", Pick(1)),
+        ("edit", Pick(0)),
+        ("name", Text("second")),
+        ("plan", Pick(0)),
+    ]);
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert_eq!(profile.cluster.name, "second");
+    assert!(s.said.iter().any(|t| t.contains("PLAN first")));
+    assert!(s.said.iter().any(|t| t.contains("PLAN second")));
+}
+
+#[test]
+fn esc_goes_back_one_question_and_ctrl_c_quits() {
+    let mut s = Script::new(vec![
+        ("fast_path", No),
+        ("creator_role", Pick(0)),
+        ("secrets_key", Back),
+        ("creator_role", Pick(1)),
+        ("creator_role_arn", Text("not-an-arn")),
+        (
+            "creator_role_arn",
+            Text("arn:aws:iam::123456789012:role/ops"),
+        ),
+        ("secrets_key", CtrlC),
+    ]);
+    assert_eq!(
+        run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap_err(),
+        Asked::Cancelled
+    );
+    s.done();
+    assert!(s.rejected[0].contains("not an IAM role ARN"));
+}
+
+#[test]
+fn values_given_by_flags_are_not_asked() {
+    let preset = Answers {
+        name: Some("given".into()),
+        fixed: ["name"].into_iter().collect(),
+        ..Answers::default()
+    };
+    let mut s = Script::new(vec![
+        ("fast_path", Yes),
+        ("public_access_cidrs", Text("")),
+        ("plan", Pick(3)),
+    ]);
+    let (profile, choice) = run(&mut s, &discovery(), preset, &plan_text).unwrap();
+    s.done();
+    assert_eq!(profile.cluster.name, "given");
+    assert_eq!(choice, Choice::Quit);
+}
+
+#[test]
+fn saved_profile_replays_the_same_plan() {
+    let mut s = Script::new(full_path(0));
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    let text = profile_file(&profile);
+    let again = Profile::parse(&text, std::path::Path::new("saved.toml")).unwrap();
+    assert_eq!(again, profile);
+    assert_eq!(
+        default_save_path("web", true),
+        std::path::Path::new("profiles/web.toml")
+    );
+    assert_eq!(
+        default_save_path("web", false),
+        std::path::Path::new("web.eksboot.toml")
+    );
+}
