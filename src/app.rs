@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use crate::apply::journal::{self, changed_fields, Journal, JournalError};
 use crate::apply::{self, ApplyError, Ctx, ExecuteError, Timing};
 use crate::aws::{self, Aws, AwsError};
-use crate::cli::{Cli, Command, KubeconfigAuth, OutputFormat, StateTarget};
+use crate::cli::{Cli, Command, KubeconfigAuth, OutputFormat, Overrides, StateTarget};
 use crate::kubeconfig;
 use crate::plan::iam::caller_principal_arn;
 use crate::plan::{Plan, PlanFacts};
@@ -104,8 +104,27 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
     ui::set_verbose(cli.verbose > 0);
     match cli.command {
         None => {
-            ui::print(&ui::render_welcome());
-            Ok(ExitCode::SUCCESS)
+            if !interactive() {
+                ui::print(&ui::render_welcome());
+                return Err(RunError::Usage {
+                    message: "the wizard needs a terminal (and CI, EKSBOOT_NO_PROMPT unset)".into(),
+                    hint: "run `eksboot` in a terminal, or replay a profile: eksboot create --profile FILE --yes".into(),
+                });
+            }
+            let request = CreateRequest {
+                profile: None,
+                overrides: Overrides::default(),
+                yes: false,
+                state: None,
+                kubeconfig: KubeconfigTarget {
+                    path: None,
+                    switch_context: true,
+                    auth: KubeconfigAuth::Eksboot,
+                },
+                save_profile: None,
+                no_input: false,
+            };
+            create_command(request).await
         }
         Some(Command::Plan { profile, output }) => {
             let profile = Profile::load(&profile)?;
@@ -129,6 +148,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
         }
         Some(Command::Create {
             profile,
+            overrides,
+            save_profile,
+            no_input,
             yes,
             state,
             kubeconfig,
@@ -137,13 +159,20 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             output,
         }) => {
             ui::set_json_mode(output == OutputFormat::Json);
-            let target = KubeconfigTarget {
-                path: kubeconfig,
-                switch_context: !no_switch_context,
-                auth: kubeconfig_auth,
+            let request = CreateRequest {
+                profile,
+                overrides,
+                yes,
+                state,
+                kubeconfig: KubeconfigTarget {
+                    path: kubeconfig,
+                    switch_context: !no_switch_context,
+                    auth: kubeconfig_auth,
+                },
+                save_profile,
+                no_input,
             };
-            let loaded = Profile::load(&profile)?;
-            create(loaded, &profile.display().to_string(), yes, state, target).await
+            create_command(request).await
         }
         Some(Command::Resume {
             target,
@@ -225,6 +254,241 @@ pub struct KubeconfigTarget {
     pub path: Option<PathBuf>,
     pub switch_context: bool,
     pub auth: KubeconfigAuth,
+}
+
+/// Everything `create` was asked for on the command line.
+pub struct CreateRequest {
+    pub profile: Option<PathBuf>,
+    pub overrides: Overrides,
+    pub yes: bool,
+    pub state: Option<PathBuf>,
+    pub kubeconfig: KubeconfigTarget,
+    pub save_profile: Option<PathBuf>,
+    pub no_input: bool,
+}
+
+/// The profile's fields as a TOML table, with the flags written over them.
+fn settings_table(profile: Option<&Path>, o: &Overrides) -> Result<toml::Table, RunError> {
+    let mut table = match profile {
+        None => toml::Table::new(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            match toml::from_str::<toml::Table>(&text) {
+                Ok(table) => table,
+                // Let the profile reader say where and why.
+                Err(_) => return Err(Profile::parse(&text, path).unwrap_err().into()),
+            }
+        }
+    };
+    let list = |v: &str| -> toml::Value {
+        toml::Value::Array(
+            v.split(',')
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .map(|s| s.to_string().into())
+                .collect(),
+        )
+    };
+    let mut set = |section: &str, key: &str, value: Option<toml::Value>| {
+        if let Some(value) = value {
+            let entry = table
+                .entry(section.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let Some(t) = entry.as_table_mut() {
+                t.insert(key.to_string(), value);
+            }
+        }
+    };
+    set("cluster", "name", o.name.clone().map(Into::into));
+    set("cluster", "region", o.region.clone().map(Into::into));
+    set(
+        "cluster",
+        "kubernetes_version",
+        o.kubernetes_version.clone().map(Into::into),
+    );
+    set(
+        "cluster",
+        "endpoint_access",
+        o.endpoint_access.clone().map(Into::into),
+    );
+    set(
+        "cluster",
+        "public_access_cidrs",
+        o.public_access_cidrs.as_deref().map(list),
+    );
+    set("network", "pattern", o.pattern.clone().map(Into::into));
+    set("network", "vpc_cidr", o.vpc_cidr.clone().map(Into::into));
+    set(
+        "network",
+        "availability_zones",
+        o.azs.as_deref().map(|v| match v.trim().parse::<i64>() {
+            Ok(n) => n.into(),
+            Err(_) => list(v),
+        }),
+    );
+    set("network", "nat", o.nat.clone().map(Into::into));
+    set(
+        "nodes",
+        "enabled",
+        o.nodes.as_deref().map(|v| (v == "on").into()),
+    );
+    set(
+        "nodes",
+        "instance_types",
+        o.instance_types.as_deref().map(list),
+    );
+    Ok(table)
+}
+
+fn field<'a>(table: &'a toml::Table, section: &str, key: &str) -> Option<&'a toml::Value> {
+    table.get(section)?.as_table()?.get(key)
+}
+
+async fn create_command(request: CreateRequest) -> Result<ExitCode, RunError> {
+    let table = settings_table(request.profile.as_deref(), &request.overrides)?;
+    let origin = request.profile.as_ref().map_or_else(
+        || "the command line".to_string(),
+        |p| p.display().to_string(),
+    );
+    let wizard = request.profile.is_none() && !request.no_input && interactive();
+    if !wizard {
+        for (key, flag) in [("name", "--name NAME"), ("region", "--region REGION")] {
+            if field(&table, "cluster", key).is_none() {
+                return Err(RunError::Usage {
+                    message: format!("cluster.{key} is missing, and eksboot cannot ask (no terminal, --no-input, or CI set)"),
+                    hint: format!("pass {flag}, or --profile FILE with cluster.{key} in it"),
+                });
+            }
+        }
+        let text = toml::to_string(&table).expect("a table renders");
+        let profile = Profile::parse(&text, Path::new(&origin))?;
+        return create(
+            profile,
+            &origin,
+            request.yes,
+            request.state,
+            request.kubeconfig,
+        )
+        .await;
+    }
+    let profile = match run_wizard(&table, request.save_profile.as_deref()).await? {
+        Some(profile) => profile,
+        None => return Ok(ExitCode::SUCCESS),
+    };
+    create(profile, &origin, true, request.state, request.kubeconfig).await
+}
+
+/// The wizard: region, discovery, questions, plan; saves the profile. `None` when the person
+/// saved it to create later.
+async fn run_wizard(
+    table: &toml::Table,
+    save_to: Option<&Path>,
+) -> Result<Option<Profile>, RunError> {
+    use crate::wizard::{self, terminal::Terminal, Asked, Choice, Prompter, Question};
+    let mut prompter = Terminal;
+    prompter.say(&wizard::greeting());
+    let cancelled = || RunError::Cancelled;
+    let region = match field(table, "cluster", "region").and_then(|v| v.as_str()) {
+        Some(r) => r.to_string(),
+        None => {
+            let suggested = aws::default_region().await;
+            let use_suggested = match &suggested {
+                Some(r) => prompter
+                    .confirm(
+                        &Question {
+                            id: "region",
+                            label: format!("Create the cluster in {r} (from your AWS settings)?"),
+                            help: "The AWS region holds the cluster and everything around it. Pick one close to your users.".into(),
+                        },
+                        true,
+                    )
+                    .map_err(|_| cancelled())?,
+                None => false,
+            };
+            if use_suggested {
+                suggested.expect("checked")
+            } else {
+                let options: Vec<String> = wizard::terminal::REGIONS
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect();
+                let i = prompter
+                    .select(
+                        &Question {
+                            id: "region",
+                            label: "Which AWS region?".into(),
+                            help: "Type to filter. Pick one close to your users.".into(),
+                        },
+                        &options,
+                        3,
+                    )
+                    .map_err(|_| cancelled())?;
+                options[i].clone()
+            }
+        }
+    };
+    let aws = Aws::connect(&region).await?;
+    let caller = aws::sts::caller_identity(&aws).await?;
+    ui::print(&format!(
+        "You are {} in account {}.\n",
+        caller.arn, caller.account
+    ));
+    let discovery = wizard::terminal::discover(&aws, &region).await?;
+    if discovery.availability_zones.len() < 2 {
+        return Err(RunError::Usage {
+            message: format!("{region} has fewer than two availability zones EKS can use"),
+            hint: "pick another region (run eksboot again)".into(),
+        });
+    }
+    let preset = wizard::Answers::from_table(table);
+    // The plan shown is the plan of the profile as saved: version and AZs resolved.
+    let plan_text = |profile: &Profile| {
+        let resolved = wizard::resolve(profile, &discovery);
+        ui::render_plan_text(&resolved, &Plan::build(&resolved, &PlanFacts::default()))
+    };
+    let (profile, choice) = match wizard::run(&mut prompter, &discovery, preset, &plan_text) {
+        Ok(done) => done,
+        Err(Asked::Back) | Err(Asked::Cancelled) => return Err(cancelled()),
+    };
+    let profile = wizard::resolve(&profile, &discovery);
+    if choice == Choice::Quit {
+        return Err(cancelled());
+    }
+    let path = save_to.map(Path::to_path_buf).unwrap_or_else(|| {
+        wizard::default_save_path(&profile.cluster.name, Path::new("profiles").is_dir())
+    });
+    if path.exists() {
+        let overwrite = prompter
+            .confirm(
+                &Question {
+                    id: "overwrite",
+                    label: format!("{} exists. Overwrite it?", path.display()),
+                    help: "No keeps the file and stops here; pass --save-profile PATH to save elsewhere.".into(),
+                },
+                false,
+            )
+            .map_err(|_| cancelled())?;
+        if !overwrite {
+            return Err(cancelled());
+        }
+    }
+    journal::write_atomically(&path, wizard::profile_file(&profile).as_bytes()).map_err(|e| {
+        RunError::Usage {
+            message: format!("cannot save the profile to {}: {e}", path.display()),
+            hint: "pass --save-profile PATH to save it elsewhere".into(),
+        }
+    })?;
+    ui::print(&format!(
+        "Saved the profile to {0}. The same cluster again: eksboot create --profile {0} --yes\n",
+        path.display()
+    ));
+    Ok(match choice {
+        Choice::Create => Some(profile),
+        _ => None,
+    })
 }
 
 /// The state file a command means: `--state`, or the default one of `--cluster`/`--region`.

@@ -86,9 +86,19 @@ Examples:
 The state file defaults to .eksboot/<cluster>-<region>.state.json in the current directory.
 Interrupted? Run the same command again: it adopts what exists and continues.")]
     Create {
-        /// The profile to create (TOML, format version 1).
+        /// The profile to create (TOML, format version 1). Without it, on a terminal, the
+        /// wizard asks; the flags below override the profile either way.
         #[arg(long, value_name = "FILE")]
-        profile: PathBuf,
+        profile: Option<PathBuf>,
+        #[command(flatten)]
+        overrides: Overrides,
+        /// Where the wizard saves the profile (default: profiles/<name>.toml if profiles/
+        /// exists here, else ./<name>.eksboot.toml).
+        #[arg(long, value_name = "PATH")]
+        save_profile: Option<PathBuf>,
+        /// Never ask: a missing value is an error naming the flag to pass.
+        #[arg(long)]
+        no_input: bool,
         /// Create without asking. Required when not running on a terminal.
         #[arg(long, short = 'y')]
         yes: bool,
@@ -189,6 +199,44 @@ Examples:
         #[arg(long, value_name = "ARN")]
         role_arn: Option<String>,
     },
+}
+
+/// Profile fields as flags; they win over the profile, which wins over the defaults.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Overrides {
+    /// cluster.name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// cluster.region (the AWS environment only suggests one to the wizard)
+    #[arg(long)]
+    pub region: Option<String>,
+    /// cluster.kubernetes_version, e.g. 1.33
+    #[arg(long, value_name = "VERSION")]
+    pub kubernetes_version: Option<String>,
+    /// network.pattern: public, private or public-and-private
+    #[arg(long)]
+    pub pattern: Option<String>,
+    /// network.vpc_cidr, e.g. 10.0.0.0/16
+    #[arg(long, value_name = "CIDR")]
+    pub vpc_cidr: Option<String>,
+    /// network.availability_zones: a count (2 or 3) or a comma list of AZ names
+    #[arg(long, value_name = "N|LIST")]
+    pub azs: Option<String>,
+    /// network.nat: per-az, single or none
+    #[arg(long)]
+    pub nat: Option<String>,
+    /// cluster.endpoint_access: public, private or public-and-private
+    #[arg(long, value_name = "ACCESS")]
+    pub endpoint_access: Option<String>,
+    /// cluster.public_access_cidrs, comma-separated
+    #[arg(long, value_name = "CIDRS")]
+    pub public_access_cidrs: Option<String>,
+    /// nodes.enabled: on or off
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub nodes: Option<String>,
+    /// nodes.instance_types, comma-separated
+    #[arg(long, value_name = "TYPES")]
+    pub instance_types: Option<String>,
 }
 
 /// Which cluster's state: a state file, or a cluster name and region (whose default state file

@@ -489,3 +489,22 @@ pub async fn delete_cluster(eks: &aws_sdk_eks::Client, name: &str) -> Result<(),
         .map_err(|e| classify("eks:DeleteCluster", e))?;
     Ok(())
 }
+
+/// Cluster names in the region.
+pub async fn list_clusters(eks: &aws_sdk_eks::Client) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = eks
+            .list_clusters()
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| classify("eks:ListClusters", e))?;
+        names.extend(out.clusters().iter().cloned());
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(names);
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! terminal; the answers become a profile (validated by the same rules as a profile file).
 
 mod questions;
+pub mod terminal;
 
 use std::fmt::Write as _;
 
@@ -65,12 +66,12 @@ pub fn greeting() -> String {
   2. Configure the VPC: the network your nodes and load balancers live in.
   3. Create the cluster: version, API access, nodes and add-ons.
 Nothing is created until you have seen the plan and its cost and said yes.
-Type ? for help on any question, Esc to go back one question, Ctrl-C to quit.
+Help is shown under each question. Esc goes back one question; Ctrl-C quits.
 "
     .to_string()
 }
 
-/// Runs the question flow up to a plan the person accepts. `plan_text` renders the plan of a
+/// Runs the question flow (after the greeting and discovery) up to a plan the person accepts. `plan_text` renders the plan of a
 /// profile (the same summary `eksboot plan` prints).
 pub fn run(
     p: &mut dyn Prompter,
@@ -78,7 +79,6 @@ pub fn run(
     preset: Answers,
     plan_text: &dyn Fn(&Profile) -> String,
 ) -> Result<(Profile, Choice), Asked> {
-    p.say(&greeting());
     let mut answers = preset;
     questions::ask_all(p, discovery, &mut answers)?;
     loop {
@@ -124,6 +124,23 @@ pub fn run(
             _ => return Ok((profile, Choice::Quit)),
         }
     }
+}
+
+/// The profile with what discovery decided written in: the Kubernetes version (the newest
+/// when not chosen) and the AZ names, so the saved file replays the very same cluster.
+pub fn resolve(profile: &Profile, discovery: &Discovery) -> Profile {
+    let mut resolved = profile.clone();
+    if resolved.cluster.kubernetes_version.is_none() {
+        resolved.cluster.kubernetes_version = discovery.versions.first().cloned();
+    }
+    if let crate::profile::AzSpec::Count(n) = resolved.network.availability_zones {
+        if discovery.availability_zones.len() >= usize::from(n) {
+            resolved.network.availability_zones = crate::profile::AzSpec::Names(
+                discovery.availability_zones[..usize::from(n)].to_vec(),
+            );
+        }
+    }
+    resolved
 }
 
 /// Where to save a profile: `profiles/<name>.toml` when `profiles/` exists here, else

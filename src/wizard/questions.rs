@@ -507,6 +507,70 @@ pub fn ask_one(
 }
 
 impl Answers {
+    /// Values already given (by a profile or flags): they are kept and never asked.
+    pub fn from_table(table: &toml::Table) -> Answers {
+        let get = |section: &str, key: &str| table.get(section)?.as_table()?.get(key).cloned();
+        let text = |section: &str, key: &str| {
+            get(section, key).and_then(|v| v.as_str().map(str::to_string))
+        };
+        let list = |section: &str, key: &str| {
+            get(section, key).and_then(|v| {
+                v.as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+            })
+        };
+        let mut a = Answers {
+            name: text("cluster", "name"),
+            kubernetes_version: text("cluster", "kubernetes_version"),
+            creator_role: text("security", "creator_role"),
+            secrets_key: text("security", "secrets_key"),
+            log_types: list("cluster", "log_types"),
+            log_retention_days: get("cluster", "log_retention_days")
+                .and_then(|v| v.as_integer())
+                .map(|d| d as u32),
+            admins: list("cluster", "admins"),
+            pattern: text("network", "pattern"),
+            vpc_cidr: text("network", "vpc_cidr"),
+            availability_zones: get("network", "availability_zones")
+                .and_then(|v| v.as_integer())
+                .map(|n| n as u8),
+            nat: text("network", "nat"),
+            endpoint_access: text("cluster", "endpoint_access"),
+            public_access_cidrs: list("cluster", "public_access_cidrs"),
+            nodes: get("nodes", "enabled").and_then(|v| v.as_bool()),
+            instance_types: list("nodes", "instance_types"),
+            addons: list("cluster", "addons"),
+            oidc_provider: get("cluster", "oidc_provider").and_then(|v| v.as_bool()),
+            ..Answers::default()
+        };
+        let given = [
+            ("name", a.name.is_some()),
+            ("kubernetes_version", a.kubernetes_version.is_some()),
+            ("creator_role", a.creator_role.is_some()),
+            ("secrets_key", a.secrets_key.is_some()),
+            ("log_types", a.log_types.is_some()),
+            ("log_retention_days", a.log_retention_days.is_some()),
+            ("admins", a.admins.is_some()),
+            ("pattern", a.pattern.is_some()),
+            ("vpc_cidr", a.vpc_cidr.is_some()),
+            ("availability_zones", a.availability_zones.is_some()),
+            ("nat", a.nat.is_some()),
+            ("endpoint_access", a.endpoint_access.is_some()),
+            ("public_access_cidrs", a.public_access_cidrs.is_some()),
+            ("nodes", a.nodes.is_some() || a.instance_types.is_some()),
+            ("addons", a.addons.is_some()),
+        ];
+        a.fixed = given
+            .iter()
+            .filter(|(_, yes)| *yes)
+            .map(|(id, _)| *id)
+            .collect();
+        a
+    }
+
     /// The answers as a profile, through the same validation as a profile file.
     pub fn to_profile(&self) -> Result<Profile, String> {
         let mut doc = toml::Table::new();

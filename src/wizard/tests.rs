@@ -316,3 +316,33 @@ fn saved_profile_replays_the_same_plan() {
         std::path::Path::new("web.eksboot.toml")
     );
 }
+
+#[test]
+fn the_saved_profile_produces_exactly_the_plan_shown() {
+    use crate::plan::{Plan, PlanFacts};
+    let mut s = Script::new(vec![
+        ("fast_path", Yes),
+        ("name", Text("shop")),
+        ("public_access_cidrs", Text("")),
+        ("plan", Pick(2)),
+    ]);
+    let d = discovery();
+    let shown = |p: &Profile| {
+        let r = resolve(p, &d);
+        crate::ui::render_plan_text(&r, &Plan::build(&r, &PlanFacts::default()))
+    };
+    let (profile, _) = run(&mut s, &d, Answers::default(), &shown).unwrap();
+    let saved = profile_file(&resolve(&profile, &d));
+    let replayed = Profile::parse(&saved, std::path::Path::new("shop.toml")).unwrap();
+    let replayed_plan =
+        crate::ui::render_plan_text(&replayed, &Plan::build(&replayed, &PlanFacts::default()));
+    assert!(
+        s.said.contains(&replayed_plan),
+        "the plan shown differs from the saved profile's plan"
+    );
+    assert_eq!(replayed.cluster.kubernetes_version.as_deref(), Some("1.35"));
+    assert!(
+        saved.contains("availability_zones = [\"us-west-2a\", \"us-west-2b\", \"us-west-2c\"]"),
+        "{saved}"
+    );
+}
