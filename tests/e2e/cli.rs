@@ -173,7 +173,7 @@ fn help_explains_itself_with_examples() {
 #[test]
 fn bare_eksboot_explains_what_it_will_do() {
     let (mut cmd, _home) = offline();
-    cmd.assert().success().stdout(
+    cmd.assert().code(2).stdout(
         predicate::str::contains("Secure the environment")
             .and(predicate::str::contains("eksboot plan --profile")),
     );

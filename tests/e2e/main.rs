@@ -10,3 +10,4 @@ mod emulator;
 mod policies;
 mod preflight;
 mod teardown;
+mod wizard;

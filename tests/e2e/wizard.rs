@@ -1,0 +1,230 @@
+//! The wizard, driven in a pseudo-terminal as a person would, against the emulator; and what
+//! happens without a terminal.
+
+use std::process::Command;
+
+use predicates::prelude::*;
+use rexpect::session::PtySession;
+
+use crate::create::tag_filter;
+use crate::harness::{block_on, Account};
+
+const DOWN: &str = "\x1b[B";
+
+/// `eksboot` (no arguments) in a pseudo-terminal, in `dir`, acting in `account`.
+fn wizard(account: &Account, dir: &std::path::Path, args: &[&str]) -> PtySession {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("eksboot"));
+    for (key, value) in account.eksboot().get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    // CI turns prompting off: a person's terminal has no CI variable.
+    cmd.env_remove("CI")
+        .env("TERM", "xterm")
+        .env("AWS_REGION", "us-west-2")
+        .env("EKSBOOT_POLL_MS", "100")
+        .env("KUBECONFIG", dir.join("kubeconfig"))
+        .current_dir(dir)
+        .args(args);
+    rexpect::session::spawn_command(cmd, Some(30_000)).unwrap()
+}
+
+fn exit_code(session: &mut PtySession) -> i32 {
+    match session.process().wait().unwrap() {
+        rexpect::process::WaitStatus::Exited(_, code) => code,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn our_vpcs(account: &Account, cluster: &str) -> usize {
+    let ec2 = aws_sdk_ec2::Client::new(&account.sdk("us-west-2"));
+    block_on(async {
+        ec2.describe_vpcs()
+            .filters(tag_filter("eksboot:cluster", cluster))
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .len()
+    })
+}
+
+#[test]
+fn fast_path_up_to_a_saved_profile_that_plans_the_same() {
+    let account = Account::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = wizard(&account, dir.path(), &[]);
+    s.exp_string("Create the cluster in us-west-2").unwrap();
+    s.send_line("y").unwrap();
+    s.exp_string(&format!("account {}", account.id)).unwrap();
+    s.exp_string("Use the recommended production set-up")
+        .unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Cluster name").unwrap();
+    s.send_line("shop").unwrap();
+    s.exp_string("Who may reach the public API endpoint")
+        .unwrap();
+    s.send_line("203.0.113.0/24").unwrap();
+    s.exp_string("Security checklist").unwrap();
+    s.exp_string("What next?").unwrap();
+    s.send(DOWN).unwrap();
+    s.send(DOWN).unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Saved the profile to shop.eksboot.toml")
+        .unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut s), 0);
+    assert_eq!(our_vpcs(&account, "shop"), 0, "saving creates nothing");
+
+    // The saved profile is complete and replays: the plan names the AZs and version shown.
+    let saved = dir.path().join("shop.eksboot.toml");
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(
+        text.contains("name = \"shop\"") && text.contains("kubernetes_version = \"1.35\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("public_access_cidrs = [\"203.0.113.0/24\"]"),
+        "{text}"
+    );
+    let plan = account
+        .eksboot()
+        .arg("plan")
+        .arg("--profile")
+        .arg(&saved)
+        .assert()
+        .success();
+    let plan = String::from_utf8_lossy(&plan.get_output().stdout).to_string();
+    assert!(
+        plan.contains("Kubernetes 1.35") && plan.contains("us-west-2c"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn an_invalid_cidr_is_asked_again_with_the_reason() {
+    let account = Account::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = wizard(&account, dir.path(), &[]);
+    s.exp_string("Create the cluster in us-west-2").unwrap();
+    s.send_line("y").unwrap();
+    s.exp_string("Use the recommended production set-up")
+        .unwrap();
+    s.send_line("n").unwrap();
+    for question in [
+        "Who creates the cluster?",
+        "How should Kubernetes secrets be encrypted?",
+    ] {
+        s.exp_string(question).unwrap();
+        s.send_line("").unwrap();
+    }
+    s.exp_string("Which control-plane logs").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("How long should logs be kept?").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Other cluster admins").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Which network layout?").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("The VPC's address range").unwrap();
+    s.send_line("10.0.0.0/8").unwrap();
+    s.exp_string("/8 is outside /16 to /20").unwrap();
+    s.exp_string("The VPC's address range").unwrap();
+    s.send_line("10.1.0.0/16").unwrap();
+    s.exp_string("How many availability zones?").unwrap();
+    s.send_control('c').unwrap();
+    s.exp_string("nothing was created").unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut s), 130);
+}
+
+#[test]
+fn ctrl_c_at_the_plan_creates_nothing() {
+    let account = Account::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = wizard(&account, dir.path(), &["create", "--name", "quit"]);
+    s.exp_string("Create the cluster in us-west-2").unwrap();
+    s.send_line("y").unwrap();
+    s.exp_string("Use the recommended production set-up")
+        .unwrap();
+    s.send_line("").unwrap();
+    // The name came from --name: not asked.
+    s.exp_string("Who may reach the public API endpoint")
+        .unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("What next?").unwrap();
+    s.send_control('c').unwrap();
+    s.exp_string("nothing was created").unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut s), 130);
+    assert_eq!(our_vpcs(&account, "quit"), 0);
+    assert!(!dir.path().join("quit.eksboot.toml").exists());
+}
+
+#[test]
+fn without_a_terminal_a_missing_value_names_the_flag() {
+    let account = Account::new();
+    account
+        .eksboot()
+        .args(["create", "--yes", "--region", "us-west-2"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("cluster.name is missing")
+                .and(predicate::str::contains("--name NAME")),
+        );
+    account
+        .eksboot()
+        .args(["create", "--yes", "--name", "x"])
+        .env_remove("AWS_REGION")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--region REGION"));
+}
+
+#[test]
+fn flags_override_the_profile() {
+    let account = Account::new();
+    let out = account
+        .eksboot()
+        .args(["plan", "--output", "json", "--profile", "profiles/dev.toml"])
+        .assert()
+        .success();
+    let base: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(base["network"]["pattern"], "public");
+    // create with flags and no terminal builds the same profile plus the overrides.
+    let dir = tempfile::tempdir().unwrap();
+    account
+        .eksboot()
+        .env("EKSBOOT_POLL_MS", "100")
+        .current_dir(dir.path())
+        .args([
+            "create",
+            "--yes",
+            "--name",
+            "flagged",
+            "--region",
+            "us-west-2",
+            "--pattern",
+            "public",
+            "--azs",
+            "2",
+            "--nodes",
+            "off",
+            "--vpc-cidr",
+            "10.42.0.0/16",
+        ])
+        .arg("--kubeconfig")
+        .arg(dir.path().join("kubeconfig"))
+        .assert()
+        .success();
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join(".eksboot/flagged-us-west-2.state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["settings"]["network"]["vpc_cidr"], "10.42.0.0/16");
+    assert_eq!(state["settings"]["nodes"]["enabled"], false);
+    assert_eq!(our_vpcs(&account, "flagged"), 1);
+}
