@@ -264,6 +264,7 @@ mod tests {
         insta::with_settings!({filters => vec![
             (r"(?m)— [0-9.]+s$", "— <elapsed>"),
             (r"(?m) [0-9]+s$", " <elapsed>"),
+            ("[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]", "<spinner>"),
         ]}, {
             insta::assert_snapshot!(screen);
         });

@@ -45,6 +45,8 @@ pub struct Answers {
     pub public_access_cidrs: Option<Vec<String>>,
     pub nodes: Option<bool>,
     pub instance_types: Option<Vec<String>>,
+    /// `(min, desired, max)`.
+    pub node_sizes: Option<(u32, u32, u32)>,
     pub addons: Option<Vec<String>>,
     pub oidc_provider: Option<bool>,
     pub region: String,
@@ -62,7 +64,7 @@ fn q(id: &'static str, label: &str, help: &str) -> Question {
 }
 
 /// The order of questions for the full (not fast) path.
-const FULL: [&str; 15] = [
+const FULL: [&str; 17] = [
     "creator_role",
     "secrets_key",
     "log_types",
@@ -77,7 +79,9 @@ const FULL: [&str; 15] = [
     "endpoint_access",
     "public_access_cidrs",
     "nodes",
+    "node_sizes",
     "addons",
+    "oidc_provider",
 ];
 
 fn order(answers: &Answers) -> Vec<&'static str> {
@@ -162,6 +166,7 @@ fn applies(a: &Answers, id: &str) -> bool {
         "nat" => a.pattern.as_deref() == Some("public-and-private"),
         "public_access_cidrs" => a.endpoint_access.as_deref() != Some("private"),
         "endpoint_access" => a.pattern.as_deref() != Some("private"),
+        "node_sizes" => a.nodes != Some(false),
         _ => true,
     }
 }
@@ -202,6 +207,14 @@ fn value_of(a: &Answers, id: &str) -> String {
             (_, types) => list(types),
         },
         "addons" => list(&a.addons),
+        "node_sizes" => a
+            .node_sizes
+            .map(|(min, desired, max)| format!("min {min}, desired {desired}, max {max}"))
+            .unwrap_or_default(),
+        "oidc_provider" => a
+            .oidc_provider
+            .map(|o| if o { "yes" } else { "no" }.to_string())
+            .unwrap_or_default(),
         _ => String::new(),
     }
 }
@@ -317,7 +330,7 @@ pub fn ask_one(
                 .iter()
                 .position(|d| *d == 90)
                 .unwrap_or(0);
-            let question = q("log_retention_days", "How long should logs be kept?", "Longer keeps more history for investigations and costs more storage. 90 days is a common start.");
+            let question = q("log_retention_days", "How long should logs be kept?", &format!("Longer keeps more history for investigations and costs more storage. 90 days is a common start. See {DOCS}/control-plane-logs.html"));
             a.log_retention_days =
                 Some(LOG_RETENTION_DAYS[p.select(&question, &options, default)?]);
         }
@@ -355,7 +368,7 @@ pub fn ask_one(
         }
         "vpc_cidr" => {
             let question = q("vpc_cidr", "The VPC's address range (CIDR)",
-                "Every pod gets an address from it, so give it room: a /16 (65,536 addresses) is recommended; /16 to /20 are allowed. Pick a range that does not overlap networks you will connect (office, other VPCs).");
+                &format!("Every pod gets an address from it, so give it room: a /16 (65,536 addresses) is recommended; /16 to /20 are allowed. Pick a range that does not overlap networks you will connect (office, other VPCs). See {DOCS}/network-reqs.html"));
             let existing = d.existing_vpc_cidrs.clone();
             let text = p.text(&question, Some("10.0.0.0/16"), &move |t| {
                 let net = valid_cidr(t)?;
@@ -374,7 +387,7 @@ pub fn ask_one(
         }
         "availability_zones" => {
             let question = q("availability_zones", "How many availability zones?",
-                "EKS needs at least two. Three survive the loss of a whole zone with capacity to spare.");
+                &format!("EKS needs at least two. Three survive the loss of a whole zone with capacity to spare. See {DOCS}/network-reqs.html"));
             let options: Vec<String> = [2usize, 3]
                 .iter()
                 .filter(|n| **n <= d.availability_zones.len())
@@ -387,7 +400,7 @@ pub fn ask_one(
             let azs = a.availability_zones.unwrap_or(2);
             let per_az = 32.85 * f64::from(azs) + 3.65 * f64::from(azs);
             let question = q("nat", "NAT gateways (how private subnets reach the internet)",
-                "One per AZ means losing a zone never cuts the others' egress. A single NAT gateway is cheaper, but if its zone fails every private subnet loses internet access.");
+                "One per AZ means losing a zone never cuts the others' egress. A single NAT gateway is cheaper, but if its zone fails every private subnet loses internet access. See https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway.html");
             let options = vec![
                 format!("One per AZ (recommended, about ${per_az:.2}/month)"),
                 format!(
@@ -403,7 +416,7 @@ pub fn ask_one(
         }
         "name" => {
             let question = q("name", "Cluster name",
-                "Letters, digits, - and _, starting with a letter or digit, at most 55 characters. It names every resource eksboot makes (demo-vpc, demo-default…).");
+                &format!("Letters, digits, - and _, starting with a letter or digit, at most 55 characters. It names every resource eksboot makes (demo-vpc, demo-default…). See {DOCS}/create-cluster.html"));
             let existing = d.existing_clusters.clone();
             let default = a.name.clone();
             let name = p.text(&question, default.as_deref(), &move |t| {
@@ -469,7 +482,7 @@ pub fn ask_one(
         }
         "nodes" => {
             let question = q("nodes", "Nodes: which instance type?",
-                "A managed node group runs your pods. t3.medium suits learning; m6i.large or m7g.large (Graviton, cheaper) suit production. Nodes get IMDSv2 and encrypted disks either way.");
+                &format!("A managed node group runs your pods. t3.medium suits learning; m6i.large or m7g.large (Graviton, cheaper) suit production. Nodes get IMDSv2 and encrypted disks either way. See {DOCS}/managed-node-groups.html"));
             let types = [
                 "t3.medium",
                 "t3.large",
@@ -486,6 +499,35 @@ pub fn ask_one(
                 a.instance_types = Some(vec![types[picked].to_string()]);
             }
         }
+        "node_sizes" => {
+            let question = q("node_sizes", "How many nodes? (min, desired, max)",
+                &format!("The node group starts with `desired` nodes and may scale between min and max. Two nodes in different AZs keep workloads up when one fails. See {DOCS}/managed-node-groups.html"));
+            let text = p.text(&question, Some("1, 2, 3"), &|t| {
+                let n: Vec<Result<u32, _>> =
+                    t.split(',').map(|x| x.trim().parse::<u32>()).collect();
+                match n.as_slice() {
+                    [Ok(min), Ok(desired), Ok(max)]
+                        if min <= desired && desired <= max && *max >= 1 =>
+                    {
+                        Ok(())
+                    }
+                    [Ok(_), Ok(_), Ok(_)] => {
+                        Err("they must be in order: min ≤ desired ≤ max, and max at least 1".into())
+                    }
+                    _ => Err("three whole numbers, e.g. 1, 2, 3".into()),
+                }
+            })?;
+            let n: Vec<u32> = text
+                .split(',')
+                .map(|x| x.trim().parse().expect("validated"))
+                .collect();
+            a.node_sizes = Some((n[0], n[1], n[2]));
+        }
+        "oidc_provider" => {
+            let question = q("oidc_provider", "Register the cluster's OIDC issuer with IAM (IRSA)?",
+                &format!("Lets Kubernetes service accounts assume IAM roles (IRSA), which many add-ons and charts still use. It costs nothing. See {DOCS}/enable-iam-roles-for-service-accounts.html"));
+            a.oidc_provider = Some(p.confirm(&question, true)?);
+        }
         "addons" => {
             let all = [
                 "vpc-cni",
@@ -496,7 +538,7 @@ pub fn ask_one(
                 "metrics-server",
             ];
             let question = q("addons", "Which EKS add-ons?",
-                "vpc-cni (pod networking), kube-proxy and coredns are what every cluster needs; eks-pod-identity-agent gives workloads their own AWS permissions (recommended).");
+                &format!("vpc-cni (pod networking), kube-proxy and coredns are what every cluster needs; eks-pod-identity-agent gives workloads their own AWS permissions (recommended). See {DOCS}/eks-add-ons.html"));
             let options: Vec<String> = all.iter().map(|s| s.to_string()).collect();
             let picked = p.multi_select(&question, &options, &[0, 1, 2, 3])?;
             a.addons = Some(picked.into_iter().map(|i| all[i].to_string()).collect());
@@ -546,6 +588,16 @@ impl Answers {
             oidc_provider: get("cluster", "oidc_provider").and_then(|v| v.as_bool()),
             ..Answers::default()
         };
+        let size = |key: &str| {
+            get("nodes", key)
+                .and_then(|v| v.as_integer())
+                .map(|n| n as u32)
+        };
+        if let (Some(min), Some(desired), Some(max)) =
+            (size("min_size"), size("desired_size"), size("max_size"))
+        {
+            a.node_sizes = Some((min, desired, max));
+        }
         let given = [
             ("name", a.name.is_some()),
             ("kubernetes_version", a.kubernetes_version.is_some()),
@@ -562,6 +614,8 @@ impl Answers {
             ("public_access_cidrs", a.public_access_cidrs.is_some()),
             ("nodes", a.nodes.is_some() || a.instance_types.is_some()),
             ("addons", a.addons.is_some()),
+            ("node_sizes", a.node_sizes.is_some()),
+            ("oidc_provider", a.oidc_provider.is_some()),
         ];
         a.fixed = given
             .iter()
@@ -646,6 +700,11 @@ impl Answers {
         let mut nodes = toml::Table::new();
         put(&mut nodes, "enabled", self.nodes.map(Into::into));
         put(&mut nodes, "instance_types", strs(&self.instance_types));
+        if let Some((min, desired, max)) = self.node_sizes {
+            put(&mut nodes, "min_size", Some(i64::from(min).into()));
+            put(&mut nodes, "desired_size", Some(i64::from(desired).into()));
+            put(&mut nodes, "max_size", Some(i64::from(max).into()));
+        }
         doc.insert("cluster".into(), cluster.into());
         doc.insert("security".into(), security.into());
         doc.insert("network".into(), network.into());

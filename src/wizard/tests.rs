@@ -203,7 +203,10 @@ fn full_path(pattern: usize) -> Vec<(&'static str, Reply)> {
         steps.push(("public_access_cidrs", Text("203.0.113.0/24")));
     }
     steps.push(("nodes", Pick(3)));
+    steps.push(("node_sizes", Text("3, 2, 1")));
+    steps.push(("node_sizes", Text("2, 3, 5")));
     steps.push(("addons", Text("")));
+    steps.push(("oidc_provider", No));
     steps.push(("plan", Pick(2)));
     steps
 }
@@ -226,6 +229,15 @@ fn each_pattern_through_the_three_tasks() {
         assert_eq!(profile.cluster.log_retention_days, 30);
         assert_eq!(profile.cluster.log_types.len(), 2);
         assert_eq!(profile.nodes.instance_types, ["m7g.large"]);
+        assert_eq!(
+            (
+                profile.nodes.min_size,
+                profile.nodes.desired_size,
+                profile.nodes.max_size
+            ),
+            (2, 3, 5)
+        );
+        assert!(!profile.cluster.oidc_provider);
         assert!(
             s.rejected[0].contains("/8 is outside /16 to /20"),
             "{:?}",
