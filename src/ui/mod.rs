@@ -191,7 +191,7 @@ pub fn render_preflight(profile: &Profile, report: &preflight::Report) -> String
     out
 }
 
-/// What a bare `eksboot` says until the interactive wizard is built.
+/// What a bare `eksboot` says when it cannot ask (no terminal).
 pub fn render_welcome() -> String {
     "eksboot takes you from an empty AWS account to a working, secured Amazon EKS cluster in three tasks:
   1. Secure the environment: a dedicated cluster-creator role, the cluster and node roles,
@@ -201,8 +201,9 @@ pub fn render_welcome() -> String {
   3. Create the cluster: encrypted secrets, logging, access entries, add-ons and a managed
      node group; then a kubeconfig so `kubectl` works right away.
 
-The guided wizard that asks these questions is not built yet. Today, describe the cluster in a
-profile (examples in profiles/) and:
+Run `eksboot` in a terminal and a guided wizard asks about each task (nothing is created before
+you have seen the plan and said yes). Without a terminal, describe the cluster in a profile
+(examples in profiles/) and:
   eksboot plan --profile profiles/dev.toml          every resource, the subnets, the monthly cost
                                                     and a security checklist (no AWS calls)
   eksboot preflight --profile profiles/dev.toml     read-only checks against your AWS account
