@@ -235,19 +235,23 @@ impl Journal {
         self.state.steps.get(step).map(|r| r.status)
     }
 
-    pub fn record_started(&mut self, step: &str) -> Result<(), JournalError> {
-        let now = now_rfc3339();
-        let record = self
-            .state
+    /// The record of `step`, made (as running) when there is none yet.
+    fn record_mut(&mut self, step: &str, now: &str) -> &mut StepRecord {
+        self.state
             .steps
             .entry(step.to_string())
             .or_insert_with(|| StepRecord {
                 status: StepStatus::Running,
                 outputs: None,
-                started_at: now.clone(),
+                started_at: now.to_string(),
                 finished_at: None,
                 error: None,
-            });
+            })
+    }
+
+    pub fn record_started(&mut self, step: &str) -> Result<(), JournalError> {
+        let now = now_rfc3339();
+        let record = self.record_mut(step, &now);
         record.status = StepStatus::Running;
         record.started_at = now;
         record.error = None;
@@ -263,17 +267,7 @@ impl Journal {
         done: bool,
     ) -> Result<(), JournalError> {
         let now = now_rfc3339();
-        let record = self
-            .state
-            .steps
-            .entry(step.to_string())
-            .or_insert_with(|| StepRecord {
-                status: StepStatus::Running,
-                outputs: None,
-                started_at: now.clone(),
-                finished_at: None,
-                error: None,
-            });
+        let record = self.record_mut(step, &now);
         record.outputs = Some(outputs.clone());
         if done {
             record.status = StepStatus::Done;

@@ -354,6 +354,17 @@ pub fn render_teardown_done(
     out
 }
 
+/// done, running, failed, or pending (no record yet).
+fn status_word(record: Option<&crate::apply::journal::StepRecord>) -> &'static str {
+    use crate::apply::journal::StepStatus;
+    match record.map(|s| s.status) {
+        Some(StepStatus::Done) => "done",
+        Some(StepStatus::Running) => "running",
+        Some(StepStatus::Failed) => "failed",
+        None => "pending",
+    }
+}
+
 /// Each step of a state file, in plan order, with its status and id.
 pub fn render_status(
     plan: &Plan,
@@ -375,12 +386,7 @@ pub fn render_status(
         .iter()
         .map(|r| {
             let record = state.steps.get(&r.id);
-            let status = match record.map(|s| s.status) {
-                Some(StepStatus::Done) => "done",
-                Some(StepStatus::Running) => "running",
-                Some(StepStatus::Failed) => "failed",
-                None => "pending",
-            };
+            let status = status_word(record);
             let id = record
                 .and_then(|s| s.outputs.as_ref())
                 .map(|o| o.id.clone())
@@ -434,17 +440,11 @@ pub fn render_status_json(
     state: &crate::apply::journal::State,
     live: Option<&std::collections::BTreeSet<String>>,
 ) -> Vec<String> {
-    use crate::apply::journal::StepStatus;
     plan.resources
         .iter()
         .map(|r| {
             let record = state.steps.get(&r.id);
-            let status = match record.map(|s| s.status) {
-                Some(StepStatus::Done) => "done",
-                Some(StepStatus::Running) => "running",
-                Some(StepStatus::Failed) => "failed",
-                None => "pending",
-            };
+            let status = status_word(record);
             let id = record
                 .and_then(|s| s.outputs.as_ref())
                 .map(|o| o.id.clone());

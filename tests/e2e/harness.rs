@@ -228,6 +228,21 @@ impl Account {
     }
 }
 
+impl Account {
+    /// The binary as a plain process (to kill it, signal it, or give it a terminal), with the
+    /// same environment as [`Account::eksboot`].
+    pub fn command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("eksboot"));
+        for (key, value) in self.eksboot().get_envs() {
+            match value {
+                Some(v) => cmd.env(key, v),
+                None => cmd.env_remove(key),
+            };
+        }
+        cmd
+    }
+}
+
 /// The binary with a clean environment: no credentials, no AWS config, no retries.
 pub fn bare_eksboot(home: &tempfile::TempDir) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("eksboot").unwrap();

@@ -362,14 +362,7 @@ fn iam_roles(account: &Account, region: &str) -> Vec<String> {
 
 /// Starts eksboot with these arguments and kills it (SIGKILL) after `after`.
 fn run_and_kill(run: &Run, args: &[&str], after: Duration) {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("eksboot"));
-    let probe = run.account.eksboot();
-    for (key, value) in probe.get_envs() {
-        match value {
-            Some(v) => child.env(key, v),
-            None => child.env_remove(key),
-        };
-    }
+    let mut child = run.account.command();
     let mut child = child
         .current_dir(run.dir.path())
         .env("EKSBOOT_POLL_MS", "100")
@@ -515,13 +508,7 @@ fn ctrl_c_stops_cleanly_with_exit_130_and_resume_finishes() {
     let run = Run::new(Account::on(&server));
     let profile = root("profiles/dev.toml");
     let state = run.state();
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("eksboot"));
-    for (key, value) in run.account.eksboot().get_envs() {
-        match value {
-            Some(v) => cmd.env(key, v),
-            None => cmd.env_remove(key),
-        };
-    }
+    let mut cmd = run.account.command();
     let child = cmd
         .env("EKSBOOT_POLL_MS", "100")
         .args([
@@ -664,13 +651,7 @@ fn on_a_terminal_teardown_asks_for_the_cluster_name() {
     run.create(&root("profiles/dev.toml")).success();
     let state = run.state();
     let spawn = |typed: &str| {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("eksboot"));
-        for (key, value) in run.account.eksboot().get_envs() {
-            match value {
-                Some(v) => cmd.env(key, v),
-                None => cmd.env_remove(key),
-            };
-        }
+        let mut cmd = run.account.command();
         cmd.env_remove("CI")
             .env("TERM", "xterm")
             .env("EKSBOOT_POLL_MS", "100")

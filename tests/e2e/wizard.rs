@@ -1,8 +1,6 @@
 //! The wizard, driven in a pseudo-terminal as a person would, against the emulator; and what
 //! happens without a terminal.
 
-use std::process::Command;
-
 use predicates::prelude::*;
 use rexpect::session::PtySession;
 
@@ -13,13 +11,7 @@ const DOWN: &str = "\x1b[B";
 
 /// `eksboot` (no arguments) in a pseudo-terminal, in `dir`, acting in `account`.
 fn wizard(account: &Account, dir: &std::path::Path, args: &[&str]) -> PtySession {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("eksboot"));
-    for (key, value) in account.eksboot().get_envs() {
-        match value {
-            Some(v) => cmd.env(key, v),
-            None => cmd.env_remove(key),
-        };
-    }
+    let mut cmd = account.command();
     // CI turns prompting off: a person's terminal has no CI variable.
     cmd.env_remove("CI")
         .env("TERM", "xterm")
