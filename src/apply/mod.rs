@@ -232,6 +232,18 @@ impl Ctx {
 
 /// Runs one step: dispatches to its task's module.
 async fn run_step(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
+    tracing::debug!(step = %res.id, kind = res.kind.as_str(), name = %res.name, "step starts");
+    let result = run_task_step(ctx, res).await;
+    match &result {
+        Ok(step) => {
+            tracing::debug!(step = %res.id, id = %step.outputs.id, adopted = step.adopted, "step done")
+        }
+        Err(e) => tracing::debug!(step = %res.id, error = %e, "step failed"),
+    }
+    result
+}
+
+async fn run_task_step(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     match res.task {
         Task::Secure => secure::run(ctx, res).await,
         Task::Network => network::run(ctx, res).await,

@@ -258,3 +258,14 @@ pub async fn delete_role(aws: &Aws, name: &str) -> Result<(), AwsError> {
         .map_err(|e| classify("iam:DeleteRole", e))?;
     Ok(())
 }
+
+/// Every role ARN in the account.
+pub async fn role_arns(aws: &Aws) -> Result<Vec<String>, AwsError> {
+    let mut arns = Vec::new();
+    let mut pages = aws.iam.list_roles().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("iam:ListRoles", e))?;
+        arns.extend(page.roles().iter().map(|r| r.arn().to_string()));
+    }
+    Ok(arns)
+}

@@ -156,3 +156,18 @@ pub async fn schedule_key_deletion(
         .map_err(|e| classify("kms:ScheduleKeyDeletion", e))?;
     Ok(out.deletion_date().map(|d| d.to_string()))
 }
+
+/// Every key ARN in the region.
+pub async fn key_arns(aws: &Aws) -> Result<Vec<String>, AwsError> {
+    let mut arns = Vec::new();
+    let mut pages = aws.kms.list_keys().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("kms:ListKeys", e))?;
+        arns.extend(
+            page.keys()
+                .iter()
+                .filter_map(|k| k.key_arn().map(str::to_string)),
+        );
+    }
+    Ok(arns)
+}

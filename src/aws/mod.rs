@@ -342,6 +342,47 @@ mod tests {
     }
 
     #[test]
+    fn every_error_kind_says_what_to_do_next() {
+        let cases = [
+            (AwsError::NoCredentials(String::new()), "aws configure"),
+            (
+                classify_code("sts:GetCallerIdentity", failure("ExpiredToken")),
+                "refresh them",
+            ),
+            (
+                classify_code("ec2:CreateVpc", failure("UnauthorizedOperation")),
+                "allow ec2:CreateVpc",
+            ),
+            (
+                classify_code("ec2:CreateVpc", failure("RequestLimitExceeded")),
+                "wait a minute",
+            ),
+            (
+                AwsError::Unreachable {
+                    action: "ec2:DescribeVpcs",
+                    message: "dns error".into(),
+                },
+                "network connection",
+            ),
+            (
+                classify_code("ec2:DeleteVpc", failure("DependencyViolation")),
+                "retry",
+            ),
+        ];
+        for (error, hint) in cases {
+            assert!(error.hint().contains(hint), "{error}: {}", error.hint());
+            // Messages name the action and never show Rust debug output.
+            let text = error.to_string();
+            assert!(!text.contains("Some(") && !text.contains("{ "), "{text}");
+        }
+        let denied = classify_code("ec2:CreateVpc", failure("UnauthorizedOperation"));
+        assert_eq!(
+            denied.to_string(),
+            "ec2:CreateVpc: access denied (UnauthorizedOperation: m)"
+        );
+    }
+
+    #[test]
     fn access_denied_hint_names_the_action() {
         let e = classify_code("eks:CreateCluster", failure("AccessDeniedException"));
         assert!(e.hint().contains("eks:CreateCluster"));

@@ -23,6 +23,10 @@ pub struct Discovery {
     pub existing_vpc_cidrs: Vec<String>,
     /// Clusters already in the region (names must be new).
     pub existing_clusters: Vec<String>,
+    /// Role ARNs in the account (an existing creator role must be one of them).
+    pub existing_roles: Vec<String>,
+    /// Key ARNs in the region (an existing secrets key must be one of them).
+    pub existing_keys: Vec<String>,
 }
 
 /// The answers so far; `None` means not answered yet. Fields given by flags or a profile are
@@ -264,13 +268,15 @@ pub fn ask_one(
                         ),
                         None,
                         &|t| {
-                            if crate::profile::is_role_arn(t.trim()) {
-                                Ok(())
-                            } else {
+                            if !crate::profile::is_role_arn(t.trim()) {
                                 Err(
                                     "that is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
                                         .into(),
                                 )
+                            } else if !d.existing_roles.iter().any(|r| r == t.trim()) {
+                                Err(format!("there is no role {} in this account", t.trim()))
+                            } else {
+                                Ok(())
                             }
                         },
                     )?
@@ -296,10 +302,12 @@ pub fn ask_one(
                         ),
                         None,
                         &|t| {
-                            if t.trim().starts_with("arn:aws") && t.contains(":kms:") {
-                                Ok(())
-                            } else {
+                            if !(t.trim().starts_with("arn:aws") && t.contains(":kms:")) {
                                 Err("that is not a KMS key ARN".into())
+                            } else if !d.existing_keys.iter().any(|k| k == t.trim()) {
+                                Err(format!("there is no key {} in this region", t.trim()))
+                            } else {
+                                Ok(())
                             }
                         },
                     )?

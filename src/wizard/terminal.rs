@@ -143,6 +143,8 @@ pub async fn discover(aws: &Aws, region: &str) -> Result<Discovery, AwsError> {
     versions.sort_by(|a, b| b.0.cmp(&a.0));
     let vpcs = aws::ec2::find_vpcs(aws, &[]).await?;
     let clusters = aws::eks::list_clusters(&aws.eks).await?;
+    let existing_roles = aws::iam::role_arns(aws).await?;
+    let existing_keys = aws::kms::key_arns(aws).await?;
     Ok(Discovery {
         region: region.to_string(),
         availability_zones: names,
@@ -150,6 +152,8 @@ pub async fn discover(aws: &Aws, region: &str) -> Result<Discovery, AwsError> {
         public_ip: tokio::task::spawn_blocking(public_ip).await.ok().flatten(),
         existing_vpc_cidrs: vpcs.into_iter().map(|v| v.cidr).collect(),
         existing_clusters: clusters,
+        existing_roles,
+        existing_keys,
     })
 }
 

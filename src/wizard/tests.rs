@@ -125,6 +125,8 @@ fn discovery() -> Discovery {
         public_ip: Some("198.51.100.7".into()),
         existing_vpc_cidrs: vec!["172.31.0.0/16".into()],
         existing_clusters: vec!["taken".into()],
+        existing_roles: vec!["arn:aws:iam::123456789012:role/ops".into()],
+        existing_keys: Vec::new(),
     }
 }
 
@@ -282,6 +284,10 @@ fn esc_goes_back_one_question_and_ctrl_c_quits() {
         ("creator_role_arn", Text("not-an-arn")),
         (
             "creator_role_arn",
+            Text("arn:aws:iam::123456789012:role/nobody"),
+        ),
+        (
+            "creator_role_arn",
             Text("arn:aws:iam::123456789012:role/ops"),
         ),
         ("secrets_key", CtrlC),
@@ -292,6 +298,11 @@ fn esc_goes_back_one_question_and_ctrl_c_quits() {
     );
     s.done();
     assert!(s.rejected[0].contains("not an IAM role ARN"));
+    assert!(
+        s.rejected[1].contains("no role arn:aws:iam::123456789012:role/nobody"),
+        "{:?}",
+        s.rejected
+    );
 }
 
 #[test]
