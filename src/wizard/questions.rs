@@ -44,6 +44,8 @@ pub struct Answers {
     pub pattern: Option<String>,
     pub vpc_cidr: Option<String>,
     pub availability_zones: Option<u8>,
+    /// AZ names, when given by a profile or `--azs a,b`.
+    pub az_names: Option<Vec<String>>,
     pub nat: Option<String>,
     pub endpoint_access: Option<String>,
     pub public_access_cidrs: Option<Vec<String>>,
@@ -584,9 +586,12 @@ impl Answers {
             admins: list("cluster", "admins"),
             pattern: text("network", "pattern"),
             vpc_cidr: text("network", "vpc_cidr"),
-            availability_zones: get("network", "availability_zones")
-                .and_then(|v| v.as_integer())
-                .map(|n| n as u8),
+            availability_zones: get("network", "availability_zones").and_then(|v| match v {
+                toml::Value::Integer(n) => Some(n as u8),
+                toml::Value::Array(names) => Some(names.len() as u8),
+                _ => None,
+            }),
+            az_names: list("network", "availability_zones"),
             nat: text("network", "nat"),
             endpoint_access: text("cluster", "endpoint_access"),
             public_access_cidrs: list("cluster", "public_access_cidrs"),
@@ -699,11 +704,11 @@ impl Answers {
             "vpc_cidr",
             self.vpc_cidr.clone().map(Into::into),
         );
-        put(
-            &mut network,
-            "availability_zones",
-            self.availability_zones.map(|n| i64::from(n).into()),
-        );
+        let azs = match &self.az_names {
+            Some(names) => strs(&Some(names.clone())),
+            None => self.availability_zones.map(|n| i64::from(n).into()),
+        };
+        put(&mut network, "availability_zones", azs);
         put(&mut network, "nat", self.nat.clone().map(Into::into));
         let mut nodes = toml::Table::new();
         put(&mut nodes, "enabled", self.nodes.map(Into::into));

@@ -369,3 +369,27 @@ fn the_saved_profile_produces_exactly_the_plan_shown() {
         "{saved}"
     );
 }
+
+#[test]
+fn az_names_given_by_flags_are_kept() {
+    let mut table = toml::Table::new();
+    let mut network = toml::Table::new();
+    network.insert(
+        "availability_zones".into(),
+        toml::Value::Array(vec!["us-west-2b".into(), "us-west-2c".into()]),
+    );
+    table.insert("network".into(), network.into());
+    let preset = Answers::from_table(&table);
+    assert!(preset.fixed.contains("availability_zones"));
+    let mut s = Script::new(vec![
+        ("fast_path", Yes),
+        ("name", Text("named")),
+        ("public_access_cidrs", Text("")),
+        ("plan", Pick(0)),
+    ]);
+    let (profile, _) = run(&mut s, &discovery(), preset, &plan_text).unwrap();
+    assert_eq!(
+        profile.network.availability_zones,
+        crate::profile::AzSpec::Names(vec!["us-west-2b".into(), "us-west-2c".into()])
+    );
+}
