@@ -15,6 +15,7 @@ use crate::plan::iam::caller_principal_arn;
 use crate::plan::{Plan, PlanFacts};
 use crate::preflight;
 use crate::profile::{Profile, ProfileError};
+use crate::settings;
 use crate::ui;
 
 /// An error that ends the run, with the exit code it maps to.
@@ -269,78 +270,17 @@ pub struct CreateRequest {
 
 /// The profile's fields as a TOML table, with the flags written over them.
 fn settings_table(profile: Option<&Path>, o: &Overrides) -> Result<toml::Table, RunError> {
-    let mut table = match profile {
-        None => toml::Table::new(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+    let text = match profile {
+        None => None,
+        Some(path) => Some(
+            std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
                 path: path.to_path_buf(),
                 source,
-            })?;
-            match toml::from_str::<toml::Table>(&text) {
-                Ok(table) => table,
-                // Let the profile reader say where and why.
-                Err(_) => return Err(Profile::parse(&text, path).unwrap_err().into()),
-            }
-        }
+            })?,
+        ),
     };
-    let list = |v: &str| -> toml::Value {
-        toml::Value::Array(
-            v.split(',')
-                .map(|s| s.trim())
-                .filter(|s| !s.is_empty())
-                .map(|s| s.to_string().into())
-                .collect(),
-        )
-    };
-    let mut set = |section: &str, key: &str, value: Option<toml::Value>| {
-        if let Some(value) = value {
-            let entry = table
-                .entry(section.to_string())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            if let Some(t) = entry.as_table_mut() {
-                t.insert(key.to_string(), value);
-            }
-        }
-    };
-    set("cluster", "name", o.name.clone().map(Into::into));
-    set("cluster", "region", o.region.clone().map(Into::into));
-    set(
-        "cluster",
-        "kubernetes_version",
-        o.kubernetes_version.clone().map(Into::into),
-    );
-    set(
-        "cluster",
-        "endpoint_access",
-        o.endpoint_access.clone().map(Into::into),
-    );
-    set(
-        "cluster",
-        "public_access_cidrs",
-        o.public_access_cidrs.as_deref().map(list),
-    );
-    set("network", "pattern", o.pattern.clone().map(Into::into));
-    set("network", "vpc_cidr", o.vpc_cidr.clone().map(Into::into));
-    set(
-        "network",
-        "availability_zones",
-        o.azs.as_deref().map(|v| match v.trim().parse::<i64>() {
-            Ok(n) => n.into(),
-            Err(_) => list(v),
-        }),
-    );
-    set("network", "nat", o.nat.clone().map(Into::into));
-    set(
-        "nodes",
-        "enabled",
-        o.nodes.as_deref().map(|v| (v == "on").into()),
-    );
-    set(
-        "nodes",
-        "instance_types",
-        o.instance_types.as_deref().map(list),
-    );
-    Ok(table)
+    let source = text.as_deref().zip(profile);
+    Ok(settings::merge(source, o)?)
 }
 
 fn field<'a>(table: &'a toml::Table, section: &str, key: &str) -> Option<&'a toml::Value> {
@@ -363,8 +303,7 @@ async fn create_command(request: CreateRequest) -> Result<ExitCode, RunError> {
                 });
             }
         }
-        let text = toml::to_string(&table).expect("a table renders");
-        let profile = Profile::parse(&text, Path::new(&origin))?;
+        let profile = settings::resolve(&table, Path::new(&origin))?;
         return create(
             profile,
             &origin,

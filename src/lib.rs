@@ -12,6 +12,7 @@ pub mod kubeconfig;
 pub mod plan;
 pub mod preflight;
 pub mod profile;
+pub mod settings;
 pub mod token;
 pub mod ui;
 pub mod wizard;
