@@ -340,7 +340,7 @@ fn dev_cluster_puts_nodes_in_public_subnets_with_the_newest_version() {
         &Expect {
             cluster: "dev",
             region: "us-west-2",
-            version: "1.35",
+            version: "1.36",
             public: true,
             private: true,
             cidrs: &["0.0.0.0/0"],
@@ -366,7 +366,7 @@ fn private_cluster_has_a_private_endpoint_and_graviton_nodes() {
         &Expect {
             cluster: "private",
             region: "eu-west-1",
-            version: "1.35",
+            version: "1.36",
             public: false,
             private: true,
             cidrs: &[],

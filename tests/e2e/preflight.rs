@@ -63,7 +63,7 @@ fn example_profiles_pass_and_say_who_you_are() {
         "{text}"
     );
     assert!(
-        text.contains("✓ kubernetes-version  1.35 (the newest in standard support)"),
+        text.contains("✓ kubernetes-version  1.36 (the newest in standard support)"),
         "{text}"
     );
     assert!(text.contains("✓ elastic-ips         0 of 5"), "{text}");
@@ -123,7 +123,7 @@ fn a_zone_eks_rejects_and_a_version_eks_lacks_fail_with_hints() {
         "{text}"
     );
     assert!(
-        text.contains("hint: set cluster.kubernetes_version to one of 1.35, 1.34"),
+        text.contains("hint: set cluster.kubernetes_version to one of 1.36, 1.35, 1.34"),
         "{text}"
     );
     assert!(text.contains("2 of 7 checks failed"), "{text}");

@@ -74,7 +74,7 @@ fn fast_path_up_to_a_saved_profile_that_plans_the_same() {
     let saved = dir.path().join("shop.eksboot.toml");
     let text = std::fs::read_to_string(&saved).unwrap();
     assert!(
-        text.contains("name = \"shop\"") && text.contains("kubernetes_version = \"1.35\""),
+        text.contains("name = \"shop\"") && text.contains("kubernetes_version = \"1.36\""),
         "{text}"
     );
     assert!(
@@ -90,7 +90,7 @@ fn fast_path_up_to_a_saved_profile_that_plans_the_same() {
         .success();
     let plan = String::from_utf8_lossy(&plan.get_output().stdout).to_string();
     assert!(
-        plan.contains("Kubernetes 1.35") && plan.contains("us-west-2c"),
+        plan.contains("Kubernetes 1.36") && plan.contains("us-west-2c"),
         "{plan}"
     );
 }

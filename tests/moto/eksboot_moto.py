@@ -63,8 +63,10 @@ ACCESS_POLICIES = [
     "AmazonEKSAdminViewPolicy",
 ]
 
-# (version, status, default?) — standard support for the newest three.
+# (version, status, default?, released, end of standard, end of extended support) as of late
+# 2026: standard support for the newest four.
 CLUSTER_VERSIONS = [
+    ("1.36", "STANDARD_SUPPORT", False, "2026-06-25", "2027-08-25", "2028-08-25"),
     ("1.35", "STANDARD_SUPPORT", False, "2026-01-27", "2027-03-27", "2028-03-27"),
     ("1.34", "STANDARD_SUPPORT", True, "2025-10-02", "2026-12-02", "2027-12-02"),
     ("1.33", "STANDARD_SUPPORT", False, "2025-05-29", "2026-07-29", "2027-07-29"),
@@ -72,13 +74,27 @@ CLUSTER_VERSIONS = [
     ("1.31", "EXTENDED_SUPPORT", False, "2024-09-26", "2025-11-26", "2026-11-26"),
 ]
 
+# The add-ons EKS offers (AWS's own and community ones), with a current default version.
 ADDON_VERSIONS = {
     "vpc-cni": ("networking", "v1.20.4-eksbuild.1"),
     "kube-proxy": ("networking", "v{k}.0-eksbuild.2"),
     "coredns": ("networking", "v1.12.2-eksbuild.4"),
     "eks-pod-identity-agent": ("security", "v1.3.8-eksbuild.2"),
     "aws-ebs-csi-driver": ("storage", "v1.48.0-eksbuild.2"),
+    "aws-efs-csi-driver": ("storage", "v2.1.11-eksbuild.1"),
+    "aws-mountpoint-s3-csi-driver": ("storage", "v2.0.0-eksbuild.1"),
+    "snapshot-controller": ("storage", "v8.3.0-eksbuild.1"),
+    "amazon-cloudwatch-observability": ("observability", "v4.3.0-eksbuild.1"),
+    "adot": ("observability", "v0.117.0-eksbuild.1"),
+    "aws-guardduty-agent": ("security", "v1.11.0-eksbuild.1"),
+    "eks-node-monitoring-agent": ("observability", "v1.4.0-eksbuild.2"),
+    "aws-network-flow-monitoring-agent": ("observability", "v1.0.2-eksbuild.1"),
     "metrics-server": ("observability", "v0.8.0-eksbuild.2"),
+    "kube-state-metrics": ("observability", "v2.16.0-eksbuild.1"),
+    "prometheus-node-exporter": ("observability", "v1.9.1-eksbuild.2"),
+    "cert-manager": ("security", "v1.18.2-eksbuild.1"),
+    "external-dns": ("networking", "v0.19.0-eksbuild.1"),
+    "fluent-bit": ("observability", "v4.0.7-eksbuild.1"),
 }
 
 
