@@ -11,10 +11,32 @@ use crate::plan::Resource;
 /// Repeats an unchanged waiting status at most this often.
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
 
-/// Prints `[task] verb kind step id (details) elapsed` lines to standard output.
-#[derive(Default)]
+/// Prints `[task] verb kind step id (details) elapsed` lines (to standard output by default).
 pub struct PlainReporter {
     last_wait: Mutex<HashMap<String, (String, Instant)>>,
+    out: Mutex<Box<dyn std::io::Write + Send>>,
+}
+
+impl Default for PlainReporter {
+    fn default() -> Self {
+        PlainReporter::to(Box::new(std::io::stdout()))
+    }
+}
+
+impl PlainReporter {
+    /// Lines go to `out` instead (tests).
+    pub fn to(out: Box<dyn std::io::Write + Send>) -> PlainReporter {
+        PlainReporter {
+            last_wait: Mutex::new(HashMap::new()),
+            out: Mutex::new(out),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        let mut out = self.out.lock().expect("reporter lock");
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
 }
 
 /// One line for a finished step, e.g.
@@ -75,13 +97,13 @@ impl Reporter for PlainReporter {
                 };
                 if show {
                     last.insert(resource.id.clone(), (status.to_string(), now));
-                    println!(
+                    self.line(&format!(
                         "[{}] waiting {} {} {id}: {status} {:.1}s",
                         resource.task.as_str(),
                         resource.kind.as_str(),
                         resource.id,
                         elapsed.as_secs_f64()
-                    );
+                    ));
                 }
             }
             Event::Done {
@@ -89,25 +111,86 @@ impl Reporter for PlainReporter {
                 outputs,
                 adopted,
                 elapsed,
-            } => println!("{}", done_line(resource, outputs, adopted, elapsed)),
-            Event::Deleted { resource, elapsed } => println!(
+            } => self.line(&done_line(resource, outputs, adopted, elapsed)),
+            Event::Deleted { resource, elapsed } => self.line(&format!(
                 "[{}] deleted {} {} {:.1}s",
                 resource.task.as_str(),
                 resource.kind.as_str(),
                 resource.id,
                 elapsed.as_secs_f64()
-            ),
+            )),
             Event::Failed {
                 resource,
                 error,
                 elapsed,
-            } => println!(
+            } => self.line(&format!(
                 "[{}] failed {} {} {:.1}s: {error}",
                 resource.task.as_str(),
                 resource.kind.as_str(),
                 resource.id,
                 elapsed.as_secs_f64()
-            ),
+            )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::plan::{Plan, PlanFacts};
+    use crate::profile::Profile;
+
+    /// A writer the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn one_line_per_state_change_and_no_repeats_of_the_same_wait() {
+        let profile = Profile::parse(
+            "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        let plan = Plan::build(&profile, &PlanFacts::default());
+        let nat = plan.resource("nat-1").unwrap();
+        let out = Shared::default();
+        let reporter = PlainReporter::to(Box::new(out.clone()));
+        let wait = |status: &'static str, ms: u64| Event::Waiting {
+            resource: nat,
+            id: "nat-0abc",
+            status,
+            elapsed: Duration::from_millis(ms),
+        };
+        reporter.report(Event::Started { resource: nat });
+        reporter.report(wait("pending", 100));
+        reporter.report(wait("pending", 200));
+        reporter.report(wait("pending", 300));
+        reporter.report(wait("available soon", 400));
+        reporter.report(Event::Done {
+            resource: nat,
+            outputs: &Outputs::id("nat-0abc"),
+            adopted: false,
+            elapsed: Duration::from_millis(500),
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "[network] waiting nat-gateway nat-1 nat-0abc: pending 0.1s\n\
+             [network] waiting nat-gateway nat-1 nat-0abc: available soon 0.4s\n\
+             [network] created nat-gateway nat-1 nat-0abc (AZ 1) 0.5s\n"
+        );
+        assert!(!text.contains('\x1b'), "no escape codes");
     }
 }
