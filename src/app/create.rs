@@ -1,0 +1,321 @@
+//! `create` and `resume`: settings, the wizard when asked, preflight, the executor, the
+//! kubeconfig.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use super::*;
+
+/// Where and how to write the kubeconfig.
+pub struct KubeconfigTarget {
+    pub path: Option<PathBuf>,
+    pub switch_context: bool,
+    pub auth: KubeconfigAuth,
+}
+
+/// Everything `create` was asked for on the command line.
+pub struct CreateRequest {
+    pub profile: Option<PathBuf>,
+    pub overrides: Overrides,
+    pub yes: bool,
+    pub state: Option<PathBuf>,
+    pub kubeconfig: KubeconfigTarget,
+    pub save_profile: Option<PathBuf>,
+    pub no_input: bool,
+}
+
+/// The profile's fields as a TOML table, with the flags written over them.
+pub(super) fn settings_table(
+    profile: Option<&Path>,
+    o: &Overrides,
+) -> Result<toml::Table, RunError> {
+    let text = match profile {
+        None => None,
+        Some(path) => Some(
+            std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?,
+        ),
+    };
+    let source = text.as_deref().zip(profile);
+    Ok(settings::merge(source, o)?)
+}
+
+pub(super) fn field<'a>(
+    table: &'a toml::Table,
+    section: &str,
+    key: &str,
+) -> Option<&'a toml::Value> {
+    table.get(section)?.as_table()?.get(key)
+}
+
+pub(super) async fn create_command(request: CreateRequest) -> Result<ExitCode, RunError> {
+    let table = settings_table(request.profile.as_deref(), &request.overrides)?;
+    let origin = request.profile.as_ref().map_or_else(
+        || "the command line".to_string(),
+        |p| p.display().to_string(),
+    );
+    let wizard = request.profile.is_none() && !request.no_input && interactive();
+    if !wizard {
+        for (key, flag) in [("name", "--name NAME"), ("region", "--region REGION")] {
+            if field(&table, "cluster", key).is_none() {
+                return Err(RunError::Usage {
+                    message: format!("cluster.{key} is missing, and eksboot cannot ask (no terminal, --no-input, or CI set)"),
+                    hint: format!("pass {flag}, or --profile FILE with cluster.{key} in it"),
+                });
+            }
+        }
+        let profile = settings::resolve(&table, Path::new(&origin))?;
+        return create(
+            profile,
+            &origin,
+            request.yes,
+            request.state,
+            request.kubeconfig,
+        )
+        .await;
+    }
+    let profile = match super::wizard::run_wizard(&table, request.save_profile.as_deref()).await? {
+        Some(profile) => profile,
+        None => return Ok(ExitCode::SUCCESS),
+    };
+    create(profile, &origin, true, request.state, request.kubeconfig).await
+}
+
+pub(super) async fn create(
+    profile: Profile,
+    source: &str,
+    yes: bool,
+    state: Option<PathBuf>,
+    kubeconfig_target: KubeconfigTarget,
+) -> Result<ExitCode, RunError> {
+    if !yes && !interactive() {
+        return Err(RunError::Usage {
+            message: "create needs --yes when it cannot ask (no terminal, or CI is set)".into(),
+            hint: format!("review `eksboot plan --profile {source}` first, then add --yes"),
+        });
+    }
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let executing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let interrupt = watch_for_ctrl_c(Arc::clone(&stopping), Arc::clone(&executing));
+    let state_path = state.unwrap_or_else(|| {
+        journal::default_path(
+            Path::new("."),
+            &profile.cluster.name,
+            &profile.cluster.region,
+        )
+    });
+    // Refuse a changed profile before touching AWS.
+    let existing = Journal::open(&state_path)?;
+    if let Some(j) = &existing {
+        if j.state.settings_hash != profile.content_hash() {
+            let new = serde_json::to_value(&profile).expect("profile serialises");
+            let fields = changed_fields(&j.state.settings, &new);
+            return Err(RunError::Usage {
+                message: format!(
+                    "the profile changed since {} was made: {}",
+                    state_path.display(),
+                    fields.join(", ")
+                ),
+                hint: "changing a created cluster is not eksboot's job yet: restore those fields to resume, or tear down first".into(),
+            });
+        }
+    }
+
+    let aws = Aws::connect(&profile.cluster.region).await?;
+    let report = preflight::run(&aws, &profile).await;
+    if !report.passed() {
+        ui::print(&ui::render_preflight(&profile, &report));
+        return Err(RunError::Preflight);
+    }
+    let caller = report.caller.clone().expect("preflight passed credentials");
+    let journal = match existing {
+        Some(j) => {
+            if j.state.account != caller.account {
+                return Err(RunError::Usage {
+                    message: format!(
+                        "{} belongs to account {}, but your credentials are for account {}",
+                        state_path.display(),
+                        j.state.account,
+                        caller.account
+                    ),
+                    hint: "use credentials for the account the cluster is in".into(),
+                });
+            }
+            j
+        }
+        None => Journal::create(&state_path, &profile, &caller.account, &report.facts)?,
+    };
+    if let Some(note) = journal.lock_note() {
+        ui::print(&format!("note: {note}\n"));
+    }
+    // On resume, the AZs and version chosen the first time stay.
+    let facts = journal.facts();
+    let plan = Plan::build(&profile, &facts);
+    let steps: Vec<String> = plan.resources.iter().map(|r| r.id.clone()).collect();
+    let kubernetes_version = facts
+        .kubernetes_version
+        .clone()
+        .expect("preflight resolved the Kubernetes version");
+    ui::print(&ui::render_create_intro(
+        &profile,
+        &plan,
+        &facts,
+        steps.len(),
+        journal.path(),
+    ));
+    if !yes && !ui::confirm("Create these resources now?") {
+        return Err(RunError::Cancelled);
+    }
+
+    let ctx = Arc::new(Ctx {
+        caller_principal: caller_principal(&aws, &caller.arn).await,
+        aws,
+        account: caller.account.clone(),
+        run_id: journal.state.run_id.clone(),
+        profile: profile.clone(),
+        plan,
+        journal: Mutex::new(journal),
+        reporter: ui::reporter(
+            &format!("eksboot create {}", profile.cluster.name),
+            steps.len(),
+        ),
+        timing: Timing::from_env(),
+        kubernetes_version,
+        creator: tokio::sync::OnceCell::new(),
+        stopping,
+    });
+    executing.store(true, std::sync::atomic::Ordering::SeqCst);
+    let result = apply::execute(Arc::clone(&ctx), &steps).await;
+    interrupt.abort();
+    ctx.reporter.finish();
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(ExecuteError::Failed(e)) => return Err(e.into()),
+        Err(ExecuteError::Interrupted { done, not_started }) => {
+            return Err(RunError::Interrupted {
+                message: format!(
+                    "interrupted: {} resources exist and are recorded in {}; {not_started} steps did not start",
+                    done.created.len() + done.adopted.len(),
+                    state_path.display()
+                ),
+                hint: format!(
+                    "continue with `eksboot resume --state {0}`, or remove what exists with `eksboot teardown --state {0}`",
+                    state_path.display()
+                ),
+            })
+        }
+    };
+    let cluster = ctx
+        .journal
+        .lock()
+        .expect("journal lock")
+        .outputs("cluster")
+        .cloned();
+    let cluster = cluster.expect("the cluster step finished");
+    let written = write_kubeconfig(&profile, &cluster, &kubeconfig_target)?;
+    ui::print(&ui::render_create_done(
+        &profile,
+        &ctx.plan,
+        &summary,
+        &written,
+        &state_path,
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// First Ctrl-C: stop starting steps, let running ones finish and be recorded. Second: exit now
+/// (every journal write is atomic, so the state file stays consistent).
+/// Before anything is being created, the first press simply quits.
+pub(super) fn watch_for_ctrl_c(
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+    executing: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        if !executing.load(std::sync::atomic::Ordering::SeqCst) {
+            ui::print_error("cancelled: nothing was created", None);
+            std::process::exit(130);
+        }
+        stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        ui::print_error(
+            "stopping: no new steps start; the ones running finish and are recorded (Ctrl-C again to quit now)",
+            None,
+        );
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    })
+}
+
+/// Where the kubeconfig went and which context it holds.
+pub struct WrittenKubeconfig {
+    pub path: PathBuf,
+    pub context: String,
+    pub switched: bool,
+}
+
+pub(super) fn write_kubeconfig(
+    profile: &Profile,
+    cluster: &journal::Outputs,
+    target: &KubeconfigTarget,
+) -> Result<WrittenKubeconfig, RunError> {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let env = std::env::var("KUBECONFIG").ok();
+    let path = kubeconfig::choose_path(target.path.as_deref(), env.as_deref(), &home);
+    let auth = match target.auth {
+        KubeconfigAuth::Eksboot => kubeconfig::Auth::Eksboot {
+            command: std::env::current_exe()
+                .ok()
+                .and_then(|p| p.canonicalize().ok())
+                .unwrap_or_else(|| PathBuf::from("eksboot"))
+                .display()
+                .to_string(),
+        },
+        KubeconfigAuth::AwsCli => kubeconfig::Auth::AwsCli,
+    };
+    let name = cluster.arn.clone().unwrap_or_default();
+    let entry = kubeconfig::Entry {
+        name: name.clone(),
+        cluster: profile.cluster.name.clone(),
+        region: profile.cluster.region.clone(),
+        server: cluster.attr("endpoint").unwrap_or_default().to_string(),
+        certificate_authority_data: cluster
+            .attr("certificate_authority")
+            .unwrap_or_default()
+            .to_string(),
+        auth,
+    };
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(RunError::Kubeconfig {
+                message: format!("cannot read {}: {e}", path.display()),
+            })
+        }
+    };
+    let text = kubeconfig::merge(existing.as_deref(), &entry, target.switch_context, &path)
+        .map_err(|e| RunError::Kubeconfig {
+            message: e.to_string(),
+        })?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| RunError::Kubeconfig {
+            message: format!("cannot create {}: {e}", dir.display()),
+        })?;
+    }
+    journal::write_atomically(&path, text.as_bytes()).map_err(|e| RunError::Kubeconfig {
+        message: format!("cannot write {}: {e}", path.display()),
+    })?;
+    Ok(WrittenKubeconfig {
+        path,
+        context: name,
+        switched: target.switch_context,
+    })
+}

@@ -1,0 +1,272 @@
+//! Runs a parsed command line: loads the profile, calls the pure parts, the adapters and the
+//! executor, and hands results to the UI. Errors carry their exit code and a hint.
+//! `create` (with the wizard), `teardown`/`status`, and `token` each have a file.
+
+mod create;
+mod teardown;
+mod token;
+mod wizard;
+
+pub use create::{CreateRequest, KubeconfigTarget, WrittenKubeconfig};
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::apply::journal::{self, changed_fields, Journal, JournalError};
+use crate::apply::{self, ApplyError, Ctx, ExecuteError, Timing};
+use crate::aws::{self, Aws, AwsError};
+use crate::cli::{Cli, Command, KubeconfigAuth, OutputFormat, Overrides, StateTarget};
+use crate::kubeconfig;
+use crate::plan::iam::caller_principal_arn;
+use crate::plan::{Plan, PlanFacts};
+use crate::preflight;
+use crate::profile::{Profile, ProfileError};
+use crate::settings;
+use crate::ui;
+
+/// An error that ends the run, with the exit code it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Exit 2: the profile cannot be used.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// Exit 2: the command line asks for something that cannot be done as asked.
+    #[error("{message}")]
+    Usage { message: String, hint: String },
+    /// Exit 1: AWS could not be used.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// Exit 1: the state file could not be used.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// Exit 1: preflight found problems (already shown).
+    #[error("preflight failed: nothing was created")]
+    Preflight,
+    /// Exit 1: a step failed; what exists is recorded.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    /// Exit 1: the cluster exists, but the kubeconfig could not be written.
+    #[error("{message}")]
+    Kubeconfig { message: String },
+    /// Exit 130: the person pressed Ctrl-C; what exists is recorded.
+    #[error("{message}")]
+    Interrupted { message: String, hint: String },
+    /// Exit 130: the person said no.
+    #[error("cancelled: nothing was created")]
+    Cancelled,
+}
+
+impl RunError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Profile(_) | RunError::Usage { .. } => 2,
+            RunError::Cancelled | RunError::Interrupted { .. } => 130,
+            RunError::Aws(_)
+            | RunError::Journal(_)
+            | RunError::Preflight
+            | RunError::Apply(_)
+            | RunError::Kubeconfig { .. } => 1,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RunError::Profile(ProfileError::Invalid { .. }) => Some(
+                "fix the fields above; `eksboot help plan` and README.md describe each one".into(),
+            ),
+            RunError::Profile(_) | RunError::Cancelled => None,
+            RunError::Usage { hint, .. } | RunError::Interrupted { hint, .. } => Some(hint.clone()),
+            RunError::Aws(e) => Some(e.hint()),
+            RunError::Journal(JournalError::Locked { .. }) => Some(
+                "wait for the other run to finish; if it was stopped, its lock is taken over automatically".into(),
+            ),
+            RunError::Journal(_) => Some("check the state file path and its permissions".into()),
+            RunError::Kubeconfig { .. } => Some(
+                "the cluster is ready: fix the file, then rerun the same command to write it (nothing is created twice)".into(),
+            ),
+            RunError::Preflight => Some("fix the failed checks above, then run the same command again".into()),
+            RunError::Apply(e) => Some(format!(
+                "{}; everything made so far is recorded: rerun the same command to resume",
+                e.error.hint()
+            )),
+        }
+    }
+
+    /// The AWS request id, when AWS sent one.
+    pub fn request_id(&self) -> Option<String> {
+        let aws = match self {
+            RunError::Aws(e) => Some(e),
+            RunError::Apply(ApplyError {
+                error: apply::StepError::Aws(e),
+                ..
+            }) => Some(e),
+            _ => None,
+        };
+        aws.and_then(|e| e.failure())
+            .and_then(|f| f.request_id.clone())
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
+    ui::set_verbose(cli.verbose > 0);
+    match cli.command {
+        None => {
+            if !interactive() {
+                ui::print(&ui::render_welcome());
+                return Err(RunError::Usage {
+                    message: "the wizard needs a terminal (and CI, EKSBOOT_NO_PROMPT unset)".into(),
+                    hint: "run `eksboot` in a terminal, or replay a profile: eksboot create --profile FILE --yes".into(),
+                });
+            }
+            let request = CreateRequest {
+                profile: None,
+                overrides: Overrides::default(),
+                yes: false,
+                state: None,
+                kubeconfig: KubeconfigTarget {
+                    path: None,
+                    switch_context: true,
+                    auth: KubeconfigAuth::Eksboot,
+                },
+                save_profile: None,
+                no_input: false,
+            };
+            create::create_command(request).await
+        }
+        Some(Command::Plan { profile, output }) => {
+            let profile = Profile::load(&profile)?;
+            let plan = Plan::build(&profile, &PlanFacts::default());
+            ui::print(&match output {
+                OutputFormat::Text => ui::render_plan_text(&profile, &plan),
+                OutputFormat::Json => ui::render_plan_json(&profile, &plan),
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Preflight { profile }) => {
+            let profile = Profile::load(&profile)?;
+            let aws = Aws::connect(&profile.cluster.region).await?;
+            let report = preflight::run(&aws, &profile).await;
+            ui::print(&ui::render_preflight(&profile, &report));
+            Ok(if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Some(Command::Create {
+            profile,
+            overrides,
+            save_profile,
+            no_input,
+            yes,
+            state,
+            kubeconfig,
+            no_switch_context,
+            kubeconfig_auth,
+            output,
+        }) => {
+            ui::set_json_mode(output == OutputFormat::Json);
+            let request = CreateRequest {
+                profile,
+                overrides,
+                yes,
+                state,
+                kubeconfig: KubeconfigTarget {
+                    path: kubeconfig,
+                    switch_context: !no_switch_context,
+                    auth: kubeconfig_auth,
+                },
+                save_profile,
+                no_input,
+            };
+            create::create_command(request).await
+        }
+        Some(Command::Resume {
+            target,
+            yes,
+            kubeconfig,
+            output,
+        }) => {
+            ui::set_json_mode(output == OutputFormat::Json);
+            let path = state_path(&target)?;
+            let state = journal::read_state(&path).map_err(|e| match e {
+                JournalError::Read { .. } => RunError::Usage {
+                    message: format!("there is no state file at {}", path.display()),
+                    hint: "pass --state PATH, or run create with the profile".into(),
+                },
+                other => RunError::Journal(other),
+            })?;
+            let profile = state.profile(&path)?;
+            let kubeconfig_target = KubeconfigTarget {
+                path: kubeconfig,
+                switch_context: true,
+                auth: KubeconfigAuth::Eksboot,
+            };
+            create::create(
+                profile,
+                &path.display().to_string(),
+                yes,
+                Some(path),
+                kubeconfig_target,
+            )
+            .await
+        }
+        Some(Command::Status {
+            target,
+            live,
+            output,
+        }) => {
+            ui::set_json_mode(output == OutputFormat::Json);
+            teardown::status(&target, live).await
+        }
+        Some(Command::Teardown {
+            target,
+            yes,
+            force,
+            key_deletion_days,
+            kubeconfig,
+            output,
+        }) => {
+            ui::set_json_mode(output == OutputFormat::Json);
+            teardown::teardown(&target, yes, force, key_deletion_days, kubeconfig).await
+        }
+        Some(Command::Token {
+            cluster,
+            region,
+            role_arn,
+        }) => token::token(&cluster, region.as_deref(), role_arn.as_deref()).await,
+    }
+}
+
+fn interactive() -> bool {
+    std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("CI").is_none()
+        && std::env::var_os("EKSBOOT_NO_PROMPT").is_none()
+}
+
+/// The IAM principal running eksboot, with the role's path when IAM lets us read it.
+async fn caller_principal(aws: &Aws, caller_arn: &str) -> String {
+    let plain = caller_principal_arn(caller_arn, None);
+    if let Some(role) = plain.split(":role/").nth(1) {
+        if let Ok(Some(found)) = aws::iam::get_role(aws, role).await {
+            return found.arn;
+        }
+    }
+    plain
+}
+
+/// The state file a command means: `--state`, or the default one of `--cluster`/`--region`.
+fn state_path(target: &StateTarget) -> Result<PathBuf, RunError> {
+    match (&target.state, &target.cluster, &target.region) {
+        (Some(path), _, _) => Ok(path.clone()),
+        (None, Some(cluster), Some(region)) => {
+            Ok(journal::default_path(Path::new("."), cluster, region))
+        }
+        _ => Err(RunError::Usage {
+            message: "which cluster? pass --state PATH, or --cluster NAME --region REGION".into(),
+            hint: "state files live in .eksboot/<cluster>-<region>.state.json by default".into(),
+        }),
+    }
+}

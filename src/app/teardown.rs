@@ -1,0 +1,163 @@
+//! `status` and `teardown`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use super::*;
+
+pub(super) async fn status(target: &StateTarget, live: bool) -> Result<ExitCode, RunError> {
+    let path = state_path(target)?;
+    let state = journal::read_state(&path)?;
+    let profile = state.profile(&path)?;
+    let facts = PlanFacts {
+        availability_zones: state.availability_zones.clone(),
+        kubernetes_version: state.kubernetes_version.clone(),
+    };
+    let plan = Plan::build(&profile, &facts);
+    let existing = if live {
+        let aws = Aws::connect(&state.region).await?;
+        let teardown = apply::teardown::Teardown {
+            creator_role_arn: creator_arn(&profile, &state.account),
+            aws: aws.clone(),
+            cluster: state.cluster.clone(),
+            region: state.region.clone(),
+            account: state.account.clone(),
+            key_deletion_days: 7,
+            force: false,
+            timing: Timing::from_env(),
+            reporter: Arc::new(apply::report::Silent),
+        };
+        let (eks_aws, _) = teardown.eks_clients().await;
+        let inventory = teardown.inventory(&eks_aws).await?;
+        Some(inventory.lines().into_iter().map(|(_, _, id)| id).collect())
+    } else {
+        None
+    };
+    if ui::json_mode() {
+        for line in ui::render_status_json(&plan, &state, existing.as_ref()) {
+            ui::print_json_line(&line);
+        }
+    } else {
+        ui::print(&ui::render_status(&plan, &state, &path, existing.as_ref()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The creator role to assume for EKS calls: the profile's existing one, or ours.
+pub(super) fn creator_arn(profile: &Profile, account: &str) -> Option<String> {
+    Some(match profile.security.creator_role.existing_arn() {
+        Some(arn) => arn.to_string(),
+        None => crate::plan::iam::role_arn(
+            &profile.cluster.region,
+            account,
+            &format!("{}-creator", profile.cluster.name),
+        ),
+    })
+}
+
+pub(super) async fn teardown(
+    target: &StateTarget,
+    yes: bool,
+    force: bool,
+    key_deletion_days: i32,
+    kubeconfig_path: Option<PathBuf>,
+) -> Result<ExitCode, RunError> {
+    let path = state_path(target)?;
+    if !yes && !interactive() {
+        return Err(RunError::Usage {
+            message: "teardown needs --yes when it cannot ask (no terminal, or CI is set)".into(),
+            hint: "run it on a terminal to see the list first, or add --yes".into(),
+        });
+    }
+    let journal = Journal::open(&path)?;
+    let profile = journal.as_ref().map(|j| j.profile()).transpose()?;
+    let (cluster, region) = match (&journal, &target.cluster, &target.region) {
+        (Some(j), _, _) => (j.state.cluster.clone(), j.state.region.clone()),
+        (None, Some(c), Some(r)) => (c.clone(), r.clone()),
+        (None, _, _) => {
+            return Err(RunError::Usage {
+                message: format!("there is no state file at {}", path.display()),
+                hint: "without it, name the cluster: --cluster NAME --region REGION (everything is found by its tags)".into(),
+            })
+        }
+    };
+    let aws = Aws::connect(&region).await?;
+    let caller = aws::sts::caller_identity(&aws).await?;
+    if let Some(j) = &journal {
+        if j.state.account != caller.account {
+            return Err(RunError::Usage {
+                message: format!(
+                    "{} belongs to account {}, but your credentials are for account {}",
+                    path.display(),
+                    j.state.account,
+                    caller.account
+                ),
+                hint: "use credentials for the account the cluster is in".into(),
+            });
+        }
+    }
+    let creator_role_arn = match &profile {
+        Some(p) => creator_arn(p, &caller.account),
+        None => Some(crate::plan::iam::role_arn(
+            &region,
+            &caller.account,
+            &format!("{cluster}-creator"),
+        )),
+    };
+    let teardown = apply::teardown::Teardown {
+        aws,
+        cluster: cluster.clone(),
+        region: region.clone(),
+        account: caller.account.clone(),
+        creator_role_arn,
+        key_deletion_days,
+        force,
+        timing: Timing::from_env(),
+        reporter: Arc::new(apply::report::Silent),
+    };
+    let (eks_aws, note) = teardown.eks_clients().await;
+    if let Some(note) = note {
+        ui::print(&format!("note: {note}\n"));
+    }
+    let inventory = teardown.inventory(&eks_aws).await?;
+    ui::print(&ui::render_inventory(&cluster, &region, &inventory));
+    if !inventory.is_empty() && !yes && !ui::confirm_name(&cluster) {
+        return Err(RunError::Cancelled);
+    }
+    let teardown = apply::teardown::Teardown {
+        reporter: ui::reporter(
+            &format!("eksboot teardown {cluster}"),
+            inventory.lines().len(),
+        ),
+        ..teardown
+    };
+    let outcome = teardown.delete(&eks_aws, &inventory).await;
+    teardown.reporter.finish();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let env = std::env::var("KUBECONFIG").ok();
+    let kube = kubeconfig::choose_path(kubeconfig_path.as_deref(), env.as_deref(), &home);
+    let arn = format!(
+        "arn:{}:eks:{region}:{}:cluster/{cluster}",
+        crate::plan::iam::partition(&region),
+        caller.account
+    );
+    if let Ok(text) = std::fs::read_to_string(&kube) {
+        if let Ok(cleaned) = kubeconfig::remove(&text, &arn, &kube) {
+            if cleaned != text {
+                let _ = journal::write_atomically(&kube, cleaned.as_bytes());
+            }
+        }
+    }
+    ui::print(&ui::render_teardown_done(&outcome, &path));
+    if outcome.left.is_empty() {
+        if let Some(j) = journal {
+            j.remove()?;
+        }
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(1))
+    }
+}
