@@ -302,11 +302,11 @@ pub async fn execute(ctx: Arc<Ctx>, steps: &[String]) -> Result<Summary, Execute
                 running.spawn(async move {
                     let step_started = Instant::now();
                     ctx.reporter.report(Event::Started { resource: &res });
-                    let recorded = ctx
-                        .journal
-                        .lock()
-                        .expect("journal lock")
-                        .record_started(&res.id);
+                    let (previously_done, recorded) = {
+                        let mut journal = ctx.journal.lock().expect("journal lock");
+                        let done = journal.status(&res.id) == Some(StepStatus::Done);
+                        (done, journal.record_started(&res.id))
+                    };
                     let result = match recorded {
                         Ok(()) => run_step(&ctx, &res).await,
                         Err(e) => Err(StepError::from(e)),
@@ -321,6 +321,13 @@ pub async fn execute(ctx: Arc<Ctx>, steps: &[String]) -> Result<Summary, Execute
                     });
                     let elapsed = step_started.elapsed();
                     match &result {
+                        Ok(step) if step.adopted && previously_done => {
+                            ctx.reporter.report(Event::Skipped {
+                                resource: &res,
+                                outputs: &step.outputs,
+                                elapsed,
+                            })
+                        }
                         Ok(step) => ctx.reporter.report(Event::Done {
                             resource: &res,
                             outputs: &step.outputs,

@@ -32,6 +32,12 @@ pub enum Event<'a> {
         error: &'a StepError,
         elapsed: Duration,
     },
+    /// Finished in an earlier run, and still there (a cheap existence check on resume).
+    Skipped {
+        resource: &'a Resource,
+        outputs: &'a Outputs,
+        elapsed: Duration,
+    },
     /// Teardown removed it (or found it already gone).
     Deleted {
         resource: &'a Resource,

@@ -103,6 +103,16 @@ pub fn render(event: &Event<'_>) -> String {
             m.insert("error".into(), error_json(error));
             m
         }
+        Event::Skipped {
+            resource,
+            outputs,
+            elapsed,
+        } => {
+            let mut m = base("step_skipped", resource, *elapsed);
+            m.insert("id".into(), json!(outputs.id));
+            m.insert("status".into(), json!("exists"));
+            m
+        }
         Event::Deleted { resource, elapsed } => {
             let mut m = base("step_deleted", resource, *elapsed);
             m.insert("id".into(), json!(resource.id));

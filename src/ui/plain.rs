@@ -112,6 +112,15 @@ impl Reporter for PlainReporter {
                 adopted,
                 elapsed,
             } => self.line(&done_line(resource, outputs, adopted, elapsed)),
+            Event::Skipped {
+                resource,
+                outputs,
+                elapsed,
+            } => self.line(&done_line(resource, outputs, true, elapsed).replacen(
+                "] adopted ",
+                "] exists ",
+                1,
+            )),
             Event::Deleted { resource, elapsed } => self.line(&format!(
                 "[{}] deleted {} {} {:.1}s",
                 resource.task.as_str(),

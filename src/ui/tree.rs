@@ -165,6 +165,21 @@ impl Reporter for TreeReporter {
                 ));
                 self.done.fetch_add(1, Ordering::SeqCst);
             }
+            Event::Skipped {
+                resource,
+                outputs,
+                elapsed,
+            } => {
+                let bar = self.bar(resource);
+                bar.set_style(finished_style());
+                let line = done_line(resource, outputs, true, elapsed).replacen(
+                    "] adopted ",
+                    "] exists ",
+                    1,
+                );
+                bar.finish_with_message(format!("✓ {}", without_task(&line)));
+                self.done.fetch_add(1, Ordering::SeqCst);
+            }
             Event::Deleted { resource, elapsed } => {
                 let bar = self.bar(resource);
                 bar.set_style(finished_style());

@@ -559,6 +559,10 @@ pub fn create_twice(run: &Run, profile: &Path, region: &str) {
         "a rerun creates nothing:\n{text}"
     );
     assert!(!text.contains("] created "), "{text}");
+    assert!(
+        text.contains("[network] exists vpc vpc "),
+        "finished steps are checked and skipped:\n{text}"
+    );
     assert_eq!(
         census(&run.account, region),
         before,
