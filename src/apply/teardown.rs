@@ -245,23 +245,20 @@ impl Teardown {
             .map(|_| group);
         let alias = format!("alias/eksboot/{name}");
         let aliased = kms::describe_key(&self.aws, &alias).await?;
-        if let Some(k) = aliased.as_ref().filter(|k| k.state != "PendingDeletion") {
-            inv.keys.push((k.id.clone(), true));
-        }
-        if aliased.is_none() {
-            // No alias: a key whose alias was never made, found by its tags.
-            for id in kms::find_keys_tagged(&self.aws, "eksboot:cluster", name).await? {
-                if let Some(k) = kms::describe_key(&self.aws, &id).await? {
-                    if k.state != "PendingDeletion" {
-                        inv.keys.push((k.id, false));
+        match aliased {
+            // Our alias, on a live key, or on a key already waiting for deletion (the alias
+            // still has to go).
+            Some(k) => inv.keys.push((k.id, true)),
+            None => {
+                // No alias: a key whose alias was never made, found by its tags.
+                for id in kms::find_keys_tagged(&self.aws, "eksboot:cluster", name).await? {
+                    if let Some(k) = kms::describe_key(&self.aws, &id).await? {
+                        if k.state != "PendingDeletion" {
+                            inv.keys.push((k.id, false));
+                        }
                     }
                 }
             }
-        } else if aliased
-            .as_ref()
-            .is_some_and(|k| k.state == "PendingDeletion")
-        {
-            inv.keys.push((aliased.expect("checked").id, true));
         }
         for suffix in ["node", "cluster", "creator"] {
             let role = format!("{name}-{suffix}");
