@@ -132,6 +132,12 @@ Examples:
         /// The kubeconfig to update (default: the first path of $KUBECONFIG, else ~/.kube/config).
         #[arg(long, value_name = "PATH")]
         kubeconfig: Option<PathBuf>,
+        /// Keep the kubeconfig's current context instead of switching to the new cluster.
+        #[arg(long)]
+        no_switch_context: bool,
+        /// How kubectl gets its token: this binary's `token` command, or `aws eks get-token`.
+        #[arg(long, value_enum, value_name = "HOW", default_value_t = KubeconfigAuth::Eksboot)]
+        kubeconfig_auth: KubeconfigAuth,
         /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,

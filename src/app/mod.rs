@@ -186,6 +186,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             target,
             yes,
             kubeconfig,
+            no_switch_context,
+            kubeconfig_auth,
             output,
         }) => {
             ui::set_json_mode(output == OutputFormat::Json);
@@ -200,8 +202,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             let profile = state.profile(&path)?;
             let kubeconfig_target = KubeconfigTarget {
                 path: kubeconfig,
-                switch_context: true,
-                auth: KubeconfigAuth::Eksboot,
+                switch_context: !no_switch_context,
+                auth: kubeconfig_auth,
             };
             create::create(
                 profile,

@@ -561,11 +561,18 @@ fn ctrl_c_stops_cleanly_with_exit_130_and_resume_finishes() {
         .eksboot()
         .env("EKSBOOT_POLL_MS", "100")
         .args(["resume", "--yes", "--state", state.to_str().unwrap()])
+        .args(["--no-switch-context", "--kubeconfig-auth", "aws-cli"])
         .arg("--kubeconfig")
         .arg(run.kubeconfig())
         .assert()
         .success();
     assert_eq!(ours(&run.account, "dev", "us-west-2")["clusters"], 1);
+    let kube = std::fs::read_to_string(run.kubeconfig()).unwrap();
+    assert!(kube.contains("get-token"), "{kube}");
+    assert!(
+        kube.contains("current-context: ''") || kube.contains("current-context: \"\""),
+        "{kube}"
+    );
 }
 
 /// A load balancer in the cluster's VPC, as the AWS Load Balancer Controller would make it.
