@@ -105,15 +105,8 @@ Interrupted? Run the same command again: it adopts what exists and continues.")]
         /// Where to keep the state file.
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
-        /// The kubeconfig to update (default: the first path of $KUBECONFIG, else ~/.kube/config).
-        #[arg(long, value_name = "PATH")]
-        kubeconfig: Option<PathBuf>,
-        /// Keep the kubeconfig's current context instead of switching to the new cluster.
-        #[arg(long)]
-        no_switch_context: bool,
-        /// How kubectl gets its token: this binary's `token` command, or `aws eks get-token`.
-        #[arg(long, value_enum, value_name = "HOW", default_value_t = KubeconfigAuth::Eksboot)]
-        kubeconfig_auth: KubeconfigAuth,
+        #[command(flatten)]
+        kubeconfig: KubeconfigArgs,
         /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
@@ -129,15 +122,8 @@ Examples:
         /// Continue without asking. Required when not running on a terminal.
         #[arg(long, short = 'y')]
         yes: bool,
-        /// The kubeconfig to update (default: the first path of $KUBECONFIG, else ~/.kube/config).
-        #[arg(long, value_name = "PATH")]
-        kubeconfig: Option<PathBuf>,
-        /// Keep the kubeconfig's current context instead of switching to the new cluster.
-        #[arg(long)]
-        no_switch_context: bool,
-        /// How kubectl gets its token: this binary's `token` command, or `aws eks get-token`.
-        #[arg(long, value_enum, value_name = "HOW", default_value_t = KubeconfigAuth::Eksboot)]
-        kubeconfig_auth: KubeconfigAuth,
+        #[command(flatten)]
+        kubeconfig: KubeconfigArgs,
         /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
@@ -243,6 +229,20 @@ pub struct Overrides {
     /// nodes.instance_types, comma-separated
     #[arg(long, value_name = "TYPES")]
     pub instance_types: Option<String>,
+}
+
+/// Where `create` and `resume` write the kubeconfig, and how kubectl gets its token.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KubeconfigArgs {
+    /// The kubeconfig to update (default: the first path of $KUBECONFIG, else ~/.kube/config).
+    #[arg(long = "kubeconfig", value_name = "PATH")]
+    pub path: Option<PathBuf>,
+    /// Keep the kubeconfig's current context instead of switching to the new cluster.
+    #[arg(long)]
+    pub no_switch_context: bool,
+    /// How kubectl gets its token: this binary's `token` command, or `aws eks get-token`.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = KubeconfigAuth::Eksboot)]
+    pub kubeconfig_auth: KubeconfigAuth,
 }
 
 /// Which cluster's state: a state file, or a cluster name and region (whose default state file

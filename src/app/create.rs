@@ -14,6 +14,16 @@ pub struct KubeconfigTarget {
     pub auth: KubeconfigAuth,
 }
 
+impl From<KubeconfigArgs> for KubeconfigTarget {
+    fn from(args: KubeconfigArgs) -> Self {
+        KubeconfigTarget {
+            path: args.path,
+            switch_context: !args.no_switch_context,
+            auth: args.kubeconfig_auth,
+        }
+    }
+}
+
 /// Everything `create` was asked for on the command line.
 pub struct CreateRequest {
     pub profile: Option<PathBuf>,

@@ -16,7 +16,9 @@ use std::process::ExitCode;
 use crate::apply::journal::{self, changed_fields, Journal, JournalError};
 use crate::apply::{self, ApplyError, Ctx, ExecuteError, Timing};
 use crate::aws::{self, Aws, AwsError};
-use crate::cli::{Cli, Command, KubeconfigAuth, OutputFormat, Overrides, StateTarget};
+use crate::cli::{
+    Cli, Command, KubeconfigArgs, KubeconfigAuth, OutputFormat, Overrides, StateTarget,
+};
 use crate::kubeconfig;
 use crate::plan::iam::caller_principal_arn;
 use crate::plan::{Plan, PlanFacts};
@@ -162,8 +164,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             yes,
             state,
             kubeconfig,
-            no_switch_context,
-            kubeconfig_auth,
             output,
         }) => {
             ui::set_json_mode(output == OutputFormat::Json);
@@ -172,11 +172,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
                 overrides,
                 yes,
                 state,
-                kubeconfig: KubeconfigTarget {
-                    path: kubeconfig,
-                    switch_context: !no_switch_context,
-                    auth: kubeconfig_auth,
-                },
+                kubeconfig: kubeconfig.into(),
                 save_profile,
                 no_input,
             };
@@ -186,8 +182,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             target,
             yes,
             kubeconfig,
-            no_switch_context,
-            kubeconfig_auth,
             output,
         }) => {
             ui::set_json_mode(output == OutputFormat::Json);
@@ -200,11 +194,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
                 other => RunError::Journal(other),
             })?;
             let profile = state.profile(&path)?;
-            let kubeconfig_target = KubeconfigTarget {
-                path: kubeconfig,
-                switch_context: !no_switch_context,
-                auth: kubeconfig_auth,
-            };
+            let kubeconfig_target = kubeconfig.into();
             create::create(
                 profile,
                 &path.display().to_string(),
