@@ -39,6 +39,15 @@ impl Check {
             hint: Some(hint.into()),
         }
     }
+    /// Passed, with something the person should know.
+    fn warn(name: &'static str, summary: impl Into<String>, hint: impl Into<String>) -> Check {
+        Check {
+            name,
+            ok: true,
+            summary: summary.into(),
+            hint: Some(hint.into()),
+        }
+    }
     fn from_error(name: &'static str, err: &AwsError) -> Check {
         let summary = match err.failure().and_then(|f| f.request_id.as_ref()) {
             Some(id) => format!("{err} (request id {id})"),
@@ -160,6 +169,16 @@ pub async fn run(aws: &Aws, profile: &Profile) -> Report {
     });
 
     report.checks.push(role_names(aws, profile, &plan).await);
+    if !profile.cluster.admins.is_empty() {
+        let account = report
+            .caller
+            .as_ref()
+            .map(|c| c.account.clone())
+            .unwrap_or_default();
+        report
+            .checks
+            .push(admins(aws, &profile.cluster.admins, &account).await);
+    }
 
     if let Some(arn) = profile.security.creator_role.existing_arn() {
         let name = arn.rsplit('/').next().unwrap_or(arn);
@@ -210,6 +229,67 @@ pub async fn run(aws: &Aws, profile: &Profile) -> Report {
     }
 
     report
+}
+
+/// Every admin in this account must exist in IAM (EKS refuses an access entry for one that does
+/// not, after the cluster is up); admins of other accounts cannot be checked from here.
+async fn admins(aws: &Aws, admins: &[String], account: &str) -> Check {
+    let mut found = Vec::new();
+    for admin in admins.iter().filter(|a| arn_account(a) == Some(account)) {
+        let name = admin.rsplit('/').next().unwrap_or(admin);
+        let lookup = if admin.contains(":role/") {
+            aws::iam::get_role(aws, name)
+                .await
+                .map(|r| r.map(|r| r.arn))
+        } else {
+            aws::iam::get_user(aws, name).await
+        };
+        match lookup {
+            Ok(Some(arn)) => found.push(arn),
+            Ok(None) => {}
+            Err(e) => return Check::from_error("admins", &e),
+        }
+    }
+    let (missing, elsewhere) = unknown_admins(admins, account, &found);
+    if !missing.is_empty() {
+        return Check::fail(
+            "admins",
+            format!("not in IAM: {}", missing.join(", ")),
+            "create it or remove it from cluster.admins (a role's ARN includes its path, e.g. role/team/name)",
+        );
+    }
+    if !elsewhere.is_empty() {
+        return Check::warn(
+            "admins",
+            format!("{} exist; {} in other accounts", found.len(), elsewhere.join(", ")),
+            "principals of other accounts cannot be checked from here: make sure they exist, or EKS refuses their access entries after the cluster is up",
+        );
+    }
+    Check::pass("admins", format!("{} exist in IAM", found.join(", ")))
+}
+
+/// The account of an ARN.
+pub fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4)
+}
+
+/// Sorts `admins` against the principals IAM holds (`known`, full ARNs with paths): those of
+/// `account` that IAM does not hold, and those of other accounts (not checkable from here).
+pub fn unknown_admins(
+    admins: &[String],
+    account: &str,
+    known: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let mut missing = Vec::new();
+    let mut elsewhere = Vec::new();
+    for admin in admins {
+        if arn_account(admin) != Some(account) {
+            elsewhere.push(admin.clone());
+        } else if !known.contains(admin) {
+            missing.push(admin.clone());
+        }
+    }
+    (missing, elsewhere)
 }
 
 /// IAM role names are account-wide: a role we would create must not exist, unless an earlier
@@ -514,6 +594,27 @@ mod tests {
         let c = headroom("elastic-ips", "Elastic IPs", 3, 3, 5);
         assert!(!c.ok);
         assert!(c.hint.unwrap().contains("Service Quotas"));
+    }
+
+    #[test]
+    fn admins_are_sorted_into_missing_and_other_accounts() {
+        let admins: Vec<String> = [
+            "arn:aws:iam::111111111111:role/team/ops",
+            "arn:aws:iam::111111111111:role/ops",
+            "arn:aws:iam::111111111111:user/alice",
+            "arn:aws:iam::222222222222:role/auditor",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // IAM holds ops under /team/ only, and alice.
+        let known = vec![
+            "arn:aws:iam::111111111111:role/team/ops".to_string(),
+            "arn:aws:iam::111111111111:user/alice".to_string(),
+        ];
+        let (missing, elsewhere) = unknown_admins(&admins, "111111111111", &known);
+        assert_eq!(missing, ["arn:aws:iam::111111111111:role/ops"]);
+        assert_eq!(elsewhere, ["arn:aws:iam::222222222222:role/auditor"]);
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub fn presigned_url(
     cluster: &str,
     time: SystemTime,
 ) -> Result<String, TokenError> {
-    let host = format!("sts.{region}.amazonaws.com");
+    let host = crate::plan::iam::sts_host(region);
     let base = format!("https://{host}/?Action=GetCallerIdentity&Version=2011-06-15");
     let identity = credentials.clone().into();
     let mut settings = SigningSettings::default();
@@ -159,6 +159,11 @@ mod tests {
         let creds = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
         let url = presigned_url(&creds, "eu-central-1", "prod", golden_time()).unwrap();
         assert!(url.starts_with("https://sts.eu-central-1.amazonaws.com/?Action=GetCallerIdentity"));
+        let china = presigned_url(&creds, "cn-north-1", "demo", golden_time()).unwrap();
+        assert!(
+            china.starts_with("https://sts.cn-north-1.amazonaws.com.cn/?Action=GetCallerIdentity"),
+            "{china}"
+        );
         assert!(!url.contains("X-Amz-Security-Token"));
         assert!(url.contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"));
     }

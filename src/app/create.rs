@@ -180,8 +180,12 @@ pub(super) async fn create(
         return Err(RunError::Cancelled);
     }
 
+    let (principal, path_note) = caller_principal(&aws, &caller.arn).await;
+    if let Some(note) = path_note {
+        ui::print(&format!("warning: {note}\n"));
+    }
     let ctx = Arc::new(Ctx {
-        caller_principal: caller_principal(&aws, &caller.arn).await,
+        caller_principal: principal,
         aws,
         account: caller.account.clone(),
         run_id: journal.state.run_id.clone(),
@@ -195,6 +199,7 @@ pub(super) async fn create(
         timing: Timing::from_env(),
         kubernetes_version,
         creator: tokio::sync::OnceCell::new(),
+        endpoint_services: tokio::sync::OnceCell::new(),
         stopping,
     });
     executing.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -60,7 +60,7 @@ pub(super) async fn run_wizard(
         "You are {} in account {}.\n",
         caller.arn, caller.account
     ));
-    let discovery = wizard::terminal::discover(&aws, &region).await?;
+    let discovery = wizard::terminal::discover(&aws, &region, &caller.account).await?;
     if discovery.availability_zones.len() < 2 {
         return Err(RunError::Usage {
             message: format!("{region} has fewer than two availability zones EKS can use"),

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::aws::eks::{self, ClusterSpec, NodegroupSpec};
-use crate::aws::{ec2, iam, sts, Aws};
-use crate::plan::iam::{partition, CLUSTER_ADMIN_ACCESS_POLICY};
+use crate::aws::{ec2, iam, sts, Aws, AwsError};
+use crate::plan::iam::{cluster_admin_access_policy, partition};
 use crate::plan::{Kind, Resource, ADDONS_NEEDING_NODES};
 use crate::profile::instance_arch;
 
@@ -57,6 +57,11 @@ pub async fn as_creator(ctx: &Ctx) -> Result<&Aws, StepError> {
         .await
 }
 
+/// No error beyond throttling and IAM propagation is worth a retry.
+fn never(_: &AwsError) -> bool {
+    false
+}
+
 fn tag_map(ctx: &Ctx, res: &Resource) -> HashMap<String, String> {
     ctx.tags(res).into_iter().collect()
 }
@@ -104,10 +109,11 @@ where
 
 async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     let creator = as_creator(ctx).await?;
-    let base = ctx.timing.retry_base;
     let p = &ctx.profile;
     let name = p.cluster.name.as_str();
-    let existing = throttled(base, || eks::describe_cluster(&creator.eks, name)).await?;
+    let existing = ctx
+        .creator_call(res, never, || eks::describe_cluster(&creator.eks, name))
+        .await?;
     let adopted = existing.is_some();
     match existing {
         Some(c) if c.tags.get("eksboot:cluster").map(String::as_str) != Some(name) => {
@@ -158,7 +164,7 @@ async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                 client_request_token: &token,
             };
             // EKS may not see a just-created role yet: retry while IAM propagates.
-            with_retry(base, is_iam_propagation, || {
+            ctx.creator_call(res, is_iam_propagation, || {
                 eks::create_cluster(&creator.eks, &spec)
             })
             .await?;
@@ -172,15 +178,15 @@ async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         CLUSTER_TIMEOUT,
         "control plane creating, usually 8–12 min",
         || async {
-            Ok(
-                throttled(base, || eks::describe_cluster(&creator.eks, name))
-                    .await?
-                    .map(|c| c.status),
-            )
+            Ok(ctx
+                .creator_call(res, never, || eks::describe_cluster(&creator.eks, name))
+                .await?
+                .map(|c| c.status))
         },
     )
     .await?;
-    let c = throttled(base, || eks::describe_cluster(&creator.eks, name))
+    let c = ctx
+        .creator_call(res, never, || eks::describe_cluster(&creator.eks, name))
         .await?
         .ok_or_else(|| StepError::Broken(format!("the cluster {name} disappeared")))?;
     Ok(result(
@@ -205,48 +211,57 @@ fn principal_of(ctx: &Ctx, res: &Resource) -> String {
 
 async fn access_entry(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     let creator = as_creator(ctx).await?;
-    let base = ctx.timing.retry_base;
     let cluster = ctx.profile.cluster.name.as_str();
     let principal = principal_of(ctx, res);
-    let policies = throttled(base, || {
-        eks::access_entry_policies(&creator.eks, cluster, &principal)
-    })
-    .await?;
+    let admin_policy = cluster_admin_access_policy(&ctx.profile.cluster.region);
+    let policies = ctx
+        .creator_call(res, never, || {
+            eks::access_entry_policies(&creator.eks, cluster, &principal)
+        })
+        .await?;
     let mut adopted = true;
     let policies = match policies {
         Some(p) => p,
         None => {
             // The creator role's bootstrap entry is made with the cluster: never a duplicate.
+            // The same principal may also be named twice (you, and in cluster.admins): the
+            // entry another step just made is adopted.
             let tags = tag_map(ctx, res);
-            with_retry(base, is_iam_propagation, || {
-                eks::create_access_entry(&creator.eks, cluster, &principal, tags.clone())
-            })
-            .await?;
-            adopted = false;
-            Vec::new()
+            let created = ctx
+                .creator_call(res, is_iam_propagation, || {
+                    eks::create_access_entry(&creator.eks, cluster, &principal, tags.clone())
+                })
+                .await;
+            match created {
+                Ok(_) => {
+                    adopted = false;
+                    Vec::new()
+                }
+                Err(AwsError::AlreadyExists { .. }) => ctx
+                    .creator_call(res, never, || {
+                        eks::access_entry_policies(&creator.eks, cluster, &principal)
+                    })
+                    .await?
+                    .unwrap_or_default(),
+                Err(e) => return Err(e.into()),
+            }
         }
     };
-    if !policies.iter().any(|p| p == CLUSTER_ADMIN_ACCESS_POLICY) {
-        throttled(base, || {
-            eks::associate_cluster_policy(
-                &creator.eks,
-                cluster,
-                &principal,
-                CLUSTER_ADMIN_ACCESS_POLICY,
-            )
+    if !policies.iter().any(|p| *p == admin_policy) {
+        ctx.creator_call(res, never, || {
+            eks::associate_cluster_policy(&creator.eks, cluster, &principal, &admin_policy)
         })
         .await?;
         adopted = false;
     }
     Ok(result(
-        Outputs::id(&principal).with("policy", CLUSTER_ADMIN_ACCESS_POLICY),
+        Outputs::id(&principal).with("policy", admin_policy),
         adopted,
     ))
 }
 
 async fn oidc_provider(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     let creator = as_creator(ctx).await?;
-    let base = ctx.timing.retry_base;
     let issuer = ctx
         .output("cluster")
         .attr("oidc_issuer")
@@ -263,10 +278,12 @@ async fn oidc_provider(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepErro
         ctx.account,
         issuer.trim_start_matches("https://")
     );
-    let exists = throttled(base, || iam::oidc_provider_exists(&creator.iam, &arn)).await?;
+    let exists = ctx
+        .creator_call(res, never, || iam::oidc_provider_exists(&creator.iam, &arn))
+        .await?;
     if !exists {
         let tags = ctx.tags(res);
-        throttled(base, || {
+        ctx.creator_call(res, never, || {
             iam::create_oidc_provider(&creator.iam, &issuer, &tags)
         })
         .await?;
@@ -312,7 +329,6 @@ pub fn ami_type(instance_types: &[String]) -> &'static str {
 
 async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     let creator = as_creator(ctx).await?;
-    let base = ctx.timing.retry_base;
     let p = &ctx.profile;
     let cluster = p.cluster.name.as_str();
     let tier = if p.nodes_in_private_subnets() {
@@ -320,10 +336,11 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     } else {
         "subnet-public-"
     };
-    let existing = throttled(base, || {
-        eks::describe_nodegroup(&creator.eks, cluster, &res.name)
-    })
-    .await?;
+    let existing = ctx
+        .creator_call(res, never, || {
+            eks::describe_nodegroup(&creator.eks, cluster, &res.name)
+        })
+        .await?;
     let adopted = existing.is_some();
     match existing {
         Some(n) if n.status.contains("FAILED") || n.status == "DELETING" => {
@@ -360,7 +377,7 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                 tags: tag_map(ctx, res),
                 client_request_token: &token,
             };
-            with_retry(base, is_iam_propagation, || {
+            ctx.creator_call(res, is_iam_propagation, || {
                 eks::create_nodegroup(&creator.eks, &spec)
             })
             .await?;
@@ -374,42 +391,47 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         NODEGROUP_TIMEOUT,
         "nodes launching and joining",
         || async {
-            Ok(throttled(base, || {
-                eks::describe_nodegroup(&creator.eks, cluster, &res.name)
-            })
-            .await?
-            .map(|n| n.status))
+            Ok(ctx
+                .creator_call(res, never, || {
+                    eks::describe_nodegroup(&creator.eks, cluster, &res.name)
+                })
+                .await?
+                .map(|n| n.status))
         },
     )
     .await?;
-    let arn = throttled(base, || {
-        eks::describe_nodegroup(&creator.eks, cluster, &res.name)
-    })
-    .await?
-    .map(|n| n.arn)
-    .unwrap_or_default();
+    let arn = ctx
+        .creator_call(res, never, || {
+            eks::describe_nodegroup(&creator.eks, cluster, &res.name)
+        })
+        .await?
+        .map(|n| n.arn)
+        .unwrap_or_default();
     Ok(result(Outputs::id(&res.name).with_arn(arn), adopted))
 }
 
 async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     let creator = as_creator(ctx).await?;
-    let base = ctx.timing.retry_base;
     let cluster = ctx.profile.cluster.name.as_str();
     let name = res.name.as_str();
-    let existing = throttled(base, || eks::describe_addon(&creator.eks, cluster, name)).await?;
+    let existing = ctx
+        .creator_call(res, never, || {
+            eks::describe_addon(&creator.eks, cluster, name)
+        })
+        .await?;
     let adopted = existing.is_some();
     let version = match existing {
         Some(a) => a.version,
         None => {
             let k8s = ctx.kubernetes_version.as_str();
-            let version = throttled(base, || eks::default_addon_version(&creator.eks, name, k8s))
+            let version = ctx.creator_call(res, never, || eks::default_addon_version(&creator.eks, name, k8s))
                 .await?
                 .ok_or_else(|| StepError::Conflict {
                     message: format!("EKS offers no add-on named {name} for Kubernetes {k8s}"),
                     hint: "check the name in cluster.addons (`aws eks describe-addon-versions` lists them)".into(),
                 })?;
             let tags = tag_map(ctx, res);
-            throttled(base, || {
+            ctx.creator_call(res, never, || {
                 eks::create_addon(&creator.eks, cluster, name, &version, tags.clone())
             })
             .await?;
@@ -437,11 +459,12 @@ async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         ADDON_TIMEOUT,
         "add-on installing",
         || async {
-            Ok(
-                throttled(base, || eks::describe_addon(&creator.eks, cluster, name))
-                    .await?
-                    .map(|a| a.status),
-            )
+            Ok(ctx
+                .creator_call(res, never, || {
+                    eks::describe_addon(&creator.eks, cluster, name)
+                })
+                .await?
+                .map(|a| a.status))
         },
     )
     .await?;

@@ -68,6 +68,8 @@ pub struct Ctx {
     pub kubernetes_version: String,
     /// Clients acting as the creator role, for every EKS call; assumed on first use.
     pub creator: tokio::sync::OnceCell<Aws>,
+    /// The endpoint service names the region offers, read once when an endpoint needs them.
+    pub endpoint_services: tokio::sync::OnceCell<Vec<String>>,
     /// Set when the run is stopping (a step failed, or the person pressed Ctrl-C): no new step
     /// starts, and steps waiting on others give up.
     pub stopping: Arc<std::sync::atomic::AtomicBool>,
@@ -217,6 +219,41 @@ impl Ctx {
         } else {
             Ok(())
         }
+    }
+
+    /// When this run, or an earlier one that was stopped, last wrote the creator's policy (kept
+    /// in the state file); `None` when it was adopted unchanged or is not ours to write.
+    pub fn creator_policy_written_at(&self) -> Option<std::time::SystemTime> {
+        let journal = self.journal.lock().expect("journal lock");
+        let record = journal.state.steps.get("creator-policy")?;
+        let millis: u64 = record.outputs.as_ref()?.attr("written_at")?.parse().ok()?;
+        Some(std::time::UNIX_EPOCH + Duration::from_millis(millis))
+    }
+
+    /// A call made as the creator role: throttling and `retryable` errors are retried, and so
+    /// is access denied while IAM may still be propagating the creator's new policy.
+    pub async fn creator_call<T, F, Fut>(
+        &self,
+        res: &Resource,
+        retryable: impl Fn(&AwsError) -> bool,
+        op: F,
+    ) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, AwsError>>,
+    {
+        let started = Instant::now();
+        retry::while_propagating(
+            self.timing.retry_base,
+            self.creator_policy_written_at(),
+            retryable,
+            |waited| {
+                let note = format!("waiting for IAM to propagate, {} s", waited.as_secs());
+                self.waiting(res, &res.name, &note, started);
+            },
+            op,
+        )
+        .await
     }
 
     /// Reports a status while waiting.

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use crate::aws::ec2::{self, EndpointPlacement, RouteTarget};
-use crate::plan::{Kind, Resource, INTERFACE_ENDPOINTS};
+use crate::plan::{endpoint_service_name, Kind, Resource, INTERFACE_ENDPOINTS};
 
 use super::journal::Outputs;
 use super::retry::throttled;
@@ -375,24 +375,35 @@ async fn vpc_endpoint(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError
     }
     let vpc = vpc_id(ctx);
     let azs = ctx.profile.network.availability_zones.count();
-    let (service, placement_tables, placement_subnets);
-    if res.id == "endpoint-s3" {
-        service = format!("com.amazonaws.{region}.s3");
-        placement_tables = (1..=azs)
-            .map(|az| ctx.output(&format!("route-table-private-{az}")).id)
-            .collect::<Vec<_>>();
-        placement_subnets = Vec::new();
+    let short = if res.id == "endpoint-s3" {
+        "s3"
     } else {
-        let name = INTERFACE_ENDPOINTS
+        INTERFACE_ENDPOINTS
             .iter()
             .find(|s| crate::plan::endpoint_id(s) == res.id)
-            .expect("a planned interface endpoint");
-        service = format!("com.amazonaws.{region}.{name}");
-        placement_tables = Vec::new();
-        placement_subnets = (1..=azs)
+            .expect("a planned interface endpoint")
+    };
+    let offered = ctx
+        .endpoint_services
+        .get_or_try_init(|| throttled(base, || ec2::endpoint_service_names(&ctx.aws)))
+        .await?;
+    let service = endpoint_service_name(offered, region, short).ok_or_else(|| {
+        StepError::Conflict {
+            message: format!("{region} offers no VPC endpoint service for {short}"),
+            hint: "the private pattern needs it: choose a region that offers it, or the public-and-private pattern".into(),
+        }
+    })?;
+    let (placement_tables, placement_subnets) = if res.id == "endpoint-s3" {
+        let tables = (1..=azs)
+            .map(|az| ctx.output(&format!("route-table-private-{az}")).id)
+            .collect::<Vec<_>>();
+        (tables, Vec::new())
+    } else {
+        let subnets = (1..=azs)
             .map(|az| ctx.output(&format!("subnet-private-{az}")).id)
             .collect::<Vec<_>>();
-    }
+        (Vec::new(), subnets)
+    };
     let security_group = if placement_subnets.is_empty() {
         String::new()
     } else {

@@ -3,7 +3,7 @@
 
 use crate::aws::{iam, kms, logs};
 use crate::plan::iam::{
-    creator_inline_policy, creator_trust_policy, key_policy, managed_policy_arn,
+    creator_inline_policy, creator_trust_policy, key_policy, managed_policy_arn, partition,
     service_trust_policy, CreatorScope, CLUSTER_ROLE_POLICIES, NODE_ROLE_POLICIES,
 };
 use crate::plan::Resource;
@@ -31,7 +31,7 @@ pub async fn run(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             role(
                 ctx,
                 res,
-                &service_trust_policy("eks.amazonaws.com").to_string(),
+                &service_trust_policy(&ctx.profile.cluster.region, "eks").to_string(),
                 &CLUSTER_ROLE_POLICIES,
                 "EKS cluster service role; made by eksboot",
             )
@@ -41,7 +41,7 @@ pub async fn run(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             role(
                 ctx,
                 res,
-                &service_trust_policy("ec2.amazonaws.com").to_string(),
+                &service_trust_policy(&ctx.profile.cluster.region, "ec2").to_string(),
                 &NODE_ROLE_POLICIES,
                 "EKS worker node role; made by eksboot",
             )
@@ -212,14 +212,23 @@ async fn creator_policy(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepErr
         .enabled
         .then(|| ctx.output("node-role").arn.unwrap_or_default());
     let key = key_arn(ctx);
+    let launch_template = p.nodes.enabled.then(|| {
+        format!(
+            "arn:{}:ec2:{region}:{}:launch-template/{}",
+            partition(region),
+            ctx.account,
+            ctx.output("launch-template").id
+        )
+    });
     let document = creator_inline_policy(&CreatorScope {
         region,
         account: &ctx.account,
         cluster: &p.cluster.name,
         cluster_role_arn: &cluster_role,
         node_role_arn: node_role.as_deref(),
-        key_arn: &key,
+        key_arn: Some(&key),
         oidc_provider: p.cluster.oidc_provider,
+        launch_template_arn: launch_template.as_deref(),
     });
     let role = res.name.clone();
     let policy_name = "eksboot-create-cluster";
@@ -228,14 +237,43 @@ async fn creator_policy(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepErr
     let same = current
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
         .is_some_and(|doc| doc == document);
-    if !same {
+    // When it was last written: calls made as the creator may be denied for a while after.
+    // Recorded before the write, so a run stopped just after it still knows to wait.
+    let earlier = ctx
+        .unfinished(&res.id)
+        .or_else(|| {
+            ctx.journal
+                .lock()
+                .expect("journal lock")
+                .outputs(&res.id)
+                .cloned()
+        })
+        .and_then(|o| o.attr("written_at").map(str::to_string));
+    let written_at = if same {
+        earlier
+    } else {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis()
+            .to_string();
+        ctx.record_partial(
+            &res.id,
+            &Outputs::id(policy_name)
+                .with("role", &role)
+                .with("written_at", &now),
+        )?;
         let text = document.to_string();
         throttled(base, || {
             iam::put_role_policy(&ctx.aws, &role, policy_name, &text)
         })
         .await?;
+        Some(now)
+    };
+    let mut outputs = Outputs::id(policy_name).with("role", role);
+    if let Some(at) = written_at {
+        outputs = outputs.with("written_at", at);
     }
-    let outputs = Outputs::id(policy_name).with("role", role);
     Ok(if same {
         StepResult::adopted(outputs)
     } else {

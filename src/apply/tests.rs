@@ -66,6 +66,7 @@ fn ctx(aws: Aws, dir: &Path) -> Arc<Ctx> {
         },
         kubernetes_version: "1.34".into(),
         creator: tokio::sync::OnceCell::new(),
+        endpoint_services: tokio::sync::OnceCell::new(),
         stopping: Default::default(),
     })
 }

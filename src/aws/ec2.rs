@@ -628,6 +628,27 @@ pub async fn find_vpc_endpoints(aws: &Aws, by: Filters<'_>) -> Result<Vec<VpcEnd
         .collect())
 }
 
+/// Every endpoint service name the region offers (`com.amazonaws.REGION.sts`, and in China
+/// also `cn.com.amazonaws.…`), all pages.
+pub async fn endpoint_service_names(aws: &Aws) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = aws
+            .ec2
+            .describe_vpc_endpoint_services()
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| classify("ec2:DescribeVpcEndpointServices", e))?;
+        names.extend(out.service_names().iter().cloned());
+        match out.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_string()),
+            _ => return Ok(names),
+        }
+    }
+}
+
 /// What kind of VPC endpoint to create and where it attaches.
 #[derive(Debug, Clone, Copy)]
 pub enum EndpointPlacement<'a> {

@@ -260,6 +260,28 @@ pub async fn delete_role(aws: &Aws, name: &str) -> Result<(), AwsError> {
 }
 
 /// Every role ARN in the account.
+/// The ARN of an IAM user, or `None` when IAM holds no user of that name.
+pub async fn get_user(aws: &Aws, name: &str) -> Result<Option<String>, AwsError> {
+    match aws.iam.get_user().user_name(name).send().await {
+        Ok(out) => Ok(out.user().map(|u| u.arn().to_string())),
+        Err(e) => match classify("iam:GetUser", e) {
+            err if err.is_not_found() => Ok(None),
+            err => Err(err),
+        },
+    }
+}
+
+/// Every user ARN in the account.
+pub async fn user_arns(aws: &Aws) -> Result<Vec<String>, AwsError> {
+    let mut arns = Vec::new();
+    let mut pages = aws.iam.list_users().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("iam:ListUsers", e))?;
+        arns.extend(page.users().iter().map(|u| u.arn().to_string()));
+    }
+    Ok(arns)
+}
+
 pub async fn role_arns(aws: &Aws) -> Result<Vec<String>, AwsError> {
     let mut arns = Vec::new();
     let mut pages = aws.iam.list_roles().into_paginator().send();

@@ -17,9 +17,13 @@ pub const NODE_ROLE_POLICIES: [&str; 4] = [
     "AmazonEKS_CNI_Policy",
     "AmazonSSMManagedInstanceCore",
 ];
-/// The access policy given to admins at cluster scope.
-pub const CLUSTER_ADMIN_ACCESS_POLICY: &str =
-    "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+/// The access policy given to admins at cluster scope, in the region's partition.
+pub fn cluster_admin_access_policy(region: &str) -> String {
+    format!(
+        "arn:{}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+        partition(region)
+    )
+}
 
 /// The tag every resource carries, and which creation is scoped by.
 pub const CLUSTER_TAG: &str = "eksboot:cluster";
@@ -33,6 +37,28 @@ pub fn partition(region: &str) -> &'static str {
     } else {
         "aws"
     }
+}
+
+/// The DNS suffix of a region's partition: service hosts and the EKS OIDC issuer use it.
+pub fn dns_suffix(region: &str) -> &'static str {
+    match partition(region) {
+        "aws-cn" => "amazonaws.com.cn",
+        _ => "amazonaws.com",
+    }
+}
+
+/// The principal of an AWS service in a region's partition. EC2's carries the partition's DNS
+/// suffix in China (`ec2.amazonaws.com.cn`); EKS's is `eks.amazonaws.com` in every partition.
+pub fn service_principal(region: &str, service: &str) -> String {
+    match service {
+        "ec2" => format!("ec2.{}", dns_suffix(region)),
+        other => format!("{other}.amazonaws.com"),
+    }
+}
+
+/// The STS host a presigned EKS token names (`sts.cn-north-1.amazonaws.com.cn` in China).
+pub fn sts_host(region: &str) -> String {
+    format!("sts.{region}.{}", dns_suffix(region))
 }
 
 pub fn managed_policy_arn(region: &str, name: &str) -> String {
@@ -80,9 +106,10 @@ pub fn creator_trust_policy(region: &str, account: &str, principals: &[String]) 
     })
 }
 
-/// Trust policy of a role assumed by an AWS service.
-pub fn service_trust_policy(service: &str) -> Value {
-    let actions: Vec<&str> = if service == "eks.amazonaws.com" {
+/// Trust policy of a role assumed by an AWS service (`"eks"` or `"ec2"`).
+pub fn service_trust_policy(region: &str, service: &str) -> Value {
+    let principal = service_principal(region, service);
+    let actions: Vec<&str> = if service == "eks" {
         vec!["sts:AssumeRole", "sts:TagSession"]
     } else {
         vec!["sts:AssumeRole"]
@@ -91,7 +118,7 @@ pub fn service_trust_policy(service: &str) -> Value {
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
-            "Principal": {"Service": service},
+            "Principal": {"Service": principal},
             "Action": actions
         }]
     })
@@ -105,8 +132,12 @@ pub struct CreatorScope<'a> {
     pub cluster: &'a str,
     pub cluster_role_arn: &'a str,
     pub node_role_arn: Option<&'a str>,
-    pub key_arn: &'a str,
+    /// The secrets key; `None` before it exists (any key tagged for this cluster).
+    pub key_arn: Option<&'a str>,
     pub oidc_provider: bool,
+    /// The node launch template's ARN (with nodes on): EKS launches the nodes with the
+    /// creator's permission to use it. A pattern (`…:launch-template/*`) before it exists.
+    pub launch_template_arn: Option<&'a str>,
 }
 
 /// The creator role's least-privilege inline policy.
@@ -162,14 +193,25 @@ pub fn creator_inline_policy(s: &CreatorScope) -> Value {
             "Effect": "Allow",
             "Action": "iam:PassRole",
             "Resource": pass_roles,
-            "Condition": {"StringEquals": {"iam:PassedToService": ["eks.amazonaws.com", "ec2.amazonaws.com"]}}
+            "Condition": {"StringEquals": {"iam:PassedToService": [
+                service_principal(s.region, "eks"), service_principal(s.region, "ec2")
+            ]}}
         }),
-        json!({
-            "Sid": "UseTheSecretsKey",
-            "Effect": "Allow",
-            "Action": ["kms:DescribeKey", "kms:CreateGrant"],
-            "Resource": s.key_arn
-        }),
+        match s.key_arn {
+            Some(key) => json!({
+                "Sid": "UseTheSecretsKey",
+                "Effect": "Allow",
+                "Action": ["kms:DescribeKey", "kms:CreateGrant"],
+                "Resource": key
+            }),
+            None => json!({
+                "Sid": "UseTheSecretsKey",
+                "Effect": "Allow",
+                "Action": ["kms:DescribeKey", "kms:CreateGrant"],
+                "Resource": format!("arn:{p}:kms:{}:{}:key/*", s.region, s.account),
+                "Condition": {"StringEquals": {format!("aws:ResourceTag/{CLUSTER_TAG}"): s.cluster}}
+            }),
+        },
         json!({
             "Sid": "ReadTheNetworkEksUses",
             "Effect": "Allow",
@@ -192,6 +234,24 @@ pub fn creator_inline_policy(s: &CreatorScope) -> Value {
             "Condition": {"StringEquals": {"iam:AWSServiceName": ["eks.amazonaws.com", "eks-nodegroup.amazonaws.com"]}}
         }),
     ];
+    if let Some(template) = s.launch_template_arn {
+        // CreateNodegroup with a launch template fails ("You are not authorized to launch
+        // instances with this launch template") unless the caller may run instances with it.
+        statements.push(json!({
+            "Sid": "LaunchNodesWithThisTemplateOnly",
+            "Effect": "Allow",
+            "Action": "ec2:RunInstances",
+            "Resource": "*",
+            "Condition": {"ArnLike": {"ec2:LaunchTemplate": template}}
+        }));
+        statements.push(json!({
+            "Sid": "TagNodesAtLaunchOnly",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"ec2:CreateAction": "RunInstances"}}
+        }));
+    }
     if s.oidc_provider {
         statements.push(json!({
             "Sid": "RegisterThisClustersOidcIssuer",
@@ -200,7 +260,7 @@ pub fn creator_inline_policy(s: &CreatorScope) -> Value {
                 "iam:CreateOpenIDConnectProvider", "iam:GetOpenIDConnectProvider",
                 "iam:TagOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider"
             ],
-            "Resource": format!("arn:{p}:iam::{}:oidc-provider/oidc.eks.{}.amazonaws.com/id/*", s.account, s.region)
+            "Resource": format!("arn:{p}:iam::{}:oidc-provider/oidc.eks.{}.{}/id/*", s.account, s.region, dns_suffix(s.region))
         }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
@@ -241,8 +301,9 @@ mod tests {
             cluster: "demo",
             cluster_role_arn: "arn:aws:iam::123456789012:role/demo-cluster",
             node_role_arn: Some("arn:aws:iam::123456789012:role/demo-node"),
-            key_arn: "arn:aws:kms:us-west-2:123456789012:key/k-1",
+            key_arn: Some("arn:aws:kms:us-west-2:123456789012:key/k-1"),
             oidc_provider: true,
+            launch_template_arn: Some("arn:aws:ec2:us-west-2:123456789012:launch-template/lt-0abc"),
         }
     }
 
@@ -283,7 +344,10 @@ mod tests {
                     .all(|a| a.starts_with("ec2:Describe") || a.starts_with("eks:Describe"));
                 let conditioned = statement["Condition"]["StringEquals"]
                     ["aws:RequestTag/eksboot:cluster"]
-                    == "demo";
+                    == "demo"
+                    || statement["Condition"]["ArnLike"]["ec2:LaunchTemplate"]
+                        == "arn:aws:ec2:us-west-2:123456789012:launch-template/lt-0abc"
+                    || statement["Condition"]["StringEquals"]["ec2:CreateAction"] == "RunInstances";
                 assert!(read_only || conditioned, "unscoped statement {statement}");
             }
         }
@@ -316,12 +380,87 @@ mod tests {
             pass["Condition"]["StringEquals"]["iam:PassedToService"],
             json!(["eks.amazonaws.com", "ec2.amazonaws.com"])
         );
-        assert_eq!(find("kms:CreateGrant")["Resource"], scope().key_arn);
+        assert_eq!(
+            find("kms:CreateGrant")["Resource"],
+            "arn:aws:kms:us-west-2:123456789012:key/k-1"
+        );
         let slr = find("iam:CreateServiceLinkedRole");
         assert!(slr["Resource"][0]
             .as_str()
             .unwrap()
             .ends_with("eks.amazonaws.com/AWSServiceRoleForAmazonEKS"));
+    }
+
+    #[test]
+    fn nodes_may_be_launched_with_this_template_only() {
+        let doc = creator_inline_policy(&scope());
+        let run = statements(&doc)
+            .iter()
+            .find(|st| st["Action"] == "ec2:RunInstances")
+            .expect("a RunInstances statement");
+        assert_eq!(
+            run["Condition"]["ArnLike"]["ec2:LaunchTemplate"],
+            "arn:aws:ec2:us-west-2:123456789012:launch-template/lt-0abc"
+        );
+        let tags = statements(&doc)
+            .iter()
+            .find(|st| st["Action"] == "ec2:CreateTags")
+            .expect("a CreateTags statement");
+        assert_eq!(
+            tags["Condition"]["StringEquals"]["ec2:CreateAction"],
+            "RunInstances"
+        );
+        let mut s = scope();
+        s.launch_template_arn = None;
+        let text = creator_inline_policy(&s).to_string();
+        assert!(!text.contains("RunInstances"), "{text}");
+    }
+
+    #[test]
+    fn partitions_name_their_own_arns_hosts_and_principals() {
+        for (region, partition, suffix) in [
+            ("us-west-2", "aws", "amazonaws.com"),
+            ("cn-north-1", "aws-cn", "amazonaws.com.cn"),
+            ("us-gov-west-1", "aws-us-gov", "amazonaws.com"),
+        ] {
+            assert_eq!(
+                cluster_admin_access_policy(region),
+                format!(
+                    "arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+                )
+            );
+            assert_eq!(sts_host(region), format!("sts.{region}.{suffix}"));
+            assert_eq!(service_principal(region, "ec2"), format!("ec2.{suffix}"));
+            assert_eq!(service_principal(region, "eks"), "eks.amazonaws.com");
+            let node_trust = service_trust_policy(region, "ec2");
+            assert_eq!(
+                statements(&node_trust)[0]["Principal"]["Service"],
+                format!("ec2.{suffix}")
+            );
+            let s = CreatorScope { region, ..scope() };
+            let doc = creator_inline_policy(&s);
+            let oidc = statements(&doc)
+                .iter()
+                .find(|st| st["Sid"] == "RegisterThisClustersOidcIssuer")
+                .unwrap();
+            assert_eq!(
+                oidc["Resource"],
+                format!("arn:{partition}:iam::123456789012:oidc-provider/oidc.eks.{region}.{suffix}/id/*")
+            );
+            let pass = statements(&doc)
+                .iter()
+                .find(|st| st["Action"] == "iam:PassRole")
+                .unwrap();
+            assert_eq!(
+                pass["Condition"]["StringEquals"]["iam:PassedToService"],
+                json!(["eks.amazonaws.com", format!("ec2.{suffix}")])
+            );
+            let trust = creator_trust_policy(region, "123456789012", &[]);
+            assert_eq!(
+                statements(&trust)[0]["Principal"]["AWS"],
+                format!("arn:{partition}:iam::123456789012:root")
+            );
+        }
     }
 
     #[test]
@@ -354,12 +493,12 @@ mod tests {
             st["Condition"]["ArnEquals"]["aws:PrincipalArn"],
             json!(["arn:aws:iam::123456789012:user/alice"])
         );
-        let eks = service_trust_policy("eks.amazonaws.com");
+        let eks = service_trust_policy("us-west-2", "eks");
         assert_eq!(
             statements(&eks)[0]["Action"],
             json!(["sts:AssumeRole", "sts:TagSession"])
         );
-        let ec2 = service_trust_policy("ec2.amazonaws.com");
+        let ec2 = service_trust_policy("us-west-2", "ec2");
         assert_eq!(
             statements(&ec2)[0]["Principal"]["Service"],
             "ec2.amazonaws.com"

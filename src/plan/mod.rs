@@ -9,6 +9,7 @@ pub mod checklist;
 pub mod cost;
 pub mod iam;
 pub mod network;
+pub mod permissions;
 
 use ipnet::Ipv4Net;
 use serde::Serialize;
@@ -220,6 +221,16 @@ fn az_label(profile: &Profile, facts: &PlanFacts, index: usize) -> String {
 }
 
 /// Service name → the step-id fragment (`ecr.api` → `ecr-api`).
+/// The endpoint service name for `service` (e.g. `ecr.api`) among those the region offers:
+/// AWS names them `com.amazonaws.REGION.SERVICE`, but not everywhere (China has
+/// `cn.com.amazonaws.…` names), so the name is looked up, never built.
+pub fn endpoint_service_name(offered: &[String], region: &str, service: &str) -> Option<String> {
+    let suffix = format!(".{region}.{service}");
+    let mut matching: Vec<&String> = offered.iter().filter(|n| n.ends_with(&suffix)).collect();
+    matching.sort_by_key(|n| !n.starts_with("com.amazonaws."));
+    matching.first().map(|n| n.to_string())
+}
+
 pub fn endpoint_id(service: &str) -> String {
     format!("endpoint-{}", service.replace('.', "-"))
 }
@@ -314,6 +325,10 @@ impl<'a> Builder<'a> {
             }
             if creates_key {
                 deps.push("secrets-key");
+            }
+            if p.nodes.enabled {
+                // It lets the creator launch nodes with this template only, by the template's ARN.
+                deps.push("launch-template");
             }
             let name = self.name("creator");
             self.add(Task::Secure, Kind::IamPolicy, "creator-policy", name, &deps)

@@ -328,3 +328,38 @@ fn checklist_reflects_the_profile() {
     assert_eq!(check(&no_nodes, "imdsv2"), None);
     assert_eq!(check(&no_nodes, "private-nodes"), None);
 }
+
+#[test]
+fn endpoint_service_names_are_looked_up_not_built() {
+    use super::endpoint_service_name;
+    let offered: Vec<String> = [
+        "com.amazonaws.us-east-1.ecr.api",
+        "com.amazonaws.us-east-1.ecr.dkr",
+        "aws.sagemaker.us-east-1.notebook",
+        "cn.com.amazonaws.cn-north-1.ecr.api",
+        "com.amazonaws.cn-north-1.sts",
+        "cn.com.amazonaws.cn-north-1.sts",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(
+        endpoint_service_name(&offered, "us-east-1", "ecr.api").as_deref(),
+        Some("com.amazonaws.us-east-1.ecr.api")
+    );
+    // China's own naming is found, and the plain name preferred where both exist.
+    assert_eq!(
+        endpoint_service_name(&offered, "cn-north-1", "ecr.api").as_deref(),
+        Some("cn.com.amazonaws.cn-north-1.ecr.api")
+    );
+    assert_eq!(
+        endpoint_service_name(&offered, "cn-north-1", "sts").as_deref(),
+        Some("com.amazonaws.cn-north-1.sts")
+    );
+    // `api` is not `ecr.api`, and a service the region lacks is None.
+    assert_eq!(endpoint_service_name(&offered, "us-east-1", "api"), None);
+    assert_eq!(
+        endpoint_service_name(&offered, "us-east-1", "eks-auth"),
+        None
+    );
+}

@@ -23,8 +23,12 @@ pub struct Discovery {
     pub existing_vpc_cidrs: Vec<String>,
     /// Clusters already in the region (names must be new).
     pub existing_clusters: Vec<String>,
+    /// The account the questions are about.
+    pub account: String,
     /// Role ARNs in the account (an existing creator role must be one of them).
     pub existing_roles: Vec<String>,
+    /// User ARNs in the account (admins of this account must be roles or users of it).
+    pub existing_users: Vec<String>,
     /// Key ARNs in the region (an existing secrets key must be one of them).
     pub existing_keys: Vec<String>,
 }
@@ -347,12 +351,24 @@ pub fn ask_one(
         "admins" => {
             let question = q("admins", "Other cluster admins (IAM role or user ARNs, comma-separated; empty for none)",
                 &format!("Each gets an access entry with cluster-admin rights and may assume the creator role. You get one automatically. See {DOCS}/access-entries.html"));
-            let text = p.text(&question, Some(""), &|t| match arn_list(t)
-                .into_iter()
-                .find(|arn| !crate::profile::is_principal_arn(arn))
-            {
-                Some(bad) => Err(format!("\"{bad}\" is not an IAM user or role ARN")),
-                None => Ok(()),
+            let known: Vec<String> = d
+                .existing_roles
+                .iter()
+                .chain(&d.existing_users)
+                .cloned()
+                .collect();
+            let text = p.text(&question, Some(""), &|t| {
+                let arns = arn_list(t);
+                if let Some(bad) = arns.iter().find(|arn| !crate::profile::is_principal_arn(arn)) {
+                    return Err(format!("\"{bad}\" is not an IAM user or role ARN"));
+                }
+                let (missing, _) = crate::preflight::unknown_admins(&arns, &d.account, &known);
+                match missing.first() {
+                    Some(arn) => Err(format!(
+                        "there is no {arn} in this account: create it first, or leave it out (a role's ARN includes its path)"
+                    )),
+                    None => Ok(()),
+                }
             })?;
             a.admins = Some(arn_list(&text));
         }

@@ -114,7 +114,7 @@ fn ask_checkip() -> Option<String> {
 }
 
 /// Everything the questions need to know, read-only.
-pub async fn discover(aws: &Aws, region: &str) -> Result<Discovery, AwsError> {
+pub async fn discover(aws: &Aws, region: &str, account: &str) -> Result<Discovery, AwsError> {
     let zones = aws::ec2::availability_zones(aws).await?;
     let mut names: Vec<String> = zones
         .iter()
@@ -144,6 +144,7 @@ pub async fn discover(aws: &Aws, region: &str) -> Result<Discovery, AwsError> {
     let vpcs = aws::ec2::find_vpcs(aws, &[]).await?;
     let clusters = aws::eks::list_clusters(&aws.eks).await?;
     let existing_roles = aws::iam::role_arns(aws).await?;
+    let existing_users = aws::iam::user_arns(aws).await?;
     let existing_keys = aws::kms::key_arns(aws).await?;
     Ok(Discovery {
         region: region.to_string(),
@@ -152,7 +153,9 @@ pub async fn discover(aws: &Aws, region: &str) -> Result<Discovery, AwsError> {
         public_ip: tokio::task::spawn_blocking(public_ip).await.ok().flatten(),
         existing_vpc_cidrs: vpcs.into_iter().map(|v| v.cidr).collect(),
         existing_clusters: clusters,
+        account: account.to_string(),
         existing_roles,
+        existing_users,
         existing_keys,
     })
 }

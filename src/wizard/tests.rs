@@ -125,7 +125,9 @@ fn discovery() -> Discovery {
         public_ip: Some("198.51.100.7".into()),
         existing_vpc_cidrs: vec!["172.31.0.0/16".into()],
         existing_clusters: vec!["taken".into()],
+        account: "123456789012".into(),
         existing_roles: vec!["arn:aws:iam::123456789012:role/ops".into()],
+        existing_users: vec!["arn:aws:iam::123456789012:user/alice".into()],
         existing_keys: Vec::new(),
     }
 }
@@ -189,7 +191,11 @@ fn full_path(pattern: usize) -> Vec<(&'static str, Reply)> {
         ("secrets_key", Pick(0)),
         ("log_types", Picks(vec![0, 1])),
         ("log_retention_days", Pick(5)),
-        ("admins", Text("")),
+        ("admins", Text("arn:aws:iam::123456789012:role/nobody")),
+        (
+            "admins",
+            Text("arn:aws:iam::123456789012:user/alice, arn:aws:iam::999999999999:role/auditor"),
+        ),
         ("pattern", Pick(pattern)),
         ("vpc_cidr", Text("10.0.0.0/8")),
         ("vpc_cidr", Text("10.1.0.0/16")),
@@ -240,8 +246,21 @@ fn each_pattern_through_the_three_tasks() {
             (2, 3, 5)
         );
         assert!(!profile.cluster.oidc_provider);
+        // An admin IAM does not hold is refused at the question; another account's is taken.
         assert!(
-            s.rejected[0].contains("/8 is outside /16 to /20"),
+            s.rejected[0].contains("there is no arn:aws:iam::123456789012:role/nobody"),
+            "{:?}",
+            s.rejected
+        );
+        assert_eq!(
+            profile.cluster.admins,
+            [
+                "arn:aws:iam::123456789012:user/alice",
+                "arn:aws:iam::999999999999:role/auditor"
+            ]
+        );
+        assert!(
+            s.rejected[1].contains("/8 is outside /16 to /20"),
             "{:?}",
             s.rejected
         );
