@@ -62,6 +62,37 @@ See README.md for what each field means.")]
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
     },
+    /// Print the IAM policy (JSON) that the identity running eksboot needs for a cluster: to
+    /// create, resume, inspect and tear it down. Scoped to this cluster's role names, key alias,
+    /// log group and `eksboot:cluster` tag. Attach it to the user or role you run eksboot as.
+    #[command(after_help = "\
+Examples:
+  eksboot permissions --profile profiles/production.toml > eksboot-policy.json
+  aws iam put-user-policy --user-name ci-deployer --policy-name eksboot \\
+      --policy-document file://eksboot-policy.json
+  eksboot permissions --profile profiles/dev.toml --for creator
+
+With --for creator it prints the creator role's policy instead: what an existing role named in
+security.creator_role must allow (EKS calls on this cluster and its node groups, add-ons and
+access entries; iam:PassRole of the cluster and node roles to EKS and EC2; the secrets key's
+DescribeKey and CreateGrant; ec2:RunInstances with the node launch template; the OIDC provider;
+the EC2 reads EKS makes). eksboot writes that policy itself on the role it creates.
+
+The account in the ARNs is --account, else the one your credentials belong to (read with
+sts:GetCallerIdentity, which needs no permission), else `*`.")]
+    Permissions {
+        /// The profile (TOML, format version 1); the flags below override it.
+        #[arg(long, value_name = "FILE")]
+        profile: Option<PathBuf>,
+        #[command(flatten)]
+        overrides: Overrides,
+        /// The AWS account id to write into the ARNs.
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
+        /// Whose policy: yours (the identity running eksboot), or the creator role's.
+        #[arg(long = "for", value_enum, value_name = "WHO", default_value_t = PolicyFor::Caller)]
+        policy_for: PolicyFor,
+    },
     /// Check, read-only, that your AWS account is ready for a profile: credentials, region,
     /// availability zones, Kubernetes version, Elastic IP and VPC quotas, and any existing role
     /// or key the profile names. Exits 1 when a check fails.
@@ -258,6 +289,14 @@ pub struct StateTarget {
     /// The cluster's region.
     #[arg(long, requires = "cluster")]
     pub region: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyFor {
+    /// The identity that runs eksboot.
+    Caller,
+    /// The creator role (for an existing role named in security.creator_role).
+    Creator,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

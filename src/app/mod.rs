@@ -3,6 +3,7 @@
 //! `create` (with the wizard), `teardown`/`status`, and `token` each have a file.
 
 mod create;
+mod permissions;
 mod teardown;
 mod token;
 mod wizard;
@@ -145,6 +146,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             });
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Permissions {
+            profile,
+            overrides,
+            account,
+            policy_for,
+        }) => permissions::permissions(profile.as_deref(), &overrides, account, policy_for).await,
         Some(Command::Preflight { profile }) => {
             let profile = Profile::load(&profile)?;
             let aws = Aws::connect(&profile.cluster.region).await?;
@@ -238,15 +245,24 @@ fn interactive() -> bool {
         && std::env::var_os("EKSBOOT_NO_PROMPT").is_none()
 }
 
-/// The IAM principal running eksboot, with the role's path when IAM lets us read it.
-async fn caller_principal(aws: &Aws, caller_arn: &str) -> String {
+/// The IAM principal running eksboot, with the role's path when IAM lets us read it, and a note
+/// when it does not (the path is then assumed to be `/`).
+async fn caller_principal(aws: &Aws, caller_arn: &str) -> (String, Option<String>) {
     let plain = caller_principal_arn(caller_arn, None);
-    if let Some(role) = plain.split(":role/").nth(1) {
-        if let Ok(Some(found)) = aws::iam::get_role(aws, role).await {
-            return found.arn;
+    let Some(role) = plain.split(":role/").nth(1) else {
+        return (plain, None);
+    };
+    match aws::iam::get_role(aws, role).await {
+        Ok(Some(found)) => (found.arn, None),
+        Ok(None) => (plain, None),
+        Err(e) => {
+            let note = format!(
+                "could not read the path of your role {role} ({}), so eksboot assumes `/` and names you {plain} in the access entry and the creator role's trust policy; roles with a path (SSO roles live under /aws-reserved/sso.amazonaws.com/…) then get neither: allow iam:GetRole on your role (`eksboot permissions` includes it)",
+                e.action()
+            );
+            (plain, Some(note))
         }
     }
-    plain
 }
 
 /// The state file a command means: `--state`, or the default one of `--cluster`/`--region`.

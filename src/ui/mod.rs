@@ -172,7 +172,11 @@ pub fn render_preflight(profile: &Profile, report: &preflight::Report) -> String
         profile.cluster.name, profile.cluster.region
     );
     for check in &report.checks {
-        let mark = if check.ok { "✓" } else { "✗" };
+        let mark = match (check.ok, &check.hint) {
+            (false, _) => "✗",
+            (true, Some(_)) => "!",
+            (true, None) => "✓",
+        };
         let _ = writeln!(out, "  {mark} {:<19} {}", check.name, check.summary);
         if let Some(hint) = &check.hint {
             let _ = writeln!(out, "      hint: {hint}");
@@ -486,8 +490,15 @@ pub fn print(text: &str) {
     if json_mode() {
         eprint!("{text}");
     } else {
-        print!("{text}");
+        print_stdout(text);
     }
+}
+
+/// Writes to standard output; a reader that went away (`| head`) is not an error.
+pub fn print_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// Prints one JSON line to standard output.

@@ -154,6 +154,7 @@ fn help_explains_itself_with_examples() {
     for args in [
         vec!["--help"],
         vec!["plan", "--help"],
+        vec!["permissions", "--help"],
         vec!["preflight", "--help"],
         vec!["create", "--help"],
         vec!["resume", "--help"],
@@ -168,6 +169,73 @@ fn help_explains_itself_with_examples() {
         let name = format!("help_{}", args.join("_").replace("--", ""));
         insta::assert_snapshot!(name, text);
     }
+}
+
+#[test]
+fn permissions_prints_a_policy_offline_and_names_what_is_missing() {
+    let (mut cmd, _home) = offline();
+    let out = cmd
+        .args([
+            "permissions",
+            "--profile",
+            "profiles/dev.toml",
+            "--account",
+            "123456789012",
+        ])
+        .assert()
+        .success();
+    let policy: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let text = policy.to_string();
+    assert!(
+        text.contains("arn:aws:iam::123456789012:role/dev-creator"),
+        "{text}"
+    );
+    assert!(text.contains("ec2:CreateVpc"), "{text}");
+    // No credentials and no --account: any account, said on stderr.
+    let (mut cmd, _home) = offline();
+    let out = cmd
+        .args([
+            "permissions",
+            "--name",
+            "demo",
+            "--region",
+            "eu-west-1",
+            "--nodes",
+            "off",
+        ])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("arn:aws:iam::*:role/demo-creator"), "{text}");
+    assert!(
+        !text.contains("demo-node"),
+        "no node role without nodes: {text}"
+    );
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("--account"));
+    // The creator's policy, for an existing role.
+    let (mut cmd, _home) = offline();
+    let out = cmd
+        .args([
+            "permissions",
+            "--profile",
+            "profiles/dev.toml",
+            "--account",
+            "123456789012",
+            "--for",
+            "creator",
+        ])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("ec2:RunInstances") && text.contains("eks:CreateCluster"),
+        "{text}"
+    );
+    let (mut cmd, _home) = offline();
+    cmd.args(["permissions", "--region", "eu-west-1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--name NAME"));
 }
 
 #[test]

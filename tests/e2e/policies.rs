@@ -6,7 +6,7 @@ use std::process::Command;
 
 use eksboot::plan::iam::{creator_inline_policy, CreatorScope};
 
-use crate::harness::venv_python;
+use crate::harness::{bare_eksboot, root, venv_python};
 
 const LINT: &str = r#"
 import json, sys
@@ -70,9 +70,41 @@ fn creator_inline_policy_passes_parliament() {
             cluster: "demo",
             cluster_role_arn: "arn:aws:iam::123456789012:role/demo-cluster",
             node_role_arn: node_role,
-            key_arn: "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            key_arn: Some(
+                "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            ),
             oidc_provider: oidc,
+            launch_template_arn: node_role
+                .map(|_| "arn:aws:ec2:us-west-2:123456789012:launch-template/lt-0123456789abcdef0"),
         }));
         assert!(ok, "parliament findings of MEDIUM or above: {findings}");
+    }
+}
+
+#[test]
+fn the_printed_policies_pass_parliament_for_every_example() {
+    let home = tempfile::tempdir().unwrap();
+    for profile in ["dev", "production", "private"] {
+        for (who, flags) in [
+            ("caller", vec![]),
+            ("caller", vec!["--nodes", "off"]),
+            ("creator", vec![]),
+        ] {
+            let out = bare_eksboot(&home)
+                .arg("permissions")
+                .arg("--profile")
+                .arg(root(&format!("profiles/{profile}.toml")))
+                .args(["--account", "123456789012", "--for", who])
+                .args(&flags)
+                .assert()
+                .success();
+            let policy: serde_json::Value =
+                serde_json::from_slice(&out.get_output().stdout).unwrap();
+            let (ok, findings) = lint(&policy);
+            assert!(
+                ok,
+                "{profile} {who} {flags:?}: parliament findings of MEDIUM or above: {findings}"
+            );
+        }
     }
 }
