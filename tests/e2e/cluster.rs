@@ -565,6 +565,11 @@ fn an_existing_creator_role_is_assumed_and_becomes_the_bootstrap_admin() {
         ),
     )
     .unwrap();
+    crate::least_privilege::attach_printed_creator_policy(
+        &run.account,
+        "team-eks-creator",
+        &profile,
+    );
     run.create(&profile).success();
     block_on(async {
         assert!(

@@ -84,7 +84,35 @@ fn eks_extension_keeps_state_and_raises_real_errors() {
             [format!("arn:aws:iam::{}:role/x", account.id)]
         );
 
+        // EKS refuses a principal its account's IAM does not hold; another account's is taken.
+        let ghost = format!("arn:aws:iam::{}:role/nobody", account.id);
+        let err = eks
+            .create_access_entry()
+            .cluster_name("demo")
+            .principal_arn(&ghost)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            aws_smithy_types::error::metadata::ProvideErrorMetadata::message(
+                err.as_service_error().unwrap()
+            ),
+            Some("The specified principalArn is invalid: invalid principal.")
+        );
+        eks.create_access_entry()
+            .cluster_name("demo")
+            .principal_arn("arn:aws:iam::999999999999:role/elsewhere")
+            .send()
+            .await
+            .unwrap();
         let admin = format!("arn:aws:iam::{}:role/admins", account.id);
+        aws_sdk_iam::Client::new(&account.sdk("us-east-1"))
+            .create_role()
+            .role_name("admins")
+            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+            .send()
+            .await
+            .unwrap();
         eks.create_access_entry()
             .cluster_name("demo")
             .principal_arn(&admin)

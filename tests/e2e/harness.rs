@@ -96,6 +96,10 @@ impl Moto {
         let mut child = Command::new(python)
             .arg(Path::new(ROOT).join("tests/moto/eksboot_moto.py"))
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .env(
+                "EKSBOOT_MOTO_IAM_PROPAGATION_MS",
+                IAM_PROPAGATION_MS.to_string(),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -139,6 +143,10 @@ impl Moto {
 }
 
 static NEXT_SERVER: AtomicU64 = AtomicU64::new(0);
+
+/// How long the emulator denies calls made as a role after its policies change
+/// (`EKSBOOT_MOTO_IAM_PROPAGATION_MS`): short, but long enough that every create meets it.
+pub const IAM_PROPAGATION_MS: u64 = 300;
 static NEXT_ACCOUNT: AtomicU64 = AtomicU64::new(100_000_000_001);
 
 /// A minimal HTTP POST, enough for moto's JSON control API.
@@ -198,6 +206,29 @@ impl Account {
             None,
             "eksboot-test",
         );
+        // The harness acts as role `x`: EKS refuses access entries for principals IAM does not
+        // hold, so the role exists, and may do anything (for tests that enforce IAM).
+        let iam =
+            aws_sdk_iam::Client::new(&sdk_config(&endpoint, credentials.clone(), "us-east-1"));
+        let trust = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{id}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+        );
+        block_on(
+            iam.create_role()
+                .role_name("x")
+                .assume_role_policy_document(trust)
+                .send(),
+        )
+        .expect("create the harness role");
+        block_on(
+            iam.attach_role_policy()
+                .role_name("x")
+                .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+                .send(),
+        )
+        .expect("attach AdministratorAccess to the harness role");
+        // As on AWS, a role's new policy takes a moment to apply (the emulator's rule).
+        std::thread::sleep(Duration::from_millis(IAM_PROPAGATION_MS));
         Account {
             id,
             endpoint,
@@ -229,6 +260,21 @@ impl Account {
 }
 
 impl Account {
+    /// The binary acting in this account with an IAM user's long-term keys (no session token).
+    pub fn eksboot_as_user(&self, access_key_id: &str, secret: &str) -> assert_cmd::Command {
+        let mut cmd = self.eksboot();
+        cmd.env("AWS_ACCESS_KEY_ID", access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env_remove("AWS_SESSION_TOKEN");
+        cmd
+    }
+
+    /// Turns IAM enforcement on for the whole server this account lives on, from the next
+    /// request (`/moto-api/reset-auth` with body `0`): only for a server of the test's own.
+    pub fn enforce_iam_on_server(&self) {
+        post(&self.endpoint, "/moto-api/reset-auth", "0");
+    }
+
     /// The binary as a plain process (to kill it, signal it, or give it a terminal), with the
     /// same environment as [`Account::eksboot`].
     pub fn command(&self) -> std::process::Command {

@@ -31,7 +31,10 @@ fn assert_account_untouched(account: &Account, region: &str) {
             .unwrap()
             .addresses()
             .is_empty());
-        assert!(iam.list_roles().send().await.unwrap().roles().is_empty());
+        // Only the harness's own role `x`.
+        let roles = iam.list_roles().send().await.unwrap();
+        let names: Vec<&str> = roles.roles().iter().map(|r| r.role_name()).collect();
+        assert_eq!(names, ["x"]);
         assert!(kms.list_keys().send().await.unwrap().keys().is_empty());
         assert!(eks
             .list_clusters()

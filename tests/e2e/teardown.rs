@@ -10,7 +10,7 @@ use crate::create::{tag_filter, Run};
 use crate::harness::{block_on, root, Account, Moto};
 
 /// Everything of ours still in the account, by kind (live things only).
-fn ours(account: &Account, cluster: &str, region: &str) -> BTreeMap<&'static str, usize> {
+pub fn ours(account: &Account, cluster: &str, region: &str) -> BTreeMap<&'static str, usize> {
     let config = account.sdk(region);
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let iam = aws_sdk_iam::Client::new(&config);
@@ -204,7 +204,7 @@ fn ours(account: &Account, cluster: &str, region: &str) -> BTreeMap<&'static str
     })
 }
 
-fn assert_nothing_left(account: &Account, cluster: &str, region: &str) {
+pub fn assert_nothing_left(account: &Account, cluster: &str, region: &str) {
     let left: BTreeMap<_, _> = ours(account, cluster, region)
         .into_iter()
         .filter(|(_, n)| *n > 0)
@@ -321,6 +321,7 @@ fn teardown_never_touches_what_eksboot_did_not_make() {
         ),
     )
     .unwrap();
+    crate::least_privilege::attach_printed_creator_policy(&run.account, "shared-creator", &profile);
     run.create(&profile).success();
     teardown(&run, &["--state", run.state().to_str().unwrap()]).success();
     block_on(async {

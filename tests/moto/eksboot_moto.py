@@ -23,9 +23,14 @@ Errors are the ones real EKS returns (unknown cluster: ResourceNotFoundException
 """
 
 import datetime
+import fnmatch
+import io
+import json
 import os
+import re
 import sys
 import threading
+import time
 import uuid
 
 import moto.eks.urls as eks_urls
@@ -33,12 +38,15 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.ec2.models import nat_gateways as ec2_nat
 from moto.eks import models as eks_models
 from moto.eks.exceptions import (
+    EKSError,
     InvalidParameterException,
     InvalidRequestException,
     ResourceInUseException,
     ResourceNotFoundException,
 )
 from moto.eks.responses import EKSResponse
+from moto.iam import access_control
+from moto.iam.models import IAMBackend, iam_backends
 from moto.moto_api import state_manager
 from moto.moto_api._internal.managed_state_model import ManagedState
 
@@ -409,6 +417,7 @@ def describe_cluster_versions(self):
 
 def create_access_entry(self):
     cluster = _cluster(self.eks_backend, self._get_param("name"))
+    _check_principal_exists(cluster, self._get_param("principalArn"))
     entry = _new_access_entry(
         cluster,
         self._get_param("principalArn"),
@@ -739,6 +748,323 @@ ec2_nat.NatGateway.state = _nat_state_property()
 
 
 # --------------------------------------------------------------------------
+# IAM as AWS evaluates it, where moto 5.2.5 differs (only consulted once a test turns
+# enforcement on with `POST /moto-api/reset-auth` and body `0`).
+
+
+PERMITTED = access_control.PermissionResult.PERMITTED
+DENIED = access_control.PermissionResult.DENIED
+NEUTRAL = access_control.PermissionResult.NEUTRAL
+
+
+class AccessDeniedException(EKSError):
+    """EKS answers denials as JSON (restJson1), not moto's XML."""
+
+    TYPE = "AccessDeniedException"
+    STATUS = 403
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _matches(pattern, value):
+    # IAM's wildcards: * any run, ? one character; actions compare case-insensitively.
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
+
+
+def _action_concerned(statement, action):
+    if "NotAction" in statement:
+        return not any(_matches(p, action) for p in _as_list(statement["NotAction"]))
+    return any(_matches(p, action) for p in _as_list(statement.get("Action")))
+
+
+def _principal_account(arn):
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
+def _principal_matches(expected, principal_arn):
+    """`arn:…:iam::ACCOUNT:root` (or a bare account id) stands for every principal of that
+    account, as on AWS
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-accounts)."""
+    for candidate in _as_list(expected):
+        if candidate == "*" or candidate == principal_arn:
+            return True
+        account = _principal_account(candidate) if candidate.startswith("arn:") else candidate
+        is_root = candidate.endswith(":root") or re.fullmatch(r"\d{12}", candidate or "")
+        if is_root and account == _principal_account(principal_arn):
+            return True
+    return False
+
+
+_CONDITION_TESTS = {
+    "StringEquals": lambda want, have: have == want,
+    "StringLike": lambda want, have: fnmatch.fnmatchcase(have, want),
+    "ArnEquals": lambda want, have: have == want,
+    "ArnLike": lambda want, have: fnmatch.fnmatchcase(have, want),
+}
+
+
+def _conditions_hold(conditions, context):
+    """The condition operators trust policies use, on the keys we know the value of."""
+    for operator, pairs in (conditions or {}).items():
+        test = _CONDITION_TESTS.get(operator)
+        for key, wanted in pairs.items():
+            have = context.get(key)
+            if test is None or have is None:
+                return False
+            if not any(test(w, have) for w in _as_list(wanted)):
+                return False
+    return True
+
+
+def _statement_permits(self, action, resource="*", principal=None, incoming=None):
+    statement = self._statement
+    if not _action_concerned(statement, action):
+        return NEUTRAL
+    allow = statement.get("Effect") == "Allow"
+    if principal is None:
+        # An identity policy. moto checks most requests against the resource "*", so a
+        # statement scoped to ARNs would never match: count it when its Action matches.
+        # Resources and conditions are proven by the unit tests and parliament instead.
+        if allow:
+            return PERMITTED
+        unconditional = not statement.get("Condition") and "*" in _as_list(statement.get("Resource"))
+        return DENIED if unconditional else NEUTRAL
+    # A trust policy: who may assume, and on what conditions.
+    aws_principals = (statement.get("Principal") or {}).get("AWS") if isinstance(statement.get("Principal"), dict) else statement.get("Principal")
+    if not _principal_matches(aws_principals, principal):
+        return NEUTRAL
+    if not _conditions_hold(statement.get("Condition"), incoming or {}):
+        return NEUTRAL
+    return PERMITTED if allow else DENIED
+
+
+access_control.IAMPolicyStatement.is_action_permitted = _statement_permits
+
+
+def _iam_principal_arn(request):
+    """The caller as `aws:PrincipalArn` names it: the IAM user, or the role (with its path)
+    behind an assumed-role session."""
+    key = request._access_key
+    arn = key.arn
+    if ":assumed-role/" in arn:
+        try:
+            return request.backend.get_role(key._owner_role_name).arn
+        except Exception:
+            account = _principal_account(arn)
+            return f"arn:{arn.split(':')[1]}:iam::{account}:role/{key._owner_role_name}"
+    return arn
+
+
+def _check_role_trust_relationship(self, role_arn):
+    principal = _iam_principal_arn(self)
+    context = dict(access_control.format_incoming_conditional_values(self._data))
+    context["aws:PrincipalArn"] = principal
+    role = self.backend.get_role_by_arn(role_arn)
+    trust = access_control.IAMPolicy(role.assume_role_policy_document)
+    return trust.is_action_permitted(self._action, role_arn, principal, context) == PERMITTED
+
+
+access_control.IAMRequestBase._check_role_trust_relationship = _check_role_trust_relationship
+
+_original_check_signature = access_control.IAMRequestBase.check_signature
+
+
+# The bytes of the request being served (one thread per request): moto parses form bodies
+# away and re-encodes them its own way before checking a signature, so every query-protocol
+# request with a body the Rust SDK encodes differently from botocore (IAM CreateRole, …) would
+# fail as SignatureDoesNotMatch. The signature is checked against the bytes that were signed.
+_raw_body = threading.local()
+
+
+def _keep_raw_body(app):
+    def middleware(environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        _raw_body.value = body
+        environ["wsgi.input"] = io.BytesIO(body)
+        return app(environ, start_response)
+
+    return middleware
+
+
+def _check_signature(self):
+    # moto rebuilds EKS's REST paths (percent-encoded ARNs) differently from the SDKs and
+    # rejects every EKS request as SignatureDoesNotMatch: the key is still checked.
+    if self._service == "eks":
+        return
+    raw = getattr(_raw_body, "value", b"")
+    if raw and not self._body:
+        self._body = raw
+    _original_check_signature(self)
+
+
+access_control.IAMRequestBase.check_signature = _check_signature
+
+_original_raise_access_denied = access_control.IAMRequest._raise_access_denied
+
+
+def _raise_access_denied(self):
+    if self._service == "eks":
+        message = f"User: {self._access_key.arn} is not authorized to perform: {self._action}"
+        raise AccessDeniedException(**{"__type": "AccessDeniedException", "message": message})
+    _original_raise_access_denied(self)
+
+
+access_control.IAMRequest._raise_access_denied = _raise_access_denied
+
+
+# --------------------------------------------------------------------------
+# IAM propagation: for a while after a role's policies change, calls made as that role can
+# still be denied ("changes are eventually consistent … can take several seconds",
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
+# The window is read once at start from EKSBOOT_MOTO_IAM_PROPAGATION_MS (default 400 ms),
+# since one server serves every test.
+
+PROPAGATION_SECONDS = float(os.environ.get("EKSBOOT_MOTO_IAM_PROPAGATION_MS", "400")) / 1000.0
+_policy_changed_at = {}
+
+
+def _record_policy_change(name, role_arg):
+    original = getattr(IAMBackend, name)
+
+    def recording(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        role = kwargs.get("role_name", args[role_arg] if len(args) > role_arg else None)
+        _policy_changed_at[(self.account_id, role)] = time.monotonic()
+        return result
+
+    setattr(IAMBackend, name, recording)
+
+
+# Where the role name stands among each method's positional arguments.
+for _name, _role_arg in (
+    ("put_role_policy", 0),
+    ("delete_role_policy", 0),
+    ("attach_role_policy", 1),
+    ("detach_role_policy", 1),
+):
+    _record_policy_change(_name, _role_arg)
+
+
+def _assumed_role_of(response):
+    """(account, role name) of the assumed-role session that signed the request, if any."""
+    from moto.sts.models import sts_backends
+
+    sts = sts_backends[response.current_account]["aws"]
+    _, arn, _ = sts.get_caller_identity(response.get_access_key(), response.region)
+    if ":assumed-role/" not in arn:
+        return None
+    return arn.split(":")[4], arn.split(":")[5].split("/")[1]
+
+
+_original_eks_auth = EKSResponse._authenticate_and_authorize_normal_action
+
+
+def _eks_auth(self, resource="*"):
+    role = _assumed_role_of(self)
+    if role is not None:
+        changed = _policy_changed_at.get(role)
+        if changed is not None and time.monotonic() - changed < PROPAGATION_SECONDS:
+            action = f"eks:{self._get_action()}"
+            message = (
+                f"User: arn:aws:sts::{role[0]}:assumed-role/{role[1]}/session is not authorized "
+                f"to perform: {action} because no identity-based policy allows the {action} action"
+            )
+            raise AccessDeniedException(**{"__type": "AccessDeniedException", "message": message})
+    _original_eks_auth(self, resource)
+
+
+EKSResponse._authenticate_and_authorize_normal_action = _eks_auth
+
+
+# --------------------------------------------------------------------------
+# Rules of the account's IAM that EKS applies itself.
+
+
+def _principal_policies(account, principal_arn, exact=True):
+    """The identity-policy documents of an IAM role or user, or None if IAM does not hold it.
+    `exact`: the ARN's path must match too (an access entry's ARN); a signing session's role
+    ARN carries no path, so it is found by name."""
+    backend = iam_backends[account]["aws"]
+    name = principal_arn.split("/")[-1]
+    docs = []
+    try:
+        if ":role/" in principal_arn:
+            role = backend.get_role(name)
+            if exact and role.arn != principal_arn:
+                return None
+            for policy in backend.list_role_policies(name):
+                docs.append(backend.get_role_policy(name, policy)[1])
+            attached, _ = backend.list_attached_role_policies(name)
+        else:
+            user = backend.get_user(name)
+            if exact and user.arn != principal_arn:
+                return None
+            for policy in backend.list_user_policies(name):
+                docs.append(backend.get_user_policy(name, policy)["policy_document"])
+            attached, _ = backend.list_attached_user_policies(name)
+    except Exception:
+        return None
+    for policy in attached:
+        default = next(v for v in policy.versions if v.is_default)
+        docs.append(default.document)
+    return [json.loads(d) if isinstance(d, str) else d for d in docs]
+
+
+def _allows(documents, action):
+    for doc in documents:
+        for statement in _as_list(doc.get("Statement")):
+            if statement.get("Effect") == "Allow" and _action_concerned(statement, action):
+                return True
+    return False
+
+
+_original_create_nodegroup_response = EKSResponse.create_nodegroup
+
+
+def create_nodegroup_response(self):
+    # EKS launches a node group's instances with the caller's permission to use its launch
+    # template: without ec2:RunInstances, CreateNodegroup fails
+    # (https://docs.aws.amazon.com/eks/latest/userguide/launch-templates.html).
+    if self._get_param("launchTemplate"):
+        principal = _caller_principal(self)
+        documents = _principal_policies(principal.split(":")[4], principal, exact=False) or []
+        if not _allows(documents, "ec2:RunInstances"):
+            raise InvalidRequestException(
+                clusterName=self._get_param("name"),
+                nodegroupName=self._get_param("nodegroupName"),
+                fargateProfileName=None,
+                addonName=None,
+                message="You are not authorized to launch instances with this launch template. Encoded authorization failure message: eksboot-emulator",
+            )
+    return _original_create_nodegroup_response(self)
+
+
+EKSResponse.create_nodegroup = create_nodegroup_response
+
+
+def _check_principal_exists(cluster, principal_arn):
+    """EKS refuses an access entry for a principal its account's IAM does not hold; other
+    accounts' IAM is not emulated, so their principals are taken as existing."""
+    account = cluster.arn.split(":")[4]
+    if _principal_account(principal_arn) != account:
+        return
+    if _principal_policies(account, principal_arn) is None:
+        raise InvalidParameterException(
+            clusterName=cluster.name,
+            nodegroupName=None,
+            fargateProfileName=None,
+            addonName=None,
+            message="The specified principalArn is invalid: invalid principal.",
+        )
+
+
+# --------------------------------------------------------------------------
 # Serving.
 
 
@@ -761,7 +1087,7 @@ def main():
 
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server(
-        "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler
+        "127.0.0.1", 0, _keep_raw_body(app), threaded=True, request_handler=MotoRequestHandler
     )
     os.environ["MOTO_PORT"] = str(server.port)
     if "--no-stdin-watch" not in sys.argv:
