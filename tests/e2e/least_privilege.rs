@@ -276,32 +276,109 @@ fn the_printed_policy_is_enough_to_create_and_tear_down_every_example() {
     });
 }
 
+/// A create run as the runner user that must fail naming `action`.
+fn create_fails_naming(run: &Run, keys: &(String, String), profile: &Path, action: &str) {
+    let out = run
+        .account
+        .eksboot_as_user(&keys.0, &keys.1)
+        .env("EKSBOOT_RETRY_MS", "50")
+        .env("EKSBOOT_POLL_MS", "100")
+        .args(["create", "--yes", "--profile"])
+        .arg(profile)
+        .arg("--state")
+        .arg(run.state())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(action),
+        "expected a denial of {action}:\n{text}"
+    );
+}
+
 #[test]
-fn with_iam_enforced_a_missing_permission_is_denied_naming_the_action() {
-    // The negative control: the same run without ec2:CreateVpc fails at that action, so the
-    // test above would catch a permission missing from the printed policy.
+fn with_iam_enforced_what_is_missing_is_denied_naming_the_action() {
+    // Negative controls: the enforced test above would catch a permission missing from your
+    // policy, from the creator's policy, or a trust policy that does not name you.
     let server = Moto::start();
-    let run = Run::new(Account::on(&server));
-    let profile = root("profiles/dev.toml");
-    let mut policy = printed_policy(&run.account, &profile, &[], "caller");
+    let dev = root("profiles/dev.toml");
+
+    let yours = Run::new(Account::on(&server));
+    let mut policy = printed_policy(&yours.account, &dev, &[], "caller");
     for statement in policy["Statement"].as_array_mut().unwrap() {
         if let Some(actions) = statement["Action"].as_array_mut() {
             actions.retain(|a| a != "ec2:CreateVpc");
         }
     }
-    let (key, secret) = user_with_policy(&run.account, &policy);
-    run.account.enforce_iam_on_server();
-    let out = run
-        .account
-        .eksboot_as_user(&key, &secret)
-        .env("EKSBOOT_RETRY_MS", "50")
-        .args(["create", "--yes", "--profile"])
-        .arg(&profile)
-        .arg("--state")
-        .arg(run.state())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("ec2:CreateVpc"), "{text}");
+    let your_keys = user_with_policy(&yours.account, &policy);
+
+    let creators = Run::new(Account::on(&server));
+    let creators_profile = existing_creator_profile(&creators.account, creators.dir.path());
+    let creators_keys = user_with_policy(
+        &creators.account,
+        &printed_policy(&creators.account, &creators_profile, &[], "caller"),
+    );
+    let mut creator_policy = printed_policy(&creators.account, &creators_profile, &[], "creator");
+    for statement in creator_policy["Statement"].as_array_mut().unwrap() {
+        if let Some(actions) = statement["Action"].as_array_mut() {
+            actions.retain(|a| a != "eks:CreateCluster");
+        }
+    }
+    let iam = aws_sdk_iam::Client::new(&creators.account.sdk("us-east-1"));
+    block_on(
+        iam.put_role_policy()
+            .role_name("team-creator")
+            .policy_name("eks-creator")
+            .policy_document(creator_policy.to_string())
+            .send(),
+    )
+    .unwrap();
+
+    let strangers = Run::new(Account::on(&server));
+    let strangers_profile = existing_creator_profile(&strangers.account, strangers.dir.path());
+    let strangers_keys = user_with_policy(
+        &strangers.account,
+        &printed_policy(&strangers.account, &strangers_profile, &[], "caller"),
+    );
+    let id = &strangers.account.id;
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{id}:root")},
+            "Action": "sts:AssumeRole",
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": format!("arn:aws:iam::{id}:user/someone-else")}}
+        }]
+    });
+    let iam = aws_sdk_iam::Client::new(&strangers.account.sdk("us-east-1"));
+    block_on(
+        iam.update_assume_role_policy()
+            .role_name("team-creator")
+            .policy_document(trust.to_string())
+            .send(),
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(IAM_PROPAGATION_MS));
+
+    yours.account.enforce_iam_on_server();
+    thread::scope(|scope| {
+        scope.spawn(|| create_fails_naming(&yours, &your_keys, &dev, "ec2:CreateVpc"));
+        scope.spawn(|| {
+            create_fails_naming(
+                &creators,
+                &creators_keys,
+                &creators_profile,
+                "eks:CreateCluster",
+            )
+        });
+        scope.spawn(|| {
+            create_fails_naming(
+                &strangers,
+                &strangers_keys,
+                &strangers_profile,
+                "sts:AssumeRole",
+            )
+        });
+    });
 }

@@ -87,6 +87,11 @@ fn example_profiles_pass_and_say_who_you_are() {
     );
     assert!(text.contains("✓ kubernetes-version  1.33"), "{text}");
     assert!(text.contains("the plan needs 3"), "{text}");
+    // production.toml names an admin of another account: a warning, not a failure.
+    assert!(
+        text.contains("! admins") && text.contains("111122223333:role/platform-admins"),
+        "{text}"
+    );
     assert_account_untouched(&account, "us-east-1");
 
     account
@@ -285,4 +290,88 @@ fn an_invalid_profile_fails_before_any_aws_call() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("cluster.region: is required"));
+}
+
+#[test]
+fn an_admin_iam_does_not_hold_is_refused_before_anything_is_made() {
+    let run = crate::create::Run::new(Account::new());
+    let id = run.account.id.clone();
+    // IAM holds role ops under /team/ only: the ARN without the path is not it.
+    let iam = aws_sdk_iam::Client::new(&run.account.sdk("us-east-1"));
+    block_on(
+        iam.create_role()
+            .role_name("ops")
+            .path("/team/")
+            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+            .send(),
+    )
+    .unwrap();
+    let path = write_profile(
+        &run.dir,
+        &format!(
+            "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n\
+             admins = [\"arn:aws:iam::{id}:role/team/ops\", \"arn:aws:iam::{id}:role/ops\"]\n"
+        ),
+    );
+    let out = run.create(&path).code(1);
+    let text = stdout_of(&out);
+    assert!(
+        text.contains(&format!(
+            "✗ admins              not in IAM: arn:aws:iam::{id}:role/ops"
+        )) && text.contains("create it or remove it from cluster.admins"),
+        "{text}"
+    );
+    assert!(!text.contains("role/team/ops,"), "{text}");
+    // Nothing was made: no VPC of ours, no cluster, no key.
+    let config = run.account.sdk("us-west-2");
+    block_on(async {
+        let vpcs = aws_sdk_ec2::Client::new(&config)
+            .describe_vpcs()
+            .send()
+            .await
+            .unwrap();
+        assert!(vpcs.vpcs().iter().all(|v| v.is_default() == Some(true)));
+        let keys = aws_sdk_kms::Client::new(&config)
+            .list_keys()
+            .send()
+            .await
+            .unwrap();
+        assert!(keys.keys().is_empty());
+        let clusters = aws_sdk_eks::Client::new(&config)
+            .list_clusters()
+            .send()
+            .await
+            .unwrap();
+        assert!(clusters.clusters().is_empty());
+    });
+}
+
+#[test]
+fn the_caller_listed_in_admins_gets_one_access_entry() {
+    let run = crate::create::Run::new(Account::new());
+    let me = format!("arn:aws:iam::{}:role/x", run.account.id);
+    let path = write_profile(
+        &run.dir,
+        &format!(
+            "[cluster]\nname = \"me\"\nregion = \"us-west-2\"\nadmins = [\"{me}\"]\n\
+             [network]\npattern = \"public\"\n[nodes]\nenabled = false\n"
+        ),
+    );
+    run.create(&path).success();
+    let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));
+    let entries = block_on(eks.list_access_entries().cluster_name("me").send()).unwrap();
+    let mine = entries
+        .access_entries()
+        .iter()
+        .filter(|e| **e == me)
+        .count();
+    assert_eq!(mine, 1, "{:?}", entries.access_entries());
+    let policies = block_on(
+        eks.list_associated_access_policies()
+            .cluster_name("me")
+            .principal_arn(&me)
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(policies.associated_access_policies().len(), 1);
 }
