@@ -207,7 +207,13 @@ pub async fn run(aws: &Aws, profile: &Profile) -> Report {
             .checks
             .push(match aws::kms::describe_key(aws, arn).await {
                 Ok(Some(key)) if key.state == "Enabled" && key.spec == "SYMMETRIC_DEFAULT" => {
-                    Check::pass("secrets-key", format!("{} is enabled", key.arn))
+                    let summary = if key.arn == arn {
+                        format!("{} is enabled", key.arn)
+                    } else {
+                        format!("{arn} is key {}, enabled", key.arn)
+                    };
+                    report.facts.secrets_key_arn = Some(key.arn);
+                    Check::pass("secrets-key", summary)
                 }
                 Ok(Some(key)) if key.state != "Enabled" => Check::fail(
                     "secrets-key",

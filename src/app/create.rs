@@ -154,6 +154,12 @@ pub(super) async fn create(
                     hint: "use credentials for the account the cluster is in".into(),
                 });
             }
+            let mut j = j;
+            if j.state.secrets_key_arn.is_none() && report.facts.secrets_key_arn.is_some() {
+                // A state file from before keys were resolved: record it now.
+                j.state.secrets_key_arn = report.facts.secrets_key_arn.clone();
+                j.save()?;
+            }
             j
         }
         None => Journal::create(&state_path, &profile, &caller.account, &report.facts)?,

@@ -13,6 +13,7 @@ pub(super) async fn status(target: &StateTarget, live: bool) -> Result<ExitCode,
     let facts = PlanFacts {
         availability_zones: state.availability_zones.clone(),
         kubernetes_version: state.kubernetes_version.clone(),
+        secrets_key_arn: state.secrets_key_arn.clone(),
     };
     let plan = Plan::build(&profile, &facts);
     let existing = if live {

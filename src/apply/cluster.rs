@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::aws::eks::{self, ClusterSpec, NodegroupSpec};
 use crate::aws::{ec2, iam, sts, Aws, AwsError};
 use crate::plan::iam::{cluster_admin_access_policy, partition};
-use crate::plan::{Kind, Resource, ADDONS_NEEDING_NODES};
+use crate::plan::{addon_needs_nodes, Kind, Resource};
 use crate::profile::instance_arch;
 
 use super::journal::{Outputs, StepStatus};
@@ -439,36 +439,100 @@ async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         }
     };
     ctx.record_partial(&res.id, &Outputs::id(name).with("version", &version))?;
-    let needs_nodes = ADDONS_NEEDING_NODES.contains(&name);
+    let needs_nodes = addon_needs_nodes(name);
     if needs_nodes && !ctx.profile.nodes.enabled {
-        // Nothing can schedule its pods: created, and reported as waiting for nodes.
+        // Nothing can schedule its pods: created, and healthy once nodes exist.
         return Ok(result(
             Outputs::id(name)
                 .with("version", version)
-                .with("status", "waiting for nodes"),
+                .with("status", "healthy once nodes exist"),
             adopted,
         ));
     }
     if needs_nodes {
         wait_for_step(ctx, res, "nodegroup").await?;
     }
-    wait_until(
-        ctx,
-        res,
-        name,
-        ADDON_TIMEOUT,
-        "add-on installing",
-        || async {
-            Ok(ctx
-                .creator_call(res, never, || {
-                    eks::describe_addon(&creator.eks, cluster, name)
-                })
-                .await?
-                .map(|a| a.status))
-        },
-    )
-    .await?;
+    // Pods need a while after the node group is ACTIVE to be scheduled and ready: until then
+    // EKS reports such an add-on DEGRADED. A resume waits again.
+    let nodes_ready = Instant::now();
+    let started = Instant::now();
+    loop {
+        ctx.check_stopping()?;
+        let addon = ctx
+            .creator_call(res, never, || {
+                eks::describe_addon(&creator.eks, cluster, name)
+            })
+            .await?
+            .ok_or_else(|| StepError::Broken(format!("the add-on {name} disappeared")))?;
+        match addon_verdict(
+            &addon,
+            needs_nodes,
+            nodes_ready.elapsed(),
+            ctx.timing.addon_health,
+        ) {
+            AddonVerdict::Healthy => break,
+            AddonVerdict::Wait(note) => ctx.waiting(res, name, &note, started),
+            AddonVerdict::Failed(why) => return Err(StepError::Broken(why)),
+        }
+        if started.elapsed() > ADDON_TIMEOUT {
+            return Err(StepError::TimedOut(format!(
+                "add-on {name} is still {} after {} minutes",
+                addon.status,
+                ADDON_TIMEOUT.as_secs() / 60
+            )));
+        }
+        tokio::time::sleep(ctx.timing.poll).await;
+    }
     Ok(result(Outputs::id(name).with("version", version), adopted))
+}
+
+/// What an add-on's status means for its step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddonVerdict {
+    Healthy,
+    /// Keep waiting, with this progress note.
+    Wait(String),
+    /// The step fails, saying why.
+    Failed(String),
+}
+
+/// Pure: whether an add-on is done, still coming up, or failed. DEGRADED is waiting for an
+/// add-on whose pods need nodes, for `budget` after the nodes are ready; otherwise it fails
+/// naming the health issues.
+pub fn addon_verdict(
+    addon: &eks::AddonInfo,
+    needs_nodes: bool,
+    since_nodes_ready: Duration,
+    budget: Duration,
+) -> AddonVerdict {
+    let issues = if addon.issues.is_empty() {
+        "no health issue reported".to_string()
+    } else {
+        addon.issues.join("; ")
+    };
+    match addon.status.as_str() {
+        "ACTIVE" => AddonVerdict::Healthy,
+        "CREATING" | "UPDATING" => {
+            AddonVerdict::Wait(format!("{} — add-on installing", addon.status))
+        }
+        "DEGRADED" if needs_nodes && since_nodes_ready < budget => AddonVerdict::Wait(format!(
+            "DEGRADED ({issues}) — pods being scheduled on the new nodes"
+        )),
+        "DEGRADED" if needs_nodes => AddonVerdict::Failed(format!(
+            "add-on {} is still DEGRADED {} minutes after its nodes were ready: {issues}",
+            addon_name(addon),
+            budget.as_secs() / 60
+        )),
+        "CREATE_FAILED" => AddonVerdict::Failed(format!(
+            "add-on {} failed to create: {issues}",
+            addon_name(addon)
+        )),
+        other => AddonVerdict::Failed(format!("add-on {} is {other}: {issues}", addon_name(addon))),
+    }
+}
+
+fn addon_name(addon: &eks::AddonInfo) -> &str {
+    addon.arn.split('/').nth(2).unwrap_or("")
 }
 
 /// Waits until another step of this run is done (an add-on whose pods need nodes waits for the
@@ -491,5 +555,72 @@ async fn wait_for_step(ctx: &Ctx, res: &Resource, step: &str) -> Result<(), Step
             _ => ctx.waiting(res, &res.name, "waiting for nodes", started),
         }
         tokio::time::sleep(ctx.timing.poll).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addon(status: &str, issues: &[&str]) -> eks::AddonInfo {
+        eks::AddonInfo {
+            arn: "arn:aws:eks:us-west-2:123456789012:addon/demo/coredns/abc".into(),
+            status: status.into(),
+            version: "v1.12.2-eksbuild.4".into(),
+            issues: issues.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    const TEN_MIN: Duration = Duration::from_secs(600);
+
+    #[test]
+    fn degraded_is_waiting_while_pods_find_the_new_nodes() {
+        let degraded = addon(
+            "DEGRADED",
+            &["InsufficientNumberOfReplicas: not enough replicas"],
+        );
+        match addon_verdict(&degraded, true, Duration::from_secs(30), TEN_MIN) {
+            AddonVerdict::Wait(note) => {
+                assert!(note.contains("InsufficientNumberOfReplicas"), "{note}")
+            }
+            other => panic!("{other:?}"),
+        }
+        match addon_verdict(&degraded, true, Duration::from_secs(601), TEN_MIN) {
+            AddonVerdict::Failed(why) => {
+                assert!(
+                    why.contains("coredns is still DEGRADED 10 minutes"),
+                    "{why}"
+                );
+                assert!(why.contains("InsufficientNumberOfReplicas"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A DaemonSet add-on has no excuse to be DEGRADED.
+        assert!(matches!(
+            addon_verdict(&degraded, false, Duration::ZERO, TEN_MIN),
+            AddonVerdict::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn create_failed_names_the_health_issues() {
+        let failed = addon("CREATE_FAILED", &["ConfigurationConflict: conflicts found"]);
+        match addon_verdict(&failed, true, Duration::ZERO, TEN_MIN) {
+            AddonVerdict::Failed(why) => {
+                assert_eq!(
+                    why,
+                    "add-on coredns failed to create: ConfigurationConflict: conflicts found"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            addon_verdict(&addon("ACTIVE", &[]), true, Duration::ZERO, TEN_MIN),
+            AddonVerdict::Healthy
+        );
+        assert!(matches!(
+            addon_verdict(&addon("CREATING", &[]), true, Duration::ZERO, TEN_MIN),
+            AddonVerdict::Wait(_)
+        ));
     }
 }

@@ -38,6 +38,9 @@ pub struct State {
     pub availability_zones: Option<Vec<String>>,
     #[serde(default)]
     pub kubernetes_version: Option<String>,
+    /// An existing secrets key, resolved from the profile's key or alias ARN by preflight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets_key_arn: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(default)]
@@ -185,6 +188,7 @@ impl Journal {
             settings_hash: profile.content_hash(),
             availability_zones: facts.availability_zones.clone(),
             kubernetes_version: facts.kubernetes_version.clone(),
+            secrets_key_arn: facts.secrets_key_arn.clone(),
             created_at: now.clone(),
             updated_at: now,
             steps: BTreeMap::new(),
@@ -220,6 +224,7 @@ impl Journal {
         PlanFacts {
             availability_zones: self.state.availability_zones.clone(),
             kubernetes_version: self.state.kubernetes_version.clone(),
+            secrets_key_arn: self.state.secrets_key_arn.clone(),
         }
     }
 
@@ -476,6 +481,7 @@ mod tests {
         let facts = PlanFacts {
             availability_zones: Some(vec!["us-west-2a".into(), "us-west-2b".into()]),
             kubernetes_version: Some("1.34".into()),
+            ..Default::default()
         };
         let run_id;
         {

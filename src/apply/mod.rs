@@ -34,6 +34,9 @@ pub struct Timing {
     pub poll: Duration,
     /// The first retry delay after throttling or IAM propagation; doubles each time.
     pub retry_base: Duration,
+    /// How long an add-on whose pods need nodes may stay DEGRADED after the node group is
+    /// ACTIVE (`EKSBOOT_ADDON_HEALTH_MS`, default 10 minutes).
+    pub addon_health: Duration,
 }
 
 impl Timing {
@@ -48,6 +51,7 @@ impl Timing {
         Timing {
             poll: ms("EKSBOOT_POLL_MS", 10_000),
             retry_base: ms("EKSBOOT_RETRY_MS", 1_000),
+            addon_health: ms("EKSBOOT_ADDON_HEALTH_MS", 10 * 60 * 1_000),
         }
     }
 }

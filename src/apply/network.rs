@@ -17,6 +17,8 @@ use super::{Ctx, StepError, StepResult};
 
 /// How long a NAT gateway may take to become available (AWS says usually a few minutes).
 pub const NAT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// How long a VPC endpoint may take to become available.
+pub const ENDPOINT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 pub async fn run(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     match res.kind {
@@ -295,30 +297,50 @@ async fn nat_gateway(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError>
 }
 
 async fn wait_for_nat(ctx: &Ctx, res: &Resource, id: &str) -> Result<(), StepError> {
+    wait_for_available(ctx, res, id, NAT_TIMEOUT, || async {
+        Ok(throttled(ctx.timing.retry_base, || {
+            ec2::describe_nat_gateway(&ctx.aws, id)
+        })
+        .await?
+        .map(|n| (n.state, n.failure.unwrap_or_default())))
+    })
+    .await
+}
+
+/// Polls an EC2 resource until it is `available`, reporting `pending` as waiting; any other
+/// state (or its absence) fails the step with AWS's reason.
+async fn wait_for_available<F, Fut>(
+    ctx: &Ctx,
+    res: &Resource,
+    id: &str,
+    timeout: Duration,
+    mut look: F,
+) -> Result<(), StepError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<(String, String)>, StepError>>,
+{
     let started = Instant::now();
     loop {
         ctx.check_stopping()?;
-        let nat = throttled(ctx.timing.retry_base, || {
-            ec2::describe_nat_gateway(&ctx.aws, id)
-        })
-        .await?;
-        let state = nat
-            .as_ref()
-            .map_or_else(|| "gone".to_string(), |n| n.state.clone());
+        let (state, reason) = look()
+            .await?
+            .unwrap_or_else(|| ("gone".to_string(), String::new()));
         match state.as_str() {
             "available" => return Ok(()),
             "pending" => ctx.waiting(res, id, "pending", started),
             _ => {
-                let reason = nat.and_then(|n| n.failure).unwrap_or_default();
                 return Err(StepError::Broken(format!(
-                    "NAT gateway {id} is {state} {reason}"
+                    "{} {id} is {state} {reason}",
+                    res.kind.as_str()
                 )));
             }
         }
-        if started.elapsed() > NAT_TIMEOUT {
+        if started.elapsed() > timeout {
             return Err(StepError::TimedOut(format!(
-                "NAT gateway {id} is still pending after {} minutes",
-                NAT_TIMEOUT.as_secs() / 60
+                "{} {id} is still pending after {} minutes",
+                res.kind.as_str(),
+                timeout.as_secs() / 60
             )));
         }
         tokio::time::sleep(ctx.timing.poll).await;
@@ -348,10 +370,15 @@ async fn security_group(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepErr
             (id, false)
         }
     };
-    if endpoints && !adopted {
+    if endpoints {
+        // Also on a group adopted from a run that died before adding its rule; a rule that is
+        // already there is success.
         ctx.record_partial(&res.id, &Outputs::id(&id))?;
         let cidr = ctx.profile.network.vpc_cidr.to_string();
-        throttled(base, || ec2::allow_tcp_from(&ctx.aws, &id, 443, &cidr)).await?;
+        match throttled(base, || ec2::allow_tcp_from(&ctx.aws, &id, 443, &cidr)).await {
+            Ok(()) | Err(crate::aws::AwsError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(result(Outputs::id(id), adopted))
 }
@@ -368,6 +395,8 @@ async fn vpc_endpoint(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError
         )
     });
     if let Some(endpoint) = live {
+        ctx.record_partial(&res.id, &Outputs::id(&endpoint.id))?;
+        wait_for_endpoint(ctx, res, &endpoint.id).await?;
         return Ok(result(
             Outputs::id(endpoint.id).with("service", endpoint.service),
             true,
@@ -424,5 +453,19 @@ async fn vpc_endpoint(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError
         ec2::create_vpc_endpoint(&ctx.aws, &vpc, &service, placement, &tags)
     })
     .await?;
+    // Nodes reach AWS through the endpoints: the node group waits for them to be available.
+    ctx.record_partial(&res.id, &Outputs::id(&id))?;
+    wait_for_endpoint(ctx, res, &id).await?;
     Ok(result(Outputs::id(id).with("service", service), false))
+}
+
+async fn wait_for_endpoint(ctx: &Ctx, res: &Resource, id: &str) -> Result<(), StepError> {
+    wait_for_available(ctx, res, id, ENDPOINT_TIMEOUT, || async {
+        Ok(throttled(ctx.timing.retry_base, || {
+            ec2::describe_vpc_endpoint(&ctx.aws, id)
+        })
+        .await?
+        .map(|e| (e.state, String::new())))
+    })
+    .await
 }

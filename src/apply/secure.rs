@@ -73,10 +73,18 @@ pub fn creator_role_arn(ctx: &Ctx) -> String {
     }
 }
 
-/// The secrets key's ARN, made by us or given in the profile.
+/// The secrets key's ARN, made by us or given in the profile (resolved from an alias by
+/// preflight: an alias ARN in a policy covers the alias, not the key).
 pub fn key_arn(ctx: &Ctx) -> String {
     match ctx.profile.security.secrets_key.existing_arn() {
-        Some(arn) => arn.to_string(),
+        Some(arn) => {
+            let journal = ctx.journal.lock().expect("journal lock");
+            journal
+                .state
+                .secrets_key_arn
+                .clone()
+                .unwrap_or_else(|| arn.to_string())
+        }
         None => ctx.output("secrets-key").arn.unwrap_or_default(),
     }
 }

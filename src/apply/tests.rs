@@ -48,6 +48,7 @@ fn ctx(aws: Aws, dir: &Path) -> Arc<Ctx> {
     let facts = PlanFacts {
         availability_zones: Some(vec!["us-west-2a".into(), "us-west-2b".into()]),
         kubernetes_version: Some("1.34".into()),
+        ..Default::default()
     };
     let journal =
         Journal::create(&dir.join("state.json"), &profile, "123456789012", &facts).unwrap();
@@ -63,6 +64,7 @@ fn ctx(aws: Aws, dir: &Path) -> Arc<Ctx> {
         timing: Timing {
             poll: Duration::from_millis(1),
             retry_base: Duration::from_millis(1),
+            addon_health: Duration::from_millis(1),
         },
         kubernetes_version: "1.34".into(),
         creator: tokio::sync::OnceCell::new(),

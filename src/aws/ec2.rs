@@ -628,6 +628,30 @@ pub async fn find_vpc_endpoints(aws: &Aws, by: Filters<'_>) -> Result<Vec<VpcEnd
         .collect())
 }
 
+/// One VPC endpoint by id, or `None` once it is gone.
+pub async fn describe_vpc_endpoint(aws: &Aws, id: &str) -> Result<Option<VpcEndpoint>, AwsError> {
+    match aws
+        .ec2
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.vpc_endpoints().first().map(|e| VpcEndpoint {
+            id: e.vpc_endpoint_id().unwrap_or_default().to_string(),
+            state: e
+                .state()
+                .map(|s| s.as_str().to_lowercase())
+                .unwrap_or_default(),
+            service: e.service_name().unwrap_or_default().to_string(),
+        })),
+        Err(e) => match classify("ec2:DescribeVpcEndpoints", e) {
+            err if err.is_not_found() => Ok(None),
+            err => Err(err),
+        },
+    }
+}
+
 /// Every endpoint service name the region offers (`com.amazonaws.REGION.sts`, and in China
 /// also `cn.com.amazonaws.…`), all pages.
 pub async fn endpoint_service_names(aws: &Aws) -> Result<Vec<String>, AwsError> {

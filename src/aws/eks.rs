@@ -265,6 +265,8 @@ pub struct AddonInfo {
     /// `CREATING`, `ACTIVE`, `DEGRADED`, `CREATE_FAILED`, …
     pub status: String,
     pub version: String,
+    /// Health issues EKS reports, as `code: message`.
+    pub issues: Vec<String>,
 }
 
 pub async fn describe_addon(
@@ -286,6 +288,19 @@ pub async fn describe_addon(
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default(),
             version: a.addon_version().unwrap_or_default().to_string(),
+            issues: a
+                .health()
+                .map(|h| h.issues())
+                .unwrap_or_default()
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{}: {}",
+                        i.code().map(|c| c.as_str()).unwrap_or("Unknown"),
+                        i.message().unwrap_or_default()
+                    )
+                })
+                .collect(),
         })),
         Err(e) => match classify("eks:DescribeAddon", e) {
             err if err.is_not_found() => Ok(None),

@@ -137,6 +137,9 @@ pub struct PlanFacts {
     pub availability_zones: Option<Vec<String>>,
     /// The Kubernetes version resolved at create time.
     pub kubernetes_version: Option<String>,
+    /// An existing secrets key named in the profile (by key or alias ARN), resolved to its key
+    /// ARN: the encryption config and the creator policy need the key, not its alias.
+    pub secrets_key_arn: Option<String>,
 }
 
 /// Interface VPC endpoints the `private` pattern needs so nodes reach AWS without internet:
@@ -154,8 +157,14 @@ pub const INTERFACE_ENDPOINTS: [&str; 9] = [
     "ec2messages",
 ];
 
-/// Add-ons that run as pods and so only become healthy once nodes exist.
-pub const ADDONS_NEEDING_NODES: [&str; 2] = ["coredns", "eks-pod-identity-agent"];
+/// Add-ons that run as DaemonSets and are healthy with no nodes at all. Every other add-on
+/// (coredns, aws-ebs-csi-driver, metrics-server, …) runs pods that need nodes to be healthy.
+pub const ADDONS_WITHOUT_NODES: [&str; 3] = ["vpc-cni", "kube-proxy", "eks-pod-identity-agent"];
+
+/// Whether an add-on's pods need nodes before it can be healthy.
+pub fn addon_needs_nodes(name: &str) -> bool {
+    !ADDONS_WITHOUT_NODES.contains(&name)
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
@@ -629,11 +638,11 @@ impl<'a> Builder<'a> {
         }
 
         for addon in &p.cluster.addons {
-            let detail = if ADDONS_NEEDING_NODES.contains(&addon.as_str()) {
+            let detail = if addon_needs_nodes(addon) {
                 if p.nodes.enabled {
                     "default version; healthy once nodes run"
                 } else {
-                    "default version; waits for nodes (none planned)"
+                    "default version; healthy once nodes exist (none planned)"
                 }
             } else {
                 "default version"

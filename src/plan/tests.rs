@@ -189,7 +189,7 @@ fn nodes_off_drops_node_role_template_and_group() {
         .detail
         .as_deref()
         .unwrap()
-        .contains("waits for nodes"));
+        .contains("healthy once nodes exist"));
 }
 
 #[test]
@@ -230,6 +230,7 @@ fn az_labels_are_slots_offline_and_names_once_known() {
     let facts = PlanFacts {
         availability_zones: Some(vec!["us-west-2b".into(), "us-west-2c".into()]),
         kubernetes_version: Some("1.34".into()),
+        ..Default::default()
     };
     let online = Plan::build(&p, &facts);
     assert_eq!(online.subnets[1].az, "us-west-2c");
@@ -362,4 +363,20 @@ fn endpoint_service_names_are_looked_up_not_built() {
         endpoint_service_name(&offered, "us-east-1", "eks-auth"),
         None
     );
+}
+
+#[test]
+fn only_daemonset_add_ons_are_healthy_without_nodes() {
+    use super::addon_needs_nodes;
+    for name in ["vpc-cni", "kube-proxy", "eks-pod-identity-agent"] {
+        assert!(!addon_needs_nodes(name), "{name}");
+    }
+    for name in [
+        "coredns",
+        "aws-ebs-csi-driver",
+        "metrics-server",
+        "some-new-addon",
+    ] {
+        assert!(addon_needs_nodes(name), "{name}");
+    }
 }

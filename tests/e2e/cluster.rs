@@ -202,7 +202,16 @@ fn check_cluster(run: &Run, e: &Expect) {
                 .send()
                 .await
                 .unwrap();
-            let default = versions.addons()[0].addon_versions()[0].addon_version();
+            // The one version marked default for this Kubernetes version (not the newest).
+            let default = versions.addons()[0]
+                .addon_versions()
+                .iter()
+                .find(|v| {
+                    v.compatibilities()
+                        .iter()
+                        .any(|c| c.cluster_version() == Some(e.version) && c.default_version())
+                })
+                .and_then(|v| v.addon_version());
             assert_eq!(a.addon().unwrap().addon_version(), default, "{name}");
         }
 
@@ -391,7 +400,7 @@ fn without_nodes_add_ons_that_need_them_are_created_and_reported_waiting() {
     .unwrap();
     let out = run.create(&profile).success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(text.contains("waiting for nodes"), "{text}");
+    assert!(text.contains("healthy once nodes exist"), "{text}");
     let config = run.account.sdk("us-west-2");
     block_on(async {
         let eks = aws_sdk_eks::Client::new(&config);

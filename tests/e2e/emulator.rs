@@ -55,6 +55,12 @@ fn eks_extension_keeps_state_and_raises_real_errors() {
             created.cluster().unwrap().status().unwrap().as_str(),
             "CREATING"
         );
+        // A cluster still being created cannot be deleted, as in EKS.
+        let in_use = eks.delete_cluster().name("demo").send().await.unwrap_err();
+        assert_eq!(
+            aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&in_use),
+            Some("ResourceInUseException")
+        );
         // Add-ons need an ACTIVE cluster, as in EKS.
         assert!(eks
             .create_addon()
@@ -167,6 +173,12 @@ fn eks_extension_keeps_state_and_raises_real_errors() {
 
         // Deleting the cluster takes its access entries and add-ons with it.
         eks.delete_cluster().name("demo").send().await.unwrap();
+        let deleting = eks.describe_cluster().name("demo").send().await.unwrap();
+        assert_eq!(
+            deleting.cluster().unwrap().status().unwrap().as_str(),
+            "DELETING"
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
         assert!(eks.describe_cluster().name("demo").send().await.is_err());
 
         // NAT gateways are pending before they are available.

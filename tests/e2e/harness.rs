@@ -275,6 +275,16 @@ impl Account {
         post(&self.endpoint, "/moto-api/reset-auth", "0");
     }
 
+    /// Makes one add-on of one cluster in this account misbehave: `create-failed`,
+    /// `stays-degraded`, or `none` to behave again.
+    pub fn set_addon_fault(&self, cluster: &str, addon: &str, fault: &str) {
+        let body = format!(
+            r#"{{"account": "{}", "cluster": "{cluster}", "addon": "{addon}", "fault": "{fault}"}}"#,
+            self.id
+        );
+        post(&self.endpoint, "/eksboot-moto/addon-fault", &body);
+    }
+
     /// The binary as a plain process (to kill it, signal it, or give it a terminal), with the
     /// same environment as [`Account::eksboot`].
     pub fn command(&self) -> std::process::Command {

@@ -35,7 +35,10 @@ import uuid
 
 import moto.eks.urls as eks_urls
 from moto.core.responses import ActionResult, EmptyResult
+from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models import elastic_ip_addresses as ec2_eips
 from moto.ec2.models import nat_gateways as ec2_nat
+from moto.ec2.models import vpcs as ec2_vpcs
 from moto.eks import models as eks_models
 from moto.eks.exceptions import (
     EKSError,
@@ -50,17 +53,44 @@ from moto.iam.models import IAMBackend, iam_backends
 from moto.moto_api import state_manager
 from moto.moto_api._internal.managed_state_model import ManagedState
 
-IMMEDIATE = {"progression": "immediate"}
+# Nothing in AWS is instant: every waiting state lasts EKSBOOT_MOTO_TRANSITION_MS (default
+# 300 ms) unless a test sets a model's transition itself, so every wait loop runs in every test.
+TRANSITION_SECONDS = float(os.environ.get("EKSBOOT_MOTO_TRANSITION_MS", "300")) / 1000.0
+DEFAULT_TRANSITION = {"progression": "time", "seconds": TRANSITION_SECONDS}
 for model in (
     "eks::cluster",
     "eks::cluster-deletion",
     "eks::nodegroup",
     "eks::nodegroup-deletion",
     "eks::addon",
+    "eks::addon-deletion",
     "ec2::nat_gateway",
     "ec2::nat_gateway-deletion",
+    "ec2::vpc_endpoint",
+    "ec2::vpc_endpoint-deletion",
 ):
-    state_manager.register_default_transition(model, IMMEDIATE)
+    state_manager.register_default_transition(model, DEFAULT_TRANSITION)
+
+# Add-ons that run as DaemonSets are healthy with no nodes; every other add-on runs pods that
+# need nodes, and EKS reports it DEGRADED (InsufficientNumberOfReplicas) until they are
+# scheduled and ready, which takes a while after the node group is ACTIVE
+# (https://docs.aws.amazon.com/eks/latest/userguide/troubleshooting-addons.html).
+ADDONS_WITHOUT_NODES = {"vpc-cni", "kube-proxy", "eks-pod-identity-agent"}
+ADDON_READY_SECONDS = float(os.environ.get("EKSBOOT_MOTO_ADDON_READY_MS", str(TRANSITION_SECONDS * 1000))) / 1000.0
+INSUFFICIENT_REPLICAS = {
+    "code": "InsufficientNumberOfReplicas",
+    "message": "The add-on is unhealthy because it doesn't have the desired number of replicas.",
+    "resourceIds": [],
+}
+CONFLICT = {
+    "code": "ConfigurationConflict",
+    "message": "Conflicts found when trying to apply. Will not continue due to resolve conflicts mode.",
+    "resourceIds": [],
+}
+
+# Faults a test sets for one resource (the server is shared): (account, cluster, add-on) →
+# "create-failed" | "stays-degraded" | "none", through POST /eksboot-moto/addon-fault.
+_addon_faults = {}
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 ACCESS_POLICIES = [
@@ -152,7 +182,32 @@ def _status_property(default):
 
 
 eks_models.Cluster.status = _status_property("ACTIVE")
-eks_models.Nodegroup.status = _status_property("ACTIVE")
+
+
+def _nodegroup_status_property():
+    plain = _status_property("ACTIVE")
+
+    def getter(self):
+        status = plain.fget(self)
+        if status == "ACTIVE":
+            self.__dict__.setdefault("_eksboot_active_since", time.monotonic())
+        return status
+
+    return property(getter, plain.fset)
+
+
+eks_models.Nodegroup.status = _nodegroup_status_property()
+
+
+def _nodes_ready_since(cluster):
+    """When the cluster's first node group became ACTIVE, if one is."""
+    times = [
+        ng.__dict__.get("_eksboot_active_since")
+        for ng in cluster.nodegroups.values()
+        if ng.status == "ACTIVE"
+    ]
+    times = [t for t in times if t is not None]
+    return min(times) if times else None
 
 
 def _purge(backend):
@@ -304,6 +359,14 @@ def create_cluster(self):
 
 def delete_cluster(self, name):
     cluster = _cluster(self, name)
+    if cluster.status == "CREATING":
+        # EKS refuses to delete a cluster it is still creating.
+        raise ResourceInUseException(
+            clusterName=name,
+            nodegroupName=None,
+            addonName=None,
+            message="Cluster has status CREATING. Cannot delete.",
+        )
     if cluster.nodegroups:
         return _original_delete_cluster(self, name)  # raises ResourceInUse
     cluster.__dict__.setdefault("_eksboot_life", Lifecycle("cluster", "ACTIVE", "ACTIVE"))
@@ -506,20 +569,37 @@ def list_access_policies(self):
 
 
 def _addon_versions(name, kubernetes_version):
-    addon_type, version = ADDON_VERSIONS[name]
-    minor = kubernetes_version or CLUSTER_VERSIONS[1][0]
-    return addon_type, version.format(k=minor)
+    """The add-on's type and its versions for a Kubernetes version, newest first, with exactly
+    one default, as DescribeAddonVersions lists them: builds differ by Kubernetes version, and
+    the newest build is not always the default."""
+    addon_type, template = ADDON_VERSIONS[name]
+    base = template.format(k=kubernetes_version).split("-eksbuild.")[0]
+    build = int(kubernetes_version.split(".")[1])
+    newest = f"{base}-eksbuild.{build + 1}"
+    default = f"{base}-eksbuild.{build}"
+    return addon_type, [(newest, False), (default, True)]
+
+
+def _default_addon_version(name, kubernetes_version):
+    _, versions = _addon_versions(name, kubernetes_version)
+    return next(v for v, is_default in versions if is_default)
 
 
 def describe_addon_versions(self):
     kubernetes_version = self._get_param("kubernetesVersion")
     only = self._get_param("addonName")
+    cluster_versions = [kubernetes_version] if kubernetes_version else [v[0] for v in CLUSTER_VERSIONS]
     addons = []
     for name in sorted(ADDON_VERSIONS):
         if only and only != name:
             continue
-        addon_type, version = _addon_versions(name, kubernetes_version)
-        versions = [kubernetes_version] if kubernetes_version else [v[0] for v in CLUSTER_VERSIONS]
+        addon_type = ADDON_VERSIONS[name][0]
+        listed = {}
+        for k8s in cluster_versions:
+            for version, is_default in _addon_versions(name, k8s)[1]:
+                listed.setdefault(version, []).append(
+                    {"clusterVersion": k8s, "platformVersions": ["*"], "defaultVersion": is_default}
+                )
         addons.append(
             {
                 "addonName": name,
@@ -532,20 +612,38 @@ def describe_addon_versions(self):
                         "architecture": ["amd64", "arm64"],
                         "computeTypes": ["ec2"],
                         "requiresConfiguration": False,
-                        "compatibilities": [
-                            {"clusterVersion": v, "platformVersions": ["*"], "defaultVersion": True}
-                            for v in versions
-                        ],
+                        "compatibilities": compatibilities,
                     }
+                    for version, compatibilities in sorted(listed.items(), reverse=True)
                 ],
             }
         )
     return ActionResult({"addons": addons})
 
 
+def _addon_status(addon):
+    """Its status and health issues: CREATING, then (for add-ons whose pods need nodes)
+    DEGRADED until a while after a node group is ACTIVE, then ACTIVE; or a fault a test set."""
+    status = addon["_life"].status()
+    if status != "ACTIVE":
+        return status, []
+    fault = _addon_faults.get(addon["_fault_key"])
+    if fault == "create-failed":
+        return "CREATE_FAILED", [CONFLICT]
+    if fault == "stays-degraded":
+        return "DEGRADED", [INSUFFICIENT_REPLICAS]
+    if addon["addonName"] in ADDONS_WITHOUT_NODES:
+        return "ACTIVE", []
+    since = _nodes_ready_since(addon["_cluster"])
+    if since is None or time.monotonic() - since < ADDON_READY_SECONDS:
+        return "DEGRADED", [INSUFFICIENT_REPLICAS]
+    return "ACTIVE", []
+
+
 def _addon_view(addon):
     view = _public(addon)
-    view["status"] = addon["_life"].status()
+    view["status"], issues = _addon_status(addon)
+    view["health"] = {"issues": issues}
     return view
 
 
@@ -572,7 +670,7 @@ def create_addon(self):
         raise ResourceInUseException(
             clusterName=cluster.name, nodegroupName=None, addonName=name, message="Addon already exists."
         )
-    _, default_version = _addon_versions(name, cluster.version)
+    default_version = _default_addon_version(name, cluster.version)
     account, region = cluster.arn.split(":")[4], cluster.arn.split(":")[3]
     addon = {
         "addonName": name,
@@ -588,6 +686,8 @@ def create_addon(self):
         "configurationValues": self._get_param("configurationValues") or "",
         "_resolve_conflicts": self._get_param("resolveConflicts") or "NONE",
         "_life": Lifecycle("addon", "CREATING", "ACTIVE"),
+        "_cluster": cluster,
+        "_fault_key": (account, cluster.name, name),
     }
     if self._get_param("serviceAccountRoleArn"):
         addon["serviceAccountRoleArn"] = self._get_param("serviceAccountRoleArn")
@@ -747,6 +847,53 @@ def _nat_state_property():
 ec2_nat.NatGateway.state = _nat_state_property()
 
 
+def _lifecycle_state_property(model, plain_default):
+    """EC2 `state` that moves pending → available when made, deleting → deleted when deleted."""
+
+    def getter(self):
+        life = self.__dict__.get("_eksboot_life")
+        if life is None:
+            return self.__dict__.get("_plain_state", plain_default)
+        return life.status
+
+    def setter(self, value):
+        if value == "available" and "_eksboot_life" not in self.__dict__:
+            self.__dict__["_eksboot_life"] = ManagedState(model, [("pending", "available")])
+        elif value == "deleted":
+            self.__dict__["_eksboot_life"] = ManagedState(f"{model}-deletion", [("deleting", "deleted")])
+        else:
+            self.__dict__.pop("_eksboot_life", None)
+            self.__dict__["_plain_state"] = value
+
+    return property(getter, setter)
+
+
+# Interface and gateway endpoints are `pending` for a while after CreateVpcEndpoint and
+# `deleting` after DeleteVpcEndpoints
+# (https://docs.aws.amazon.com/vpc/latest/privatelink/concepts.html#concepts-endpoint-states).
+ec2_vpcs.VPCEndPoint.state = _lifecycle_state_property("ec2::vpc_endpoint", "available")
+
+_original_release_address = ec2_eips.ElasticAddressBackend.release_address
+
+
+def release_address(self, address=None, allocation_id=None):
+    # AWS refuses to release an address a NAT gateway still holds, also while the gateway is
+    # deleting, with AuthFailure (widely reported: terraform-provider-aws#3572,
+    # eformat/sno-for-100#5); moto releases it silently.
+    eips = self.address_by_ip([address]) if address else self.address_by_allocation([allocation_id])
+    allocation = eips[0].allocation_id
+    for nat in self.nat_gateways.values():
+        holds = any(a.get("allocationId") == allocation for a in nat.address_set)
+        if holds and nat.state != "deleted":
+            raise EC2ClientError(
+                "AuthFailure", "You do not have permission to access the specified resource."
+            )
+    return _original_release_address(self, address=address, allocation_id=allocation_id)
+
+
+ec2_eips.ElasticAddressBackend.release_address = release_address
+
+
 # --------------------------------------------------------------------------
 # IAM as AWS evaluates it, where moto 5.2.5 differs (only consulted once a test turns
 # enforcement on with `POST /moto-api/reset-auth` and body `0`).
@@ -881,10 +1028,22 @@ _original_check_signature = access_control.IAMRequestBase.check_signature
 _raw_body = threading.local()
 
 
+def _control(path, body):
+    """The extension's own control API, for faults a test sets on one resource."""
+    if path == "/eksboot-moto/addon-fault":
+        _addon_faults[(body["account"], body["cluster"], body["addon"])] = body["fault"]
+        return True
+    return False
+
+
 def _keep_raw_body(app):
     def middleware(environ, start_response):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
+        if environ.get("PATH_INFO", "").startswith("/eksboot-moto/"):
+            known = _control(environ["PATH_INFO"], json.loads(body or b"{}"))
+            start_response("200 OK" if known else "404 Not Found", [("Content-Type", "text/plain")])
+            return [b"ok" if known else b"unknown control"]
         _raw_body.value = body
         environ["wsgi.input"] = io.BytesIO(body)
         return app(environ, start_response)
