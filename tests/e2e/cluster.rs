@@ -688,4 +688,5 @@ fn output_json_gives_one_event_per_line_on_stdout() {
         .filter(|e| e["event"] == "step_deleted")
         .count();
     assert!(deleted >= 20, "{stdout}");
+    crate::teardown::assert_nothing_left(&run.account, "dev", "us-west-2");
 }

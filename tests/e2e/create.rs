@@ -486,6 +486,8 @@ pub fn census(account: &Account, region: &str) -> Vec<usize> {
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let iam = aws_sdk_iam::Client::new(&config);
     let kms = aws_sdk_kms::Client::new(&config);
+    let eks = aws_sdk_eks::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
     block_on(async {
         vec![
             ec2.describe_vpcs().send().await.unwrap().vpcs().len(),
@@ -540,8 +542,57 @@ pub fn census(account: &Account, region: &str) -> Vec<usize> {
                 .unwrap()
                 .open_id_connect_provider_list()
                 .len(),
+            logs.describe_log_groups()
+                .send()
+                .await
+                .unwrap()
+                .log_groups()
+                .len(),
+            kms.list_aliases()
+                .send()
+                .await
+                .unwrap()
+                .aliases()
+                .iter()
+                .filter(|a| !a.alias_name().unwrap_or_default().starts_with("alias/aws/"))
+                .count(),
+            eks_parts(&eks).await,
         ]
     })
+}
+
+/// Clusters, node groups, add-ons and access entries, summed: one number that changes when
+/// any of them is made twice.
+async fn eks_parts(eks: &aws_sdk_eks::Client) -> usize {
+    let clusters = eks.list_clusters().send().await.unwrap();
+    let mut n = clusters.clusters().len();
+    for c in clusters.clusters() {
+        n += eks
+            .list_nodegroups()
+            .cluster_name(c)
+            .send()
+            .await
+            .unwrap()
+            .nodegroups()
+            .len();
+        n += eks
+            .list_addons()
+            .cluster_name(c)
+            .send()
+            .await
+            .unwrap()
+            .addons()
+            .len();
+        n += eks
+            .list_access_entries()
+            .cluster_name(c)
+            .send()
+            .await
+            .unwrap()
+            .access_entries()
+            .len();
+    }
+    n
 }
 
 pub fn create_twice(run: &Run, profile: &Path, region: &str) {

@@ -410,6 +410,7 @@ fn a_create_killed_again_and_again_resumes_to_exactly_one_of_each() {
     let points = [
         80, 150, 250, 350, 500, 650, 800, 1000, 1300, 1700, 2200, 2800,
     ];
+    let mut landed = Vec::new();
     for (i, ms) in points.iter().enumerate() {
         let args = if i == 0 || !state.exists() {
             &create_args
@@ -417,7 +418,20 @@ fn a_create_killed_again_and_again_resumes_to_exactly_one_of_each() {
             &resume_args
         };
         run_and_kill(&run, args, Duration::from_millis(*ms));
+        landed.push(ours(&run.account, "production", "us-east-1"));
     }
+    // The kills landed while things existed, including once the cluster was being made.
+    let with_resources = landed
+        .iter()
+        .filter(|c| c.values().sum::<usize>() > 0)
+        .count();
+    assert!(with_resources >= 8, "{landed:?}");
+    assert!(
+        landed
+            .iter()
+            .any(|c| c["clusters"] == 1 && c.get("nodegroups").copied().unwrap_or(0) == 0),
+        "a kill landed after the cluster existed and before the node group: {landed:?}"
+    );
     // Resume to completion (a killed run's lock is taken over).
     let args = if state.exists() {
         &resume_args
@@ -471,6 +485,20 @@ fn a_teardown_interrupted_half_way_finishes_when_run_again() {
         Duration::from_millis(1200),
     );
     assert!(state.exists(), "a partial teardown keeps the state file");
+    // The kill landed half way: the node group was being deleted, the VPC was still there.
+    let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));
+    let group = block_on(
+        eks.describe_nodegroup()
+            .cluster_name("dev")
+            .nodegroup_name("dev-default")
+            .send(),
+    );
+    let deleting = match &group {
+        Ok(g) => g.nodegroup().unwrap().status().unwrap().as_str() == "DELETING",
+        Err(_) => true,
+    };
+    assert!(deleting, "{group:?}");
+    assert_eq!(ours(&run.account, "dev", "us-west-2")["vpcs"], 1);
     teardown(&run, &["--state", state.to_str().unwrap()]).success();
     assert_nothing_left(&run.account, "dev", "us-west-2");
 }

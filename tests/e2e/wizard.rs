@@ -212,11 +212,28 @@ fn flags_override_the_profile() {
         .arg(dir.path().join("kubeconfig"))
         .assert()
         .success();
-    let state: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join(".eksboot/flagged-us-west-2.state.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(state["settings"]["network"]["vpc_cidr"], "10.42.0.0/16");
-    assert_eq!(state["settings"]["nodes"]["enabled"], false);
+    // AWS has what the flags asked for: the VPC's range, and no node group.
     assert_eq!(our_vpcs(&account, "flagged"), 1);
+    let config = account.sdk("us-west-2");
+    block_on(async {
+        let vpcs = aws_sdk_ec2::Client::new(&config)
+            .describe_vpcs()
+            .filters(tag_filter("eksboot:cluster", "flagged"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(vpcs.vpcs()[0].cidr_block(), Some("10.42.0.0/16"));
+        let eks = aws_sdk_eks::Client::new(&config);
+        let groups = eks
+            .list_nodegroups()
+            .cluster_name("flagged")
+            .send()
+            .await
+            .unwrap();
+        assert!(groups.nodegroups().is_empty(), "--nodes off");
+    });
+    assert!(dir
+        .path()
+        .join(".eksboot/flagged-us-west-2.state.json")
+        .exists());
 }
