@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::create::{tag_filter, Run};
-use crate::harness::{block_on, root, Account};
+use crate::harness::{block_on, root, Account, Moto};
 
 fn write(run: &Run, name: &str, body: &str) -> PathBuf {
     let path = run.dir.path().join(name);
@@ -235,4 +235,26 @@ fn a_security_group_adopted_without_its_rule_gets_it_on_resume() {
     assert_eq!(rules.len(), 1);
     assert_eq!(rules[0].from_port(), Some(443));
     assert_eq!(rules[0].ip_ranges()[0].cidr_ip(), Some("10.30.0.0/16"));
+}
+
+#[test]
+fn the_node_group_waits_for_slow_interface_endpoints() {
+    // Nodes in the private pattern reach AWS only through the endpoints: launched before they
+    // are available, they never join (the emulator fails such a node group).
+    let server = Moto::start();
+    server.set_transition("ec2::vpc_endpoint", 3);
+    let run = Run::new(Account::on(&server));
+    run.create(&root("profiles/private.toml")).success();
+    let eks = aws_sdk_eks::Client::new(&run.account.sdk("eu-west-1"));
+    let group = block_on(
+        eks.describe_nodegroup()
+            .cluster_name("private")
+            .nodegroup_name("private-default")
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(
+        group.nodegroup().unwrap().status().unwrap().as_str(),
+        "ACTIVE"
+    );
 }

@@ -391,8 +391,40 @@ def create_nodegroup(self, *args, **kwargs):
             message=f"Cluster '{cluster_name}' is not in ACTIVE status",
         )
     nodegroup = _original_create_nodegroup(self, *args, **kwargs)
-    nodegroup.__dict__["_eksboot_life"] = Lifecycle("nodegroup", "CREATING", "ACTIVE")
+    outcome = "CREATE_FAILED" if _nodes_cannot_reach_aws(self, kwargs.get("subnets") or []) else "ACTIVE"
+    nodegroup.__dict__["_eksboot_life"] = Lifecycle("nodegroup", "CREATING", outcome)
     return nodegroup
+
+
+def _nodes_cannot_reach_aws(backend, subnets):
+    """Nodes must reach EKS, ECR and STS to join: through a default route (internet gateway or
+    NAT), or through the VPC's interface endpoints once they are available. Launched into a VPC
+    with neither, they never join and the node group fails (NodeCreationFailure,
+    https://docs.aws.amazon.com/eks/latest/userguide/troubleshooting.html#worker-node-fail)."""
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[backend.account_id][backend.region_name]
+    vpcs = set()
+    for subnet_id in subnets:
+        try:
+            vpcs.add(ec2.get_subnet(subnet_id).vpc_id)
+        except Exception:
+            pass
+    for vpc in vpcs:
+        default_route = any(
+            route.destination_cidr_block == "0.0.0.0/0"
+            for table in ec2.route_tables.values()
+            if table.vpc_id == vpc
+            for route in (table.routes.values() if isinstance(table.routes, dict) else table.routes)
+        )
+        endpoints = [
+            e for e in ec2.vpc_end_points.values()
+            if e.vpc_id == vpc and (e.vpc_endpoint_type or "").lower() == "interface"
+        ]
+        ready = endpoints and all(e.state == "available" for e in endpoints)
+        if not default_route and not ready:
+            return True
+    return False
 
 
 def delete_nodegroup(self, cluster_name, nodegroup_name):
