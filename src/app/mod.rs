@@ -55,6 +55,9 @@ pub enum RunError {
     /// Exit 130: the person pressed Ctrl-C; what exists is recorded.
     #[error("{message}")]
     Interrupted { message: String, hint: String },
+    /// Exit 1: something in the account must be dealt with first; nothing was changed.
+    #[error("{message}")]
+    Blocked { message: String, hint: String },
     /// Exit 130: the person said no.
     #[error("cancelled: nothing was created")]
     Cancelled,
@@ -69,6 +72,7 @@ impl RunError {
             | RunError::Journal(_)
             | RunError::Preflight
             | RunError::Apply(_)
+            | RunError::Blocked { .. }
             | RunError::Kubeconfig { .. } => 1,
         }
     }
@@ -79,7 +83,9 @@ impl RunError {
                 "fix the fields above; `eksboot help plan` and README.md describe each one".into(),
             ),
             RunError::Profile(_) | RunError::Cancelled => None,
-            RunError::Usage { hint, .. } | RunError::Interrupted { hint, .. } => Some(hint.clone()),
+            RunError::Usage { hint, .. }
+            | RunError::Interrupted { hint, .. }
+            | RunError::Blocked { hint, .. } => Some(hint.clone()),
             RunError::Aws(e) => Some(e.hint()),
             RunError::Journal(JournalError::Locked { .. }) => Some(
                 "wait for the other run to finish; if it was stopped, its lock is taken over automatically".into(),

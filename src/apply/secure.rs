@@ -164,6 +164,7 @@ async fn key(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                     kms::find_keys_tagged(&ctx.aws, "eksboot:cluster", &ctx.profile.cluster.name)
                 })
                 .await?
+                .found
             }
         };
         for id in candidates {

@@ -14,11 +14,12 @@ use crate::aws::{ec2, eks, elb, iam, kms, logs, sts, Aws, AwsError};
 use crate::plan::{Kind, Resource, Task};
 
 use super::report::{Event, Reporter};
-use super::retry::with_retry;
 use super::{StepError, Timing};
 
-/// How long to wait for one thing to disappear.
+/// How long to wait for one thing to disappear (VPC endpoints take minutes).
 pub const GONE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// How long to retry a deletion that something on its way out still blocks.
+pub const DEPENDENCY_BUDGET: Duration = Duration::from_secs(10 * 60);
 
 /// Who and what to tear down.
 pub struct Teardown {
@@ -47,6 +48,11 @@ pub struct Inventory {
     pub vpcs: Vec<String>,
     /// Load balancers in our VPCs (Kubernetes made them): `(arn, name, tagged for this cluster)`.
     pub load_balancers: Vec<(String, String, bool)>,
+    /// Classic load balancers in our VPCs (a Service without the Load Balancer Controller):
+    /// `(name, tagged for this cluster)`.
+    pub classic_load_balancers: Vec<(String, bool)>,
+    /// Security groups Kubernetes made for its load balancers (`k8s-elb-…`, the controller's).
+    pub k8s_security_groups: Vec<String>,
     pub nat_gateways: Vec<String>,
     pub addresses: Vec<String>,
     pub vpc_endpoints: Vec<String>,
@@ -61,6 +67,8 @@ pub struct Inventory {
     pub keys: Vec<(String, bool)>,
     /// Role names, the creator last.
     pub roles: Vec<String>,
+    /// What the look-around could not read, said to the person.
+    pub notes: Vec<String>,
 }
 
 impl Inventory {
@@ -84,6 +92,17 @@ impl Inventory {
             .map(|(_, n, _)| n.clone())
             .collect();
         add(Task::Network, Kind::LoadBalancer, &lbs);
+        let classic: Vec<String> = self
+            .classic_load_balancers
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect();
+        add(Task::Network, Kind::LoadBalancer, &classic);
+        add(
+            Task::Network,
+            Kind::SecurityGroup,
+            &self.k8s_security_groups,
+        );
         add(Task::Network, Kind::NatGateway, &self.nat_gateways);
         add(Task::Network, Kind::ElasticIp, &self.addresses);
         add(Task::Network, Kind::VpcEndpoint, &self.vpc_endpoints);
@@ -107,6 +126,31 @@ impl Inventory {
 
     pub fn is_empty(&self) -> bool {
         self.lines().is_empty()
+    }
+
+    /// Load balancers that would keep the VPC alive, each with the way out, when teardown
+    /// must not start: any not tagged for this cluster (not ours to delete), and without
+    /// `force` the ones Kubernetes made for this cluster's Services.
+    pub fn load_balancers_in_the_way(&self, force: bool) -> Vec<(String, String)> {
+        let all = self
+            .load_balancers
+            .iter()
+            .map(|(_, name, ours)| (name, *ours))
+            .chain(
+                self.classic_load_balancers
+                    .iter()
+                    .map(|(n, ours)| (n, *ours)),
+            );
+        all.filter(|(_, ours)| !ours || !force)
+            .map(|(name, ours)| {
+                let way_out = if ours {
+                    "Kubernetes made it for a Service of this cluster: delete the Service (`kubectl delete svc NAME -n NAMESPACE`) while the cluster still runs, or run teardown with --force to delete it".to_string()
+                } else {
+                    "it is not tagged for this cluster, so eksboot will not delete it: delete it yourself (EC2 console → Load Balancers), then run teardown again".to_string()
+                };
+                (format!("load-balancer {name}"), way_out)
+            })
+            .collect()
     }
 }
 
@@ -200,6 +244,29 @@ impl Teardown {
                     (lb.arn, lb.name, ours)
                 })
                 .collect();
+            inv.classic_load_balancers = elb::classic_load_balancers_in(&self.aws, &inv.vpcs)
+                .await?
+                .into_iter()
+                .map(|lb| {
+                    let ours = lb
+                        .tags
+                        .iter()
+                        .any(|(k, v)| *k == cluster_tag && v == "owned");
+                    (lb.name, ours)
+                })
+                .collect();
+            let owned = [(format!("tag:{cluster_tag}"), "owned".to_string())];
+            let controller = [("tag:elbv2.k8s.aws/cluster".to_string(), name.to_string())];
+            for filter in [owned, controller] {
+                let pairs = [(filter[0].0.as_str(), filter[0].1.as_str())];
+                for group in ec2::find_security_groups(&self.aws, &pairs).await? {
+                    if inv.vpcs.contains(&group.vpc_id)
+                        && !inv.k8s_security_groups.contains(&group.id)
+                    {
+                        inv.k8s_security_groups.push(group.id);
+                    }
+                }
+            }
         }
         for vpc in &inv.vpcs {
             for nat in ec2::find_nat_gateways_in_vpc(&self.aws, vpc).await? {
@@ -213,10 +280,11 @@ impl Teardown {
             .into_iter()
             .map(|a| a.allocation_id)
             .collect();
+        // Those already `deleting` too: their subnets and group are held until they are gone.
         inv.vpc_endpoints = ec2::find_vpc_endpoints(&self.aws, &by_tag)
             .await?
             .into_iter()
-            .filter(|e| !matches!(e.state.as_str(), "deleted" | "deleting"))
+            .filter(|e| e.state != "deleted")
             .map(|e| e.id)
             .collect();
         inv.internet_gateways = ec2::find_internet_gateways(&self.aws, &by_tag)
@@ -251,7 +319,13 @@ impl Teardown {
             Some(k) => inv.keys.push((k.id, true)),
             None => {
                 // No alias: a key whose alias was never made, found by its tags.
-                for id in kms::find_keys_tagged(&self.aws, "eksboot:cluster", name).await? {
+                let keys = kms::find_keys_tagged(&self.aws, "eksboot:cluster", name).await?;
+                for key in &keys.unreadable {
+                    inv.notes.push(format!(
+                        "skipped KMS key {key}: its policy does not let you read its tags (kms:ListResourceTags), so it cannot be one eksboot made for you to delete"
+                    ));
+                }
+                for id in keys.found {
                     if let Some(k) = kms::describe_key(&self.aws, &id).await? {
                         if k.state != "PendingDeletion" {
                             inv.keys.push((k.id, false));
@@ -273,10 +347,15 @@ impl Teardown {
         Ok(inv)
     }
 
-    /// Deletes everything in `inv`, in reverse dependency order.
+    /// Deletes everything in `inv`, in reverse dependency order. The caller has already refused
+    /// to start while load balancers are in the way ([`Inventory::load_balancers_in_the_way`]).
     pub async fn delete(&self, eks_aws: &Aws, inv: &Inventory) -> Outcome {
         let mut out = Outcome::default();
         let name = self.cluster.as_str();
+
+        // Load balancers Kubernetes made for this cluster (with --force), first: their
+        // interfaces sit in our subnets, and their security groups in our VPC.
+        let lbs_gone = self.delete_kubernetes_load_balancers(inv, &mut out).await;
 
         // The node group first: the cluster cannot go while it exists.
         let nodegroups = inv.nodegroups.iter().map(|ng| {
@@ -323,6 +402,19 @@ impl Teardown {
         if let Some(cluster) = &inv.cluster {
             let result = self
                 .delete_one(Task::Cluster, Kind::EksCluster, cluster, async move {
+                    // A cluster still being created cannot be deleted yet: wait for it.
+                    self.wait_while(
+                        Task::Cluster,
+                        Kind::EksCluster,
+                        cluster,
+                        "CREATING",
+                        || async move {
+                            Ok(eks::describe_cluster(&eks_aws.eks, cluster)
+                                .await?
+                                .map(|c| c.status))
+                        },
+                    )
+                    .await?;
                     ignore_gone(eks::delete_cluster(&eks_aws.eks, cluster).await)?;
                     self.wait_gone(Task::Cluster, Kind::EksCluster, cluster, || async move {
                         Ok(eks::describe_cluster(&eks_aws.eks, cluster)
@@ -332,37 +424,23 @@ impl Teardown {
                     .await
                 })
                 .await;
+            let live = result.is_err();
             self.collect(&mut out, vec![result]);
-        }
-
-        // Load balancers Kubernetes made keep the VPC alive: deleted with --force when they are
-        // tagged for this cluster; otherwise named, with how to remove them.
-        let mut blocking: Vec<String> = Vec::new();
-        for (arn, lb_name, ours) in &inv.load_balancers {
-            if self.force && *ours {
-                let r = self
-                    .delete_one(Task::Network, Kind::LoadBalancer, lb_name, async move {
-                        ignore_gone(elb::delete_load_balancer(&self.aws, arn).await)
-                            .map_err(StepError::from)
-                    })
-                    .await;
-                if r.is_err() {
-                    blocking.push(lb_name.clone());
+            if live {
+                // Never pull the key, roles, logs or network from under a running cluster.
+                let reason = format!(
+                    "kept: the cluster {cluster} still exists and uses it; fix what stopped its deletion (above), then run teardown again"
+                );
+                for (_, kind, id) in remaining_after_cluster(inv) {
+                    out.left
+                        .push((format!("{} {id}", kind.as_str()), reason.clone()));
                 }
-                self.collect(&mut out, vec![r]);
-            } else {
-                blocking.push(lb_name.clone());
-                let why = if *ours {
-                    "Kubernetes made it for a Service of this cluster: delete the Service (`kubectl delete svc NAME -n NAMESPACE`), or run teardown with --force"
-                } else {
-                    "it is not tagged for this cluster: delete it yourself (EC2 console → Load Balancers)"
-                };
-                out.left
-                    .push((format!("load-balancer {lb_name}"), why.to_string()));
+                return out;
             }
         }
 
-        // The network: NAT gateways and endpoints together, then what they used.
+        // NAT gateways and endpoints together (both deleted slowly by AWS), and the OIDC
+        // provider; then what they used.
         let oidc = inv.oidc_providers.iter().map(|arn| {
             self.delete_one(Task::Cluster, Kind::OidcProvider, arn, async move {
                 ignore_gone(iam::delete_oidc_provider(&self.aws.iam, arn).await)
@@ -383,7 +461,16 @@ impl Teardown {
         });
         let endpoints = inv.vpc_endpoints.iter().map(|id| {
             self.delete_one(Task::Network, Kind::VpcEndpoint, id, async move {
-                ignore_gone(ec2::delete_vpc_endpoint(&self.aws, id).await).map_err(StepError::from)
+                // Deleting one already `deleting` is harmless; either way, wait until it is
+                // gone: until then it holds its subnets and security group.
+                ignore_gone(ec2::delete_vpc_endpoint(&self.aws, id).await)?;
+                self.wait_gone(Task::Network, Kind::VpcEndpoint, id, || async move {
+                    Ok(ec2::describe_vpc_endpoint(&self.aws, id)
+                        .await?
+                        .map(|e| e.state)
+                        .filter(|s| s != "deleted"))
+                })
+                .await
             })
         });
         let (a, b, c) = tokio::join!(join_all(oidc), join_all(nats), join_all(endpoints));
@@ -397,6 +484,27 @@ impl Teardown {
                     .await
             })
         });
+        let addresses = join_all(addresses).await;
+        self.collect(&mut out, addresses);
+
+        // What else still sits in our VPCs: interfaces this cluster's nodes left behind are
+        // deleted; anything else is named, and the VPC's parts wait for it.
+        let mut blocking = if lbs_gone {
+            Vec::new()
+        } else {
+            vec!["load balancers Kubernetes made (above)".to_string()]
+        };
+        blocking.extend(self.clear_leftover_interfaces(inv, &mut out).await);
+        if !blocking.is_empty() {
+            let reason = format!("still used by {}", blocking.join(", "));
+            for (_, kind, id) in network_parts(inv) {
+                out.left
+                    .push((format!("{} {id}", kind.as_str()), reason.clone()));
+            }
+            self.delete_security_resources(inv, &mut out).await;
+            return out;
+        }
+
         let gateways = inv.internet_gateways.iter().map(|(igw, vpcs)| {
             self.delete_one(Task::Network, Kind::InternetGateway, igw, async move {
                 for vpc in vpcs {
@@ -416,35 +524,7 @@ impl Teardown {
                     .await
             })
         });
-        if !blocking.is_empty() {
-            // Subnets, gateways and the VPC cannot go while load balancers sit in them.
-            let addresses = join_all(addresses).await;
-            self.collect(&mut out, addresses);
-            let reason = format!("still used by load balancer(s) {}", blocking.join(", "));
-            let held = inv
-                .internet_gateways
-                .iter()
-                .map(|(g, _)| format!("internet-gateway {g}"))
-                .chain(
-                    inv.route_tables
-                        .iter()
-                        .map(|(t, _)| format!("route-table {t}")),
-                )
-                .chain(inv.subnets.iter().map(|s| format!("subnet {s}")))
-                .chain(
-                    inv.security_groups
-                        .iter()
-                        .map(|g| format!("security-group {g}")),
-                )
-                .chain(inv.vpcs.iter().map(|v| format!("vpc {v}")));
-            for what in held {
-                out.left.push((what, reason.clone()));
-            }
-            self.delete_security_resources(inv, &mut out).await;
-            return out;
-        }
-        let (a, b, c) = tokio::join!(join_all(addresses), join_all(gateways), join_all(tables));
-        self.collect(&mut out, a);
+        let (b, c) = tokio::join!(join_all(gateways), join_all(tables));
         self.collect(&mut out, b);
         self.collect(&mut out, c);
 
@@ -480,6 +560,116 @@ impl Teardown {
 
         self.delete_security_resources(inv, &mut out).await;
         out
+    }
+
+    /// With --force: deletes the load balancers Kubernetes made for this cluster, waits until
+    /// their network interfaces are gone, then deletes their security groups. Whether nothing
+    /// of them is left in the way.
+    async fn delete_kubernetes_load_balancers(&self, inv: &Inventory, out: &mut Outcome) -> bool {
+        let v2 = inv
+            .load_balancers
+            .iter()
+            .filter(|(_, _, ours)| *ours)
+            .map(|(arn, lb, _)| {
+                self.delete_one(Task::Network, Kind::LoadBalancer, lb, async move {
+                    ignore_gone(elb::delete_load_balancer(&self.aws, arn).await)?;
+                    self.wait_interfaces_gone(inv, lb).await
+                })
+            });
+        let classic = inv
+            .classic_load_balancers
+            .iter()
+            .filter(|(_, ours)| *ours)
+            .map(|(lb, _)| {
+                self.delete_one(Task::Network, Kind::LoadBalancer, lb, async move {
+                    ignore_gone(elb::delete_classic_load_balancer(&self.aws, lb).await)?;
+                    self.wait_interfaces_gone(inv, lb).await
+                })
+            });
+        let (a, b) = tokio::join!(join_all(v2), join_all(classic));
+        let failed = a.iter().chain(&b).any(Result::is_err);
+        self.collect(out, a);
+        self.collect(out, b);
+        if failed {
+            return false;
+        }
+        let groups = inv.k8s_security_groups.iter().map(|id| {
+            self.delete_one(Task::Network, Kind::SecurityGroup, id, async move {
+                self.retry_in_use(|| ec2::delete_security_group(&self.aws, id))
+                    .await
+            })
+        });
+        let groups = join_all(groups).await;
+        let failed = groups.iter().any(Result::is_err);
+        self.collect(out, groups);
+        !failed
+    }
+
+    /// Waits until no network interface of load balancer `lb` is left in our VPCs (AWS
+    /// releases them a while after the load balancer is deleted).
+    async fn wait_interfaces_gone(&self, inv: &Inventory, lb: &str) -> Result<(), StepError> {
+        self.wait_gone(Task::Network, Kind::LoadBalancer, lb, || async move {
+            let mut left = 0;
+            for vpc in &inv.vpcs {
+                left += ec2::network_interfaces_in_vpc(&self.aws, vpc)
+                    .await?
+                    .iter()
+                    .filter(|n| is_load_balancer_interface(&n.description, lb))
+                    .count();
+            }
+            Ok((left > 0).then(|| format!("{left} network interface(s) still attached")))
+        })
+        .await
+    }
+
+    /// Interfaces left in our VPCs once everything eksboot made that has interfaces is gone:
+    /// this cluster's (VPC CNI's, by tag or description) are deleted once `available`; what
+    /// else is there is named. Returns what still blocks the VPC.
+    async fn clear_leftover_interfaces(&self, inv: &Inventory, out: &mut Outcome) -> Vec<String> {
+        let mut blocking = Vec::new();
+        for vpc in &inv.vpcs {
+            let interfaces = match ec2::network_interfaces_in_vpc(&self.aws, vpc).await {
+                Ok(found) => found,
+                Err(e) => {
+                    blocking.push(format!("network interfaces that could not be listed ({e})"));
+                    continue;
+                }
+            };
+            for n in interfaces {
+                match leftover_verdict(&n, &self.cluster) {
+                    Leftover::Ours => {
+                        let r = self
+                            .delete_one(Task::Network, Kind::NetworkInterface, &n.id, async {
+                                ignore_gone(ec2::delete_network_interface(&self.aws, &n.id).await)
+                                    .map_err(StepError::from)
+                            })
+                            .await;
+                        if r.is_err() {
+                            blocking.push(format!("network interface {}", n.id));
+                        }
+                        self.collect(out, vec![r]);
+                    }
+                    Leftover::OursInUse => {
+                        blocking.push(format!("network interface {}", n.id));
+                        out.left.push((
+                            format!("network-interface {}", n.id),
+                            format!("\"{}\" is still in use (a node of this cluster may still be shutting down): run teardown again in a few minutes", n.description),
+                        ));
+                    }
+                    Leftover::Foreign => {
+                        blocking.push(format!("network interface {}", n.id));
+                        out.left.push((
+                            format!("network-interface {}", n.id),
+                            format!(
+                                "\"{}\" (owner {}, {}) is not this cluster's: delete it or what made it (EC2 console → Network Interfaces), then run teardown again",
+                                n.description, n.owner, n.status
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        blocking
     }
 
     /// The log group, the key (scheduled), the roles with the creator last; then the late
@@ -618,22 +808,66 @@ impl Teardown {
         }
     }
 
-    /// Retries while AWS still sees a dependency that is on its way out (ENIs of a NAT gateway
-    /// or endpoint just deleted); gone already is success.
-    async fn retry_in_use<F, Fut>(&self, op: F) -> Result<(), StepError>
+    /// Retries while AWS still sees a dependency that is on its way out (interfaces of a NAT
+    /// gateway, endpoint or load balancer just deleted), for [`DEPENDENCY_BUDGET`]; throttling
+    /// is retried too; gone already is success.
+    async fn retry_in_use<F, Fut>(&self, mut op: F) -> Result<(), StepError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<(), AwsError>>,
     {
-        ignore_gone(
-            with_retry(
-                self.timing.retry_base,
-                |e| matches!(e, AwsError::DependencyViolation { .. }),
-                op,
-            )
-            .await,
-        )
-        .map_err(StepError::from)
+        let started = Instant::now();
+        let mut delay = self.timing.retry_base;
+        loop {
+            match op().await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e @ (AwsError::DependencyViolation { .. } | AwsError::Throttled { .. }))
+                    if started.elapsed() < DEPENDENCY_BUDGET =>
+                {
+                    tracing::debug!(action = e.action(), ?delay, "still in use: {e}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(15));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Waits while a resource is in `status` (reported as waiting); any other status, or its
+    /// absence, ends the wait.
+    async fn wait_while<F, Fut>(
+        &self,
+        task: Task,
+        kind: Kind,
+        id: &str,
+        status: &str,
+        mut look: F,
+    ) -> Result<(), StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<String>, AwsError>>,
+    {
+        let res = item(task, kind, id);
+        let started = Instant::now();
+        loop {
+            match look().await? {
+                Some(now) if now == status => self.reporter.report(Event::Waiting {
+                    resource: &res,
+                    id,
+                    status: &now,
+                    elapsed: started.elapsed(),
+                }),
+                _ => return Ok(()),
+            }
+            if started.elapsed() > GONE_TIMEOUT {
+                return Err(StepError::TimedOut(format!(
+                    "{} {id} is still {status}",
+                    kind.as_str()
+                )));
+            }
+            tokio::time::sleep(self.timing.poll).await;
+        }
     }
 
     async fn wait_gone<F, Fut>(
@@ -711,6 +945,73 @@ impl Teardown {
     }
 }
 
+/// What is left of the inventory once the cluster is deleted, in deletion order.
+fn remaining_after_cluster(inv: &Inventory) -> Vec<(Task, Kind, String)> {
+    let lines = inv.lines();
+    let after = lines
+        .iter()
+        .position(|(_, kind, _)| *kind == Kind::EksCluster)
+        .map_or(0, |i| i + 1);
+    lines[after..]
+        .iter()
+        .filter(|(_, kind, _)| *kind != Kind::LoadBalancer)
+        .cloned()
+        .collect()
+}
+
+/// The VPC's own parts: what waits while something else sits in the VPC.
+fn network_parts(inv: &Inventory) -> Vec<(Task, Kind, String)> {
+    inv.lines()
+        .into_iter()
+        .filter(|(_, kind, id)| {
+            matches!(
+                kind,
+                Kind::InternetGateway | Kind::RouteTable | Kind::Subnet | Kind::Vpc
+            ) || (*kind == Kind::SecurityGroup && inv.security_groups.contains(id))
+        })
+        .collect()
+}
+
+/// Whether a network interface belongs to load balancer `lb`: Classic ones are described
+/// `ELB <name>`, v2 ones `ELB app/<name>/<id>` or `ELB net/<name>/<id>`.
+pub fn is_load_balancer_interface(description: &str, lb: &str) -> bool {
+    match description.strip_prefix("ELB ") {
+        Some(rest) => {
+            rest == lb
+                || rest.split('/').nth(1).is_some_and(|name| {
+                    name == lb && (rest.starts_with("app/") || rest.starts_with("net/"))
+                })
+        }
+        None => false,
+    }
+}
+
+/// What to do with an interface left in the VPC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leftover {
+    /// This cluster's (VPC CNI made it for a node), detached: delete it.
+    Ours,
+    /// This cluster's, still attached: wait.
+    OursInUse,
+    /// Someone else's: name it.
+    Foreign,
+}
+
+/// Pure: whose a leftover interface is. The VPC CNI tags its interfaces
+/// `cluster.k8s.amazonaws.com/name` and describes them `aws-K8S-…`.
+pub fn leftover_verdict(n: &ec2::NetworkInterface, cluster: &str) -> Leftover {
+    let tagged = n
+        .tags
+        .iter()
+        .any(|(k, v)| k == "cluster.k8s.amazonaws.com/name" && v == cluster);
+    let cni = n.description.starts_with("aws-K8S-");
+    match (tagged || cni, n.status.as_str()) {
+        (true, "available") => Leftover::Ours,
+        (true, _) => Leftover::OursInUse,
+        (false, _) => Leftover::Foreign,
+    }
+}
+
 fn item(task: Task, kind: Kind, id: &str) -> Resource {
     Resource {
         id: id.to_string(),
@@ -729,5 +1030,107 @@ fn ignore_gone(result: Result<(), AwsError>) -> Result<(), AwsError> {
     match result {
         Err(e) if e.is_not_found() => Ok(()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interface(description: &str, status: &str, tags: &[(&str, &str)]) -> ec2::NetworkInterface {
+        ec2::NetworkInterface {
+            id: "eni-1".into(),
+            description: description.into(),
+            interface_type: "interface".into(),
+            requester: String::new(),
+            owner: "123456789012".into(),
+            status: status.into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn leftover_interfaces_of_this_cluster_are_deleted_others_named() {
+        let cni = interface("aws-K8S-i-0abc", "available", &[]);
+        assert_eq!(leftover_verdict(&cni, "demo"), Leftover::Ours);
+        let tagged = interface(
+            "",
+            "available",
+            &[("cluster.k8s.amazonaws.com/name", "demo")],
+        );
+        assert_eq!(leftover_verdict(&tagged, "demo"), Leftover::Ours);
+        let attached = interface("aws-K8S-i-0abc", "in-use", &[]);
+        assert_eq!(leftover_verdict(&attached, "demo"), Leftover::OursInUse);
+        let other_cluster = interface(
+            "",
+            "available",
+            &[("cluster.k8s.amazonaws.com/name", "web")],
+        );
+        assert_eq!(leftover_verdict(&other_cluster, "demo"), Leftover::Foreign);
+        assert_eq!(
+            leftover_verdict(&interface("my database", "in-use", &[]), "demo"),
+            Leftover::Foreign
+        );
+    }
+
+    #[test]
+    fn load_balancer_interfaces_are_recognised_by_description() {
+        assert!(is_load_balancer_interface("ELB a1b2c3", "a1b2c3"));
+        assert!(is_load_balancer_interface(
+            "ELB app/k8s-web/50dc6c495c0c9188",
+            "k8s-web"
+        ));
+        assert!(is_load_balancer_interface(
+            "ELB net/k8s-api/1234",
+            "k8s-api"
+        ));
+        assert!(!is_load_balancer_interface("ELB a1b2c3d", "a1b2c3"));
+        assert!(!is_load_balancer_interface("aws-K8S-i-1", "a1b2c3"));
+    }
+
+    #[test]
+    fn load_balancers_in_the_way_refuse_before_anything_is_deleted() {
+        let inv = Inventory {
+            load_balancers: vec![("arn:lb/1".into(), "k8s-web".into(), true)],
+            classic_load_balancers: vec![("a1b2".into(), true), ("theirs".into(), false)],
+            ..Default::default()
+        };
+        let without_force = inv.load_balancers_in_the_way(false);
+        assert_eq!(without_force.len(), 3);
+        assert!(without_force[0].1.contains("kubectl delete svc"));
+        assert!(without_force[0].1.contains("--force"));
+        let with_force = inv.load_balancers_in_the_way(true);
+        assert_eq!(with_force.len(), 1, "{with_force:?}");
+        assert!(with_force[0].0.contains("theirs") && with_force[0].1.contains("not tagged"));
+    }
+
+    #[test]
+    fn a_live_cluster_keeps_everything_after_it() {
+        let inv = Inventory {
+            cluster: Some("demo".into()),
+            nodegroups: vec!["demo-default".into()],
+            vpcs: vec!["vpc-1".into()],
+            log_group: Some("/aws/eks/demo/cluster".into()),
+            keys: vec![("k-1".into(), true)],
+            roles: vec!["demo-cluster".into(), "demo-creator".into()],
+            ..Default::default()
+        };
+        let kept: Vec<String> = remaining_after_cluster(&inv)
+            .into_iter()
+            .map(|(_, kind, id)| format!("{} {id}", kind.as_str()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                "vpc vpc-1",
+                "log-group /aws/eks/demo/cluster",
+                "kms-key k-1",
+                "iam-role demo-cluster",
+                "iam-role demo-creator"
+            ]
+        );
     }
 }

@@ -536,6 +536,7 @@ pub async fn create_nat_gateway(
 pub struct SecurityGroup {
     pub id: String,
     pub name: String,
+    pub vpc_id: String,
 }
 
 pub async fn find_security_groups(
@@ -555,6 +556,7 @@ pub async fn find_security_groups(
         .map(|g| SecurityGroup {
             id: g.group_id().unwrap_or_default().to_string(),
             name: g.group_name().unwrap_or_default().to_string(),
+            vpc_id: g.vpc_id().unwrap_or_default().to_string(),
         })
         .collect())
 }
@@ -945,6 +947,11 @@ pub struct NetworkInterface {
     pub description: String,
     pub interface_type: String,
     pub requester: String,
+    /// The account that owns it.
+    pub owner: String,
+    /// `available` (attached to nothing) or `in-use`, …
+    pub status: String,
+    pub tags: Vec<(String, String)>,
 }
 
 /// Network interfaces in a VPC: what still uses it.
@@ -970,6 +977,31 @@ pub async fn network_interfaces_in_vpc(
                 .map(|t| t.as_str().to_string())
                 .unwrap_or_default(),
             requester: n.requester_id().unwrap_or_default().to_string(),
+            owner: n.owner_id().unwrap_or_default().to_string(),
+            status: n
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            tags: n
+                .tag_set()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
         })
         .collect())
+}
+
+pub async fn delete_network_interface(aws: &Aws, id: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .delete_network_interface()
+        .network_interface_id(id)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DeleteNetworkInterface", e))?;
+    Ok(())
 }

@@ -104,30 +104,43 @@ pub async fn update_alias(aws: &Aws, alias: &str, key_id: &str) -> Result<(), Aw
 
 /// Keys carrying a tag, found by listing (KMS has no tag filter). Used to adopt a key whose
 /// alias was never made.
-pub async fn find_keys_tagged(aws: &Aws, key: &str, value: &str) -> Result<Vec<String>, AwsError> {
-    let mut found = Vec::new();
+/// Keys carrying the tag `key` = `value`, and the keys whose tags could not be read (a key
+/// policy may deny ListResourceTags to everyone but its owners).
+pub struct KeysTagged {
+    pub found: Vec<String>,
+    pub unreadable: Vec<String>,
+}
+
+pub async fn find_keys_tagged(aws: &Aws, key: &str, value: &str) -> Result<KeysTagged, AwsError> {
+    let mut keys = KeysTagged {
+        found: Vec::new(),
+        unreadable: Vec::new(),
+    };
     let mut pages = aws.kms.list_keys().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| classify("kms:ListKeys", e))?;
         for k in page.keys() {
             let Some(id) = k.key_id() else { continue };
-            let tags = aws
-                .kms
-                .list_resource_tags()
-                .key_id(id)
-                .send()
-                .await
-                .map_err(|e| classify("kms:ListResourceTags", e))?;
+            let tags = match aws.kms.list_resource_tags().key_id(id).send().await {
+                Ok(tags) => tags,
+                Err(e) => match classify("kms:ListResourceTags", e) {
+                    AwsError::AccessDenied { .. } => {
+                        keys.unreadable.push(id.to_string());
+                        continue;
+                    }
+                    other => return Err(other),
+                },
+            };
             if tags
                 .tags()
                 .iter()
                 .any(|t| t.tag_key() == key && t.tag_value() == value)
             {
-                found.push(id.to_string());
+                keys.found.push(id.to_string());
             }
         }
     }
-    Ok(found)
+    Ok(keys)
 }
 
 pub async fn delete_alias(aws: &Aws, alias: &str) -> Result<(), AwsError> {

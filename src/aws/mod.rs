@@ -31,6 +31,9 @@ pub struct Aws {
     pub kms: aws_sdk_kms::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    /// Classic load balancers: what a `type: LoadBalancer` Service makes without the AWS Load
+    /// Balancer Controller.
+    pub elb_classic: aws_sdk_elasticloadbalancing::Client,
 }
 
 impl Aws {
@@ -61,6 +64,7 @@ impl Aws {
             kms: aws_sdk_kms::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            elb_classic: aws_sdk_elasticloadbalancing::Client::new(&config),
             config,
         }
     }

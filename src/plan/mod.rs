@@ -73,6 +73,8 @@ pub enum Kind {
     Nodegroup,
     /// Not planned: made by Kubernetes for Services; teardown finds them in our VPC.
     LoadBalancer,
+    /// Not planned: left in our VPC by nodes (VPC CNI); teardown deletes this cluster's.
+    NetworkInterface,
 }
 
 impl Kind {
@@ -100,6 +102,7 @@ impl Kind {
             Kind::LaunchTemplate => "launch-template",
             Kind::Nodegroup => "nodegroup",
             Kind::LoadBalancer => "load-balancer",
+            Kind::NetworkInterface => "network-interface",
         }
     }
 }

@@ -327,6 +327,18 @@ pub fn render_inventory(
     for (task, kind, id) in lines {
         let _ = writeln!(out, "  [{}] {} {id}", task.as_str(), kind.as_str());
     }
+    for note in &inventory.notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
+    out
+}
+
+/// Load balancers that keep teardown from starting, each with the way out.
+pub fn render_load_balancers_in_the_way(items: &[(String, String)]) -> String {
+    let mut out = String::from("\nBefore anything is deleted:\n");
+    for (what, way_out) in items {
+        let _ = writeln!(out, "  ✗ {what}: {way_out}");
+    }
     out
 }
 

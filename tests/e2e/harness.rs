@@ -285,6 +285,21 @@ impl Account {
         post(&self.endpoint, "/eksboot-moto/addon-fault", &body);
     }
 
+    /// Denies (or allows again) DeleteCluster of one cluster in this account.
+    pub fn deny_delete_cluster(&self, cluster: &str, deny: bool) {
+        let body = format!(
+            r#"{{"account": "{}", "cluster": "{cluster}", "deny": {deny}}}"#,
+            self.id
+        );
+        post(&self.endpoint, "/eksboot-moto/deny-delete-cluster", &body);
+    }
+
+    /// Makes one key's tags unreadable (its key policy denies kms:ListResourceTags).
+    pub fn make_key_tags_unreadable(&self, key: &str) {
+        let body = format!(r#"{{"account": "{}", "key": "{key}"}}"#, self.id);
+        post(&self.endpoint, "/eksboot-moto/unreadable-key-tags", &body);
+    }
+
     /// The binary as a plain process (to kill it, signal it, or give it a terminal), with the
     /// same environment as [`Account::eksboot`].
     pub fn command(&self) -> std::process::Command {

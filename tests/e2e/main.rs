@@ -12,4 +12,5 @@ mod least_privilege;
 mod policies;
 mod preflight;
 mod teardown;
+mod teardown_aws;
 mod wizard;

@@ -359,6 +359,13 @@ def create_cluster(self):
 
 def delete_cluster(self, name):
     cluster = _cluster(self, name)
+    if (self.account_id, name) in _denied_cluster_deletes:
+        raise AccessDeniedException(
+            **{
+                "__type": "AccessDeniedException",
+                "message": f"User is not authorized to perform: eks:DeleteCluster on resource: {cluster.arn} with an explicit deny",
+            }
+        )
     if cluster.status == "CREATING":
         # EKS refuses to delete a cluster it is still creating.
         raise ResourceInUseException(
@@ -1064,8 +1071,16 @@ def _control(path, body):
     """The extension's own control API, for faults a test sets on one resource."""
     if path == "/eksboot-moto/addon-fault":
         _addon_faults[(body["account"], body["cluster"], body["addon"])] = body["fault"]
-        return True
-    return False
+    elif path == "/eksboot-moto/deny-delete-cluster":
+        if body.get("deny", True):
+            _denied_cluster_deletes.add((body["account"], body["cluster"]))
+        else:
+            _denied_cluster_deletes.discard((body["account"], body["cluster"]))
+    elif path == "/eksboot-moto/unreadable-key-tags":
+        _unreadable_key_tags.add((body["account"], body["key"]))
+    else:
+        return False
+    return True
 
 
 def _keep_raw_body(app):
@@ -1253,6 +1268,178 @@ def _check_principal_exists(cluster, principal_arn):
             addonName=None,
             message="The specified principalArn is invalid: invalid principal.",
         )
+
+
+# --------------------------------------------------------------------------
+# Network dependencies as EC2 enforces them: moto deletes subnets, security groups and VPCs
+# whatever still uses them, and frees an interface the moment its owner is asked to go.
+
+from moto.ec2.exceptions import DependencyViolationError
+from moto.ec2.models import elastic_network_interfaces as ec2_enis
+from moto.ec2.models import security_groups as ec2_sgs
+from moto.ec2.models import subnets as ec2_subnets
+from moto.elb import models as elb_models
+from moto.kms import models as kms_models
+from moto.kms.exceptions import AccessDeniedException as KmsAccessDenied
+
+
+def _release_interfaces(ec2):
+    """Interfaces go when their owner is gone: a NAT gateway or endpoint once `deleted` (they
+    stay while it is `deleting`), a Classic ELB's a while after it is deleted."""
+    for nat in ec2.nat_gateways.values():
+        if nat.state == "deleted":
+            ec2.enis.pop(nat._eni.id, None)
+    for endpoint in ec2.vpc_end_points.values():
+        if endpoint.state == "deleted":
+            for eni_id in endpoint.network_interface_ids:
+                ec2.enis.pop(eni_id, None)
+    now = time.monotonic()
+    for eni_id, eni in list(ec2.enis.items()):
+        release_at = eni.__dict__.get("_eksboot_release_at")
+        if release_at is not None and now >= release_at:
+            ec2.enis.pop(eni_id, None)
+
+
+def _live_endpoints(ec2):
+    return [e for e in ec2.vpc_end_points.values() if e.state != "deleted"]
+
+
+_original_get_all_enis = ec2_enis.NetworkInterfaceBackend.get_all_network_interfaces
+
+
+def get_all_network_interfaces(self, *args, **kwargs):
+    _release_interfaces(self)
+    return _original_get_all_enis(self, *args, **kwargs)
+
+
+ec2_enis.NetworkInterfaceBackend.get_all_network_interfaces = get_all_network_interfaces
+
+_original_delete_subnet = ec2_subnets.SubnetBackend.delete_subnet
+
+
+def delete_subnet(self, subnet_id):
+    # "The subnet has dependencies and cannot be deleted" while interfaces or endpoints (also
+    # `deleting` ones) sit in it
+    # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSubnet.html).
+    _release_interfaces(self)
+    users = [eni.id for eni in self.enis.values() if eni.subnet is not None and eni.subnet.id == subnet_id]
+    users += [e.id for e in _live_endpoints(self) if subnet_id in (e.subnet_ids or [])]
+    if users:
+        raise DependencyViolationError(
+            f"The subnet '{subnet_id}' has dependencies and cannot be deleted."
+        )
+    return _original_delete_subnet(self, subnet_id)
+
+
+ec2_subnets.SubnetBackend.delete_subnet = delete_subnet
+
+_original_delete_security_group = ec2_sgs.SecurityGroupBackend.delete_security_group
+
+
+def delete_security_group(self, name=None, group_id=None):
+    # A group still attached to an interface or endpoint "has a dependent object"
+    # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSecurityGroup.html).
+    _release_interfaces(self)
+    if group_id:
+        attached = [
+            eni.id for eni in self.enis.values() if any(g.id == group_id for g in eni._group_set)
+        ]
+        attached += [
+            e.id for e in _live_endpoints(self) if group_id in (e.security_group_ids or [])
+        ]
+        if attached:
+            raise DependencyViolationError(f"resource {group_id} has a dependent object")
+    return _original_delete_security_group(self, name=name, group_id=group_id)
+
+
+ec2_sgs.SecurityGroupBackend.delete_security_group = delete_security_group
+
+_original_delete_vpc = ec2_vpcs.VPCBackend.delete_vpc
+
+
+def delete_vpc(self, vpc_id):
+    # moto checks subnets and route tables; AWS also refuses while an internet gateway is
+    # attached or security groups other than the default remain.
+    attached = [g for g in self.internet_gateways.values() if g.vpc is not None and g.vpc.id == vpc_id]
+    groups = [g for g in self.groups.get(vpc_id, {}).values() if g.name != "default"]
+    if attached or groups:
+        raise DependencyViolationError(
+            f"The vpc '{vpc_id}' has dependencies and cannot be deleted."
+        )
+    return _original_delete_vpc(self, vpc_id)
+
+
+ec2_vpcs.VPCBackend.delete_vpc = delete_vpc
+
+_original_delete_vpc_endpoints = ec2_vpcs.VPCBackend.delete_vpc_endpoints
+
+
+def delete_vpc_endpoints(self, vpce_ids=None):
+    # The endpoint is `deleting` for a while and keeps its interfaces until it is gone.
+    for vpce_id in vpce_ids or []:
+        endpoint = self.vpc_end_points.get(vpce_id)
+        if endpoint is None or endpoint.state in ("deleting", "deleted"):
+            continue
+        if (endpoint.vpc_endpoint_type or "").lower() != "interface":
+            for route_table_id in endpoint.route_table_ids:
+                self.delete_route(route_table_id, endpoint.destination_prefix_list_id)
+        endpoint.state = "deleted"
+
+
+ec2_vpcs.VPCBackend.delete_vpc_endpoints = delete_vpc_endpoints
+
+_original_create_elb = elb_models.ELBBackend.create_load_balancer
+
+
+def create_classic_load_balancer(self, *args, **kwargs):
+    # A Classic ELB places a network interface ("ELB <name>") in each of its subnets
+    # (https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-security-groups.html).
+    from moto.ec2.models import ec2_backends
+
+    lb = _original_create_elb(self, *args, **kwargs)
+    ec2 = ec2_backends[self.account_id][self.region_name]
+    for subnet_id in lb.subnets or []:
+        ec2.create_network_interface(
+            ec2.get_subnet(subnet_id),
+            None,
+            group_ids=list(lb.security_groups or []),
+            description=f"ELB {lb.name}",
+        )
+    return lb
+
+
+def delete_classic_load_balancer(self, load_balancer_name):
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[self.account_id][self.region_name]
+    for eni in ec2.enis.values():
+        if eni.description == f"ELB {load_balancer_name}":
+            eni.__dict__["_eksboot_release_at"] = time.monotonic() + TRANSITION_SECONDS
+    return elb_models.ELBBackend._eksboot_original_delete(self, load_balancer_name)
+
+
+elb_models.ELBBackend._eksboot_original_delete = elb_models.ELBBackend.delete_load_balancer
+elb_models.ELBBackend.create_load_balancer = create_classic_load_balancer
+elb_models.ELBBackend.delete_load_balancer = delete_classic_load_balancer
+
+# Faults a test sets for one resource: DeleteCluster denied for a cluster, and a key whose
+# policy denies ListResourceTags (a key of another team, shared in the account).
+_denied_cluster_deletes = set()
+_unreadable_key_tags = set()
+
+_original_list_resource_tags = kms_models.KmsBackend.list_resource_tags
+
+
+def list_resource_tags(self, key_id_or_arn):
+    key_id = self.get_key_id(key_id_or_arn)
+    if (self.account_id, key_id) in _unreadable_key_tags:
+        raise KmsAccessDenied(
+            f"User is not authorized to perform: kms:ListResourceTags on resource {key_id} because no resource-based policy allows it"
+        )
+    return _original_list_resource_tags(self, key_id_or_arn)
+
+
+kms_models.KmsBackend.list_resource_tags = list_resource_tags
 
 
 # --------------------------------------------------------------------------
