@@ -37,6 +37,14 @@ class Emulator:
             transition = {"progression": "time", "seconds": seconds} if seconds else {"progression": "immediate"}
             self.post("/moto-api/state-manager/set-transition", {"model_name": model, "transition": transition})
         self.work = tempfile.mkdtemp()
+        # The caller must exist in IAM (EKS refuses access entries for principals it lacks).
+        import boto3
+
+        iam = boto3.client("iam", endpoint_url=self.endpoint, region_name="us-east-1",
+                           aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
+        iam.create_user(UserName="bench")
+        key = iam.create_access_key(UserName="bench")["AccessKey"]
+        self.keys = (key["AccessKeyId"], key["SecretAccessKey"])
 
     def post(self, path, body):
         request = urllib.request.Request(
@@ -48,7 +56,8 @@ class Emulator:
     def env(self):
         env = {
             **os.environ,
-            "AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": self.keys[0],
+            "AWS_SECRET_ACCESS_KEY": self.keys[1],
             "AWS_MAX_ATTEMPTS": "1", "AWS_EC2_METADATA_DISABLED": "true", "EKSBOOT_POLL_MS": "200",
             "EKSBOOT_RETRY_MS": "200",
             "AWS_CONFIG_FILE": os.path.join(self.work, "none"),

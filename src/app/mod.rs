@@ -88,7 +88,7 @@ impl RunError {
             | RunError::Blocked { hint, .. } => Some(hint.clone()),
             RunError::Aws(e) => Some(e.hint()),
             RunError::Journal(JournalError::Locked { .. }) => Some(
-                "wait for the other run to finish; if it was stopped, its lock is taken over automatically".into(),
+                "wait for the other run to finish; the lock is released the moment that process ends, however it ends".into(),
             ),
             RunError::Journal(_) => Some("check the state file path and its permissions".into()),
             RunError::Kubeconfig { .. } => Some(

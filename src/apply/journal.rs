@@ -368,30 +368,30 @@ fn new_run_id(cluster: &str) -> String {
     format!("run-{hex}")
 }
 
-/// The lock beside a state file. Dropping it releases the lock.
+/// The lock beside a state file: an OS advisory lock on `<state>.lock`, held for the whole run.
+/// The kernel drops it when the process ends however it ends (SIGKILL, a zombie nobody reaps),
+/// so a dead run never blocks the next one, and a reused PID means nothing. The file is never
+/// unlinked (two processes would then lock different inodes); the PID and host in it are only
+/// there to name the holder.
 #[derive(Debug)]
 struct Lock {
-    path: PathBuf,
+    /// Holding the open file holds the lock; dropping it releases the lock.
+    file: std::fs::File,
     took_over_from: Option<u32>,
+}
+
+impl Drop for Lock {
+    /// A run that ends normally leaves the file empty, so only a run that died names itself
+    /// in it to the next one.
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+    }
 }
 
 fn lock_path(state: &Path) -> PathBuf {
     let mut name = state.as_os_str().to_owned();
     name.push(".lock");
     PathBuf::from(name)
-}
-
-/// Whether a process is running (on this machine).
-fn process_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        // Without a cheap check, respect the lock.
-        true
-    }
 }
 
 fn hostname() -> Option<String> {
@@ -401,63 +401,59 @@ fn hostname() -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
+/// The PID and host a lock file names.
+fn holder(text: &str) -> (Option<u32>, Option<String>) {
+    let mut words = text.split_whitespace();
+    let pid = words.next().and_then(|p| p.parse().ok());
+    (pid, words.next().map(str::to_string))
+}
+
 impl Lock {
     fn acquire(state: &Path) -> Result<Lock, JournalError> {
+        use std::io::{Read, Seek};
         let path = lock_path(state);
+        let write_error = |source| JournalError::Write {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(write_error)?;
+        let mut previous = String::new();
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let _ = file.read_to_string(&mut previous);
+                let (pid, host) = holder(&previous);
+                return Err(JournalError::Locked {
+                    path: state.to_path_buf(),
+                    pid: pid.unwrap_or(0),
+                    host,
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => return Err(write_error(source)),
+        }
+        let _ = file.read_to_string(&mut previous);
+        // A holder named in the file but holding no lock has ended: say so once.
+        let took_over_from = holder(&previous).0.filter(|pid| *pid != std::process::id());
         let contents = format!(
             "{} {}\n",
             std::process::id(),
             hostname().unwrap_or_default()
         );
-        let mut took_over_from = None;
-        loop {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut file) => {
-                    file.write_all(contents.as_bytes())
-                        .and_then(|_| file.sync_all())
-                        .map_err(|source| JournalError::Write {
-                            path: path.clone(),
-                            source,
-                        })?;
-                    return Ok(Lock {
-                        path,
-                        took_over_from,
-                    });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let held = std::fs::read_to_string(&path).unwrap_or_default();
-                    let mut words = held.split_whitespace();
-                    let pid: Option<u32> = words.next().and_then(|p| p.parse().ok());
-                    let host = words.next().map(str::to_string);
-                    let same_host = host.is_none() || host == hostname();
-                    match pid {
-                        Some(pid) if !same_host || process_alive(pid) => {
-                            return Err(JournalError::Locked {
-                                path: state.to_path_buf(),
-                                pid,
-                                host,
-                            })
-                        }
-                        _ => {
-                            // The process that held it is gone: take it over.
-                            took_over_from = pid;
-                            let _ = std::fs::remove_file(&path);
-                        }
-                    }
-                }
-                Err(source) => return Err(JournalError::Write { path, source }),
-            }
-        }
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(contents.as_bytes()))
+            .and_then(|()| file.sync_all())
+            .map_err(write_error)?;
+        Ok(Lock {
+            file,
+            took_over_from,
+        })
     }
 }
 
@@ -539,18 +535,30 @@ mod tests {
     }
 
     #[test]
-    fn a_lock_whose_process_is_gone_is_taken_over() {
+    fn a_lock_file_naming_a_live_process_that_holds_no_lock_is_taken_over() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         drop(Journal::create(&path, &profile(), "1", &PlanFacts::default()).unwrap());
-        // A pid that cannot be running (above the kernel's maximum).
+        // PID 1 is alive (and never ours), but holds no OS lock on the file.
         std::fs::write(
             lock_path(&path),
-            format!("4194305 {}\n", hostname().unwrap_or_default()),
+            format!("1 {}\n", hostname().unwrap_or_default()),
         )
         .unwrap();
         let j = Journal::open(&path).unwrap().unwrap();
-        assert!(j.lock_note().unwrap().contains("4194305"));
+        assert!(
+            j.lock_note().unwrap().contains("process 1"),
+            "{:?}",
+            j.lock_note()
+        );
+        // The file names the new holder, and is never removed.
+        let text = std::fs::read_to_string(lock_path(&path)).unwrap();
+        assert!(
+            text.starts_with(&format!("{} ", std::process::id())),
+            "{text}"
+        );
+        drop(j);
+        assert!(lock_path(&path).exists());
     }
 
     #[test]

@@ -987,6 +987,9 @@ fn plain_output_of_a_full_create() {
 #[test]
 fn a_state_file_in_use_is_refused_naming_the_holder() {
     let run = Run::new(Account::new());
+    // This test process holds the OS lock, as a running eksboot would.
+    let lock = std::fs::File::create(run.dir.path().join("state.json.lock")).unwrap();
+    lock.lock().unwrap();
     std::fs::write(
         run.dir.path().join("state.json.lock"),
         format!("{} {}\n", std::process::id(), hostname()),
@@ -1006,6 +1009,76 @@ fn a_state_file_in_use_is_refused_naming_the_holder() {
         stderr.contains("hint: wait for the other run to finish"),
         "{stderr}"
     );
+    // Released, the same command goes ahead.
+    drop(lock);
+    run.create(&profile).success();
+}
+
+#[test]
+fn a_run_killed_and_never_reaped_does_not_block_the_next() {
+    // In a container whose init reaps nothing, a SIGKILLed run lingers as a zombie: its PID
+    // still exists, but the kernel released its lock.
+    let run = Run::new(Account::new());
+    let profile = root("profiles/dev.toml");
+    let mut child = run
+        .account
+        .command()
+        .env("EKSBOOT_POLL_MS", "100")
+        .args(["create", "--yes", "--profile"])
+        .arg(&profile)
+        .arg("--state")
+        .arg(run.state())
+        .arg("--kubeconfig")
+        .arg(run.kubeconfig())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !run.state().exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SIGKILL, and no wait(): the process stays a zombie until this test ends.
+    sigkill(child.id());
+    let pid = child.id();
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the killed run is still a zombie"
+    );
+    let out = run
+        .account
+        .eksboot()
+        .env("EKSBOOT_POLL_MS", "100")
+        .args(["resume", "--yes", "--state"])
+        .arg(run.state())
+        .arg("--kubeconfig")
+        .arg(run.kubeconfig())
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains(&format!("process {pid}")),
+        "says whose lock it took:\n{text}"
+    );
+    assert_eq!(
+        crate::teardown::ours(&run.account, "dev", "us-west-2")["clusters"],
+        1
+    );
+    let _ = child.wait();
+}
+
+/// SIGKILL by PID through the `kill` command (no libc binding in the tests).
+fn sigkill(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }
 
 fn hostname() -> String {
