@@ -96,7 +96,7 @@ impl RunError {
             ),
             RunError::Preflight => Some("fix the failed checks above, then run the same command again".into()),
             RunError::Apply(e) => Some(format!(
-                "{}; everything made so far is recorded: rerun the same command to resume",
+                "{}; everything made so far is recorded: once that is done, the same command resumes",
                 e.error.hint()
             )),
         }

@@ -258,6 +258,7 @@ impl Ctx {
             op,
         )
         .await
+        .map_err(AwsError::as_creator)
     }
 
     /// Reports a status while waiting.

@@ -254,7 +254,8 @@ async fn access_denied_stops_the_run_cleanly_with_the_journal_saved() {
         "{err}"
     );
     assert!(
-        err.error.hint().contains("allow ec2:CreateVpc"),
+        err.error.hint().contains("may not call ec2:CreateVpc")
+            && err.error.hint().contains("eksboot permissions"),
         "{}",
         err.error.hint()
     );
@@ -313,4 +314,32 @@ async fn throttling_is_retried_and_the_step_succeeds() {
         ctx.journal.lock().unwrap().outputs("vpc").unwrap().id,
         "vpc-1"
     );
+}
+
+#[tokio::test]
+async fn an_answer_that_is_not_an_aws_error_shows_the_status_and_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let ec2 = Canned::default().answer(
+        "DescribeVpcs",
+        502,
+        "<html><body><h1>502 Bad Gateway</h1>corporate proxy</body></html>",
+    );
+    let mut aws = unreachable_aws();
+    aws.ec2 = canned_client!(aws_sdk_ec2, ec2);
+    let ctx = ctx(aws, dir.path());
+    let ExecuteError::Failed(err) = execute(Arc::clone(&ctx), &["vpc".into()])
+        .await
+        .unwrap_err()
+    else {
+        panic!("expected a failure")
+    };
+    let text = err.to_string();
+    assert!(text.contains("ec2:DescribeVpcs"), "{text}");
+    assert!(text.contains("HTTP 502"), "{text}");
+    assert!(
+        text.contains("502 Bad Gateway</h1>corporate proxy"),
+        "{text}"
+    );
+    assert!(!text.contains("Unknown"), "{text}");
+    assert!(err.error.hint().contains("proxy"), "{}", err.error.hint());
 }

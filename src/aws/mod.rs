@@ -106,6 +106,39 @@ pub enum AwsError {
     AccessDenied {
         action: &'static str,
         failure: Failure,
+        /// Made as the creator role (whose policy eksboot writes), not as you.
+        by_creator: bool,
+    },
+    /// A principal EKS or IAM does not know (an admin ARN that does not exist).
+    #[error("{action}: invalid principal ({}: {})", failure.code, failure.message)]
+    InvalidPrincipal {
+        action: &'static str,
+        failure: Failure,
+    },
+    /// An account quota is reached.
+    #[error("{action}: a quota is reached ({}: {})", failure.code, failure.message)]
+    LimitExceeded {
+        action: &'static str,
+        failure: Failure,
+    },
+    /// A value AWS does not offer here (an AZ, instance type or Kubernetes version).
+    #[error("{action}: not supported here ({}: {})", failure.code, failure.message)]
+    Unsupported {
+        action: &'static str,
+        failure: Failure,
+    },
+    /// AWS failed on its side (5xx): retrying may help.
+    #[error("{action}: AWS had an internal error ({}: {})", failure.code, failure.message)]
+    Transient {
+        action: &'static str,
+        failure: Failure,
+    },
+    /// An answer that is not an AWS error at all (a proxy's HTML page, an empty 502).
+    #[error("{action}: the answer was not an AWS error: HTTP {status}, body {body:?}")]
+    Malformed {
+        action: &'static str,
+        status: u16,
+        body: String,
     },
     #[error("{action}: not found ({}: {})", failure.code, failure.message)]
     NotFound {
@@ -162,9 +195,13 @@ impl AwsError {
     pub fn action(&self) -> &'static str {
         match self {
             AwsError::NoCredentials(_) => "credentials",
-            AwsError::Unreachable { action, .. } => action,
+            AwsError::Unreachable { action, .. } | AwsError::Malformed { action, .. } => action,
             AwsError::BadCredentials { action, .. }
             | AwsError::AccessDenied { action, .. }
+            | AwsError::InvalidPrincipal { action, .. }
+            | AwsError::LimitExceeded { action, .. }
+            | AwsError::Unsupported { action, .. }
+            | AwsError::Transient { action, .. }
             | AwsError::NotFound { action, .. }
             | AwsError::AlreadyExists { action, .. }
             | AwsError::DependencyViolation { action, .. }
@@ -177,12 +214,18 @@ impl AwsError {
         match self {
             AwsError::BadCredentials { failure: f, .. }
             | AwsError::AccessDenied { failure: f, .. }
+            | AwsError::InvalidPrincipal { failure: f, .. }
+            | AwsError::LimitExceeded { failure: f, .. }
+            | AwsError::Unsupported { failure: f, .. }
+            | AwsError::Transient { failure: f, .. }
             | AwsError::NotFound { failure: f, .. }
             | AwsError::AlreadyExists { failure: f, .. }
             | AwsError::DependencyViolation { failure: f, .. }
             | AwsError::Throttled { failure: f, .. }
             | AwsError::Other { failure: f, .. } => Some(f),
-            AwsError::NoCredentials(_) | AwsError::Unreachable { .. } => None,
+            AwsError::NoCredentials(_)
+            | AwsError::Unreachable { .. }
+            | AwsError::Malformed { .. } => None,
         }
     }
 
@@ -190,16 +233,99 @@ impl AwsError {
         matches!(self, AwsError::NotFound { .. })
     }
 
-    /// What the person can do next.
+    /// The same error, made as the creator role (an access denied then names its policy).
+    pub fn as_creator(self) -> AwsError {
+        match self {
+            AwsError::AccessDenied {
+                action, failure, ..
+            } => AwsError::AccessDenied {
+                action,
+                failure,
+                by_creator: true,
+            },
+            other => other,
+        }
+    }
+
+    /// Whether trying the same call again may succeed without anything being fixed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            AwsError::Throttled { .. } | AwsError::Transient { .. } | AwsError::Unreachable { .. }
+        )
+    }
+
+    /// What the person can do next. Only errors that retrying can fix say "retry".
     pub fn hint(&self) -> String {
         match self {
             AwsError::NoCredentials(_) => "configure credentials: set AWS_PROFILE, run `aws configure` or `aws sso login`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
-            AwsError::BadCredentials { .. } => "your credentials are invalid or expired: refresh them (e.g. `aws sso login`) and retry".into(),
-            AwsError::AccessDenied { action, .. } => format!("ask your AWS administrator to allow {action} for your identity, then retry"),
-            AwsError::Throttled { .. } => "AWS is rate-limiting this account: wait a minute and retry".into(),
-            AwsError::Unreachable { .. } => "check your network connection, proxy settings and the region name".into(),
-            AwsError::NotFound { .. } | AwsError::AlreadyExists { .. } | AwsError::DependencyViolation { .. } | AwsError::Other { .. } => "retry; if it persists, run with -v and check the AWS console".into(),
+            AwsError::BadCredentials { .. } => "your credentials are invalid or expired: refresh them (e.g. `aws sso login`) and run the command again".into(),
+            AwsError::AccessDenied { action, by_creator: true, .. } => format!(
+                "the creator role may not call {action}: eksboot writes that role's policy itself; if security.creator_role names a role you brought, give it what `eksboot permissions --for creator` prints"
+            ),
+            AwsError::AccessDenied { action, .. } => format!(
+                "your identity may not call {action}: attach the policy `eksboot permissions --profile YOUR-PROFILE` prints (README: What you need), or ask your AWS administrator to"
+            ),
+            AwsError::InvalidPrincipal { failure, .. } => format!(
+                "an IAM principal in the request does not exist ({}): create it, or remove it from cluster.admins",
+                failure.message
+            ),
+            AwsError::LimitExceeded { failure, .. } => match quota_of(&failure.code) {
+                Some(q) => format!(
+                    "the quota \"{}\" ({} {}) is reached: free some, or request more in the Service Quotas console, or `aws service-quotas request-service-quota-increase --service-code {} --quota-code {} --desired-value N`",
+                    q.name, q.service, q.code, q.service, q.code
+                ),
+                None => format!(
+                    "an account quota is reached ({}): free some, or request more in the Service Quotas console",
+                    failure.message
+                ),
+            },
+            AwsError::Unsupported { failure, .. } => format!(
+                "this region or account does not offer it; AWS says: {} (pick one of the values it allows: cluster.kubernetes_version, network.availability_zones or nodes.instance_types)",
+                failure.message
+            ),
+            AwsError::AlreadyExists { failure, .. } => format!(
+                "another resource eksboot did not make holds that name ({}): delete or rename it, or choose another cluster name",
+                failure.message
+            ),
+            AwsError::DependencyViolation { .. } => "something still uses it: delete what uses it first (`eksboot teardown` finds and orders what eksboot made)".into(),
+            AwsError::NotFound { .. } => "it is gone or was never there: check the name and region; a rerun adopts or recreates what eksboot makes".into(),
+            AwsError::Throttled { .. } => "AWS is rate-limiting this account: wait a minute and run the same command again (it resumes)".into(),
+            AwsError::Transient { .. } => "AWS failed on its side: run the same command again (it resumes)".into(),
+            AwsError::Unreachable { .. } => "check your network connection, proxy settings and the region name, then run the same command again (it resumes)".into(),
+            AwsError::Malformed { .. } => "something between you and AWS answered instead of AWS (a proxy or firewall?): check HTTPS_PROXY and AWS_ENDPOINT_URL".into(),
+            AwsError::Other { failure, .. } => format!(
+                "AWS refused the request ({}): fix what it names; -v shows each call",
+                failure.code
+            ),
         }
+    }
+}
+
+/// A Service Quotas quota: its name, service code and quota code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub name: &'static str,
+    pub service: &'static str,
+    pub code: &'static str,
+}
+
+/// The quota an error code means, as Service Quotas names it.
+pub fn quota_of(error_code: &str) -> Option<Quota> {
+    let q = |name, service, code| {
+        Some(Quota {
+            name,
+            service,
+            code,
+        })
+    };
+    match error_code {
+        "VpcLimitExceeded" => q("VPCs per Region", "vpc", "L-F678F1CE"),
+        "AddressLimitExceeded" => q("EC2-VPC Elastic IPs", "ec2", "L-0263D0A3"),
+        "NatGatewayLimitExceeded" => q("NAT gateways per Availability Zone", "vpc", "L-FE5A380F"),
+        "InternetGatewayLimitExceeded" => q("Internet gateways per Region", "vpc", "L-A4707A72"),
+        "ResourceLimitExceededException" => q("Clusters", "eks", "L-1194D53C"),
+        _ => None,
     }
 }
 
@@ -212,6 +338,16 @@ where
     match err {
         SdkError::ServiceError(context) => {
             let e = context.err();
+            if e.code().is_none() {
+                let raw = context.raw();
+                let body = raw.body().bytes().unwrap_or_default();
+                let text: String = String::from_utf8_lossy(body).chars().take(200).collect();
+                return AwsError::Malformed {
+                    action,
+                    status: raw.status().as_u16(),
+                    body: text,
+                };
+            }
             let failure = Failure {
                 code: e.code().unwrap_or("Unknown").to_string(),
                 message: e.message().unwrap_or_default().to_string(),
@@ -222,6 +358,15 @@ where
                     .or(request_id),
             };
             classify_code(action, failure)
+        }
+        SdkError::ResponseError(response) => {
+            let raw = response.raw();
+            let body = raw.body().bytes().unwrap_or_default();
+            AwsError::Malformed {
+                action,
+                status: raw.status().as_u16(),
+                body: String::from_utf8_lossy(body).chars().take(200).collect(),
+            }
         }
         SdkError::DispatchFailure(d) => AwsError::Unreachable {
             action,
@@ -275,7 +420,41 @@ pub fn classify_code(action: &'static str, failure: Failure) -> AwsError {
         | "AccessDeniedException"
         | "UnauthorizedOperation"
         | "UnauthorizedAccess"
-        | "AuthorizationError" => AwsError::AccessDenied { action, failure },
+        | "AuthorizationError" => AwsError::AccessDenied {
+            action,
+            failure,
+            by_creator: false,
+        },
+        "InvalidParameterException" | "InvalidParameterValue"
+            if failure.message.to_lowercase().contains("principal") =>
+        {
+            AwsError::InvalidPrincipal { action, failure }
+        }
+        "VpcLimitExceeded"
+        | "AddressLimitExceeded"
+        | "NatGatewayLimitExceeded"
+        | "InternetGatewayLimitExceeded"
+        | "ResourceLimitExceededException"
+        | "LimitExceeded"
+        | "LimitExceededException"
+        | "RulesPerSecurityGroupLimitExceeded" => AwsError::LimitExceeded { action, failure },
+        "UnsupportedAvailabilityZoneException" | "Unsupported" | "UnsupportedOperation" => {
+            AwsError::Unsupported { action, failure }
+        }
+        "InvalidParameterException" | "InvalidParameterValue"
+            if failure.message.to_lowercase().contains("unsupported")
+                || failure.message.to_lowercase().contains("not supported") =>
+        {
+            AwsError::Unsupported { action, failure }
+        }
+        "InternalError"
+        | "InternalFailure"
+        | "InternalServerError"
+        | "ServerException"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
+        | "Unavailable"
+        | "InternalServiceError" => AwsError::Transient { action, failure },
         "ExpiredToken"
         | "ExpiredTokenException"
         | "InvalidClientTokenId"
@@ -330,6 +509,8 @@ mod tests {
             AwsError::NotFound { .. } => "not-found",
             AwsError::AlreadyExists { .. } => "exists",
             AwsError::DependencyViolation { .. } => "dependency",
+            AwsError::Transient { .. } => "transient",
+            AwsError::LimitExceeded { .. } => "limit",
             _ => "other",
         };
         assert_eq!(kind("AccessDeniedException"), "denied");
@@ -343,47 +524,54 @@ mod tests {
         assert_eq!(kind("InvalidGroup.Duplicate"), "exists");
         assert_eq!(kind("DependencyViolation"), "dependency");
         assert_eq!(kind("InvalidParameterValue"), "other");
+        assert_eq!(kind("InternalError"), "transient");
+        assert_eq!(kind("VpcLimitExceeded"), "limit");
+    }
+
+    /// One error of every class, as the person sees it: message, then hint.
+    fn rendered(error: &AwsError) -> String {
+        format!("{error}\n  hint: {}\n", error.hint())
     }
 
     #[test]
-    fn every_error_kind_says_what_to_do_next() {
-        let cases = [
-            (AwsError::NoCredentials(String::new()), "aws configure"),
-            (
-                classify_code("sts:GetCallerIdentity", failure("ExpiredToken")),
-                "refresh them",
-            ),
-            (
-                classify_code("ec2:CreateVpc", failure("UnauthorizedOperation")),
-                "allow ec2:CreateVpc",
-            ),
-            (
-                classify_code("ec2:CreateVpc", failure("RequestLimitExceeded")),
-                "wait a minute",
-            ),
-            (
-                AwsError::Unreachable {
-                    action: "ec2:DescribeVpcs",
-                    message: "dns error".into(),
-                },
-                "network connection",
-            ),
-            (
-                classify_code("ec2:DeleteVpc", failure("DependencyViolation")),
-                "retry",
-            ),
+    fn every_error_class_says_what_to_fix() {
+        let f = |code: &str, message: &str| Failure {
+            code: code.into(),
+            message: message.into(),
+            request_id: Some("r-1".into()),
+        };
+        let errors = [
+            AwsError::NoCredentials(String::new()),
+            classify_code("sts:GetCallerIdentity", f("ExpiredToken", "The security token included in the request is expired")),
+            classify_code("ec2:CreateVpc", f("UnauthorizedOperation", "You are not authorized to perform this operation.")),
+            classify_code("eks:CreateCluster", f("AccessDeniedException", "User: arn:aws:sts::1:assumed-role/demo-creator/s is not authorized")).as_creator(),
+            classify_code("eks:CreateAccessEntry", f("InvalidParameterException", "The specified principalArn is invalid: invalid principal.")),
+            classify_code("ec2:AllocateAddress", f("AddressLimitExceeded", "The maximum number of addresses has been reached.")),
+            classify_code("ec2:CreateVpc", f("VpcLimitExceeded", "The maximum number of VPCs has been reached.")),
+            classify_code("iam:CreateRole", f("LimitExceeded", "Cannot exceed quota for RolesPerAccount: 1000")),
+            classify_code("eks:CreateCluster", f("UnsupportedAvailabilityZoneException", "Cannot create cluster 'demo' because us-east-1e does not currently have sufficient capacity. Retry and choose from these availability zones: us-east-1a, us-east-1b")),
+            classify_code("eks:CreateCluster", f("InvalidParameterException", "unsupported Kubernetes version 1.20")),
+            classify_code("iam:CreateRole", f("EntityAlreadyExists", "Role with name demo-cluster already exists.")),
+            classify_code("ec2:DeleteSubnet", f("DependencyViolation", "The subnet 'subnet-1' has dependencies and cannot be deleted.")),
+            classify_code("ec2:CreateVpc", f("RequestLimitExceeded", "Request limit exceeded.")),
+            classify_code("eks:DescribeCluster", f("ServiceUnavailableException", "Service unavailable")),
+            AwsError::Unreachable { action: "ec2:DescribeVpcs", message: "dns error: failed to lookup address".into() },
+            AwsError::Malformed { action: "ec2:DescribeVpcs", status: 502, body: "<html><body>Bad Gateway</body></html>".into() },
+            classify_code("ec2:CreateSubnet", f("InvalidSubnet.Range", "The CIDR '10.0.0.0/8' is invalid.")),
         ];
-        for (error, hint) in cases {
-            assert!(error.hint().contains(hint), "{error}: {}", error.hint());
-            // Messages name the action and never show Rust debug output.
-            let text = error.to_string();
-            assert!(!text.contains("Some(") && !text.contains("{ "), "{text}");
+        let text: String = errors.iter().map(rendered).collect();
+        insta::assert_snapshot!(text);
+        for error in &errors {
+            // Never "retry" for what retrying cannot fix; never Rust debug output.
+            let says_retry = error.hint().contains("again (it resumes)");
+            assert_eq!(
+                says_retry,
+                error.is_transient(),
+                "{error}: {}",
+                error.hint()
+            );
+            assert!(!error.to_string().contains("Some("), "{error}");
         }
-        let denied = classify_code("ec2:CreateVpc", failure("UnauthorizedOperation"));
-        assert_eq!(
-            denied.to_string(),
-            "ec2:CreateVpc: access denied (UnauthorizedOperation: m)"
-        );
     }
 
     #[test]
