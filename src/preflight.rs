@@ -10,9 +10,66 @@ use crate::profile::{AzSpec, Profile};
 
 /// Zone IDs where EKS does not place control planes (names are shuffled per account; IDs not).
 pub const EKS_UNSUPPORTED_ZONE_IDS: [&str; 3] = ["use1-az3", "usw1-az2", "cac1-az3"];
-/// Default per-region quotas: Elastic IPs and VPCs.
-pub const DEFAULT_EIP_QUOTA: usize = 5;
-pub const DEFAULT_VPC_QUOTA: usize = 5;
+/// The quotas preflight checks, with their AWS defaults (used when Service Quotas cannot say).
+pub const VPC_QUOTA: QuotaSpec = QuotaSpec {
+    service: "vpc",
+    code: "L-F678F1CE",
+    name: "VPCs per Region",
+    default: 5,
+};
+pub const EIP_QUOTA: QuotaSpec = QuotaSpec {
+    service: "ec2",
+    code: "L-0263D0A3",
+    name: "EC2-VPC Elastic IPs",
+    default: 5,
+};
+pub const IGW_QUOTA: QuotaSpec = QuotaSpec {
+    service: "vpc",
+    code: "L-A4707A72",
+    name: "Internet gateways per Region",
+    default: 5,
+};
+pub const NAT_PER_AZ_QUOTA: QuotaSpec = QuotaSpec {
+    service: "vpc",
+    code: "L-FE5A380F",
+    name: "NAT gateways per Availability Zone",
+    default: 5,
+};
+
+/// A Service Quotas quota and its AWS default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaSpec {
+    pub service: &'static str,
+    pub code: &'static str,
+    pub name: &'static str,
+    pub default: usize,
+}
+
+/// A quota's value for this account, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaValue {
+    pub value: usize,
+    /// Why the AWS default is used, when it is.
+    pub defaulted: Option<String>,
+}
+
+/// The applied value of a quota, else its AWS default with the reason.
+async fn quota(aws: &Aws, spec: QuotaSpec) -> QuotaValue {
+    match aws::quotas::applied(aws, spec.service, spec.code).await {
+        Ok(Some(value)) => QuotaValue {
+            value: value as usize,
+            defaulted: None,
+        },
+        Ok(None) => QuotaValue {
+            value: spec.default,
+            defaulted: Some("no applied value in Service Quotas".into()),
+        },
+        Err(e) => QuotaValue {
+            value: spec.default,
+            defaulted: Some(format!("Service Quotas could not be read: {}", e.action())),
+        },
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
@@ -138,6 +195,14 @@ pub async fn run(aws: &Aws, profile: &Profile) -> Report {
         tags.iter()
             .any(|(k, v)| k == "eksboot:cluster" && *v == profile.cluster.name)
     };
+    let (vpc_quota, eip_quota, igw_quota, nat_quota, gateways, nats) = tokio::join!(
+        quota(aws, VPC_QUOTA),
+        quota(aws, EIP_QUOTA),
+        quota(aws, IGW_QUOTA),
+        quota(aws, NAT_PER_AZ_QUOTA),
+        aws::ec2::find_internet_gateways(aws, &[]),
+        aws::ec2::live_nat_gateways(aws),
+    );
     report.checks.push(match addresses {
         Ok(found) => {
             let mine = found.iter().filter(|a| ours(&a.tags)).count();
@@ -148,7 +213,8 @@ pub async fn run(aws: &Aws, profile: &Profile) -> Report {
                 "Elastic IP addresses",
                 used,
                 needed,
-                DEFAULT_EIP_QUOTA,
+                EIP_QUOTA,
+                &eip_quota,
             )
         }
         Err(e) => Check::from_error("elastic-ips", &e),
@@ -162,11 +228,77 @@ pub async fn run(aws: &Aws, profile: &Profile) -> Report {
                 "VPCs",
                 used,
                 1usize.saturating_sub(mine),
-                DEFAULT_VPC_QUOTA,
+                VPC_QUOTA,
+                &vpc_quota,
             )
         }
         Err(e) => Check::from_error("vpcs", &e),
     });
+    if plan.count_kind(Kind::InternetGateway) > 0 {
+        report.checks.push(match gateways {
+            Ok(found) => {
+                let mine = found.iter().filter(|g| ours(&g.tags)).count();
+                let used = found.len() - mine;
+                let needed = 1usize.saturating_sub(mine);
+                headroom(
+                    "internet-gateways",
+                    "internet gateways",
+                    used,
+                    needed,
+                    IGW_QUOTA,
+                    &igw_quota,
+                )
+            }
+            Err(e) => Check::from_error("internet-gateways", &e),
+        });
+    }
+    let nats_needed = plan.count_kind(Kind::NatGateway);
+    if nats_needed > 0 {
+        report
+            .checks
+            .push(match (nats, &report.facts.availability_zones) {
+                (Ok(found), Some(azs)) => {
+                    // One NAT gateway per AZ at most is planned: the fullest AZ decides.
+                    let foreign: Vec<String> = found
+                        .iter()
+                        .filter(|n| !ours(&n.tags))
+                        .map(|n| n.subnet_id.clone())
+                        .collect();
+                    let subnets = if foreign.is_empty() {
+                        Ok(Vec::new())
+                    } else {
+                        aws::ec2::subnets_by_id(aws, &foreign).await
+                    };
+                    match subnets {
+                        Ok(subnets) => {
+                            let per_az = |az: &String| {
+                                foreign
+                                    .iter()
+                                    .filter(|id| {
+                                        subnets.iter().any(|s| &s.id == *id && &s.az == az)
+                                    })
+                                    .count()
+                            };
+                            let used = azs.iter().take(nats_needed).map(per_az).max().unwrap_or(0);
+                            headroom(
+                                "nat-gateways",
+                                "NAT gateways (in the fullest AZ)",
+                                used,
+                                1,
+                                NAT_PER_AZ_QUOTA,
+                                &nat_quota,
+                            )
+                        }
+                        Err(e) => Check::from_error("nat-gateways", &e),
+                    }
+                }
+                (Err(e), _) => Check::from_error("nat-gateways", &e),
+                (Ok(_), None) => Check::pass(
+                    "nat-gateways",
+                    "not checked: the availability zones are not known",
+                ),
+            });
+    }
 
     report.checks.push(role_names(aws, profile, &plan).await);
     if !profile.cluster.admins.is_empty() {
@@ -487,17 +619,36 @@ pub fn choose_version(
     }
 }
 
-/// Whether `needed` more of something fit under its quota.
-pub fn headroom(name: &'static str, what: &str, used: usize, needed: usize, quota: usize) -> Check {
-    let summary = format!("{used} of {quota} {what} in use; the plan needs {needed}");
-    if used + needed <= quota {
+/// Whether `needed` more of something fit under its quota (read from the account, or the AWS
+/// default, said so).
+pub fn headroom(
+    name: &'static str,
+    what: &str,
+    used: usize,
+    needed: usize,
+    spec: QuotaSpec,
+    quota: &QuotaValue,
+) -> Check {
+    let limit = quota.value;
+    let source = match &quota.defaulted {
+        None => format!("quota {limit}"),
+        Some(why) => format!("AWS default quota {limit}: {why}"),
+    };
+    let summary = format!("{used} of {limit} {what} in use; the plan needs {needed} ({source})");
+    if used + needed <= limit {
         Check::pass(name, summary)
     } else {
         Check::fail(
             name,
             summary,
             format!(
-                "release unused {what}, or request a higher quota in Service Quotas (the default is {quota} per region)"
+                "release unused {what}, or request more: Service Quotas → \"{}\" ({} {}), e.g. `aws service-quotas request-service-quota-increase --service-code {} --quota-code {} --desired-value {}`",
+                spec.name,
+                spec.service,
+                spec.code,
+                spec.service,
+                spec.code,
+                used + needed
             ),
         )
     }
@@ -596,8 +747,20 @@ mod tests {
 
     #[test]
     fn headroom_counts_what_the_plan_adds() {
-        assert!(headroom("elastic-ips", "Elastic IPs", 2, 3, 5).ok);
-        let c = headroom("elastic-ips", "Elastic IPs", 3, 3, 5);
+        let default = QuotaValue {
+            value: 5,
+            defaulted: Some("no applied value in Service Quotas".into()),
+        };
+        assert!(headroom("elastic-ips", "Elastic IPs", 2, 3, EIP_QUOTA, &default).ok);
+        let c = headroom("elastic-ips", "Elastic IPs", 3, 3, EIP_QUOTA, &default);
+        assert!(c.summary.contains("AWS default quota 5"), "{}", c.summary);
+        assert!(c.hint.as_ref().unwrap().contains("L-0263D0A3"));
+        let raised = QuotaValue {
+            value: 10,
+            defaulted: None,
+        };
+        let c2 = headroom("elastic-ips", "Elastic IPs", 3, 3, EIP_QUOTA, &raised);
+        assert!(c2.ok && c2.summary.contains("(quota 10)"), "{}", c2.summary);
         assert!(!c.ok);
         assert!(c.hint.unwrap().contains("Service Quotas"));
     }

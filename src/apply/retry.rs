@@ -31,29 +31,13 @@ pub fn is_iam_propagation(err: &AwsError) -> bool {
 pub async fn with_retry<T, F, Fut>(
     base: Duration,
     retryable: impl Fn(&AwsError) -> bool,
-    mut op: F,
+    op: F,
 ) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
 {
-    let mut delay = base;
-    let mut attempt = 1;
-    loop {
-        match op().await {
-            Ok(value) => return Ok(value),
-            Err(err)
-                if attempt < MAX_ATTEMPTS
-                    && (matches!(err, AwsError::Throttled { .. }) || retryable(&err)) =>
-            {
-                tracing::debug!(action = err.action(), attempt, ?delay, "retrying: {err}");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(MAX_DELAY);
-                attempt += 1;
-            }
-            Err(err) => return Err(err),
-        }
-    }
+    while_propagating(base, None, retryable, |_| {}, op).await
 }
 
 /// How long after a role's policy was written calls made as that role may still be denied:

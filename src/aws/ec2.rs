@@ -185,6 +185,27 @@ pub struct Subnet {
     pub vpc_id: String,
 }
 
+fn subnet_of(s: &aws_sdk_ec2::types::Subnet) -> Subnet {
+    Subnet {
+        id: s.subnet_id().unwrap_or_default().to_string(),
+        cidr: s.cidr_block().unwrap_or_default().to_string(),
+        az: s.availability_zone().unwrap_or_default().to_string(),
+        vpc_id: s.vpc_id().unwrap_or_default().to_string(),
+    }
+}
+
+/// Subnets by id (their AZs, for counting NAT gateways per AZ).
+pub async fn subnets_by_id(aws: &Aws, ids: &[String]) -> Result<Vec<Subnet>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_subnets()
+        .set_subnet_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DescribeSubnets", e))?;
+    Ok(out.subnets().iter().map(subnet_of).collect())
+}
+
 pub async fn find_subnets(aws: &Aws, by: Filters<'_>) -> Result<Vec<Subnet>, AwsError> {
     let out = aws
         .ec2
@@ -193,16 +214,7 @@ pub async fn find_subnets(aws: &Aws, by: Filters<'_>) -> Result<Vec<Subnet>, Aws
         .send()
         .await
         .map_err(|e| classify("ec2:DescribeSubnets", e))?;
-    Ok(out
-        .subnets()
-        .iter()
-        .map(|s| Subnet {
-            id: s.subnet_id().unwrap_or_default().to_string(),
-            cidr: s.cidr_block().unwrap_or_default().to_string(),
-            az: s.availability_zone().unwrap_or_default().to_string(),
-            vpc_id: s.vpc_id().unwrap_or_default().to_string(),
-        })
-        .collect())
+    Ok(out.subnets().iter().map(subnet_of).collect())
 }
 
 pub async fn create_subnet(
@@ -244,6 +256,7 @@ pub async fn map_public_ip_on_launch(aws: &Aws, subnet_id: &str) -> Result<(), A
 pub struct InternetGateway {
     pub id: String,
     pub attached_vpcs: Vec<String>,
+    pub tags: Vec<(String, String)>,
 }
 
 pub async fn find_internet_gateways(
@@ -267,6 +280,7 @@ pub async fn find_internet_gateways(
                 .iter()
                 .filter_map(|a| a.vpc_id().map(str::to_string))
                 .collect(),
+            tags: tags_of(g.tags()),
         })
         .collect())
 }
@@ -457,6 +471,24 @@ pub struct NatGateway {
     pub subnet_id: String,
     pub tags: Vec<(String, String)>,
     pub failure: Option<String>,
+}
+
+/// Every NAT gateway of the region that is not deleted.
+pub async fn live_nat_gateways(aws: &Aws) -> Result<Vec<NatGateway>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_nat_gateways()
+        .filter(
+            Filter::builder()
+                .name("state")
+                .values("pending")
+                .values("available")
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DescribeNatGateways", e))?;
+    Ok(out.nat_gateways().iter().map(nat_of).collect())
 }
 
 fn nat_of(n: &aws_sdk_ec2::types::NatGateway) -> NatGateway {

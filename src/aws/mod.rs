@@ -10,6 +10,7 @@ pub mod elb;
 pub mod iam;
 pub mod kms;
 pub mod logs;
+pub mod quotas;
 pub mod sts;
 
 use std::fmt;
@@ -34,6 +35,7 @@ pub struct Aws {
     /// Classic load balancers: what a `type: LoadBalancer` Service makes without the AWS Load
     /// Balancer Controller.
     pub elb_classic: aws_sdk_elasticloadbalancing::Client,
+    pub quotas: aws_sdk_servicequotas::Client,
 }
 
 impl Aws {
@@ -65,6 +67,7 @@ impl Aws {
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             elb_classic: aws_sdk_elasticloadbalancing::Client::new(&config),
+            quotas: aws_sdk_servicequotas::Client::new(&config),
             config,
         }
     }

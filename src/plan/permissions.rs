@@ -95,6 +95,7 @@ pub fn caller_policy(s: &CallerScope) -> Value {
         "logs:DescribeLogGroups",
         "elasticloadbalancing:DescribeLoadBalancers",
         "elasticloadbalancing:DescribeTags",
+        "servicequotas:GetServiceQuota",
     ];
     if p.network.pattern == Pattern::Private {
         read_actions.push("ec2:DescribeVpcEndpointServices");

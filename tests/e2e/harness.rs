@@ -294,6 +294,15 @@ impl Account {
         post(&self.endpoint, "/eksboot-moto/deny-delete-cluster", &body);
     }
 
+    /// Raises (or sets) a quota's applied value in this account, as Service Quotas reports it.
+    pub fn set_applied_quota(&self, service: &str, code: &str, value: u32) {
+        let body = format!(
+            r#"{{"account": "{}", "service": "{service}", "code": "{code}", "value": {value}}}"#,
+            self.id
+        );
+        post(&self.endpoint, "/eksboot-moto/applied-quota", &body);
+    }
+
     /// Makes one key's tags unreadable (its key policy denies kms:ListResourceTags).
     pub fn make_key_tags_unreadable(&self, key: &str) {
         let body = format!(r#"{{"account": "{}", "key": "{key}"}}"#, self.id);

@@ -71,7 +71,8 @@ fn example_profiles_pass_and_say_who_you_are() {
     );
     assert!(text.contains("✓ elastic-ips         0 of 5"), "{text}");
     assert!(text.contains("✓ vpcs"), "{text}");
-    assert!(text.contains("All 7 checks passed."), "{text}");
+    assert!(text.contains("✓ internet-gateways"), "{text}");
+    assert!(text.contains("All 8 checks passed."), "{text}");
     assert_account_untouched(&account, "us-west-2");
 
     // us-east-1e is use1-az3, which EKS rejects: a count skips it.
@@ -134,7 +135,7 @@ fn a_zone_eks_rejects_and_a_version_eks_lacks_fail_with_hints() {
         text.contains("hint: set cluster.kubernetes_version to one of 1.36, 1.35, 1.34"),
         "{text}"
     );
-    assert!(text.contains("2 of 7 checks failed"), "{text}");
+    assert!(text.contains("2 of 9 checks failed"), "{text}");
 }
 
 #[test]
@@ -161,6 +162,21 @@ fn elastic_ip_headroom_counts_what_the_account_already_uses() {
         "{text}"
     );
     assert!(text.contains("Service Quotas"), "{text}");
+    assert!(text.contains("L-0263D0A3"), "the quota's code: {text}");
+
+    // An account whose Elastic IP quota was raised to 10 has room: the applied value counts.
+    account.set_applied_quota("ec2", "L-0263D0A3", 10);
+    let out = account
+        .eksboot()
+        .args(["preflight", "--profile", "profiles/production.toml"])
+        .assert()
+        .success();
+    let text = stdout_of(&out);
+    assert!(
+        text.contains("✓ elastic-ips         3 of 10 Elastic IP addresses in use; the plan needs 3 (quota 10)"),
+        "{text}"
+    );
+    assert!(text.contains("✓ nat-gateways"), "{text}");
 }
 
 #[test]
@@ -253,7 +269,7 @@ fn existing_role_and_key_must_exist() {
         "{text}"
     );
     assert!(
-        text.contains("✓ secrets-key") && text.contains("All 9 checks passed"),
+        text.contains("✓ secrets-key") && text.contains("All 11 checks passed"),
         "{text}"
     );
 }

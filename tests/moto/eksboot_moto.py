@@ -1076,6 +1076,8 @@ def _control(path, body):
             _denied_cluster_deletes.add((body["account"], body["cluster"]))
         else:
             _denied_cluster_deletes.discard((body["account"], body["cluster"]))
+    elif path == "/eksboot-moto/applied-quota":
+        _applied_quotas[(body["account"], body["service"], body["code"])] = body["value"]
     elif path == "/eksboot-moto/unreadable-key-tags":
         _unreadable_key_tags.add((body["account"], body["key"]))
     else:
@@ -1421,6 +1423,32 @@ def delete_classic_load_balancer(self, load_balancer_name):
 elb_models.ELBBackend._eksboot_original_delete = elb_models.ELBBackend.delete_load_balancer
 elb_models.ELBBackend.create_load_balancer = create_classic_load_balancer
 elb_models.ELBBackend.delete_load_balancer = delete_classic_load_balancer
+
+# Quotas a test raised for one account: moto serves only the defaults, and only for service
+# code `vpc` (the Elastic IP quota, code `ec2`, answers NoSuchResource).
+from moto.servicequotas import models as quota_models
+
+_applied_quotas = {}
+_original_get_service_quota = quota_models.ServiceQuotasBackend.get_service_quota
+
+
+def get_service_quota(self, service_code, quota_code):
+    value = _applied_quotas.get((self.account_id, service_code, quota_code))
+    if value is None:
+        return _original_get_service_quota(self, service_code, quota_code)
+    return {
+        "ServiceCode": service_code,
+        "QuotaCode": quota_code,
+        "QuotaArn": f"arn:aws:servicequotas:{self.region_name}:{self.account_id}:{service_code}/{quota_code}",
+        "QuotaName": quota_code,
+        "Value": float(value),
+        "Unit": "None",
+        "Adjustable": True,
+        "GlobalQuota": False,
+    }
+
+
+quota_models.ServiceQuotasBackend.get_service_quota = get_service_quota
 
 # Faults a test sets for one resource: DeleteCluster denied for a cluster, and a key whose
 # policy denies ListResourceTags (a key of another team, shared in the account).
