@@ -16,3 +16,6 @@ pub mod settings;
 pub mod token;
 pub mod ui;
 pub mod wizard;
+
+#[cfg(test)]
+pub mod test_support;

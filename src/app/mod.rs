@@ -284,3 +284,43 @@ fn state_path(target: &StateTarget) -> Result<PathBuf, RunError> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canned_client;
+    use crate::test_support::Canned;
+
+    #[tokio::test]
+    async fn a_caller_whose_role_path_cannot_be_read_is_told_so() {
+        let iam = Canned::default().answer(
+            "GetRole",
+            403,
+            r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/alice is not authorized to perform: iam:GetRole</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"#,
+        );
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let mut aws = Aws::from_config(config);
+        aws.iam = canned_client!(aws_sdk_iam, iam);
+        let (principal, note) = caller_principal(
+            &aws,
+            "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/alice",
+        )
+        .await;
+        assert_eq!(
+            principal,
+            "arn:aws:iam::123456789012:role/AWSReservedSSO_Admin_0123"
+        );
+        let note = note.expect("a note says the path is a guess");
+        assert!(note.contains("could not read the path"), "{note}");
+        assert!(note.contains("/aws-reserved/sso.amazonaws.com/"), "{note}");
+        assert!(note.contains("iam:GetRole"), "{note}");
+        // A user has no path to read: no call, no note.
+        let (user, none) = caller_principal(&aws, "arn:aws:iam::123456789012:user/bob").await;
+        assert_eq!(user, "arn:aws:iam::123456789012:user/bob");
+        assert!(none.is_none());
+        assert_eq!(iam.calls("GetRole"), 1);
+    }
+}

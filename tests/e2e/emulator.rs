@@ -229,5 +229,36 @@ fn eks_extension_keeps_state_and_raises_real_errors() {
             .await
             .unwrap();
         assert_eq!(state(later), "available");
+
+        // Its address cannot be released while the NAT gateway holds it, deleting or not.
+        let allocation = eip.allocation_id().unwrap();
+        let held = ec2
+            .release_address()
+            .allocation_id(allocation)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&held),
+            Some("AuthFailure")
+        );
+        ec2.delete_nat_gateway()
+            .nat_gateway_id(&nat_id)
+            .send()
+            .await
+            .unwrap();
+        assert!(ec2
+            .release_address()
+            .allocation_id(allocation)
+            .send()
+            .await
+            .is_err());
+        // Deleted, it lets go of the address.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        ec2.release_address()
+            .allocation_id(allocation)
+            .send()
+            .await
+            .unwrap();
     });
 }
