@@ -848,33 +848,36 @@ impl Teardown {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Option<String>, AwsError>>,
     {
-        let res = item(task, kind, id);
-        let started = Instant::now();
-        loop {
-            match look().await? {
-                Some(now) if now == status => self.reporter.report(Event::Waiting {
-                    resource: &res,
-                    id,
-                    status: &now,
-                    elapsed: started.elapsed(),
-                }),
-                _ => return Ok(()),
-            }
-            if started.elapsed() > GONE_TIMEOUT {
-                return Err(StepError::TimedOut(format!(
-                    "{} {id} is still {status}",
-                    kind.as_str()
-                )));
-            }
-            tokio::time::sleep(self.timing.poll).await;
-        }
+        self.poll(task, kind, id, status, || {
+            let seen = look();
+            async move { Ok(seen.await?.filter(|now| now == status)) }
+        })
+        .await
     }
 
+    /// Waits until a resource is gone (`look` answers `None`, or AWS says not found).
     async fn wait_gone<F, Fut>(
         &self,
         task: Task,
         kind: Kind,
         id: &str,
+        look: F,
+    ) -> Result<(), StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<String>, AwsError>>,
+    {
+        self.poll(task, kind, id, "being deleted", look).await
+    }
+
+    /// Polls `look` until it answers `None` (or not found), reporting each status it answers
+    /// as waiting, for at most [`GONE_TIMEOUT`] (then "… is still `still`").
+    async fn poll<F, Fut>(
+        &self,
+        task: Task,
+        kind: Kind,
+        id: &str,
+        still: &str,
         mut look: F,
     ) -> Result<(), StepError>
     where
@@ -899,7 +902,7 @@ impl Teardown {
             }
             if started.elapsed() > GONE_TIMEOUT {
                 return Err(StepError::TimedOut(format!(
-                    "{} {id} is still being deleted",
+                    "{} {id} is still {still}",
                     kind.as_str()
                 )));
             }

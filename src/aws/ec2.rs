@@ -648,18 +648,18 @@ pub async fn find_vpc_endpoints(aws: &Aws, by: Filters<'_>) -> Result<Vec<VpcEnd
         .send()
         .await
         .map_err(|e| classify("ec2:DescribeVpcEndpoints", e))?;
-    Ok(out
-        .vpc_endpoints()
-        .iter()
-        .map(|e| VpcEndpoint {
-            id: e.vpc_endpoint_id().unwrap_or_default().to_string(),
-            state: e
-                .state()
-                .map(|s| s.as_str().to_lowercase())
-                .unwrap_or_default(),
-            service: e.service_name().unwrap_or_default().to_string(),
-        })
-        .collect())
+    Ok(out.vpc_endpoints().iter().map(vpc_endpoint_of).collect())
+}
+
+fn vpc_endpoint_of(e: &aws_sdk_ec2::types::VpcEndpoint) -> VpcEndpoint {
+    VpcEndpoint {
+        id: e.vpc_endpoint_id().unwrap_or_default().to_string(),
+        state: e
+            .state()
+            .map(|s| s.as_str().to_lowercase())
+            .unwrap_or_default(),
+        service: e.service_name().unwrap_or_default().to_string(),
+    }
 }
 
 /// One VPC endpoint by id, or `None` once it is gone.
@@ -671,14 +671,7 @@ pub async fn describe_vpc_endpoint(aws: &Aws, id: &str) -> Result<Option<VpcEndp
         .send()
         .await
     {
-        Ok(out) => Ok(out.vpc_endpoints().first().map(|e| VpcEndpoint {
-            id: e.vpc_endpoint_id().unwrap_or_default().to_string(),
-            state: e
-                .state()
-                .map(|s| s.as_str().to_lowercase())
-                .unwrap_or_default(),
-            service: e.service_name().unwrap_or_default().to_string(),
-        })),
+        Ok(out) => Ok(out.vpc_endpoints().first().map(vpc_endpoint_of)),
         Err(e) => match classify("ec2:DescribeVpcEndpoints", e) {
             err if err.is_not_found() => Ok(None),
             err => Err(err),
