@@ -102,7 +102,15 @@ impl HttpClient for Canned {
     }
 }
 
-/// A client of `$sdk` whose HTTP layer is `$canned`, with no retries of its own.
+/// The production transport retries, with waits of a millisecond.
+pub const FAST_RETRY: crate::apply::retry::TransportRetry = crate::apply::retry::TransportRetry {
+    max_attempts: crate::apply::retry::TRANSPORT_ATTEMPTS,
+    initial_backoff: std::time::Duration::from_millis(1),
+    max_backoff: std::time::Duration::from_millis(20),
+};
+
+/// A client of `$sdk` whose HTTP layer is `$canned`, retrying as production does (with
+/// millisecond waits).
 #[macro_export]
 macro_rules! canned_client {
     ($sdk:ident, $canned:expr) => {
@@ -111,7 +119,7 @@ macro_rules! canned_client {
                 .behavior_version($sdk::config::BehaviorVersion::latest())
                 .region($sdk::config::Region::new("us-west-2"))
                 .credentials_provider($sdk::config::Credentials::new("a", "b", None, None, "test"))
-                .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+                .retry_config($crate::aws::retry_config(&$crate::test_support::FAST_RETRY))
                 .http_client($canned.clone())
                 .build(),
         )

@@ -134,7 +134,11 @@ pub(super) async fn create(
         }
     }
 
-    let aws = Aws::connect(&profile.cluster.region).await?;
+    let aws = Aws::connect(
+        &profile.cluster.region,
+        &crate::aws::TransportRetry::from_env(),
+    )
+    .await?;
     let report = preflight::run(&aws, &profile).await;
     if !report.passed() {
         ui::print(&ui::render_preflight(&profile, &report));

@@ -160,7 +160,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
         }) => permissions::permissions(profile.as_deref(), &overrides, account, policy_for).await,
         Some(Command::Preflight { profile }) => {
             let profile = Profile::load(&profile)?;
-            let aws = Aws::connect(&profile.cluster.region).await?;
+            let aws = Aws::connect(
+                &profile.cluster.region,
+                &crate::aws::TransportRetry::from_env(),
+            )
+            .await?;
             let report = preflight::run(&aws, &profile).await;
             ui::print(&ui::render_preflight(&profile, &report));
             Ok(if report.passed() {

@@ -74,7 +74,9 @@ pub(super) async fn permissions(
 /// The account of the current credentials, if there are any (GetCallerIdentity needs no
 /// permission).
 async fn own_account(region: &str) -> Option<String> {
-    let aws = Aws::connect(region).await.ok()?;
+    let aws = Aws::connect(region, &crate::aws::TransportRetry::from_env())
+        .await
+        .ok()?;
     aws::sts::caller_identity(&aws)
         .await
         .ok()

@@ -17,7 +17,7 @@ pub(super) async fn status(target: &StateTarget, live: bool) -> Result<ExitCode,
     };
     let plan = Plan::build(&profile, &facts);
     let existing = if live {
-        let aws = Aws::connect(&state.region).await?;
+        let aws = Aws::connect(&state.region, &crate::aws::TransportRetry::from_env()).await?;
         let teardown = apply::teardown::Teardown {
             creator_role_arn: creator_arn(&profile, &state.account),
             aws: aws.clone(),
@@ -83,7 +83,7 @@ pub(super) async fn teardown(
             })
         }
     };
-    let aws = Aws::connect(&region).await?;
+    let aws = Aws::connect(&region, &crate::aws::TransportRetry::from_env()).await?;
     let caller = aws::sts::caller_identity(&aws).await?;
     if let Some(j) = &journal {
         if j.state.account != caller.account {

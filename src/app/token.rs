@@ -17,7 +17,7 @@ pub(super) async fn token(
             hint: "pass --region, or set AWS_REGION".into(),
         })?,
     };
-    let aws = Aws::connect(&region).await?;
+    let aws = Aws::connect(&region, &crate::aws::TransportRetry::from_env()).await?;
     let config = match role_arn {
         Some(arn) => aws::sts::assume_role(&aws, arn, "eksboot-token").await?,
         None => aws.config.clone(),

@@ -54,7 +54,7 @@ pub(super) async fn run_wizard(
             }
         }
     };
-    let aws = Aws::connect(&region).await?;
+    let aws = Aws::connect(&region, &crate::aws::TransportRetry::from_env()).await?;
     let caller = aws::sts::caller_identity(&aws).await?;
     ui::print(&format!(
         "You are {} in account {}.\n",

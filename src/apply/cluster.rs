@@ -12,7 +12,10 @@ use crate::plan::{addon_needs_nodes, Kind, Resource};
 use crate::profile::instance_arch;
 
 use super::journal::{Outputs, StepStatus};
-use super::retry::{is_iam_propagation, throttled, with_retry};
+use super::retry::PollDelay;
+use super::retry::{
+    find_or_create, first_found, is_iam_propagation, made, with_retry, IdempotencyToken,
+};
 use super::secure::{creator_role_arn, key_arn};
 use super::{Ctx, StepError, StepResult};
 
@@ -62,6 +65,23 @@ fn never(_: &AwsError) -> bool {
     false
 }
 
+/// Makes a call with the step's current token, renewing it when the call certainly failed.
+async fn with_token<T, F, Fut>(
+    token: &std::sync::Mutex<IdempotencyToken>,
+    call: F,
+) -> Result<T, AwsError>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let value = token.lock().expect("token lock").value();
+    let result = call(value).await;
+    if let Err(e) = &result {
+        token.lock().expect("token lock").after(e);
+    }
+    result
+}
+
 fn tag_map(ctx: &Ctx, res: &Resource) -> HashMap<String, String> {
     ctx.tags(res).into_iter().collect()
 }
@@ -80,6 +100,7 @@ where
     Fut: std::future::Future<Output = Result<Option<String>, StepError>>,
 {
     let started = Instant::now();
+    let mut poll = PollDelay::new(ctx.timing.poll);
     loop {
         ctx.check_stopping()?;
         let status = look().await?.unwrap_or_else(|| "GONE".into());
@@ -103,7 +124,7 @@ where
                 timeout.as_secs() / 60
             )));
         }
-        tokio::time::sleep(ctx.timing.poll).await;
+        poll.sleep().await;
     }
 }
 
@@ -143,7 +164,7 @@ async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             let key = key_arn(ctx);
             let role = ctx.output("cluster-role").arn.unwrap_or_default();
             let sg = ctx.output("cluster-sg").id;
-            let token = format!("{}-cluster", ctx.run_id);
+            let token = std::sync::Mutex::new(IdempotencyToken::new(&ctx.run_id, &res.id));
             let spec = ClusterSpec {
                 name,
                 version: &ctx.kubernetes_version,
@@ -161,13 +182,26 @@ async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                 log_types: p.cluster.log_types.iter().map(|t| t.as_str()).collect(),
                 key_arn: &key,
                 tags: tag_map(ctx, res),
-                client_request_token: &token,
+                client_request_token: String::new(),
             };
-            // EKS may not see a just-created role yet: retry while IAM propagates.
-            ctx.creator_call(res, is_iam_propagation, || {
-                eks::create_cluster(&creator.eks, &spec)
-            })
-            .await?;
+            // EKS may not see a just-created role yet: retry while IAM propagates (with a
+            // new token: the earlier call certainly failed).
+            let created = ctx
+                .creator_call(res, is_iam_propagation, || {
+                    with_token(&token, |t| {
+                        let spec = ClusterSpec {
+                            client_request_token: t,
+                            ..spec.clone()
+                        };
+                        async move { eks::create_cluster(&creator.eks, &spec).await }
+                    })
+                })
+                .await;
+            match created {
+                // Repeated by the SDK after a lost answer, without its token's memory.
+                Ok(()) | Err(AwsError::AlreadyExists { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     ctx.record_partial(&res.id, &Outputs::id(name))?;
@@ -283,10 +317,16 @@ async fn oidc_provider(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepErro
         .await?;
     if !exists {
         let tags = ctx.tags(res);
-        ctx.creator_call(res, never, || {
-            iam::create_oidc_provider(&creator.iam, &issuer, &tags)
-        })
-        .await?;
+        // One provider per issuer URL: taken means a repeat after a lost answer made it.
+        match ctx
+            .creator_call(res, never, || {
+                iam::create_oidc_provider(&creator.iam, &issuer, &tags)
+            })
+            .await
+        {
+            Ok(_) | Err(AwsError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(result(
         Outputs::id(&arn).with_arn(&arn).with("issuer", issuer),
@@ -295,24 +335,23 @@ async fn oidc_provider(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepErro
 }
 
 async fn launch_template(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
-    let base = ctx.timing.retry_base;
     let filters = [
         ("tag:eksboot:cluster", ctx.profile.cluster.name.as_str()),
         ("tag:eksboot:step", res.id.as_str()),
     ];
-    let found = throttled(base, || ec2::find_launch_templates(&ctx.aws, &filters)).await?;
-    let adopted = !found.is_empty();
-    let template = match found.into_iter().next() {
-        Some(t) => t,
-        None => {
-            let tags = ctx.tags(res);
-            let disk = ctx.profile.nodes.disk_size_gib as i32;
-            throttled(base, || {
-                ec2::create_node_launch_template(&ctx.aws, &res.name, disk, &tags)
-            })
-            .await?
-        }
-    };
+    let tags = ctx.tags(res);
+    let disk = ctx.profile.nodes.disk_size_gib as i32;
+    let token = IdempotencyToken::new(&ctx.run_id, &res.id).value();
+    // Its name is unique in the region: taken by ours (found by tags) means adopted.
+    let (template, adopted) = find_or_create(
+        || first_found(ec2::find_launch_templates(&ctx.aws, &filters), Some),
+        || {
+            made(ec2::create_node_launch_template(
+                &ctx.aws, &res.name, disk, &tags, &token,
+            ))
+        },
+    )
+    .await?;
     Ok(result(
         Outputs::id(template.id).with("version", template.latest_version.to_string()),
         adopted,
@@ -361,7 +400,7 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             let role = ctx.output("node-role").arn.unwrap_or_default();
             let template = ctx.output("launch-template");
             let version = template.attr("version").unwrap_or("1").to_string();
-            let token = format!("{}-nodegroup", ctx.run_id);
+            let token = std::sync::Mutex::new(IdempotencyToken::new(&ctx.run_id, &res.id));
             let spec = NodegroupSpec {
                 cluster,
                 name: &res.name,
@@ -375,12 +414,23 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                 launch_template_id: &template.id,
                 launch_template_version: &version,
                 tags: tag_map(ctx, res),
-                client_request_token: &token,
+                client_request_token: String::new(),
             };
-            ctx.creator_call(res, is_iam_propagation, || {
-                eks::create_nodegroup(&creator.eks, &spec)
-            })
-            .await?;
+            let created = ctx
+                .creator_call(res, is_iam_propagation, || {
+                    with_token(&token, |t| {
+                        let spec = NodegroupSpec {
+                            client_request_token: t,
+                            ..spec.clone()
+                        };
+                        async move { eks::create_nodegroup(&creator.eks, &spec).await }
+                    })
+                })
+                .await;
+            match created {
+                Ok(()) | Err(AwsError::AlreadyExists { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     ctx.record_partial(&res.id, &Outputs::id(&res.name))?;
@@ -431,10 +481,16 @@ async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                     hint: "check the name in cluster.addons (`aws eks describe-addon-versions` lists them)".into(),
                 })?;
             let tags = tag_map(ctx, res);
-            ctx.creator_call(res, never, || {
-                eks::create_addon(&creator.eks, cluster, name, &version, tags.clone())
-            })
-            .await?;
+            let token = IdempotencyToken::new(&ctx.run_id, &res.id).value();
+            let created = ctx
+                .creator_call(res, never, || {
+                    eks::create_addon(&creator.eks, cluster, name, &version, tags.clone(), &token)
+                })
+                .await;
+            match created {
+                Ok(()) | Err(AwsError::AlreadyExists { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
             version
         }
     };
@@ -456,6 +512,7 @@ async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     // EKS reports such an add-on DEGRADED. A resume waits again.
     let nodes_ready = Instant::now();
     let started = Instant::now();
+    let mut poll = PollDelay::new(ctx.timing.poll);
     loop {
         ctx.check_stopping()?;
         let addon = ctx
@@ -481,7 +538,7 @@ async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                 ADDON_TIMEOUT.as_secs() / 60
             )));
         }
-        tokio::time::sleep(ctx.timing.poll).await;
+        poll.sleep().await;
     }
     Ok(result(Outputs::id(name).with("version", version), adopted))
 }
@@ -539,6 +596,7 @@ fn addon_name(addon: &eks::AddonInfo) -> &str {
 /// node group). Fails if that step fails.
 async fn wait_for_step(ctx: &Ctx, res: &Resource, step: &str) -> Result<(), StepError> {
     let started = Instant::now();
+    let mut poll = PollDelay::new(ctx.timing.poll);
     loop {
         let status = ctx.journal.lock().expect("journal lock").status(step);
         match status {
@@ -554,7 +612,7 @@ async fn wait_for_step(ctx: &Ctx, res: &Resource, step: &str) -> Result<(), Step
             }
             _ => ctx.waiting(res, &res.name, "waiting for nodes", started),
         }
-        tokio::time::sleep(ctx.timing.poll).await;
+        poll.sleep().await;
     }
 }
 

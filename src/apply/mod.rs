@@ -124,6 +124,14 @@ pub enum StepError {
 }
 
 impl StepError {
+    /// The AWS error behind this one, if it is one.
+    pub fn aws(&self) -> Option<&AwsError> {
+        match self {
+            StepError::Aws(e) => Some(e),
+            _ => None,
+        }
+    }
+
     pub fn hint(&self) -> String {
         match self {
             StepError::Aws(e) => e.hint(),

@@ -12,7 +12,8 @@ use crate::aws::ec2::{self, EndpointPlacement, RouteTarget};
 use crate::plan::{endpoint_service_name, Kind, Resource, INTERFACE_ENDPOINTS};
 
 use super::journal::Outputs;
-use super::retry::throttled;
+use super::retry::PollDelay;
+use super::retry::{create_once, find_or_create, first_found, made, IdempotencyToken};
 use super::{Ctx, StepError, StepResult};
 
 /// How long a NAT gateway may take to become available (AWS says usually a few minutes).
@@ -69,20 +70,16 @@ async fn vpc(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     let base = ctx.timing.retry_base;
     let cidr = ctx.profile.network.vpc_cidr.to_string();
     let tag_filter = by_tags(ctx, res);
-    let found = throttled(base, || ec2::find_vpcs(&ctx.aws, &tag_filter)).await?;
-    let (id, adopted) = match found.into_iter().next() {
-        Some(vpc) => (vpc.id, true),
-        None => {
-            let tags = ctx.tags(res);
-            (
-                throttled(base, || ec2::create_vpc(&ctx.aws, &cidr, &tags)).await?,
-                false,
-            )
-        }
-    };
+    let tags = ctx.tags(res);
+    let (id, adopted) = create_once(
+        base,
+        || first_found(ec2::find_vpcs(&ctx.aws, &tag_filter), |v| Some(v.id)),
+        || made(ec2::create_vpc(&ctx.aws, &cidr, &tags)),
+    )
+    .await?;
     ctx.record_partial(&res.id, &Outputs::id(&id))?;
     // EKS needs DNS support and DNS hostnames; setting them again is harmless.
-    throttled(base, || ec2::enable_vpc_dns(&ctx.aws, &id)).await?;
+    ec2::enable_vpc_dns(&ctx.aws, &id).await?;
     Ok(result(Outputs::id(id).with("cidr", cidr), adopted))
 }
 
@@ -92,32 +89,27 @@ async fn subnet(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     let cidr = res.cidr.expect("subnets have a CIDR").to_string();
     let az = res.az.clone().expect("subnets have an AZ");
     let tag_filter = by_tags(ctx, res);
-    let found = throttled(base, || ec2::find_subnets(&ctx.aws, &tag_filter)).await?;
-    let (id, adopted) = match found.into_iter().next() {
-        Some(subnet) => (subnet.id, true),
-        None => {
-            let mut tags = ctx.tags(res);
-            let role = if public {
-                "kubernetes.io/role/elb"
-            } else {
-                "kubernetes.io/role/internal-elb"
-            };
-            tags.push((role.into(), "1".into()));
-            tags.push((
-                format!("kubernetes.io/cluster/{}", ctx.profile.cluster.name),
-                "shared".into(),
-            ));
-            let vpc = vpc_id(ctx);
-            let id = throttled(base, || {
-                ec2::create_subnet(&ctx.aws, &vpc, &cidr, &az, &tags)
-            })
-            .await?;
-            (id, false)
-        }
+    let mut tags = ctx.tags(res);
+    let role = if public {
+        "kubernetes.io/role/elb"
+    } else {
+        "kubernetes.io/role/internal-elb"
     };
+    tags.push((role.into(), "1".into()));
+    tags.push((
+        format!("kubernetes.io/cluster/{}", ctx.profile.cluster.name),
+        "shared".into(),
+    ));
+    let vpc = vpc_id(ctx);
+    let (id, adopted) = create_once(
+        base,
+        || first_found(ec2::find_subnets(&ctx.aws, &tag_filter), |s| Some(s.id)),
+        || made(ec2::create_subnet(&ctx.aws, &vpc, &cidr, &az, &tags)),
+    )
+    .await?;
     ctx.record_partial(&res.id, &Outputs::id(&id))?;
     if public {
-        throttled(base, || ec2::map_public_ip_on_launch(&ctx.aws, &id)).await?;
+        ec2::map_public_ip_on_launch(&ctx.aws, &id).await?;
     }
     Ok(result(
         Outputs::id(id).with("cidr", cidr).with("az", az),
@@ -128,54 +120,57 @@ async fn subnet(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
 async fn internet_gateway(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     let base = ctx.timing.retry_base;
     let tag_filter = by_tags(ctx, res);
-    let found = throttled(base, || ec2::find_internet_gateways(&ctx.aws, &tag_filter)).await?;
-    let (id, adopted) = match found.into_iter().next() {
-        Some(igw) => (igw.id, true),
-        None => {
-            let tags = ctx.tags(res);
-            (
-                throttled(base, || ec2::create_internet_gateway(&ctx.aws, &tags)).await?,
-                false,
-            )
-        }
-    };
+    let tags = ctx.tags(res);
+    let (id, adopted) = create_once(
+        base,
+        || {
+            first_found(ec2::find_internet_gateways(&ctx.aws, &tag_filter), |g| {
+                Some(g.id)
+            })
+        },
+        || made(ec2::create_internet_gateway(&ctx.aws, &tags)),
+    )
+    .await?;
     Ok(result(Outputs::id(id), adopted))
 }
 
 async fn attach_internet_gateway(ctx: &Ctx, _res: &Resource) -> Result<StepResult, StepError> {
-    let base = ctx.timing.retry_base;
     let igw = ctx.output("igw").id;
     let vpc = vpc_id(ctx);
     let by_id = [("internet-gateway-id", igw.as_str())];
-    let found = throttled(base, || ec2::find_internet_gateways(&ctx.aws, &by_id)).await?;
-    let attached = found.iter().any(|g| g.attached_vpcs.contains(&vpc));
-    if !attached {
-        throttled(base, || ec2::attach_internet_gateway(&ctx.aws, &igw, &vpc)).await?;
-    }
+    let ((), attached) = find_or_create(
+        || async {
+            let found = ec2::find_internet_gateways(&ctx.aws, &by_id).await?;
+            Ok(found
+                .iter()
+                .any(|g| g.attached_vpcs.contains(&vpc))
+                .then_some(()))
+        },
+        || made(ec2::attach_internet_gateway(&ctx.aws, &igw, &vpc)),
+    )
+    .await?;
     Ok(result(Outputs::id(&igw).with("vpc", vpc), attached))
 }
 
 async fn route_table(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
-    let base = ctx.timing.retry_base;
     let tag_filter = by_tags(ctx, res);
-    let found = throttled(base, || ec2::find_route_tables(&ctx.aws, &tag_filter)).await?;
-    let (id, adopted) = match found.into_iter().next() {
-        Some(table) => (table.id, true),
-        None => {
-            let tags = ctx.tags(res);
-            let vpc = vpc_id(ctx);
-            (
-                throttled(base, || ec2::create_route_table(&ctx.aws, &vpc, &tags)).await?,
-                false,
-            )
-        }
-    };
+    let tags = ctx.tags(res);
+    let vpc = vpc_id(ctx);
+    let token = IdempotencyToken::new(&ctx.run_id, &res.id).value();
+    let (id, adopted) = find_or_create(
+        || {
+            first_found(ec2::find_route_tables(&ctx.aws, &tag_filter), |t| {
+                Some(t.id)
+            })
+        },
+        || made(ec2::create_route_table(&ctx.aws, &vpc, &tags, &token)),
+    )
+    .await?;
     Ok(result(Outputs::id(id), adopted))
 }
 
 /// The default route of a route table: to the internet gateway or to a NAT gateway.
 async fn route(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
-    let base = ctx.timing.retry_base;
     let table = ctx.output(dependency(res, "route-table-")).id;
     let (target_step, is_nat) = match res.depends_on.iter().find(|d| d.starts_with("nat-")) {
         Some(nat) => (nat.as_str(), true),
@@ -184,22 +179,23 @@ async fn route(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     let target = ctx.output(target_step).id;
     let destination = "0.0.0.0/0";
     let by_id = [("route-table-id", table.as_str())];
-    let found = throttled(base, || ec2::find_route_tables(&ctx.aws, &by_id)).await?;
-    let exists = found
-        .iter()
-        .flat_map(|t| &t.routes)
-        .any(|(dest, via)| dest == destination && *via == target);
-    if !exists {
-        let via = if is_nat {
-            RouteTarget::NatGateway(&target)
-        } else {
-            RouteTarget::InternetGateway(&target)
-        };
-        throttled(base, || {
-            ec2::create_route(&ctx.aws, &table, destination, via)
-        })
-        .await?;
-    }
+    let via = if is_nat {
+        RouteTarget::NatGateway(&target)
+    } else {
+        RouteTarget::InternetGateway(&target)
+    };
+    let ((), exists) = find_or_create(
+        || async {
+            let found = ec2::find_route_tables(&ctx.aws, &by_id).await?;
+            Ok(found
+                .iter()
+                .flat_map(|t| &t.routes)
+                .any(|(dest, via)| dest == destination && *via == target)
+                .then_some(()))
+        },
+        || made(ec2::create_route(&ctx.aws, &table, destination, via)),
+    )
+    .await?;
     Ok(result(
         Outputs::id(format!("{table}:{destination}")).with("target", target),
         exists,
@@ -207,26 +203,21 @@ async fn route(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
 }
 
 async fn association(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
-    let base = ctx.timing.retry_base;
     let table = ctx.output(dependency(res, "route-table-")).id;
     let subnet = ctx.output(dependency(res, "subnet-")).id;
     let by_id = [("route-table-id", table.as_str())];
-    let found = throttled(base, || ec2::find_route_tables(&ctx.aws, &by_id)).await?;
-    let existing = found
-        .iter()
-        .flat_map(|t| &t.associations)
-        .find(|(_, s)| *s == subnet)
-        .map(|(id, _)| id.clone());
-    let adopted = existing.is_some();
-    let id = match existing {
-        Some(id) => id,
-        None => {
-            throttled(base, || {
-                ec2::associate_route_table(&ctx.aws, &table, &subnet)
-            })
-            .await?
-        }
-    };
+    let (id, adopted) = find_or_create(
+        || async {
+            let found = ec2::find_route_tables(&ctx.aws, &by_id).await?;
+            Ok(found
+                .iter()
+                .flat_map(|t| &t.associations)
+                .find(|(_, s)| *s == subnet)
+                .map(|(id, _)| id.clone()))
+        },
+        || made(ec2::associate_route_table(&ctx.aws, &table, &subnet)),
+    )
+    .await?;
     Ok(result(
         Outputs::id(id)
             .with("route_table", table)
@@ -238,17 +229,13 @@ async fn association(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError>
 async fn elastic_ip(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     let base = ctx.timing.retry_base;
     let tag_filter = by_tags(ctx, res);
-    let found = throttled(base, || ec2::find_addresses(&ctx.aws, &tag_filter)).await?;
-    let (address, adopted) = match found.into_iter().next() {
-        Some(a) => (a, true),
-        None => {
-            let tags = ctx.tags(res);
-            (
-                throttled(base, || ec2::allocate_address(&ctx.aws, &tags)).await?,
-                false,
-            )
-        }
-    };
+    let tags = ctx.tags(res);
+    let (address, adopted) = create_once(
+        base,
+        || first_found(ec2::find_addresses(&ctx.aws, &tag_filter), Some),
+        || made(ec2::allocate_address(&ctx.aws, &tags)),
+    )
+    .await?;
     Ok(result(
         Outputs::id(address.allocation_id).with("public_ip", address.public_ip),
         adopted,
@@ -257,11 +244,10 @@ async fn elastic_ip(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> 
 
 /// A NAT gateway in its AZ's public subnet, waited for until available.
 async fn nat_gateway(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
-    let base = ctx.timing.retry_base;
     let subnet = ctx.output(dependency(res, "subnet-public-")).id;
     let allocation = ctx.output(dependency(res, "eip-")).id;
     let cluster = ctx.profile.cluster.name.as_str();
-    let in_subnet = throttled(base, || ec2::find_nat_gateways_in_subnet(&ctx.aws, &subnet)).await?;
+    let in_subnet = ec2::find_nat_gateways_in_subnet(&ctx.aws, &subnet).await?;
     let ours = in_subnet.into_iter().find(|n| {
         let tag = |k: &str| {
             n.tags
@@ -278,11 +264,8 @@ async fn nat_gateway(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError>
         Some(n) => n.id,
         None => {
             let tags = ctx.tags(res);
-            let token = format!("{}-{}", ctx.run_id, res.id);
-            throttled(base, || {
-                ec2::create_nat_gateway(&ctx.aws, &subnet, &allocation, &tags, &token)
-            })
-            .await?
+            let token = IdempotencyToken::new(&ctx.run_id, &res.id).value();
+            ec2::create_nat_gateway(&ctx.aws, &subnet, &allocation, &tags, &token).await?
         }
     };
     // Recorded before waiting: a run killed now still knows this NAT gateway exists.
@@ -298,11 +281,9 @@ async fn nat_gateway(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError>
 
 async fn wait_for_nat(ctx: &Ctx, res: &Resource, id: &str) -> Result<(), StepError> {
     wait_for_available(ctx, res, id, NAT_TIMEOUT, || async {
-        Ok(throttled(ctx.timing.retry_base, || {
-            ec2::describe_nat_gateway(&ctx.aws, id)
-        })
-        .await?
-        .map(|n| (n.state, n.failure.unwrap_or_default())))
+        Ok(ec2::describe_nat_gateway(&ctx.aws, id)
+            .await?
+            .map(|n| (n.state, n.failure.unwrap_or_default())))
     })
     .await
 }
@@ -321,6 +302,7 @@ where
     Fut: std::future::Future<Output = Result<Option<(String, String)>, StepError>>,
 {
     let started = Instant::now();
+    let mut poll = PollDelay::new(ctx.timing.poll);
     loop {
         ctx.check_stopping()?;
         let (state, reason) = look()
@@ -343,39 +325,46 @@ where
                 timeout.as_secs() / 60
             )));
         }
-        tokio::time::sleep(ctx.timing.poll).await;
+        poll.sleep().await;
     }
 }
 
 async fn security_group(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
-    let base = ctx.timing.retry_base;
     let vpc = vpc_id(ctx);
     let tags_filter = by_tags(ctx, res);
     let filters = [tags_filter[0], tags_filter[1], ("vpc-id", vpc.as_str())];
-    let found = throttled(base, || ec2::find_security_groups(&ctx.aws, &filters)).await?;
     let endpoints = res.id == "endpoints-sg";
-    let (id, adopted) = match found.into_iter().next() {
-        Some(sg) => (sg.id, true),
-        None => {
-            let tags = ctx.tags(res);
-            let description = if endpoints {
-                "VPC endpoints: HTTPS from inside the VPC only; made by eksboot"
-            } else {
-                "EKS cluster: no inbound, all outbound; made by eksboot"
-            };
-            let id = throttled(base, || {
-                ec2::create_security_group(&ctx.aws, &vpc, &res.name, description, &tags)
-            })
-            .await?;
-            (id, false)
-        }
+    let tags = ctx.tags(res);
+    let description = if endpoints {
+        "VPC endpoints: HTTPS from inside the VPC only; made by eksboot"
+    } else {
+        "EKS cluster: no inbound, all outbound; made by eksboot"
     };
+    // A group's name is unique in its VPC: a create the SDK repeated after a lost answer is
+    // told it exists, and the group found by its tags is ours.
+    let (id, adopted) = find_or_create(
+        || {
+            first_found(ec2::find_security_groups(&ctx.aws, &filters), |g| {
+                Some(g.id)
+            })
+        },
+        || {
+            made(ec2::create_security_group(
+                &ctx.aws,
+                &vpc,
+                &res.name,
+                description,
+                &tags,
+            ))
+        },
+    )
+    .await?;
     if endpoints {
         // Also on a group adopted from a run that died before adding its rule; a rule that is
         // already there is success.
         ctx.record_partial(&res.id, &Outputs::id(&id))?;
         let cidr = ctx.profile.network.vpc_cidr.to_string();
-        match throttled(base, || ec2::allow_tcp_from(&ctx.aws, &id, 443, &cidr)).await {
+        match ec2::allow_tcp_from(&ctx.aws, &id, 443, &cidr).await {
             Ok(()) | Err(crate::aws::AwsError::AlreadyExists { .. }) => {}
             Err(e) => return Err(e.into()),
         }
@@ -384,10 +373,9 @@ async fn security_group(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepErr
 }
 
 async fn vpc_endpoint(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
-    let base = ctx.timing.retry_base;
     let region = &ctx.profile.cluster.region;
     let tag_filter = by_tags(ctx, res);
-    let found = throttled(base, || ec2::find_vpc_endpoints(&ctx.aws, &tag_filter)).await?;
+    let found = ec2::find_vpc_endpoints(&ctx.aws, &tag_filter).await?;
     let live = found.into_iter().find(|e| {
         !matches!(
             e.state.as_str(),
@@ -414,7 +402,7 @@ async fn vpc_endpoint(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError
     };
     let offered = ctx
         .endpoint_services
-        .get_or_try_init(|| throttled(base, || ec2::endpoint_service_names(&ctx.aws)))
+        .get_or_try_init(|| ec2::endpoint_service_names(&ctx.aws))
         .await?;
     let service = endpoint_service_name(offered, region, short).ok_or_else(|| {
         StepError::Conflict {
@@ -449,10 +437,8 @@ async fn vpc_endpoint(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError
         }
     };
     let tags = ctx.tags(res);
-    let id = throttled(base, || {
-        ec2::create_vpc_endpoint(&ctx.aws, &vpc, &service, placement, &tags)
-    })
-    .await?;
+    let token = IdempotencyToken::new(&ctx.run_id, &res.id).value();
+    let id = ec2::create_vpc_endpoint(&ctx.aws, &vpc, &service, placement, &tags, &token).await?;
     // Nodes reach AWS through the endpoints: the node group waits for them to be available.
     ctx.record_partial(&res.id, &Outputs::id(&id))?;
     wait_for_endpoint(ctx, res, &id).await?;
@@ -461,11 +447,9 @@ async fn vpc_endpoint(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError
 
 async fn wait_for_endpoint(ctx: &Ctx, res: &Resource, id: &str) -> Result<(), StepError> {
     wait_for_available(ctx, res, id, ENDPOINT_TIMEOUT, || async {
-        Ok(throttled(ctx.timing.retry_base, || {
-            ec2::describe_vpc_endpoint(&ctx.aws, id)
-        })
-        .await?
-        .map(|e| (e.state, String::new())))
+        Ok(ec2::describe_vpc_endpoint(&ctx.aws, id)
+            .await?
+            .map(|e| (e.state, String::new())))
     })
     .await
 }

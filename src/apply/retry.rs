@@ -1,15 +1,134 @@
-//! Bounded retries with backoff for throttling and IAM's eventual consistency (a role that was
-//! just created is not yet usable everywhere). Everything else fails at once.
+//! Who retries what. One layer per failure, never two multiplying each other:
+//!
+//! - **Transient errors** (throttling, 5xx, timeouts, dropped connections) are retried by the
+//!   SDK, once per call, with exponential backoff and full jitter, bounded in attempts
+//!   ([`TransportRetry`]). Calls that create something without an idempotency token (CreateVpc,
+//!   AllocateAddress, CreateKey, ...) are the exception: a retry after a lost answer would make
+//!   a second one, so the SDK does not retry them and [`create_once`] does, looking the
+//!   resource up by its tags before each new try.
+//! - **IAM's eventual consistency** (a role just made or a policy just written is not yet
+//!   visible everywhere) is retried by the step ([`with_retry`], [`while_propagating`]).
+//! - **Dependency waits** (a subnet still holding an interface) belong to teardown's budget.
+//!
+//! Waiting on AWS (a cluster becoming ACTIVE) is polling, not retrying: [`PollDelay`].
 
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use crate::aws::AwsError;
 
-/// How many times to try in all.
+use super::{StepError, Timing};
+
+/// How many times to try in all, for the retries a step makes itself.
 pub const MAX_ATTEMPTS: u32 = 8;
-/// The longest single wait between attempts.
+/// The longest single wait between a step's own attempts.
 pub const MAX_DELAY: Duration = Duration::from_secs(15);
+
+/// Attempts per call at the transport layer (the first try included).
+pub const TRANSPORT_ATTEMPTS: u32 = 6;
+/// The longest transport backoff is this many times the first: 1 s grows to 20 s.
+const TRANSPORT_MAX_BACKOFF_FACTOR: u32 = 20;
+
+/// The SDK's retry settings: the one layer that retries transient errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransportRetry {
+    pub max_attempts: u32,
+    /// The first backoff; each later one is drawn from up to twice the one before.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl TransportRetry {
+    /// From the timing (whose `retry_base` tests shorten) and `AWS_MAX_ATTEMPTS` when the
+    /// person set it, as every AWS tool honours it. Bounded: six attempts wait at most
+    /// 1 + 2 + 4 + 8 + 16 s between them, half that on average.
+    pub fn new(timing: &Timing, aws_max_attempts: Option<&str>) -> TransportRetry {
+        let max_attempts = aws_max_attempts
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .filter(|n| *n >= 1)
+            .unwrap_or(TRANSPORT_ATTEMPTS);
+        TransportRetry {
+            max_attempts,
+            initial_backoff: timing.retry_base,
+            max_backoff: timing.retry_base * TRANSPORT_MAX_BACKOFF_FACTOR,
+        }
+    }
+
+    /// From the environment (`EKSBOOT_RETRY_MS`, `AWS_MAX_ATTEMPTS`).
+    pub fn from_env() -> TransportRetry {
+        TransportRetry::new(
+            &Timing::from_env(),
+            std::env::var("AWS_MAX_ATTEMPTS").ok().as_deref(),
+        )
+    }
+}
+
+/// Exponential backoff with full jitter: each wait is drawn uniformly from zero to a ceiling
+/// that doubles up to a maximum, so many clients retrying at once spread out instead of
+/// colliding again (AWS Architecture Blog, "Exponential Backoff And Jitter").
+pub struct Backoff {
+    ceiling: Duration,
+    max: Duration,
+    rng: fastrand::Rng,
+}
+
+impl Backoff {
+    pub fn new(base: Duration, max: Duration) -> Backoff {
+        Backoff::seeded(base, max, fastrand::Rng::new())
+    }
+
+    pub fn seeded(base: Duration, max: Duration, rng: fastrand::Rng) -> Backoff {
+        Backoff {
+            ceiling: base,
+            max,
+            rng,
+        }
+    }
+
+    /// The next wait.
+    pub fn next_delay(&mut self) -> Duration {
+        let ceiling = self.ceiling.min(self.max);
+        self.ceiling = (self.ceiling * 2).min(self.max);
+        ceiling.mul_f64(self.rng.f64())
+    }
+}
+
+/// The wait between two looks at something that takes a while: it starts at the poll interval
+/// and grows by half each look up to three times it, each wait jittered by a quarter either
+/// way, so a long wait costs fewer requests and many waiting clients do not poll in step.
+pub struct PollDelay {
+    base: Duration,
+    next: Duration,
+    rng: fastrand::Rng,
+}
+
+/// How far polling backs off: three times the poll interval.
+const POLL_MAX_FACTOR: u32 = 3;
+
+impl PollDelay {
+    pub fn new(poll: Duration) -> PollDelay {
+        PollDelay::seeded(poll, fastrand::Rng::new())
+    }
+
+    pub fn seeded(poll: Duration, rng: fastrand::Rng) -> PollDelay {
+        PollDelay {
+            base: poll,
+            next: poll,
+            rng,
+        }
+    }
+
+    pub fn next_delay(&mut self) -> Duration {
+        let current = self.next;
+        self.next = (self.next.mul_f64(1.5)).min(self.base * POLL_MAX_FACTOR);
+        current.mul_f64(0.75 + self.rng.f64() * 0.5)
+    }
+
+    /// Sleeps for the next wait.
+    pub async fn sleep(&mut self) {
+        tokio::time::sleep(self.next_delay()).await;
+    }
+}
 
 /// Whether an error means "a principal we just made is not visible here yet".
 pub fn is_iam_propagation(err: &AwsError) -> bool {
@@ -27,7 +146,8 @@ pub fn is_iam_propagation(err: &AwsError) -> bool {
 }
 
 /// Runs `op` until it succeeds, fails with an error `retryable` does not accept, or the
-/// attempts run out. Throttling is always retried. The delay starts at `base` and doubles.
+/// attempts run out. The delay starts at `base` and doubles. Transient errors are not
+/// retried here: the SDK already did.
 pub async fn with_retry<T, F, Fut>(
     base: Duration,
     retryable: impl Fn(&AwsError) -> bool,
@@ -83,10 +203,7 @@ where
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(PROPAGATION_MAX_DELAY);
             }
-            Err(err)
-                if attempt < MAX_ATTEMPTS
-                    && (matches!(err, AwsError::Throttled { .. }) || retryable(&err)) =>
-            {
+            Err(err) if attempt < MAX_ATTEMPTS && retryable(&err) => {
                 tracing::debug!(action = err.action(), attempt, ?delay, "retrying: {err}");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(MAX_DELAY);
@@ -97,13 +214,148 @@ where
     }
 }
 
-/// Retries throttling only.
-pub async fn throttled<T, F, Fut>(base: Duration, op: F) -> Result<T, AwsError>
+/// An idempotency token (EC2 `ClientToken`, EKS `clientRequestToken`) for one create of one
+/// step: the same across retries, so AWS answers a repeat of a call whose answer was lost with
+/// the first call's result; a new one only once the earlier call is known to have failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyToken {
+    stem: String,
+    generation: u32,
+}
+
+impl IdempotencyToken {
+    /// EC2 and EKS accept up to 64 ASCII characters.
+    const MAX_LEN: usize = 64;
+
+    pub fn new(run_id: &str, step: &str) -> IdempotencyToken {
+        IdempotencyToken {
+            stem: format!("{run_id}-{step}"),
+            generation: 0,
+        }
+    }
+
+    pub fn value(&self) -> String {
+        let suffix = match self.generation {
+            0 => String::new(),
+            n => format!("-{n}"),
+        };
+        let keep = Self::MAX_LEN - suffix.len();
+        let stem: String = self.stem.chars().take(keep).collect();
+        format!("{stem}{suffix}")
+    }
+
+    /// After `err`: keep the token when AWS may have acted (the answer was lost), take a new
+    /// one when the call certainly failed (a repeat would be answered with that failure).
+    pub fn after(&mut self, err: &AwsError) {
+        if !may_have_acted(err) {
+            self.generation += 1;
+        }
+    }
+}
+
+/// Whether AWS may have carried out a call that failed this way: an internal error, a timeout
+/// or a dropped connection say nothing about whether it acted; throttling and 4xx say it did
+/// not.
+pub fn may_have_acted(err: &AwsError) -> bool {
+    matches!(
+        err,
+        AwsError::Transient { .. } | AwsError::Unreachable { .. } | AwsError::Malformed { .. }
+    )
+}
+
+/// How many times [`create_once`] tries to create.
+pub const CREATE_ATTEMPTS: u32 = TRANSPORT_ATTEMPTS;
+
+/// Creates a resource exactly once, for calls that carry no idempotency token (and that the
+/// SDK therefore does not retry): before each try, `find` looks for it by what this run gave it
+/// at creation (its tags, or a name AWS keeps unique); after a transient failure it waits and
+/// looks again, so an answer lost after AWS acted is found rather than made twice. When
+/// `create` says the name is taken and `find` then finds ours, ours is adopted.
+///
+/// Returns the resource and whether it was found before this call made it (an earlier run's).
+pub async fn create_once<T, F, FFut, C, CFut>(
+    base: Duration,
+    find: F,
+    create: C,
+) -> Result<(T, bool), StepError>
 where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, AwsError>>,
+    F: FnMut() -> FFut,
+    FFut: Future<Output = Result<Option<T>, StepError>>,
+    C: FnMut() -> CFut,
+    CFut: Future<Output = Result<T, StepError>>,
 {
-    with_retry(base, |_| false, op).await
+    create_tries(base, CREATE_ATTEMPTS, find, create).await
+}
+
+/// Finds or creates a resource whose create call the SDK retries itself (it carries an
+/// idempotency token, or AWS keeps its name unique): no second retry layer, but a create the
+/// SDK repeated after a lost answer, told the name is taken, adopts ours.
+pub async fn find_or_create<T, F, FFut, C, CFut>(find: F, create: C) -> Result<(T, bool), StepError>
+where
+    F: FnMut() -> FFut,
+    FFut: Future<Output = Result<Option<T>, StepError>>,
+    C: FnMut() -> CFut,
+    CFut: Future<Output = Result<T, StepError>>,
+{
+    create_tries(Duration::ZERO, 1, find, create).await
+}
+
+async fn create_tries<T, F, FFut, C, CFut>(
+    base: Duration,
+    attempts: u32,
+    mut find: F,
+    mut create: C,
+) -> Result<(T, bool), StepError>
+where
+    F: FnMut() -> FFut,
+    FFut: Future<Output = Result<Option<T>, StepError>>,
+    C: FnMut() -> CFut,
+    CFut: Future<Output = Result<T, StepError>>,
+{
+    let mut backoff = Backoff::new(base, base * TRANSPORT_MAX_BACKOFF_FACTOR);
+    let mut attempt = 1;
+    loop {
+        if let Some(found) = find().await? {
+            return Ok((found, attempt == 1));
+        }
+        let err = match create().await {
+            Ok(made) => return Ok((made, false)),
+            Err(err) => err,
+        };
+        match err.aws() {
+            Some(e) if e.is_transient() && attempt < attempts => {
+                let delay = backoff.next_delay();
+                tracing::debug!(
+                    action = e.action(),
+                    attempt,
+                    ?delay,
+                    "looking again, then retrying: {e}"
+                );
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            Some(AwsError::AlreadyExists { .. }) => {
+                return match find().await? {
+                    Some(found) => Ok((found, attempt == 1)),
+                    None => Err(err),
+                };
+            }
+            _ => return Err(err),
+        }
+    }
+}
+
+/// What a lookup found, picked out: a `find` for [`create_once`].
+pub async fn first_found<T, U>(
+    look: impl Future<Output = Result<Vec<T>, AwsError>>,
+    pick: impl FnMut(T) -> Option<U>,
+) -> Result<Option<U>, StepError> {
+    Ok(look.await?.into_iter().find_map(pick))
+}
+
+/// A create call as a `create` for [`create_once`].
+pub async fn made<T>(create: impl Future<Output = Result<T, AwsError>>) -> Result<T, StepError> {
+    Ok(create.await?)
 }
 
 #[cfg(test)]
@@ -125,30 +377,219 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn throttling_is_retried_until_it_passes() {
+    async fn steps_leave_throttling_to_the_sdk() {
         let calls = AtomicU32::new(0);
-        let result = throttled(Duration::from_millis(1), || async {
-            if calls.fetch_add(1, Ordering::SeqCst) < 3 {
-                Err(err("Throttling", "slow down", "ec2:CreateVpc"))
-            } else {
-                Ok(7)
-            }
-        })
-        .await;
-        assert_eq!(result.unwrap(), 7);
-        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        let result: Result<(), _> =
+            with_retry(Duration::from_millis(1), is_iam_propagation, || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(err("RequestLimitExceeded", "slow down", "ec2:CreateVpc"))
+            })
+            .await;
+        assert!(matches!(result, Err(AwsError::Throttled { .. })));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
-    async fn retries_are_bounded() {
+    async fn step_retries_are_bounded() {
         let calls = AtomicU32::new(0);
-        let result: Result<(), _> = throttled(Duration::from_millis(1), || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Err(err("RequestLimitExceeded", "slow down", "ec2:CreateVpc"))
-        })
+        let result: Result<(), _> = with_retry(
+            Duration::from_millis(1),
+            |_| true,
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(err(
+                    "InvalidParameterException",
+                    "role cannot be assumed",
+                    "eks:CreateCluster",
+                ))
+            },
+        )
         .await;
-        assert!(matches!(result, Err(AwsError::Throttled { .. })));
+        assert!(result.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), MAX_ATTEMPTS);
+    }
+
+    #[test]
+    fn the_transport_layer_is_bounded_and_scaled_by_the_retry_base() {
+        let timing = |ms| Timing {
+            poll: Duration::from_millis(100),
+            retry_base: Duration::from_millis(ms),
+            addon_health: Duration::from_secs(1),
+        };
+        let production = TransportRetry::new(&timing(1_000), None);
+        assert_eq!(production.max_attempts, TRANSPORT_ATTEMPTS);
+        assert_eq!(production.initial_backoff, Duration::from_secs(1));
+        assert_eq!(production.max_backoff, Duration::from_secs(20));
+        let scaled = TransportRetry::new(&timing(50), Some("3"));
+        assert_eq!(scaled.max_attempts, 3);
+        assert_eq!(scaled.max_backoff, Duration::from_secs(1));
+        for junk in ["0", "many", ""] {
+            assert_eq!(
+                TransportRetry::new(&timing(50), Some(junk)).max_attempts,
+                TRANSPORT_ATTEMPTS
+            );
+        }
+    }
+
+    #[test]
+    fn backoff_is_jittered_under_a_doubling_ceiling() {
+        let mut backoff = Backoff::seeded(
+            Duration::from_millis(100),
+            Duration::from_millis(1_000),
+            fastrand::Rng::with_seed(7),
+        );
+        let delays: Vec<_> = (0..8).map(|_| backoff.next_delay()).collect();
+        let ceilings = [100, 200, 400, 800, 1_000, 1_000, 1_000, 1_000];
+        for (delay, ceiling) in delays.iter().zip(ceilings) {
+            assert!(*delay <= Duration::from_millis(ceiling), "{delays:?}");
+        }
+        // Jittered: not all the same fraction of their ceiling.
+        let fractions: Vec<_> = delays
+            .iter()
+            .zip(ceilings)
+            .map(|(d, c)| (d.as_secs_f64() * 1_000.0 / c as f64 * 100.0) as u32)
+            .collect();
+        assert!(fractions.windows(2).any(|w| w[0] != w[1]), "{fractions:?}");
+    }
+
+    #[test]
+    fn polling_backs_off_to_three_times_the_interval_with_jitter() {
+        let mut poll = PollDelay::seeded(Duration::from_millis(1_000), fastrand::Rng::with_seed(3));
+        let delays: Vec<_> = (0..10).map(|_| poll.next_delay().as_millis()).collect();
+        assert!((750..=1_250).contains(&delays[0]), "{delays:?}");
+        assert!((1_125..=1_875).contains(&delays[1]), "{delays:?}");
+        for d in &delays[5..] {
+            assert!((2_250..=3_750).contains(d), "{delays:?}");
+        }
+        assert!(delays[5..].windows(2).any(|w| w[0] != w[1]), "{delays:?}");
+    }
+
+    #[test]
+    fn a_token_is_kept_while_aws_may_have_acted_and_renewed_after_a_certain_failure() {
+        let mut token = IdempotencyToken::new("20261202T101010-ab12", "nat-1");
+        let first = token.value();
+        assert_eq!(first, "20261202T101010-ab12-nat-1");
+        token.after(&err("InternalError", "oops", "ec2:CreateNatGateway"));
+        token.after(&AwsError::Unreachable {
+            action: "ec2:CreateNatGateway",
+            message: "connection reset".into(),
+        });
+        assert_eq!(token.value(), first);
+        token.after(&err(
+            "InvalidSubnetID.NotFound",
+            "no",
+            "ec2:CreateNatGateway",
+        ));
+        assert_eq!(token.value(), format!("{first}-1"));
+        let long = IdempotencyToken::new(&"r".repeat(60), "route-table-private-3");
+        assert_eq!(long.value().len(), 64);
+    }
+
+    /// A pretend AWS for `create_once`: what exists, and what each create call does.
+    struct Pretend {
+        made: std::sync::Mutex<Vec<u32>>,
+        /// Per create call: `Ok(true)` makes it and answers, `Ok(false)` makes it and loses the
+        /// answer, `Err(code)` fails with that code without making anything.
+        script: std::sync::Mutex<Vec<Result<bool, &'static str>>>,
+        creates: AtomicU32,
+    }
+
+    impl Pretend {
+        fn new(script: Vec<Result<bool, &'static str>>) -> Pretend {
+            Pretend {
+                made: Default::default(),
+                script: std::sync::Mutex::new(script),
+                creates: AtomicU32::new(0),
+            }
+        }
+
+        async fn find(&self) -> Result<Option<u32>, StepError> {
+            Ok(self.made.lock().unwrap().first().copied())
+        }
+
+        async fn create(&self) -> Result<u32, StepError> {
+            let n = self.creates.fetch_add(1, Ordering::SeqCst);
+            let step = self.script.lock().unwrap().remove(0);
+            match step {
+                Ok(answered) => {
+                    self.made.lock().unwrap().push(100 + n);
+                    if answered {
+                        Ok(100 + n)
+                    } else {
+                        Err(err("InternalError", "lost", "ec2:AllocateAddress").into())
+                    }
+                }
+                Err(code) => Err(err(code, "no", "ec2:AllocateAddress").into()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_is_found_by_looking_not_made_twice() {
+        let aws = Pretend::new(vec![Err("RequestLimitExceeded"), Ok(false)]);
+        let (id, adopted) = create_once(Duration::from_millis(1), || aws.find(), || aws.create())
+            .await
+            .unwrap();
+        assert_eq!(id, 101);
+        assert!(!adopted, "made by this call, not an earlier run");
+        assert_eq!(aws.made.lock().unwrap().len(), 1);
+        assert_eq!(aws.creates.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn what_an_earlier_run_made_is_adopted_without_a_create() {
+        let aws = Pretend::new(vec![]);
+        aws.made.lock().unwrap().push(7);
+        let (id, adopted) = create_once(Duration::from_millis(1), || aws.find(), || aws.create())
+            .await
+            .unwrap();
+        assert_eq!((id, adopted), (7, true));
+        assert_eq!(aws.creates.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_certain_failure_is_not_retried_and_transient_ones_are_bounded() {
+        let aws = Pretend::new(vec![Err("AddressLimitExceeded")]);
+        let e = create_once(Duration::from_millis(1), || aws.find(), || aws.create())
+            .await
+            .unwrap_err();
+        assert!(matches!(e.aws(), Some(AwsError::LimitExceeded { .. })));
+        assert_eq!(aws.creates.load(Ordering::SeqCst), 1);
+
+        let aws = Pretend::new(vec![Err("InternalError"); CREATE_ATTEMPTS as usize]);
+        let e = create_once(Duration::from_millis(1), || aws.find(), || aws.create())
+            .await
+            .unwrap_err();
+        assert!(matches!(e.aws(), Some(AwsError::Transient { .. })));
+        assert_eq!(aws.creates.load(Ordering::SeqCst), CREATE_ATTEMPTS);
+    }
+
+    #[tokio::test]
+    async fn a_taken_name_is_adopted_only_when_the_holder_is_ours() {
+        // The SDK retried a create whose answer was lost: the repeat says "exists".
+        let made = std::sync::Mutex::new(false);
+        let (id, adopted) = create_once(
+            Duration::from_millis(1),
+            || async { Ok(made.lock().unwrap().then_some(5)) },
+            || async {
+                *made.lock().unwrap() = true;
+                Err::<u32, StepError>(err("EntityAlreadyExists", "taken", "iam:CreateRole").into())
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((id, adopted), (5, true));
+        // Someone else's: find does not accept it, the error stands.
+        let e = create_once(
+            Duration::from_millis(1),
+            || async { Ok(None::<u32>) },
+            || async {
+                Err::<u32, StepError>(err("EntityAlreadyExists", "taken", "iam:CreateRole").into())
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e.aws(), Some(AwsError::AlreadyExists { .. })));
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! Task 1, secure the environment: the creator, cluster and node roles, the secrets key, the
 //! creator's inline policy, and the control-plane log group.
 
-use crate::aws::{iam, kms, logs};
+use crate::aws::{iam, kms, logs, AwsError};
 use crate::plan::iam::{
     creator_inline_policy, creator_trust_policy, key_policy, managed_policy_arn, partition,
     service_trust_policy, CreatorScope, CLUSTER_ROLE_POLICIES, NODE_ROLE_POLICIES,
@@ -9,7 +9,7 @@ use crate::plan::iam::{
 use crate::plan::Resource;
 
 use super::journal::Outputs;
-use super::retry::{is_iam_propagation, throttled, with_retry};
+use super::retry::{create_once, find_or_create, is_iam_propagation, made, with_retry};
 use super::{Ctx, StepError, StepResult};
 
 pub async fn run(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
@@ -99,10 +99,14 @@ async fn role(
     description: &str,
 ) -> Result<StepResult, StepError> {
     let region = &ctx.profile.cluster.region;
-    let base = ctx.timing.retry_base;
-    let existing = throttled(base, || iam::get_role(&ctx.aws, &res.name)).await?;
-    let (arn, adopted) = match existing {
-        Some(role) => {
+    let tags = ctx.tags(res);
+    // Role names are account-wide: a create the SDK repeated after a lost answer is told the
+    // name is taken, and the role found then carries this cluster's tags.
+    let (arn, adopted) = find_or_create(
+        || async {
+            let Some(role) = iam::get_role(&ctx.aws, &res.name).await? else {
+                return Ok(None);
+            };
             let ours = role.tag("eksboot:cluster") == Some(ctx.profile.cluster.name.as_str())
                 && role.tag("eksboot:region") == Some(region.as_str());
             if !ours {
@@ -111,29 +115,19 @@ async fn role(
                     hint: "IAM role names are account-wide: delete or rename that role, or choose another cluster name".into(),
                 });
             }
-            // Keep the trust policy current (e.g. admins changed between attempts).
-            throttled(base, || {
-                iam::update_trust_policy(&ctx.aws, &res.name, trust)
-            })
-            .await?;
-            (role.arn, true)
-        }
-        None => {
-            let tags = ctx.tags(res);
-            let arn = throttled(base, || {
-                iam::create_role(&ctx.aws, &res.name, trust, description, &tags)
-            })
-            .await?;
-            (arn, false)
-        }
-    };
+            Ok(Some(role.arn))
+        },
+        || made(iam::create_role(&ctx.aws, &res.name, trust, description, &tags)),
+    )
+    .await?;
+    if adopted {
+        // Keep the trust policy current (e.g. admins changed between attempts).
+        iam::update_trust_policy(&ctx.aws, &res.name, trust).await?;
+    }
     ctx.record_partial(&res.id, &Outputs::id(&res.name).with_arn(&arn))?;
     for policy in managed {
         let policy_arn = managed_policy_arn(region, policy);
-        throttled(base, || {
-            iam::attach_role_policy(&ctx.aws, &res.name, &policy_arn)
-        })
-        .await?;
+        iam::attach_role_policy(&ctx.aws, &res.name, &policy_arn).await?;
     }
     let outputs = Outputs::id(&res.name).with_arn(arn);
     Ok(if adopted {
@@ -148,60 +142,70 @@ async fn role(
 async fn key(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     let base = ctx.timing.retry_base;
     let alias = &res.name;
-    let by_alias = throttled(base, || kms::describe_key(&ctx.aws, alias)).await?;
+    let by_alias = kms::describe_key(&ctx.aws, alias).await?;
     let alias_exists = by_alias.is_some();
     let live =
         |k: &kms::KeyInfo| k.state != "PendingDeletion" && k.state != "PendingReplicaDeletion";
 
-    let mut found = by_alias.filter(|k| live(k));
-    if found.is_none() && ctx.attempted_before(&res.id) {
-        // An earlier attempt may have made the key and died before the alias.
-        let recorded = ctx.unfinished(&res.id).map(|o| o.id);
-        let candidates = match recorded {
-            Some(id) => vec![id],
-            None => {
-                throttled(base, || {
-                    kms::find_keys_tagged(&ctx.aws, "eksboot:cluster", &ctx.profile.cluster.name)
-                })
-                .await?
-                .found
+    let found = by_alias.filter(|k| live(k));
+    let mut users = vec![ctx.output("cluster-role").arn.unwrap_or_default()];
+    users.insert(0, creator_role_arn(ctx));
+    let policy = key_policy(&ctx.profile.cluster.region, &ctx.account, &users).to_string();
+    let tags = ctx.tags(res);
+    let description = format!(
+        "Encrypts Kubernetes secrets of EKS cluster {}; made by eksboot",
+        ctx.profile.cluster.name
+    );
+    let first_look = std::sync::atomic::AtomicBool::new(true);
+    let (key, adopted) = create_once(
+        base,
+        || async {
+            if first_look.swap(false, std::sync::atomic::Ordering::SeqCst)
+                && (found.is_some() || !ctx.attempted_before(&res.id))
+            {
+                return Ok(found.clone());
             }
-        };
-        for id in candidates {
-            if let Some(k) = throttled(base, || kms::describe_key(&ctx.aws, &id)).await? {
-                if live(&k) {
-                    found = Some(k);
-                    break;
+            // An earlier attempt, or a CreateKey whose answer was lost, may have made the key
+            // without its alias: it carries this cluster's tags.
+            let recorded = ctx.unfinished(&res.id).map(|o| o.id);
+            let candidates = match recorded {
+                Some(id) => vec![id],
+                None => {
+                    kms::find_keys_tagged(&ctx.aws, "eksboot:cluster", &ctx.profile.cluster.name)
+                        .await?
+                        .found
+                }
+            };
+            for id in candidates {
+                if let Some(k) = kms::describe_key(&ctx.aws, &id).await? {
+                    if live(&k) {
+                        return Ok(Some(k));
+                    }
                 }
             }
-        }
-    }
-
-    let (key, adopted) = match found {
-        Some(k) => (k, true),
-        None => {
-            let mut users = vec![ctx.output("cluster-role").arn.unwrap_or_default()];
-            users.insert(0, creator_role_arn(ctx));
-            let policy = key_policy(&ctx.profile.cluster.region, &ctx.account, &users).to_string();
-            let tags = ctx.tags(res);
-            let description = format!(
-                "Encrypts Kubernetes secrets of EKS cluster {}; made by eksboot",
-                ctx.profile.cluster.name
-            );
-            // KMS rejects principals it cannot see yet: retry while IAM propagates.
-            let key = with_retry(base, is_iam_propagation, || {
+            Ok(None)
+        },
+        // KMS rejects principals it cannot see yet: retry while IAM propagates.
+        || {
+            made(with_retry(base, is_iam_propagation, || {
                 kms::create_key(&ctx.aws, &policy, &description, &tags)
-            })
-            .await?;
-            (key, false)
-        }
-    };
+            }))
+        },
+    )
+    .await?;
     ctx.record_partial(&res.id, &Outputs::id(&key.id).with_arn(&key.arn))?;
-    throttled(base, || kms::enable_key_rotation(&ctx.aws, &key.id)).await?;
+    kms::enable_key_rotation(&ctx.aws, &key.id).await?;
     if alias_exists {
-        throttled(base, || kms::update_alias(&ctx.aws, alias, &key.id)).await?;
+        kms::update_alias(&ctx.aws, alias, &key.id).await?;
     } else {
-        throttled(base, || kms::create_alias(&ctx.aws, alias, &key.id)).await?;
+        match kms::create_alias(&ctx.aws, alias, &key.id).await {
+            Ok(()) => {}
+            // Made by a repeat whose first answer was lost: point it at this key all the same.
+            Err(AwsError::AlreadyExists { .. }) => {
+                kms::update_alias(&ctx.aws, alias, &key.id).await?
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     let outputs = Outputs::id(&key.id).with_arn(&key.arn).with("alias", alias);
     Ok(if adopted {
@@ -241,8 +245,7 @@ async fn creator_policy(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepErr
     });
     let role = res.name.clone();
     let policy_name = "eksboot-create-cluster";
-    let base = ctx.timing.retry_base;
-    let current = throttled(base, || iam::get_role_policy(&ctx.aws, &role, policy_name)).await?;
+    let current = iam::get_role_policy(&ctx.aws, &role, policy_name).await?;
     let same = current
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
         .is_some_and(|doc| doc == document);
@@ -273,10 +276,7 @@ async fn creator_policy(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepErr
                 .with("written_at", &now),
         )?;
         let text = document.to_string();
-        throttled(base, || {
-            iam::put_role_policy(&ctx.aws, &role, policy_name, &text)
-        })
-        .await?;
+        iam::put_role_policy(&ctx.aws, &role, policy_name, &text).await?;
         Some(now)
     };
     let mut outputs = Outputs::id(policy_name).with("role", role);
@@ -293,25 +293,24 @@ async fn creator_policy(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepErr
 /// The log group EKS writes control-plane logs into. EKS re-creates it when late logs arrive
 /// after a cluster is gone, so an existing one is adopted: retention and tags set.
 async fn log_group(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
-    let base = ctx.timing.retry_base;
     let name = &res.name;
     let tags = ctx.tags(res);
     let days = ctx.profile.cluster.log_retention_days;
-    let existing = throttled(base, || logs::find_log_group(&ctx.aws, name)).await?;
-    let adopted = existing.is_some();
-    let arn = match existing {
-        Some(arn) => {
-            throttled(base, || logs::tag_log_group(&ctx.aws, &arn, &tags)).await?;
-            arn
-        }
-        None => {
-            throttled(base, || logs::create_log_group(&ctx.aws, name, &tags)).await?;
-            throttled(base, || logs::find_log_group(&ctx.aws, name))
+    // Its name is unique: a create repeated after a lost answer is told it exists.
+    let (arn, adopted) = find_or_create(
+        || async { Ok(logs::find_log_group(&ctx.aws, name).await?) },
+        || async {
+            logs::create_log_group(&ctx.aws, name, &tags).await?;
+            Ok(logs::find_log_group(&ctx.aws, name)
                 .await?
-                .unwrap_or_default()
-        }
-    };
-    throttled(base, || logs::put_retention(&ctx.aws, name, days)).await?;
+                .unwrap_or_default())
+        },
+    )
+    .await?;
+    if adopted {
+        logs::tag_log_group(&ctx.aws, &arn, &tags).await?;
+    }
+    logs::put_retention(&ctx.aws, name, days).await?;
     let outputs = Outputs::id(name.as_str()).with_arn(arn);
     Ok(if adopted {
         StepResult::adopted(outputs)

@@ -14,6 +14,7 @@ use crate::aws::{ec2, eks, elb, iam, kms, logs, sts, Aws, AwsError};
 use crate::plan::{Kind, Resource, Task};
 
 use super::report::{Event, Reporter};
+use super::retry::PollDelay;
 use super::{StepError, Timing};
 
 /// How long to wait for one thing to disappear (VPC endpoints take minutes).
@@ -822,7 +823,8 @@ impl Teardown {
             match op().await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_not_found() => return Ok(()),
-                Err(e @ (AwsError::DependencyViolation { .. } | AwsError::Throttled { .. }))
+                // Throttling is the SDK's to retry, not this budget's.
+                Err(e @ AwsError::DependencyViolation { .. })
                     if started.elapsed() < DEPENDENCY_BUDGET =>
                 {
                     tracing::debug!(action = e.action(), ?delay, "still in use: {e}");
@@ -886,6 +888,7 @@ impl Teardown {
     {
         let res = item(task, kind, id);
         let started = Instant::now();
+        let mut poll = PollDelay::new(self.timing.poll);
         loop {
             match look().await {
                 Ok(None) => return Ok(()),
@@ -906,7 +909,7 @@ impl Teardown {
                     kind.as_str()
                 )));
             }
-            tokio::time::sleep(self.timing.poll).await;
+            poll.sleep().await;
         }
     }
 

@@ -165,6 +165,45 @@ async fn access_denied_stops_the_run_cleanly_with_the_journal_saved() {
         .contains("ec2:CreateVpc"));
 }
 
+/// AllocateAddress, CreateVpc and the like carry no idempotency token: a retry after an answer
+/// lost once AWS acted would make a second one. The SDK does not retry them; the step looks
+/// the VPC up by its tags and finds the one the lost call made.
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_found_by_its_tags_not_made_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = ec2_ok(
+        "DescribeVpcs",
+        "<vpcSet><item><vpcId>vpc-1</vpcId><cidrBlock>10.0.0.0/16</cidrBlock></item></vpcSet>",
+    );
+    let ec2 = Canned::default()
+        .answer("DescribeVpcs", 200, &ec2_ok("DescribeVpcs", "<vpcSet/>"))
+        .answer("DescribeVpcs", 200, &made)
+        .answer(
+            "CreateVpc",
+            500,
+            &ec2_error("InternalError", "An internal error has occurred", "req-5"),
+        )
+        .answer(
+            "ModifyVpcAttribute",
+            200,
+            &ec2_ok("ModifyVpcAttribute", "<return>true</return>"),
+        );
+    let mut aws = unreachable_aws();
+    aws.ec2 = canned_client!(aws_sdk_ec2, ec2);
+    let ctx = ctx(aws, dir.path());
+
+    let summary = execute(Arc::clone(&ctx), &["vpc".into()]).await.unwrap();
+
+    assert_eq!(summary.created, ["vpc"], "made by this run, not adopted");
+    assert_eq!(ec2.calls("CreateVpc"), 1, "never sent twice");
+    assert_eq!(ec2.calls("DescribeVpcs"), 2);
+    assert_eq!(
+        ctx.journal.lock().unwrap().outputs("vpc").unwrap().id,
+        "vpc-1"
+    );
+}
+
+/// Throttling is the transport layer's to retry (the SDK, standard mode): the step sees none.
 #[tokio::test]
 async fn throttling_is_retried_and_the_step_succeeds() {
     let dir = tempfile::tempdir().unwrap();

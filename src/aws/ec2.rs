@@ -137,6 +137,8 @@ pub async fn create_vpc(aws: &Aws, cidr: &str, tags: &Tags) -> Result<String, Aw
         .create_vpc()
         .cidr_block(cidr)
         .tag_specifications(tag_spec(ResourceType::Vpc, tags))
+        .customize()
+        .config_override(no_sdk_retries())
         .send()
         .await
         .map_err(|e| classify("ec2:CreateVpc", e))?;
@@ -231,6 +233,8 @@ pub async fn create_subnet(
         .cidr_block(cidr)
         .availability_zone(az)
         .tag_specifications(tag_spec(ResourceType::Subnet, tags))
+        .customize()
+        .config_override(no_sdk_retries())
         .send()
         .await
         .map_err(|e| classify("ec2:CreateSubnet", e))?;
@@ -290,6 +294,8 @@ pub async fn create_internet_gateway(aws: &Aws, tags: &Tags) -> Result<String, A
         .ec2
         .create_internet_gateway()
         .tag_specifications(tag_spec(ResourceType::InternetGateway, tags))
+        .customize()
+        .config_override(no_sdk_retries())
         .send()
         .await
         .map_err(|e| classify("ec2:CreateInternetGateway", e))?;
@@ -360,11 +366,17 @@ pub async fn find_route_tables(aws: &Aws, by: Filters<'_>) -> Result<Vec<RouteTa
         .collect())
 }
 
-pub async fn create_route_table(aws: &Aws, vpc: &str, tags: &Tags) -> Result<String, AwsError> {
+pub async fn create_route_table(
+    aws: &Aws,
+    vpc: &str,
+    tags: &Tags,
+    client_token: &str,
+) -> Result<String, AwsError> {
     let out = aws
         .ec2
         .create_route_table()
         .vpc_id(vpc)
+        .client_token(client_token)
         .tag_specifications(tag_spec(ResourceType::RouteTable, tags))
         .send()
         .await
@@ -453,6 +465,8 @@ pub async fn allocate_address(aws: &Aws, tags: &Tags) -> Result<Address, AwsErro
         .allocate_address()
         .domain(DomainType::Vpc)
         .tag_specifications(tag_spec(ResourceType::ElasticIp, tags))
+        .customize()
+        .config_override(no_sdk_retries())
         .send()
         .await
         .map_err(|e| classify("ec2:AllocateAddress", e))?;
@@ -718,11 +732,13 @@ pub async fn create_vpc_endpoint(
     service_name: &str,
     placement: EndpointPlacement<'_>,
     tags: &Tags,
+    client_token: &str,
 ) -> Result<String, AwsError> {
     let request = aws
         .ec2
         .create_vpc_endpoint()
         .vpc_id(vpc)
+        .client_token(client_token)
         .service_name(service_name)
         .tag_specifications(tag_spec(ResourceType::VpcEndpoint, tags));
     let request = match placement {
@@ -783,6 +799,7 @@ pub async fn create_node_launch_template(
     name: &str,
     disk_gib: i32,
     tags: &Tags,
+    client_token: &str,
 ) -> Result<LaunchTemplate, AwsError> {
     use aws_sdk_ec2::types::{
         LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
@@ -815,6 +832,7 @@ pub async fn create_node_launch_template(
         .ec2
         .create_launch_template()
         .launch_template_name(name)
+        .client_token(client_token)
         .launch_template_data(data)
         .tag_specifications(tag_spec(ResourceType::LaunchTemplate, tags))
         .send()
@@ -1029,4 +1047,9 @@ pub async fn delete_network_interface(aws: &Aws, id: &str) -> Result<(), AwsErro
         .await
         .map_err(|e| classify("ec2:DeleteNetworkInterface", e))?;
     Ok(())
+}
+
+/// This call only, without the SDK's retries (see [`crate::aws::no_retries`]).
+fn no_sdk_retries() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default().retry_config(crate::aws::no_retries())
 }

@@ -77,7 +77,7 @@ pub struct ClusterSpec<'a> {
     pub log_types: Vec<&'a str>,
     pub key_arn: &'a str,
     pub tags: HashMap<String, String>,
-    pub client_request_token: &'a str,
+    pub client_request_token: String,
 }
 
 pub async fn describe_cluster(
@@ -154,7 +154,7 @@ pub async fn create_cluster(
         .encryption_config(encryption)
         .access_config(access)
         .set_tags(Some(spec.tags.clone()))
-        .client_request_token(spec.client_request_token)
+        .client_request_token(&spec.client_request_token)
         .send()
         .await
         .map_err(|e| classify("eks:CreateCluster", e))?;
@@ -316,9 +316,11 @@ pub async fn create_addon(
     addon: &str,
     version: &str,
     tags: HashMap<String, String>,
+    client_request_token: &str,
 ) -> Result<(), AwsError> {
     eks.create_addon()
         .cluster_name(cluster)
+        .client_request_token(client_request_token)
         .addon_name(addon)
         .addon_version(version)
         .resolve_conflicts(ResolveConflicts::Overwrite)
@@ -376,7 +378,7 @@ pub struct NodegroupSpec<'a> {
     pub launch_template_id: &'a str,
     pub launch_template_version: &'a str,
     pub tags: HashMap<String, String>,
-    pub client_request_token: &'a str,
+    pub client_request_token: String,
 }
 
 pub async fn create_nodegroup(
@@ -405,7 +407,7 @@ pub async fn create_nodegroup(
                 .build(),
         )
         .set_tags(Some(spec.tags.clone()))
-        .client_request_token(spec.client_request_token)
+        .client_request_token(&spec.client_request_token)
         .send()
         .await
         .map_err(|e| classify("eks:CreateNodegroup", e))?;

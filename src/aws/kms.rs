@@ -55,6 +55,10 @@ pub async fn create_key(
                 .collect::<Result<Vec<_>, _>>()
                 .expect("tags have keys and values"),
         ))
+        .customize()
+        .config_override(
+            aws_sdk_kms::config::Builder::default().retry_config(crate::aws::no_retries()),
+        )
         .send()
         .await
         .map_err(|e| classify("kms:CreateKey", e))?;

@@ -15,11 +15,15 @@ pub mod sts;
 
 use std::fmt;
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::ProvideCredentials;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+pub use crate::apply::retry::TransportRetry;
 
 /// The clients of one region, sharing one configuration (credentials, retries, endpoint).
 #[derive(Clone, Debug)]
@@ -40,10 +44,17 @@ pub struct Aws {
 
 impl Aws {
     /// Loads the standard AWS configuration chain for `region` and checks that credentials
-    /// resolve, so a missing set-up fails with one clear error before any call.
-    pub async fn connect(region: &str) -> Result<Aws, AwsError> {
+    /// resolve, so a missing set-up fails with one clear error before any call. Transient
+    /// errors are retried as `retry` says (standard mode: exponential backoff, full jitter).
+    pub async fn connect(region: &str, retry: &TransportRetry) -> Result<Aws, AwsError> {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .build();
         let config = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
+            .retry_config(retry_config(retry))
+            .timeout_config(timeouts)
             .load()
             .await;
         match config.credentials_provider() {
@@ -71,6 +82,28 @@ impl Aws {
             config,
         }
     }
+}
+
+/// How long to wait for a connection to AWS before trying again.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long one attempt of one call may take: no AWS call we make answers slower than this
+/// when AWS is well, so a hung connection is retried instead of waited on for ever.
+const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The SDK's standard retry mode (exponential backoff with full jitter, transient errors only)
+/// with eksboot's bounds.
+pub fn retry_config(retry: &TransportRetry) -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(retry.max_attempts)
+        .with_initial_backoff(retry.initial_backoff)
+        .with_max_backoff(retry.max_backoff)
+}
+
+/// No SDK retries, for one call that creates something without an idempotency token:
+/// repeating it after a lost answer would make a second one. The caller retries it, looking
+/// first (`apply::retry::create_once`).
+pub fn no_retries() -> RetryConfig {
+    RetryConfig::disabled()
 }
 
 /// The region from the usual AWS settings (AWS_REGION, the profile's config), if any.
@@ -480,7 +513,8 @@ pub fn classify_code(action: &'static str, failure: Failure) -> AwsError {
         "EntityAlreadyExists"
         | "AlreadyExistsException"
         | "ResourceAlreadyExistsException"
-        | "ResourceInUseException" => AwsError::AlreadyExists { action, failure },
+        | "ResourceInUseException"
+        | "Resource.AlreadyAssociated" => AwsError::AlreadyExists { action, failure },
         c if c.ends_with(".NotFound") || c.ends_with("NotFound") => {
             AwsError::NotFound { action, failure }
         }

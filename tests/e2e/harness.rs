@@ -242,7 +242,7 @@ impl Account {
         sdk_config(&self.endpoint, self.credentials.clone(), region)
     }
 
-    /// The binary under test, acting in this account, with no retries and no real AWS config.
+    /// The binary under test, acting in this account, with no real AWS config.
     pub fn eksboot(&self) -> assert_cmd::Command {
         let mut cmd = bare_eksboot(&self.home);
         cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
@@ -323,7 +323,7 @@ impl Account {
     }
 }
 
-/// The binary with a clean environment: no credentials, no AWS config, no retries.
+/// The binary with a clean environment: no credentials, no AWS config, short retry waits.
 pub fn bare_eksboot(home: &tempfile::TempDir) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("eksboot").unwrap();
     for var in [
@@ -353,7 +353,8 @@ pub fn bare_eksboot(home: &tempfile::TempDir) -> assert_cmd::Command {
             home.path().join("aws-credentials"),
         )
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_MAX_ATTEMPTS", "1")
+        // The production retry layer, with its waits shortened (as every test does).
+        .env("EKSBOOT_RETRY_MS", "50")
         .env("AWS_REGION", "us-east-1")
         .env("NO_COLOR", "1")
         .timeout(Duration::from_secs(300));

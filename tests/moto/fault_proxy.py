@@ -1,0 +1,380 @@
+"""A fault-injecting HTTP proxy in front of the emulator: AWS as it behaves on a bad day.
+
+Real AWS throttles, answers 500 and 503, drops connections, is slow, and sometimes acts on a
+request whose answer never reaches the caller. This proxy does all of that, at rates and with a
+seed given on the command line, so a test can prove eksboot comes out of it with exactly one of
+each resource:
+
+  --fault-rate F   share of API requests answered with a fault *before* AWS sees them: a
+                   throttling error in the service's own format, a 503, or a connection reset.
+  --lost-rate L    share of API requests forwarded to AWS (which acts on them) whose answer is
+                   then lost: a 500 or a connection reset instead of AWS's answer.
+  --latency-ms M   each API request waits a random 0..M ms first.
+  --rate-limit R   requests per second the account may make (a token bucket with a burst of R);
+                   requests beyond it are throttled, as AWS's per-account API rate limits do
+                   (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html).
+
+The service comes from the SigV4 credential scope (`Credential=AKID/date/region/SERVICE/...`).
+Requests that carry an idempotency token (EC2 `ClientToken`, EKS `clientRequestToken`) get the
+first successful answer again when repeated with the same parameters, and
+IdempotentParameterMismatch when repeated with different ones, as AWS documents
+(https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html). The proxy serves
+one account per test, so the rate limit is the proxy's.
+
+`GET /eksboot-proxy/stats` answers what happened (requests, faults by kind, lost answers,
+replays, the peak requests in any one second, requests by action); `POST /eksboot-proxy/reset`
+zeroes it. Everything else without a SigV4 signature (the emulator's control API) is forwarded
+untouched. Prints `PORT <n>` once it serves and exits when its stdin closes.
+"""
+
+import argparse
+import collections
+import hashlib
+import http.client
+import http.server
+import json
+import os
+import random
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+
+# The error formats of each protocol: (status, code) for throttling, unavailability and an
+# internal error, as each service's documentation and SDK models name them.
+QUERY_XML = {"ec2"}
+AWS_QUERY = {"iam", "sts", "elasticloadbalancing"}
+REST_JSON = {"eks"}
+
+THROTTLE = {
+    "ec2": (503, "RequestLimitExceeded"),  # EC2: 503 RequestLimitExceeded
+    "eks": (429, "ThrottlingException"),  # EKS: HTTP 429 Too Many Requests
+}
+QUERY_THROTTLE = (400, "Throttling")  # IAM, STS, ELB: 400 Throttling ("Rate exceeded")
+JSON_THROTTLE = (400, "ThrottlingException")  # KMS, CloudWatch Logs, Service Quotas
+
+UNAVAILABLE = {"ec2": "Unavailable", "eks": "ServiceUnavailableException"}
+INTERNAL = {"ec2": "InternalError", "eks": "ServerException"}
+
+CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/[^/]+/([^/]+)/aws4_request")
+
+
+def error_answer(service, status, code, message):
+    """An error as `service` would send it: (status, headers, body)."""
+    request_id = str(uuid.uuid4())
+    if service in QUERY_XML:
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+            f"<Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+            f"<RequestID>{request_id}</RequestID></Response>"
+        )
+        return status, {"Content-Type": "text/xml"}, body.encode()
+    if service in AWS_QUERY:
+        kind = "Receiver" if status >= 500 else "Sender"
+        body = (
+            "<ErrorResponse><Error>"
+            f"<Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message>"
+            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        return status, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, body.encode()
+    if service in REST_JSON:
+        headers = {
+            "Content-Type": "application/json",
+            "x-amzn-ErrorType": code,
+            "x-amzn-RequestId": request_id,
+        }
+        return status, headers, json.dumps({"message": message}).encode()
+    headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id}
+    return status, headers, json.dumps({"__type": code, "message": message}).encode()
+
+
+def throttle_answer(service):
+    if service in THROTTLE:
+        status, code = THROTTLE[service]
+    elif service in AWS_QUERY:
+        status, code = QUERY_THROTTLE
+    else:
+        status, code = JSON_THROTTLE
+    return error_answer(service, status, code, "Rate exceeded")
+
+
+def unavailable_answer(service):
+    code = UNAVAILABLE.get(service, "ServiceUnavailable")
+    return error_answer(service, 503, code, "Service is unavailable. Please try again later.")
+
+
+def internal_answer(service):
+    code = INTERNAL.get(service, "InternalFailure")
+    return error_answer(service, 500, code, "We encountered an internal error. Please try again.")
+
+
+def mismatch_answer(service):
+    if service == "eks":
+        return error_answer(
+            service,
+            400,
+            "InvalidParameterException",
+            "The client request token was already used with different parameters",
+        )
+    return error_answer(
+        service, 400, "IdempotentParameterMismatch", "The client token was already used with different parameters"
+    )
+
+
+def action_of(service, method, path, headers, body):
+    """The API action a request calls, e.g. `CreateVpc` or `POST /clusters`."""
+    target = headers.get("X-Amz-Target")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    if service in REST_JSON:
+        # EKS names things in the path: keep its shape, not the names.
+        parts = path.split("?")[0].strip("/").split("/")
+        shape = [p if i % 2 == 0 else "*" for i, p in enumerate(parts)]
+        return f"{method} /" + "/".join(shape)
+    form = urllib.parse.parse_qs(body.decode(errors="replace"))
+    return form.get("Action", ["?"])[0]
+
+
+def idempotency_token(service, body):
+    if service == "ec2":
+        form = urllib.parse.parse_qs(body.decode(errors="replace"))
+        return form.get("ClientToken", [None])[0]
+    if service == "eks" and body:
+        try:
+            return json.loads(body).get("clientRequestToken")
+        except (ValueError, AttributeError):
+            return None
+    return None
+
+
+class Faults:
+    """The proxy's settings, random source, token bucket, replay cache and counters."""
+
+    def __init__(self, args):
+        self.fault_rate = args.fault_rate
+        self.lost_rate = args.lost_rate
+        self.latency_ms = args.latency_ms
+        self.rate = args.rate_limit
+        self.random = random.Random(args.seed)
+        self.lock = threading.Lock()
+        self.tokens = float(self.rate or 0)
+        self.refilled = time.monotonic()
+        self.answers = {}  # (service, action, token) -> (params digest, answer)
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.requests = 0
+            self.forwarded = 0
+            self.faults = collections.Counter()
+            self.lost = 0
+            self.replayed = 0
+            self.by_action = collections.Counter()
+            self.per_second = collections.Counter()
+
+    def draw(self):
+        with self.lock:
+            return self.random.random()
+
+    def latency(self):
+        with self.lock:
+            return self.random.uniform(0, self.latency_ms) / 1000.0
+
+    def choose(self, options):
+        with self.lock:
+            return self.random.choice(options)
+
+    def admit(self):
+        """Takes a token from the account's bucket; False when the account is over its rate."""
+        if not self.rate:
+            return True
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.rate, self.tokens + (now - self.refilled) * self.rate)
+            self.refilled = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return True
+            return False
+
+    def count(self, action):
+        with self.lock:
+            self.requests += 1
+            self.by_action[action] += 1
+            self.per_second[int(time.time())] += 1
+
+    def note(self, what):
+        with self.lock:
+            if what == "forwarded":
+                self.forwarded += 1
+            elif what == "lost":
+                self.lost += 1
+            elif what == "replayed":
+                self.replayed += 1
+            else:
+                self.faults[what] += 1
+
+    def stats(self):
+        with self.lock:
+            return {
+                "requests": self.requests,
+                "forwarded": self.forwarded,
+                "faults": dict(self.faults),
+                "lost": self.lost,
+                "replayed": self.replayed,
+                "peak_per_second": max(self.per_second.values(), default=0),
+                "by_action": dict(self.by_action),
+            }
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    upstream = None
+    faults = None
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.handle_any()
+
+    def do_POST(self):
+        self.handle_any()
+
+    def do_PUT(self):
+        self.handle_any()
+
+    def do_DELETE(self):
+        self.handle_any()
+
+    def do_PATCH(self):
+        self.handle_any()
+
+    def handle_any(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.path.startswith("/eksboot-proxy/"):
+            return self.control()
+        match = CREDENTIAL.search(self.headers.get("Authorization", ""))
+        if not match:
+            return self.send(*self.forward(body))
+        service = match.group(2)
+        faults = self.faults
+        action = action_of(service, self.command, self.path, self.headers, body)
+        faults.count(action)
+        if faults.latency_ms:
+            time.sleep(faults.latency())
+        if not faults.admit():
+            faults.note("rate-limited")
+            return self.send(*throttle_answer(service))
+        if faults.draw() < faults.fault_rate:
+            kind = faults.choose(["throttle", "unavailable", "reset"])
+            faults.note(kind)
+            if kind == "throttle":
+                return self.send(*throttle_answer(service))
+            if kind == "unavailable":
+                return self.send(*unavailable_answer(service))
+            return self.reset_connection()
+
+        token = idempotency_token(service, body)
+        key = (service, action, token)
+        digest = hashlib.sha256(body).hexdigest()
+        if token is not None:
+            with faults.lock:
+                earlier = faults.answers.get(key)
+            if earlier is not None:
+                faults.note("replayed")
+                if earlier[0] != digest:
+                    return self.send(*mismatch_answer(service))
+                return self.send(*earlier[1])
+        answer = self.forward(body)
+        faults.note("forwarded")
+        if token is not None and 200 <= answer[0] < 300:
+            with faults.lock:
+                faults.answers.setdefault(key, (digest, answer))
+        if faults.draw() < faults.lost_rate:
+            faults.note("lost")
+            if faults.choose([True, False]):
+                return self.send(*internal_answer(service))
+            return self.reset_connection()
+        return self.send(*answer)
+
+    def forward(self, body):
+        connection = http.client.HTTPConnection(self.upstream, timeout=120)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        connection.request(self.command, self.path, body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        answer_headers = {
+            k: v for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP | {"content-length"}
+        }
+        connection.close()
+        return response.status, answer_headers, data
+
+    def send(self, status, headers, body):
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def reset_connection(self):
+        """Closes the connection with a TCP reset, answering nothing."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
+    def control(self):
+        if self.path == "/eksboot-proxy/stats":
+            body = json.dumps(self.faults.stats()).encode()
+        elif self.path == "/eksboot-proxy/reset" and self.command == "POST":
+            self.faults.reset()
+            body = b"{}"
+        else:
+            return self.send(404, {}, b"no such control path")
+        self.send(200, {"Content-Type": "application/json"}, body)
+
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "te"}
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A reset connection is the point of some faults, not an error of the proxy.
+        if not isinstance(sys.exc_info()[1], (OSError, ValueError)):
+            super().handle_error(request, client_address)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--upstream", required=True, help="the emulator, e.g. 127.0.0.1:5000")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--lost-rate", type=float, default=0.0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--rate-limit", type=float, default=0.0)
+    parser.add_argument("--no-stdin-watch", action="store_true")
+    args = parser.parse_args()
+    Handler.upstream = args.upstream.removeprefix("http://")
+    Handler.faults = Faults(args)
+    server = Server(("127.0.0.1", 0), Handler)
+    if not args.no_stdin_watch:
+        threading.Thread(target=exit_when_parent_goes, daemon=True).start()
+    print(f"PORT {server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+def exit_when_parent_goes():
+    sys.stdin.read()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
