@@ -214,6 +214,16 @@ pub async fn delete_oidc_provider(iam: &aws_sdk_iam::Client, arn: &str) -> Resul
     Ok(())
 }
 
+/// A policy already detached or deleted (a repeat whose first answer was lost) is done; the
+/// role's own absence shows at DeleteRole.
+fn already_gone(e: AwsError) -> Result<(), AwsError> {
+    if e.is_not_found() {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
 /// Deletes a role: managed policies detached, inline policies deleted, then the role.
 pub async fn delete_role(aws: &Aws, name: &str) -> Result<(), AwsError> {
     let attached = aws
@@ -231,7 +241,9 @@ pub async fn delete_role(aws: &Aws, name: &str) -> Result<(), AwsError> {
                 .policy_arn(arn)
                 .send()
                 .await
-                .map_err(|e| classify("iam:DetachRolePolicy", e))?;
+                .map(|_| ())
+                .map_err(|e| classify("iam:DetachRolePolicy", e))
+                .or_else(already_gone)?;
         }
     }
     let inline = aws
@@ -248,7 +260,9 @@ pub async fn delete_role(aws: &Aws, name: &str) -> Result<(), AwsError> {
             .policy_name(policy)
             .send()
             .await
-            .map_err(|e| classify("iam:DeleteRolePolicy", e))?;
+            .map(|_| ())
+            .map_err(|e| classify("iam:DeleteRolePolicy", e))
+            .or_else(already_gone)?;
     }
     aws.iam
         .delete_role()

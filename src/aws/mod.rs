@@ -90,10 +90,11 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// when AWS is well, so a hung connection is retried instead of waited on for ever.
 const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The SDK's standard retry mode (exponential backoff with full jitter, transient errors only)
-/// with eksboot's bounds.
+/// The SDK's adaptive retry mode with eksboot's bounds: transient errors only, exponential
+/// backoff with full jitter, and a client-side rate limiter that slows every call to a service
+/// once it throttles (several eksboot runs, or a busy CI account, share one rate limit).
 pub fn retry_config(retry: &TransportRetry) -> RetryConfig {
-    RetryConfig::standard()
+    RetryConfig::adaptive()
         .with_max_attempts(retry.max_attempts)
         .with_initial_backoff(retry.initial_backoff)
         .with_max_backoff(retry.max_backoff)
@@ -515,7 +516,12 @@ pub fn classify_code(action: &'static str, failure: Failure) -> AwsError {
         | "ResourceAlreadyExistsException"
         | "ResourceInUseException"
         | "Resource.AlreadyAssociated" => AwsError::AlreadyExists { action, failure },
-        c if c.ends_with(".NotFound") || c.ends_with("NotFound") => {
+        // An attachment that is not there (a repeated detach whose first answer was lost).
+        c if c.ends_with(".NotFound")
+            || c.ends_with("NotFound")
+            || c.ends_with("NotFoundException")
+            || c == "Gateway.NotAttached" =>
+        {
             AwsError::NotFound { action, failure }
         }
         c if c.ends_with(".Duplicate") || c.ends_with("AlreadyExists") => {
@@ -557,6 +563,12 @@ mod tests {
         assert_eq!(kind("Throttling"), "throttled");
         assert_eq!(kind("InvalidVpcID.NotFound"), "not-found");
         assert_eq!(kind("NoSuchEntity"), "not-found");
+        assert_eq!(
+            kind("InvalidLaunchTemplateName.NotFoundException"),
+            "not-found"
+        );
+        assert_eq!(kind("Gateway.NotAttached"), "not-found");
+        assert_eq!(kind("Resource.AlreadyAssociated"), "exists");
         assert_eq!(kind("EntityAlreadyExists"), "exists");
         assert_eq!(kind("InvalidGroup.Duplicate"), "exists");
         assert_eq!(kind("DependencyViolation"), "dependency");

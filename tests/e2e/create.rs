@@ -1049,10 +1049,21 @@ fn a_run_killed_and_never_reaped_does_not_block_the_next() {
     // SIGKILL, and no wait(): the process stays a zombie until this test ends.
     sigkill(child.id());
     let pid = child.id();
-    assert!(
-        std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "the killed run is still a zombie"
-    );
+    // `kill` returns once the signal is sent; the process is a zombie (its files, and so its
+    // lock, released) a moment later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let state = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit(") ").next().map(|rest| rest.starts_with('Z')))
+    };
+    while state() != Some(true) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed run never became a zombie"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let out = run
         .account
         .eksboot()

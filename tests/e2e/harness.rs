@@ -386,3 +386,131 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 pub fn root(path: &str) -> PathBuf {
     Path::new(ROOT).join(path)
 }
+
+/// What the fault-injecting proxy (`tests/moto/fault_proxy.py`) does to requests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    pub seed: u64,
+    /// Share of requests answered with a fault before AWS sees them.
+    pub fault_rate: f64,
+    /// Share of requests AWS acts on whose answer is then lost.
+    pub lost_rate: f64,
+    /// Each request waits up to this long first.
+    pub latency_ms: u64,
+    /// Requests per second the account may make (0: no limit).
+    pub rate_limit: u32,
+    /// Only these faults (`throttle`, `unavailable`, `reset`); all when empty.
+    pub kinds: &'static str,
+    /// Actions (comma-separated, as the proxy names them) whose first answer is lost.
+    pub lose_first: &'static str,
+}
+
+/// A running fault-injecting proxy in front of an emulator.
+pub struct FaultProxy {
+    pub endpoint: String,
+    _child: Child,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &str, faults: Faults) -> FaultProxy {
+        let mut child = Command::new(venv_python())
+            .arg(Path::new(ROOT).join("tests/moto/fault_proxy.py"))
+            .args(["--upstream", upstream])
+            .args(["--seed", &faults.seed.to_string()])
+            .args(["--fault-rate", &faults.fault_rate.to_string()])
+            .args(["--lost-rate", &faults.lost_rate.to_string()])
+            .args(["--latency-ms", &faults.latency_ms.to_string()])
+            .args(["--rate-limit", &faults.rate_limit.to_string()])
+            .args(["--lose-first", faults.lose_first])
+            .args(if faults.kinds.is_empty() {
+                vec![]
+            } else {
+                vec!["--fault-kinds", faults.kinds]
+            })
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the fault proxy");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read the proxy's port");
+        let port: u16 = line
+            .strip_prefix("PORT ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the fault proxy did not start: {line:?}"));
+        FaultProxy {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _child: child,
+        }
+    }
+
+    /// What the proxy has seen since it started (or was last reset).
+    pub fn stats(&self) -> ProxyStats {
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect to the proxy");
+        write!(
+            stream,
+            "GET /eksboot-proxy/stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+        let body = response.split("\r\n\r\n").nth(1).expect("a body");
+        let v: serde_json::Value = serde_json::from_str(body).expect("stats are JSON");
+        let faults = v["faults"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, n)| (k.clone(), n.as_u64().unwrap()))
+            .collect();
+        ProxyStats {
+            requests: v["requests"].as_u64().unwrap(),
+            faults,
+            lost: v["lost"].as_u64().unwrap(),
+            replayed: v["replayed"].as_u64().unwrap(),
+            peak_per_second: v["peak_per_second"].as_u64().unwrap(),
+            lose_first_pending: v["lose_first_pending"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect(),
+        }
+    }
+}
+
+/// What a fault proxy has seen.
+#[derive(Debug, Clone)]
+pub struct ProxyStats {
+    pub requests: u64,
+    /// Faults injected before AWS saw the request, by kind (and `rate-limited`).
+    pub faults: std::collections::BTreeMap<String, u64>,
+    pub lost: u64,
+    pub replayed: u64,
+    pub peak_per_second: u64,
+    /// Actions of `--lose-first` not yet called.
+    pub lose_first_pending: Vec<String>,
+}
+
+impl ProxyStats {
+    pub fn faulted(&self) -> u64 {
+        self.faults.values().sum::<u64>() + self.lost
+    }
+}
+
+impl Account {
+    /// The binary acting in this account through `proxy`.
+    pub fn eksboot_via(&self, proxy: &FaultProxy) -> assert_cmd::Command {
+        let mut cmd = self.eksboot();
+        cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint);
+        cmd
+    }
+
+    /// [`Account::command`] through `proxy`.
+    pub fn command_via(&self, proxy: &FaultProxy) -> std::process::Command {
+        let mut cmd = self.command();
+        cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint);
+        cmd
+    }
+}

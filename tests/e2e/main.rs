@@ -7,6 +7,7 @@ mod cli;
 mod cluster;
 mod create;
 mod emulator;
+mod faults;
 mod fidelity;
 mod least_privilege;
 mod policies;

@@ -133,15 +133,30 @@ pub fn ours(account: &Account, cluster: &str, region: &str) -> BTreeMap<&'static
                 .filter(|r| r.role_name().starts_with(cluster))
                 .count(),
         );
-        n.insert(
-            "oidc providers",
-            iam.list_open_id_connect_providers()
+        // IAM is global: this cluster's providers are those tagged with its name.
+        let mut providers = 0;
+        for p in iam
+            .list_open_id_connect_providers()
+            .send()
+            .await
+            .unwrap()
+            .open_id_connect_provider_list()
+        {
+            let tags = iam
+                .list_open_id_connect_provider_tags()
+                .open_id_connect_provider_arn(p.arn().unwrap())
                 .send()
                 .await
-                .unwrap()
-                .open_id_connect_provider_list()
-                .len(),
-        );
+                .unwrap();
+            if tags
+                .tags()
+                .iter()
+                .any(|t| t.key() == "eksboot:cluster" && t.value() == cluster)
+            {
+                providers += 1;
+            }
+        }
+        n.insert("oidc providers", providers);
         n.insert(
             "log groups",
             logs.describe_log_groups()

@@ -6,9 +6,12 @@ seed given on the command line, so a test can prove eksboot comes out of it with
 each resource:
 
   --fault-rate F   share of API requests answered with a fault *before* AWS sees them: a
-                   throttling error in the service's own format, a 503, or a connection reset.
+                   throttling error in the service's own format, a 503, or a connection reset
+                   (`--fault-kinds throttle,unavailable,reset` picks among them).
   --lost-rate L    share of API requests forwarded to AWS (which acts on them) whose answer is
                    then lost: a 500 or a connection reset instead of AWS's answer.
+  --lose-first A   a comma-separated list of actions (as `by_action` names them) whose first
+                   forwarded request has its answer lost: every exactly-once path, surely.
   --latency-ms M   each API request waits a random 0..M ms first.
   --rate-limit R   requests per second the account may make (a token bucket with a burst of R);
                    requests beyond it are throttled, as AWS's per-account API rate limits do
@@ -159,6 +162,8 @@ class Faults:
         self.lost_rate = args.lost_rate
         self.latency_ms = args.latency_ms
         self.rate = args.rate_limit
+        self.kinds = args.fault_kinds.split(",")
+        self.lose_first = set(filter(None, args.lose_first.split(",")))
         self.random = random.Random(args.seed)
         self.lock = threading.Lock()
         self.tokens = float(self.rate or 0)
@@ -227,6 +232,7 @@ class Faults:
                 "lost": self.lost,
                 "replayed": self.replayed,
                 "peak_per_second": max(self.per_second.values(), default=0),
+                "lose_first_pending": sorted(self.lose_first),
                 "by_action": dict(self.by_action),
             }
 
@@ -272,7 +278,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             faults.note("rate-limited")
             return self.send(*throttle_answer(service))
         if faults.draw() < faults.fault_rate:
-            kind = faults.choose(["throttle", "unavailable", "reset"])
+            kind = faults.choose(faults.kinds)
             faults.note(kind)
             if kind == "throttle":
                 return self.send(*throttle_answer(service))
@@ -296,7 +302,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if token is not None and 200 <= answer[0] < 300:
             with faults.lock:
                 faults.answers.setdefault(key, (digest, answer))
-        if faults.draw() < faults.lost_rate:
+        with faults.lock:
+            lose_first = action in faults.lose_first
+            faults.lose_first.discard(action)
+        if lose_first or faults.draw() < faults.lost_rate:
             faults.note("lost")
             if faults.choose([True, False]):
                 return self.send(*internal_answer(service))
@@ -357,7 +366,11 @@ def main():
     parser.add_argument("--upstream", required=True, help="the emulator, e.g. 127.0.0.1:5000")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument(
+        "--fault-kinds", default="throttle,unavailable,reset", help="the faults to draw from"
+    )
     parser.add_argument("--lost-rate", type=float, default=0.0)
+    parser.add_argument("--lose-first", default="")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--rate-limit", type=float, default=0.0)
     parser.add_argument("--no-stdin-watch", action="store_true")
