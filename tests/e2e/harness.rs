@@ -480,6 +480,14 @@ impl FaultProxy {
     }
 }
 
+impl Drop for FaultProxy {
+    /// Stops and reaps the proxy (it would exit when its stdin closes, but stay a zombie).
+    fn drop(&mut self) {
+        let _ = self._child.kill();
+        let _ = self._child.wait();
+    }
+}
+
 /// What a fault proxy has seen.
 #[derive(Debug, Clone)]
 pub struct ProxyStats {
