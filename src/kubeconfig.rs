@@ -8,6 +8,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
+/// Where a kubeconfig was written and which context it holds (for the summary a create prints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenKubeconfig {
+    pub path: PathBuf,
+    pub context: String,
+    pub switched: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum KubeconfigError {
     #[error("the kubeconfig {} is not valid YAML: {message}", path.display())]

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use super::*;
+use crate::kubeconfig::WrittenKubeconfig;
 
 /// Where and how to write the kubeconfig.
 pub struct KubeconfigTarget {
@@ -275,13 +276,6 @@ pub(super) fn watch_for_ctrl_c(
             std::process::exit(130);
         }
     })
-}
-
-/// Where the kubeconfig went and which context it holds.
-pub struct WrittenKubeconfig {
-    pub path: PathBuf,
-    pub context: String,
-    pub switched: bool,
 }
 
 pub(super) fn write_kubeconfig(

@@ -8,7 +8,7 @@ mod teardown;
 mod token;
 mod wizard;
 
-pub use create::{CreateRequest, KubeconfigTarget, WrittenKubeconfig};
+pub use create::{CreateRequest, KubeconfigTarget};
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

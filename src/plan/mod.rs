@@ -7,6 +7,7 @@
 
 pub mod checklist;
 pub mod cost;
+pub mod diff;
 pub mod iam;
 pub mod network;
 pub mod permissions;

@@ -255,7 +255,7 @@ pub fn render_create_done(
     profile: &Profile,
     plan: &Plan,
     summary: &crate::apply::Summary,
-    kubeconfig: &crate::app::WrittenKubeconfig,
+    kubeconfig: &crate::kubeconfig::WrittenKubeconfig,
     state: &std::path::Path,
 ) -> String {
     let mut out = format!(

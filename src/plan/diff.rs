@@ -1,0 +1,377 @@
+//! Day two: what changes when a running cluster's profile changes. Pure: the profile stored in
+//! the state file against the one on disk, no AWS call.
+//!
+//! Each changed field is one [`Change`] (per element for lists of things: admins, add-ons), with
+//! what applying it does: add, update in place, replace, remove. Fields AWS cannot change on a
+//! running cluster are [`Refusal`]s, each with its reason and the way out.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{cost, Plan, PlanFacts, Task};
+use crate::profile::Profile;
+
+/// What applying one change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Something new is made (an access entry, an add-on, the node group).
+    Add,
+    /// Changed in place, nothing replaced.
+    Update,
+    /// A new one is made, then the old one deleted.
+    Replace,
+    /// Something is deleted.
+    Remove,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Add => "+",
+            Action::Update => "~",
+            Action::Replace => "±",
+            Action::Remove => "-",
+        }
+    }
+}
+
+/// One change to a running cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub task: Task,
+    /// The profile field, e.g. `cluster.admins`.
+    pub field: String,
+    pub action: Action,
+    pub before: Value,
+    pub after: Value,
+    /// What applying it does, in a few words.
+    #[serde(skip)]
+    pub effect: String,
+}
+
+/// A field that cannot change on a running cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Refusal {
+    pub field: String,
+    pub before: Value,
+    pub after: Value,
+    pub reason: String,
+    pub way_out: String,
+}
+
+/// Everything between two profiles of one cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diff {
+    pub changes: Vec<Change>,
+    pub refused: Vec<Refusal>,
+    pub monthly_cost_before: f64,
+    pub monthly_cost_after: f64,
+}
+
+impl Diff {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.refused.is_empty()
+    }
+
+    /// The changes of one task, in profile order.
+    pub fn in_task(&self, task: Task) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(move |c| c.task == task)
+    }
+}
+
+/// How a field may change on a running cluster.
+enum Rule {
+    /// Never: (reason, way out).
+    Refuse(&'static str, &'static str),
+    Update(Task, &'static str),
+    Replace(Task, &'static str),
+    /// A list whose elements are each added or removed.
+    Each(Task, &'static str, &'static str),
+    /// A switch that adds or removes something.
+    Switch(Task, &'static str, &'static str),
+}
+
+const TEARDOWN: &str = "`eksboot teardown`, then `eksboot create` with the new profile";
+
+/// Every profile field, in profile order, with how it may change.
+fn rules() -> Vec<(&'static str, &'static str, Rule)> {
+    use Rule::*;
+    vec![
+        ("cluster", "name", Refuse("a cluster's name is fixed when it is created", TEARDOWN)),
+        ("cluster", "region", Refuse("a cluster lives in one region", TEARDOWN)),
+        (
+            "cluster",
+            "kubernetes_version",
+            Refuse(
+                "Kubernetes versions move one minor version at a time, control plane first, then add-ons and nodes; `apply` does not upgrade",
+                "restore kubernetes_version to apply the other changes; to change the version today, teardown and create",
+            ),
+        ),
+        ("cluster", "endpoint_access", Update(Task::Cluster, "UpdateClusterConfig")),
+        ("cluster", "public_access_cidrs", Update(Task::Cluster, "UpdateClusterConfig")),
+        ("cluster", "log_types", Update(Task::Cluster, "the cluster's logging")),
+        ("cluster", "log_retention_days", Update(Task::Secure, "the log group's retention")),
+        ("cluster", "admins", Each(Task::Cluster, "an access entry", "its access entry deleted")),
+        ("cluster", "addons", Each(Task::Cluster, "the add-on", "the add-on deleted")),
+        (
+            "cluster",
+            "oidc_provider",
+            Switch(Task::Cluster, "the IAM OIDC provider", "the IAM OIDC provider deleted"),
+        ),
+        (
+            "security",
+            "creator_role",
+            Refuse("the creator role made the cluster and is its bootstrap admin", TEARDOWN),
+        ),
+        (
+            "security",
+            "secrets_key",
+            Refuse("EKS cannot change the key that encrypts a cluster's secrets", TEARDOWN),
+        ),
+        ("network", "pattern", Refuse("the cluster's subnets are fixed at creation", TEARDOWN)),
+        ("network", "vpc_cidr", Refuse("a VPC's primary CIDR cannot change", TEARDOWN)),
+        (
+            "network",
+            "availability_zones",
+            Refuse("the cluster's subnets are fixed at creation", TEARDOWN),
+        ),
+        ("network", "nat", Refuse("the NAT layout carries the nodes' routes", TEARDOWN)),
+        (
+            "nodes",
+            "enabled",
+            Switch(
+                Task::Cluster,
+                "the node group (node role, launch template, nodes)",
+                "the node group deleted: every pod is evicted",
+            ),
+        ),
+        (
+            "nodes",
+            "instance_types",
+            Replace(Task::Cluster, "a new node group, ACTIVE before the old one is deleted"),
+        ),
+        ("nodes", "min_size", Update(Task::Cluster, "UpdateNodegroupConfig")),
+        ("nodes", "desired_size", Update(Task::Cluster, "UpdateNodegroupConfig")),
+        ("nodes", "max_size", Update(Task::Cluster, "UpdateNodegroupConfig")),
+        (
+            "nodes",
+            "disk_size_gib",
+            Update(Task::Cluster, "a new launch template version, nodes rolled onto it"),
+        ),
+    ]
+}
+
+fn field_value(profile: &Value, section: &str, key: &str) -> Value {
+    profile[section].get(key).cloned().unwrap_or(Value::Null)
+}
+
+/// The changes from `before` (the profile the cluster was made or last changed with) to
+/// `after`, with the monthly cost of each.
+pub fn diff(before: &Profile, after: &Profile) -> Diff {
+    let old = serde_json::to_value(before).expect("profile serialises");
+    let new = serde_json::to_value(after).expect("profile serialises");
+    let mut changes = Vec::new();
+    let mut refused = Vec::new();
+    let nodes_both = before.nodes.enabled && after.nodes.enabled;
+    for (section, key, rule) in rules() {
+        let (was, now) = (
+            field_value(&old, section, key),
+            field_value(&new, section, key),
+        );
+        if was == now {
+            continue;
+        }
+        // Node settings matter only while there is a node group before and after.
+        if section == "nodes" && key != "enabled" && !nodes_both {
+            continue;
+        }
+        let field = format!("{section}.{key}");
+        let change = |task, action, before: &Value, after: &Value, effect: &str| Change {
+            task,
+            field: field.clone(),
+            action,
+            before: before.clone(),
+            after: after.clone(),
+            effect: effect.to_string(),
+        };
+        match rule {
+            Rule::Refuse(reason, way_out) => refused.push(Refusal {
+                field: field.clone(),
+                before: was,
+                after: now,
+                reason: reason.into(),
+                way_out: way_out.into(),
+            }),
+            Rule::Update(task, effect) => {
+                changes.push(change(task, Action::Update, &was, &now, effect))
+            }
+            Rule::Replace(task, effect) => {
+                changes.push(change(task, Action::Replace, &was, &now, effect))
+            }
+            Rule::Each(task, added, removed) => {
+                let items = |v: &Value| v.as_array().cloned().unwrap_or_default();
+                let (was, now) = (items(&was), items(&now));
+                for item in was.iter().filter(|i| !now.contains(i)) {
+                    changes.push(change(task, Action::Remove, item, &Value::Null, removed));
+                }
+                for item in now.iter().filter(|i| !was.contains(i)) {
+                    changes.push(change(task, Action::Add, &Value::Null, item, added));
+                }
+            }
+            Rule::Switch(task, on, off) => {
+                let action = if now == Value::Bool(true) {
+                    Action::Add
+                } else {
+                    Action::Remove
+                };
+                let effect = if action == Action::Add { on } else { off };
+                changes.push(change(task, action, &was, &now, effect));
+            }
+        }
+    }
+    Diff {
+        changes,
+        refused,
+        monthly_cost_before: monthly(before),
+        monthly_cost_after: monthly(after),
+    }
+}
+
+fn monthly(profile: &Profile) -> f64 {
+    let plan = Plan::build(profile, &PlanFacts::default());
+    cost::estimate(profile, &plan.resources).monthly_usd
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn profile(extra: &str) -> Profile {
+        Profile::parse(
+            &format!("[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n{extra}"),
+            Path::new("t.toml"),
+        )
+        .unwrap()
+    }
+
+    fn with(cluster: &str, nodes: &str) -> Profile {
+        profile(&format!("{cluster}\n[nodes]\n{nodes}\n"))
+    }
+
+    #[test]
+    fn the_same_profile_changes_nothing() {
+        let p = profile("");
+        let d = diff(&p, &p);
+        assert!(d.is_empty());
+        assert_eq!(d.monthly_cost_before, d.monthly_cost_after);
+    }
+
+    #[test]
+    fn admins_and_addons_are_added_and_removed_one_by_one() {
+        let before = profile(
+            "admins = [\"arn:aws:iam::123456789012:role/a\", \"arn:aws:iam::123456789012:role/b\"]\naddons = [\"vpc-cni\", \"coredns\"]",
+        );
+        let after = profile(
+            "admins = [\"arn:aws:iam::123456789012:role/b\", \"arn:aws:iam::123456789012:role/c\"]\naddons = [\"vpc-cni\", \"coredns\", \"metrics-server\"]",
+        );
+        let d = diff(&before, &after);
+        let summary: Vec<_> = d
+            .changes
+            .iter()
+            .map(|c| {
+                (
+                    c.field.as_str(),
+                    c.action,
+                    c.before.clone(),
+                    c.after.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "cluster.admins",
+                    Action::Remove,
+                    "arn:aws:iam::123456789012:role/a".into(),
+                    Value::Null
+                ),
+                (
+                    "cluster.admins",
+                    Action::Add,
+                    Value::Null,
+                    "arn:aws:iam::123456789012:role/c".into()
+                ),
+                (
+                    "cluster.addons",
+                    Action::Add,
+                    Value::Null,
+                    "metrics-server".into()
+                ),
+            ]
+        );
+        assert!(d.refused.is_empty());
+    }
+
+    #[test]
+    fn fields_fixed_at_creation_are_refused_with_a_way_out() {
+        let before = profile("");
+        let mut after =
+            profile("kubernetes_version = \"1.33\"\n[network]\nvpc_cidr = \"10.9.0.0/16\"");
+        after.cluster.name = "other".into();
+        let d = diff(&before, &after);
+        let fields: Vec<_> = d.refused.iter().map(|r| r.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "cluster.name",
+                "cluster.kubernetes_version",
+                "network.vpc_cidr"
+            ]
+        );
+        assert!(d
+            .refused
+            .iter()
+            .all(|r| !r.reason.is_empty() && !r.way_out.is_empty()));
+        assert!(d.changes.is_empty());
+    }
+
+    #[test]
+    fn node_changes_are_sized_replaced_or_switched() {
+        let before = with(
+            "",
+            "instance_types = [\"t3.large\"]\nmin_size = 2\ndesired_size = 2\nmax_size = 4",
+        );
+        let after = with(
+            "",
+            "instance_types = [\"m6i.large\"]\nmin_size = 2\ndesired_size = 3\nmax_size = 6\ndisk_size_gib = 100",
+        );
+        let d = diff(&before, &after);
+        let kinds: Vec<_> = d
+            .changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.action))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("nodes.instance_types", Action::Replace),
+                ("nodes.desired_size", Action::Update),
+                ("nodes.max_size", Action::Update),
+                ("nodes.disk_size_gib", Action::Update),
+            ]
+        );
+        // Turning nodes off is one removal, whatever else changed about them.
+        let off = with("", "enabled = false\nmin_size = 1\ndesired_size = 1");
+        let d = diff(&before, &off);
+        assert_eq!(d.changes.len(), 1, "{:?}", d.changes);
+        assert_eq!(
+            (d.changes[0].field.as_str(), d.changes[0].action),
+            ("nodes.enabled", Action::Remove)
+        );
+        assert!(d.monthly_cost_after < d.monthly_cost_before);
+    }
+}
