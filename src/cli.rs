@@ -11,6 +11,7 @@ Examples:
   eksboot preflight --profile profiles/production.toml
   eksboot create --profile profiles/production.toml   create it (asks first; --yes to skip)
   kubectl get nodes                                   then use it: create wrote your kubeconfig
+  eksboot apply --profile profiles/production.toml    change it after editing the profile
 
 Exit codes:
   0    success
@@ -47,6 +48,11 @@ Examples:
   eksboot plan --profile profiles/dev.toml
   eksboot plan --profile profiles/production.toml --output json | jq '.cost.monthly_usd'
 
+When the cluster exists (its state file is there), plan shows what would change instead: each
+changed field as add (+), update in place (~), replace (±) or remove (-), grouped by task, with
+the monthly cost before and after; `eksboot apply` makes the change. Fields fixed at creation
+(name, region, network, keys, the creator role, the Kubernetes version) are listed as refused.
+
 Profile fields (all but cluster.name and cluster.region have safe defaults):
   [cluster]  name, region, kubernetes_version, endpoint_access, public_access_cidrs,
              log_types, log_retention_days, admins, addons, oidc_provider
@@ -58,6 +64,13 @@ See README.md for what each field means.")]
         /// The profile to plan (TOML, format version 1).
         #[arg(long, value_name = "FILE")]
         profile: PathBuf,
+        /// The state file of the running cluster to compare with (default:
+        /// .eksboot/<cluster>-<region>.state.json, used when it exists).
+        #[arg(long, value_name = "PATH", conflicts_with = "no_state")]
+        state: Option<PathBuf>,
+        /// Plan as if nothing existed yet, even when a state file does.
+        #[arg(long)]
+        no_state: bool,
         /// `text` for people, `json` for tools (a stable contract).
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
@@ -136,6 +149,33 @@ Interrupted? Run the same command again: it adopts what exists and continues.")]
         /// Where to keep the state file.
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
+        #[command(flatten)]
+        kubeconfig: KubeconfigArgs,
+        /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
+    /// Change a running cluster to match its changed profile: shows the difference (as `plan`
+    /// does), asks, then makes it, journaled like a create, and removes what the profile no
+    /// longer asks for. Fields fixed at creation are refused before anything happens.
+    #[command(after_help = "\
+Examples:
+  eksboot plan --profile profiles/production.toml       see what would change
+  eksboot apply --profile profiles/production.toml      make it (asks first; --yes to skip)
+
+What apply changes: cluster.admins (access entries), endpoint_access and public_access_cidrs,
+log_types, log_retention_days, addons, oidc_provider, and the node group's sizes. Stopped half
+way? Run the same command again, or `eksboot resume`.")]
+    Apply {
+        /// The changed profile (TOML, format version 1).
+        #[arg(long, value_name = "FILE")]
+        profile: PathBuf,
+        /// The cluster's state file (default: .eksboot/<cluster>-<region>.state.json).
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+        /// Apply without asking. Required when not running on a terminal.
+        #[arg(long, short = 'y')]
+        yes: bool,
         #[command(flatten)]
         kubeconfig: KubeconfigArgs,
         /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).

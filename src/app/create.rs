@@ -95,12 +95,38 @@ pub(super) async fn create_command(request: CreateRequest) -> Result<ExitCode, R
     create(profile, &origin, true, request.state, request.kubeconfig).await
 }
 
+/// Why the executor runs: a create (or resume), or an apply of a changed profile (whose diff
+/// was shown and accepted, and whose journal is already open with the new profile in it).
+pub(super) enum Purpose {
+    Create,
+    Apply(Journal),
+}
+
 pub(super) async fn create(
     profile: Profile,
     source: &str,
     yes: bool,
     state: Option<PathBuf>,
     kubeconfig_target: KubeconfigTarget,
+) -> Result<ExitCode, RunError> {
+    run(
+        profile,
+        source,
+        yes,
+        state,
+        kubeconfig_target,
+        Purpose::Create,
+    )
+    .await
+}
+
+pub(super) async fn run(
+    profile: Profile,
+    source: &str,
+    yes: bool,
+    state: Option<PathBuf>,
+    kubeconfig_target: KubeconfigTarget,
+    purpose: Purpose,
 ) -> Result<ExitCode, RunError> {
     if !yes && !interactive() {
         return Err(RunError::Usage {
@@ -118,8 +144,12 @@ pub(super) async fn create(
             &profile.cluster.region,
         )
     });
-    // Refuse a changed profile before touching AWS.
-    let existing = Journal::open(&state_path)?;
+    // Refuse a changed profile before touching AWS: changing a cluster is `apply`'s job.
+    let applying = matches!(purpose, Purpose::Apply(_));
+    let existing = match purpose {
+        Purpose::Apply(journal) => Some(journal),
+        Purpose::Create => Journal::open(&state_path)?,
+    };
     if let Some(j) = &existing {
         if j.state.settings_hash != profile.content_hash() {
             let new = serde_json::to_value(&profile).expect("profile serialises");
@@ -130,7 +160,9 @@ pub(super) async fn create(
                     state_path.display(),
                     fields.join(", ")
                 ),
-                hint: "changing a created cluster is not eksboot's job yet: restore those fields to resume, or tear down first".into(),
+                hint: format!(
+                    "to change the running cluster: `eksboot plan --profile {source}` shows the difference, `eksboot apply --profile {source}` makes it; to resume the create, restore those fields"
+                ),
             });
         }
     }
@@ -180,15 +212,17 @@ pub(super) async fn create(
         .kubernetes_version
         .clone()
         .expect("preflight resolved the Kubernetes version");
-    ui::print(&ui::render_create_intro(
-        &profile,
-        &plan,
-        &facts,
-        steps.len(),
-        journal.path(),
-    ));
-    if !yes && !ui::confirm("Create these resources now?") {
-        return Err(RunError::Cancelled);
+    if !applying {
+        ui::print(&ui::render_create_intro(
+            &profile,
+            &plan,
+            &facts,
+            steps.len(),
+            journal.path(),
+        ));
+        if !yes && !ui::confirm("Create these resources now?") {
+            return Err(RunError::Cancelled);
+        }
     }
 
     let (principal, path_note) = caller_principal(&aws, &caller.arn).await;
@@ -204,7 +238,11 @@ pub(super) async fn create(
         plan,
         journal: Mutex::new(journal),
         reporter: ui::reporter(
-            &format!("eksboot create {}", profile.cluster.name),
+            &format!(
+                "eksboot {} {}",
+                if applying { "apply" } else { "create" },
+                profile.cluster.name
+            ),
             steps.len(),
         ),
         timing: Timing::from_env(),
@@ -214,7 +252,21 @@ pub(super) async fn create(
         stopping,
     });
     executing.store(true, std::sync::atomic::Ordering::SeqCst);
-    let result = apply::execute(Arc::clone(&ctx), &steps).await;
+    let mut result = apply::execute(Arc::clone(&ctx), &steps).await;
+    if result.is_ok() {
+        // What the profile no longer asks for (day two), once the rest is in place.
+        if let Err(error) = apply::retire::retire_dropped(&ctx).await {
+            let failed = apply::ApplyError {
+                task: crate::plan::Task::Cluster,
+                kind: crate::plan::Kind::EksCluster,
+                step: "retire".into(),
+                name: "what the profile no longer asks for".into(),
+                error,
+                also_failed: Vec::new(),
+            };
+            result = Err(ExecuteError::Failed(failed));
+        }
+    }
     interrupt.abort();
     ctx.reporter.finish();
     let summary = match result {

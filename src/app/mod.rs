@@ -2,6 +2,7 @@
 //! executor, and hands results to the UI. Errors carry their exit code and a hint.
 //! `create` (with the wizard), `teardown`/`status`, and `token` each have a file.
 
+mod change;
 mod create;
 mod permissions;
 mod teardown;
@@ -143,15 +144,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             };
             create::create_command(request).await
         }
-        Some(Command::Plan { profile, output }) => {
-            let profile = Profile::load(&profile)?;
-            let plan = Plan::build(&profile, &PlanFacts::default());
-            ui::print(&match output {
-                OutputFormat::Text => ui::render_plan_text(&profile, &plan),
-                OutputFormat::Json => ui::render_plan_json(&profile, &plan),
-            });
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Command::Plan {
+            profile,
+            state,
+            no_state,
+            output,
+        }) => plan(&profile, state, no_state, output),
         Some(Command::Permissions {
             profile,
             overrides,
@@ -194,6 +192,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
                 no_input,
             };
             create::create_command(request).await
+        }
+        Some(Command::Apply {
+            profile,
+            state,
+            yes,
+            kubeconfig,
+            output,
+        }) => {
+            ui::set_json_mode(output == OutputFormat::Json);
+            change::apply(&profile, state, yes, kubeconfig.into()).await
         }
         Some(Command::Resume {
             target,
@@ -246,6 +254,61 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             role_arn,
         }) => token::token(&cluster, region.as_deref(), role_arn.as_deref()).await,
     }
+}
+
+/// `plan`: today's plan, or, when the cluster's state file exists, the change to it.
+fn plan(
+    profile_path: &Path,
+    state: Option<PathBuf>,
+    no_state: bool,
+    output: OutputFormat,
+) -> Result<ExitCode, RunError> {
+    let profile = Profile::load(profile_path)?;
+    let plan = Plan::build(&profile, &PlanFacts::default());
+    let explicit = state.is_some();
+    let state_path = state.unwrap_or_else(|| {
+        journal::default_path(
+            Path::new("."),
+            &profile.cluster.name,
+            &profile.cluster.region,
+        )
+    });
+    if no_state || (!explicit && !state_path.exists()) {
+        ui::print(&match output {
+            OutputFormat::Text => ui::render_plan_text(&profile, &plan),
+            OutputFormat::Json => ui::render_plan_json(&profile, &plan),
+        });
+        return Ok(ExitCode::SUCCESS);
+    }
+    let before = stored_profile(&state_path)?;
+    let diff = crate::plan::diff::diff(&before, &profile);
+    ui::print(&match output {
+        OutputFormat::Text => {
+            let mut text =
+                ui::render_diff_text(&profile, &plan, &diff, &state_path.display().to_string());
+            if !diff.changes.is_empty() && diff.refused.is_empty() {
+                text.push_str(&format!(
+                    "\nMake the change: eksboot apply --profile {}\n",
+                    profile_path.display()
+                ));
+            }
+            text
+        }
+        OutputFormat::Json => ui::render_diff_json(&profile, &plan, &diff),
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The profile a cluster was made (or last changed) with, from its state file.
+fn stored_profile(path: &Path) -> Result<Profile, RunError> {
+    let state = journal::read_state(path).map_err(|e| match e {
+        JournalError::Read { .. } => RunError::Usage {
+            message: format!("there is no state file at {}", path.display()),
+            hint: "pass the --state PATH create wrote, or --no-state to plan from nothing".into(),
+        },
+        other => RunError::Journal(other),
+    })?;
+    Ok(state.profile(path)?)
 }
 
 fn interactive() -> bool {

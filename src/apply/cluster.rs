@@ -219,19 +219,193 @@ async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         },
     )
     .await?;
-    let c = ctx
-        .creator_call(res, never, || eks::describe_cluster(&creator.eks, name))
-        .await?
-        .ok_or_else(|| StepError::Broken(format!("the cluster {name} disappeared")))?;
-    Ok(result(
-        Outputs::id(name)
-            .with_arn(c.arn)
-            .with("endpoint", c.endpoint)
-            .with("certificate_authority", c.certificate_authority)
-            .with("oidc_issuer", c.oidc_issuer)
-            .with("version", c.version),
-        adopted,
-    ))
+    let (c, updated) = converge_cluster(ctx, res, creator).await?;
+    let mut outputs = Outputs::id(name)
+        .with_arn(c.arn)
+        .with("endpoint", c.endpoint)
+        .with("certificate_authority", c.certificate_authority)
+        .with("oidc_issuer", c.oidc_issuer)
+        .with("version", c.version);
+    if !updated.is_empty() {
+        outputs = outputs.with("updated", updated.join(", "));
+    }
+    Ok(result(outputs, adopted))
+}
+
+/// A change a running cluster's configuration needs to match its profile. EKS takes one kind
+/// of update per call, and one update at a time per cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterUpdate {
+    EndpointAccess {
+        public: bool,
+        private: bool,
+        public_cidrs: Vec<String>,
+    },
+    Logging {
+        enable: Vec<String>,
+        disable: Vec<String>,
+    },
+}
+
+impl ClusterUpdate {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            ClusterUpdate::EndpointAccess { .. } => "endpoint access",
+            ClusterUpdate::Logging { .. } => "logging",
+        }
+    }
+}
+
+/// What must change for `live` to match the profile: endpoint access first, then logging.
+pub fn cluster_updates(
+    live: &eks::ClusterInfo,
+    profile: &crate::profile::Profile,
+) -> Vec<ClusterUpdate> {
+    let c = &profile.cluster;
+    let mut updates = Vec::new();
+    let public = c.endpoint_access.is_public();
+    let private = c.endpoint_access.is_private();
+    let mut wanted_cidrs: Vec<String> = c
+        .public_access_cidrs
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    wanted_cidrs.sort();
+    let mut live_cidrs = live.public_access_cidrs.clone();
+    live_cidrs.sort();
+    if live.endpoint_public != public
+        || live.endpoint_private != private
+        || (public && live_cidrs != wanted_cidrs)
+    {
+        updates.push(ClusterUpdate::EndpointAccess {
+            public,
+            private,
+            public_cidrs: wanted_cidrs,
+        });
+    }
+    let wanted: Vec<String> = c.log_types.iter().map(|t| t.as_str().to_string()).collect();
+    let enable: Vec<String> = wanted
+        .iter()
+        .filter(|t| !live.enabled_log_types.contains(t))
+        .cloned()
+        .collect();
+    let disable: Vec<String> = live
+        .enabled_log_types
+        .iter()
+        .filter(|t| !wanted.contains(t))
+        .cloned()
+        .collect();
+    if !enable.is_empty() || !disable.is_empty() {
+        updates.push(ClusterUpdate::Logging { enable, disable });
+    }
+    updates
+}
+
+/// Brings a running cluster's endpoint access and logging to the profile, one update at a time,
+/// each waited for. Returns the cluster as it is then, and what was updated.
+async fn converge_cluster(
+    ctx: &Ctx,
+    res: &Resource,
+    creator: &Aws,
+) -> Result<(eks::ClusterInfo, Vec<&'static str>), StepError> {
+    let name = ctx.profile.cluster.name.as_str();
+    let mut updated = Vec::new();
+    loop {
+        let c = ctx
+            .creator_call(res, never, || eks::describe_cluster(&creator.eks, name))
+            .await?
+            .ok_or_else(|| StepError::Broken(format!("the cluster {name} disappeared")))?;
+        let Some(update) = cluster_updates(&c, &ctx.profile).into_iter().next() else {
+            return Ok((c, updated));
+        };
+        if updated.contains(&update.describe()) {
+            return Err(StepError::Broken(format!(
+                "the cluster {name} still differs in {} after updating it",
+                update.describe()
+            )));
+        }
+        let token =
+            IdempotencyToken::new(&ctx.run_id, &format!("{}-{}", res.id, updated.len())).value();
+        let started = ctx
+            .creator_call(res, never, || async {
+                match &update {
+                    ClusterUpdate::EndpointAccess {
+                        public,
+                        private,
+                        public_cidrs,
+                    } => {
+                        eks::update_endpoint_access(
+                            &creator.eks,
+                            name,
+                            *public,
+                            *private,
+                            public_cidrs.clone(),
+                            &token,
+                        )
+                        .await
+                    }
+                    ClusterUpdate::Logging { enable, disable } => {
+                        eks::update_logging(&creator.eks, name, enable, disable, &token).await
+                    }
+                }
+            })
+            .await;
+        match started {
+            Ok(id) => wait_for_update(ctx, res, creator, None, &id, update.describe()).await?,
+            // An update an earlier run started is still in progress: wait for the cluster.
+            Err(AwsError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        updated.push(update.describe());
+        wait_until(ctx, res, name, CLUSTER_TIMEOUT, "updating", || async {
+            Ok(ctx
+                .creator_call(res, never, || eks::describe_cluster(&creator.eks, name))
+                .await?
+                .map(|c| c.status))
+        })
+        .await?;
+    }
+}
+
+/// How long an update of a running cluster or node group may take.
+pub const UPDATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+/// Polls an EKS update until it is Successful; Failed or Cancelled fail the step with EKS's
+/// reasons.
+async fn wait_for_update(
+    ctx: &Ctx,
+    res: &Resource,
+    creator: &Aws,
+    nodegroup: Option<&str>,
+    update_id: &str,
+    what: &str,
+) -> Result<(), StepError> {
+    let cluster = ctx.profile.cluster.name.as_str();
+    let started = Instant::now();
+    let mut poll = PollDelay::new(ctx.timing.poll);
+    loop {
+        ctx.check_stopping()?;
+        let (status, errors) = ctx
+            .creator_call(res, never, || {
+                eks::describe_update(&creator.eks, cluster, nodegroup, update_id)
+            })
+            .await?;
+        match status.as_str() {
+            "Successful" => return Ok(()),
+            "InProgress" => ctx.waiting(res, update_id, &format!("updating {what}"), started),
+            other => {
+                return Err(StepError::Broken(format!(
+                    "the update of {what} ({update_id}) is {other}: {errors}"
+                )))
+            }
+        }
+        if started.elapsed() > UPDATE_TIMEOUT {
+            return Err(StepError::TimedOut(format!(
+                "the update of {what} ({update_id}) is still in progress after an hour"
+            )));
+        }
+        poll.sleep().await;
+    }
 }
 
 /// Whom an access-entry step is for.
@@ -450,14 +624,70 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         },
     )
     .await?;
-    let arn = ctx
-        .creator_call(res, never, || {
-            eks::describe_nodegroup(&creator.eks, cluster, &res.name)
-        })
-        .await?
-        .map(|n| n.arn)
-        .unwrap_or_default();
-    Ok(result(Outputs::id(&res.name).with_arn(arn), adopted))
+    // Resized to the profile when it changed (UpdateNodegroupConfig, waited for).
+    let wanted = (
+        p.nodes.min_size as i32,
+        p.nodes.desired_size as i32,
+        p.nodes.max_size as i32,
+    );
+    let mut resized = false;
+    let arn = loop {
+        let n = ctx
+            .creator_call(res, never, || {
+                eks::describe_nodegroup(&creator.eks, cluster, &res.name)
+            })
+            .await?
+            .ok_or_else(|| StepError::Broken(format!("node group {} disappeared", res.name)))?;
+        if n.scaling == wanted || resized {
+            break n.arn;
+        }
+        let token = IdempotencyToken::new(&ctx.run_id, &format!("{}-size", res.id)).value();
+        match ctx
+            .creator_call(res, never, || {
+                eks::update_nodegroup_scaling(&creator.eks, cluster, &res.name, wanted, &token)
+            })
+            .await
+        {
+            Ok(id) => {
+                wait_for_update(
+                    ctx,
+                    res,
+                    creator,
+                    Some(&res.name),
+                    &id,
+                    "the node group's size",
+                )
+                .await?
+            }
+            Err(AwsError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        resized = true;
+        wait_until(
+            ctx,
+            res,
+            &res.name,
+            NODEGROUP_TIMEOUT,
+            "resizing",
+            || async {
+                Ok(ctx
+                    .creator_call(res, never, || {
+                        eks::describe_nodegroup(&creator.eks, cluster, &res.name)
+                    })
+                    .await?
+                    .map(|n| n.status))
+            },
+        )
+        .await?;
+    };
+    let mut outputs = Outputs::id(&res.name).with_arn(arn);
+    if resized {
+        outputs = outputs.with(
+            "updated",
+            format!("size {}/{}/{}", wanted.0, wanted.1, wanted.2),
+        );
+    }
+    Ok(result(outputs, adopted))
 }
 
 async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {

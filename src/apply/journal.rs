@@ -282,6 +282,19 @@ impl Journal {
         self.save()
     }
 
+    /// Takes `profile` as the cluster's profile from now on (`apply`), saved at once.
+    pub fn adopt_profile(&mut self, profile: &Profile) -> Result<(), JournalError> {
+        self.state.settings = serde_json::to_value(profile).expect("profile serialises");
+        self.state.settings_hash = profile.content_hash();
+        self.save()
+    }
+
+    /// Drops a step whose resource is deleted (day two: the profile no longer asks for it).
+    pub fn forget(&mut self, step: &str) -> Result<(), JournalError> {
+        self.state.steps.remove(step);
+        self.save()
+    }
+
     pub fn record_failed(&mut self, step: &str, error: &str) -> Result<(), JournalError> {
         let now = now_rfc3339();
         if let Some(record) = self.state.steps.get_mut(step) {
@@ -331,7 +344,49 @@ pub fn read_state(path: &Path) -> Result<State, JournalError> {
             ),
         });
     }
+    let mut state = state;
+    migrate_access_entry_ids(&mut state);
     Ok(state)
+}
+
+/// State files written before access-entry steps were keyed by principal named them by position
+/// (`access-entry-admin-1`): renamed to [`crate::plan::access_entry_id`] of the principal the
+/// step recorded (or, for one that never finished, the admin at that position).
+pub fn migrate_access_entry_ids(state: &mut State) {
+    let old: Vec<String> = state
+        .steps
+        .keys()
+        .filter(|k| k.starts_with("access-entry-admin-"))
+        .cloned()
+        .collect();
+    for key in old {
+        let record = state.steps.remove(&key).expect("listed above");
+        let position = key
+            .trim_start_matches("access-entry-admin-")
+            .parse::<usize>()
+            .ok();
+        let principal = record
+            .outputs
+            .as_ref()
+            .map(|o| o.id.clone())
+            .filter(|id| !id.is_empty())
+            .or_else(|| {
+                let admins = state.settings["cluster"]["admins"].as_array()?;
+                admins
+                    .get(position?.checked_sub(1)?)?
+                    .as_str()
+                    .map(str::to_string)
+            });
+        match principal {
+            Some(p) => {
+                state.steps.insert(crate::plan::access_entry_id(&p), record);
+            }
+            // Nothing says whose it was: keep it under its old name (teardown still sees it).
+            None => {
+                state.steps.insert(key, record);
+            }
+        }
+    }
 }
 
 /// Writes `bytes` to `path` so that readers see the old or the new file, never a mix.
@@ -467,6 +522,39 @@ mod tests {
             Path::new("t.toml"),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn access_entry_steps_of_older_state_files_are_keyed_by_principal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = default_path(dir.path(), "demo", "us-west-2");
+        let mut p = profile();
+        p.cluster.admins = vec![
+            "arn:aws:iam::123456789012:role/a".into(),
+            "arn:aws:iam::123456789012:role/b".into(),
+        ];
+        {
+            let mut j = Journal::create(&path, &p, "123456789012", &PlanFacts::default()).unwrap();
+            // As an older eksboot wrote them: by position; the second never finished.
+            j.record_started("access-entry-admin-1").unwrap();
+            j.record_outputs(
+                "access-entry-admin-1",
+                &Outputs::id("arn:aws:iam::123456789012:role/a"),
+                true,
+            )
+            .unwrap();
+            j.record_started("access-entry-admin-2").unwrap();
+        }
+        let j = Journal::open(&path).unwrap().unwrap();
+        let a = crate::plan::access_entry_id("arn:aws:iam::123456789012:role/a");
+        let b = crate::plan::access_entry_id("arn:aws:iam::123456789012:role/b");
+        assert_eq!(j.status(&a), Some(StepStatus::Done));
+        assert_eq!(j.status(&b), Some(StepStatus::Running));
+        assert!(!j
+            .state
+            .steps
+            .keys()
+            .any(|k| k.starts_with("access-entry-admin-")));
     }
 
     #[test]

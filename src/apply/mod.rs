@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod journal;
 pub mod network;
 pub mod report;
+pub mod retire;
 pub mod retry;
 pub mod secure;
 pub mod teardown;
@@ -371,7 +372,12 @@ pub async fn execute(ctx: Arc<Ctx>, steps: &[String]) -> Result<Summary, Execute
                     });
                     let elapsed = step_started.elapsed();
                     match &result {
-                        Ok(step) if step.adopted && previously_done => {
+                        // Found as it should be: nothing to report but that it is there.
+                        Ok(step)
+                            if step.adopted
+                                && previously_done
+                                && step.outputs.attr("updated").is_none() =>
+                        {
                             ctx.reporter.report(Event::Skipped {
                                 resource: &res,
                                 outputs: &step.outputs,

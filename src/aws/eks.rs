@@ -61,6 +61,11 @@ pub struct ClusterInfo {
     pub certificate_authority: String,
     pub oidc_issuer: String,
     pub tags: HashMap<String, String>,
+    pub endpoint_public: bool,
+    pub endpoint_private: bool,
+    pub public_access_cidrs: Vec<String>,
+    /// The control-plane log types sent to CloudWatch.
+    pub enabled_log_types: Vec<String>,
 }
 
 /// What CreateCluster is given; the decisions were made by the caller.
@@ -105,6 +110,28 @@ pub async fn describe_cluster(
                 .unwrap_or_default()
                 .to_string(),
             tags: c.tags().cloned().unwrap_or_default(),
+            endpoint_public: c
+                .resources_vpc_config()
+                .map(|v| v.endpoint_public_access())
+                .unwrap_or(false),
+            endpoint_private: c
+                .resources_vpc_config()
+                .map(|v| v.endpoint_private_access())
+                .unwrap_or(false),
+            public_access_cidrs: c
+                .resources_vpc_config()
+                .map(|v| v.public_access_cidrs().to_vec())
+                .unwrap_or_default(),
+            enabled_log_types: c
+                .logging()
+                .map(|l| {
+                    l.cluster_logging()
+                        .iter()
+                        .filter(|s| s.enabled() == Some(true))
+                        .flat_map(|s| s.types().iter().map(|t| t.as_str().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
         })),
         Err(e) => match classify("eks:DescribeCluster", e) {
             err if err.is_not_found() => Ok(None),
@@ -335,6 +362,8 @@ pub async fn create_addon(
 pub struct NodegroupInfo {
     pub arn: String,
     pub status: String,
+    /// (min, desired, max)
+    pub scaling: (i32, i32, i32),
 }
 
 pub async fn describe_nodegroup(
@@ -354,6 +383,16 @@ pub async fn describe_nodegroup(
             status: n
                 .status()
                 .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            scaling: n
+                .scaling_config()
+                .map(|c| {
+                    (
+                        c.min_size().unwrap_or(0),
+                        c.desired_size().unwrap_or(0),
+                        c.max_size().unwrap_or(0),
+                    )
+                })
                 .unwrap_or_default(),
         })),
         Err(e) => match classify("eks:DescribeNodegroup", e) {
@@ -524,4 +563,134 @@ pub async fn list_clusters(eks: &aws_sdk_eks::Client) -> Result<Vec<String>, Aws
             return Ok(names);
         }
     }
+}
+
+/// Changes a running cluster's endpoint access (one kind of update per call, as EKS requires).
+/// Returns the update's id.
+pub async fn update_endpoint_access(
+    eks: &aws_sdk_eks::Client,
+    name: &str,
+    public: bool,
+    private: bool,
+    public_cidrs: Vec<String>,
+    client_request_token: &str,
+) -> Result<String, AwsError> {
+    let vpc = VpcConfigRequest::builder()
+        .endpoint_public_access(public)
+        .endpoint_private_access(private)
+        .set_public_access_cidrs(public.then_some(public_cidrs))
+        .build();
+    let out = eks
+        .update_cluster_config()
+        .name(name)
+        .resources_vpc_config(vpc)
+        .client_request_token(client_request_token)
+        .send()
+        .await
+        .map_err(|e| classify("eks:UpdateClusterConfig", e))?;
+    Ok(out
+        .update()
+        .and_then(|u| u.id())
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// Turns control-plane log types on and off. Returns the update's id.
+pub async fn update_logging(
+    eks: &aws_sdk_eks::Client,
+    name: &str,
+    enable: &[String],
+    disable: &[String],
+    client_request_token: &str,
+) -> Result<String, AwsError> {
+    let setup = |types: &[String], on: bool| {
+        LogSetup::builder()
+            .set_types(Some(
+                types.iter().map(|t| LogType::from(t.as_str())).collect(),
+            ))
+            .enabled(on)
+            .build()
+    };
+    let mut logging = Logging::builder();
+    if !enable.is_empty() {
+        logging = logging.cluster_logging(setup(enable, true));
+    }
+    if !disable.is_empty() {
+        logging = logging.cluster_logging(setup(disable, false));
+    }
+    let out = eks
+        .update_cluster_config()
+        .name(name)
+        .logging(logging.build())
+        .client_request_token(client_request_token)
+        .send()
+        .await
+        .map_err(|e| classify("eks:UpdateClusterConfig", e))?;
+    Ok(out
+        .update()
+        .and_then(|u| u.id())
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// Resizes a node group. Returns the update's id.
+pub async fn update_nodegroup_scaling(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    nodegroup: &str,
+    (min, desired, max): (i32, i32, i32),
+    client_request_token: &str,
+) -> Result<String, AwsError> {
+    let out = eks
+        .update_nodegroup_config()
+        .cluster_name(cluster)
+        .nodegroup_name(nodegroup)
+        .scaling_config(
+            NodegroupScalingConfig::builder()
+                .min_size(min)
+                .desired_size(desired)
+                .max_size(max)
+                .build(),
+        )
+        .client_request_token(client_request_token)
+        .send()
+        .await
+        .map_err(|e| classify("eks:UpdateNodegroupConfig", e))?;
+    Ok(out
+        .update()
+        .and_then(|u| u.id())
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// An update's status (`InProgress`, `Successful`, `Failed`, `Cancelled`) and its errors.
+pub async fn describe_update(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    nodegroup: Option<&str>,
+    update_id: &str,
+) -> Result<(String, String), AwsError> {
+    let out = eks
+        .describe_update()
+        .name(cluster)
+        .set_nodegroup_name(nodegroup.map(str::to_string))
+        .update_id(update_id)
+        .send()
+        .await
+        .map_err(|e| classify("eks:DescribeUpdate", e))?;
+    let update = out.update();
+    let status = update
+        .and_then(|u| u.status())
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default();
+    let errors = update
+        .map(|u| {
+            u.errors()
+                .iter()
+                .map(|e| e.error_message().unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default();
+    Ok((status, errors))
 }

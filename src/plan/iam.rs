@@ -171,8 +171,9 @@ pub fn creator_inline_policy(s: &CreatorScope) -> Value {
             "Sid": "ManageThisClustersParts",
             "Effect": "Allow",
             "Action": [
-                "eks:DescribeNodegroup", "eks:DeleteNodegroup", "eks:DescribeAddon",
-                "eks:DeleteAddon", "eks:DescribeAccessEntry", "eks:DeleteAccessEntry",
+                "eks:DescribeNodegroup", "eks:DeleteNodegroup", "eks:UpdateNodegroupConfig",
+                "eks:DescribeUpdate", "eks:DescribeAddon", "eks:DeleteAddon",
+                "eks:DescribeAccessEntry", "eks:DeleteAccessEntry",
                 "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy",
                 "eks:ListAssociatedAccessPolicies"
             ],

@@ -18,6 +18,30 @@ use serde::Serialize;
 use crate::profile::{Nat, Pattern, Profile};
 use network::{SubnetSlot, Tier};
 
+/// The step id of an admin's access entry: keyed by the principal, not its place in the list,
+/// so removing one admin leaves the others' steps alone. Readable (the principal's name) and
+/// unique (a hash of the whole ARN), e.g. `access-entry-platform-admins-3f2a9c`.
+pub fn access_entry_id(principal_arn: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let name: String = principal_arn
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let digest = Sha256::digest(principal_arn.as_bytes());
+    let hash: String = digest.iter().take(3).map(|b| format!("{b:02x}")).collect();
+    format!("access-entry-{name}-{hash}")
+}
+
 /// The three tasks every EKS cluster needs, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -562,11 +586,11 @@ impl<'a> Builder<'a> {
             &["cluster"],
         )
         .detail = Some("cluster admin".into());
-        for (i, admin) in p.cluster.admins.iter().enumerate() {
+        for admin in &p.cluster.admins {
             self.add(
                 Task::Cluster,
                 Kind::AccessEntry,
-                &format!("access-entry-admin-{}", i + 1),
+                &access_entry_id(admin),
                 admin.clone(),
                 &["cluster"],
             )

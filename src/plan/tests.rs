@@ -217,7 +217,7 @@ fn admins_get_access_entries_and_names_follow_conventions() {
     assert_eq!(names["secrets-key"], "alias/eksboot/demo");
     assert_eq!(names["log-group"], "/aws/eks/demo/cluster");
     assert_eq!(
-        names["access-entry-admin-2"],
+        names[access_entry_id("arn:aws:iam::123456789012:user/b").as_str()],
         "arn:aws:iam::123456789012:user/b"
     );
 }
@@ -379,4 +379,33 @@ fn only_daemonset_add_ons_are_healthy_without_nodes() {
     ] {
         assert!(addon_needs_nodes(name), "{name}");
     }
+}
+
+#[test]
+fn access_entry_ids_follow_the_principal_not_its_place() {
+    let a = access_entry_id("arn:aws:iam::123456789012:role/platform/Platform.Admins");
+    assert!(a.starts_with("access-entry-platform-admins-"), "{a}");
+    assert_eq!(a.len(), "access-entry-platform-admins-".len() + 6);
+    // Same name, another account: another id.
+    assert_ne!(
+        access_entry_id("arn:aws:iam::111111111111:role/ops"),
+        access_entry_id("arn:aws:iam::222222222222:role/ops")
+    );
+    // Removing the first admin leaves the second's step id as it was.
+    let ids = |admins: &str| -> Vec<String> {
+        let p = Profile::parse(
+            &format!("[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\nadmins = [{admins}]\n"),
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        Plan::build(&p, &PlanFacts::default())
+            .resources
+            .iter()
+            .filter(|r| r.kind == Kind::AccessEntry)
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    let both = ids("\"arn:aws:iam::123456789012:role/a\", \"arn:aws:iam::123456789012:role/b\"");
+    let second = ids("\"arn:aws:iam::123456789012:role/b\"");
+    assert_eq!(both[2], second[1]);
 }

@@ -165,6 +165,103 @@ pub fn render_plan_json(profile: &Profile, plan: &Plan) -> String {
     serde_json::to_string_pretty(&value).expect("json serialises") + "\n"
 }
 
+/// A profile value in one line: strings bare, nothing as a dash, the rest as JSON.
+fn show(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "–".into(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The plan of a change to a running cluster: each change by task, what cannot change, the
+/// cost before and after, and the security checklist after.
+pub fn render_diff_text(
+    profile: &Profile,
+    plan: &Plan,
+    diff: &crate::plan::diff::Diff,
+    against: &str,
+) -> String {
+    let c = &profile.cluster;
+    let mut out = format!(
+        "Changes to EKS cluster \"{}\" in {}, against {against}\n",
+        c.name, c.region
+    );
+    if diff.is_empty() {
+        let _ = writeln!(out, "\nNo changes: the cluster matches this profile.");
+        return out;
+    }
+    for (n, task) in Task::ALL.iter().enumerate() {
+        let rows: Vec<Vec<String>> = diff
+            .in_task(*task)
+            .map(|change| {
+                let values = match change.action {
+                    crate::plan::diff::Action::Add if change.before.is_null() => {
+                        show(&change.after)
+                    }
+                    crate::plan::diff::Action::Remove if change.after.is_null() => {
+                        show(&change.before)
+                    }
+                    _ => format!("{} → {}", show(&change.before), show(&change.after)),
+                };
+                vec![
+                    change.action.symbol().to_string(),
+                    change.field.clone(),
+                    values,
+                    change.effect.clone(),
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{}. {}", n + 1, task.title());
+        table(&mut out, &["", "FIELD", "CHANGE", "WHAT HAPPENS"], &rows);
+    }
+    if !diff.refused.is_empty() {
+        let _ = writeln!(out, "\nCannot change on a running cluster");
+        for r in &diff.refused {
+            let _ = writeln!(
+                out,
+                "   ✗ {}: {} → {}\n       {}; way out: {}",
+                r.field,
+                show(&r.before),
+                show(&r.after),
+                r.reason,
+                r.way_out
+            );
+        }
+    }
+    let delta = diff.monthly_cost_after - diff.monthly_cost_before;
+    let _ = writeln!(
+        out,
+        "\nEstimated monthly cost: ${:.2} → ${:.2} ({}{:.2} a month; {})",
+        diff.monthly_cost_before,
+        diff.monthly_cost_after,
+        if delta < 0.0 { "-$" } else { "+$" },
+        delta.abs(),
+        plan.cost.basis
+    );
+    let _ = writeln!(out, "\nSecurity checklist after the change");
+    for check in &plan.checklist {
+        let mark = match check.ok {
+            Some(true) => "✓",
+            Some(false) => "✗",
+            None => "–",
+        };
+        let _ = writeln!(out, "   {mark} {:<19} {}", check.id, check.note);
+    }
+    out
+}
+
+/// Plan JSON with the change to a running cluster beside it (`diff`, README: Day two).
+pub fn render_diff_json(profile: &Profile, plan: &Plan, diff: &crate::plan::diff::Diff) -> String {
+    let mut value: serde_json::Value =
+        serde_json::from_str(&render_plan_json(profile, plan)).expect("plan JSON parses");
+    value["diff"] = serde_json::to_value(diff).expect("diff serialises");
+    serde_json::to_string_pretty(&value).expect("json serialises") + "\n"
+}
+
 /// Preflight results, one line per check with a hint under each failure.
 pub fn render_preflight(profile: &Profile, report: &preflight::Report) -> String {
     let mut out = format!(
@@ -586,6 +683,50 @@ pub fn compress_ids(ids: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn day_two() -> (Profile, Profile) {
+        let path = std::path::Path::new("p.toml");
+        let before = Profile::parse(
+            "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\nkubernetes_version = \"1.34\"\nadmins = [\"arn:aws:iam::123456789012:role/ops\"]\n[nodes]\ninstance_types = [\"t3.large\"]\n",
+            path,
+        )
+        .unwrap();
+        let after = Profile::parse(
+            "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\nkubernetes_version = \"1.34\"\nadmins = [\"arn:aws:iam::123456789012:role/sre\"]\npublic_access_cidrs = [\"203.0.113.0/24\"]\nlog_retention_days = 30\naddons = [\"vpc-cni\", \"kube-proxy\", \"coredns\", \"eks-pod-identity-agent\", \"metrics-server\"]\n[network]\nvpc_cidr = \"10.9.0.0/16\"\n[nodes]\ninstance_types = [\"m6i.large\"]\ndesired_size = 3\nmax_size = 6\n",
+            path,
+        )
+        .unwrap();
+        (before, after)
+    }
+
+    #[test]
+    fn a_day_two_plan_shows_each_change_refusal_and_cost() {
+        let (before, after) = day_two();
+        let plan = Plan::build(&after, &crate::plan::PlanFacts::default());
+        let diff = crate::plan::diff::diff(&before, &after);
+        insta::assert_snapshot!(render_diff_text(
+            &after,
+            &plan,
+            &diff,
+            ".eksboot/demo-us-west-2.state.json"
+        ));
+        let json: serde_json::Value =
+            serde_json::from_str(&render_diff_json(&after, &plan, &diff)).unwrap();
+        insta::assert_json_snapshot!(json["diff"]);
+        assert_eq!(
+            json["cluster"]["name"], "demo",
+            "the plan's object is all there"
+        );
+    }
+
+    #[test]
+    fn an_unchanged_profile_says_so() {
+        let (before, _) = day_two();
+        let plan = Plan::build(&before, &crate::plan::PlanFacts::default());
+        let diff = crate::plan::diff::diff(&before, &before);
+        let text = render_diff_text(&before, &plan, &diff, "x.state.json");
+        assert!(text.contains("No changes"), "{text}");
+    }
 
     #[test]
     fn numbered_ids_are_grouped() {

@@ -61,6 +61,10 @@ pub fn done_line(
     if let Some(status) = outputs.attr("status") {
         details.push(status.to_string());
     }
+    let updated = outputs.attr("updated");
+    if let Some(what) = updated {
+        details.push(what.to_string());
+    }
     let details = if details.is_empty() {
         String::new()
     } else {
@@ -69,7 +73,11 @@ pub fn done_line(
     format!(
         "[{}] {} {} {} {}{details} {:.1}s",
         resource.task.as_str(),
-        if adopted { "adopted" } else { "created" },
+        match (updated, adopted) {
+            (Some(_), _) => "updated",
+            (None, true) => "adopted",
+            (None, false) => "created",
+        },
         resource.kind.as_str(),
         resource.id,
         outputs.id,

@@ -6,6 +6,7 @@ mod harness;
 mod cli;
 mod cluster;
 mod create;
+mod day_two;
 mod emulator;
 mod faults;
 mod fidelity;

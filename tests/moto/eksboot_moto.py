@@ -68,6 +68,7 @@ for model in (
     "ec2::nat_gateway-deletion",
     "ec2::vpc_endpoint",
     "ec2::vpc_endpoint-deletion",
+    "eks::update",
 ):
     state_manager.register_default_transition(model, DEFAULT_TRANSITION)
 
@@ -171,9 +172,13 @@ class Lifecycle:
 def _status_property(default):
     def getter(self):
         life = self.__dict__.get("_eksboot_life")
-        if life is None:
-            return self.__dict__.get("_plain_status", default)
-        return life.status()
+        status = self.__dict__.get("_plain_status", default) if life is None else life.status()
+        # A cluster or node group being updated is UPDATING until the update is done.
+        if status == "ACTIVE" and any(
+            u["_state"].status == "InProgress" for u in self.__dict__.get("_eksboot_own_updates", ())
+        ):
+            return "UPDATING"
+        return status
 
     def setter(self, value):
         self.__dict__["_plain_status"] = value
@@ -808,13 +813,107 @@ def delete_pod_identity_association(self):
     return ActionResult({"association": association})
 
 
+def _update_view(update):
+    view = _public(update)
+    view["status"] = update["_state"].status
+    return view
+
+
+def _start_update(cluster, target, kind, params):
+    """An update of `target` (the cluster or one of its node groups): InProgress, then
+    Successful on moto's clock. EKS runs one update at a time per resource and refuses another
+    (ResourceInUseException), and updates only what is ACTIVE
+    (https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateClusterConfig.html)."""
+    if target.status != "ACTIVE":
+        raise ResourceInUseException(
+            clusterName=cluster.name,
+            nodegroupName=None,
+            addonName=None,
+            message=f"{'Cluster' if target is cluster else 'Nodegroup'} has status {target.status}. Update is not allowed.",
+        )
+    update = {
+        "id": str(uuid.uuid4()),
+        "type": kind,
+        "params": [{"type": k, "value": v} for k, v in params],
+        "createdAt": now(),
+        "errors": [],
+        "_state": ManagedState("eks::update", [("InProgress", "Successful")]),
+    }
+    _updates(cluster)[update["id"]] = update
+    target.__dict__.setdefault("_eksboot_own_updates", []).append(update)
+    return update
+
+
+def update_cluster_config(self):
+    """EKS merges what it is given into the cluster's VPC config, and logging per log type:
+    types not named keep their setting. One kind of update per call."""
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    vpc = self._get_param("resourcesVpcConfig")
+    logging = self._get_param("logging")
+    if bool(vpc) == bool(logging):
+        raise InvalidParameterException(
+            message="Only one type of update can be allowed.",
+        )
+    if vpc:
+        update = _start_update(
+            cluster, cluster, "EndpointAccessUpdate",
+            [(k, json.dumps(v)) for k, v in vpc.items()],
+        )
+        merged = dict(cluster.resources_vpc_config)
+        merged.update(vpc)
+        if merged.get("endpointPublicAccess") is False:
+            merged["publicAccessCidrs"] = ["0.0.0.0/0"]
+        cluster.resources_vpc_config = merged
+    else:
+        update = _start_update(
+            cluster, cluster, "LoggingUpdate", [("ClusterLogging", json.dumps(logging))]
+        )
+        enabled = {
+            t
+            for setup in cluster.logging.get("clusterLogging", [])
+            if setup.get("enabled")
+            for t in setup.get("types", [])
+        }
+        for setup in logging.get("clusterLogging", []):
+            for t in setup.get("types", []):
+                (enabled.add if setup.get("enabled") else enabled.discard)(t)
+        all_types = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+        cluster.logging = {
+            "clusterLogging": [
+                {"types": [t for t in all_types if t in enabled], "enabled": True},
+                {"types": [t for t in all_types if t not in enabled], "enabled": False},
+            ]
+        }
+    return ActionResult({"update": _update_view(update)})
+
+
+def update_nodegroup_config(self):
+    """Scaling changes are recorded as an update that DescribeUpdate finds."""
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    name = self._get_param("nodegroupName")
+    nodegroup = cluster.nodegroups.get(name)
+    if nodegroup is None:
+        raise _not_found(f"No node group found for name: {name}.", clusterName=cluster.name)
+    scaling = self._get_param("scalingConfig") or {}
+    update = _start_update(
+        cluster, nodegroup, "ConfigUpdate",
+        [(k[0].upper() + k[1:], str(v)) for k, v in scaling.items()],
+    )
+    current = dict(nodegroup.scaling_config)
+    current.update(scaling)
+    if not current.get("minSize", 0) <= current.get("desiredSize", 0) <= current.get("maxSize", 0):
+        raise InvalidParameterException(message="Minimum capacity, desired and maximum are out of order.")
+    nodegroup.scaling_config = current
+    return ActionResult({"update": _update_view(update)})
+
+
 def describe_update(self):
     cluster = _cluster(self.eks_backend, self._get_param("name"))
     update_id = self._get_param("updateId")
     update = _updates(cluster).get(update_id)
     if update is None:
         raise _not_found(f"No update found for ID: {update_id}", clusterName=cluster.name)
-    return ActionResult({"update": update})
+    return ActionResult({"update": _update_view(update)})
 
 
 for handler in (
@@ -837,6 +936,8 @@ for handler in (
     list_pod_identity_associations,
     delete_pod_identity_association,
     describe_update,
+    update_cluster_config,
+    update_nodegroup_config,
 ):
     setattr(EKSResponse, handler.__name__, handler)
 

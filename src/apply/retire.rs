@@ -1,0 +1,209 @@
+//! Day two: what the profile no longer asks for. After the executor has brought every planned
+//! step to the profile, the steps the journal still holds but the plan dropped (an admin
+//! removed, an add-on no longer wanted, the OIDC provider turned off) are deleted, each waited
+//! for, and forgotten by the journal. A run stopped half way finds the rest next time: the set
+//! is always the journal's steps minus the plan's.
+
+use std::time::Instant;
+
+use crate::aws::{eks, iam, AwsError};
+use crate::plan::{Kind, Resource, Task};
+
+use super::cluster::as_creator;
+use super::retry::PollDelay;
+use super::{Ctx, Event, StepError};
+
+/// What a dropped step was, from its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dropped {
+    AccessEntry { step: String },
+    Addon { step: String },
+    OidcProvider { step: String },
+}
+
+/// The journal's steps that the plan no longer has, in the order they are removed. Steps of
+/// kinds `apply` does not remove are left alone.
+pub fn dropped_steps<'a>(
+    recorded: impl IntoIterator<Item = &'a String>,
+    planned: &[Resource],
+) -> Vec<Dropped> {
+    recorded
+        .into_iter()
+        .filter(|id| !planned.iter().any(|r| &r.id == *id))
+        .filter_map(|id| {
+            let step = id.clone();
+            if id.starts_with("access-entry-") && id != "access-entry-caller" {
+                Some(Dropped::AccessEntry { step })
+            } else if id.starts_with("addon-") {
+                Some(Dropped::Addon { step })
+            } else if id == "oidc-provider" {
+                Some(Dropped::OidcProvider { step })
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Deletes what the profile dropped (see the module doc). Returns the steps removed.
+pub async fn retire_dropped(ctx: &Ctx) -> Result<Vec<String>, StepError> {
+    let dropped = {
+        let journal = ctx.journal.lock().expect("journal lock");
+        dropped_steps(journal.state.steps.keys(), &ctx.plan.resources)
+    };
+    let mut removed = Vec::new();
+    for item in dropped {
+        ctx.check_stopping()?;
+        let (step, kind) = match &item {
+            Dropped::AccessEntry { step } => (step, Kind::AccessEntry),
+            Dropped::Addon { step } => (step, Kind::Addon),
+            Dropped::OidcProvider { step } => (step, Kind::OidcProvider),
+        };
+        let outputs = {
+            let journal = ctx.journal.lock().expect("journal lock");
+            journal.state.steps[step]
+                .outputs
+                .clone()
+                .unwrap_or_default()
+        };
+        let resource = Resource {
+            task: Task::Cluster,
+            kind,
+            id: step.clone(),
+            name: outputs.id.clone(),
+            depends_on: Vec::new(),
+            cidr: None,
+            az: None,
+            detail: None,
+        };
+        let started = Instant::now();
+        ctx.reporter.report(Event::Started {
+            resource: &resource,
+        });
+        let result = retire(ctx, &resource, &item, &outputs).await;
+        match result {
+            Ok(()) => {
+                ctx.journal.lock().expect("journal lock").forget(step)?;
+                ctx.reporter.report(Event::Deleted {
+                    resource: &resource,
+                    elapsed: started.elapsed(),
+                });
+                removed.push(step.clone());
+            }
+            Err(error) => {
+                ctx.reporter.report(Event::Failed {
+                    resource: &resource,
+                    error: &error,
+                    elapsed: started.elapsed(),
+                });
+                return Err(error);
+            }
+        }
+    }
+    Ok(removed)
+}
+
+fn gone_is_fine(result: Result<(), AwsError>) -> Result<(), AwsError> {
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+async fn retire(
+    ctx: &Ctx,
+    res: &Resource,
+    item: &Dropped,
+    outputs: &super::journal::Outputs,
+) -> Result<(), StepError> {
+    let creator = as_creator(ctx).await?;
+    let cluster = ctx.profile.cluster.name.as_str();
+    let never = |_: &AwsError| false;
+    match item {
+        Dropped::AccessEntry { .. } => {
+            let principal = outputs.id.as_str();
+            ctx.creator_call(res, never, || async {
+                gone_is_fine(eks::delete_access_entry(&creator.eks, cluster, principal).await)
+            })
+            .await?;
+        }
+        Dropped::OidcProvider { .. } => {
+            let arn = outputs.arn.clone().unwrap_or_default();
+            ctx.creator_call(res, never, || async {
+                gone_is_fine(iam::delete_oidc_provider(&creator.iam, &arn).await)
+            })
+            .await?;
+        }
+        Dropped::Addon { .. } => {
+            let name = outputs.id.as_str();
+            ctx.creator_call(res, never, || async {
+                gone_is_fine(eks::delete_addon(&creator.eks, cluster, name).await)
+            })
+            .await?;
+            // Deleting takes a while: the add-on is gone when EKS no longer knows it.
+            let started = Instant::now();
+            let mut poll = PollDelay::new(ctx.timing.poll);
+            while let Some(addon) = ctx
+                .creator_call(res, never, || {
+                    eks::describe_addon(&creator.eks, cluster, name)
+                })
+                .await?
+            {
+                ctx.check_stopping()?;
+                ctx.waiting(res, name, &addon.status, started);
+                if started.elapsed() > super::cluster::ADDON_TIMEOUT {
+                    return Err(StepError::TimedOut(format!(
+                        "add-on {name} is still {} after {} minutes",
+                        addon.status,
+                        super::cluster::ADDON_TIMEOUT.as_secs() / 60
+                    )));
+                }
+                poll.sleep().await;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Plan, PlanFacts};
+    use crate::profile::Profile;
+
+    #[test]
+    fn what_the_plan_dropped_is_retired_and_nothing_else() {
+        let profile = Profile::parse(
+            "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\noidc_provider = false\naddons = [\"vpc-cni\"]\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        let plan = Plan::build(&profile, &PlanFacts::default());
+        let gone_admin = crate::plan::access_entry_id("arn:aws:iam::123456789012:role/gone");
+        let recorded: Vec<String> = [
+            "vpc",
+            "cluster",
+            "access-entry-caller",
+            gone_admin.as_str(),
+            "addon-vpc-cni",
+            "addon-metrics-server",
+            "oidc-provider",
+            "nodegroup-old",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            dropped_steps(&recorded, &plan.resources),
+            [
+                Dropped::AccessEntry { step: gone_admin },
+                Dropped::Addon {
+                    step: "addon-metrics-server".into()
+                },
+                Dropped::OidcProvider {
+                    step: "oidc-provider".into()
+                },
+            ]
+        );
+    }
+}
