@@ -850,6 +850,65 @@ async fn wait_for_step(ctx: &Ctx, res: &Resource, step: &str) -> Result<(), Step
 mod tests {
     use super::*;
 
+    fn running(public: bool, private: bool, cidrs: &[&str], logs: &[&str]) -> eks::ClusterInfo {
+        eks::ClusterInfo {
+            status: "ACTIVE".into(),
+            endpoint_public: public,
+            endpoint_private: private,
+            public_access_cidrs: cidrs.iter().map(|s| s.to_string()).collect(),
+            enabled_log_types: logs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn wanting(extra: &str) -> crate::profile::Profile {
+        crate::profile::Profile::parse(
+            &format!("[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n{extra}"),
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_running_cluster_that_matches_needs_no_update() {
+        let p = wanting(
+            "endpoint_access = \"public-and-private\"\npublic_access_cidrs = [\"203.0.113.0/24\", \"198.51.100.0/24\"]\nlog_types = [\"api\", \"audit\"]",
+        );
+        // CIDRs in another order are the same; a private endpoint's CIDRs do not matter.
+        let live = running(
+            true,
+            true,
+            &["198.51.100.0/24", "203.0.113.0/24"],
+            &["audit", "api"],
+        );
+        assert!(cluster_updates(&live, &p).is_empty());
+        let private = wanting("endpoint_access = \"private\"\nlog_types = [\"api\", \"audit\"]");
+        let live = running(false, true, &["0.0.0.0/0"], &["api", "audit"]);
+        assert!(cluster_updates(&live, &private).is_empty());
+    }
+
+    #[test]
+    fn endpoint_access_comes_first_and_logging_names_what_to_turn_on_and_off() {
+        let p = wanting(
+            "endpoint_access = \"public-and-private\"\npublic_access_cidrs = [\"203.0.113.0/24\"]\nlog_types = [\"api\", \"authenticator\"]",
+        );
+        let live = running(true, false, &["0.0.0.0/0"], &["api", "audit"]);
+        assert_eq!(
+            cluster_updates(&live, &p),
+            [
+                ClusterUpdate::EndpointAccess {
+                    public: true,
+                    private: true,
+                    public_cidrs: vec!["203.0.113.0/24".into()],
+                },
+                ClusterUpdate::Logging {
+                    enable: vec!["authenticator".into()],
+                    disable: vec!["audit".into()],
+                },
+            ]
+        );
+    }
+
     fn addon(status: &str, issues: &[&str]) -> eks::AddonInfo {
         eks::AddonInfo {
             arn: "arn:aws:eks:us-west-2:123456789012:addon/demo/coredns/abc".into(),

@@ -157,6 +157,7 @@ fn help_explains_itself_with_examples() {
         vec!["permissions", "--help"],
         vec!["preflight", "--help"],
         vec!["create", "--help"],
+        vec!["apply", "--help"],
         vec!["resume", "--help"],
         vec!["status", "--help"],
         vec!["teardown", "--help"],

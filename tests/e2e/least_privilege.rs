@@ -199,6 +199,10 @@ fn create_and_tear_down(c: &Case) {
         entries.access_entries()
     );
 
+    if nodes_wanted {
+        apply_a_change(c);
+    }
+
     let out = c
         .run
         .account
@@ -219,6 +223,82 @@ fn create_and_tear_down(c: &Case) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_nothing_left(&c.run.account, c.cluster, c.region);
+}
+
+/// A day-two change as the runner user: a tighter endpoint, another log type, a new retention,
+/// an add-on, a bigger node group. The printed policies cover `apply` too.
+fn apply_a_change(c: &Case) {
+    let (key, secret) = &c.user_keys;
+    let text = std::fs::read_to_string(&c.profile).unwrap();
+    let mut profile: toml::Table = text.parse().unwrap();
+    let cluster = profile["cluster"].as_table_mut().unwrap();
+    if cluster.get("endpoint_access").and_then(|v| v.as_str()) != Some("private") {
+        cluster.insert(
+            "public_access_cidrs".into(),
+            toml::Value::Array(vec!["203.0.113.0/24".into()]),
+        );
+    }
+    cluster.insert(
+        "log_types".into(),
+        toml::Value::Array(vec!["api".into(), "audit".into(), "scheduler".into()]),
+    );
+    cluster.insert("log_retention_days".into(), toml::Value::Integer(60));
+    let mut addons = cluster
+        .get("addons")
+        .and_then(|a| a.as_array().cloned())
+        .unwrap_or_else(|| {
+            ["vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent"]
+                .map(toml::Value::from)
+                .to_vec()
+        });
+    addons.push("metrics-server".into());
+    cluster.insert("addons".into(), toml::Value::Array(addons));
+    let nodes = profile
+        .entry("nodes")
+        .or_insert_with(|| toml::Value::Table(Default::default()))
+        .as_table_mut()
+        .unwrap();
+    nodes.insert("max_size".into(), toml::Value::Integer(9));
+    let changed = c.run.dir.path().join("changed.toml");
+    std::fs::write(&changed, toml::to_string(&profile).unwrap()).unwrap();
+    let out = c
+        .run
+        .account
+        .eksboot_as_user(key, secret)
+        .env("EKSBOOT_POLL_MS", "100")
+        .args(["apply", "--yes", "--profile"])
+        .arg(&changed)
+        .arg("--state")
+        .arg(c.run.state())
+        .arg("--kubeconfig")
+        .arg(c.run.kubeconfig())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "[{}] apply with only the printed policies failed:\n{}\n{}",
+        c.label,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let eks = aws_sdk_eks::Client::new(&c.run.account.sdk(c.region));
+    let cluster = block_on(eks.describe_cluster().name(c.cluster).send()).unwrap();
+    let vpc = cluster.cluster().unwrap().resources_vpc_config().unwrap();
+    if vpc.endpoint_public_access() {
+        assert_eq!(
+            vpc.public_access_cidrs(),
+            ["203.0.113.0/24"],
+            "[{}]",
+            c.label
+        );
+    }
+    let addons = block_on(eks.list_addons().cluster_name(c.cluster).send()).unwrap();
+    assert!(
+        addons.addons().contains(&"metrics-server".to_string()),
+        "[{}] {:?}",
+        c.label,
+        addons.addons()
+    );
 }
 
 #[test]
