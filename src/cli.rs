@@ -42,7 +42,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show every resource a profile will create, the subnet layout, the monthly cost and a
-    /// security checklist. Makes no AWS call at all.
+    /// security checklist; for a cluster that exists, what would change. Makes no AWS call
+    /// (unless --live).
     #[command(after_help = "\
 Examples:
   eksboot plan --profile profiles/dev.toml
@@ -52,6 +53,7 @@ When the cluster exists (its state file is there), plan shows what would change 
 changed field as add (+), update in place (~), replace (±) or remove (-), grouped by task, with
 the monthly cost before and after; `eksboot apply` makes the change. Fields fixed at creation
 (name, region, network, keys, the creator role, the Kubernetes version) are listed as refused.
+Without --live no AWS call is made; with it, the cluster is read (read-only) instead.
 
 Profile fields (all but cluster.name and cluster.region have safe defaults):
   [cluster]  name, region, kubernetes_version, endpoint_access, public_access_cidrs,
@@ -71,6 +73,10 @@ See README.md for what each field means.")]
         /// Plan as if nothing existed yet, even when a state file does.
         #[arg(long)]
         no_state: bool,
+        /// Compare with what AWS holds now (read-only calls) instead of the profile stored in
+        /// the state file: shows changes made outside eksboot.
+        #[arg(long, conflicts_with = "no_state")]
+        live: bool,
         /// `text` for people, `json` for tools (a stable contract).
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
@@ -164,8 +170,10 @@ Examples:
   eksboot apply --profile profiles/production.toml      make it (asks first; --yes to skip)
 
 What apply changes: cluster.admins (access entries), endpoint_access and public_access_cidrs,
-log_types, log_retention_days, addons, oidc_provider, and the node group's sizes. Stopped half
-way? Run the same command again, or `eksboot resume`.")]
+log_types, log_retention_days, addons, oidc_provider; the node group's sizes, its disk size (a new
+launch template version, nodes rolled onto it), its instance types (a new node group, ACTIVE
+before the old one is deleted) and nodes.enabled (asks: turning nodes off evicts every pod).
+Stopped half way? Run the same command again, or `eksboot resume`.")]
     Apply {
         /// The changed profile (TOML, format version 1).
         #[arg(long, value_name = "FILE")]

@@ -8,27 +8,7 @@ use std::process::ExitCode;
 
 use super::create::{run, KubeconfigTarget, Purpose};
 use super::*;
-use crate::plan::diff::{diff, Action, Diff};
-
-/// Changes `apply` does not make yet: each with what to do instead.
-fn not_yet(d: &Diff) -> Vec<String> {
-    d.changes
-        .iter()
-        .filter_map(|c| match (c.field.as_str(), c.action) {
-            ("nodes.instance_types", _) => Some(
-                "nodes.instance_types: replacing the node group is not done by apply yet; restore the field, or teardown and create",
-            ),
-            ("nodes.disk_size_gib", _) => Some(
-                "nodes.disk_size_gib: rolling nodes onto a new launch template is not done by apply yet; restore the field, or teardown and create",
-            ),
-            ("nodes.enabled", Action::Add | Action::Remove) => Some(
-                "nodes.enabled: adding or removing the node group is not done by apply yet; restore the field, or teardown and create",
-            ),
-            _ => None,
-        })
-        .map(str::to_string)
-        .collect()
-}
+use crate::plan::diff::{diff, Action};
 
 pub(super) async fn apply(
     profile_path: &Path,
@@ -72,15 +52,17 @@ pub(super) async fn apply(
             hint: d.refused[0].way_out.clone(),
         });
     }
-    let later = not_yet(&d);
-    if !later.is_empty() {
-        return Err(RunError::Usage {
-            message: format!("apply cannot make these changes yet: {}", later.join("; ")),
-            hint: "nothing was changed; the other changes apply once those fields are restored"
-                .into(),
-        });
+    // New instance types mean a new node group beside the old one (EKS cannot change them in
+    // place): the next generation, ACTIVE before the old one is deleted.
+    let replacing = d
+        .changes
+        .iter()
+        .any(|c| c.field == "nodes.instance_types" && c.action == Action::Replace);
+    let mut facts = journal.facts();
+    if replacing {
+        facts.nodegroup_generation = Some(facts.nodegroup_generation.unwrap_or(1) + 1);
     }
-    let plan = Plan::build(&profile, &journal.facts());
+    let plan = Plan::build(&profile, &facts);
     let unfinished = journal
         .state
         .steps
@@ -89,9 +71,10 @@ pub(super) async fn apply(
     let dropped = apply::retire::dropped_steps(journal.state.steps.keys(), &plan.resources);
     if d.changes.is_empty() && !unfinished && dropped.is_empty() {
         ui::print(&format!(
-            "No changes: cluster \"{}\" matches {}.\n",
+            "No changes: cluster \"{}\" was made with {} as it is now.\n  Changed in AWS by other means? `eksboot plan --live --profile {1}` compares with AWS, and `eksboot resume --state {}` brings AWS back to the profile.\n",
             profile.cluster.name,
-            profile_path.display()
+            profile_path.display(),
+            state_path.display()
         ));
         return Ok(ExitCode::SUCCESS);
     }
@@ -117,6 +100,7 @@ pub(super) async fn apply(
         return Err(RunError::Cancelled);
     }
     // From here the state file holds the new profile: a stopped apply resumes with it.
+    journal.state.nodegroup_generation = facts.nodegroup_generation;
     journal.adopt_profile(&profile)?;
     run(
         profile,

@@ -148,8 +148,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             profile,
             state,
             no_state,
+            live,
             output,
-        }) => plan(&profile, state, no_state, output),
+        }) => plan(&profile, state, no_state, live, output).await,
         Some(Command::Permissions {
             profile,
             overrides,
@@ -256,11 +257,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
     }
 }
 
-/// `plan`: today's plan, or, when the cluster's state file exists, the change to it.
-fn plan(
+/// `plan`: today's plan, or, when the cluster's state file exists, the change to it (against
+/// the stored profile, or with `live` against what AWS holds, read-only).
+async fn plan(
     profile_path: &Path,
     state: Option<PathBuf>,
     no_state: bool,
+    live: bool,
     output: OutputFormat,
 ) -> Result<ExitCode, RunError> {
     let profile = Profile::load(profile_path)?;
@@ -281,11 +284,25 @@ fn plan(
         return Ok(ExitCode::SUCCESS);
     }
     let before = stored_profile(&state_path)?;
+    let (before, against) = if live {
+        let state = journal::read_state(&state_path)?;
+        let aws = Aws::connect(
+            &before.cluster.region,
+            &crate::aws::TransportRetry::from_env(),
+        )
+        .await?;
+        let seen = observe(&aws, &state, &before).await?;
+        (
+            crate::plan::diff::live_profile(&before, &seen),
+            format!("AWS (read now; state file {})", state_path.display()),
+        )
+    } else {
+        (before, state_path.display().to_string())
+    };
     let diff = crate::plan::diff::diff(&before, &profile);
     ui::print(&match output {
         OutputFormat::Text => {
-            let mut text =
-                ui::render_diff_text(&profile, &plan, &diff, &state_path.display().to_string());
+            let mut text = ui::render_diff_text(&profile, &plan, &diff, &against);
             if !diff.changes.is_empty() && diff.refused.is_empty() {
                 text.push_str(&format!(
                     "\nMake the change: eksboot apply --profile {}\n",
@@ -297,6 +314,78 @@ fn plan(
         OutputFormat::Json => ui::render_diff_json(&profile, &plan, &diff),
     });
     Ok(ExitCode::SUCCESS)
+}
+
+/// What AWS holds of a running cluster, in profile terms (read-only calls, as you).
+async fn observe(
+    aws: &Aws,
+    state: &journal::State,
+    stored: &Profile,
+) -> Result<crate::plan::diff::Observed, RunError> {
+    use crate::plan::diff::{Observed, ObservedNodes};
+    let name = stored.cluster.name.as_str();
+    let Some(cluster) = aws::eks::describe_cluster(&aws.eks, name).await? else {
+        return Err(RunError::Blocked {
+            message: format!(
+                "cluster {name} is not in {} (the state file says it was made)",
+                stored.cluster.region
+            ),
+            hint: "`eksboot status --live` shows what is left; `eksboot resume` makes it again"
+                .into(),
+        });
+    };
+    let recorded = |step: &str| state.steps.get(step).and_then(|r| r.outputs.clone());
+    let mut not_admins: Vec<String> = Vec::new();
+    if let Some(o) = recorded("access-entry-caller") {
+        not_admins.push(o.id);
+    }
+    match stored.security.creator_role.existing_arn() {
+        Some(arn) => not_admins.push(arn.to_string()),
+        None => not_admins.extend(recorded("creator-role").and_then(|o| o.arn)),
+    }
+    let admins = aws::eks::list_access_entries(&aws.eks, name)
+        .await?
+        .into_iter()
+        .filter(|a| !not_admins.contains(a))
+        .collect();
+    let issuer = cluster.oidc_issuer.trim_start_matches("https://");
+    let oidc_arn = format!(
+        "arn:{}:iam::{}:oidc-provider/{issuer}",
+        crate::plan::iam::partition(&stored.cluster.region),
+        state.account
+    );
+    let oidc_provider =
+        !issuer.is_empty() && aws::iam::oidc_provider_exists(&aws.iam, &oidc_arn).await?;
+    let mut nodes = None;
+    for group in aws::eks::list_nodegroups(&aws.eks, name).await? {
+        if let Some(n) = aws::eks::describe_nodegroup(&aws.eks, name, &group).await? {
+            let disk = match recorded("launch-template") {
+                Some(t) => aws::ec2::launch_template_disk(aws, &t.id)
+                    .await?
+                    .map(|(_, d)| d as u32),
+                None => None,
+            };
+            let (min, desired, max) = n.scaling;
+            nodes = Some(ObservedNodes {
+                instance_types: n.instance_types,
+                scaling: (min as u32, desired as u32, max as u32),
+                disk_size_gib: disk,
+            });
+        }
+    }
+    Ok(Observed {
+        endpoint: Some((
+            cluster.endpoint_public,
+            cluster.endpoint_private,
+            cluster.public_access_cidrs,
+        )),
+        log_types: Some(cluster.enabled_log_types),
+        log_retention_days: aws::logs::retention(aws, &format!("/aws/eks/{name}/cluster")).await?,
+        admins: Some(admins),
+        addons: Some(aws::eks::list_addons(&aws.eks, name).await?),
+        oidc_provider: Some(oidc_provider),
+        nodes: Some(nodes),
+    })
 }
 
 /// The profile a cluster was made (or last changed) with, from its state file.

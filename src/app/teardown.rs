@@ -10,11 +10,7 @@ pub(super) async fn status(target: &StateTarget, live: bool) -> Result<ExitCode,
     let path = state_path(target)?;
     let state = journal::read_state(&path)?;
     let profile = state.profile(&path)?;
-    let facts = PlanFacts {
-        availability_zones: state.availability_zones.clone(),
-        kubernetes_version: state.kubernetes_version.clone(),
-        secrets_key_arn: state.secrets_key_arn.clone(),
-    };
+    let facts = state.facts();
     let plan = Plan::build(&profile, &facts);
     let existing = if live {
         let aws = Aws::connect(&state.region, &crate::aws::TransportRetry::from_env()).await?;

@@ -526,8 +526,24 @@ async fn launch_template(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepEr
         },
     )
     .await?;
+    // The root volume follows the profile: a new version when the disk size changed; the node
+    // group step rolls the nodes onto it.
+    let mut version = template.latest_version;
+    let mut outputs = Outputs::id(&template.id);
+    if adopted {
+        if let Some((latest, size)) = ec2::launch_template_disk(&ctx.aws, &template.id).await? {
+            version = latest;
+            if size != disk {
+                let token =
+                    IdempotencyToken::new(&ctx.run_id, &format!("{}-v{latest}", res.id)).value();
+                version =
+                    ec2::create_node_template_version(&ctx.aws, &template.id, disk, &token).await?;
+                outputs = outputs.with("updated", format!("root volume {disk} GiB"));
+            }
+        }
+    }
     Ok(result(
-        Outputs::id(template.id).with("version", template.latest_version.to_string()),
+        outputs.with("version", version.to_string()),
         adopted,
     ))
 }
@@ -631,6 +647,7 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         p.nodes.max_size as i32,
     );
     let mut resized = false;
+    let mut rolled = false;
     let arn = loop {
         let n = ctx
             .creator_call(res, never, || {
@@ -638,6 +655,61 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             })
             .await?
             .ok_or_else(|| StepError::Broken(format!("node group {} disappeared", res.name)))?;
+        // Nodes on another launch template version (the disk size changed): rolled onto it.
+        let template = ctx.output("launch-template");
+        let template_version = template.attr("version").unwrap_or("1").to_string();
+        if n.launch_template_version.as_deref() != Some(template_version.as_str())
+            && n.launch_template_version.is_some()
+            && !rolled
+        {
+            let token =
+                IdempotencyToken::new(&ctx.run_id, &format!("{}-lt{template_version}", res.id))
+                    .value();
+            match ctx
+                .creator_call(res, never, || {
+                    eks::update_nodegroup_template(
+                        &creator.eks,
+                        cluster,
+                        &res.name,
+                        (&template.id, &template_version),
+                        &token,
+                    )
+                })
+                .await
+            {
+                Ok(id) => {
+                    wait_for_update(
+                        ctx,
+                        res,
+                        creator,
+                        Some(&res.name),
+                        &id,
+                        "the nodes' launch template",
+                    )
+                    .await?
+                }
+                Err(AwsError::AlreadyExists { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            rolled = true;
+            wait_until(
+                ctx,
+                res,
+                &res.name,
+                NODEGROUP_TIMEOUT,
+                "rolling nodes",
+                || async {
+                    Ok(ctx
+                        .creator_call(res, never, || {
+                            eks::describe_nodegroup(&creator.eks, cluster, &res.name)
+                        })
+                        .await?
+                        .map(|n| n.status))
+                },
+            )
+            .await?;
+            continue;
+        }
         if n.scaling == wanted || resized {
             break n.arn;
         }
@@ -681,11 +753,15 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         .await?;
     };
     let mut outputs = Outputs::id(&res.name).with_arn(arn);
+    let mut updated = Vec::new();
     if resized {
-        outputs = outputs.with(
-            "updated",
-            format!("size {}/{}/{}", wanted.0, wanted.1, wanted.2),
-        );
+        updated.push(format!("size {}/{}/{}", wanted.0, wanted.1, wanted.2));
+    }
+    if rolled {
+        updated.push("nodes on the new launch template".to_string());
+    }
+    if !updated.is_empty() {
+        outputs = outputs.with("updated", updated.join(", "));
     }
     Ok(result(outputs, adopted))
 }
@@ -736,7 +812,8 @@ async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         ));
     }
     if needs_nodes {
-        wait_for_step(ctx, res, "nodegroup").await?;
+        let nodegroup = ctx.plan.nodegroup_step().expect("nodes are enabled");
+        wait_for_step(ctx, res, nodegroup).await?;
     }
     // Pods need a while after the node group is ACTIVE to be scheduled and ready: until then
     // EKS reports such an add-on DEGRADED. A resume waits again.

@@ -41,6 +41,9 @@ pub struct State {
     /// An existing secrets key, resolved from the profile's key or alias ARN by preflight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets_key_arn: Option<String>,
+    /// The node group's generation (see `PlanFacts::nodegroup_generation`), once replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodegroup_generation: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(default)]
@@ -48,6 +51,16 @@ pub struct State {
 }
 
 impl State {
+    /// What the plan needs beyond the profile, as this cluster was made (and changed).
+    pub fn facts(&self) -> PlanFacts {
+        PlanFacts {
+            availability_zones: self.availability_zones.clone(),
+            kubernetes_version: self.kubernetes_version.clone(),
+            secrets_key_arn: self.secrets_key_arn.clone(),
+            nodegroup_generation: self.nodegroup_generation,
+        }
+    }
+
     /// The profile this state was made for.
     pub fn profile(&self, path: &Path) -> Result<Profile, JournalError> {
         let text = toml::to_string(&self.settings).map_err(|e| JournalError::Corrupt {
@@ -189,6 +202,7 @@ impl Journal {
             availability_zones: facts.availability_zones.clone(),
             kubernetes_version: facts.kubernetes_version.clone(),
             secrets_key_arn: facts.secrets_key_arn.clone(),
+            nodegroup_generation: None,
             created_at: now.clone(),
             updated_at: now,
             steps: BTreeMap::new(),
@@ -221,11 +235,7 @@ impl Journal {
     }
 
     pub fn facts(&self) -> PlanFacts {
-        PlanFacts {
-            availability_zones: self.state.availability_zones.clone(),
-            kubernetes_version: self.state.kubernetes_version.clone(),
-            secrets_key_arn: self.state.secrets_key_arn.clone(),
-        }
+        self.state.facts()
     }
 
     pub fn outputs(&self, step: &str) -> Option<&Outputs> {

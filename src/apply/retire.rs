@@ -1,24 +1,29 @@
 //! Day two: what the profile no longer asks for. After the executor has brought every planned
 //! step to the profile, the steps the journal still holds but the plan dropped (an admin
-//! removed, an add-on no longer wanted, the OIDC provider turned off) are deleted, each waited
-//! for, and forgotten by the journal. A run stopped half way finds the rest next time: the set
+//! removed, an add-on no longer wanted, the OIDC provider turned off, a node group replaced by
+//! one with other instance types, or nodes turned off) are deleted, each waited for, and
+//! forgotten by the journal. A run stopped half way finds the rest next time: the set
 //! is always the journal's steps minus the plan's.
 
 use std::time::Instant;
 
-use crate::aws::{eks, iam, AwsError};
+use crate::aws::{ec2, eks, iam, AwsError};
 use crate::plan::{Kind, Resource, Task};
 
 use super::cluster::as_creator;
 use super::retry::PollDelay;
 use super::{Ctx, Event, StepError};
 
-/// What a dropped step was, from its id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a dropped step was, from its id, in the order they are removed: the node group first
+/// (its nodes use the launch template and the node role), the role last.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Dropped {
+    Nodegroup { step: String },
     AccessEntry { step: String },
     Addon { step: String },
     OidcProvider { step: String },
+    LaunchTemplate { step: String },
+    NodeRole { step: String },
 }
 
 /// The journal's steps that the plan no longer has, in the order they are removed. Steps of
@@ -38,10 +43,18 @@ pub fn dropped_steps<'a>(
                 Some(Dropped::Addon { step })
             } else if id == "oidc-provider" {
                 Some(Dropped::OidcProvider { step })
+            } else if id == "nodegroup" || id.starts_with("nodegroup-") {
+                Some(Dropped::Nodegroup { step })
+            } else if id == "launch-template" {
+                Some(Dropped::LaunchTemplate { step })
+            } else if id == "node-role" {
+                Some(Dropped::NodeRole { step })
             } else {
                 None
             }
         })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect()
 }
 
@@ -54,10 +67,13 @@ pub async fn retire_dropped(ctx: &Ctx) -> Result<Vec<String>, StepError> {
     let mut removed = Vec::new();
     for item in dropped {
         ctx.check_stopping()?;
-        let (step, kind) = match &item {
-            Dropped::AccessEntry { step } => (step, Kind::AccessEntry),
-            Dropped::Addon { step } => (step, Kind::Addon),
-            Dropped::OidcProvider { step } => (step, Kind::OidcProvider),
+        let (step, kind, task) = match &item {
+            Dropped::AccessEntry { step } => (step, Kind::AccessEntry, Task::Cluster),
+            Dropped::Addon { step } => (step, Kind::Addon, Task::Cluster),
+            Dropped::OidcProvider { step } => (step, Kind::OidcProvider, Task::Cluster),
+            Dropped::Nodegroup { step } => (step, Kind::Nodegroup, Task::Cluster),
+            Dropped::LaunchTemplate { step } => (step, Kind::LaunchTemplate, Task::Cluster),
+            Dropped::NodeRole { step } => (step, Kind::IamRole, Task::Secure),
         };
         let outputs = {
             let journal = ctx.journal.lock().expect("journal lock");
@@ -67,7 +83,7 @@ pub async fn retire_dropped(ctx: &Ctx) -> Result<Vec<String>, StepError> {
                 .unwrap_or_default()
         };
         let resource = Resource {
-            task: Task::Cluster,
+            task,
             kind,
             id: step.clone(),
             name: outputs.id.clone(),
@@ -134,6 +150,39 @@ async fn retire(
             })
             .await?;
         }
+        Dropped::Nodegroup { .. } => {
+            let name = outputs.id.as_str();
+            ctx.creator_call(res, never, || async {
+                gone_is_fine(eks::delete_nodegroup(&creator.eks, cluster, name).await)
+            })
+            .await?;
+            // The nodes drain and terminate: gone when EKS no longer knows the node group.
+            let started = Instant::now();
+            let mut poll = PollDelay::new(ctx.timing.poll);
+            while let Some(n) = ctx
+                .creator_call(res, never, || {
+                    eks::describe_nodegroup(&creator.eks, cluster, name)
+                })
+                .await?
+            {
+                ctx.check_stopping()?;
+                ctx.waiting(res, name, &n.status, started);
+                if started.elapsed() > super::cluster::NODEGROUP_TIMEOUT {
+                    return Err(StepError::TimedOut(format!(
+                        "node group {name} is still {} after {} minutes",
+                        n.status,
+                        super::cluster::NODEGROUP_TIMEOUT.as_secs() / 60
+                    )));
+                }
+                poll.sleep().await;
+            }
+        }
+        Dropped::LaunchTemplate { .. } => {
+            gone_is_fine(ec2::delete_launch_template(&ctx.aws, &outputs.id).await)?;
+        }
+        Dropped::NodeRole { .. } => {
+            gone_is_fine(iam::delete_role(&ctx.aws, &outputs.id).await)?;
+        }
         Dropped::Addon { .. } => {
             let name = outputs.id.as_str();
             ctx.creator_call(res, never, || async {
@@ -196,6 +245,9 @@ mod tests {
         assert_eq!(
             dropped_steps(&recorded, &plan.resources),
             [
+                Dropped::Nodegroup {
+                    step: "nodegroup-old".into()
+                },
                 Dropped::AccessEntry { step: gone_admin },
                 Dropped::Addon {
                     step: "addon-metrics-server".into()

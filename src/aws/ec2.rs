@@ -792,21 +792,15 @@ pub async fn find_launch_templates(
         .collect())
 }
 
-/// A node launch template: IMDSv2 required with hop limit 1, and an encrypted gp3 root volume.
-/// No image, user data or security groups: EKS supplies those.
-pub async fn create_node_launch_template(
-    aws: &Aws,
-    name: &str,
-    disk_gib: i32,
-    tags: &Tags,
-    client_token: &str,
-) -> Result<LaunchTemplate, AwsError> {
+/// What a node launch template holds: IMDSv2 required with hop limit 1, and an encrypted gp3
+/// root volume of `disk_gib`.
+fn node_template_data(disk_gib: i32) -> aws_sdk_ec2::types::RequestLaunchTemplateData {
     use aws_sdk_ec2::types::{
         LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
         LaunchTemplateHttpTokensState, LaunchTemplateInstanceMetadataEndpointState,
         LaunchTemplateInstanceMetadataOptionsRequest, RequestLaunchTemplateData, VolumeType,
     };
-    let data = RequestLaunchTemplateData::builder()
+    RequestLaunchTemplateData::builder()
         .metadata_options(
             LaunchTemplateInstanceMetadataOptionsRequest::builder()
                 .http_tokens(LaunchTemplateHttpTokensState::Required)
@@ -827,7 +821,63 @@ pub async fn create_node_launch_template(
                 )
                 .build(),
         )
-        .build();
+        .build()
+}
+
+/// The newest version of a launch template and its root volume's size in GiB.
+pub async fn launch_template_disk(aws: &Aws, id: &str) -> Result<Option<(i64, i32)>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(id)
+        .versions("$Latest")
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DescribeLaunchTemplateVersions", e))?;
+    Ok(out.launch_template_versions().first().map(|v| {
+        let disk = v
+            .launch_template_data()
+            .and_then(|d| d.block_device_mappings().first())
+            .and_then(|m| m.ebs())
+            .and_then(|e| e.volume_size())
+            .unwrap_or(0);
+        (v.version_number().unwrap_or(1), disk)
+    }))
+}
+
+/// A new version of a node launch template with a root volume of `disk_gib`. Returns its
+/// number.
+pub async fn create_node_template_version(
+    aws: &Aws,
+    id: &str,
+    disk_gib: i32,
+    client_token: &str,
+) -> Result<i64, AwsError> {
+    let out = aws
+        .ec2
+        .create_launch_template_version()
+        .launch_template_id(id)
+        .client_token(client_token)
+        .launch_template_data(node_template_data(disk_gib))
+        .send()
+        .await
+        .map_err(|e| classify("ec2:CreateLaunchTemplateVersion", e))?;
+    Ok(out
+        .launch_template_version()
+        .and_then(|v| v.version_number())
+        .unwrap_or(1))
+}
+
+/// A node launch template: IMDSv2 required with hop limit 1, and an encrypted gp3 root volume.
+/// No image, user data or security groups: EKS supplies those.
+pub async fn create_node_launch_template(
+    aws: &Aws,
+    name: &str,
+    disk_gib: i32,
+    tags: &Tags,
+    client_token: &str,
+) -> Result<LaunchTemplate, AwsError> {
+    let data = node_template_data(disk_gib);
     let out = aws
         .ec2
         .create_launch_template()

@@ -364,6 +364,9 @@ pub struct NodegroupInfo {
     pub status: String,
     /// (min, desired, max)
     pub scaling: (i32, i32, i32),
+    /// The launch template version the nodes run, when it has one.
+    pub launch_template_version: Option<String>,
+    pub instance_types: Vec<String>,
 }
 
 pub async fn describe_nodegroup(
@@ -394,6 +397,11 @@ pub async fn describe_nodegroup(
                     )
                 })
                 .unwrap_or_default(),
+            launch_template_version: n
+                .launch_template()
+                .and_then(|t| t.version())
+                .map(str::to_string),
+            instance_types: n.instance_types().to_vec(),
         })),
         Err(e) => match classify("eks:DescribeNodegroup", e) {
             err if err.is_not_found() => Ok(None),
@@ -693,4 +701,33 @@ pub async fn describe_update(
         })
         .unwrap_or_default();
     Ok((status, errors))
+}
+
+/// Rolls a node group onto another version of its launch template. Returns the update's id.
+pub async fn update_nodegroup_template(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    nodegroup: &str,
+    (template_id, version): (&str, &str),
+    client_request_token: &str,
+) -> Result<String, AwsError> {
+    let out = eks
+        .update_nodegroup_version()
+        .cluster_name(cluster)
+        .nodegroup_name(nodegroup)
+        .launch_template(
+            LaunchTemplateSpecification::builder()
+                .id(template_id)
+                .version(version)
+                .build(),
+        )
+        .client_request_token(client_request_token)
+        .send()
+        .await
+        .map_err(|e| classify("eks:UpdateNodegroupVersion", e))?;
+    Ok(out
+        .update()
+        .and_then(|u| u.id())
+        .unwrap_or_default()
+        .to_string())
 }

@@ -23,6 +23,24 @@ pub async fn find_log_group(aws: &Aws, name: &str) -> Result<Option<String>, Aws
         }))
 }
 
+/// How many days the log group named exactly `name` keeps its events (`None`: for ever, or no
+/// such group).
+pub async fn retention(aws: &Aws, name: &str) -> Result<Option<u32>, AwsError> {
+    let out = aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(name)
+        .send()
+        .await
+        .map_err(|e| classify("logs:DescribeLogGroups", e))?;
+    Ok(out
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(name))
+        .and_then(|g| g.retention_in_days())
+        .map(|d| d as u32))
+}
+
 pub async fn create_log_group(
     aws: &Aws,
     name: &str,

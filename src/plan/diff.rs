@@ -238,6 +238,93 @@ pub fn diff(before: &Profile, after: &Profile) -> Diff {
     }
 }
 
+/// What `plan --live` read from AWS about a running cluster, in profile terms. `None` where it
+/// could not be read (that field is taken from the stored profile).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// (public, private, public CIDRs)
+    pub endpoint: Option<(bool, bool, Vec<String>)>,
+    pub log_types: Option<Vec<String>>,
+    pub log_retention_days: Option<u32>,
+    /// Access entries other than the caller's and the creator role's.
+    pub admins: Option<Vec<String>>,
+    pub addons: Option<Vec<String>>,
+    pub oidc_provider: Option<bool>,
+    /// `Some(None)`: no node group; `Some(Some(..))`: one, as it runs.
+    pub nodes: Option<Option<ObservedNodes>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedNodes {
+    pub instance_types: Vec<String>,
+    /// (min, desired, max)
+    pub scaling: (u32, u32, u32),
+    pub disk_size_gib: Option<u32>,
+}
+
+/// The profile the running cluster matches: `stored` with what was read from AWS written over
+/// it, so `diff(&live_profile(..), &wanted)` is what `apply` would change. Lists keep the order
+/// of `stored` for what is in both (no change where only the order differs).
+pub fn live_profile(stored: &Profile, seen: &Observed) -> Profile {
+    use crate::profile::{EndpointAccess, ALL_LOG_TYPES};
+    let mut live = stored.clone();
+    let c = &mut live.cluster;
+    if let Some((public, private, cidrs)) = &seen.endpoint {
+        c.endpoint_access = match (public, private) {
+            (true, true) => EndpointAccess::PublicAndPrivate,
+            (false, _) => EndpointAccess::Private,
+            (true, false) => EndpointAccess::Public,
+        };
+        if *public {
+            let parsed: Vec<ipnet::Ipv4Net> = cidrs.iter().filter_map(|c| c.parse().ok()).collect();
+            c.public_access_cidrs = keep_order(&c.public_access_cidrs, parsed);
+        }
+    }
+    if let Some(types) = &seen.log_types {
+        c.log_types = ALL_LOG_TYPES
+            .iter()
+            .copied()
+            .filter(|t| types.iter().any(|s| s == t.as_str()))
+            .collect();
+    }
+    if let Some(days) = seen.log_retention_days {
+        c.log_retention_days = days;
+    }
+    if let Some(admins) = &seen.admins {
+        c.admins = keep_order(&c.admins, admins.clone());
+    }
+    if let Some(addons) = &seen.addons {
+        c.addons = keep_order(&c.addons, addons.clone());
+    }
+    if let Some(oidc) = seen.oidc_provider {
+        c.oidc_provider = oidc;
+    }
+    match &seen.nodes {
+        Some(None) => live.nodes.enabled = false,
+        Some(Some(n)) => {
+            live.nodes.enabled = true;
+            live.nodes.instance_types = n.instance_types.clone();
+            (
+                live.nodes.min_size,
+                live.nodes.desired_size,
+                live.nodes.max_size,
+            ) = n.scaling;
+            if let Some(disk) = n.disk_size_gib {
+                live.nodes.disk_size_gib = disk;
+            }
+        }
+        None => {}
+    }
+    live
+}
+
+/// `seen`, ordered as `known` where they share elements, the rest after.
+fn keep_order<T: PartialEq + Clone>(known: &[T], seen: Vec<T>) -> Vec<T> {
+    let mut out: Vec<T> = known.iter().filter(|k| seen.contains(k)).cloned().collect();
+    out.extend(seen.into_iter().filter(|s| !known.contains(s)));
+    out
+}
+
 fn monthly(profile: &Profile) -> f64 {
     let plan = Plan::build(profile, &PlanFacts::default());
     cost::estimate(profile, &plan.resources).monthly_usd
@@ -259,6 +346,61 @@ mod tests {
 
     fn with(cluster: &str, nodes: &str) -> Profile {
         profile(&format!("{cluster}\n[nodes]\n{nodes}\n"))
+    }
+
+    #[test]
+    fn what_aws_holds_is_compared_as_a_profile() {
+        let stored = profile(
+            "public_access_cidrs = [\"203.0.113.0/24\"]\naddons = [\"vpc-cni\", \"coredns\"]",
+        );
+        // Nothing read: the stored profile itself.
+        assert_eq!(live_profile(&stored, &Observed::default()), stored);
+        // Someone opened the endpoint and removed coredns by hand; order alone is no change.
+        let seen = Observed {
+            endpoint: Some((true, true, vec!["0.0.0.0/0".into()])),
+            addons: Some(vec!["vpc-cni".into()]),
+            log_types: Some(
+                stored
+                    .cluster
+                    .log_types
+                    .iter()
+                    .rev()
+                    .map(|t| t.as_str().to_string())
+                    .collect(),
+            ),
+            nodes: Some(Some(ObservedNodes {
+                instance_types: stored.nodes.instance_types.clone(),
+                scaling: (
+                    stored.nodes.min_size,
+                    stored.nodes.desired_size,
+                    stored.nodes.max_size,
+                ),
+                disk_size_gib: None,
+            })),
+            ..Observed::default()
+        };
+        let live = live_profile(&stored, &seen);
+        let d = diff(&live, &stored);
+        let kinds: Vec<_> = d
+            .changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.action))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("cluster.public_access_cidrs", Action::Update),
+                ("cluster.addons", Action::Add)
+            ]
+        );
+        // No node group at all.
+        let gone = Observed {
+            nodes: Some(None),
+            ..Observed::default()
+        };
+        let d = diff(&live_profile(&stored, &gone), &stored);
+        assert_eq!(d.changes[0].field, "nodes.enabled");
+        assert_eq!(d.changes[0].action, Action::Add);
     }
 
     #[test]

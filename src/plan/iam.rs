@@ -172,7 +172,7 @@ pub fn creator_inline_policy(s: &CreatorScope) -> Value {
             "Effect": "Allow",
             "Action": [
                 "eks:DescribeNodegroup", "eks:DeleteNodegroup", "eks:UpdateNodegroupConfig",
-                "eks:DescribeUpdate", "eks:DescribeAddon", "eks:DeleteAddon",
+                "eks:UpdateNodegroupVersion", "eks:DescribeAddon", "eks:DeleteAddon",
                 "eks:DescribeAccessEntry", "eks:DeleteAccessEntry",
                 "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy",
                 "eks:ListAssociatedAccessPolicies"

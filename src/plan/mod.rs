@@ -168,6 +168,10 @@ pub struct PlanFacts {
     /// An existing secrets key named in the profile (by key or alias ARN), resolved to its key
     /// ARN: the encryption config and the creator policy need the key, not its alias.
     pub secrets_key_arn: Option<String>,
+    /// Which node group this is: 1 (or none) for the first, counting up each time `apply`
+    /// replaces it (new instance types). The first is `<cluster>-default`, step `nodegroup`; a
+    /// replacement is `<cluster>-nodes-<n>`, step `nodegroup-<n>`.
+    pub nodegroup_generation: Option<u32>,
 }
 
 /// Interface VPC endpoints the `private` pattern needs so nodes reach AWS without internet:
@@ -210,7 +214,13 @@ impl Plan {
             profile.network.availability_zones.count(),
         );
         let az_label = |index: usize| az_label(profile, facts, index);
-        let resources = Builder::new(profile, &slots, &az_label).build();
+        let mut resources = Builder::new(profile, &slots, &az_label).build();
+        if let Some(n) = facts.nodegroup_generation.filter(|n| *n > 1) {
+            for r in resources.iter_mut().filter(|r| r.kind == Kind::Nodegroup) {
+                r.id = format!("nodegroup-{n}");
+                r.name = format!("{}-nodes-{n}", profile.cluster.name);
+            }
+        }
         let subnets = slots
             .iter()
             .map(|s| SubnetRow {
@@ -228,6 +238,14 @@ impl Plan {
             cost,
             checklist,
         }
+    }
+
+    /// The node group's step id, if the plan has one.
+    pub fn nodegroup_step(&self) -> Option<&str> {
+        self.resources
+            .iter()
+            .find(|r| r.kind == Kind::Nodegroup)
+            .map(|r| r.id.as_str())
     }
 
     pub fn resource(&self, id: &str) -> Option<&Resource> {

@@ -167,7 +167,7 @@ pub fn caller_policy(s: &CallerScope) -> Value {
                 "ec2:AuthorizeSecurityGroupIngress", "ec2:DeleteSubnet", "ec2:DeleteVpc",
                 "ec2:DeleteRouteTable", "ec2:DeleteInternetGateway", "ec2:DeleteNatGateway",
                 "ec2:ReleaseAddress", "ec2:DeleteSecurityGroup", "ec2:DeleteVpcEndpoints",
-                "ec2:DeleteLaunchTemplate"
+                "ec2:DeleteLaunchTemplate", "ec2:CreateLaunchTemplateVersion"
             ],
             "Resource": "*",
             "Condition": tagged(&format!("aws:ResourceTag/{CLUSTER_TAG}"))

@@ -366,3 +366,221 @@ fn an_apply_stopped_half_way_is_finished_by_resume() {
     assert_eq!(after.public_cidrs, ["198.51.100.0/24"]);
     assert!(after.addons.contains(&"metrics-server".to_string()));
 }
+
+/// The node group's names, instance types and launch template version, and the template's
+/// newest root volume size, read from AWS.
+fn nodes(
+    account: &Account,
+) -> (
+    Vec<(String, Vec<String>, Option<String>)>,
+    Option<(i64, i32)>,
+) {
+    let config = account.sdk("us-west-2");
+    let eks = aws_sdk_eks::Client::new(&config);
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    block_on(async {
+        let mut groups = Vec::new();
+        let names = eks
+            .list_nodegroups()
+            .cluster_name("daytwo")
+            .send()
+            .await
+            .unwrap();
+        for name in names.nodegroups() {
+            let n = eks
+                .describe_nodegroup()
+                .cluster_name("daytwo")
+                .nodegroup_name(name)
+                .send()
+                .await
+                .unwrap();
+            let n = n.nodegroup().unwrap();
+            groups.push((
+                name.clone(),
+                n.instance_types().to_vec(),
+                n.launch_template()
+                    .and_then(|t| t.version())
+                    .map(str::to_string),
+            ));
+        }
+        let templates = ec2
+            .describe_launch_templates()
+            .filters(crate::create::tag_filter("eksboot:cluster", "daytwo"))
+            .send()
+            .await
+            .unwrap();
+        let disk = match templates.launch_templates().first() {
+            None => None,
+            Some(t) => {
+                let v = ec2
+                    .describe_launch_template_versions()
+                    .launch_template_id(t.launch_template_id().unwrap())
+                    .versions("$Latest")
+                    .send()
+                    .await
+                    .unwrap();
+                v.launch_template_versions().first().map(|v| {
+                    (
+                        v.version_number().unwrap(),
+                        v.launch_template_data().unwrap().block_device_mappings()[0]
+                            .ebs()
+                            .unwrap()
+                            .volume_size()
+                            .unwrap(),
+                    )
+                })
+            }
+        };
+        (groups, disk)
+    })
+}
+
+fn node_role_exists(account: &Account) -> bool {
+    let iam = aws_sdk_iam::Client::new(&account.sdk("us-east-1"));
+    block_on(iam.get_role().role_name("daytwo-node").send()).is_ok()
+}
+
+#[test]
+fn node_changes_roll_replace_remove_and_bring_back_the_node_group() {
+    let run = Run::new(Account::new());
+    let profile = write_profile(&run, BASE);
+    create(&run, &profile);
+    let (groups, disk) = nodes(&run.account);
+    assert_eq!(groups.len(), 1);
+    let (first_version, first_disk) = disk.unwrap();
+
+    // A bigger disk: a new launch template version, and the nodes rolled onto it.
+    let bigger = BASE.replace("max_size = 3\n", "max_size = 3\ndisk_size_gib = 80\n");
+    write_profile(&run, &bigger);
+    let text = stdout(&apply(&run, &profile).success());
+    assert!(text.contains("root volume 80 GiB"), "{text}");
+    let (groups, disk) = nodes(&run.account);
+    let (version, size) = disk.unwrap();
+    assert_ne!(size, first_disk);
+    assert_eq!(size, 80);
+    assert!(version > first_version);
+    assert_eq!(groups[0].2.as_deref(), Some(version.to_string().as_str()));
+
+    // Other instance types: a new node group, the old one deleted after it is ACTIVE.
+    let other = bigger.replace(r#"["t3.medium"]"#, r#"["m6i.large"]"#);
+    write_profile(&run, &other);
+    let plan_args = with_state(&run, "plan", &profile);
+    let plan_args: Vec<&str> = plan_args.iter().map(String::as_str).collect();
+    let plan = stdout(&eksboot(&run, &plan_args).success());
+    assert!(plan.contains("±  nodes.instance_types"), "{plan}");
+    apply(&run, &profile).success();
+    let (groups, _) = nodes(&run.account);
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].0, "daytwo-nodes-2");
+    assert_eq!(groups[0].1, ["m6i.large"]);
+
+    // Nodes off: the node group, its launch template and role go.
+    let off = other.replace("[nodes]\n", "[nodes]\nenabled = false\n");
+    write_profile(&run, &off);
+    apply(&run, &profile).success();
+    let (groups, disk) = nodes(&run.account);
+    assert!(groups.is_empty(), "{groups:?}");
+    assert_eq!(disk, None, "the launch template is deleted");
+    assert!(!node_role_exists(&run.account));
+
+    // And on again.
+    write_profile(&run, &other);
+    apply(&run, &profile).success();
+    let (groups, _) = nodes(&run.account);
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].1, ["m6i.large"]);
+    assert!(node_role_exists(&run.account));
+
+    crate::teardown::teardown(&run, &["--state", run.state().to_str().unwrap()]).success();
+    crate::teardown::assert_nothing_left(&run.account, "daytwo", "us-west-2");
+}
+
+#[test]
+fn plan_live_shows_what_changed_outside_eksboot_and_resume_puts_it_back() {
+    let run = Run::new(Account::new());
+    let profile = write_profile(&run, BASE);
+    create(&run, &profile);
+    // By hand, beside eksboot: the endpoint opened wider, an add-on removed.
+    let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));
+    block_on(async {
+        eks.update_cluster_config()
+            .name("daytwo")
+            .resources_vpc_config(
+                aws_sdk_eks::types::VpcConfigRequest::builder()
+                    .endpoint_public_access(true)
+                    .public_access_cidrs("0.0.0.0/0")
+                    .public_access_cidrs("192.0.2.0/24")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        eks.delete_addon()
+            .cluster_name("daytwo")
+            .addon_name("coredns")
+            .send()
+            .await
+            .unwrap();
+        // EKS lists it while it is being deleted.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while eks
+            .describe_addon()
+            .cluster_name("daytwo")
+            .addon_name("coredns")
+            .send()
+            .await
+            .is_ok()
+        {
+            assert!(Instant::now() < deadline, "coredns never went");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let args = with_state(&run, "plan", &profile);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let stored = stdout(&eksboot(&run, &args).success());
+    assert!(stored.contains("No changes"), "{stored}");
+    let mut live_args = args.clone();
+    live_args.push("--live");
+    let drift = stdout(&eksboot(&run, &live_args).success());
+    assert!(drift.contains("against AWS"), "{drift}");
+    assert!(
+        drift.contains("~  cluster.public_access_cidrs") && drift.contains("192.0.2.0/24"),
+        "{drift}"
+    );
+    assert!(
+        drift.contains("+  cluster.addons") && drift.contains("coredns"),
+        "{drift}"
+    );
+    let mut json_args = live_args.clone();
+    json_args.extend(["--output", "json"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&eksboot(&run, &json_args).success())).unwrap();
+    let fields: Vec<&str> = json["diff"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["cluster.public_access_cidrs", "cluster.addons"]);
+
+    // apply has nothing to change in the profile, and says how to put AWS back.
+    let text = stdout(&apply(&run, &profile).success());
+    assert!(text.contains("eksboot resume"), "{text}");
+    eksboot(
+        &run,
+        &[
+            "resume",
+            "--yes",
+            "--state",
+            run.state().to_str().unwrap(),
+            "--kubeconfig",
+            run.kubeconfig().to_str().unwrap(),
+        ],
+    )
+    .success();
+    let back = live(&run.account);
+    assert_eq!(back.public_cidrs, ["0.0.0.0/0"]);
+    assert!(back.addons.contains(&"coredns".to_string()));
+    let again = stdout(&eksboot(&run, &live_args).success());
+    assert!(again.contains("No changes"), "{again}");
+}

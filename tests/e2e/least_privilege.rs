@@ -226,7 +226,7 @@ fn create_and_tear_down(c: &Case) {
 }
 
 /// A day-two change as the runner user: a tighter endpoint, another log type, a new retention,
-/// an add-on, a bigger node group. The printed policies cover `apply` too.
+/// an add-on, a bigger node group on bigger disks. The printed policies cover `apply` too.
 fn apply_a_change(c: &Case) {
     let (key, secret) = &c.user_keys;
     let text = std::fs::read_to_string(&c.profile).unwrap();
@@ -259,8 +259,27 @@ fn apply_a_change(c: &Case) {
         .as_table_mut()
         .unwrap();
     nodes.insert("max_size".into(), toml::Value::Integer(9));
+    nodes.insert("disk_size_gib".into(), toml::Value::Integer(64));
     let changed = c.run.dir.path().join("changed.toml");
     std::fs::write(&changed, toml::to_string(&profile).unwrap()).unwrap();
+    // Reading the running cluster for `plan --live` is allowed too.
+    let out = c
+        .run
+        .account
+        .eksboot_as_user(key, secret)
+        .args(["plan", "--live", "--profile"])
+        .arg(&changed)
+        .arg("--state")
+        .arg(c.run.state())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("cluster.addons"),
+        "[{}] plan --live with only the printed policy failed:\n{}\n{}",
+        c.label,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = c
         .run
         .account

@@ -907,6 +907,30 @@ def update_nodegroup_config(self):
     return ActionResult({"update": _update_view(update)})
 
 
+def update_nodegroup_version(self):
+    """Rolls a node group onto a launch template version (or a release): an update that
+    DescribeUpdate finds, the node group UPDATING meanwhile. The template must be the node
+    group's own (https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateNodegroupVersion.html)."""
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    name = self._get_param("nodegroupName")
+    nodegroup = cluster.nodegroups.get(name)
+    if nodegroup is None:
+        raise _not_found(f"No node group found for name: {name}.", clusterName=cluster.name)
+    template = self._get_param("launchTemplate") or {}
+    current = nodegroup.launch_template or {}
+    if template and template.get("id") not in (None, current.get("id")):
+        raise InvalidParameterException(
+            message="You cannot specify a launch template other than the node group's own."
+        )
+    update = _start_update(
+        cluster, nodegroup, "VersionUpdate",
+        [("LaunchTemplateVersion", str(template.get("version", "")))],
+    )
+    if template.get("version"):
+        nodegroup.launch_template = dict(current, version=str(template["version"]))
+    return ActionResult({"update": _update_view(update)})
+
+
 def describe_update(self):
     cluster = _cluster(self.eks_backend, self._get_param("name"))
     update_id = self._get_param("updateId")
@@ -938,6 +962,7 @@ for handler in (
     describe_update,
     update_cluster_config,
     update_nodegroup_config,
+    update_nodegroup_version,
 ):
     setattr(EKSResponse, handler.__name__, handler)
 
@@ -953,6 +978,7 @@ eks_urls.url_paths.update(
         "{0}/clusters/(?P<name>[^/]+)/pod-identity-associations$": eks_urls.response.dispatch,
         "{0}/clusters/(?P<name>[^/]+)/pod-identity-associations/(?P<associationId>[^/]+)$": eks_urls.response.dispatch,
         "{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$": eks_urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)/update-version$": eks_urls.response.dispatch,
     }
 )
 
