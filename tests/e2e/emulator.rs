@@ -262,3 +262,119 @@ fn eks_extension_keeps_state_and_raises_real_errors() {
             .unwrap();
     });
 }
+
+/// UpdateClusterConfig as EKS does it: an update InProgress then Successful, the cluster
+/// UPDATING meanwhile and refusing a second update, VPC config merged, logging per log type.
+#[test]
+fn cluster_updates_take_a_while_and_come_one_at_a_time() {
+    use aws_sdk_eks::types::{LogSetup, LogType, Logging};
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    let account = Account::new();
+    let eks = aws_sdk_eks::Client::new(&account.sdk("us-west-2"));
+    block_on(async {
+        let setup = |types: &[LogType], on: bool| {
+            LogSetup::builder()
+                .set_types(Some(types.to_vec()))
+                .enabled(on)
+                .build()
+        };
+        eks.create_cluster()
+            .name("upd")
+            .role_arn(format!("arn:aws:iam::{}:role/c", account.id))
+            .resources_vpc_config(
+                VpcConfigRequest::builder()
+                    .endpoint_public_access(true)
+                    .endpoint_private_access(true)
+                    .public_access_cidrs("0.0.0.0/0")
+                    .build(),
+            )
+            .logging(
+                Logging::builder()
+                    .cluster_logging(setup(&[LogType::Api, LogType::Audit], true))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let status = || async {
+            eks.describe_cluster()
+                .name("upd")
+                .send()
+                .await
+                .unwrap()
+                .cluster()
+                .unwrap()
+                .clone()
+        };
+        while status().await.status().unwrap().as_str() != "ACTIVE" {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let update = eks
+            .update_cluster_config()
+            .name("upd")
+            .resources_vpc_config(
+                VpcConfigRequest::builder()
+                    .public_access_cidrs("203.0.113.0/24")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let update = update.update().unwrap();
+        assert_eq!(update.status().unwrap().as_str(), "InProgress");
+        assert_eq!(status().await.status().unwrap().as_str(), "UPDATING");
+        // Merged: the endpoint flags stay as they were.
+        let vpc = status().await.resources_vpc_config().unwrap().clone();
+        assert!(vpc.endpoint_private_access() && vpc.endpoint_public_access());
+        assert_eq!(vpc.public_access_cidrs(), ["203.0.113.0/24"]);
+        let busy = eks
+            .update_cluster_config()
+            .name("upd")
+            .logging(
+                Logging::builder()
+                    .cluster_logging(setup(&[LogType::Scheduler], true))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(busy.code(), Some("ResourceInUseException"));
+        let id = update.id().unwrap().to_string();
+        loop {
+            let seen = eks
+                .describe_update()
+                .name("upd")
+                .update_id(&id)
+                .send()
+                .await
+                .unwrap();
+            if seen.update().unwrap().status().unwrap().as_str() == "Successful" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(status().await.status().unwrap().as_str(), "ACTIVE");
+        // Logging per type: scheduler on, audit off, api untouched.
+        eks.update_cluster_config()
+            .name("upd")
+            .logging(
+                Logging::builder()
+                    .cluster_logging(setup(&[LogType::Scheduler], true))
+                    .cluster_logging(setup(&[LogType::Audit], false))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let enabled: Vec<String> = status()
+            .await
+            .logging()
+            .unwrap()
+            .cluster_logging()
+            .iter()
+            .filter(|s| s.enabled() == Some(true))
+            .flat_map(|s| s.types().iter().map(|t| t.as_str().to_string()))
+            .collect();
+        assert_eq!(enabled, ["api", "scheduler"]);
+    });
+}
