@@ -190,6 +190,34 @@ Stopped half way? Run the same command again, or `eksboot resume`.")]
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
     },
+    /// Move a cluster to the next Kubernetes minor version (EKS upgrades one at a time): shows
+    /// when standard support ends and what extended support costs, reads the cluster's upgrade
+    /// insights first, then upgrades node groups behind the control plane, the control plane,
+    /// and then add-ons and node groups together. Journaled: run it again to continue.
+    #[command(after_help = "\
+Examples:
+  eksboot upgrade --cluster demo --region us-west-2
+  eksboot upgrade --profile profiles/production.toml --yes    also updates the profile's version
+
+Refuses when an upgrade insight is in ERROR (what EKS found would break), unless
+--ignore-insights. `eksboot status` says when the cluster's version leaves standard support.")]
+    Upgrade {
+        #[command(flatten)]
+        target: StateTarget,
+        /// The cluster's profile: its kubernetes_version is updated in place (comments kept);
+        /// alone, it also names the cluster (its default state file).
+        #[arg(long, value_name = "FILE")]
+        profile: Option<PathBuf>,
+        /// Upgrade without asking. Required when not running on a terminal.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Upgrade even when an upgrade insight is in ERROR.
+        #[arg(long)]
+        ignore_insights: bool,
+        /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
     /// Continue an interrupted create from its state file (the profile is in it).
     #[command(after_help = "\
 Examples:

@@ -179,6 +179,10 @@ pub async fn run(aws: &Aws, profile: &Profile) -> Report {
         Ok(offered) => {
             match choose_version(profile.cluster.kubernetes_version.as_deref(), &offered) {
                 Ok((version, why)) => {
+                    report.facts.standard_support_ends = offered
+                        .iter()
+                        .find(|v| v.version == version)
+                        .and_then(|v| v.end_of_standard_support.clone());
                     report.facts.kubernetes_version = Some(version.clone());
                     Check::pass("kubernetes-version", format!("{version} ({why})"))
                 }
@@ -724,6 +728,7 @@ mod tests {
             version: v.into(),
             status: status.into(),
             default: false,
+            end_of_standard_support: None,
         }
     }
 

@@ -7,6 +7,7 @@ mod create;
 mod permissions;
 mod teardown;
 mod token;
+mod upgrade;
 mod wizard;
 
 pub use create::{CreateRequest, KubeconfigTarget};
@@ -203,6 +204,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
         }) => {
             ui::set_json_mode(output == OutputFormat::Json);
             change::apply(&profile, state, yes, kubeconfig.into()).await
+        }
+        Some(Command::Upgrade {
+            target,
+            profile,
+            yes,
+            ignore_insights,
+            output,
+        }) => {
+            ui::set_json_mode(output == OutputFormat::Json);
+            upgrade::upgrade(&target, profile.as_deref(), yes, ignore_insights).await
         }
         Some(Command::Resume {
             target,

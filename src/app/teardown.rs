@@ -36,9 +36,39 @@ pub(super) async fn status(target: &StateTarget, live: bool) -> Result<ExitCode,
             ui::print_json_line(&line);
         }
     } else {
-        ui::print(&ui::render_status(&plan, &state, &path, existing.as_ref()));
+        let mut text = ui::render_status(&plan, &state, &path, existing.as_ref());
+        if let Some((line, warn)) = support(&state).await {
+            text.push_str(&if warn {
+                format!("\nwarning: {line}\n")
+            } else {
+                format!("\n{line}\n")
+            });
+        }
+        ui::print(&text);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The cluster's version and the end of its standard support: kept in the state file since
+/// create (and each upgrade); read from EKS for an older state file that lacks it.
+async fn support(state: &journal::State) -> Option<(String, bool)> {
+    let version = state.kubernetes_version.clone()?;
+    let end = match &state.standard_support_ends {
+        Some(end) => end.clone(),
+        None => {
+            let aws = Aws::connect(&state.region, &crate::aws::TransportRetry::from_env())
+                .await
+                .ok()?;
+            aws::eks::cluster_versions(&aws)
+                .await
+                .ok()?
+                .into_iter()
+                .find(|v| v.version == version)?
+                .end_of_standard_support?
+        }
+    };
+    let now = crate::plan::upgrade::parse_now(std::env::var("EKSBOOT_NOW").ok().as_deref());
+    Some(crate::plan::upgrade::support_line(&version, &end, now))
 }
 
 /// The creator role to assume for EKS calls: the profile's existing one, or ours.

@@ -61,7 +61,7 @@ pub async fn as_creator(ctx: &Ctx) -> Result<&Aws, StepError> {
 }
 
 /// No error beyond throttling and IAM propagation is worth a retry.
-fn never(_: &AwsError) -> bool {
+pub(super) fn never(_: &AwsError) -> bool {
     false
 }
 
@@ -87,7 +87,7 @@ fn tag_map(ctx: &Ctx, res: &Resource) -> HashMap<String, String> {
 }
 
 /// Polls `look` until it reports one of `done`, reporting other statuses as waiting.
-async fn wait_until<F, Fut>(
+pub(super) async fn wait_until<F, Fut>(
     ctx: &Ctx,
     res: &Resource,
     id: &str,
@@ -372,7 +372,7 @@ pub const UPDATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// Polls an EKS update until it is Successful; Failed or Cancelled fail the step with EKS's
 /// reasons.
-async fn wait_for_update(
+pub(super) async fn wait_for_update(
     ctx: &Ctx,
     res: &Resource,
     creator: &Aws,

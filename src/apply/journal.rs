@@ -44,6 +44,14 @@ pub struct State {
     /// The node group's generation (see `PlanFacts::nodegroup_generation`), once replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodegroup_generation: Option<u32>,
+    /// When the cluster's version leaves standard support (RFC 3339), from DescribeClusterVersions
+    /// at create and at each upgrade.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standard_support_ends: Option<String>,
+    /// An upgrade under way: the version it moves to (cleared when done), so a stopped upgrade
+    /// continues to the same version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_target: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(default)]
@@ -58,6 +66,7 @@ impl State {
             kubernetes_version: self.kubernetes_version.clone(),
             secrets_key_arn: self.secrets_key_arn.clone(),
             nodegroup_generation: self.nodegroup_generation,
+            standard_support_ends: self.standard_support_ends.clone(),
         }
     }
 
@@ -203,6 +212,8 @@ impl Journal {
             kubernetes_version: facts.kubernetes_version.clone(),
             secrets_key_arn: facts.secrets_key_arn.clone(),
             nodegroup_generation: None,
+            standard_support_ends: facts.standard_support_ends.clone(),
+            upgrade_target: None,
             created_at: now.clone(),
             updated_at: now,
             steps: BTreeMap::new(),

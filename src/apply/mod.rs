@@ -14,6 +14,7 @@ pub mod retire;
 pub mod retry;
 pub mod secure;
 pub mod teardown;
+pub mod upgrade;
 
 #[cfg(test)]
 mod tests;

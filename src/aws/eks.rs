@@ -8,6 +8,8 @@ pub struct OfferedVersion {
     /// `STANDARD_SUPPORT`, `EXTENDED_SUPPORT` or `UNSUPPORTED`.
     pub status: String,
     pub default: bool,
+    /// When standard support ends (RFC 3339), as EKS publishes it.
+    pub end_of_standard_support: Option<String>,
 }
 
 pub async fn cluster_versions(aws: &Aws) -> Result<Vec<OfferedVersion>, AwsError> {
@@ -30,6 +32,9 @@ pub async fn cluster_versions(aws: &Aws) -> Result<Vec<OfferedVersion>, AwsError
                     .map(|s| s.as_str().to_string())
                     .unwrap_or_default(),
                 default: v.default_version(),
+                end_of_standard_support: v
+                    .end_of_standard_support_date()
+                    .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
             }
         }));
         token = out.next_token().map(str::to_string);
@@ -367,6 +372,8 @@ pub struct NodegroupInfo {
     /// The launch template version the nodes run, when it has one.
     pub launch_template_version: Option<String>,
     pub instance_types: Vec<String>,
+    /// The Kubernetes version the nodes run.
+    pub version: String,
 }
 
 pub async fn describe_nodegroup(
@@ -402,6 +409,7 @@ pub async fn describe_nodegroup(
                 .and_then(|t| t.version())
                 .map(str::to_string),
             instance_types: n.instance_types().to_vec(),
+            version: n.version().unwrap_or_default().to_string(),
         })),
         Err(e) => match classify("eks:DescribeNodegroup", e) {
             err if err.is_not_found() => Ok(None),
@@ -730,4 +738,204 @@ pub async fn update_nodegroup_template(
         .and_then(|u| u.id())
         .unwrap_or_default()
         .to_string())
+}
+
+fn update_id(update: Option<&aws_sdk_eks::types::Update>) -> String {
+    update.and_then(|u| u.id()).unwrap_or_default().to_string()
+}
+
+/// Moves the control plane to `version` (the next minor). Returns the update's id.
+pub async fn update_cluster_version(
+    eks: &aws_sdk_eks::Client,
+    name: &str,
+    version: &str,
+    client_request_token: &str,
+) -> Result<String, AwsError> {
+    let out = eks
+        .update_cluster_version()
+        .name(name)
+        .version(version)
+        .client_request_token(client_request_token)
+        .send()
+        .await
+        .map_err(|e| classify("eks:UpdateClusterVersion", e))?;
+    Ok(update_id(out.update()))
+}
+
+/// Moves a node group's nodes to the Kubernetes `version`. Returns the update's id.
+pub async fn update_nodegroup_kubernetes(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    nodegroup: &str,
+    version: &str,
+    client_request_token: &str,
+) -> Result<String, AwsError> {
+    let out = eks
+        .update_nodegroup_version()
+        .cluster_name(cluster)
+        .nodegroup_name(nodegroup)
+        .version(version)
+        .client_request_token(client_request_token)
+        .send()
+        .await
+        .map_err(|e| classify("eks:UpdateNodegroupVersion", e))?;
+    Ok(update_id(out.update()))
+}
+
+/// Moves an add-on to `version`, keeping any configuration someone changed on the cluster.
+pub async fn update_addon(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    addon: &str,
+    version: &str,
+    client_request_token: &str,
+) -> Result<String, AwsError> {
+    let out = eks
+        .update_addon()
+        .cluster_name(cluster)
+        .addon_name(addon)
+        .addon_version(version)
+        .resolve_conflicts(ResolveConflicts::Preserve)
+        .client_request_token(client_request_token)
+        .send()
+        .await
+        .map_err(|e| classify("eks:UpdateAddon", e))?;
+    Ok(update_id(out.update()))
+}
+
+/// The versions of an add-on EKS offers for a Kubernetes version.
+pub async fn addon_versions(
+    eks: &aws_sdk_eks::Client,
+    addon: &str,
+    kubernetes_version: &str,
+) -> Result<Vec<String>, AwsError> {
+    let out = eks
+        .describe_addon_versions()
+        .addon_name(addon)
+        .kubernetes_version(kubernetes_version)
+        .send()
+        .await
+        .map_err(|e| classify("eks:DescribeAddonVersions", e))?;
+    Ok(out
+        .addons()
+        .iter()
+        .flat_map(|a| a.addon_versions())
+        .filter_map(|v| v.addon_version().map(str::to_string))
+        .collect())
+}
+
+/// Asks EKS to check the cluster's upgrade readiness again.
+pub async fn start_insights_refresh(eks: &aws_sdk_eks::Client, name: &str) -> Result<(), AwsError> {
+    eks.start_insights_refresh()
+        .cluster_name(name)
+        .send()
+        .await
+        .map_err(|e| classify("eks:StartInsightsRefresh", e))?;
+    Ok(())
+}
+
+/// The insights refresh's status: `IN_PROGRESS`, `FAILED` or `COMPLETED`.
+pub async fn insights_refresh_status(
+    eks: &aws_sdk_eks::Client,
+    name: &str,
+) -> Result<String, AwsError> {
+    let out = eks
+        .describe_insights_refresh()
+        .cluster_name(name)
+        .send()
+        .await
+        .map_err(|e| classify("eks:DescribeInsightsRefresh", e))?;
+    Ok(out
+        .status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default())
+}
+
+/// One upgrade-readiness insight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Insight {
+    pub id: String,
+    pub name: String,
+    /// `PASSING`, `WARNING`, `ERROR` or `UNKNOWN`.
+    pub status: String,
+    pub reason: String,
+    pub description: String,
+    pub recommendation: String,
+}
+
+/// The cluster's UPGRADE_READINESS insights (summaries: no recommendation yet).
+pub async fn upgrade_insights(
+    eks: &aws_sdk_eks::Client,
+    name: &str,
+) -> Result<Vec<Insight>, AwsError> {
+    use aws_sdk_eks::types::{Category, InsightsFilter};
+    let out = eks
+        .list_insights()
+        .cluster_name(name)
+        .filter(
+            InsightsFilter::builder()
+                .categories(Category::UpgradeReadiness)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| classify("eks:ListInsights", e))?;
+    Ok(out
+        .insights()
+        .iter()
+        .map(|i| Insight {
+            id: i.id().unwrap_or_default().to_string(),
+            name: i.name().unwrap_or_default().to_string(),
+            status: i
+                .insight_status()
+                .and_then(|s| s.status())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            reason: i
+                .insight_status()
+                .and_then(|s| s.reason())
+                .unwrap_or_default()
+                .to_string(),
+            description: i.description().unwrap_or_default().to_string(),
+            recommendation: String::new(),
+        })
+        .collect())
+}
+
+/// One insight in full, with its recommendation.
+pub async fn describe_insight(
+    eks: &aws_sdk_eks::Client,
+    name: &str,
+    id: &str,
+) -> Result<Insight, AwsError> {
+    let out = eks
+        .describe_insight()
+        .cluster_name(name)
+        .id(id)
+        .send()
+        .await
+        .map_err(|e| classify("eks:DescribeInsight", e))?;
+    let i = out.insight();
+    Ok(Insight {
+        id: id.to_string(),
+        name: i.and_then(|i| i.name()).unwrap_or_default().to_string(),
+        status: i
+            .and_then(|i| i.insight_status())
+            .and_then(|s| s.status())
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        reason: i
+            .and_then(|i| i.insight_status())
+            .and_then(|s| s.reason())
+            .unwrap_or_default()
+            .to_string(),
+        description: i
+            .and_then(|i| i.description())
+            .unwrap_or_default()
+            .to_string(),
+        recommendation: i
+            .and_then(|i| i.recommendation())
+            .unwrap_or_default()
+            .to_string(),
+    })
 }

@@ -104,8 +104,8 @@ fn rules() -> Vec<(&'static str, &'static str, Rule)> {
             "cluster",
             "kubernetes_version",
             Refuse(
-                "Kubernetes versions move one minor version at a time, control plane first, then add-ons and nodes; `apply` does not upgrade",
-                "restore kubernetes_version to apply the other changes; to change the version today, teardown and create",
+                "Kubernetes versions move one minor version at a time, control plane first, then add-ons and nodes",
+                "`eksboot upgrade --profile FILE` does that (and writes the new version into the profile); restore kubernetes_version to apply the other changes",
             ),
         ),
         ("cluster", "endpoint_access", Update(Task::Cluster, "updated in place (UpdateClusterConfig)")),

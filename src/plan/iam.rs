@@ -161,6 +161,7 @@ pub fn creator_inline_policy(s: &CreatorScope) -> Value {
             "Effect": "Allow",
             "Action": [
                 "eks:DescribeCluster", "eks:DeleteCluster", "eks:UpdateClusterConfig",
+                "eks:UpdateClusterVersion",
                 "eks:DescribeUpdate", "eks:ListNodegroups", "eks:CreateNodegroup",
                 "eks:ListAddons", "eks:CreateAddon", "eks:ListAccessEntries",
                 "eks:CreateAccessEntry", "eks:ListTagsForResource"
@@ -173,6 +174,7 @@ pub fn creator_inline_policy(s: &CreatorScope) -> Value {
             "Action": [
                 "eks:DescribeNodegroup", "eks:DeleteNodegroup", "eks:UpdateNodegroupConfig",
                 "eks:UpdateNodegroupVersion", "eks:DescribeAddon", "eks:DeleteAddon",
+                "eks:UpdateAddon",
                 "eks:DescribeAccessEntry", "eks:DeleteAccessEntry",
                 "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy",
                 "eks:ListAssociatedAccessPolicies"

@@ -11,6 +11,7 @@ pub mod diff;
 pub mod iam;
 pub mod network;
 pub mod permissions;
+pub mod upgrade;
 
 use ipnet::Ipv4Net;
 use serde::Serialize;
@@ -172,6 +173,8 @@ pub struct PlanFacts {
     /// replaces it (new instance types). The first is `<cluster>-default`, step `nodegroup`; a
     /// replacement is `<cluster>-nodes-<n>`, step `nodegroup-<n>`.
     pub nodegroup_generation: Option<u32>,
+    /// When the cluster's Kubernetes version leaves EKS standard support (RFC 3339).
+    pub standard_support_ends: Option<String>,
 }
 
 /// Interface VPC endpoints the `private` pattern needs so nodes reach AWS without internet:

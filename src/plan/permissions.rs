@@ -215,7 +215,8 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Effect": "Allow",
             "Action": [
                 "eks:DescribeCluster", "eks:ListNodegroups", "eks:ListAddons",
-                "eks:ListAccessEntries", "eks:DeleteCluster"
+                "eks:ListAccessEntries", "eks:DeleteCluster", "eks:ListInsights",
+                "eks:DescribeInsight", "eks:StartInsightsRefresh", "eks:DescribeInsightsRefresh"
             ],
             "Resource": eks(&format!("cluster/{cluster}"))
         }),

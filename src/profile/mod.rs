@@ -5,6 +5,7 @@
 //! line and column, and resolves the defaults into a [`Profile`] whose fields are all concrete.
 //! This module never touches the network.
 
+pub mod edit;
 mod raw;
 mod validate;
 

@@ -158,6 +158,7 @@ fn help_explains_itself_with_examples() {
         vec!["preflight", "--help"],
         vec!["create", "--help"],
         vec!["apply", "--help"],
+        vec!["upgrade", "--help"],
         vec!["resume", "--help"],
         vec!["status", "--help"],
         vec!["teardown", "--help"],

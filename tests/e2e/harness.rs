@@ -303,6 +303,16 @@ impl Account {
         post(&self.endpoint, "/eksboot-moto/applied-quota", &body);
     }
 
+    /// Sets one upgrade-readiness insight (`deprecated-apis`, `kubelet-skew`) of a cluster in
+    /// this account to PASSING, WARNING or ERROR.
+    pub fn set_insight(&self, cluster: &str, insight: &str, status: &str) {
+        let body = format!(
+            r#"{{"account": "{}", "cluster": "{cluster}", "insight": "{insight}", "status": "{status}"}}"#,
+            self.id
+        );
+        post(&self.endpoint, "/eksboot-moto/insight", &body);
+    }
+
     /// Makes one key's tags unreadable (its key policy denies kms:ListResourceTags).
     pub fn make_key_tags_unreadable(&self, key: &str) {
         let body = format!(r#"{{"account": "{}", "key": "{key}"}}"#, self.id);

@@ -202,6 +202,37 @@ fn create_and_tear_down(c: &Case) {
     if nodes_wanted {
         apply_a_change(c);
     }
+    // A cluster made at an older version is upgraded with the printed policies too.
+    if c.flags.contains(&"--kubernetes-version") {
+        let version = |eks: &aws_sdk_eks::Client| {
+            block_on(eks.describe_cluster().name(c.cluster).send())
+                .unwrap()
+                .cluster()
+                .and_then(|c| c.version())
+                .map(str::to_string)
+                .unwrap()
+        };
+        let before = version(&eks);
+        let out = c
+            .run
+            .account
+            .eksboot_as_user(key, secret)
+            .env("EKSBOOT_POLL_MS", "100")
+            .args(["upgrade", "--yes", "--state"])
+            .arg(&state)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "[{}] upgrade with only the printed policies failed:\n{}\n{}",
+            c.label,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (major, minor) = before.split_once('.').unwrap();
+        let next = format!("{major}.{}", minor.parse::<u32>().unwrap() + 1);
+        assert_eq!(version(&eks), next, "[{}]", c.label);
+    }
 
     let out = c
         .run
@@ -243,6 +274,13 @@ fn apply_a_change(c: &Case) {
         toml::Value::Array(vec!["api".into(), "audit".into(), "scheduler".into()]),
     );
     cluster.insert("log_retention_days".into(), toml::Value::Integer(60));
+    // The version given by flag at create is the cluster's: the changed profile keeps it.
+    if let Some(i) = c.flags.iter().position(|f| *f == "--kubernetes-version") {
+        cluster.insert(
+            "kubernetes_version".into(),
+            toml::Value::from(c.flags[i + 1]),
+        );
+    }
     let mut addons = cluster
         .get("addons")
         .and_then(|a| a.as_array().cloned())
@@ -338,7 +376,7 @@ fn the_printed_policy_is_enough_to_create_and_tear_down_every_example() {
             &server,
             "dev",
             "profiles/dev.toml",
-            vec![],
+            vec!["--kubernetes-version", "1.35"],
             "dev",
             "us-west-2",
         ),

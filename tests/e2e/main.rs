@@ -15,4 +15,5 @@ mod policies;
 mod preflight;
 mod teardown;
 mod teardown_aws;
+mod upgrade;
 mod wizard;

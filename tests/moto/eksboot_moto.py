@@ -403,6 +403,9 @@ def create_nodegroup(self, *args, **kwargs):
             message=f"Cluster '{cluster_name}' is not in ACTIVE status",
         )
     nodegroup = _original_create_nodegroup(self, *args, **kwargs)
+    # Without a version, a node group runs its control plane's (moto picks a fixed one).
+    if not kwargs.get("version"):
+        nodegroup.version = cluster.version
     outcome = "CREATE_FAILED" if _nodes_cannot_reach_aws(self, kwargs.get("subnets") or []) else "ACTIVE"
     nodegroup.__dict__["_eksboot_life"] = Lifecycle("nodegroup", "CREATING", outcome)
     return nodegroup
@@ -922,13 +925,148 @@ def update_nodegroup_version(self):
         raise InvalidParameterException(
             message="You cannot specify a launch template other than the node group's own."
         )
-    update = _start_update(
-        cluster, nodegroup, "VersionUpdate",
-        [("LaunchTemplateVersion", str(template.get("version", "")))],
-    )
+    version = self._get_param("version")
+    # A node group never runs ahead of its control plane.
+    if version and _minor(version) > _minor(cluster.version):
+        raise InvalidParameterException(
+            message=f"Requested Kubernetes version {version} is newer than the cluster's {cluster.version}."
+        )
+    params = [("LaunchTemplateVersion", str(template.get("version", "")))]
+    if version:
+        params.append(("Version", version))
+    update = _start_update(cluster, nodegroup, "VersionUpdate", params)
     if template.get("version"):
         nodegroup.launch_template = dict(current, version=str(template["version"]))
+    if version:
+        nodegroup.version = version
     return ActionResult({"update": _update_view(update)})
+
+
+def _minor(version):
+    major, minor = str(version).split(".")[:2]
+    return (int(major), int(minor))
+
+
+def update_cluster_version(self):
+    """One minor version at a time, never down, only when ACTIVE, and only once every managed
+    node group runs the control plane's version
+    (https://docs.aws.amazon.com/eks/latest/userguide/update-cluster.html)."""
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    version = self._get_param("version")
+    current = _minor(cluster.version)
+    wanted = _minor(version)
+    if wanted != (current[0], current[1] + 1):
+        raise InvalidParameterException(
+            message=f"Unsupported Kubernetes minor version update from {cluster.version} to {version}",
+        )
+    behind = [n.nodegroup_name for n in cluster.nodegroups.values() if _minor(n.version) != current]
+    if behind:
+        raise InvalidRequestException(
+            message=f"Nodegroup {behind[0]} must be updated to match cluster version {cluster.version} before updating cluster version",
+        )
+    update = _start_update(cluster, cluster, "VersionUpdate", [("Version", version), ("PlatformVersion", "eks.1")])
+    cluster.version = version
+    return ActionResult({"update": _update_view(update)})
+
+
+def update_addon(self):
+    """A new add-on version: UPDATING, then ACTIVE (or DEGRADED as its pods roll)."""
+    cluster, addon = _addon(self)
+    version = self._get_param("addonVersion")
+    if version:
+        offered = [v for v, _ in _addon_versions(addon["addonName"], cluster.version)[1]]
+        if version not in offered:
+            raise InvalidParameterException(
+                message=f"Addon version {version} is not supported for Kubernetes {cluster.version}",
+            )
+        addon["addonVersion"] = version
+    addon["_life"] = Lifecycle("addon", "UPDATING", "ACTIVE")
+    addon["modifiedAt"] = now()
+    update = {
+        "id": str(uuid.uuid4()),
+        "type": "AddonUpdate",
+        "params": [{"type": "AddonVersion", "value": version or ""}],
+        "createdAt": now(),
+        "errors": [],
+        "_state": ManagedState("eks::update", [("InProgress", "Successful")]),
+    }
+    _updates(cluster)[update["id"]] = update
+    return ActionResult({"update": _update_view(update)})
+
+
+# Upgrade insights: EKS checks a cluster for what would break on the next minor version
+# (deprecated APIs in use, kubelet version skew, add-on compatibility), refreshed on demand
+# (https://docs.aws.amazon.com/eks/latest/userguide/cluster-insights.html). A test sets one to
+# WARNING or ERROR through /eksboot-moto/insight.
+_insight_status = {}
+INSIGHTS = [
+    ("deprecated-apis", "Deprecated APIs removed in Kubernetes v{next}",
+     "Checks for usage of deprecated APIs that are removed in the next version.",
+     "Update manifests and clients to use the replacement APIs before upgrading."),
+    ("kubelet-skew", "Kubelet version skew",
+     "Checks that the nodes' kubelets run a version the next control plane supports.",
+     "Upgrade node groups to the control plane's version first."),
+]
+
+
+def _insights(self):
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    account = cluster.arn.split(":")[4]
+    major, minor = _minor(cluster.version)
+    found = []
+    for key, name, description, recommendation in INSIGHTS:
+        status = _insight_status.get((account, cluster.name, key), "PASSING")
+        found.append({
+            "id": f"{cluster.name}-{key}",
+            "name": name.format(next=f"{major}.{minor + 1}"),
+            "category": "UPGRADE_READINESS",
+            "kubernetesVersion": f"{major}.{minor + 1}",
+            "lastRefreshTime": now(),
+            "lastTransitionTime": now(),
+            "description": description,
+            "insightStatus": {"status": status, "reason": f"{status.title()} for this cluster"},
+            "recommendation": recommendation,
+            "additionalInfo": {},
+            "resources": [],
+            "categorySpecificSummary": {},
+        })
+    return cluster, found
+
+
+def start_insights_refresh(self):
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    cluster.__dict__["_eksboot_insights_refresh"] = ManagedState(
+        "eks::update", [("IN_PROGRESS", "COMPLETED")]
+    )
+    return ActionResult({"message": "Insights refresh started", "status": "IN_PROGRESS"})
+
+
+def describe_insights_refresh(self):
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    refresh = cluster.__dict__.get("_eksboot_insights_refresh")
+    status = refresh.status if refresh else "COMPLETED"
+    return ActionResult({"message": "", "status": status, "startedAt": now(), "endedAt": now()})
+
+
+def list_insights(self):
+    _, found = _insights(self)
+    wanted = (self._get_param("filter") or {}).get("categories") or []
+    summaries = [
+        {k: i[k] for k in ("id", "name", "category", "kubernetesVersion", "lastRefreshTime",
+                           "lastTransitionTime", "description", "insightStatus")}
+        for i in found
+        if not wanted or i["category"] in wanted
+    ]
+    return ActionResult({"insights": summaries})
+
+
+def describe_insight(self):
+    _, found = _insights(self)
+    wanted = self._get_param("id")
+    for insight in found:
+        if insight["id"] == wanted:
+            return ActionResult({"insight": insight})
+    raise _not_found(f"No insight found for id: {wanted}")
 
 
 def describe_update(self):
@@ -963,6 +1101,12 @@ for handler in (
     update_cluster_config,
     update_nodegroup_config,
     update_nodegroup_version,
+    update_cluster_version,
+    update_addon,
+    start_insights_refresh,
+    describe_insights_refresh,
+    list_insights,
+    describe_insight,
 ):
     setattr(EKSResponse, handler.__name__, handler)
 
@@ -979,6 +1123,11 @@ eks_urls.url_paths.update(
         "{0}/clusters/(?P<name>[^/]+)/pod-identity-associations/(?P<associationId>[^/]+)$": eks_urls.response.dispatch,
         "{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$": eks_urls.response.dispatch,
         "{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)/update-version$": eks_urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/updates$": eks_urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/addons/(?P<addonName>[^/]+)/update$": eks_urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/insights-refresh$": eks_urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/insights$": eks_urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/insights/(?P<id>[^/]+)$": eks_urls.response.dispatch,
     }
 )
 
@@ -1205,6 +1354,8 @@ def _control(path, body):
             _denied_cluster_deletes.discard((body["account"], body["cluster"]))
     elif path == "/eksboot-moto/applied-quota":
         _applied_quotas[(body["account"], body["service"], body["code"])] = body["value"]
+    elif path == "/eksboot-moto/insight":
+        _insight_status[(body["account"], body["cluster"], body["insight"])] = body["status"]
     elif path == "/eksboot-moto/unreadable-key-tags":
         _unreadable_key_tags.add((body["account"], body["key"]))
     else:

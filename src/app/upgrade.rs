@@ -1,0 +1,316 @@
+//! `upgrade` (day two): the next Kubernetes minor version, safely. Shows the version, the next
+//! one, when standard support ends and what extended support costs; reads the cluster's upgrade
+//! insights and the add-ons' compatibility (read-only, before anything); asks; then runs
+//! `apply::upgrade` and records the new version in the state file (and the profile, with
+//! `--profile`, keeping its comments).
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::plan::upgrade::{extended_support_extra_monthly, next_minor, parse_now, support_line};
+
+/// How long the insights refresh may take before the insights are read as they are.
+const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+pub(super) async fn upgrade(
+    target: &StateTarget,
+    profile_path: Option<&Path>,
+    yes: bool,
+    ignore_insights: bool,
+) -> Result<ExitCode, RunError> {
+    let path = match (
+        target.state.is_none() && target.cluster.is_none(),
+        profile_path,
+    ) {
+        // With only --profile: that cluster's default state file.
+        (true, Some(p)) => {
+            let profile = Profile::load(p)?;
+            journal::default_path(
+                Path::new("."),
+                &profile.cluster.name,
+                &profile.cluster.region,
+            )
+        }
+        _ => state_path(target)?,
+    };
+    let Some(mut journal) = Journal::open(&path)? else {
+        return Err(RunError::Usage {
+            message: format!("there is no state file at {}", path.display()),
+            hint: "pass --state PATH, or --cluster NAME --region REGION of a cluster eksboot made"
+                .into(),
+        });
+    };
+    let stored = journal.state.profile(&path)?;
+    if let Some(p) = profile_path {
+        let given = Profile::load(p)?;
+        if (given.cluster.name.as_str(), given.cluster.region.as_str())
+            != (stored.cluster.name.as_str(), stored.cluster.region.as_str())
+        {
+            return Err(RunError::Usage {
+                message: format!(
+                    "{} describes cluster {} in {}, but {} is cluster {} in {}",
+                    p.display(),
+                    given.cluster.name,
+                    given.cluster.region,
+                    path.display(),
+                    stored.cluster.name,
+                    stored.cluster.region
+                ),
+                hint: "pass the profile of the cluster you are upgrading".into(),
+            });
+        }
+    }
+    let name = stored.cluster.name.clone();
+    let aws = Aws::connect(
+        &stored.cluster.region,
+        &crate::aws::TransportRetry::from_env(),
+    )
+    .await?;
+    let caller = aws::sts::caller_identity(&aws).await?;
+    if caller.account != journal.state.account {
+        return Err(RunError::Usage {
+            message: format!(
+                "{} belongs to account {}, but your credentials are for account {}",
+                path.display(),
+                journal.state.account,
+                caller.account
+            ),
+            hint: "use credentials for the account the cluster is in".into(),
+        });
+    }
+    let Some(live) = aws::eks::describe_cluster(&aws.eks, &name).await? else {
+        return Err(RunError::Blocked {
+            message: format!("cluster {name} is not in {}", stored.cluster.region),
+            hint: "`eksboot status --live` shows what is left".into(),
+        });
+    };
+    let resuming = journal.state.upgrade_target.clone();
+    let target = match &resuming {
+        Some(t) => t.clone(),
+        None => next_minor(&live.version).ok_or_else(|| RunError::Blocked {
+            message: format!("cannot tell the next version after {:?}", live.version),
+            hint: "check the cluster's version with `aws eks describe-cluster`".into(),
+        })?,
+    };
+    let offered = aws::eks::cluster_versions(&aws).await?;
+    let Some(next) = offered.iter().find(|v| v.version == target) else {
+        ui::print(&format!(
+            "Cluster \"{name}\" runs Kubernetes {}: EKS offers nothing newer yet.\n",
+            live.version
+        ));
+        return Ok(ExitCode::SUCCESS);
+    };
+    let now = parse_now(std::env::var("EKSBOOT_NOW").ok().as_deref());
+    let mut text = if live.version == target {
+        format!(
+            "Upgrade of cluster \"{name}\" in {}: the control plane runs Kubernetes {target}; continuing an upgrade that stopped (add-ons and node groups)\n",
+            stored.cluster.region
+        )
+    } else {
+        format!(
+            "Upgrade of cluster \"{name}\" in {}: Kubernetes {} → {target}{}\n",
+            stored.cluster.region,
+            live.version,
+            if resuming.is_some() {
+                " (continuing an upgrade that stopped)"
+            } else {
+                ""
+            }
+        )
+    };
+    if let Some(end) = offered
+        .iter()
+        .find(|v| v.version == live.version)
+        .and_then(|v| v.end_of_standard_support.as_deref())
+    {
+        let (line, _) = support_line(&live.version, end, now);
+        text.push_str(&format!("  {line}\n"));
+    }
+    text.push_str(&format!(
+        "  Extended support costs $0.60 instead of $0.10 per cluster-hour: about ${:.0} a month more.\n",
+        extended_support_extra_monthly()
+    ));
+    if let Some(end) = &next.end_of_standard_support {
+        text.push_str(&format!(
+            "  Kubernetes {target} has standard support until {}.\n",
+            crate::plan::upgrade::day(end)
+        ));
+    }
+    text.push_str("  Order: node groups to the control plane's version, the control plane, then add-ons and node groups together.\n");
+    ui::print(&text);
+
+    // Before anything: what EKS says would break, and what is not ready for the new version.
+    let insights = read_insights(&aws, &name).await?;
+    let mut blocking = 0;
+    if !insights.is_empty() {
+        let mut out = String::from("\nUpgrade insights (EKS):\n");
+        for i in &insights {
+            let mark = match i.status.as_str() {
+                "ERROR" => {
+                    blocking += 1;
+                    "✗"
+                }
+                "WARNING" => "!",
+                "PASSING" => "✓",
+                _ => "?",
+            };
+            out.push_str(&format!(
+                "  {mark} {} [{}]: {}\n",
+                i.name, i.status, i.reason
+            ));
+            if i.status != "PASSING" && !i.recommendation.is_empty() {
+                out.push_str(&format!("      recommendation: {}\n", i.recommendation));
+            }
+        }
+        ui::print(&out);
+    }
+    let mut moving = String::new();
+    for addon in aws::eks::list_addons(&aws.eks, &name).await? {
+        let installed = aws::eks::describe_addon(&aws.eks, &name, &addon)
+            .await?
+            .map(|a| a.version)
+            .unwrap_or_default();
+        let compatible = aws::eks::addon_versions(&aws.eks, &addon, &target).await?;
+        if !compatible.contains(&installed) {
+            moving.push_str(&format!(
+                "  {addon} {installed} is not compatible with {target}: it moves to {target}'s default version\n"
+            ));
+        }
+    }
+    if !moving.is_empty() {
+        ui::print(&format!("\nAdd-ons:\n{moving}"));
+    }
+    if blocking > 0 && !ignore_insights {
+        return Err(RunError::Blocked {
+            message: format!(
+                "{blocking} upgrade insight(s) in ERROR: upgrading now would break what they name; nothing was changed"
+            ),
+            hint: "follow each recommendation above, then run upgrade again; or, if you know better, --ignore-insights".into(),
+        });
+    }
+    if !yes && !interactive() {
+        return Err(RunError::Usage {
+            message: "upgrade needs --yes when it cannot ask (no terminal, or CI is set)".into(),
+            hint: "review what is shown above, then add --yes".into(),
+        });
+    }
+    if !yes && !ui::confirm(&format!("Upgrade {name} to Kubernetes {target} now?")) {
+        return Err(RunError::Cancelled);
+    }
+
+    journal.state.upgrade_target = Some(target.clone());
+    journal.save()?;
+    let facts = journal.facts();
+    let plan = Plan::build(&stored, &facts);
+    let (principal, _) = caller_principal(&aws, &caller.arn).await;
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ctx = Arc::new(Ctx {
+        caller_principal: principal,
+        aws,
+        account: caller.account.clone(),
+        run_id: journal.state.run_id.clone(),
+        profile: stored.clone(),
+        plan,
+        journal: Mutex::new(journal),
+        reporter: ui::reporter(&format!("eksboot upgrade {name}"), 3),
+        timing: Timing::from_env(),
+        kubernetes_version: target.clone(),
+        creator: tokio::sync::OnceCell::new(),
+        endpoint_services: tokio::sync::OnceCell::new(),
+        stopping,
+    });
+    // The creator role's policy first, when this eksboot's needs more (the upgrade's actions).
+    if ctx.plan.resource("creator-policy").is_some() {
+        if let Err(e) = apply::execute(Arc::clone(&ctx), &["creator-policy".to_string()]).await {
+            ctx.reporter.finish();
+            return Err(execute_error(e, &path));
+        }
+    }
+    let result = apply::upgrade::run(&ctx, &target).await;
+    ctx.reporter.finish();
+    if let Err(error) = result {
+        return Err(RunError::Apply(apply::ApplyError {
+            task: crate::plan::Task::Cluster,
+            kind: crate::plan::Kind::EksCluster,
+            step: "upgrade".into(),
+            name: format!("upgrade to Kubernetes {target}"),
+            error,
+            also_failed: Vec::new(),
+        }));
+    }
+    // Done: the state file (and the profile) say the new version.
+    let mut upgraded = stored.clone();
+    upgraded.cluster.kubernetes_version = Some(target.clone());
+    {
+        let mut journal = ctx.journal.lock().expect("journal lock");
+        journal.state.kubernetes_version = Some(target.clone());
+        journal.state.standard_support_ends = next.end_of_standard_support.clone();
+        journal.state.upgrade_target = None;
+        journal.adopt_profile(&upgraded)?;
+    }
+    if let Some(p) = profile_path {
+        set_profile_version(p, &target)?;
+    }
+    let (line, _) = next
+        .end_of_standard_support
+        .as_deref()
+        .map(|end| support_line(&target, end, now))
+        .unwrap_or_else(|| (format!("Kubernetes {target}"), false));
+    ui::print(&format!(
+        "\nCluster \"{name}\" is upgraded: control plane, add-ons and node groups run Kubernetes {target}.\n  {line}\n"
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn execute_error(e: ExecuteError, path: &Path) -> RunError {
+    match e {
+        ExecuteError::Failed(e) => e.into(),
+        ExecuteError::Interrupted { .. } => RunError::Interrupted {
+            message: "interrupted before the upgrade started".into(),
+            hint: format!("run `eksboot upgrade --state {}` again", path.display()),
+        },
+    }
+}
+
+/// Refreshes the cluster's upgrade insights (waiting a while for EKS to finish), then reads
+/// each one that is not passing in full.
+async fn read_insights(aws: &Aws, name: &str) -> Result<Vec<aws::eks::Insight>, RunError> {
+    aws::eks::start_insights_refresh(&aws.eks, name).await?;
+    let started = std::time::Instant::now();
+    let mut poll = apply::retry::PollDelay::new(Timing::from_env().poll);
+    while aws::eks::insights_refresh_status(&aws.eks, name).await? == "IN_PROGRESS"
+        && started.elapsed() < REFRESH_WAIT
+    {
+        poll.sleep().await;
+    }
+    let mut insights = Vec::new();
+    for summary in aws::eks::upgrade_insights(&aws.eks, name).await? {
+        if summary.status == "PASSING" {
+            insights.push(summary);
+        } else {
+            insights.push(aws::eks::describe_insight(&aws.eks, name, &summary.id).await?);
+        }
+    }
+    Ok(insights)
+}
+
+/// Writes `version` as the profile's `cluster.kubernetes_version`, keeping everything else in
+/// the file (comments, order, spacing) as it was.
+fn set_profile_version(path: &Path, version: &str) -> Result<(), RunError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let updated = crate::profile::edit::set_kubernetes_version(&text, version).map_err(|e| {
+        RunError::Usage {
+            message: format!("cannot update {}: {e}", path.display()),
+            hint: format!("set cluster.kubernetes_version = \"{version}\" in it by hand"),
+        }
+    })?;
+    journal::write_atomically(path, updated.as_bytes()).map_err(|e| RunError::Usage {
+        message: format!("cannot write {}: {e}", path.display()),
+        hint: format!("set cluster.kubernetes_version = \"{version}\" in it by hand"),
+    })
+}

@@ -1,0 +1,244 @@
+//! `eksboot upgrade`: one minor version, control plane, add-ons and node group read back from
+//! AWS; an ERROR insight refuses and `--ignore-insights` overrides; a stopped upgrade continues;
+//! `status` says when standard support ends (with `EKSBOOT_NOW` as the clock).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::create::Run;
+use crate::harness::{block_on, Account};
+
+const PROFILE: &str = r#"version = 1
+# The team's cluster: upgraded by eksboot, comments kept.
+[cluster]
+name = "upg"
+region = "us-west-2"
+kubernetes_version = "1.34"   # moved by `eksboot upgrade`
+public_access_cidrs = ["0.0.0.0/0"]
+[network]
+pattern = "public"
+vpc_cidr = "10.40.0.0/16"
+availability_zones = 2
+[nodes]
+instance_types = ["t3.medium"]
+min_size = 1
+desired_size = 1
+max_size = 2
+"#;
+
+fn setup() -> (Run, PathBuf) {
+    let run = Run::new(Account::new());
+    let profile = run.dir.path().join("upg.toml");
+    std::fs::write(&profile, PROFILE).unwrap();
+    run.account
+        .eksboot()
+        .env("EKSBOOT_POLL_MS", "100")
+        .args(["create", "--yes", "--profile"])
+        .arg(&profile)
+        .arg("--state")
+        .arg(run.state())
+        .arg("--kubeconfig")
+        .arg(run.kubeconfig())
+        .assert()
+        .success();
+    (run, profile)
+}
+
+fn upgrade(run: &Run, profile: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    run.account
+        .eksboot()
+        .env("EKSBOOT_POLL_MS", "100")
+        .args(["upgrade", "--yes", "--profile"])
+        .arg(profile)
+        .arg("--state")
+        .arg(run.state())
+        .args(extra)
+        .assert()
+}
+
+fn status(run: &Run, now: &str) -> String {
+    let out = run
+        .account
+        .eksboot()
+        .env("EKSBOOT_NOW", now)
+        .args(["status", "--state"])
+        .arg(run.state())
+        .assert()
+        .success();
+    String::from_utf8_lossy(&out.get_output().stdout).to_string()
+}
+
+/// The control plane's version, the node group's, and each add-on's version.
+fn versions(account: &Account) -> (String, String, Vec<(String, String)>) {
+    let eks = aws_sdk_eks::Client::new(&account.sdk("us-west-2"));
+    block_on(async {
+        let cluster = eks.describe_cluster().name("upg").send().await.unwrap();
+        let cluster = cluster.cluster().unwrap().version().unwrap().to_string();
+        let ng = eks
+            .describe_nodegroup()
+            .cluster_name("upg")
+            .nodegroup_name("upg-default")
+            .send()
+            .await
+            .unwrap();
+        let ng = ng.nodegroup().unwrap().version().unwrap().to_string();
+        let mut addons = Vec::new();
+        for name in eks
+            .list_addons()
+            .cluster_name("upg")
+            .send()
+            .await
+            .unwrap()
+            .addons()
+        {
+            let a = eks
+                .describe_addon()
+                .cluster_name("upg")
+                .addon_name(name)
+                .send()
+                .await
+                .unwrap();
+            addons.push((
+                name.clone(),
+                a.addon().unwrap().addon_version().unwrap().to_string(),
+            ));
+        }
+        (cluster, ng, addons)
+    })
+}
+
+/// The default version EKS offers of `addon` for `kubernetes`.
+fn default_addon(account: &Account, addon: &str, kubernetes: &str) -> String {
+    let eks = aws_sdk_eks::Client::new(&account.sdk("us-west-2"));
+    let out = block_on(
+        eks.describe_addon_versions()
+            .addon_name(addon)
+            .kubernetes_version(kubernetes)
+            .send(),
+    )
+    .unwrap();
+    out.addons()[0]
+        .addon_versions()
+        .iter()
+        .find(|v| v.compatibilities().iter().any(|c| c.default_version()))
+        .unwrap()
+        .addon_version()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn an_upgrade_moves_control_plane_add_ons_and_nodes_and_records_the_version() {
+    let (run, profile) = setup();
+    let before = status(&run, "2026-10-01T00:00:00Z");
+    assert!(
+        before.contains("Kubernetes 1.34: standard support ends 2026-12-02 (in 62 days)"),
+        "{before}"
+    );
+    assert!(before.contains("warning"), "{before}");
+    let quiet = status(&run, "2026-01-01T00:00:00Z");
+    assert!(
+        quiet.contains("standard support until 2026-12-02"),
+        "{quiet}"
+    );
+    assert!(!quiet.contains("warning"), "{quiet}");
+
+    let out = upgrade(&run, &profile, &[]).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("Kubernetes 1.34 → 1.35"), "{text}");
+    assert!(text.contains("$365 a month more"), "{text}");
+    assert!(text.contains("Upgrade insights"), "{text}");
+
+    let (cluster, nodes, addons) = versions(&run.account);
+    assert_eq!(cluster, "1.35");
+    assert_eq!(nodes, "1.35");
+    for (name, version) in &addons {
+        assert_eq!(
+            version,
+            &default_addon(&run.account, name, "1.35"),
+            "{name} at 1.35's default"
+        );
+    }
+    // The profile says 1.35 now, everything else as it was; the state file too.
+    let updated = std::fs::read_to_string(&profile).unwrap();
+    assert_eq!(updated, PROFILE.replace("\"1.34\"", "\"1.35\""));
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.state()).unwrap()).unwrap();
+    assert_eq!(state["settings"]["cluster"]["kubernetes_version"], "1.35");
+    assert!(state.get("upgrade_target").is_none());
+    let after = status(&run, "2026-10-01T00:00:00Z");
+    assert!(
+        after.contains("Kubernetes 1.35: standard support until 2027-03-27"),
+        "{after}"
+    );
+    // The profile and the cluster agree again: nothing to apply.
+    run.account
+        .eksboot()
+        .args(["apply", "--yes", "--profile"])
+        .arg(&profile)
+        .arg("--state")
+        .arg(run.state())
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("No changes"));
+}
+
+#[test]
+fn an_error_insight_refuses_and_ignore_insights_goes_ahead() {
+    let (run, profile) = setup();
+    run.account.set_insight("upg", "deprecated-apis", "ERROR");
+    let out = upgrade(&run, &profile, &[]).code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stdout.contains("✗ Deprecated APIs removed in Kubernetes v1.35 [ERROR]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("recommendation: Update manifests"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("--ignore-insights"), "{stderr}");
+    assert_eq!(versions(&run.account).0, "1.34", "nothing changed");
+    upgrade(&run, &profile, &["--ignore-insights"]).success();
+    assert_eq!(versions(&run.account).0, "1.35");
+}
+
+#[test]
+fn a_stopped_upgrade_continues_to_the_same_version() {
+    let (run, profile) = setup();
+    let mut child = run
+        .account
+        .command()
+        .env("EKSBOOT_POLL_MS", "100")
+        .args(["upgrade", "--yes", "--state"])
+        .arg(run.state())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Stopped while the control plane is moving.
+    let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let c = block_on(eks.describe_cluster().name("upg").send()).unwrap();
+        let c = c.cluster().unwrap();
+        if c.version() == Some("1.35") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the upgrade never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_ne!(versions(&run.account).1, "1.35", "stopped before the nodes");
+    let out = upgrade(&run, &profile, &[]).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("continuing an upgrade that stopped"),
+        "{text}"
+    );
+    let (cluster, nodes, _) = versions(&run.account);
+    assert_eq!((cluster.as_str(), nodes.as_str()), ("1.35", "1.35"));
+}
