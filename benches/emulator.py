@@ -10,7 +10,8 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, "target", "release", "eksboot")
+# The release build; EKSBOOT_BIN names another (e.g. target/debug/eksboot).
+BINARY = os.environ.get("EKSBOOT_BIN") or os.path.join(ROOT, "target", "release", "eksboot")
 
 
 class Emulator:
@@ -19,7 +20,7 @@ class Emulator:
 
     def __init__(self, transitions, addon_ready_s=0.0):
         if not os.path.exists(BINARY):
-            sys.exit("build it first: cargo build --release")
+            sys.exit(f"build it first: cargo build --release (or set EKSBOOT_BIN): {BINARY}")
         self.server = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "tests", "moto", "eksboot_moto.py")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -58,7 +59,7 @@ class Emulator:
             **os.environ,
             "AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": self.keys[0],
             "AWS_SECRET_ACCESS_KEY": self.keys[1],
-            "AWS_MAX_ATTEMPTS": "1", "AWS_EC2_METADATA_DISABLED": "true", "EKSBOOT_POLL_MS": "200",
+            "AWS_EC2_METADATA_DISABLED": "true", "EKSBOOT_POLL_MS": "200",
             "EKSBOOT_RETRY_MS": "200",
             "AWS_CONFIG_FILE": os.path.join(self.work, "none"),
             "AWS_SHARED_CREDENTIALS_FILE": os.path.join(self.work, "none"),
@@ -87,6 +88,14 @@ class Emulator:
             "teardown", "--yes", "--state", os.path.join(self.work, "state.json"),
             "--kubeconfig", os.path.join(self.work, "kubeconfig"),
         )
+
+    def upgrade(self):
+        return self.run("upgrade", "--yes", "--state", os.path.join(self.work, "state.json"))
+
+    def set_transitions(self, transitions):
+        for model, seconds in transitions.items():
+            transition = {"progression": "time", "seconds": seconds} if seconds else {"progression": "immediate"}
+            self.post("/moto-api/state-manager/set-transition", {"model_name": model, "transition": transition})
 
     def stop(self):
         self.server.stdin.close()

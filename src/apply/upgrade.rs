@@ -65,27 +65,24 @@ pub async fn run(ctx: &Ctx, target: &str) -> Result<(), StepError> {
         control_plane_to(ctx, creator, &cluster_res, target).await?;
     }
 
-    // Then, together, the add-ons and the node groups.
+    // Then, all together, the add-ons and the node groups.
     let addons = ctx
         .creator_call(&cluster_res, never, || {
             eks::list_addons(&creator.eks, cluster)
         })
         .await?;
-    let addon_work = async {
-        for addon in &addons {
-            addon_to(ctx, creator, addon, target).await?;
-        }
-        Ok::<(), StepError>(())
-    };
-    let node_work = async {
-        for name in &nodegroups {
-            nodegroup_to(ctx, creator, name, target).await?;
-        }
-        Ok::<(), StepError>(())
-    };
+    let addon_work = futures_util::future::try_join_all(
+        addons.iter().map(|a| addon_to(ctx, creator, a, target)),
+    );
+    let node_work = futures_util::future::try_join_all(
+        nodegroups
+            .iter()
+            .map(|n| nodegroup_to(ctx, creator, n, target)),
+    );
     let (a, n) = tokio::join!(addon_work, node_work);
     a?;
-    n
+    n?;
+    Ok(())
 }
 
 async fn control_plane_to(

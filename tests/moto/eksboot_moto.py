@@ -69,6 +69,7 @@ for model in (
     "ec2::vpc_endpoint",
     "ec2::vpc_endpoint-deletion",
     "eks::update",
+    "eks::insights-refresh",
 ):
     state_manager.register_default_transition(model, DEFAULT_TRANSITION)
 
@@ -1036,7 +1037,7 @@ def _insights(self):
 def start_insights_refresh(self):
     cluster = _cluster(self.eks_backend, self._get_param("name"))
     cluster.__dict__["_eksboot_insights_refresh"] = ManagedState(
-        "eks::update", [("IN_PROGRESS", "COMPLETED")]
+        "eks::insights-refresh", [("IN_PROGRESS", "COMPLETED")]
     )
     return ActionResult({"message": "Insights refresh started", "status": "IN_PROGRESS"})
 
