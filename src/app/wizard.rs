@@ -61,6 +61,55 @@ pub(super) async fn run_wizard(
         caller.arn, caller.account
     ));
     let discovery = wizard::terminal::discover(&aws, &region, &caller.account).await?;
+    // Day two: clusters eksboot made here (their state files) can be changed, upgraded or torn
+    // down from the wizard too.
+    let made = clusters_made_here(&region, &caller.account);
+    if !made.is_empty() {
+        let mut options = Vec::new();
+        for (cluster, _) in &made {
+            options.push(format!(
+                "Change {cluster}: edit its answers, see the difference and the cost, apply"
+            ));
+            options.push(format!("Upgrade {cluster} to the next Kubernetes version"));
+            options.push(format!("Tear down {cluster}"));
+        }
+        options.push("Make a new cluster".to_string());
+        let names: Vec<&str> = made.iter().map(|(c, _)| c.as_str()).collect();
+        let i = prompter
+            .select(
+                &Question {
+                    id: "day-two",
+                    label: format!(
+                        "eksboot made {} in {region} from this directory. What would you like to do?",
+                        names.join(", ")
+                    ),
+                    help: "Changing shows the difference before anything happens; upgrading reads the cluster's upgrade insights first; tearing down asks you to type the cluster's name.".into(),
+                },
+                &options,
+                0,
+            )
+            .map_err(|_| cancelled())?;
+        if i < made.len() * 3 {
+            let (_, state) = &made[i / 3];
+            let target = StateTarget {
+                state: Some(state.clone()),
+                cluster: None,
+                region: None,
+            };
+            match i % 3 {
+                0 => {
+                    change_cluster(&mut prompter, &discovery, state, save_to).await?;
+                }
+                1 => {
+                    super::upgrade::upgrade(&target, None, false, false).await?;
+                }
+                _ => {
+                    super::teardown::teardown(&target, false, false, 7, None).await?;
+                }
+            }
+            return Ok(None);
+        }
+    }
     if discovery.availability_zones.len() < 2 {
         return Err(RunError::Usage {
             message: format!("{region} has fewer than two availability zones EKS can use"),
@@ -113,4 +162,82 @@ pub(super) async fn run_wizard(
         Choice::Create => Some(profile),
         _ => None,
     })
+}
+
+/// The state files in `.eksboot/` here of clusters in `region` of `account`: (cluster, path).
+fn clusters_made_here(region: &str, account: &str) -> Vec<(String, std::path::PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(".eksboot") else {
+        return Vec::new();
+    };
+    let mut found: Vec<(String, std::path::PathBuf)> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(&format!("-{region}.state.json")))
+        })
+        .filter_map(|p| {
+            let state = journal::read_state(&p).ok()?;
+            (state.region == region && state.account == account).then(|| (state.cluster, p))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Day two from the wizard: the cluster's answers pre-filled, edited, saved as its profile,
+/// then `apply` (which shows the difference and the cost change, and asks).
+async fn change_cluster(
+    prompter: &mut crate::wizard::terminal::Terminal,
+    discovery: &crate::wizard::Discovery,
+    state: &Path,
+    save_to: Option<&Path>,
+) -> Result<(), RunError> {
+    use crate::wizard::{self, Asked, Choice};
+    let current = journal::read_state(state)?.profile(state)?;
+    let table: toml::Table = toml::Table::try_from(&current).map_err(|e| RunError::Usage {
+        message: format!("cannot read the profile stored in {}: {e}", state.display()),
+        hint: "use `eksboot plan` and `eksboot apply --profile FILE` instead".into(),
+    })?;
+    let plan_text = |profile: &Profile| {
+        ui::render_plan_text(profile, &Plan::build(profile, &PlanFacts::default()))
+    };
+    let (profile, choice) = match wizard::change(prompter, discovery, &table, &plan_text) {
+        Ok(done) => done,
+        Err(Asked::Back) | Err(Asked::Cancelled) => return Err(RunError::Cancelled),
+    };
+    if choice == Choice::Quit {
+        return Err(RunError::Cancelled);
+    }
+    let path = save_to.map(Path::to_path_buf).unwrap_or_else(|| {
+        wizard::default_save_path(&profile.cluster.name, Path::new("profiles").is_dir())
+    });
+    journal::write_atomically(&path, wizard::profile_file(&profile).as_bytes()).map_err(|e| {
+        RunError::Usage {
+            message: format!("cannot save the profile to {}: {e}", path.display()),
+            hint: "pass --save-profile PATH to save it elsewhere".into(),
+        }
+    })?;
+    ui::print(&format!("Saved the profile to {}.\n", path.display()));
+    if choice != Choice::Create {
+        ui::print(&format!(
+            "Apply it later: eksboot apply --profile {} --state {}\n",
+            path.display(),
+            state.display()
+        ));
+        return Ok(());
+    }
+    super::change::apply(
+        &path,
+        Some(state.to_path_buf()),
+        false,
+        super::create::KubeconfigTarget {
+            path: None,
+            switch_context: true,
+            auth: KubeconfigAuth::Eksboot,
+        },
+    )
+    .await?;
+    Ok(())
 }

@@ -81,6 +81,52 @@ pub fn run(
 ) -> Result<(Profile, Choice), Asked> {
     let mut answers = preset;
     questions::ask_all(p, discovery, &mut answers)?;
+    review(p, discovery, answers, plan_text, "Create it now")
+}
+
+/// The fields a running cluster keeps for good (`apply` refuses them): not offered for editing
+/// when changing one.
+pub const FIXED_ON_A_RUNNING_CLUSTER: [&str; 8] = [
+    "name",
+    "kubernetes_version",
+    "creator_role",
+    "secrets_key",
+    "pattern",
+    "vpc_cidr",
+    "availability_zones",
+    "nat",
+];
+
+/// Day two: a running cluster's answers, pre-filled from its profile, straight to the plan,
+/// where any answer that may change can be edited. The first choice applies the change.
+pub fn change(
+    p: &mut dyn Prompter,
+    discovery: &Discovery,
+    current: &toml::Table,
+    plan_text: &dyn Fn(&Profile) -> String,
+) -> Result<(Profile, Choice), Asked> {
+    let mut answers = Answers::from_table(current);
+    answers.region = discovery.region.clone();
+    answers.fast_path = Some(false);
+    answers.fixed = FIXED_ON_A_RUNNING_CLUSTER.into_iter().collect();
+    review(
+        p,
+        discovery,
+        answers,
+        plan_text,
+        "Apply the changes (shows the difference first)",
+    )
+}
+
+/// The plan of `answers`, then what next: `first` (create, or apply), edit an answer, save and
+/// quit, or quit.
+fn review(
+    p: &mut dyn Prompter,
+    discovery: &Discovery,
+    mut answers: Answers,
+    plan_text: &dyn Fn(&Profile) -> String,
+    first: &str,
+) -> Result<(Profile, Choice), Asked> {
     loop {
         let profile = match answers.to_profile() {
             Ok(profile) => profile,
@@ -93,7 +139,7 @@ pub fn run(
         };
         p.say(&plan_text(&profile));
         let menu = [
-            "Create it now".to_string(),
+            first.to_string(),
             "Edit an answer".to_string(),
             "Save the profile and quit".to_string(),
             "Quit without creating anything".to_string(),

@@ -237,3 +237,131 @@ fn flags_override_the_profile() {
         .join(".eksboot/flagged-us-west-2.state.json")
         .exists());
 }
+
+/// Day two from the wizard: with a state file here for a cluster in the region, the wizard
+/// offers to change it (answers pre-filled, the difference shown, applied), upgrade it, tear it
+/// down, or make a new one.
+#[test]
+fn the_wizard_knows_the_cluster_exists_and_changes_upgrades_and_tears_it_down() {
+    let account = Account::new();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("dt.toml");
+    std::fs::write(
+        &profile,
+        "version = 1\n[cluster]\nname = \"dt\"\nregion = \"us-west-2\"\nkubernetes_version = \"1.35\"\nlog_retention_days = 30\n[network]\npattern = \"public\"\nvpc_cidr = \"10.50.0.0/16\"\navailability_zones = 2\n[nodes]\ninstance_types = [\"t3.medium\"]\nmin_size = 1\ndesired_size = 1\nmax_size = 2\n",
+    )
+    .unwrap();
+    account
+        .eksboot()
+        .current_dir(dir.path())
+        .env("EKSBOOT_POLL_MS", "100")
+        .args([
+            "create",
+            "--yes",
+            "--profile",
+            "dt.toml",
+            "--kubeconfig",
+            "kubeconfig",
+        ])
+        .assert()
+        .success();
+    let menu = "eksboot made dt in us-west-2 from this directory";
+
+    // Change: straight to the plan, edit the retention, see the difference, apply.
+    let mut s = wizard(&account, dir.path(), &[]);
+    s.exp_string("Create the cluster in us-west-2").unwrap();
+    s.send_line("y").unwrap();
+    s.exp_string(menu).unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("What next?").unwrap();
+    s.send(DOWN).unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Which answer?").unwrap();
+    s.send("log_retention").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("How long should logs be kept?").unwrap();
+    s.send("60 days").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("What next?").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Saved the profile to dt.eksboot.toml")
+        .unwrap();
+    s.exp_string("cluster.log_retention_days").unwrap();
+    // (rexpect reads bytes one by one: the arrow between 30 and 60 is not one char to it.)
+    s.exp_string("60  log group retention set").unwrap();
+    s.exp_string("Apply these changes now?").unwrap();
+    s.send_line("y").unwrap();
+    s.exp_string("is ready in").unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut s), 0);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&account.sdk("us-west-2"));
+    let retention = block_on(
+        logs.describe_log_groups()
+            .log_group_name_prefix("/aws/eks/dt/cluster")
+            .send(),
+    )
+    .unwrap()
+    .log_groups()[0]
+        .retention_in_days();
+    assert_eq!(retention, Some(60));
+
+    // Upgrade.
+    let mut s = wizard(&account, dir.path(), &[]);
+    s.exp_string("Create the cluster in us-west-2").unwrap();
+    s.send_line("y").unwrap();
+    s.exp_string(menu).unwrap();
+    s.send(DOWN).unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Upgrade of cluster \"dt\" in us-west-2: Kubernetes 1.35")
+        .unwrap();
+    s.exp_string("Upgrade dt to Kubernetes 1.36 now?").unwrap();
+    s.send_line("y").unwrap();
+    s.exp_string("is upgraded").unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut s), 0);
+    let eks = aws_sdk_eks::Client::new(&account.sdk("us-west-2"));
+    let version = block_on(eks.describe_cluster().name("dt").send())
+        .unwrap()
+        .cluster()
+        .and_then(|c| c.version().map(str::to_string));
+    assert_eq!(version.as_deref(), Some("1.36"));
+
+    // Or a new cluster beside it.
+    let mut s = wizard(&account, dir.path(), &[]);
+    s.exp_string("Create the cluster in us-west-2").unwrap();
+    s.send_line("y").unwrap();
+    s.exp_string(menu).unwrap();
+    s.exp_string("Make a new cluster").unwrap();
+    for _ in 0..3 {
+        s.send(DOWN).unwrap();
+    }
+    s.send_line("").unwrap();
+    s.exp_string("Use the recommended production set-up")
+        .unwrap();
+    s.send_control('c').unwrap();
+    s.exp_eof().unwrap();
+
+    // Tear down: typing the name.
+    let mut s = wizard(&account, dir.path(), &[]);
+    s.exp_string("Create the cluster in us-west-2").unwrap();
+    s.send_line("y").unwrap();
+    s.exp_string(menu).unwrap();
+    s.send(DOWN).unwrap();
+    s.send(DOWN).unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Type the cluster name (dt)").unwrap();
+    s.send_line("dt").unwrap();
+    s.exp_string("Nothing is left").unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut s), 0);
+    assert_eq!(our_vpcs(&account, "dt"), 0);
+
+    // With nothing left here, the wizard goes straight to a new cluster.
+    let mut s = wizard(&account, dir.path(), &[]);
+    s.exp_string("Create the cluster in us-west-2").unwrap();
+    s.send_line("y").unwrap();
+    s.exp_string("Use the recommended production set-up")
+        .unwrap();
+    s.send_control('c').unwrap();
+    s.exp_eof().unwrap();
+}
