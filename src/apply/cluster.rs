@@ -367,6 +367,43 @@ async fn converge_cluster(
     }
 }
 
+/// One update of a node group (`start` returns the update's id), waited for until done and the
+/// node group ACTIVE again. An update a stopped run started is waited for the same way.
+async fn nodegroup_update<F, Fut>(
+    ctx: &Ctx,
+    res: &Resource,
+    creator: &Aws,
+    what: &str,
+    start: F,
+) -> Result<(), StepError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<String, AwsError>>,
+{
+    let cluster = ctx.profile.cluster.name.as_str();
+    match ctx.creator_call(res, never, start).await {
+        Ok(id) => wait_for_update(ctx, res, creator, Some(&res.name), &id, what).await?,
+        Err(AwsError::AlreadyExists { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    wait_until(
+        ctx,
+        res,
+        &res.name,
+        NODEGROUP_TIMEOUT,
+        "updating",
+        || async {
+            Ok(ctx
+                .creator_call(res, never, || {
+                    eks::describe_nodegroup(&creator.eks, cluster, &res.name)
+                })
+                .await?
+                .map(|n| n.status))
+        },
+    )
+    .await
+}
+
 /// How long an update of a running cluster or node group may take.
 pub const UPDATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
@@ -665,92 +702,28 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             let token =
                 IdempotencyToken::new(&ctx.run_id, &format!("{}-lt{template_version}", res.id))
                     .value();
-            match ctx
-                .creator_call(res, never, || {
-                    eks::update_nodegroup_template(
-                        &creator.eks,
-                        cluster,
-                        &res.name,
-                        (&template.id, &template_version),
-                        &token,
-                    )
-                })
-                .await
-            {
-                Ok(id) => {
-                    wait_for_update(
-                        ctx,
-                        res,
-                        creator,
-                        Some(&res.name),
-                        &id,
-                        "the nodes' launch template",
-                    )
-                    .await?
-                }
-                Err(AwsError::AlreadyExists { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-            rolled = true;
-            wait_until(
-                ctx,
-                res,
-                &res.name,
-                NODEGROUP_TIMEOUT,
-                "rolling nodes",
-                || async {
-                    Ok(ctx
-                        .creator_call(res, never, || {
-                            eks::describe_nodegroup(&creator.eks, cluster, &res.name)
-                        })
-                        .await?
-                        .map(|n| n.status))
-                },
-            )
+            nodegroup_update(ctx, res, creator, "the nodes' launch template", || {
+                eks::update_nodegroup_template(
+                    &creator.eks,
+                    cluster,
+                    &res.name,
+                    (&template.id, &template_version),
+                    &token,
+                )
+            })
             .await?;
+            rolled = true;
             continue;
         }
         if n.scaling == wanted || resized {
             break n.arn;
         }
         let token = IdempotencyToken::new(&ctx.run_id, &format!("{}-size", res.id)).value();
-        match ctx
-            .creator_call(res, never, || {
-                eks::update_nodegroup_scaling(&creator.eks, cluster, &res.name, wanted, &token)
-            })
-            .await
-        {
-            Ok(id) => {
-                wait_for_update(
-                    ctx,
-                    res,
-                    creator,
-                    Some(&res.name),
-                    &id,
-                    "the node group's size",
-                )
-                .await?
-            }
-            Err(AwsError::AlreadyExists { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-        resized = true;
-        wait_until(
-            ctx,
-            res,
-            &res.name,
-            NODEGROUP_TIMEOUT,
-            "resizing",
-            || async {
-                Ok(ctx
-                    .creator_call(res, never, || {
-                        eks::describe_nodegroup(&creator.eks, cluster, &res.name)
-                    })
-                    .await?
-                    .map(|n| n.status))
-            },
-        )
+        nodegroup_update(ctx, res, creator, "the node group's size", || {
+            eks::update_nodegroup_scaling(&creator.eks, cluster, &res.name, wanted, &token)
+        })
         .await?;
+        resized = true;
     };
     let mut outputs = Outputs::id(&res.name).with_arn(arn);
     let mut updated = Vec::new();

@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::aws::{ec2, eks, iam, AwsError};
 use crate::plan::{Kind, Resource, Task};
 
-use super::cluster::as_creator;
+use super::cluster::{as_creator, ADDON_TIMEOUT, NODEGROUP_TIMEOUT};
 use super::retry::PollDelay;
 use super::{Ctx, Event, StepError};
 
@@ -119,6 +119,35 @@ pub async fn retire_dropped(ctx: &Ctx) -> Result<Vec<String>, StepError> {
     Ok(removed)
 }
 
+/// Polls `look` (the status, `None` once gone) until the thing is gone, reporting its status.
+async fn wait_gone<F, Fut>(
+    ctx: &Ctx,
+    res: &Resource,
+    name: &str,
+    timeout: std::time::Duration,
+    mut look: F,
+) -> Result<(), StepError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<String>, StepError>>,
+{
+    let started = Instant::now();
+    let mut poll = PollDelay::new(ctx.timing.poll);
+    while let Some(status) = look().await? {
+        ctx.check_stopping()?;
+        ctx.waiting(res, name, &status, started);
+        if started.elapsed() > timeout {
+            return Err(StepError::TimedOut(format!(
+                "{} {name} is still {status} after {} minutes",
+                res.kind.as_str(),
+                timeout.as_secs() / 60
+            )));
+        }
+        poll.sleep().await;
+    }
+    Ok(())
+}
+
 fn gone_is_fine(result: Result<(), AwsError>) -> Result<(), AwsError> {
     match result {
         Err(e) if e.is_not_found() => Ok(()),
@@ -157,25 +186,15 @@ async fn retire(
             })
             .await?;
             // The nodes drain and terminate: gone when EKS no longer knows the node group.
-            let started = Instant::now();
-            let mut poll = PollDelay::new(ctx.timing.poll);
-            while let Some(n) = ctx
-                .creator_call(res, never, || {
-                    eks::describe_nodegroup(&creator.eks, cluster, name)
-                })
-                .await?
-            {
-                ctx.check_stopping()?;
-                ctx.waiting(res, name, &n.status, started);
-                if started.elapsed() > super::cluster::NODEGROUP_TIMEOUT {
-                    return Err(StepError::TimedOut(format!(
-                        "node group {name} is still {} after {} minutes",
-                        n.status,
-                        super::cluster::NODEGROUP_TIMEOUT.as_secs() / 60
-                    )));
-                }
-                poll.sleep().await;
-            }
+            wait_gone(ctx, res, name, NODEGROUP_TIMEOUT, || async {
+                Ok(ctx
+                    .creator_call(res, never, || {
+                        eks::describe_nodegroup(&creator.eks, cluster, name)
+                    })
+                    .await?
+                    .map(|n| n.status))
+            })
+            .await?;
         }
         Dropped::LaunchTemplate { .. } => {
             gone_is_fine(ec2::delete_launch_template(&ctx.aws, &outputs.id).await)?;
@@ -190,25 +209,15 @@ async fn retire(
             })
             .await?;
             // Deleting takes a while: the add-on is gone when EKS no longer knows it.
-            let started = Instant::now();
-            let mut poll = PollDelay::new(ctx.timing.poll);
-            while let Some(addon) = ctx
-                .creator_call(res, never, || {
-                    eks::describe_addon(&creator.eks, cluster, name)
-                })
-                .await?
-            {
-                ctx.check_stopping()?;
-                ctx.waiting(res, name, &addon.status, started);
-                if started.elapsed() > super::cluster::ADDON_TIMEOUT {
-                    return Err(StepError::TimedOut(format!(
-                        "add-on {name} is still {} after {} minutes",
-                        addon.status,
-                        super::cluster::ADDON_TIMEOUT.as_secs() / 60
-                    )));
-                }
-                poll.sleep().await;
-            }
+            wait_gone(ctx, res, name, ADDON_TIMEOUT, || async {
+                Ok(ctx
+                    .creator_call(res, never, || {
+                        eks::describe_addon(&creator.eks, cluster, name)
+                    })
+                    .await?
+                    .map(|a| a.status))
+            })
+            .await?;
         }
     }
     Ok(())

@@ -604,11 +604,7 @@ pub async fn update_endpoint_access(
         .send()
         .await
         .map_err(|e| classify("eks:UpdateClusterConfig", e))?;
-    Ok(out
-        .update()
-        .and_then(|u| u.id())
-        .unwrap_or_default()
-        .to_string())
+    Ok(update_id(out.update()))
 }
 
 /// Turns control-plane log types on and off. Returns the update's id.
@@ -642,11 +638,7 @@ pub async fn update_logging(
         .send()
         .await
         .map_err(|e| classify("eks:UpdateClusterConfig", e))?;
-    Ok(out
-        .update()
-        .and_then(|u| u.id())
-        .unwrap_or_default()
-        .to_string())
+    Ok(update_id(out.update()))
 }
 
 /// Resizes a node group. Returns the update's id.
@@ -672,11 +664,7 @@ pub async fn update_nodegroup_scaling(
         .send()
         .await
         .map_err(|e| classify("eks:UpdateNodegroupConfig", e))?;
-    Ok(out
-        .update()
-        .and_then(|u| u.id())
-        .unwrap_or_default()
-        .to_string())
+    Ok(update_id(out.update()))
 }
 
 /// An update's status (`InProgress`, `Successful`, `Failed`, `Cancelled`) and its errors.
@@ -733,11 +721,7 @@ pub async fn update_nodegroup_template(
         .send()
         .await
         .map_err(|e| classify("eks:UpdateNodegroupVersion", e))?;
-    Ok(out
-        .update()
-        .and_then(|u| u.id())
-        .unwrap_or_default()
-        .to_string())
+    Ok(update_id(out.update()))
 }
 
 fn update_id(update: Option<&aws_sdk_eks::types::Update>) -> String {

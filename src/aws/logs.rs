@@ -2,8 +2,11 @@
 
 use super::{classify, Aws, AwsError};
 
-/// The ARN of the log group named exactly `name`, if it exists.
-pub async fn find_log_group(aws: &Aws, name: &str) -> Result<Option<String>, AwsError> {
+/// The log group named exactly `name`, if it exists (a prefix search lists its neighbours too).
+async fn log_group(
+    aws: &Aws,
+    name: &str,
+) -> Result<Option<aws_sdk_cloudwatchlogs::types::LogGroup>, AwsError> {
     let out = aws
         .logs
         .describe_log_groups()
@@ -15,28 +18,24 @@ pub async fn find_log_group(aws: &Aws, name: &str) -> Result<Option<String>, Aws
         .log_groups()
         .iter()
         .find(|g| g.log_group_name() == Some(name))
-        .map(|g| {
-            g.arn()
-                .unwrap_or_default()
-                .trim_end_matches(":*")
-                .to_string()
-        }))
+        .cloned())
+}
+
+/// The ARN of the log group named exactly `name`, if it exists.
+pub async fn find_log_group(aws: &Aws, name: &str) -> Result<Option<String>, AwsError> {
+    Ok(log_group(aws, name).await?.map(|g| {
+        g.arn()
+            .unwrap_or_default()
+            .trim_end_matches(":*")
+            .to_string()
+    }))
 }
 
 /// How many days the log group named exactly `name` keeps its events (`None`: for ever, or no
 /// such group).
 pub async fn retention(aws: &Aws, name: &str) -> Result<Option<u32>, AwsError> {
-    let out = aws
-        .logs
-        .describe_log_groups()
-        .log_group_name_prefix(name)
-        .send()
-        .await
-        .map_err(|e| classify("logs:DescribeLogGroups", e))?;
-    Ok(out
-        .log_groups()
-        .iter()
-        .find(|g| g.log_group_name() == Some(name))
+    Ok(log_group(aws, name)
+        .await?
         .and_then(|g| g.retention_in_days())
         .map(|d| d as u32))
 }

@@ -138,6 +138,12 @@ pub fn render_plan_text(profile: &Profile, plan: &Plan) -> String {
     table(&mut out, &["ITEM", "QTY", "PER MONTH", "NOTE"], &rows);
 
     let _ = writeln!(out, "\nSecurity checklist");
+    checklist(&mut out, plan);
+    out
+}
+
+/// The security checklist, one line per check.
+fn checklist(out: &mut String, plan: &Plan) {
     for check in &plan.checklist {
         let mark = match check.ok {
             Some(true) => "✓",
@@ -146,7 +152,6 @@ pub fn render_plan_text(profile: &Profile, plan: &Plan) -> String {
         };
         let _ = writeln!(out, "   {mark} {:<19} {}", check.id, check.note);
     }
-    out
 }
 
 /// Plan JSON: the resolved profile's sections, then resources, subnets, cost and checklist.
@@ -243,14 +248,7 @@ pub fn render_diff_text(
         plan.cost.basis
     );
     let _ = writeln!(out, "\nSecurity checklist after the change");
-    for check in &plan.checklist {
-        let mark = match check.ok {
-            Some(true) => "✓",
-            Some(false) => "✗",
-            None => "–",
-        };
-        let _ = writeln!(out, "   {mark} {:<19} {}", check.id, check.note);
-    }
+    checklist(&mut out, plan);
     out
 }
 
