@@ -93,17 +93,20 @@ impl Backoff {
     }
 }
 
-/// The wait between two looks at something that takes a while: it starts at the poll interval
-/// and grows by half each look up to three times it, each wait jittered by a quarter either
-/// way, so a long wait costs fewer requests and many waiting clients do not poll in step.
+/// The wait between two looks at something that takes a while: the poll interval at first,
+/// then a tenth of the time waited so far (so a result is seen at most about 10 % late), up to
+/// three times the interval; each wait jittered by a quarter either way, so a long wait costs
+/// fewer requests and many waiting clients do not poll in step.
 pub struct PollDelay {
     base: Duration,
-    next: Duration,
+    started: std::time::Instant,
     rng: fastrand::Rng,
 }
 
 /// How far polling backs off: three times the poll interval.
 const POLL_MAX_FACTOR: u32 = 3;
+/// The share of the time waited so far that the next wait may be.
+const POLL_LATENESS: u32 = 10;
 
 impl PollDelay {
     pub fn new(poll: Duration) -> PollDelay {
@@ -113,15 +116,19 @@ impl PollDelay {
     pub fn seeded(poll: Duration, rng: fastrand::Rng) -> PollDelay {
         PollDelay {
             base: poll,
-            next: poll,
+            started: std::time::Instant::now(),
             rng,
         }
     }
 
+    /// The next wait, `waited` into the wait.
+    pub fn delay_at(&mut self, waited: Duration) -> Duration {
+        let target = (waited / POLL_LATENESS).clamp(self.base, self.base * POLL_MAX_FACTOR);
+        target.mul_f64(0.75 + self.rng.f64() * 0.5)
+    }
+
     pub fn next_delay(&mut self) -> Duration {
-        let current = self.next;
-        self.next = (self.next.mul_f64(1.5)).min(self.base * POLL_MAX_FACTOR);
-        current.mul_f64(0.75 + self.rng.f64() * 0.5)
+        self.delay_at(self.started.elapsed())
     }
 
     /// Sleeps for the next wait.
@@ -453,15 +460,19 @@ mod tests {
     }
 
     #[test]
-    fn polling_backs_off_to_three_times_the_interval_with_jitter() {
-        let mut poll = PollDelay::seeded(Duration::from_millis(1_000), fastrand::Rng::with_seed(3));
-        let delays: Vec<_> = (0..10).map(|_| poll.next_delay().as_millis()).collect();
-        assert!((750..=1_250).contains(&delays[0]), "{delays:?}");
-        assert!((1_125..=1_875).contains(&delays[1]), "{delays:?}");
-        for d in &delays[5..] {
-            assert!((2_250..=3_750).contains(d), "{delays:?}");
+    fn polling_backs_off_with_the_wait_to_three_times_the_interval_with_jitter() {
+        let second = Duration::from_secs(1);
+        let mut poll = PollDelay::seeded(second, fastrand::Rng::with_seed(3));
+        let at = |poll: &mut PollDelay, secs: u64| poll.delay_at(second * secs as u32).as_millis();
+        // Short waits are polled at the interval: a NAT gateway is seen as soon as it is up.
+        for waited in [0, 5, 10] {
+            assert!((750..=1_250).contains(&at(&mut poll, waited)));
         }
-        assert!(delays[5..].windows(2).any(|w| w[0] != w[1]), "{delays:?}");
+        // A long wait at a tenth of the time so far, then at most three times the interval.
+        assert!((1_500..=2_500).contains(&at(&mut poll, 20)));
+        let late: Vec<_> = (0..8).map(|_| at(&mut poll, 600)).collect();
+        assert!(late.iter().all(|d| (2_250..=3_750).contains(d)), "{late:?}");
+        assert!(late.windows(2).any(|w| w[0] != w[1]), "jittered: {late:?}");
     }
 
     #[test]
