@@ -378,3 +378,138 @@ fn cluster_updates_take_a_while_and_come_one_at_a_time() {
         assert_eq!(enabled, ["api", "scheduler"]);
     });
 }
+
+/// Version updates as EKS allows them: one minor version up at a time, never down; node groups
+/// never ahead of the control plane, and the control plane never past node groups behind it.
+#[test]
+fn version_updates_go_one_minor_up_with_the_nodes_never_apart() {
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    let account = Account::new();
+    let eks = aws_sdk_eks::Client::new(&account.sdk("us-west-2"));
+    block_on(async {
+        eks.create_cluster()
+            .name("ver")
+            .version("1.34")
+            .role_arn(format!("arn:aws:iam::{}:role/c", account.id))
+            .resources_vpc_config(VpcConfigRequest::builder().build())
+            .send()
+            .await
+            .unwrap();
+        let wait = |update: String| {
+            let eks = eks.clone();
+            async move {
+                loop {
+                    let u = eks
+                        .describe_update()
+                        .name("ver")
+                        .update_id(&update)
+                        .send()
+                        .await
+                        .unwrap();
+                    if u.update().unwrap().status().unwrap().as_str() == "Successful" {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        while eks
+            .describe_cluster()
+            .name("ver")
+            .send()
+            .await
+            .unwrap()
+            .cluster()
+            .unwrap()
+            .status()
+            .unwrap()
+            .as_str()
+            != "ACTIVE"
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        eks.create_nodegroup()
+            .cluster_name("ver")
+            .nodegroup_name("ng")
+            .node_role(format!("arn:aws:iam::{}:role/n", account.id))
+            .subnets("subnet-1")
+            .send()
+            .await
+            .unwrap();
+        let ng = eks
+            .describe_nodegroup()
+            .cluster_name("ver")
+            .nodegroup_name("ng")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            ng.nodegroup().unwrap().version(),
+            Some("1.34"),
+            "its control plane's"
+        );
+        for wrong in ["1.36", "1.33"] {
+            let e = eks
+                .update_cluster_version()
+                .name("ver")
+                .version(wrong)
+                .send()
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), Some("InvalidParameterException"), "{wrong}");
+        }
+        let ahead = eks
+            .update_nodegroup_version()
+            .cluster_name("ver")
+            .nodegroup_name("ng")
+            .version("1.35")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(ahead.code(), Some("InvalidParameterException"));
+        let up = eks
+            .update_cluster_version()
+            .name("ver")
+            .version("1.35")
+            .send()
+            .await
+            .unwrap();
+        wait(up.update().unwrap().id().unwrap().to_string()).await;
+        while eks
+            .describe_cluster()
+            .name("ver")
+            .send()
+            .await
+            .unwrap()
+            .cluster()
+            .unwrap()
+            .status()
+            .unwrap()
+            .as_str()
+            != "ACTIVE"
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The node group is now a version behind: the control plane may not move again.
+        let behind = eks
+            .update_cluster_version()
+            .name("ver")
+            .version("1.36")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(behind.code(), Some("InvalidRequestException"));
+        let nodes = eks
+            .update_nodegroup_version()
+            .cluster_name("ver")
+            .nodegroup_name("ng")
+            .version("1.35")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            nodes.update().unwrap().status().unwrap().as_str(),
+            "InProgress"
+        );
+    });
+}

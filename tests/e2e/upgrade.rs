@@ -242,3 +242,41 @@ fn a_stopped_upgrade_continues_to_the_same_version() {
     let (cluster, nodes, _) = versions(&run.account);
     assert_eq!((cluster.as_str(), nodes.as_str()), ("1.35", "1.35"));
 }
+
+/// Node groups a version behind their control plane (moved by hand) are brought to it first:
+/// EKS would refuse the control plane's update otherwise.
+#[test]
+fn node_groups_behind_the_control_plane_are_brought_to_it_first() {
+    let (run, profile) = setup();
+    let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));
+    block_on(async {
+        let up = eks
+            .update_cluster_version()
+            .name("upg")
+            .version("1.35")
+            .send()
+            .await
+            .unwrap();
+        let id = up.update().unwrap().id().unwrap().to_string();
+        loop {
+            let u = eks
+                .describe_update()
+                .name("upg")
+                .update_id(&id)
+                .send()
+                .await
+                .unwrap();
+            if u.update().unwrap().status().unwrap().as_str() == "Successful" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let (cluster, nodes, _) = versions(&run.account);
+    assert_eq!((cluster.as_str(), nodes.as_str()), ("1.35", "1.34"));
+    let out = upgrade(&run, &profile, &[]).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("Kubernetes 1.35"), "{text}");
+    let (cluster, nodes, _) = versions(&run.account);
+    assert_eq!((cluster.as_str(), nodes.as_str()), ("1.36", "1.36"));
+}
