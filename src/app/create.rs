@@ -160,9 +160,21 @@ pub(super) async fn run(
                     state_path.display(),
                     fields.join(", ")
                 ),
-                hint: format!(
-                    "to change the running cluster: `eksboot plan --profile {source}` shows the difference, `eksboot apply --profile {source}` makes it; to resume the create, restore those fields"
-                ),
+                hint: match j
+                    .state
+                    .profile(&state_path)
+                    .ok()
+                    .map(|stored| crate::plan::diff::diff(&stored, &profile).refused)
+                    .and_then(|refused| refused.into_iter().next())
+                {
+                    Some(fixed) => format!(
+                        "{} cannot change on a running cluster ({}): {}; to resume the create, restore it",
+                        fixed.field, fixed.reason, fixed.way_out
+                    ),
+                    None => format!(
+                        "to change the running cluster: `eksboot plan --profile {source}` shows the difference, `eksboot apply --profile {source}` makes it; to resume the create, restore those fields"
+                    ),
+                },
             });
         }
     }

@@ -429,7 +429,12 @@ pub(super) async fn wait_for_update(
             .await?;
         match status.as_str() {
             "Successful" => return Ok(()),
-            "InProgress" => ctx.waiting(res, update_id, &format!("updating {what}"), started),
+            "InProgress" => ctx.waiting(
+                res,
+                &res.name,
+                &format!("updating {what} (update {update_id})"),
+                started,
+            ),
             other => {
                 return Err(StepError::Broken(format!(
                     "the update of {what} ({update_id}) is {other}: {errors}"

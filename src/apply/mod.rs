@@ -174,6 +174,8 @@ pub enum ExecuteError {
 pub struct Summary {
     pub created: Vec<String>,
     pub adopted: Vec<String>,
+    /// Of the adopted, those changed to match the profile (day two).
+    pub updated: Vec<String>,
     pub elapsed: Duration,
 }
 
@@ -416,6 +418,9 @@ pub async fn execute(ctx: Arc<Ctx>, steps: &[String]) -> Result<Summary, Execute
         let (res, result) = joined.expect("a step panicked");
         match result {
             Ok(step) => {
+                if step.outputs.attr("updated").is_some() {
+                    summary.updated.push(res.id.clone());
+                }
                 if step.adopted {
                     summary.adopted.push(res.id.clone());
                 } else {

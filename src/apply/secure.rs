@@ -307,11 +307,19 @@ async fn log_group(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         },
     )
     .await?;
+    let mut outputs = Outputs::id(name.as_str()).with_arn(&arn);
     if adopted {
         logs::tag_log_group(&ctx.aws, &arn, &tags).await?;
+        // Day two: report a retention brought to the profile.
+        // (A group EKS made again after a teardown keeps events for ever: not a change.)
+        if logs::retention(&ctx.aws, name)
+            .await?
+            .is_some_and(|kept| kept != days)
+        {
+            outputs = outputs.with("updated", format!("retention {days} days"));
+        }
     }
     logs::put_retention(&ctx.aws, name, days).await?;
-    let outputs = Outputs::id(name.as_str()).with_arn(arn);
     Ok(if adopted {
         StepResult::adopted(outputs)
     } else {

@@ -353,8 +353,16 @@ pub fn render_create_done(
     kubeconfig: &crate::kubeconfig::WrittenKubeconfig,
     state: &std::path::Path,
 ) -> String {
+    let changed = if summary.updated.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({} of them changed to match the profile)",
+            summary.updated.len()
+        )
+    };
     let mut out = format!(
-        "\nCluster \"{}\" is ready in {}: {} created, {} already there, in {}.\n",
+        "\nCluster \"{}\" is ready in {}: {} created, {} already there{changed}, in {}.\n",
         profile.cluster.name,
         profile.cluster.region,
         summary.created.len(),

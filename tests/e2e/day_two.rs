@@ -291,13 +291,28 @@ fn a_field_fixed_at_creation_is_refused_and_nothing_changes() {
     assert_eq!(live(&run.account), before);
     assert_eq!(std::fs::read_to_string(run.state()).unwrap(), state_before);
 
-    // And create with the changed profile points to plan and apply.
+    // create with the changed profile says the field cannot change, and the way out...
     let args = with_state(&run, "create", &profile);
     let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
     args.push("--yes");
     let out = eksboot(&run, &args).code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
-    assert!(err.contains("eksboot apply --profile"), "{err}");
+    assert!(
+        err.contains("network.vpc_cidr cannot change on a running cluster")
+            && err.contains("eksboot teardown"),
+        "{err}"
+    );
+    // ...and, for a change apply can make, points to plan and apply.
+    write_profile(
+        &run,
+        &BASE.replace("log_retention_days = 30", "log_retention_days = 90"),
+    );
+    let out = eksboot(&run, &args).code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("eksboot plan --profile") && err.contains("eksboot apply --profile"),
+        "{err}"
+    );
 }
 
 #[test]

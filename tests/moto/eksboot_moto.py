@@ -11,14 +11,20 @@ What it adds, keeping state on moto's own EKS backend objects so that
     Associate/Disassociate/ListAssociated, ListAccessPolicies), including the
     cluster creator's bootstrap entry when accessConfig asks for it
   * add-ons (Create/Describe/List/Delete, DescribeAddonVersions)
-  * pod identity associations, DescribeUpdate
+  * pod identity associations
+  * cluster and node group updates (UpdateClusterConfig, UpdateNodegroupConfig,
+    UpdateNodegroupVersion, UpdateClusterVersion, UpdateAddon) found by DescribeUpdate,
+    and upgrade insights (StartInsightsRefresh, ListInsights, DescribeInsight)
   * `accessConfig` on clusters (moto drops it)
-  * clusters, node groups and add-ons that pass through CREATING and DELETING,
-    and NAT gateways through pending/deleting, driven by moto's state manager:
-    `POST /moto-api/state-manager/set-transition` with model names
-    `eks::cluster`, `eks::cluster-deletion`, `eks::nodegroup`,
-    `eks::nodegroup-deletion`, `eks::addon`, `ec2::nat_gateway`,
-    `ec2::nat_gateway-deletion`. By default they are immediate, as in moto.
+  * clusters, node groups, add-ons, updates, NAT gateways and VPC endpoints that pass
+    through their waiting states (CREATING, UPDATING, DELETING, pending, deleting) on moto's
+    state manager: each lasts EKSBOOT_MOTO_TRANSITION_MS (300 ms) unless
+    `POST /moto-api/state-manager/set-transition` sets a model (`eks::cluster`,
+    `eks::cluster-deletion`, `eks::nodegroup`, `eks::nodegroup-deletion`, `eks::addon`,
+    `eks::addon-deletion`, `eks::update`, `eks::insights-refresh`, `ec2::nat_gateway`,
+    `ec2::nat_gateway-deletion`, `ec2::vpc_endpoint`, `ec2::vpc_endpoint-deletion`)
+  * the AWS rules moto is gentler about (IAM propagation, dependency errors, denied calls):
+    each cited where it is modelled below
 Errors are the ones real EKS returns (unknown cluster: ResourceNotFoundException).
 """
 
@@ -32,6 +38,10 @@ import sys
 import threading
 import time
 import uuid
+
+# AWS accounts hold the AWS managed policies (AmazonEKSClusterPolicy, ...); moto loads them only
+# when asked. Set before moto is imported, so running this script by hand behaves like the tests.
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 import moto.eks.urls as eks_urls
 from moto.core.responses import ActionResult, EmptyResult
