@@ -31,13 +31,24 @@ pub(super) async fn status(target: &StateTarget, live: bool) -> Result<ExitCode,
     } else {
         None
     };
+    let support = support(&state).await;
     if ui::json_mode() {
         for line in ui::render_status_json(&plan, &state, existing.as_ref()) {
             ui::print_json_line(&line);
         }
+        if let (Some((message, warning)), Some(version)) = (&support, &state.kubernetes_version) {
+            let line = serde_json::json!({
+                "event": "kubernetes_version",
+                "version": version,
+                "standard_support_ends": state.standard_support_ends,
+                "warning": warning,
+                "message": message,
+            });
+            ui::print_json_line(&line.to_string());
+        }
     } else {
         let mut text = ui::render_status(&plan, &state, &path, existing.as_ref());
-        if let Some((line, warn)) = support(&state).await {
+        if let Some((line, warn)) = support {
             text.push_str(&if warn {
                 format!("\nwarning: {line}\n")
             } else {

@@ -280,3 +280,40 @@ fn node_groups_behind_the_control_plane_are_brought_to_it_first() {
     let (cluster, nodes, _) = versions(&run.account);
     assert_eq!((cluster.as_str(), nodes.as_str()), ("1.36", "1.36"));
 }
+
+/// A state file from before support dates were kept: `status` reads the date from EKS; with
+/// `--output json` it is one more line.
+#[test]
+fn status_reads_the_support_date_from_eks_for_an_older_state_file() {
+    let (run, _) = setup();
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.state()).unwrap()).unwrap();
+    assert_eq!(state["standard_support_ends"], "2026-12-02T00:00:00Z");
+    state
+        .as_object_mut()
+        .unwrap()
+        .remove("standard_support_ends");
+    std::fs::write(run.state(), state.to_string()).unwrap();
+    let text = status(&run, "2026-11-20T00:00:00Z");
+    assert!(
+        text.contains("warning: Kubernetes 1.34: standard support ends 2026-12-02 (in 12 days)"),
+        "{text}"
+    );
+    let out = run
+        .account
+        .eksboot()
+        .env("EKSBOOT_NOW", "2026-11-20T00:00:00Z")
+        .args(["status", "--output", "json", "--state"])
+        .arg(run.state())
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let line: serde_json::Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "kubernetes_version")
+        .unwrap_or_else(|| panic!("no version line in:\n{stdout}"));
+    assert_eq!(line["event"], "kubernetes_version");
+    assert_eq!(line["version"], "1.34");
+    assert_eq!(line["warning"], true);
+}
