@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::aws::eks::{self, ClusterSpec, NodegroupSpec};
-use crate::aws::{ec2, iam, sts, Aws, AwsError};
+use crate::aws::{done_if_exists, ec2, iam, sts, Aws, AwsError};
 use crate::plan::iam::{cluster_admin_access_policy, partition};
 use crate::plan::{addon_needs_nodes, Kind, Resource};
 use crate::profile::instance_arch;
@@ -197,11 +197,8 @@ async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                     })
                 })
                 .await;
-            match created {
-                // Repeated by the SDK after a lost answer, without its token's memory.
-                Ok(()) | Err(AwsError::AlreadyExists { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
+            // Repeated by the SDK after a lost answer, without its token's memory.
+            done_if_exists(created)?;
         }
     }
     ctx.record_partial(&res.id, &Outputs::id(name))?;
@@ -534,15 +531,12 @@ async fn oidc_provider(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepErro
     if !exists {
         let tags = ctx.tags(res);
         // One provider per issuer URL: taken means a repeat after a lost answer made it.
-        match ctx
-            .creator_call(res, never, || {
+        done_if_exists(
+            ctx.creator_call(res, never, || {
                 iam::create_oidc_provider(&creator.iam, &issuer, &tags)
             })
-            .await
-        {
-            Ok(_) | Err(AwsError::AlreadyExists { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+            .await,
+        )?;
     }
     Ok(result(
         Outputs::id(&arn).with_arn(&arn).with("issuer", issuer),
@@ -659,10 +653,7 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                     })
                 })
                 .await;
-            match created {
-                Ok(()) | Err(AwsError::AlreadyExists { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
+            done_if_exists(created)?;
         }
     }
     ctx.record_partial(&res.id, &Outputs::id(&res.name))?;
@@ -771,10 +762,7 @@ async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                     eks::create_addon(&creator.eks, cluster, name, &version, tags.clone(), &token)
                 })
                 .await;
-            match created {
-                Ok(()) | Err(AwsError::AlreadyExists { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
+            done_if_exists(created)?;
             version
         }
     };

@@ -364,10 +364,7 @@ async fn security_group(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepErr
         // already there is success.
         ctx.record_partial(&res.id, &Outputs::id(&id))?;
         let cidr = ctx.profile.network.vpc_cidr.to_string();
-        match ec2::allow_tcp_from(&ctx.aws, &id, 443, &cidr).await {
-            Ok(()) | Err(crate::aws::AwsError::AlreadyExists { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        crate::aws::done_if_exists(ec2::allow_tcp_from(&ctx.aws, &id, 443, &cidr).await)?;
     }
     Ok(result(Outputs::id(id), adopted))
 }

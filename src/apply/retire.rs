@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use crate::aws::{ec2, eks, iam, AwsError};
+use crate::aws::{done_if_gone, ec2, eks, iam, AwsError};
 use crate::plan::{Kind, Resource, Task};
 
 use super::cluster::{as_creator, ADDON_TIMEOUT, NODEGROUP_TIMEOUT};
@@ -148,13 +148,6 @@ where
     Ok(())
 }
 
-fn gone_is_fine(result: Result<(), AwsError>) -> Result<(), AwsError> {
-    match result {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other,
-    }
-}
-
 async fn retire(
     ctx: &Ctx,
     res: &Resource,
@@ -168,21 +161,21 @@ async fn retire(
         Dropped::AccessEntry { .. } => {
             let principal = outputs.id.as_str();
             ctx.creator_call(res, never, || async {
-                gone_is_fine(eks::delete_access_entry(&creator.eks, cluster, principal).await)
+                done_if_gone(eks::delete_access_entry(&creator.eks, cluster, principal).await)
             })
             .await?;
         }
         Dropped::OidcProvider { .. } => {
             let arn = outputs.arn.clone().unwrap_or_default();
             ctx.creator_call(res, never, || async {
-                gone_is_fine(iam::delete_oidc_provider(&creator.iam, &arn).await)
+                done_if_gone(iam::delete_oidc_provider(&creator.iam, &arn).await)
             })
             .await?;
         }
         Dropped::Nodegroup { .. } => {
             let name = outputs.id.as_str();
             ctx.creator_call(res, never, || async {
-                gone_is_fine(eks::delete_nodegroup(&creator.eks, cluster, name).await)
+                done_if_gone(eks::delete_nodegroup(&creator.eks, cluster, name).await)
             })
             .await?;
             // The nodes drain and terminate: gone when EKS no longer knows the node group.
@@ -197,15 +190,15 @@ async fn retire(
             .await?;
         }
         Dropped::LaunchTemplate { .. } => {
-            gone_is_fine(ec2::delete_launch_template(&ctx.aws, &outputs.id).await)?;
+            done_if_gone(ec2::delete_launch_template(&ctx.aws, &outputs.id).await)?;
         }
         Dropped::NodeRole { .. } => {
-            gone_is_fine(iam::delete_role(&ctx.aws, &outputs.id).await)?;
+            done_if_gone(iam::delete_role(&ctx.aws, &outputs.id).await)?;
         }
         Dropped::Addon { .. } => {
             let name = outputs.id.as_str();
             ctx.creator_call(res, never, || async {
-                gone_is_fine(eks::delete_addon(&creator.eks, cluster, name).await)
+                done_if_gone(eks::delete_addon(&creator.eks, cluster, name).await)
             })
             .await?;
             // Deleting takes a while: the add-on is gone when EKS no longer knows it.

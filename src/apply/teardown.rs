@@ -4,6 +4,7 @@
 //! Resources eksboot did not make (an existing creator role or key named in a profile) carry no
 //! eksboot tags and are never touched.
 
+use crate::aws::done_if_gone;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -361,7 +362,7 @@ impl Teardown {
         // The node group first: the cluster cannot go while it exists.
         let nodegroups = inv.nodegroups.iter().map(|ng| {
             self.delete_one(Task::Cluster, Kind::Nodegroup, ng, async move {
-                ignore_gone(eks::delete_nodegroup(&eks_aws.eks, name, ng).await)?;
+                done_if_gone(eks::delete_nodegroup(&eks_aws.eks, name, ng).await)?;
                 self.wait_gone(Task::Cluster, Kind::Nodegroup, ng, || async move {
                     Ok(eks::describe_nodegroup(&eks_aws.eks, name, ng)
                         .await?
@@ -374,13 +375,13 @@ impl Teardown {
 
         let templates = inv.launch_templates.iter().map(|id| {
             self.delete_one(Task::Cluster, Kind::LaunchTemplate, id, async move {
-                ignore_gone(ec2::delete_launch_template(&self.aws, id).await)
+                done_if_gone(ec2::delete_launch_template(&self.aws, id).await)
                     .map_err(StepError::from)
             })
         });
         let addons = inv.addons.iter().map(|addon| {
             self.delete_one(Task::Cluster, Kind::Addon, addon, async move {
-                ignore_gone(eks::delete_addon(&eks_aws.eks, name, addon).await)?;
+                done_if_gone(eks::delete_addon(&eks_aws.eks, name, addon).await)?;
                 self.wait_gone(Task::Cluster, Kind::Addon, addon, || async move {
                     Ok(eks::describe_addon(&eks_aws.eks, name, addon)
                         .await?
@@ -391,7 +392,7 @@ impl Teardown {
         });
         let entries = inv.access_entries.iter().map(|principal| {
             self.delete_one(Task::Cluster, Kind::AccessEntry, principal, async move {
-                ignore_gone(eks::delete_access_entry(&eks_aws.eks, name, principal).await)
+                done_if_gone(eks::delete_access_entry(&eks_aws.eks, name, principal).await)
                     .map_err(StepError::from)
             })
         });
@@ -416,7 +417,7 @@ impl Teardown {
                         },
                     )
                     .await?;
-                    ignore_gone(eks::delete_cluster(&eks_aws.eks, cluster).await)?;
+                    done_if_gone(eks::delete_cluster(&eks_aws.eks, cluster).await)?;
                     self.wait_gone(Task::Cluster, Kind::EksCluster, cluster, || async move {
                         Ok(eks::describe_cluster(&eks_aws.eks, cluster)
                             .await?
@@ -444,13 +445,13 @@ impl Teardown {
         // provider; then what they used.
         let oidc = inv.oidc_providers.iter().map(|arn| {
             self.delete_one(Task::Cluster, Kind::OidcProvider, arn, async move {
-                ignore_gone(iam::delete_oidc_provider(&self.aws.iam, arn).await)
+                done_if_gone(iam::delete_oidc_provider(&self.aws.iam, arn).await)
                     .map_err(StepError::from)
             })
         });
         let nats = inv.nat_gateways.iter().map(|id| {
             self.delete_one(Task::Network, Kind::NatGateway, id, async move {
-                ignore_gone(ec2::delete_nat_gateway(&self.aws, id).await)?;
+                done_if_gone(ec2::delete_nat_gateway(&self.aws, id).await)?;
                 self.wait_gone(Task::Network, Kind::NatGateway, id, || async move {
                     Ok(ec2::describe_nat_gateway(&self.aws, id)
                         .await?
@@ -464,7 +465,7 @@ impl Teardown {
             self.delete_one(Task::Network, Kind::VpcEndpoint, id, async move {
                 // Deleting one already `deleting` is harmless; either way, wait until it is
                 // gone: until then it holds its subnets and security group.
-                ignore_gone(ec2::delete_vpc_endpoint(&self.aws, id).await)?;
+                done_if_gone(ec2::delete_vpc_endpoint(&self.aws, id).await)?;
                 self.wait_gone(Task::Network, Kind::VpcEndpoint, id, || async move {
                     Ok(ec2::describe_vpc_endpoint(&self.aws, id)
                         .await?
@@ -519,7 +520,7 @@ impl Teardown {
         let tables = inv.route_tables.iter().map(|(table, associations)| {
             self.delete_one(Task::Network, Kind::RouteTable, table, async move {
                 for association in associations {
-                    ignore_gone(ec2::disassociate_route_table(&self.aws, association).await)?;
+                    done_if_gone(ec2::disassociate_route_table(&self.aws, association).await)?;
                 }
                 self.retry_in_use(|| ec2::delete_route_table(&self.aws, table))
                     .await
@@ -573,7 +574,7 @@ impl Teardown {
             .filter(|(_, _, ours)| *ours)
             .map(|(arn, lb, _)| {
                 self.delete_one(Task::Network, Kind::LoadBalancer, lb, async move {
-                    ignore_gone(elb::delete_load_balancer(&self.aws, arn).await)?;
+                    done_if_gone(elb::delete_load_balancer(&self.aws, arn).await)?;
                     self.wait_interfaces_gone(inv, lb).await
                 })
             });
@@ -583,7 +584,7 @@ impl Teardown {
             .filter(|(_, ours)| *ours)
             .map(|(lb, _)| {
                 self.delete_one(Task::Network, Kind::LoadBalancer, lb, async move {
-                    ignore_gone(elb::delete_classic_load_balancer(&self.aws, lb).await)?;
+                    done_if_gone(elb::delete_classic_load_balancer(&self.aws, lb).await)?;
                     self.wait_interfaces_gone(inv, lb).await
                 })
             });
@@ -641,7 +642,7 @@ impl Teardown {
                     Leftover::Ours => {
                         let r = self
                             .delete_one(Task::Network, Kind::NetworkInterface, &n.id, async {
-                                ignore_gone(ec2::delete_network_interface(&self.aws, &n.id).await)
+                                done_if_gone(ec2::delete_network_interface(&self.aws, &n.id).await)
                                     .map_err(StepError::from)
                             })
                             .await;
@@ -681,7 +682,7 @@ impl Teardown {
         if let Some(group) = &inv.log_group {
             let r = self
                 .delete_one(Task::Secure, Kind::LogGroup, group, async move {
-                    ignore_gone(logs::delete_log_group(&self.aws, group).await)
+                    done_if_gone(logs::delete_log_group(&self.aws, group).await)
                         .map_err(StepError::from)
                 })
                 .await;
@@ -694,7 +695,7 @@ impl Teardown {
             self.reporter.report(Event::Started { resource: &res });
             let result: Result<Option<String>, AwsError> = async {
                 if *aliased {
-                    ignore_gone(kms::delete_alias(&self.aws, &alias).await)?;
+                    done_if_gone(kms::delete_alias(&self.aws, &alias).await)?;
                 }
                 match kms::schedule_key_deletion(&self.aws, key, self.key_deletion_days).await {
                     Ok(when) => Ok(when),
@@ -736,14 +737,14 @@ impl Teardown {
             inv.roles.iter().partition(|r| !r.ends_with("-creator"));
         let roles = others.into_iter().map(|role| {
             self.delete_one(Task::Secure, Kind::IamRole, role, async move {
-                ignore_gone(iam::delete_role(&self.aws, role).await).map_err(StepError::from)
+                done_if_gone(iam::delete_role(&self.aws, role).await).map_err(StepError::from)
             })
         });
         self.collect(out, join_all(roles).await);
         for role in creator {
             let r = self
                 .delete_one(Task::Secure, Kind::IamRole, role, async move {
-                    ignore_gone(iam::delete_role(&self.aws, role).await).map_err(StepError::from)
+                    done_if_gone(iam::delete_role(&self.aws, role).await).map_err(StepError::from)
                 })
                 .await;
             self.collect(out, vec![r]);
@@ -755,7 +756,7 @@ impl Teardown {
             if let Ok(Some(_)) = logs::find_log_group(&self.aws, &group).await {
                 let r = self
                     .delete_one(Task::Secure, Kind::LogGroup, &group, async {
-                        ignore_gone(logs::delete_log_group(&self.aws, &group).await)
+                        done_if_gone(logs::delete_log_group(&self.aws, &group).await)
                             .map_err(StepError::from)
                     })
                     .await;
@@ -1032,12 +1033,6 @@ fn item(task: Task, kind: Kind, id: &str) -> Resource {
 }
 
 /// Deleting something already gone counts as deleted.
-fn ignore_gone(result: Result<(), AwsError>) -> Result<(), AwsError> {
-    match result {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other,
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use crate::aws::{eks, Aws, AwsError};
+use crate::aws::{done_if_exists, eks, Aws};
 use crate::plan::{Kind, Resource};
 
 use super::cluster::{
@@ -215,16 +215,13 @@ async fn addon_to(ctx: &Ctx, creator: &Aws, name: &str, target: &str) -> Result<
     let started = Instant::now();
     ctx.reporter.report(Event::Started { resource: &res });
     let token = IdempotencyToken::new(&ctx.run_id, &format!("addon-{name}-{wanted}")).value();
-    match ctx
-        .creator_call(&res, never, || {
+    // An update of it still running from a stopped run ("in use") is waited for below.
+    done_if_exists(
+        ctx.creator_call(&res, never, || {
             eks::update_addon(&creator.eks, cluster, name, &wanted, &token)
         })
-        .await
-    {
-        // An update of it still running from a stopped run: waited for below.
-        Ok(_) | Err(AwsError::AlreadyExists { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
+        .await,
+    )?;
     let mut poll = PollDelay::new(ctx.timing.poll);
     loop {
         ctx.check_stopping()?;

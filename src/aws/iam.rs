@@ -2,7 +2,7 @@
 
 use aws_sdk_iam::types::Tag;
 
-use super::{classify, Aws, AwsError};
+use super::{classify, done_if_gone, Aws, AwsError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleInfo {
@@ -214,16 +214,6 @@ pub async fn delete_oidc_provider(iam: &aws_sdk_iam::Client, arn: &str) -> Resul
     Ok(())
 }
 
-/// A policy already detached or deleted (a repeat whose first answer was lost) is done; the
-/// role's own absence shows at DeleteRole.
-fn already_gone(e: AwsError) -> Result<(), AwsError> {
-    if e.is_not_found() {
-        Ok(())
-    } else {
-        Err(e)
-    }
-}
-
 /// Deletes a role: managed policies detached, inline policies deleted, then the role.
 pub async fn delete_role(aws: &Aws, name: &str) -> Result<(), AwsError> {
     let attached = aws
@@ -235,15 +225,17 @@ pub async fn delete_role(aws: &Aws, name: &str) -> Result<(), AwsError> {
         .map_err(|e| classify("iam:ListAttachedRolePolicies", e))?;
     for policy in attached.attached_policies() {
         if let Some(arn) = policy.policy_arn() {
-            aws.iam
+            // Already detached (a repeat whose first answer was lost) is done; the role's own
+            // absence shows at DeleteRole.
+            let detached = aws
+                .iam
                 .detach_role_policy()
                 .role_name(name)
                 .policy_arn(arn)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| classify("iam:DetachRolePolicy", e))
-                .or_else(already_gone)?;
+                .map_err(|e| classify("iam:DetachRolePolicy", e));
+            done_if_gone(detached)?;
         }
     }
     let inline = aws
@@ -254,15 +246,15 @@ pub async fn delete_role(aws: &Aws, name: &str) -> Result<(), AwsError> {
         .await
         .map_err(|e| classify("iam:ListRolePolicies", e))?;
     for policy in inline.policy_names() {
-        aws.iam
+        let deleted = aws
+            .iam
             .delete_role_policy()
             .role_name(name)
             .policy_name(policy)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| classify("iam:DeleteRolePolicy", e))
-            .or_else(already_gone)?;
+            .map_err(|e| classify("iam:DeleteRolePolicy", e));
+        done_if_gone(deleted)?;
     }
     aws.iam
         .delete_role()

@@ -339,6 +339,25 @@ impl AwsError {
     }
 }
 
+/// A delete whose target is already gone (deleted by an earlier run, or by a repeat whose first
+/// answer was lost) is done.
+pub fn done_if_gone<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A create or attach whose target already exists (a repeat after a lost answer, or a run
+/// stopped after it) is done; callers check first that what exists is theirs.
+pub fn done_if_exists<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
+    match result {
+        Ok(_) | Err(AwsError::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// A Service Quotas quota: its name, service code and quota code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {

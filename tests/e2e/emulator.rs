@@ -10,6 +10,34 @@ use aws_sdk_eks::types::{
 
 use crate::harness::{block_on, Account, Moto};
 
+/// Waits until cluster `name` is ACTIVE.
+pub async fn cluster_active(eks: &aws_sdk_eks::Client, name: &str) {
+    loop {
+        let c = eks.describe_cluster().name(name).send().await.unwrap();
+        if c.cluster().and_then(|c| c.status()).map(|s| s.as_str()) == Some("ACTIVE") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until update `id` of cluster `name` is Successful.
+pub async fn update_done(eks: &aws_sdk_eks::Client, name: &str, id: &str) {
+    loop {
+        let u = eks
+            .describe_update()
+            .name(name)
+            .update_id(id)
+            .send()
+            .await
+            .unwrap();
+        if u.update().and_then(|u| u.status()).map(|s| s.as_str()) == Some("Successful") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[test]
 fn eks_extension_keeps_state_and_raises_real_errors() {
     let server = Moto::start();
@@ -306,9 +334,7 @@ fn cluster_updates_take_a_while_and_come_one_at_a_time() {
                 .unwrap()
                 .clone()
         };
-        while status().await.status().unwrap().as_str() != "ACTIVE" {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        cluster_active(&eks, "upd").await;
         let update = eks
             .update_cluster_config()
             .name("upd")
@@ -339,20 +365,7 @@ fn cluster_updates_take_a_while_and_come_one_at_a_time() {
             .await
             .unwrap_err();
         assert_eq!(busy.code(), Some("ResourceInUseException"));
-        let id = update.id().unwrap().to_string();
-        loop {
-            let seen = eks
-                .describe_update()
-                .name("upd")
-                .update_id(&id)
-                .send()
-                .await
-                .unwrap();
-            if seen.update().unwrap().status().unwrap().as_str() == "Successful" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        update_done(&eks, "upd", update.id().unwrap()).await;
         assert_eq!(status().await.status().unwrap().as_str(), "ACTIVE");
         // Logging per type: scheduler on, audit off, api untouched.
         eks.update_cluster_config()
@@ -395,39 +408,7 @@ fn version_updates_go_one_minor_up_with_the_nodes_never_apart() {
             .send()
             .await
             .unwrap();
-        let wait = |update: String| {
-            let eks = eks.clone();
-            async move {
-                loop {
-                    let u = eks
-                        .describe_update()
-                        .name("ver")
-                        .update_id(&update)
-                        .send()
-                        .await
-                        .unwrap();
-                    if u.update().unwrap().status().unwrap().as_str() == "Successful" {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        };
-        while eks
-            .describe_cluster()
-            .name("ver")
-            .send()
-            .await
-            .unwrap()
-            .cluster()
-            .unwrap()
-            .status()
-            .unwrap()
-            .as_str()
-            != "ACTIVE"
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        cluster_active(&eks, "ver").await;
         eks.create_nodegroup()
             .cluster_name("ver")
             .nodegroup_name("ng")
@@ -474,22 +455,8 @@ fn version_updates_go_one_minor_up_with_the_nodes_never_apart() {
             .send()
             .await
             .unwrap();
-        wait(up.update().unwrap().id().unwrap().to_string()).await;
-        while eks
-            .describe_cluster()
-            .name("ver")
-            .send()
-            .await
-            .unwrap()
-            .cluster()
-            .unwrap()
-            .status()
-            .unwrap()
-            .as_str()
-            != "ACTIVE"
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        update_done(&eks, "ver", up.update().unwrap().id().unwrap()).await;
+        cluster_active(&eks, "ver").await;
         // The node group is now a version behind: the control plane may not move again.
         let behind = eks
             .update_cluster_version()

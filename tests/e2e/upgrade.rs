@@ -257,20 +257,7 @@ fn node_groups_behind_the_control_plane_are_brought_to_it_first() {
             .send()
             .await
             .unwrap();
-        let id = up.update().unwrap().id().unwrap().to_string();
-        loop {
-            let u = eks
-                .describe_update()
-                .name("upg")
-                .update_id(&id)
-                .send()
-                .await
-                .unwrap();
-            if u.update().unwrap().status().unwrap().as_str() == "Successful" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::emulator::update_done(&eks, "upg", up.update().unwrap().id().unwrap()).await;
     });
     let (cluster, nodes, _) = versions(&run.account);
     assert_eq!((cluster.as_str(), nodes.as_str()), ("1.35", "1.34"));
