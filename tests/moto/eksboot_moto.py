@@ -1480,6 +1480,77 @@ EKSResponse._authenticate_and_authorize_normal_action = _eks_auth
 
 
 # --------------------------------------------------------------------------
+# IAM's policy size quotas, which moto reports (GetAccountSummary) but never enforces: inline
+# policies of a user add up to at most 2,048 characters, of a role to 10,240, of a group to 5,120;
+# a managed policy is at most 6,144; a role's trust policy at most 2,048 by default. White space
+# is not counted
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html#reference_iam-quotas-entity-length).
+# AWS does not say how white space inside strings counts: it is counted here (the harmful reading).
+
+from moto.iam.exceptions import LimitExceededException as IAMLimitExceeded
+
+
+def _policy_size(document):
+    parsed = json.loads(document) if isinstance(document, str) else document
+    return len(json.dumps(parsed, separators=(",", ":")))
+
+
+def _inline_limit(name, entity_getter, quota, kind):
+    original = getattr(IAMBackend, name)
+
+    def limited(self, entity_name, policy_name, policy_json):
+        entity = entity_getter(self, entity_name)
+        others = sum(
+            _policy_size(doc) for other, doc in entity.policies.items() if other != policy_name
+        )
+        if others + _policy_size(policy_json) > quota:
+            raise IAMLimitExceeded(
+                f"Maximum policy size of {quota} bytes exceeded for {kind} {entity_name}"
+            )
+        return original(self, entity_name, policy_name, policy_json)
+
+    setattr(IAMBackend, name, limited)
+
+
+_inline_limit("put_user_policy", IAMBackend.get_user, 2048, "user")
+_inline_limit("put_role_policy", IAMBackend.get_role, 10240, "role")
+_inline_limit("put_group_policy", IAMBackend.get_group, 5120, "group")
+
+_original_create_policy = IAMBackend.create_policy
+_original_create_policy_version = IAMBackend.create_policy_version
+
+
+def _managed_policy_fits(document):
+    if _policy_size(document) > 6144:
+        raise IAMLimitExceeded("Cannot exceed quota for PolicySize: 6144")
+
+
+def _create_policy(self, description, path, policy_document, policy_name, tags):
+    _managed_policy_fits(policy_document)
+    return _original_create_policy(self, description, path, policy_document, policy_name, tags)
+
+
+def _create_policy_version(self, policy_arn, policy_document, set_as_default):
+    _managed_policy_fits(policy_document)
+    return _original_create_policy_version(self, policy_arn, policy_document, set_as_default)
+
+
+IAMBackend.create_policy = _create_policy
+IAMBackend.create_policy_version = _create_policy_version
+
+_original_update_assume_role_policy = IAMBackend.update_assume_role_policy
+
+
+def _update_assume_role_policy(self, role_name, policy_document):
+    if _policy_size(policy_document) > 2048:
+        raise IAMLimitExceeded("Cannot exceed quota for ACLSizePerRole: 2048")
+    return _original_update_assume_role_policy(self, role_name, policy_document)
+
+
+IAMBackend.update_assume_role_policy = _update_assume_role_policy
+
+
+# --------------------------------------------------------------------------
 # Rules of the account's IAM that EKS applies itself.
 
 
@@ -1513,36 +1584,6 @@ def _principal_policies(account, principal_arn, exact=True):
     return [json.loads(d) if isinstance(d, str) else d for d in docs]
 
 
-def _allows(documents, action):
-    for doc in documents:
-        for statement in _as_list(doc.get("Statement")):
-            if statement.get("Effect") == "Allow" and _action_concerned(statement, action):
-                return True
-    return False
-
-
-_original_create_nodegroup_response = EKSResponse.create_nodegroup
-
-
-def create_nodegroup_response(self):
-    # EKS launches a node group's instances with the caller's permission to use its launch
-    # template: without ec2:RunInstances, CreateNodegroup fails
-    # (https://docs.aws.amazon.com/eks/latest/userguide/launch-templates.html).
-    if self._get_param("launchTemplate"):
-        principal = _caller_principal(self)
-        documents = _principal_policies(principal.split(":")[4], principal, exact=False) or []
-        if not _allows(documents, "ec2:RunInstances"):
-            raise InvalidRequestException(
-                clusterName=self._get_param("name"),
-                nodegroupName=self._get_param("nodegroupName"),
-                fargateProfileName=None,
-                addonName=None,
-                message="You are not authorized to launch instances with this launch template. Encoded authorization failure message: eksboot-emulator",
-            )
-    return _original_create_nodegroup_response(self)
-
-
-EKSResponse.create_nodegroup = create_nodegroup_response
 
 
 def _check_principal_exists(cluster, principal_arn):
@@ -1760,6 +1801,17 @@ kms_models.KmsBackend.list_resource_tags = list_resource_tags
 
 
 # --------------------------------------------------------------------------
+# IAM as AWS evaluates it, resources and conditions included, for the accounts a test turns it
+# on for (`POST /eksboot-moto/enforce-iam`): tests/moto/iam_enforce.py (the hook, the log, and
+# SimulateCustomPolicy), tests/moto/iam_context.py (each action's resources and condition keys,
+# and the checks AWS makes on the caller's behalf), tests/iam/evaluate.mjs (the evaluator).
+
+import iam_enforce  # noqa: E402
+
+iam_enforce.install()
+
+
+# --------------------------------------------------------------------------
 # Serving.
 
 
@@ -1782,7 +1834,11 @@ def main():
 
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server(
-        "127.0.0.1", 0, _keep_raw_body(app), threaded=True, request_handler=MotoRequestHandler
+        "127.0.0.1",
+        0,
+        iam_enforce.wsgi(_keep_raw_body(app)),
+        threaded=True,
+        request_handler=MotoRequestHandler,
     )
     os.environ["MOTO_PORT"] = str(server.port)
     if "--no-stdin-watch" not in sys.argv:
