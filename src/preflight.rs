@@ -338,6 +338,17 @@ pub async fn run(aws: &Aws, profile: &Profile) -> Report {
             });
     }
 
+    if let Some(boundary) = &profile.security.permissions_boundary {
+        let account = report
+            .caller
+            .as_ref()
+            .map(|c| c.account.clone())
+            .unwrap_or_default();
+        report
+            .checks
+            .push(permissions_boundary(aws, profile, boundary, &account).await);
+    }
+
     if let Some(arn) = profile.security.secrets_key.existing_arn() {
         report
             .checks
@@ -482,6 +493,185 @@ async fn role_names(aws: &Aws, profile: &Profile, plan: &Plan) -> Check {
             ),
         )
     }
+}
+
+/// The permissions boundary exists and allows what the creator role's policy needs: the
+/// creator policy is simulated under the boundary (iam:SimulateCustomPolicy), statement by
+/// statement, and every action on every resource the boundary blocks is named. A brought
+/// creator role is never given the boundary, so then only the boundary's existence is checked.
+async fn permissions_boundary(
+    aws: &Aws,
+    profile: &Profile,
+    boundary: &str,
+    account: &str,
+) -> Check {
+    let document = match aws::iam::get_policy_default_document(aws, boundary).await {
+        Ok(Some(document)) => document,
+        Ok(None) => return boundary_missing(boundary),
+        Err(e) => return Check::from_error("role-boundary", &e),
+    };
+    if let Some(role) = profile.security.creator_role.existing_arn() {
+        return Check::pass(
+            "role-boundary",
+            format!("{boundary} exists; your creator role {role} is not given it (eksboot never changes a role it did not create)"),
+        );
+    }
+    let creator = creator_policy(profile, account);
+    let tested = serde_json::to_string(&without_conditions(&creator)).expect("a policy serialises");
+    let mut decisions = Vec::new();
+    for (actions, resources) in simulations(&creator) {
+        match aws::iam::simulate_custom_policy(
+            aws,
+            std::slice::from_ref(&tested),
+            std::slice::from_ref(&document),
+            &actions,
+            &resources,
+        )
+        .await
+        {
+            Ok(found) => decisions.extend(found),
+            Err(e) => return Check::from_error("role-boundary", &e),
+        }
+    }
+    boundary_verdict(boundary, &decisions)
+}
+
+/// The creator role's inline policy as eksboot will write it for this profile, before anything
+/// exists (the key and the launch template by pattern, as `eksboot permissions --for creator`).
+pub fn creator_policy(profile: &Profile, account: &str) -> serde_json::Value {
+    use crate::plan::iam::{creator_inline_policy, partition, role_arn, CreatorScope};
+    let region = profile.cluster.region.as_str();
+    let name = profile.cluster.name.as_str();
+    let cluster_role = role_arn(region, account, &format!("{name}-cluster"));
+    let node_role = role_arn(region, account, &format!("{name}-node"));
+    let template = format!(
+        "arn:{}:ec2:{region}:{account}:launch-template/*",
+        partition(region)
+    );
+    creator_inline_policy(&CreatorScope {
+        region,
+        account,
+        cluster: name,
+        cluster_role_arn: &cluster_role,
+        node_role_arn: profile.nodes.enabled.then_some(node_role.as_str()),
+        key_arn: profile.security.secrets_key.existing_arn(),
+        oidc_provider: profile.cluster.oidc_provider,
+        launch_template_arn: profile.nodes.enabled.then_some(template.as_str()),
+    })
+}
+
+fn boundary_missing(boundary: &str) -> Check {
+    Check::fail(
+        "role-boundary",
+        format!("the boundary policy {boundary} does not exist"),
+        "create that managed policy first, correct security.permissions_boundary, or remove it for no boundary",
+    )
+}
+
+/// The policy with every `Condition` removed. Conditions only narrow what the creator policy
+/// allows, and the simulation has no request to meet them; without them the simulated decision
+/// is the boundary's own, even where IAM leaves out the boundary's part of the answer.
+///
+/// Deny statements are left out: they only narrow what the creator's policy grants (a Deny
+/// stripped of its condition would deny everything it names), and the question is whether the
+/// boundary allows what the Allows grant.
+pub fn without_conditions(policy: &serde_json::Value) -> serde_json::Value {
+    let mut policy = policy.clone();
+    if let Some(statements) = policy["Statement"].as_array_mut() {
+        statements.retain(|s| s["Effect"] != "Deny");
+        for statement in statements {
+            if let Some(s) = statement.as_object_mut() {
+                s.remove("Condition");
+            }
+        }
+    }
+    policy
+}
+
+/// One simulation per Allow statement of a policy: its actions on its resources, so only the
+/// pairs the policy grants are asked (never an action on another statement's resource).
+pub fn simulations(policy: &serde_json::Value) -> Vec<(Vec<String>, Vec<String>)> {
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let statements = match &policy["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        single @ serde_json::Value::Object(_) => vec![single.clone()],
+        _ => Vec::new(),
+    };
+    statements
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .map(|s| (strings(&s["Action"]), strings(&s["Resource"])))
+        .filter(|(actions, resources)| !actions.is_empty() && !resources.is_empty())
+        .collect()
+}
+
+/// The decision on a boundary from the simulator's answers: what it blocks (the boundary's own
+/// part of the answer when IAM gives it, else the overall decision), by action, with the way
+/// out.
+pub fn boundary_verdict(boundary: &str, decisions: &[aws::iam::SimulatedDecision]) -> Check {
+    let blocked = |d: &aws::iam::SimulatedDecision| match d.allowed_by_boundary {
+        Some(allowed) => !allowed,
+        None => d.decision != "allowed",
+    };
+    let mut by_action: Vec<(String, Vec<String>)> = Vec::new();
+    for d in decisions.iter().filter(|d| blocked(d)) {
+        match by_action.iter_mut().find(|(a, _)| *a == d.action) {
+            Some((_, resources)) => {
+                if !resources.contains(&d.resource) {
+                    resources.push(d.resource.clone())
+                }
+            }
+            None => by_action.push((d.action.clone(), vec![d.resource.clone()])),
+        }
+    }
+    if decisions.is_empty() {
+        return Check::fail(
+            "role-boundary",
+            format!("the policy simulator gave no answer for {boundary}"),
+            "run `aws iam simulate-custom-policy` with the boundary and `eksboot permissions --for creator` to see why, or remove security.permissions_boundary",
+        );
+    }
+    if by_action.is_empty() {
+        return Check::pass(
+            "role-boundary",
+            format!(
+                "{boundary} allows the {} actions the creator role needs",
+                decisions
+                    .iter()
+                    .map(|d| d.action.as_str())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len()
+            ),
+        );
+    }
+    let named: Vec<String> = by_action
+        .iter()
+        .map(|(action, resources)| format!("{action} on {}", resources.join(", ")))
+        .collect();
+    Check::fail(
+        "role-boundary",
+        format!(
+            "the boundary {boundary} blocks what the creator role needs: {}",
+            named.join("; ")
+        ),
+        format!(
+            "allow {} in the boundary policy (a new default version), choose another security.permissions_boundary, or remove it; `eksboot permissions --for creator` prints everything the creator role needs",
+            by_action
+                .iter()
+                .map(|(a, _)| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
 }
 
 type Verdict<T> = Result<T, (String, String)>;
@@ -799,5 +989,158 @@ mod tests {
         }];
         assert!(check_region("af-south-1", &regions).is_err());
         assert!(check_region("us-west-2", &regions).is_err());
+    }
+
+    fn bounded_profile(extra: &str) -> Profile {
+        Profile::parse(
+            &format!("[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n{extra}[security]\npermissions_boundary = \"arn:aws:iam::111111111111:policy/b\"\n"),
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap()
+    }
+
+    fn decision(
+        action: &str,
+        resource: &str,
+        overall: &str,
+        boundary: Option<bool>,
+    ) -> aws::iam::SimulatedDecision {
+        aws::iam::SimulatedDecision {
+            action: action.into(),
+            resource: resource.into(),
+            decision: overall.into(),
+            allowed_by_boundary: boundary,
+        }
+    }
+
+    #[test]
+    fn the_creator_policy_is_simulated_statement_by_statement_without_its_conditions() {
+        let policy = creator_policy(&bounded_profile(""), "111111111111");
+        let asked = simulations(&policy);
+        let allows = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Effect"] == "Allow")
+            .count();
+        assert_eq!(asked.len(), allows);
+        // Each statement's own actions on its own resources, never crossed with another's.
+        let (actions, resources) = asked
+            .iter()
+            .find(|(a, _)| a.contains(&"iam:PassRole".to_string()))
+            .unwrap();
+        assert_eq!(actions, &["iam:PassRole"]);
+        assert!(
+            resources.contains(&"arn:aws:iam::111111111111:role/demo-cluster".to_string())
+                && resources.contains(&"arn:aws:iam::111111111111:role/demo-node".to_string()),
+            "{resources:?}"
+        );
+        assert!(asked
+            .iter()
+            .any(|(a, r)| a.contains(&"eks:CreateCluster".to_string()) && r == &["*"]));
+        // What is simulated grants the same, minus the conditions no simulated request meets.
+        let tested = without_conditions(&policy);
+        assert!(policy.to_string().contains("Condition"));
+        assert!(!tested.to_string().contains("Condition"));
+        assert!(!tested.to_string().contains("\"Deny\""));
+        assert_eq!(simulations(&tested), asked);
+
+        // Deny statements, and a lone statement object, are read as IAM reads them.
+        let odd = serde_json::json!({"Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}});
+        assert_eq!(
+            simulations(&odd),
+            [(vec!["s3:GetObject".to_string()], vec!["*".to_string()])]
+        );
+        let deny =
+            serde_json::json!({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]});
+        assert!(simulations(&deny).is_empty());
+    }
+
+    #[test]
+    fn without_nodes_the_node_role_is_not_simulated() {
+        let policy = creator_policy(
+            &bounded_profile("[nodes]\nenabled = false\n"),
+            "111111111111",
+        );
+        let asked = simulations(&policy);
+        assert!(
+            asked
+                .iter()
+                .all(|(_, resources)| !resources.iter().any(|r| r.ends_with(":role/demo-node"))),
+            "{asked:?}"
+        );
+    }
+
+    #[test]
+    fn a_boundary_that_blocks_the_creator_is_refused_naming_the_actions_and_the_way_out() {
+        let b = "arn:aws:iam::111111111111:policy/b";
+        let ok = boundary_verdict(
+            b,
+            &[
+                decision("eks:CreateCluster", "*", "allowed", Some(true)),
+                decision("eks:TagResource", "*", "implicitDeny", Some(true)),
+            ],
+        );
+        assert!(ok.ok, "{ok:?}");
+        assert!(
+            ok.summary.contains("allows the 2 actions"),
+            "{}",
+            ok.summary
+        );
+
+        let refused = boundary_verdict(
+            b,
+            &[
+                decision("eks:CreateCluster", "*", "allowed", Some(true)),
+                decision(
+                    "iam:PassRole",
+                    "arn:aws:iam::111111111111:role/demo-cluster",
+                    "implicitDeny",
+                    Some(false),
+                ),
+                decision(
+                    "iam:PassRole",
+                    "arn:aws:iam::111111111111:role/demo-node",
+                    "implicitDeny",
+                    Some(false),
+                ),
+                decision("kms:CreateGrant", "*", "explicitDeny", Some(false)),
+            ],
+        );
+        assert!(!refused.ok);
+        assert_eq!(refused.name, "role-boundary");
+        assert!(
+            refused.summary.contains("iam:PassRole on arn:aws:iam::111111111111:role/demo-cluster, arn:aws:iam::111111111111:role/demo-node; kms:CreateGrant on *"),
+            "{}",
+            refused.summary
+        );
+        assert!(
+            !refused.summary.contains("eks:CreateCluster"),
+            "{}",
+            refused.summary
+        );
+        let hint = refused.hint.unwrap();
+        assert!(
+            hint.starts_with("allow iam:PassRole, kms:CreateGrant in the boundary policy"),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("remove it") && hint.contains("eksboot permissions --for creator"),
+            "{hint}"
+        );
+
+        // Without the boundary's own part of the answer, the overall decision is the boundary's.
+        let bare = boundary_verdict(
+            b,
+            &[decision("eks:CreateCluster", "*", "implicitDeny", None)],
+        );
+        assert!(
+            !bare.ok && bare.summary.contains("eks:CreateCluster on *"),
+            "{bare:?}"
+        );
+        // No answer at all proves nothing.
+        assert!(!boundary_verdict(b, &[]).ok);
+        let missing = boundary_missing(b);
+        assert!(!missing.ok && missing.summary.contains("does not exist"));
     }
 }

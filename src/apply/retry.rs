@@ -5,7 +5,8 @@
 //!   ([`TransportRetry`]). Calls that create something without an idempotency token (CreateVpc,
 //!   AllocateAddress, CreateKey, ...) are the exception: a retry after a lost answer would make
 //!   a second one, so the SDK does not retry them and [`create_once`] does, looking the
-//!   resource up by its tags before each new try.
+//!   resource up by its tags before each new try (the KMS key, created untagged and tagged
+//!   next, also by its description, which names the cluster, region and run).
 //! - **IAM's eventual consistency** (a role just made or a policy just written is not yet
 //!   visible everywhere) is retried by the step ([`with_retry`], [`while_propagating`]).
 //! - **Dependency waits** (a subnet still holding an interface) belong to teardown's budget.
@@ -275,7 +276,7 @@ pub const CREATE_ATTEMPTS: u32 = TRANSPORT_ATTEMPTS;
 
 /// Creates a resource exactly once, for calls that carry no idempotency token (and that the
 /// SDK therefore does not retry): before each try, `find` looks for it by what this run gave it
-/// at creation (its tags, or a name AWS keeps unique); after a transient failure it waits and
+/// at creation (its tags, a name AWS keeps unique, or a description naming the run); after a transient failure it waits and
 /// looks again, so an answer lost after AWS acted is found rather than made twice. When
 /// `create` says the name is taken and `find` then finds ours, ours is adopted.
 ///

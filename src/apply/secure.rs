@@ -90,7 +90,10 @@ pub fn key_arn(ctx: &Ctx) -> String {
 }
 
 /// A role: adopted when it exists and is ours (its tags name this cluster and region), refused
-/// when it exists and is someone else's, created otherwise; managed policies attached.
+/// when it exists and is someone else's, created otherwise (with the profile's permissions
+/// boundary, if any, in the same call); managed policies attached. An adopted role is given
+/// the profile's boundary when it lacks it or carries another. A boundary the profile no
+/// longer names is left in place: removing one is what the printed policy denies.
 async fn role(
     ctx: &Ctx,
     res: &Resource,
@@ -100,6 +103,9 @@ async fn role(
 ) -> Result<StepResult, StepError> {
     let region = &ctx.profile.cluster.region;
     let tags = ctx.tags(res);
+    // Only roles eksboot makes get here: a brought `creator_role` has no step and is never
+    // touched.
+    let boundary = ctx.profile.security.permissions_boundary.as_deref();
     // Role names are account-wide: a create the SDK repeated after a lost answer is told the
     // name is taken, and the role found then carries this cluster's tags.
     let (arn, adopted) = find_or_create(
@@ -117,12 +123,30 @@ async fn role(
             }
             Ok(Some(role.arn))
         },
-        || made(iam::create_role(&ctx.aws, &res.name, trust, description, &tags)),
+        || {
+            made(iam::create_role_with_boundary(
+                &ctx.aws,
+                &res.name,
+                trust,
+                description,
+                &tags,
+                boundary,
+            ))
+        },
     )
     .await?;
     if adopted {
         // Keep the trust policy current (e.g. admins changed between attempts).
         iam::update_trust_policy(&ctx.aws, &res.name, trust).await?;
+        // A role made before the profile named a boundary (or named another) gets the
+        // profile's before anything else is written to it: with a boundary, the printed
+        // policy lets policies be attached and written only to roles that carry it.
+        if let Some(wanted) = boundary {
+            let current = iam::role_permissions_boundary(&ctx.aws, &res.name).await?;
+            if current.as_deref() != Some(wanted) {
+                iam::put_role_permissions_boundary(&ctx.aws, &res.name, wanted).await?;
+            }
+        }
     }
     ctx.record_partial(&res.id, &Outputs::id(&res.name).with_arn(&arn))?;
     for policy in managed {
@@ -137,11 +161,91 @@ async fn role(
     })
 }
 
+/// The secrets key's description: it names the cluster, the region and the run, so a key made
+/// by a CreateKey whose answer was lost, or by a run stopped before it tagged the key, is
+/// found by it (the key carries no tags until [`kms::tag_key`]).
+pub fn key_description(cluster: &str, region: &str, run: &str) -> String {
+    format!(
+        "Encrypts Kubernetes secrets of EKS cluster {cluster} in {region}; made by eksboot run {run}"
+    )
+}
+
+/// The run a description made by [`key_description`] for `cluster` in `region` names, if it is
+/// one.
+pub fn key_description_run<'a>(
+    description: &'a str,
+    cluster: &str,
+    region: &str,
+) -> Option<&'a str> {
+    let head = format!(
+        "Encrypts Kubernetes secrets of EKS cluster {cluster} in {region}; made by eksboot run "
+    );
+    description
+        .strip_prefix(head.as_str())
+        .filter(|run| !run.is_empty() && !run.contains(char::is_whitespace))
+}
+
+/// Whether a key found after an interrupted attempt is tagged already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyTagging {
+    /// Found by its alias or its tags.
+    Tagged,
+    /// Found by its description (untagged), or just made.
+    Untagged,
+    /// Found by the id the journal recorded: made, perhaps tagged before the run stopped.
+    Unknown,
+}
+
+/// Where to look for a key an earlier attempt (or a CreateKey whose answer was lost) made,
+/// best first: the id the journal recorded; else the keys tagged for this cluster; else the
+/// untagged keys whose description names this run. Each with what is known of its tags.
+pub fn key_candidates(
+    recorded: Option<String>,
+    found: &kms::KeysFound,
+) -> Vec<(String, KeyTagging)> {
+    if let Some(id) = recorded {
+        return vec![(id, KeyTagging::Unknown)];
+    }
+    if !found.found.is_empty() {
+        return found
+            .found
+            .iter()
+            .map(|id| (id.clone(), KeyTagging::Tagged))
+            .collect();
+    }
+    found
+        .described
+        .iter()
+        .map(|id| (id.clone(), KeyTagging::Untagged))
+        .collect()
+}
+
+/// Whether a key must be tagged now: it carries no `eksboot:cluster` tag. A key tagged for
+/// another cluster is never retagged.
+pub fn needs_tags(tagging: KeyTagging, tags: Option<&[(String, String)]>, cluster: &str) -> bool {
+    match tagging {
+        KeyTagging::Tagged => false,
+        KeyTagging::Untagged => true,
+        KeyTagging::Unknown => tags.is_some_and(|tags| {
+            kms::tag_verdict(tags, "eksboot:cluster", cluster) == kms::TagVerdict::Untagged
+        }),
+    }
+}
+
 /// The secrets key: found by its alias (ignoring a key pending deletion, which keeps its tags),
-/// or, after an interrupted attempt, by its tags; created with rotation on and the alias.
+/// or, after an interrupted attempt, by the recorded id, its tags or its description; else
+/// created, untagged, with a key policy that lets the caller tag it, rotate it, alias it and
+/// schedule its deletion; then tagged, rotation on, and the alias.
+///
+/// Tags are not given to CreateKey: KMS authorizes them as kms:TagResource in an IAM policy that
+/// must cover every key of the account, which IAM cannot tell from tagging an existing untagged
+/// key (<https://docs.aws.amazon.com/kms/latest/developerguide/tag-permissions.html>). The key's
+/// own policy grants the caller kms:TagResource on this key only.
 async fn key(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     let base = ctx.timing.retry_base;
     let alias = &res.name;
+    let cluster = ctx.profile.cluster.name.as_str();
+    let region = ctx.profile.cluster.region.as_str();
     let by_alias = kms::describe_key(&ctx.aws, alias).await?;
     let alias_exists = by_alias.is_some();
     let live =
@@ -150,36 +254,35 @@ async fn key(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     let found = by_alias.filter(|k| live(k));
     let mut users = vec![ctx.output("cluster-role").arn.unwrap_or_default()];
     users.insert(0, creator_role_arn(ctx));
-    let policy = key_policy(&ctx.profile.cluster.region, &ctx.account, &users).to_string();
+    let policy = key_policy(region, &ctx.account, &users, &ctx.caller_principal).to_string();
     let tags = ctx.tags(res);
-    let description = format!(
-        "Encrypts Kubernetes secrets of EKS cluster {}; made by eksboot",
-        ctx.profile.cluster.name
-    );
+    let description = key_description(cluster, region, &ctx.run_id);
     let first_look = std::sync::atomic::AtomicBool::new(true);
-    let (key, adopted) = create_once(
+    let ((key, tagging), adopted) = create_once(
         base,
         || async {
             if first_look.swap(false, std::sync::atomic::Ordering::SeqCst)
                 && (found.is_some() || !ctx.attempted_before(&res.id))
             {
-                return Ok(found.clone());
+                // Behind our alias: tagged before the alias was made.
+                return Ok(found.clone().map(|k| (k, KeyTagging::Tagged)));
             }
             // An earlier attempt, or a CreateKey whose answer was lost, may have made the key
-            // without its alias: it carries this cluster's tags.
+            // without its alias, and perhaps without its tags: found by the journal's id, by
+            // this cluster's tags, or by the description naming this run.
             let recorded = ctx.unfinished(&res.id).map(|o| o.id);
-            let candidates = match recorded {
-                Some(id) => vec![id],
+            let scanned = match recorded {
+                Some(_) => kms::KeysFound::default(),
                 None => {
-                    kms::find_keys_tagged(&ctx.aws, "eksboot:cluster", &ctx.profile.cluster.name)
-                        .await?
-                        .found
+                    let this_run = |d: &str| d == description;
+                    let this_run: &(dyn Fn(&str) -> bool + Sync) = &this_run;
+                    kms::find_keys(&ctx.aws, "eksboot:cluster", cluster, Some(this_run)).await?
                 }
             };
-            for id in candidates {
+            for (id, tagging) in key_candidates(recorded, &scanned) {
                 if let Some(k) = kms::describe_key(&ctx.aws, &id).await? {
                     if live(&k) {
-                        return Ok(Some(k));
+                        return Ok(Some((k, tagging)));
                     }
                 }
             }
@@ -187,13 +290,26 @@ async fn key(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         },
         // KMS rejects principals it cannot see yet: retry while IAM propagates.
         || {
-            made(with_retry(base, is_iam_propagation, || {
-                kms::create_key(&ctx.aws, &policy, &description, &tags)
-            }))
+            made(async {
+                let k = with_retry(base, is_iam_propagation, || {
+                    kms::create_key(&ctx.aws, &policy, &description)
+                })
+                .await?;
+                Ok((k, KeyTagging::Untagged))
+            })
         },
     )
     .await?;
     ctx.record_partial(&res.id, &Outputs::id(&key.id).with_arn(&key.arn))?;
+    let held = match tagging {
+        KeyTagging::Unknown => Some(kms::key_tags(&ctx.aws, &key.id).await?),
+        _ => None,
+    };
+    if needs_tags(tagging, held.as_deref(), cluster) {
+        // Allowed by the key's own policy (the caller is named in it); the caller's IAM policy
+        // grants no kms:TagResource.
+        kms::tag_key(&ctx.aws, &key.id, &tags).await?;
+    }
     kms::enable_key_rotation(&ctx.aws, &key.id).await?;
     if alias_exists {
         kms::update_alias(&ctx.aws, alias, &key.id).await?;
@@ -325,4 +441,87 @@ async fn log_group(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     } else {
         StepResult::created(outputs)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(tagged: &[&str], described: &[&str]) -> kms::KeysFound {
+        kms::KeysFound {
+            found: tagged.iter().map(|s| s.to_string()).collect(),
+            described: described.iter().map(|s| s.to_string()).collect(),
+            unreadable: vec!["k-theirs".into()],
+        }
+    }
+
+    #[test]
+    fn the_key_description_names_cluster_region_and_run_and_is_read_back_exactly() {
+        let d = key_description("demo", "us-west-2", "run-0a1b2c3d4e");
+        assert_eq!(
+            key_description_run(&d, "demo", "us-west-2"),
+            Some("run-0a1b2c3d4e")
+        );
+        // Another cluster whose name starts like ours, another region, another text: not ours.
+        let longer = key_description("demo-2", "us-west-2", "run-1");
+        assert_eq!(key_description_run(&longer, "demo", "us-west-2"), None);
+        assert_eq!(key_description_run(&d, "demo", "eu-west-1"), None);
+        assert_eq!(key_description_run(&d, "dem", "us-west-2"), None);
+        assert_eq!(
+            key_description_run(
+                "Encrypts Kubernetes secrets of EKS cluster demo; made by eksboot",
+                "demo",
+                "us-west-2"
+            ),
+            None,
+            "an older version's description is found by its tags, not its text"
+        );
+        let no_run = key_description("demo", "us-west-2", "");
+        assert_eq!(key_description_run(&no_run, "demo", "us-west-2"), None);
+        let trailing = format!("{d} and more");
+        assert_eq!(key_description_run(&trailing, "demo", "us-west-2"), None);
+        // KMS keeps descriptions up to 8,192 characters: far more than this takes.
+        assert!(key_description(&"c".repeat(100), "ap-southeast-4", "run-0a1b2c3d4e").len() < 200);
+    }
+
+    #[test]
+    fn a_lost_key_is_looked_for_by_id_then_tags_then_description() {
+        // The journal's id wins, tags unknown (the run may have stopped before tagging).
+        assert_eq!(
+            key_candidates(Some("k-rec".into()), &found(&["k-tag"], &["k-desc"])),
+            vec![("k-rec".to_string(), KeyTagging::Unknown)]
+        );
+        // Tagged keys before untagged ones whose description names this run.
+        assert_eq!(
+            key_candidates(None, &found(&["k-tag"], &["k-desc"])),
+            vec![("k-tag".to_string(), KeyTagging::Tagged)]
+        );
+        assert_eq!(
+            key_candidates(None, &found(&[], &["k-desc"])),
+            vec![("k-desc".to_string(), KeyTagging::Untagged)]
+        );
+        // Nothing: create. A key whose tags or description cannot be read is never adopted.
+        assert!(key_candidates(None, &found(&[], &[])).is_empty());
+    }
+
+    #[test]
+    fn only_a_key_without_the_cluster_tag_is_tagged() {
+        let held = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(needs_tags(KeyTagging::Untagged, None, "demo"));
+        assert!(!needs_tags(KeyTagging::Tagged, None, "demo"));
+        let untagged = held(&[]);
+        assert!(needs_tags(KeyTagging::Unknown, Some(&untagged), "demo"));
+        let ours = held(&[("eksboot:cluster", "demo")]);
+        assert!(!needs_tags(KeyTagging::Unknown, Some(&ours), "demo"));
+        // Another cluster's key is never retagged as ours.
+        let theirs = held(&[("eksboot:cluster", "other")]);
+        assert!(!needs_tags(KeyTagging::Unknown, Some(&theirs), "demo"));
+        // Not read: not tagged.
+        assert!(!needs_tags(KeyTagging::Unknown, None, "demo"));
+    }
 }

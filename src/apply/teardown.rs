@@ -320,15 +320,20 @@ impl Teardown {
             // still has to go).
             Some(k) => inv.keys.push((k.id, true)),
             None => {
-                // No alias: a key whose alias was never made, found by its tags.
-                let keys = kms::find_keys_tagged(&self.aws, "eksboot:cluster", name).await?;
+                // No alias: a key whose alias was never made, found by its tags; or one made
+                // by a run stopped between CreateKey and tagging it, found untagged by the
+                // description eksboot gives it (naming this cluster and region, any run).
+                let region = self.region.as_str();
+                let ours = |d: &str| super::secure::key_description_run(d, name, region).is_some();
+                let ours: &(dyn Fn(&str) -> bool + Sync) = &ours;
+                let keys = kms::find_keys(&self.aws, "eksboot:cluster", name, Some(ours)).await?;
                 for key in &keys.unreadable {
                     inv.notes.push(format!(
-                        "skipped KMS key {key}: its policy does not let you read its tags (kms:ListResourceTags), so it cannot be one eksboot made for you to delete"
+                        "skipped KMS key {key}: its policy does not let you read its tags or description (kms:ListResourceTags, kms:DescribeKey), so it cannot be one eksboot made for you to delete"
                     ));
                 }
-                for id in keys.found {
-                    if let Some(k) = kms::describe_key(&self.aws, &id).await? {
+                for id in keys.found.iter().chain(&keys.described) {
+                    if let Some(k) = kms::describe_key(&self.aws, id).await? {
                         if k.state != "PendingDeletion" {
                             inv.keys.push((k.id, false));
                         }
@@ -1031,8 +1036,6 @@ fn item(task: Task, kind: Kind, id: &str) -> Resource {
         detail: None,
     }
 }
-
-/// Deleting something already gone counts as deleted.
 
 #[cfg(test)]
 mod tests {

@@ -994,14 +994,34 @@ pub async fn delete_internet_gateway(aws: &Aws, igw: &str) -> Result<(), AwsErro
     Ok(())
 }
 
+/// Disassociates a route table; a denied repeat of an association that is gone (its first
+/// answer lost) is "not found" ([`super::gone_when_denied`]).
 pub async fn disassociate_route_table(aws: &Aws, association: &str) -> Result<(), AwsError> {
-    aws.ec2
+    let result = aws
+        .ec2
         .disassociate_route_table()
         .association_id(association)
         .send()
         .await
-        .map_err(|e| classify("ec2:DisassociateRouteTable", e))?;
-    Ok(())
+        .map(|_| ())
+        .map_err(|e| classify("ec2:DisassociateRouteTable", e));
+    super::gone_when_denied(result, route_table_association_exists(aws, association)).await
+}
+
+async fn route_table_association_exists(aws: &Aws, association: &str) -> Result<bool, AwsError> {
+    let out = aws
+        .ec2
+        .describe_route_tables()
+        .filters(
+            Filter::builder()
+                .name("association.route-table-association-id")
+                .values(association)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DescribeRouteTables", e))?;
+    Ok(!out.route_tables().is_empty())
 }
 
 pub async fn delete_route_table(aws: &Aws, id: &str) -> Result<(), AwsError> {

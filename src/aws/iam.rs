@@ -3,6 +3,7 @@
 use aws_sdk_iam::types::Tag;
 
 use super::{classify, done_if_gone, Aws, AwsError};
+use crate::plan::iam::{dns_suffix, partition};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleInfo {
@@ -44,12 +45,26 @@ pub async fn create_role(
     description: &str,
     tags: &[(String, String)],
 ) -> Result<String, AwsError> {
+    create_role_with_boundary(aws, name, trust_policy, description, tags, None).await
+}
+
+/// CreateRole with an optional permissions boundary (a managed policy ARN), set in the same
+/// call so the role never exists without it.
+pub async fn create_role_with_boundary(
+    aws: &Aws,
+    name: &str,
+    trust_policy: &str,
+    description: &str,
+    tags: &[(String, String)],
+    boundary: Option<&str>,
+) -> Result<String, AwsError> {
     let out = aws
         .iam
         .create_role()
         .role_name(name)
         .assume_role_policy_document(trust_policy)
         .description(description)
+        .set_permissions_boundary(boundary.map(str::to_string))
         .set_tags(Some(
             tags.iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -60,6 +75,144 @@ pub async fn create_role(
         .await
         .map_err(|e| classify("iam:CreateRole", e))?;
     Ok(out.role().map(|r| r.arn().to_string()).unwrap_or_default())
+}
+
+/// Sets (or replaces) a role's permissions boundary. Repeating it with the same policy is a
+/// no-op for IAM.
+pub async fn put_role_permissions_boundary(
+    aws: &Aws,
+    role: &str,
+    policy_arn: &str,
+) -> Result<(), AwsError> {
+    aws.iam
+        .put_role_permissions_boundary()
+        .role_name(role)
+        .permissions_boundary(policy_arn)
+        .send()
+        .await
+        .map_err(|e| classify("iam:PutRolePermissionsBoundary", e))?;
+    Ok(())
+}
+
+/// The permissions boundary (policy ARN) of a role, from GetRole: `None` when the role has no
+/// boundary or does not exist.
+pub async fn role_permissions_boundary(aws: &Aws, role: &str) -> Result<Option<String>, AwsError> {
+    match aws.iam.get_role().role_name(role).send().await {
+        Ok(out) => Ok(out
+            .role()
+            .and_then(|r| r.permissions_boundary())
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_string)),
+        Err(e) => match classify("iam:GetRole", e) {
+            err if err.is_not_found() => Ok(None),
+            err => Err(err),
+        },
+    }
+}
+
+/// One answer of the IAM policy simulator: an action on a resource, the overall decision
+/// (`allowed`, `implicitDeny`, `explicitDeny`) and, when a boundary was part of the
+/// simulation, whether the boundary allows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulatedDecision {
+    pub action: String,
+    pub resource: String,
+    pub decision: String,
+    pub allowed_by_boundary: Option<bool>,
+}
+
+/// iam:SimulateCustomPolicy: `policies` as the identity policies, `boundaries` as the
+/// permissions boundary, each action on each resource (`*` when `resources` is empty). One
+/// decision per action and resource: IAM answers once per action (the most restrictive across
+/// the resources) with each resource's own answer in ResourceSpecificResults, which are read
+/// when given; the action's own answer otherwise.
+pub async fn simulate_custom_policy(
+    aws: &Aws,
+    policies: &[String],
+    boundaries: &[String],
+    actions: &[String],
+    resources: &[String],
+) -> Result<Vec<SimulatedDecision>, AwsError> {
+    let mut decisions = Vec::new();
+    let mut pages = aws
+        .iam
+        .simulate_custom_policy()
+        .set_policy_input_list(Some(policies.to_vec()))
+        .set_permissions_boundary_policy_input_list(
+            (!boundaries.is_empty()).then(|| boundaries.to_vec()),
+        )
+        .set_action_names(Some(actions.to_vec()))
+        .set_resource_arns((!resources.is_empty()).then(|| resources.to_vec()))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("iam:SimulateCustomPolicy", e))?;
+        for r in page.evaluation_results() {
+            let by_resource = r.resource_specific_results();
+            if by_resource.is_empty() {
+                decisions.push(SimulatedDecision {
+                    action: r.eval_action_name().to_string(),
+                    resource: r.eval_resource_name().unwrap_or("*").to_string(),
+                    decision: r.eval_decision().as_str().to_string(),
+                    allowed_by_boundary: r
+                        .permissions_boundary_decision_detail()
+                        .map(|d| d.allowed_by_permissions_boundary()),
+                });
+            }
+            for rr in by_resource {
+                decisions.push(SimulatedDecision {
+                    action: r.eval_action_name().to_string(),
+                    resource: rr.eval_resource_name().to_string(),
+                    decision: rr.eval_resource_decision().as_str().to_string(),
+                    // The resource's own part only: the top-level one is the most restrictive
+                    // across all resources.
+                    allowed_by_boundary: rr
+                        .permissions_boundary_decision_detail()
+                        .map(|d| d.allowed_by_permissions_boundary()),
+                });
+            }
+        }
+    }
+    Ok(decisions)
+}
+
+/// The document of a managed policy's default version (decoded), or `None` when there is no
+/// such policy: iam:GetPolicy for the default version, iam:GetPolicyVersion for its text.
+pub async fn get_policy_default_document(aws: &Aws, arn: &str) -> Result<Option<String>, AwsError> {
+    let policy = match aws.iam.get_policy().policy_arn(arn).send().await {
+        Ok(out) => out,
+        Err(e) => {
+            return match classify("iam:GetPolicy", e) {
+                err if err.is_not_found() => Ok(None),
+                err => Err(err),
+            }
+        }
+    };
+    let Some(version) = policy.policy().and_then(|p| p.default_version_id()) else {
+        return Ok(None);
+    };
+    let out = match aws
+        .iam
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(version)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => {
+            return match classify("iam:GetPolicyVersion", e) {
+                err if err.is_not_found() => Ok(None),
+                err => Err(err),
+            }
+        }
+    };
+    // IAM returns policy documents URL-encoded.
+    Ok(out.policy_version().and_then(|v| v.document()).map(|d| {
+        percent_encoding::percent_decode_str(d)
+            .decode_utf8_lossy()
+            .into_owned()
+    }))
 }
 
 pub async fn update_trust_policy(
@@ -176,8 +329,33 @@ pub async fn create_oidc_provider(
         .to_string())
 }
 
-/// OIDC providers in the account with their tags.
+/// Whether an OIDC provider (by ARN) is an EKS cluster issuer of `region`
+/// (`oidc-provider/oidc.eks.REGION.DNS_SUFFIX/id/…`, in the region's partition): only those
+/// can be a cluster's, so only their tags are worth reading. Pure.
+pub fn is_eks_issuer_of_region(provider_arn: &str, region: &str) -> bool {
+    let parts: Vec<&str> = provider_arn.splitn(6, ':').collect();
+    if parts.len() < 6 || parts[0] != "arn" || parts[2] != "iam" {
+        return false;
+    }
+    if region.is_empty() || parts[1] != partition(region) {
+        return false;
+    }
+    let issuer = format!("oidc-provider/oidc.eks.{region}.{}/id/", dns_suffix(region));
+    parts[5]
+        .strip_prefix(&issuer)
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+/// The OIDC providers that are EKS issuers of this client's region, with their tags. Others
+/// (a CI provider, another region's cluster) are never read; a provider whose tags we may not
+/// read (its tags are someone else's business), or that vanished since the listing, is left
+/// out as not ours, as an unreadable KMS key is.
 pub async fn oidc_providers(aws: &Aws) -> Result<Vec<(String, Vec<(String, String)>)>, AwsError> {
+    let region = aws
+        .config
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_default();
     let out = aws
         .iam
         .list_open_id_connect_providers()
@@ -187,13 +365,23 @@ pub async fn oidc_providers(aws: &Aws) -> Result<Vec<(String, Vec<(String, Strin
     let mut found = Vec::new();
     for p in out.open_id_connect_provider_list() {
         let Some(arn) = p.arn() else { continue };
-        let tags = aws
+        if !is_eks_issuer_of_region(arn, &region) {
+            continue;
+        }
+        let tags = match aws
             .iam
             .list_open_id_connect_provider_tags()
             .open_id_connect_provider_arn(arn)
             .send()
             .await
-            .map_err(|e| classify("iam:ListOpenIDConnectProviderTags", e))?;
+        {
+            Ok(tags) => tags,
+            Err(e) => match classify("iam:ListOpenIDConnectProviderTags", e) {
+                AwsError::AccessDenied { .. } => continue,
+                err if err.is_not_found() => continue,
+                err => return Err(err),
+            },
+        };
         found.push((
             arn.to_string(),
             tags.tags()
@@ -205,13 +393,18 @@ pub async fn oidc_providers(aws: &Aws) -> Result<Vec<(String, Vec<(String, Strin
     Ok(found)
 }
 
+/// Deletes an OIDC provider; a denied repeat of a delete whose first answer was lost (the
+/// provider, and with it the tag the policy asks for, gone) is "not found"
+/// ([`super::gone_when_denied`]).
 pub async fn delete_oidc_provider(iam: &aws_sdk_iam::Client, arn: &str) -> Result<(), AwsError> {
-    iam.delete_open_id_connect_provider()
+    let result = iam
+        .delete_open_id_connect_provider()
         .open_id_connect_provider_arn(arn)
         .send()
         .await
-        .map_err(|e| classify("iam:DeleteOpenIDConnectProvider", e))?;
-    Ok(())
+        .map(|_| ())
+        .map_err(|e| classify("iam:DeleteOpenIDConnectProvider", e));
+    super::gone_when_denied(result, oidc_provider_exists(iam, arn)).await
 }
 
 /// Deletes a role: managed policies detached, inline policies deleted, then the role.
@@ -296,4 +489,44 @@ pub async fn role_arns(aws: &Aws) -> Result<Vec<String>, AwsError> {
         arns.extend(page.roles().iter().map(|r| r.arn().to_string()));
     }
     Ok(arns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_regions_eks_issuers_are_read() {
+        let ours = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/ABCDEF0123";
+        assert!(is_eks_issuer_of_region(ours, "us-west-2"));
+        for other in [
+            // another region's cluster
+            "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123",
+            // a CI provider
+            "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+            // a region whose name starts like ours
+            "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2x.amazonaws.com/id/ABC",
+            // no id, or a longer path
+            "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/",
+            "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/A/B",
+            // another partition's ARN
+            "arn:aws-cn:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/ABC",
+            "not an arn",
+        ] {
+            assert!(!is_eks_issuer_of_region(other, "us-west-2"), "{other}");
+        }
+        assert!(!is_eks_issuer_of_region(ours, ""));
+        assert!(is_eks_issuer_of_region(
+            "arn:aws-cn:iam::123456789012:oidc-provider/oidc.eks.cn-north-1.amazonaws.com.cn/id/ABC",
+            "cn-north-1"
+        ));
+        assert!(!is_eks_issuer_of_region(
+            "arn:aws-cn:iam::123456789012:oidc-provider/oidc.eks.cn-north-1.amazonaws.com/id/ABC",
+            "cn-north-1"
+        ));
+        assert!(is_eks_issuer_of_region(
+            "arn:aws-us-gov:iam::123456789012:oidc-provider/oidc.eks.us-gov-west-1.amazonaws.com/id/ABC",
+            "us-gov-west-1"
+        ));
+    }
 }

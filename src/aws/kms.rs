@@ -1,6 +1,6 @@
 //! KMS: keys and aliases.
 
-use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
+use aws_sdk_kms::types::{KeySpec, KeyUsageType, OriginType, Tag};
 
 use super::{classify, Aws, AwsError};
 
@@ -35,13 +35,13 @@ pub async fn describe_key(aws: &Aws, key_id: &str) -> Result<Option<KeyInfo>, Aw
     }
 }
 
-/// A symmetric encryption key with this key policy and tags.
-pub async fn create_key(
-    aws: &Aws,
-    policy: &str,
-    description: &str,
-    tags: &[(String, String)],
-) -> Result<KeyInfo, AwsError> {
+/// A symmetric encryption key of this region only, with this key policy and description, and no
+/// tags: tags given to CreateKey are authorized as kms:TagResource in an IAM policy that must
+/// cover every key of the account, which would let the caller tag any untagged key
+/// (<https://docs.aws.amazon.com/kms/latest/developerguide/tag-permissions.html>). The key is
+/// tagged next ([`tag_key`]), as its own policy allows. Origin and multi-Region are sent, not
+/// left to their defaults, so that the caller policy's conditions on them always have a value.
+pub async fn create_key(aws: &Aws, policy: &str, description: &str) -> Result<KeyInfo, AwsError> {
     let out = aws
         .kms
         .create_key()
@@ -49,12 +49,8 @@ pub async fn create_key(
         .description(description)
         .key_spec(KeySpec::SymmetricDefault)
         .key_usage(KeyUsageType::EncryptDecrypt)
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build())
-                .collect::<Result<Vec<_>, _>>()
-                .expect("tags have keys and values"),
-        ))
+        .origin(OriginType::AwsKms)
+        .multi_region(false)
         .customize()
         .config_override(
             aws_sdk_kms::config::Builder::default().retry_config(crate::aws::no_retries()),
@@ -72,6 +68,39 @@ pub async fn create_key(
             .unwrap_or_default(),
         spec: KeySpec::SymmetricDefault.as_str().to_string(),
     })
+}
+
+/// Sets these tags on a key (kms:TagResource; a tag already there takes the new value).
+pub async fn tag_key(aws: &Aws, key_id: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
+    aws.kms
+        .tag_resource()
+        .key_id(key_id)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build())
+                .collect::<Result<Vec<_>, _>>()
+                .expect("tags have keys and values"),
+        ))
+        .send()
+        .await
+        .map_err(|e| classify("kms:TagResource", e))?;
+    Ok(())
+}
+
+/// The tags a key carries (kms:ListResourceTags).
+pub async fn key_tags(aws: &Aws, key_id: &str) -> Result<Vec<(String, String)>, AwsError> {
+    let out = aws
+        .kms
+        .list_resource_tags()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(|e| classify("kms:ListResourceTags", e))?;
+    Ok(out
+        .tags()
+        .iter()
+        .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
+        .collect())
 }
 
 pub async fn enable_key_rotation(aws: &Aws, key_id: &str) -> Result<(), AwsError> {
@@ -106,41 +135,82 @@ pub async fn update_alias(aws: &Aws, alias: &str, key_id: &str) -> Result<(), Aw
     Ok(())
 }
 
-/// Keys carrying a tag, found by listing (KMS has no tag filter). Used to adopt a key whose
-/// alias was never made.
-/// Keys carrying the tag `key` = `value`, and the keys whose tags could not be read (a key
-/// policy may deny ListResourceTags to everyone but its owners).
-pub struct KeysTagged {
+/// What a key's tags say about whose it is, for the tag `key` = `value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagVerdict {
+    /// It carries `key` = `value`.
+    Ours,
+    /// It carries no `key` tag at all: made by a run stopped before it tagged the key, or
+    /// nobody's.
+    Untagged,
+    /// It carries `key` with another value.
+    Foreign,
+}
+
+pub fn tag_verdict(tags: &[(String, String)], key: &str, value: &str) -> TagVerdict {
+    match tags.iter().find(|(k, _)| k == key) {
+        Some((_, v)) if v == value => TagVerdict::Ours,
+        Some(_) => TagVerdict::Foreign,
+        None => TagVerdict::Untagged,
+    }
+}
+
+/// Keys found by listing (KMS has no tag or description filter).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeysFound {
+    /// Keys carrying the tag `key` = `value`.
     pub found: Vec<String>,
+    /// Keys carrying no `key` tag whose description the caller's test accepted.
+    pub described: Vec<String>,
+    /// Keys whose tags (or, untagged, whose description) could not be read: a key policy may
+    /// deny ListResourceTags or DescribeKey to everyone but its owners.
     pub unreadable: Vec<String>,
 }
 
-pub async fn find_keys_tagged(aws: &Aws, key: &str, value: &str) -> Result<KeysTagged, AwsError> {
-    let mut keys = KeysTagged {
-        found: Vec::new(),
-        unreadable: Vec::new(),
-    };
+/// Keys carrying the tag `key` = `value`; with `described`, also the keys that carry no `key`
+/// tag and whose description it accepts (one kms:DescribeKey per untagged key).
+pub async fn find_keys(
+    aws: &Aws,
+    key: &str,
+    value: &str,
+    described: Option<&(dyn Fn(&str) -> bool + Sync)>,
+) -> Result<KeysFound, AwsError> {
+    let mut keys = KeysFound::default();
     let mut pages = aws.kms.list_keys().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| classify("kms:ListKeys", e))?;
         for k in page.keys() {
             let Some(id) = k.key_id() else { continue };
-            let tags = match aws.kms.list_resource_tags().key_id(id).send().await {
+            let tags = match key_tags(aws, id).await {
                 Ok(tags) => tags,
-                Err(e) => match classify("kms:ListResourceTags", e) {
-                    AwsError::AccessDenied { .. } => {
-                        keys.unreadable.push(id.to_string());
-                        continue;
-                    }
-                    other => return Err(other),
-                },
+                Err(AwsError::AccessDenied { .. }) => {
+                    keys.unreadable.push(id.to_string());
+                    continue;
+                }
+                Err(other) => return Err(other),
             };
-            if tags
-                .tags()
-                .iter()
-                .any(|t| t.tag_key() == key && t.tag_value() == value)
-            {
-                keys.found.push(id.to_string());
+            match tag_verdict(&tags, key, value) {
+                TagVerdict::Ours => keys.found.push(id.to_string()),
+                TagVerdict::Foreign => {}
+                TagVerdict::Untagged => {
+                    let Some(accepts) = described else { continue };
+                    match aws.kms.describe_key().key_id(id).send().await {
+                        Ok(out) => {
+                            let description = out
+                                .key_metadata()
+                                .and_then(|m| m.description())
+                                .unwrap_or_default();
+                            if accepts(description) {
+                                keys.described.push(id.to_string());
+                            }
+                        }
+                        Err(e) => match classify("kms:DescribeKey", e) {
+                            AwsError::AccessDenied { .. } => keys.unreadable.push(id.to_string()),
+                            err if err.is_not_found() => {}
+                            err => return Err(err),
+                        },
+                    }
+                }
             }
         }
     }
@@ -187,4 +257,40 @@ pub async fn key_arns(aws: &Aws) -> Result<Vec<String>, AwsError> {
         );
     }
     Ok(arns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_key_is_ours_untagged_or_foreign_by_its_cluster_tag_alone() {
+        let key = "eksboot:cluster";
+        assert_eq!(
+            tag_verdict(&tags(&[("Name", "x"), (key, "demo")]), key, "demo"),
+            TagVerdict::Ours
+        );
+        assert_eq!(
+            tag_verdict(&tags(&[(key, "other")]), key, "demo"),
+            TagVerdict::Foreign
+        );
+        // Other tags, even eksboot's, do not make a key ours or someone else's.
+        assert_eq!(
+            tag_verdict(&tags(&[("eksboot:region", "us-west-2")]), key, "demo"),
+            TagVerdict::Untagged
+        );
+        assert_eq!(tag_verdict(&[], key, "demo"), TagVerdict::Untagged);
+        // An empty value is another cluster's, not untagged.
+        assert_eq!(
+            tag_verdict(&tags(&[(key, "")]), key, "demo"),
+            TagVerdict::Foreign
+        );
+    }
 }

@@ -349,6 +349,25 @@ pub fn done_if_gone<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
     }
 }
 
+/// IAM authorizes a request before the service looks its target up, so a delete scoped by the
+/// target's tags, repeated after its first answer was lost, is denied (the tags went with the
+/// target) where an unscoped one would be told "not found". A denied delete whose target
+/// `still_there` says is gone is reported as not found, so [`done_if_gone`] holds for it.
+pub async fn gone_when_denied<F>(
+    result: Result<(), AwsError>,
+    still_there: F,
+) -> Result<(), AwsError>
+where
+    F: std::future::Future<Output = Result<bool, AwsError>>,
+{
+    match result {
+        Err(AwsError::AccessDenied {
+            action, failure, ..
+        }) if matches!(still_there.await, Ok(false)) => Err(AwsError::NotFound { action, failure }),
+        other => other,
+    }
+}
+
 /// A create or attach whose target already exists (a repeat after a lost answer, or a run
 /// stopped after it) is done; callers check first that what exists is theirs.
 pub fn done_if_exists<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {

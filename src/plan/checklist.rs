@@ -39,6 +39,8 @@ pub fn evaluate(profile: &Profile) -> Vec<Check> {
         ),
     });
 
+    checks.push(boundary(profile));
+
     checks.push(match &profile.security.secrets_key {
         SecretsKey::Create => check(
             "secrets-encryption",
@@ -168,4 +170,99 @@ pub fn evaluate(profile: &Profile) -> Vec<Check> {
     );
 
     checks
+}
+
+/// What the printed caller policy can reach through the roles eksboot creates, and whether a
+/// permissions boundary caps it.
+fn boundary(profile: &Profile) -> Check {
+    let creator = &profile.security.creator_role;
+    match (&profile.security.permissions_boundary, creator) {
+        (None, CreatorRole::Create) => check(
+            "role-boundary",
+            Some(false),
+            "no permissions boundary: whoever holds the policy `eksboot permissions` prints can give the creator role anything; to cap what eksboot's roles can ever be given, set security.permissions_boundary",
+        ),
+        (None, CreatorRole::Existing(_)) => check(
+            "role-boundary",
+            Some(false),
+            "no permissions boundary: whoever holds the policy `eksboot permissions` prints can create the cluster and node roles and attach their policies; to cap what they can ever be given, set security.permissions_boundary",
+        ),
+        (Some(arn), CreatorRole::Create) => check(
+            "role-boundary",
+            Some(true),
+            format!("every role eksboot creates, the creator role included, is bounded by {arn}: the printed policy cannot give them more"),
+        ),
+        (Some(arn), CreatorRole::Existing(role)) => check(
+            "role-boundary",
+            Some(true),
+            format!("the cluster and node roles eksboot creates are bounded by {arn}; your creator role {role} is not given it (eksboot never changes a role it did not create)"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checks(security: &str) -> Check {
+        let p = Profile::parse(
+            &format!(
+                "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n[security]\n{security}\n"
+            ),
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        let all = evaluate(&p);
+        assert_eq!(all[1].id, "role-boundary", "right after creator-role");
+        all[1].clone()
+    }
+
+    #[test]
+    fn without_a_boundary_the_checklist_says_what_the_printed_policy_can_reach() {
+        let none = checks("");
+        assert_eq!(none.ok, Some(false));
+        assert!(
+            none.note.contains("can give the creator role anything"),
+            "{}",
+            none.note
+        );
+        assert!(
+            none.note.contains("security.permissions_boundary"),
+            "{}",
+            none.note
+        );
+
+        let brought = checks("creator_role = \"arn:aws:iam::123456789012:role/mine\"");
+        assert_eq!(brought.ok, Some(false));
+        assert!(
+            brought.note.contains("security.permissions_boundary"),
+            "{}",
+            brought.note
+        );
+        assert!(!brought.note.contains("creator role"), "{}", brought.note);
+    }
+
+    #[test]
+    fn with_a_boundary_the_checklist_names_it_and_who_is_not_given_it() {
+        let arn = "arn:aws:iam::123456789012:policy/eks-boundary";
+        let set = checks(&format!("permissions_boundary = \"{arn}\""));
+        assert_eq!(set.ok, Some(true));
+        assert!(
+            set.note.contains(arn) && set.note.contains("the creator role included"),
+            "{}",
+            set.note
+        );
+
+        let brought = checks(&format!(
+            "creator_role = \"arn:aws:iam::123456789012:role/mine\"\npermissions_boundary = \"{arn}\""
+        ));
+        assert_eq!(brought.ok, Some(true));
+        assert!(
+            brought
+                .note
+                .contains("your creator role arn:aws:iam::123456789012:role/mine is not given it"),
+            "{}",
+            brought.note
+        );
+    }
 }

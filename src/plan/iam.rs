@@ -140,33 +140,110 @@ pub struct CreatorScope<'a> {
     pub launch_template_arn: Option<&'a str>,
 }
 
+/// The EKS service-linked roles EKS checks (and creates when missing) as the caller of
+/// CreateCluster and CreateNodegroup: `(service principal, role ARN)`.
+pub fn eks_service_linked_roles(region: &str, account: &str) -> [(&'static str, String); 2] {
+    let p = partition(region);
+    [
+        (
+            "eks.amazonaws.com",
+            format!("arn:{p}:iam::{account}:role/aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS"),
+        ),
+        (
+            "eks-nodegroup.amazonaws.com",
+            format!("arn:{p}:iam::{account}:role/aws-service-role/eks-nodegroup.amazonaws.com/AWSServiceRoleForAmazonEKSNodegroup"),
+        ),
+    ]
+}
+
+/// The ARN pattern of every EKS OIDC issuer of a region registered in IAM
+/// (`oidc-provider/oidc.eks.REGION.DNS_SUFFIX/id/*`): a cluster's issuer id is known only once
+/// EKS made the cluster, so this cluster's is one of these; deleting is further conditioned on
+/// the provider's `eksboot:cluster` tag.
+pub fn eks_issuer_pattern(region: &str, account: &str) -> String {
+    format!(
+        "arn:{}:iam::{account}:oidc-provider/oidc.eks.{region}.{}/id/*",
+        partition(region),
+        dns_suffix(region)
+    )
+}
+
+/// The tag keys eksboot puts on what it creates (see `Ctx::tags`): creation may carry these
+/// and no others.
+pub const EKSBOOT_TAG_KEYS: [&str; 5] = [
+    "eksboot:cluster",
+    "eksboot:region",
+    "eksboot:run",
+    "eksboot:step",
+    "Name",
+];
+
 /// The creator role's least-privilege inline policy.
+///
+/// Besides the calls eksboot makes as the creator, it holds what AWS checks as the creator on
+/// its behalf: iam:PassRole of the cluster and node roles, kms:DescribeKey and kms:CreateGrant
+/// on the secrets key (EKS, at CreateCluster), iam:GetRole on the EKS service-linked roles and
+/// iam:CreateServiceLinkedRole when they are missing (at CreateCluster and CreateNodegroup:
+/// "Failed to validate if SLR … already exists due to missing permissions for 'iam:GetRole'"),
+/// ec2:RunInstances and ec2:CreateTags with the node launch template, and the launch-template
+/// reads EKS makes to validate it ("You are not authorized to describe the launch template
+/// version"). Deleting the OIDC provider and reading it are granted whatever
+/// `oidc_provider` says: `apply` retires a provider the new profile dropped as the creator,
+/// after the policy for the new profile is written.
 pub fn creator_inline_policy(s: &CreatorScope) -> Value {
     let p = partition(s.region);
     let eks = |resource: &str| format!("arn:{p}:eks:{}:{}:{resource}", s.region, s.account);
+    let ec2 = |resource: &str| format!("arn:{p}:ec2:{}:{}:{resource}", s.region, s.account);
     let cluster_arn = eks(&format!("cluster/{}", s.cluster));
+    let nodegroups = eks(&format!("nodegroup/{}/*", s.cluster));
+    let addons = eks(&format!("addon/{}/*", s.cluster));
+    let access_entries = eks(&format!("access-entry/{}/*", s.cluster));
+    let request_tagged =
+        json!({"StringEquals": {format!("aws:RequestTag/{CLUSTER_TAG}"): s.cluster}});
     let mut pass_roles = vec![s.cluster_role_arn.to_string()];
     pass_roles.extend(s.node_role_arn.map(str::to_string));
+    let slrs = eks_service_linked_roles(s.region, s.account);
+    let issuers = eks_issuer_pattern(s.region, s.account);
 
     let mut statements = vec![
+        // CreateCluster has no resource to scope to (the Service Authorization Reference lists
+        // none): the request's tag is the scope.
         json!({
             "Sid": "CreateThisClusterOnlyWithItsTag",
             "Effect": "Allow",
-            "Action": ["eks:CreateCluster", "eks:TagResource"],
+            "Action": "eks:CreateCluster",
             "Resource": "*",
-            "Condition": {"StringEquals": {format!("aws:RequestTag/{CLUSTER_TAG}"): s.cluster}}
+            "Condition": request_tagged.clone()
+        }),
+        // Tags given at create are authorized as eks:TagResource on the new resource: only this
+        // cluster's, and only with its tag.
+        json!({
+            "Sid": "TagThisClustersResourcesAtCreation",
+            "Effect": "Allow",
+            "Action": "eks:TagResource",
+            "Resource": [
+                cluster_arn.clone(), nodegroups.clone(), addons.clone(), access_entries.clone()
+            ],
+            "Condition": request_tagged.clone()
         }),
         json!({
             "Sid": "ManageThisCluster",
             "Effect": "Allow",
             "Action": [
                 "eks:DescribeCluster", "eks:DeleteCluster", "eks:UpdateClusterConfig",
-                "eks:UpdateClusterVersion",
-                "eks:DescribeUpdate", "eks:ListNodegroups", "eks:CreateNodegroup",
+                "eks:UpdateClusterVersion", "eks:ListNodegroups", "eks:CreateNodegroup",
                 "eks:ListAddons", "eks:CreateAddon", "eks:ListAccessEntries",
-                "eks:CreateAccessEntry", "eks:ListTagsForResource"
+                "eks:CreateAccessEntry"
             ],
-            "Resource": cluster_arn
+            "Resource": cluster_arn.clone()
+        }),
+        // DescribeUpdate is authorized on the cluster and, for a node group's update, on the
+        // node group too (eksboot never asks it about an add-on's update).
+        json!({
+            "Sid": "FollowThisClustersUpdates",
+            "Effect": "Allow",
+            "Action": "eks:DescribeUpdate",
+            "Resource": [cluster_arn, nodegroups.clone()]
         }),
         json!({
             "Sid": "ManageThisClustersParts",
@@ -174,21 +251,15 @@ pub fn creator_inline_policy(s: &CreatorScope) -> Value {
             "Action": [
                 "eks:DescribeNodegroup", "eks:DeleteNodegroup", "eks:UpdateNodegroupConfig",
                 "eks:UpdateNodegroupVersion", "eks:DescribeAddon", "eks:DeleteAddon",
-                "eks:UpdateAddon",
-                "eks:DescribeAccessEntry", "eks:DeleteAccessEntry",
-                "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy",
+                "eks:UpdateAddon", "eks:DeleteAccessEntry", "eks:AssociateAccessPolicy",
                 "eks:ListAssociatedAccessPolicies"
             ],
-            "Resource": [
-                eks(&format!("nodegroup/{}/*", s.cluster)),
-                eks(&format!("addon/{}/*", s.cluster)),
-                eks(&format!("access-entry/{}/*", s.cluster))
-            ]
+            "Resource": [nodegroups, addons, access_entries]
         }),
         json!({
             "Sid": "ReadWhatEksOffers",
             "Effect": "Allow",
-            "Action": ["eks:DescribeClusterVersions", "eks:DescribeAddonVersions"],
+            "Action": "eks:DescribeAddonVersions",
             "Resource": "*"
         }),
         json!({
@@ -227,31 +298,76 @@ pub fn creator_inline_policy(s: &CreatorScope) -> Value {
             "Resource": "*"
         }),
         json!({
+            "Sid": "CheckEksServiceLinkedRoles",
+            "Effect": "Allow",
+            "Action": "iam:GetRole",
+            "Resource": slrs.iter().map(|(_, arn)| arn.clone()).collect::<Vec<_>>()
+        }),
+        json!({
             "Sid": "CreateEksServiceLinkedRoles",
             "Effect": "Allow",
             "Action": "iam:CreateServiceLinkedRole",
-            "Resource": [
-                format!("arn:{p}:iam::{}:role/aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS", s.account),
-                format!("arn:{p}:iam::{}:role/aws-service-role/eks-nodegroup.amazonaws.com/AWSServiceRoleForAmazonEKSNodegroup", s.account)
-            ],
-            "Condition": {"StringEquals": {"iam:AWSServiceName": ["eks.amazonaws.com", "eks-nodegroup.amazonaws.com"]}}
+            "Resource": slrs.iter().map(|(_, arn)| arn.clone()).collect::<Vec<_>>(),
+            "Condition": {"StringEquals": {"iam:AWSServiceName": slrs.iter().map(|(svc, _)| *svc).collect::<Vec<_>>()}}
+        }),
+        json!({
+            "Sid": "ReadThisRegionsEksIssuers",
+            "Effect": "Allow",
+            "Action": "iam:GetOpenIDConnectProvider",
+            "Resource": issuers.clone()
+        }),
+        json!({
+            "Sid": "RemoveThisClustersOidcIssuer",
+            "Effect": "Allow",
+            "Action": "iam:DeleteOpenIDConnectProvider",
+            "Resource": issuers.clone(),
+            "Condition": {"StringEquals": {format!("aws:ResourceTag/{CLUSTER_TAG}"): s.cluster}}
         }),
     ];
     if let Some(template) = s.launch_template_arn {
         // CreateNodegroup with a launch template fails ("You are not authorized to launch
         // instances with this launch template") unless the caller may run instances with it.
+        // RunInstances is authorized on every resource of the launch: what it makes (the
+        // instance, its volumes and interface), the template, the image, and where it lands.
+        // One Allow names every resource type of the launch (the linter wants them together);
+        // explicit Denies then keep nodes out of any subnet but this cluster's and out of any
+        // security group but this cluster's (eksboot's, or the cluster security group EKS
+        // made and tagged `aws:eks:cluster-name`: the template names no group, so EKS uses
+        // it). A Deny's missing tag counts as "not equal": an untagged subnet is refused too.
         statements.push(json!({
             "Sid": "LaunchNodesWithThisTemplateOnly",
             "Effect": "Allow",
             "Action": "ec2:RunInstances",
-            "Resource": "*",
+            "Resource": [
+                ec2("instance/*"), ec2("volume/*"), ec2("network-interface/*"),
+                template.to_string(),
+                format!("arn:{p}:ec2:{}::image/*", s.region),
+                ec2("subnet/*"), ec2("security-group/*")
+            ],
             "Condition": {"ArnLike": {"ec2:LaunchTemplate": template}}
+        }));
+        statements.push(json!({
+            "Sid": "NoNodesInAnotherSubnet",
+            "Effect": "Deny",
+            "Action": "ec2:RunInstances",
+            "Resource": ec2("subnet/*"),
+            "Condition": {"StringNotEquals": {format!("aws:ResourceTag/{CLUSTER_TAG}"): s.cluster}}
+        }));
+        statements.push(json!({
+            "Sid": "NoNodesInAnotherSecurityGroup",
+            "Effect": "Deny",
+            "Action": "ec2:RunInstances",
+            "Resource": ec2("security-group/*"),
+            "Condition": {"StringNotEquals": {
+                format!("aws:ResourceTag/{CLUSTER_TAG}"): s.cluster,
+                "aws:ResourceTag/aws:eks:cluster-name": s.cluster
+            }}
         }));
         statements.push(json!({
             "Sid": "TagNodesAtLaunchOnly",
             "Effect": "Allow",
             "Action": "ec2:CreateTags",
-            "Resource": "*",
+            "Resource": [ec2("instance/*"), ec2("volume/*"), ec2("network-interface/*")],
             "Condition": {"StringEquals": {"ec2:CreateAction": "RunInstances"}}
         }));
     }
@@ -259,19 +375,37 @@ pub fn creator_inline_policy(s: &CreatorScope) -> Value {
         statements.push(json!({
             "Sid": "RegisterThisClustersOidcIssuer",
             "Effect": "Allow",
-            "Action": [
-                "iam:CreateOpenIDConnectProvider", "iam:GetOpenIDConnectProvider",
-                "iam:TagOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider"
-            ],
-            "Resource": format!("arn:{p}:iam::{}:oidc-provider/oidc.eks.{}.{}/id/*", s.account, s.region, dns_suffix(s.region))
+            "Action": ["iam:CreateOpenIDConnectProvider", "iam:TagOpenIDConnectProvider"],
+            "Resource": issuers,
+            "Condition": request_tagged
         }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-/// Key policy: the account administers the key through IAM; the creator and cluster roles may
-/// use it for envelope encryption of secrets.
-pub fn key_policy(region: &str, account: &str, users: &[String]) -> Value {
+/// What the key policy lets the caller (the identity running eksboot) do to this key: tag it
+/// right after CreateKey, turn rotation on, point this cluster's alias at it and schedule its
+/// deletion. In a key policy, `Resource: "*"` means this key.
+pub const KEY_CALLER_ACTIONS: [&str; 6] = [
+    "kms:TagResource",
+    "kms:EnableKeyRotation",
+    "kms:ScheduleKeyDeletion",
+    "kms:CreateAlias",
+    "kms:UpdateAlias",
+    "kms:DeleteAlias",
+];
+
+/// Key policy: the account administers the key through IAM (this statement also satisfies
+/// KMS's lockout check at CreateKey: the policy must let the caller call PutKeyPolicy later,
+/// <https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html>); the creator and
+/// cluster roles may use it for envelope encryption of secrets; and `caller` (the IAM user, or
+/// the role with its path, running eksboot) may tag, rotate, alias and retire it.
+///
+/// The caller's tagging comes from here, not from IAM: eksboot creates the key untagged and
+/// tags it next, so the caller's IAM policy needs no kms:TagResource, which IAM could not limit
+/// to the key being created
+/// (<https://docs.aws.amazon.com/kms/latest/developerguide/tag-permissions.html>).
+pub fn key_policy(region: &str, account: &str, users: &[String], caller: &str) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -287,6 +421,13 @@ pub fn key_policy(region: &str, account: &str, users: &[String]) -> Value {
                 "Effect": "Allow",
                 "Principal": {"AWS": users},
                 "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"],
+                "Resource": "*"
+            },
+            {
+                "Sid": "TheCallerSetsUpAndRetiresTheKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": caller},
+                "Action": KEY_CALLER_ACTIONS,
                 "Resource": "*"
             }
         ]
@@ -329,7 +470,6 @@ mod tests {
         let text = serde_json::to_string(&doc).unwrap();
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), doc);
         for statement in statements(&doc) {
-            assert_eq!(statement["Effect"], "Allow");
             for action in actions(statement) {
                 assert!(!action.contains('*'), "wildcard action {action}");
             }
@@ -345,12 +485,15 @@ mod tests {
                 let read_only = acts
                     .iter()
                     .all(|a| a.starts_with("ec2:Describe") || a.starts_with("eks:Describe"));
+                assert!(
+                    !acts
+                        .iter()
+                        .any(|a| a == "ec2:RunInstances" || a == "ec2:CreateTags"),
+                    "RunInstances and its tags are scoped by resource type: {statement}"
+                );
                 let conditioned = statement["Condition"]["StringEquals"]
                     ["aws:RequestTag/eksboot:cluster"]
-                    == "demo"
-                    || statement["Condition"]["ArnLike"]["ec2:LaunchTemplate"]
-                        == "arn:aws:ec2:us-west-2:123456789012:launch-template/lt-0abc"
-                    || statement["Condition"]["StringEquals"]["ec2:CreateAction"] == "RunInstances";
+                    == "demo";
                 assert!(read_only || conditioned, "unscoped statement {statement}");
             }
         }
@@ -399,7 +542,7 @@ mod tests {
         let doc = creator_inline_policy(&scope());
         let run = statements(&doc)
             .iter()
-            .find(|st| st["Action"] == "ec2:RunInstances")
+            .find(|st| st["Action"] == "ec2:RunInstances" && st["Effect"] == "Allow")
             .expect("a RunInstances statement");
         assert_eq!(
             run["Condition"]["ArnLike"]["ec2:LaunchTemplate"],
@@ -467,13 +610,22 @@ mod tests {
     }
 
     #[test]
-    fn oidc_statement_only_when_asked() {
+    fn oidc_registration_only_when_asked_removal_always() {
         let mut s = scope();
         s.oidc_provider = false;
         let doc = creator_inline_policy(&s);
-        assert!(!serde_json::to_string(&doc)
-            .unwrap()
-            .contains("OpenIDConnect"));
+        let all: Vec<String> = statements(&doc).iter().flat_map(actions).collect();
+        assert!(!all.iter().any(|a| a == "iam:CreateOpenIDConnectProvider"));
+        assert!(!all.iter().any(|a| a == "iam:TagOpenIDConnectProvider"));
+        // apply retires a provider the new profile dropped, as the creator, under this policy.
+        let remove = statements(&doc)
+            .iter()
+            .find(|st| st["Action"] == "iam:DeleteOpenIDConnectProvider")
+            .expect("deleting stays granted");
+        assert_eq!(
+            remove["Condition"]["StringEquals"]["aws:ResourceTag/eksboot:cluster"],
+            "demo"
+        );
         s.node_role_arn = None;
         let doc = creator_inline_policy(&s);
         let pass = statements(&doc)
@@ -510,14 +662,18 @@ mod tests {
     }
 
     #[test]
-    fn key_policy_lets_the_account_administer_and_our_roles_use() {
+    fn key_policy_lets_the_account_administer_our_roles_use_and_the_caller_tag() {
         let users = vec![
             "arn:aws:iam::123456789012:role/demo-creator".to_string(),
             "arn:aws:iam::123456789012:role/demo-cluster".to_string(),
         ];
-        let doc = key_policy("us-west-2", "123456789012", &users);
+        let caller = "arn:aws:iam::123456789012:role/team/Admin";
+        let doc = key_policy("us-west-2", "123456789012", &users, caller);
         let st = statements(&doc);
+        assert_eq!(st.len(), 3);
+        // The lockout check at CreateKey: the account (so IAM) may still PutKeyPolicy.
         assert_eq!(st[0]["Principal"]["AWS"], "arn:aws:iam::123456789012:root");
+        assert_eq!(st[0]["Action"], "kms:*");
         assert_eq!(st[1]["Principal"]["AWS"], json!(users));
         assert_eq!(
             st[1]["Action"],
@@ -527,6 +683,27 @@ mod tests {
                 "kms:DescribeKey",
                 "kms:CreateGrant"
             ])
+        );
+        // The caller, named with its path, may tag this key (and only this key: "*" in a key
+        // policy is the key) and retire it; it may not use it, nor replace its policy.
+        assert_eq!(st[2]["Principal"]["AWS"], caller);
+        assert_eq!(st[2]["Resource"], "*");
+        let acts = actions(&st[2]);
+        assert!(acts.contains(&"kms:TagResource".to_string()));
+        assert!(acts.contains(&"kms:ScheduleKeyDeletion".to_string()));
+        for never in [
+            "kms:PutKeyPolicy",
+            "kms:Decrypt",
+            "kms:CreateGrant",
+            "kms:*",
+        ] {
+            assert!(!acts.contains(&never.to_string()), "{never}");
+        }
+        assert!(st[2].get("Condition").is_none());
+        let cn = key_policy("cn-north-1", "123456789012", &users, caller);
+        assert_eq!(
+            statements(&cn)[0]["Principal"]["AWS"],
+            "arn:aws-cn:iam::123456789012:root"
         );
     }
 

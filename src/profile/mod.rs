@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use ipnet::Ipv4Net;
 use serde::{Serialize, Serializer};
 
+pub(crate) use validate::{check_boundary_arn, is_principal_arn, is_role_arn};
 pub use validate::{instance_arch, is_valid_cluster_name, MAX_CLUSTER_NAME_LEN};
-pub(crate) use validate::{is_principal_arn, is_role_arn};
 
 /// The one profile format this build reads and writes.
 pub const PROFILE_VERSION: u32 = 1;
@@ -70,6 +70,11 @@ pub struct ClusterSettings {
 pub struct SecuritySettings {
     pub creator_role: CreatorRole,
     pub secrets_key: SecretsKey,
+    /// A managed policy ARN set as the permissions boundary of every role eksboot creates, so
+    /// whoever may write those roles' policies still cannot grant more than it. `None`: no
+    /// boundary (the default; profiles and state files from before the field read the same).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -39,6 +39,7 @@ pub struct RawCluster {
 pub struct RawSecurity {
     pub creator_role: Field<String>,
     pub secrets_key: Field<String>,
+    pub permissions_boundary: Field<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

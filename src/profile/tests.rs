@@ -631,3 +631,89 @@ fn shipped_example_profiles_are_valid() {
     assert_eq!(private.network.pattern, Pattern::Private);
     assert_eq!(private.cluster.endpoint_access, EndpointAccess::Private);
 }
+
+#[test]
+fn permissions_boundary_is_a_managed_policy_of_the_clusters_partition() {
+    assert_eq!(ok(MINIMAL).security.permissions_boundary, None);
+    for arn in [
+        "arn:aws:iam::123456789012:policy/eks-boundary",
+        "arn:aws:iam::123456789012:policy/team/platform/eks-boundary",
+        "arn:aws:iam::aws:policy/PowerUserAccess",
+    ] {
+        let p = ok(&with(
+            "security",
+            &format!("permissions_boundary = \"{arn}\""),
+        ));
+        assert_eq!(p.security.permissions_boundary.as_deref(), Some(arn));
+    }
+    // China's partition for a China region.
+    let cn = "[cluster]\nname = \"demo\"\nregion = \"cn-north-1\"\n[security]\npermissions_boundary = \"arn:aws-cn:iam::123456789012:policy/b\"\n";
+    assert!(ok(cn).security.permissions_boundary.is_some());
+
+    for bad in [
+        "arn:aws:iam::123456789012:role/eks-boundary",
+        "arn:aws:iam::123456789012:policy/",
+        "arn:aws:iam::123456789012:policy/trailing/",
+        "arn:aws:iam:us-west-2:123456789012:policy/b",
+        "arn:aws:s3:::bucket",
+        "arn:aws:iam::12345:policy/b",
+        "eks-boundary",
+    ] {
+        one_problem(
+            &with("security", &format!("permissions_boundary = \"{bad}\"")),
+            "security.permissions_boundary",
+            &[
+                "is not an IAM managed policy ARN",
+                "5:24",
+                "arn:aws:iam::123456789012:policy/",
+            ],
+        );
+    }
+    one_problem(
+        &with(
+            "security",
+            "permissions_boundary = \"arn:aws-cn:iam::123456789012:policy/b\"",
+        ),
+        "security.permissions_boundary",
+        &["aws-cn partition", "us-west-2 is in aws"],
+    );
+    let wrong_type = parse(&with("security", "permissions_boundary = 3")).unwrap_err();
+    assert!(wrong_type.to_string().contains("5:24"), "{wrong_type}");
+}
+
+#[test]
+fn permissions_boundary_is_written_only_when_set() {
+    let none = ok(MINIMAL);
+    assert!(!none.to_toml().contains("permissions_boundary"));
+    let arn = "arn:aws:iam::123456789012:policy/eks-boundary";
+    let with_boundary = ok(&with(
+        "security",
+        &format!("permissions_boundary = \"{arn}\""),
+    ));
+    let text = with_boundary.to_toml();
+    assert!(
+        text.contains(&format!("permissions_boundary = \"{arn}\"")),
+        "{text}"
+    );
+    assert_eq!(ok(&text), with_boundary);
+    assert_ne!(with_boundary.content_hash(), none.content_hash());
+}
+
+/// A state file keeps the hash of the profile it was made from; resume and teardown compare it
+/// with the profile's hash now. A profile without a boundary must hash as it did before the
+/// field existed, so older state files still match.
+#[test]
+fn a_profile_without_a_boundary_hashes_as_before_the_field_existed() {
+    use sha2::{Digest, Sha256};
+    // The minimal profile as the previous release serialised it for its content hash.
+    let before = r#"{"version":1,"cluster":{"name":"demo","region":"us-west-2","endpoint_access":"public-and-private","public_access_cidrs":["0.0.0.0/0"],"log_types":["api","audit","authenticator","controllerManager","scheduler"],"log_retention_days":90,"admins":[],"addons":["vpc-cni","kube-proxy","coredns","eks-pod-identity-agent"],"oidc_provider":true},"security":{"creator_role":"create","secrets_key":"create"},"network":{"pattern":"public-and-private","vpc_cidr":"10.0.0.0/16","availability_zones":2,"nat":"per-az"},"nodes":{"enabled":true,"instance_types":["t3.medium"],"min_size":1,"desired_size":2,"max_size":3,"disk_size_gib":20}}"#;
+    let old_hash = format!("{:x}", Sha256::digest(before.as_bytes()));
+    assert_eq!(ok(MINIMAL).content_hash(), old_hash);
+    // A state file keeps those settings; resume and teardown read them back as a profile
+    // (JSON to TOML, then parsed): no boundary, and the same hash.
+    let settings: serde_json::Value = serde_json::from_str(before).unwrap();
+    let stored = ok(&toml::to_string(&settings).unwrap());
+    assert_eq!(stored.security.permissions_boundary, None);
+    assert_eq!(stored.content_hash(), old_hash);
+    assert_eq!(serde_json::to_string(&stored).unwrap(), before);
+}

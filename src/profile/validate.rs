@@ -533,6 +533,36 @@ fn is_iam_name_path(rest: &str) -> bool {
             .all(|ch| ch.is_ascii_alphanumeric() || "+=,.@_-/".contains(ch))
 }
 
+/// A managed policy usable as a permissions boundary: `arn:PARTITION:iam::ACCOUNT:policy/path/name`
+/// in the cluster's partition (IAM takes no boundary from another partition), the account a
+/// 12-digit id or `aws` (an AWS managed policy).
+pub(crate) fn check_boundary_arn(value: &str, region: &str) -> Result<(), String> {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    let [arn, partition, service, arn_region, account, resource] = parts[..] else {
+        return Err(format!("\"{value}\" is not an IAM managed policy ARN"));
+    };
+    let account_ok =
+        account == "aws" || (account.len() == 12 && account.chars().all(|ch| ch.is_ascii_digit()));
+    let is_policy = arn == "arn"
+        && partition.starts_with("aws")
+        && service == "iam"
+        && arn_region.is_empty()
+        && account_ok
+        && resource
+            .strip_prefix("policy/")
+            .is_some_and(is_iam_name_path);
+    if !is_policy {
+        return Err(format!("\"{value}\" is not an IAM managed policy ARN"));
+    }
+    let expected = crate::plan::iam::partition(region);
+    if !region.is_empty() && partition != expected {
+        return Err(format!(
+            "the policy is in the {partition} partition, but {region} is in {expected}; a role's boundary must be a policy of its own partition"
+        ));
+    }
+    Ok(())
+}
+
 /// An IAM role ARN: `arn:aws:iam::123456789012:role/path/name`.
 pub(crate) fn is_role_arn(value: &str) -> bool {
     parse_arn(value).is_some_and(|a| {
@@ -604,9 +634,26 @@ fn check_security(c: &mut Checker, security: &RawSecurity, region: &str) -> Secu
             SecretsKey::Existing(v.get_ref().clone())
         }
     };
+    // The boundary applies to the roles eksboot creates (cluster, nodes, and the creator role
+    // when eksboot makes it); a brought creator role is never touched, which plan says.
+    let permissions_boundary = security.permissions_boundary.as_ref().map(|v| {
+        if let Err(why) = check_boundary_arn(v.get_ref(), region) {
+            c.report(
+                v.span(),
+                "security.permissions_boundary",
+                why,
+                &format!(
+                    "a managed policy ARN such as \"arn:{}:iam::123456789012:policy/eks-boundary\", or leave it out for no boundary",
+                    if region.is_empty() { "aws" } else { crate::plan::iam::partition(region) }
+                ),
+            );
+        }
+        v.get_ref().clone()
+    });
     SecuritySettings {
         creator_role,
         secrets_key,
+        permissions_boundary,
     }
 }
 

@@ -41,6 +41,8 @@ pub struct Answers {
     pub name: Option<String>,
     pub kubernetes_version: Option<String>,
     pub creator_role: Option<String>,
+    /// `Some(None)`: answered "no boundary"; `Some(Some(arn))`: that managed policy.
+    pub permissions_boundary: Option<Option<String>>,
     pub secrets_key: Option<String>,
     pub log_types: Option<Vec<String>>,
     pub log_retention_days: Option<u32>,
@@ -74,8 +76,9 @@ fn q(id: &'static str, label: &str, help: &str) -> Question {
 }
 
 /// The order of questions for the full (not fast) path.
-const FULL: [&str; 17] = [
+const FULL: [&str; 18] = [
     "creator_role",
+    "permissions_boundary",
     "secrets_key",
     "log_types",
     "log_retention_days",
@@ -196,6 +199,10 @@ fn value_of(a: &Answers, id: &str) -> String {
         "name" => a.name.clone().unwrap_or_default(),
         "kubernetes_version" => a.kubernetes_version.clone().unwrap_or_default(),
         "creator_role" => a.creator_role.clone().unwrap_or_default(),
+        "permissions_boundary" => match &a.permissions_boundary {
+            Some(Some(arn)) => arn.clone(),
+            _ => "none".into(),
+        },
         "secrets_key" => a.secrets_key.clone().unwrap_or_default(),
         "log_types" => list(&a.log_types),
         "log_retention_days" => a
@@ -289,6 +296,35 @@ pub fn ask_one(
                     .trim()
                     .to_string(),
             });
+        }
+        "permissions_boundary" => {
+            let brought = a.creator_role.as_deref().is_some_and(|r| r != "create");
+            let question = q("permissions_boundary", "Give the roles eksboot creates a permissions boundary?",
+                &format!("A ceiling on what eksboot's roles can ever be given, for accounts where role creation is delegated. Every role eksboot creates gets this managed policy as its boundary, and the permissions eksboot prints then let you create and change those roles only with it.{} Most accounts need none. See https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html",
+                    if brought { " Your own creator role is not given it: eksboot never changes a role it did not create." } else { "" }));
+            let options = vec![
+                "No boundary (default)".to_string(),
+                "Use a managed policy as the boundary".to_string(),
+            ];
+            let current = a.permissions_boundary.clone().flatten();
+            a.permissions_boundary = Some(
+                match p.select(&question, &options, usize::from(current.is_some()))? {
+                    0 => None,
+                    _ => {
+                        let region = d.region.clone();
+                        let arn = p.text(
+                        &q(
+                            "permissions_boundary_arn",
+                            "The boundary policy's ARN",
+                            &format!("A managed policy in this account, for example arn:{}:iam::{}:policy/eks-boundary. Preflight checks that it allows what eksboot's roles need.", crate::plan::iam::partition(&d.region), if d.account.is_empty() { "123456789012" } else { &d.account }),
+                        ),
+                        current.as_deref(),
+                        &move |t| crate::profile::check_boundary_arn(t.trim(), &region),
+                    )?;
+                        Some(arn.trim().to_string())
+                    }
+                },
+            );
         }
         "secrets_key" => {
             let question = q("secrets_key", "How should Kubernetes secrets be encrypted?",
@@ -594,6 +630,7 @@ impl Answers {
             name: text("cluster", "name"),
             kubernetes_version: text("cluster", "kubernetes_version"),
             creator_role: text("security", "creator_role"),
+            permissions_boundary: text("security", "permissions_boundary").map(Some),
             secrets_key: text("security", "secrets_key"),
             log_types: list("cluster", "log_types"),
             log_retention_days: get("cluster", "log_retention_days")
@@ -631,6 +668,7 @@ impl Answers {
             ("name", a.name.is_some()),
             ("kubernetes_version", a.kubernetes_version.is_some()),
             ("creator_role", a.creator_role.is_some()),
+            ("permissions_boundary", a.permissions_boundary.is_some()),
             ("secrets_key", a.secrets_key.is_some()),
             ("log_types", a.log_types.is_some()),
             ("log_retention_days", a.log_retention_days.is_some()),
@@ -703,6 +741,11 @@ impl Answers {
             &mut security,
             "creator_role",
             self.creator_role.clone().map(Into::into),
+        );
+        put(
+            &mut security,
+            "permissions_boundary",
+            self.permissions_boundary.clone().flatten().map(Into::into),
         );
         put(
             &mut security,

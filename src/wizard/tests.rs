@@ -21,6 +21,8 @@ struct Script {
     steps: VecDeque<(&'static str, Reply)>,
     said: Vec<String>,
     rejected: Vec<String>,
+    /// Every question asked: `(id, label, help)`.
+    asked: Vec<(String, String, String)>,
 }
 
 impl Script {
@@ -29,9 +31,13 @@ impl Script {
             steps: steps.into(),
             said: Vec::new(),
             rejected: Vec::new(),
+            asked: Vec::new(),
         }
     }
-    fn next(&mut self, id: &str) -> Reply {
+    fn next(&mut self, q: &Question) -> Reply {
+        self.asked
+            .push((q.id.to_string(), q.label.clone(), q.help.clone()));
+        let id = q.id;
         let (want, reply) = self
             .steps
             .pop_front()
@@ -53,7 +59,7 @@ impl Prompter for Script {
         self.said.push(text.to_string());
     }
     fn confirm(&mut self, q: &Question, _default: bool) -> Result<bool, Asked> {
-        match self.next(q.id) {
+        match self.next(q) {
             Reply::Yes => Ok(true),
             Reply::No => Ok(false),
             Reply::Back => Err(Asked::Back),
@@ -68,7 +74,7 @@ impl Prompter for Script {
         validate: &dyn Fn(&str) -> Result<(), String>,
     ) -> Result<String, Asked> {
         loop {
-            let answer = match self.next(q.id) {
+            let answer = match self.next(q) {
                 Reply::Text("") => default.unwrap_or_default().to_string(),
                 Reply::Text(t) => t.to_string(),
                 Reply::Back => return Err(Asked::Back),
@@ -87,7 +93,7 @@ impl Prompter for Script {
         options: &[String],
         _default: usize,
     ) -> Result<usize, Asked> {
-        match self.next(q.id) {
+        match self.next(q) {
             Reply::Pick(i) => {
                 assert!(i < options.len(), "{} has {} options", q.id, options.len());
                 Ok(i)
@@ -103,7 +109,7 @@ impl Prompter for Script {
         _options: &[String],
         defaults: &[usize],
     ) -> Result<Vec<usize>, Asked> {
-        match self.next(q.id) {
+        match self.next(q) {
             Reply::Picks(p) => Ok(p),
             Reply::Text("") => Ok(defaults.to_vec()),
             Reply::Back => Err(Asked::Back),
@@ -188,6 +194,7 @@ fn full_path(pattern: usize) -> Vec<(&'static str, Reply)> {
     let mut steps = vec![
         ("fast_path", No),
         ("creator_role", Pick(0)),
+        ("permissions_boundary", Pick(0)),
         ("secrets_key", Pick(0)),
         ("log_types", Picks(vec![0, 1])),
         ("log_retention_days", Pick(5)),
@@ -298,7 +305,7 @@ fn esc_goes_back_one_question_and_ctrl_c_quits() {
     let mut s = Script::new(vec![
         ("fast_path", No),
         ("creator_role", Pick(0)),
-        ("secrets_key", Back),
+        ("permissions_boundary", Back),
         ("creator_role", Pick(1)),
         ("creator_role_arn", Text("not-an-arn")),
         (
@@ -309,6 +316,7 @@ fn esc_goes_back_one_question_and_ctrl_c_quits() {
             "creator_role_arn",
             Text("arn:aws:iam::123456789012:role/ops"),
         ),
+        ("permissions_boundary", Pick(0)),
         ("secrets_key", CtrlC),
     ]);
     assert_eq!(
@@ -411,4 +419,150 @@ fn az_names_given_by_flags_are_kept() {
         profile.network.availability_zones,
         crate::profile::AzSpec::Names(vec!["us-west-2b".into(), "us-west-2c".into()])
     );
+}
+
+#[test]
+fn the_boundary_is_asked_in_the_security_task_and_none_is_the_default() {
+    let mut s = Script::new(full_path(0));
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert_eq!(profile.security.permissions_boundary, None);
+    assert!(!profile_file(&profile).contains("permissions_boundary"));
+    let (_, label, help) = s
+        .asked
+        .iter()
+        .find(|(id, _, _)| id == "permissions_boundary")
+        .unwrap();
+    assert_eq!(
+        label,
+        "Give the roles eksboot creates a permissions boundary?"
+    );
+    assert!(
+        help.starts_with("A ceiling on what eksboot's roles can ever be given, for accounts where role creation is delegated."),
+        "{help}"
+    );
+    assert!(!help.contains("Your own creator role"), "{help}");
+    // Right after who creates the cluster, before the secrets key.
+    let order: Vec<&str> = s.asked.iter().map(|(id, _, _)| id.as_str()).collect();
+    assert_eq!(
+        order[1..4],
+        ["creator_role", "permissions_boundary", "secrets_key"]
+    );
+}
+
+#[test]
+fn a_boundary_arn_is_checked_as_it_is_typed_and_saved() {
+    let mut steps = full_path(0);
+    let at = steps
+        .iter()
+        .position(|(id, _)| *id == "permissions_boundary")
+        .unwrap();
+    steps.splice(
+        at..=at,
+        [
+            ("permissions_boundary", Pick(1)),
+            (
+                "permissions_boundary_arn",
+                Text("arn:aws:iam::123456789012:role/eks-boundary"),
+            ),
+            (
+                "permissions_boundary_arn",
+                Text("arn:aws-cn:iam::123456789012:policy/eks-boundary"),
+            ),
+            (
+                "permissions_boundary_arn",
+                Text(" arn:aws:iam::123456789012:policy/eks-boundary "),
+            ),
+        ],
+    );
+    let mut s = Script::new(steps);
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert_eq!(
+        profile.security.permissions_boundary.as_deref(),
+        Some("arn:aws:iam::123456789012:policy/eks-boundary")
+    );
+    assert!(
+        s.rejected[0].contains("is not an IAM managed policy ARN"),
+        "{:?}",
+        s.rejected
+    );
+    assert!(
+        s.rejected[1].contains("aws-cn partition"),
+        "{:?}",
+        s.rejected
+    );
+    let saved = profile_file(&profile);
+    assert!(
+        saved.contains("permissions_boundary = \"arn:aws:iam::123456789012:policy/eks-boundary\""),
+        "{saved}"
+    );
+    assert_eq!(
+        Profile::parse(&saved, std::path::Path::new("s.toml")).unwrap(),
+        profile
+    );
+}
+
+#[test]
+fn with_a_brought_creator_role_the_boundary_help_says_that_role_keeps_its_own() {
+    let mut s = Script::new(vec![
+        ("fast_path", No),
+        ("creator_role", Pick(1)),
+        (
+            "creator_role_arn",
+            Text("arn:aws:iam::123456789012:role/ops"),
+        ),
+        ("permissions_boundary", CtrlC),
+    ]);
+    assert_eq!(
+        run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap_err(),
+        Asked::Cancelled
+    );
+    s.done();
+    let (_, _, help) = s.asked.last().unwrap();
+    assert!(
+        help.contains("Your own creator role is not given it"),
+        "{help}"
+    );
+}
+
+#[test]
+fn a_boundary_given_by_the_profile_is_kept_and_not_asked_and_editable_on_day_two() {
+    let arn = "arn:aws:iam::123456789012:policy/eks-boundary";
+    let mut table = toml::Table::new();
+    let mut security = toml::Table::new();
+    security.insert("permissions_boundary".into(), arn.into());
+    table.insert("security".into(), security.into());
+    let preset = Answers::from_table(&table);
+    assert!(preset.fixed.contains("permissions_boundary"));
+    let mut s = Script::new(vec![
+        ("fast_path", Yes),
+        ("name", Text("kept")),
+        ("public_access_cidrs", Text("")),
+        ("plan", Pick(0)),
+    ]);
+    let (profile, _) = run(&mut s, &discovery(), preset, &plan_text).unwrap();
+    s.done();
+    assert_eq!(profile.security.permissions_boundary.as_deref(), Some(arn));
+
+    // Day two: a running cluster's profile without a boundary; the boundary may be added.
+    let current: toml::Table = toml::from_str(&ok_profile_text()).unwrap();
+    let mut s = Script::new(vec![
+        ("plan", Pick(1)),
+        ("edit", Pick(0)),
+        ("permissions_boundary", Pick(1)),
+        ("permissions_boundary_arn", Text(arn)),
+        ("plan", Pick(0)),
+    ]);
+    let (changed, choice) = change(&mut s, &discovery(), &current, &plan_text).unwrap();
+    s.done();
+    assert_eq!(choice, Choice::Create);
+    assert_eq!(changed.security.permissions_boundary.as_deref(), Some(arn));
+}
+
+/// A running cluster's saved profile (no boundary).
+fn ok_profile_text() -> String {
+    let mut s = Script::new(full_path(0));
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    profile_file(&profile)
 }

@@ -81,6 +81,7 @@ fn plan_json_follows_the_contract() {
         checklist,
         [
             "creator-role",
+            "role-boundary",
             "secrets-encryption",
             "audit-logging",
             "endpoint-access",
@@ -209,10 +210,17 @@ fn permissions_prints_a_policy_offline_and_names_what_is_missing() {
         .success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(text.contains("arn:aws:iam::*:role/demo-creator"), "{text}");
-    assert!(
-        !text.contains("demo-node"),
-        "no node role without nodes: {text}"
-    );
+    // Without nodes no node role is made; one left by an earlier apply may still be retired.
+    let policy: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for statement in policy["Statement"].as_array().unwrap() {
+        let actions = statement["Action"].to_string();
+        if actions.contains("iam:CreateRole") || actions.contains("iam:AttachRolePolicy") {
+            assert!(
+                !statement["Resource"].to_string().contains("demo-node"),
+                "no node role is made without nodes: {statement}"
+            );
+        }
+    }
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("--account"));
     // The creator's policy, for an existing role.
     let (mut cmd, _home) = offline();

@@ -118,7 +118,7 @@ fn check_cluster(run: &Run, e: &Expect) {
             .unwrap();
         let mut want: BTreeSet<String> = [
             format!("arn:aws:iam::{account}:role/{}-creator", e.cluster),
-            format!("arn:aws:iam::{account}:role/x"),
+            format!("arn:aws:iam::{account}:user/eksboot-runner"),
         ]
         .into_iter()
         .collect();
@@ -559,7 +559,7 @@ fn an_existing_creator_role_is_assumed_and_becomes_the_bootstrap_admin() {
         iam.create_role()
             .role_name("team-eks-creator")
             .path("/platform/")
-            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+            .assume_role_policy_document(run.account.trust_runner())
             .send()
             .await
             .unwrap();
@@ -606,7 +606,7 @@ fn an_existing_creator_role_is_assumed_and_becomes_the_bootstrap_admin() {
             "{entries:?}"
         );
         assert!(
-            entries.contains(format!("arn:aws:iam::{account}:role/x").as_str()),
+            entries.contains(format!("arn:aws:iam::{account}:user/eksboot-runner").as_str()),
             "{entries:?}"
         );
         // The key policy lets the existing creator use the key.
@@ -633,6 +633,7 @@ fn an_existing_creator_role_is_assumed_and_becomes_the_bootstrap_admin() {
 #[test]
 fn output_json_gives_one_event_per_line_on_stdout() {
     let run = Run::new(Account::new());
+    run.account.authorize(&root("profiles/dev.toml"), &[]);
     let out = run
         .account
         .eksboot()

@@ -32,7 +32,9 @@ impl Run {
         self.dir.path().join("kube").join("config")
     }
 
+    /// Creates `profile` as the runner, holding the policy `eksboot permissions` prints for it.
     pub fn create(&self, profile: &Path) -> assert_cmd::assert::Assert {
+        self.account.authorize(profile, &[]);
         self.account
             .eksboot()
             .env("EKSBOOT_POLL_MS", "100")
@@ -128,7 +130,7 @@ fn check_secure(run: &Run, cluster: &str, region: &str, retention: i32, admins: 
             st["Principal"]["AWS"],
             format!("arn:aws:iam::{account}:root")
         );
-        let mut principals = vec![format!("arn:aws:iam::{account}:role/x")];
+        let mut principals = vec![format!("arn:aws:iam::{account}:user/eksboot-runner")];
         principals.extend(admins.iter().map(|a| a.to_string()));
         assert_eq!(
             st["Condition"]["ArnEquals"]["aws:PrincipalArn"],
@@ -879,6 +881,7 @@ fn a_changed_profile_is_refused_on_resume_naming_the_fields() {
 #[test]
 fn the_default_state_file_lives_under_dot_eksboot() {
     let account = Account::new();
+    account.authorize(&root("profiles/dev.toml"), &[]);
     let dir = tempfile::tempdir().unwrap();
     account
         .eksboot()
@@ -903,7 +906,7 @@ fn the_default_state_file_lives_under_dot_eksboot() {
     lock.try_lock().expect("lock released");
     let text = std::fs::read_to_string(state).unwrap();
     assert!(
-        !text.contains(account.credentials.secret_access_key()),
+        !text.contains(account.runner.1.as_str()),
         "no credentials in the journal"
     );
 }
@@ -935,7 +938,9 @@ fn a_role_name_taken_by_someone_else_is_refused_before_anything_is_made() {
     block_on(async {
         iam.create_role()
             .role_name("dev-node")
-            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+            .assume_role_policy_document(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+            )
             .send()
             .await
             .unwrap();
@@ -1023,6 +1028,7 @@ fn a_run_killed_and_never_reaped_does_not_block_the_next() {
     // still exists, but the kernel released its lock.
     let run = Run::new(Account::new());
     let profile = root("profiles/dev.toml");
+    run.account.authorize(&profile, &[]);
     let mut child = run
         .account
         .command()

@@ -38,7 +38,12 @@ fn write_profile(run: &Run, text: &str) -> PathBuf {
     path
 }
 
+/// Runs eksboot as the runner, holding the policy printed for the profile it is given (for
+/// `apply`, the changed profile's: that policy must cover what the change retires too).
 fn eksboot(run: &Run, args: &[&str]) -> assert_cmd::assert::Assert {
+    if let Some(at) = args.iter().position(|a| *a == "--profile") {
+        run.account.authorize(Path::new(args[at + 1]), &[]);
+    }
     run.account
         .eksboot()
         .env("EKSBOOT_POLL_MS", "100")
@@ -332,6 +337,7 @@ fn an_apply_stopped_half_way_is_finished_by_resume() {
                 r#""eks-pod-identity-agent", "metrics-server"]"#,
             ),
     );
+    run.account.authorize(&profile, &[]);
     let mut child = run
         .account
         .command()

@@ -5,6 +5,7 @@
 //! and teardown through the same faults leaves nothing. eksboot runs with its production retry
 //! settings (only the waits are shortened).
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -43,7 +44,11 @@ fn profile(file: &str) -> (&'static str, &'static str, &'static str) {
 }
 
 /// `eksboot ARGS` in `run`'s account through `proxy`, with the scaled waits every test uses.
+/// The runner holds the printed policy of the profile in `args`.
 fn via(run: &Run, proxy: &FaultProxy, args: &[&str]) -> assert_cmd::assert::Assert {
+    if let Some(at) = args.iter().position(|a| *a == "--profile") {
+        run.account.authorize(Path::new(args[at + 1]), &[]);
+    }
     run.account
         .eksboot_via(proxy)
         .env("EKSBOOT_POLL_MS", "100")
@@ -52,6 +57,7 @@ fn via(run: &Run, proxy: &FaultProxy, args: &[&str]) -> assert_cmd::assert::Asse
         .assert()
 }
 
+/// The arguments of a create of `file` in `run`.
 fn create_args(run: &Run, file: &str) -> Vec<String> {
     vec![
         "create".into(),
@@ -265,6 +271,7 @@ fn a_create_killed_and_resumed_through_faults_makes_exactly_one_of_each() {
             ..Faults::default()
         },
     );
+    run.account.authorize(&root(file), &[]);
     let create = create_args(&run, file);
     let resume: Vec<String> = vec![
         "resume".into(),
@@ -355,10 +362,16 @@ fn three_clusters_at_once_under_a_rate_limit_each_finish_exactly_once() {
                 endpoint: account.endpoint.clone(),
                 credentials: account.credentials.clone(),
                 home: tempfile::tempdir().unwrap(),
+                runner: account.runner.clone(),
             },
             dir: tempfile::tempdir().unwrap(),
         })
         .collect();
+    // One runner makes all three: it holds the three printed policies.
+    for (file, _, _) in PROFILES {
+        let policy = crate::least_privilege::printed_policy(&account, &root(file), &[], "caller");
+        account.authorize_named(file, &policy);
+    }
     let proxy = FaultProxy::start(
         &server.endpoint,
         Faults {
@@ -442,6 +455,8 @@ fn throttling_in_each_service_format_is_retried_then_named() {
             ..Faults::default()
         },
     );
+    run.account
+        .authorize(&root("profiles/production.toml"), &[]);
     let out = run
         .account
         .eksboot_via(&proxy)

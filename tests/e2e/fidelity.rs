@@ -115,6 +115,7 @@ fn an_add_on_still_degraded_after_its_budget_fails_and_a_resume_waits_again() {
     run.account
         .set_addon_fault("slow", "coredns", "stays-degraded");
     let profile = small(&run, "slow");
+    run.account.authorize(&profile, &[]);
     let out = run
         .account
         .eksboot()

@@ -84,10 +84,48 @@ pub fn venv_python() -> PathBuf {
     python
 }
 
+/// The IAM evaluator (`tests/iam/evaluate.mjs` with `@cloud-copilot/iam-simulate`), installed
+/// under `target/` with `npm ci` from the committed lock file on first use (and again when the
+/// lock file changes). Returns the path of the script the emulator runs with node.
+pub fn iam_evaluator() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("iam-eval");
+    let source = Path::new(ROOT).join("tests/iam");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = std::fs::File::create(dir.with_extension("lock")).unwrap();
+    lock.lock().expect("lock the evaluator's install");
+    let wanted = std::fs::read_to_string(source.join("package-lock.json"))
+        .expect("package-lock.json")
+        + &std::fs::read_to_string(source.join("package.json")).expect("package.json");
+    let marker = dir.join("eksboot-installed.txt");
+    if std::fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) {
+        for file in ["package.json", "package-lock.json"] {
+            std::fs::copy(source.join(file), dir.join(file)).unwrap();
+        }
+        run(
+            Command::new("npm")
+                .args([
+                    "ci",
+                    "--no-audit",
+                    "--no-fund",
+                    "--ignore-scripts",
+                    "--loglevel=error",
+                ])
+                .current_dir(&dir),
+            "npm ci of the IAM evaluator (tests/iam)",
+        );
+        std::fs::write(&marker, &wanted).unwrap();
+    }
+    // The script itself is copied every time, so an edit takes effect without a reinstall.
+    std::fs::copy(source.join("evaluate.mjs"), dir.join("evaluate.mjs")).unwrap();
+    drop(lock);
+    dir.join("evaluate.mjs")
+}
+
 impl Moto {
     /// Starts a server of its own (for tests that change server-wide settings).
     pub fn start() -> Moto {
         let python = venv_python();
+        let evaluator = iam_evaluator();
         let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
             "moto-{}-{}.log",
             std::process::id(),
@@ -96,6 +134,7 @@ impl Moto {
         let mut child = Command::new(python)
             .arg(Path::new(ROOT).join("tests/moto/eksboot_moto.py"))
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .env("EKSBOOT_IAM_EVALUATOR", &evaluator)
             .env(
                 "EKSBOOT_MOTO_IAM_PROPAGATION_MS",
                 IAM_PROPAGATION_MS.to_string(),
@@ -144,6 +183,11 @@ impl Moto {
 
 static NEXT_SERVER: AtomicU64 = AtomicU64::new(0);
 
+static NEXT_POLICY: AtomicU64 = AtomicU64::new(0);
+
+/// The IAM user every test's eksboot runs as.
+pub const RUNNER: &str = "eksboot-runner";
+
 /// How long the emulator denies calls made as a role after its policies change
 /// (`EKSBOOT_MOTO_IAM_PROPAGATION_MS`): short, but long enough that every create meets it.
 pub const IAM_PROPAGATION_MS: u64 = 300;
@@ -167,6 +211,40 @@ fn post(endpoint: &str, path: &str, body: &str) {
     );
 }
 
+/// A minimal HTTP GET of a JSON document from the emulator's control API.
+pub fn get_json(endpoint: &str, path: &str) -> serde_json::Value {
+    let addr = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to moto");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.contains(" 200 "), "moto control API said: {head}");
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// The body of a chunked HTTP answer.
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).expect("a chunk size");
+        if size == 0 {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    body
+}
+
 /// One isolated AWS account on a server, with keys that act inside it.
 pub struct Account {
     pub id: String,
@@ -174,6 +252,9 @@ pub struct Account {
     pub credentials: Credentials,
     /// Stands in for the person's home directory: no real AWS config leaks in.
     pub home: tempfile::TempDir,
+    /// The IAM user eksboot runs as (`eksboot-runner`): access key id and secret. It holds
+    /// nothing until [`Account::authorize`] gives it the policy `eksboot permissions` prints.
+    pub runner: (String, String),
 }
 
 impl Account {
@@ -227,6 +308,32 @@ impl Account {
                 .send(),
         )
         .expect("attach AdministratorAccess to the harness role");
+        // eksboot runs as an IAM user of its own, which holds only what a test authorizes.
+        let runner = block_on(async {
+            iam.create_user()
+                .user_name(RUNNER)
+                .send()
+                .await
+                .expect("create the runner user");
+            let key = iam
+                .create_access_key()
+                .user_name(RUNNER)
+                .send()
+                .await
+                .expect("the runner's access key");
+            let key = key.access_key().unwrap();
+            (
+                key.access_key_id().to_string(),
+                key.secret_access_key().to_string(),
+            )
+        });
+        // Every request of this account but the harness's own (role `x`) is evaluated against
+        // IAM's rules, resources and conditions included (tests/moto/iam_enforce.py).
+        post(
+            &endpoint,
+            "/eksboot-moto/enforce-iam",
+            &format!(r#"{{"account": "{id}", "on": true}}"#),
+        );
         // As on AWS, a role's new policy takes a moment to apply (the emulator's rule).
         std::thread::sleep(Duration::from_millis(IAM_PROPAGATION_MS));
         Account {
@@ -234,7 +341,199 @@ impl Account {
             endpoint,
             credentials,
             home: tempfile::tempdir().unwrap(),
+            runner,
         }
+    }
+
+    /// A trust policy that lets the runner (and only it) assume a role, as a team bringing its
+    /// own creator role would write it.
+    pub fn trust_runner(&self) -> String {
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"AWS": self.runner_arn()},
+                "Action": "sts:AssumeRole"
+            }]
+        })
+        .to_string()
+    }
+
+    /// SDK configuration acting as the runner (to try what its policy must refuse).
+    pub fn runner_sdk(&self, region: &str) -> SdkConfig {
+        let keys = Credentials::new(&self.runner.0, &self.runner.1, None, None, "runner");
+        sdk_config(&self.endpoint, keys, region)
+    }
+
+    /// SDK configuration acting as `role`, assumed with `as_who`'s credentials.
+    pub fn assume(&self, as_who: &SdkConfig, role: &str, region: &str) -> SdkConfig {
+        let sts = aws_sdk_sts::Client::new(as_who);
+        let out = block_on(
+            sts.assume_role()
+                .role_arn(role)
+                .role_session_name("test")
+                .send(),
+        )
+        .unwrap_or_else(|e| panic!("assume {role}: {e:?}"));
+        let c = out.credentials().expect("credentials");
+        let keys = Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "assumed",
+        );
+        sdk_config(&self.endpoint, keys, region)
+    }
+
+    /// The runner's ARN, as access entries and trust policies name it.
+    pub fn runner_arn(&self) -> String {
+        format!("arn:aws:iam::{}:user/{RUNNER}", self.id)
+    }
+
+    /// Gives the runner exactly the policy `eksboot permissions` prints for `profile` with
+    /// `flags` (replacing what it held), as the README tells a person to.
+    pub fn authorize(&self, profile: &Path, flags: &[&str]) {
+        let mut args = vec!["--profile", profile.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        self.authorize_args(&args)
+    }
+
+    /// [`Account::authorize`] for a cluster described by flags (and perhaps `--profile`), as
+    /// `eksboot permissions` takes them.
+    ///
+    /// As the README says: `--split DIR` writes the policy in parts that each fit a managed
+    /// policy, and every part is created and attached.
+    pub fn authorize_args(&self, args: &[&str]) {
+        let dir = tempfile::tempdir().unwrap();
+        let out = bare_eksboot(&self.home)
+            .arg("permissions")
+            .args(args)
+            .args(["--account", &self.id, "--for", "caller", "--split"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "eksboot permissions failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.detach_all();
+        for path in String::from_utf8_lossy(&out.stdout).lines() {
+            let part: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            let name = std::path::Path::new(path)
+                .file_stem()
+                .unwrap()
+                .to_str()
+                .unwrap();
+            self.attach_managed(name, &part);
+        }
+    }
+
+    /// Gives the runner `policy` as its only policy.
+    pub fn authorize_policy(&self, policy: &serde_json::Value) {
+        self.detach_all();
+        self.authorize_named("eksboot", policy);
+    }
+
+    /// Detaches every managed policy the runner holds.
+    fn detach_all(&self) {
+        let iam = aws_sdk_iam::Client::new(&self.sdk("us-east-1"));
+        block_on(async {
+            let attached = iam
+                .list_attached_user_policies()
+                .user_name(RUNNER)
+                .send()
+                .await
+                .expect("list the runner's policies");
+            for p in attached.attached_policies() {
+                iam.detach_user_policy()
+                    .user_name(RUNNER)
+                    .policy_arn(p.policy_arn().unwrap())
+                    .send()
+                    .await
+                    .expect("detach the runner's policy");
+            }
+        });
+    }
+
+    /// Attaches `policy` to the runner beside what it holds, as the README says: a customer
+    /// managed policy (a user's inline policies may add up to 2,048 characters only, which
+    /// the emulator enforces as IAM does).
+    pub fn authorize_named(&self, name: &str, policy: &serde_json::Value) {
+        // A managed policy holds 6,144 characters: a longer one goes in parts.
+        let statements = policy["Statement"].as_array().cloned().unwrap_or_default();
+        let mut parts: Vec<Vec<serde_json::Value>> = vec![vec![]];
+        for statement in statements {
+            let mut candidate = parts.last().unwrap().clone();
+            candidate.push(statement.clone());
+            let doc = serde_json::json!({"Version": "2012-10-17", "Statement": candidate});
+            if doc.to_string().len() > 6144 && !parts.last().unwrap().is_empty() {
+                parts.push(vec![statement]);
+            } else {
+                *parts.last_mut().unwrap() = candidate;
+            }
+        }
+        for part in parts {
+            let doc = serde_json::json!({"Version": "2012-10-17", "Statement": part});
+            self.attach_managed(name, &doc);
+        }
+    }
+
+    fn attach_managed(&self, name: &str, policy: &serde_json::Value) {
+        let iam = aws_sdk_iam::Client::new(&self.sdk("us-east-1"));
+        let name: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let name = format!("{name}-{}", NEXT_POLICY.fetch_add(1, Ordering::SeqCst));
+        block_on(async {
+            let created = iam
+                .create_policy()
+                .policy_name(&name)
+                .policy_document(policy.to_string())
+                .send()
+                .await
+                .expect("create the runner's policy");
+            iam.attach_user_policy()
+                .user_name(RUNNER)
+                .policy_arn(created.policy().unwrap().arn().unwrap())
+                .send()
+                .await
+                .expect("attach the runner's policy");
+        });
+    }
+
+    /// Every request the emulator evaluated for this account, in order (the IAM log).
+    pub fn iam_log(&self) -> serde_json::Value {
+        get_json(
+            &self.endpoint,
+            &format!("/eksboot-moto/iam-log?account={}", self.id),
+        )
+    }
+
+    /// The evaluated requests that were denied, as "principal action resource: why" lines.
+    pub fn iam_denials(&self) -> Vec<String> {
+        let log = self.iam_log();
+        let mut denials = Vec::new();
+        for request in log["requests"].as_array().into_iter().flatten() {
+            if request["allowed"].as_bool() == Some(true) {
+                continue;
+            }
+            for check in request["checks"].as_array().into_iter().flatten() {
+                if check["result"] != "Allowed" {
+                    denials.push(format!(
+                        "{} {} {}: {}",
+                        request["principal"].as_str().unwrap_or("?"),
+                        check["action"].as_str().unwrap_or("?"),
+                        check["resource"].as_str().unwrap_or("?"),
+                        check["explain"].as_str().unwrap_or("")
+                    ));
+                }
+            }
+        }
+        denials
     }
 
     /// SDK configuration acting in this account, to check AWS state independently.
@@ -242,39 +541,18 @@ impl Account {
         sdk_config(&self.endpoint, self.credentials.clone(), region)
     }
 
-    /// The binary under test, acting in this account, with no real AWS config.
+    /// The binary under test, acting in this account as the runner user (long-term keys, no
+    /// session token), with no real AWS config.
     pub fn eksboot(&self) -> assert_cmd::Command {
         let mut cmd = bare_eksboot(&self.home);
         cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", self.credentials.access_key_id())
-            .env(
-                "AWS_SECRET_ACCESS_KEY",
-                self.credentials.secret_access_key(),
-            )
-            .env(
-                "AWS_SESSION_TOKEN",
-                self.credentials.session_token().unwrap_or_default(),
-            );
+            .env("AWS_ACCESS_KEY_ID", &self.runner.0)
+            .env("AWS_SECRET_ACCESS_KEY", &self.runner.1);
         cmd
     }
 }
 
 impl Account {
-    /// The binary acting in this account with an IAM user's long-term keys (no session token).
-    pub fn eksboot_as_user(&self, access_key_id: &str, secret: &str) -> assert_cmd::Command {
-        let mut cmd = self.eksboot();
-        cmd.env("AWS_ACCESS_KEY_ID", access_key_id)
-            .env("AWS_SECRET_ACCESS_KEY", secret)
-            .env_remove("AWS_SESSION_TOKEN");
-        cmd
-    }
-
-    /// Turns IAM enforcement on for the whole server this account lives on, from the next
-    /// request (`/moto-api/reset-auth` with body `0`): only for a server of the test's own.
-    pub fn enforce_iam_on_server(&self) {
-        post(&self.endpoint, "/moto-api/reset-auth", "0");
-    }
-
     /// Makes one add-on of one cluster in this account misbehave: `create-failed`,
     /// `stays-degraded`, or `none` to behave again.
     pub fn set_addon_fault(&self, cluster: &str, addon: &str, fault: &str) {

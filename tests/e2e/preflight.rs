@@ -10,6 +10,17 @@ fn write_profile(dir: &tempfile::TempDir, body: &str) -> std::path::PathBuf {
     path
 }
 
+/// Preflight as the runner, holding the policy `eksboot permissions` prints for the profile.
+fn preflight(account: &Account, profile: &std::path::Path) -> assert_cmd::assert::Assert {
+    account.authorize(profile, &[]);
+    account
+        .eksboot()
+        .arg("preflight")
+        .arg("--profile")
+        .arg(profile)
+        .assert()
+}
+
 fn stdout_of(out: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&out.get_output().stdout).to_string()
 }
@@ -49,11 +60,7 @@ fn assert_account_untouched(account: &Account, region: &str) {
 #[test]
 fn example_profiles_pass_and_say_who_you_are() {
     let account = Account::new();
-    let out = account
-        .eksboot()
-        .args(["preflight", "--profile", "profiles/dev.toml"])
-        .assert()
-        .success();
+    let out = preflight(&account, &root("profiles/dev.toml")).success();
     let text = stdout_of(&out);
     assert!(
         text.contains(&format!("✓ credentials"))
@@ -76,11 +83,7 @@ fn example_profiles_pass_and_say_who_you_are() {
     assert_account_untouched(&account, "us-west-2");
 
     // us-east-1e is use1-az3, which EKS rejects: a count skips it.
-    let out = account
-        .eksboot()
-        .args(["preflight", "--profile", "profiles/production.toml"])
-        .assert()
-        .success();
+    let out = preflight(&account, &root("profiles/production.toml")).success();
     let text = stdout_of(&out);
     assert!(
         text.contains("us-east-1a, us-east-1b, us-east-1c"),
@@ -95,11 +98,7 @@ fn example_profiles_pass_and_say_who_you_are() {
     );
     assert_account_untouched(&account, "us-east-1");
 
-    account
-        .eksboot()
-        .args(["preflight", "--profile", "profiles/private.toml"])
-        .assert()
-        .success();
+    preflight(&account, &root("profiles/private.toml")).success();
 }
 
 #[test]
@@ -111,13 +110,7 @@ fn a_zone_eks_rejects_and_a_version_eks_lacks_fail_with_hints() {
         "[cluster]\nname = \"demo\"\nregion = \"us-east-1\"\nkubernetes_version = \"1.20\"\n\
          [network]\navailability_zones = [\"us-east-1a\", \"us-east-1e\"]\n",
     );
-    let out = account
-        .eksboot()
-        .arg("preflight")
-        .arg("--profile")
-        .arg(&path)
-        .assert()
-        .code(1);
+    let out = preflight(&account, &path).code(1);
     let text = stdout_of(&out);
     assert!(
         text.contains("✗ availability-zones  us-east-1e (use1-az3) cannot host EKS control planes"),
@@ -151,11 +144,7 @@ fn elastic_ip_headroom_counts_what_the_account_already_uses() {
                 .unwrap();
         }
     });
-    let out = account
-        .eksboot()
-        .args(["preflight", "--profile", "profiles/production.toml"])
-        .assert()
-        .code(1);
+    let out = preflight(&account, &root("profiles/production.toml")).code(1);
     let text = stdout_of(&out);
     assert!(
         text.contains("✗ elastic-ips         3 of 5 Elastic IP addresses in use; the plan needs 3"),
@@ -166,11 +155,7 @@ fn elastic_ip_headroom_counts_what_the_account_already_uses() {
 
     // An account whose Elastic IP quota was raised to 10 has room: the applied value counts.
     account.set_applied_quota("ec2", "L-0263D0A3", 10);
-    let out = account
-        .eksboot()
-        .args(["preflight", "--profile", "profiles/production.toml"])
-        .assert()
-        .success();
+    let out = preflight(&account, &root("profiles/production.toml")).success();
     let text = stdout_of(&out);
     assert!(
         text.contains("✓ elastic-ips         3 of 10 Elastic IP addresses in use; the plan needs 3 (quota 10)"),
@@ -192,11 +177,7 @@ fn vpc_headroom_counts_the_default_vpc_too() {
                 .unwrap();
         }
     });
-    let out = account
-        .eksboot()
-        .args(["preflight", "--profile", "profiles/dev.toml"])
-        .assert()
-        .code(1);
+    let out = preflight(&account, &root("profiles/dev.toml")).code(1);
     assert!(stdout_of(&out).contains("✗ vpcs                5 of 5 VPCs in use; the plan needs 1"));
 }
 
@@ -215,13 +196,7 @@ fn existing_role_and_key_must_exist() {
         account.id
     );
     let path = write_profile(&dir, &body(&missing_key));
-    let out = account
-        .eksboot()
-        .arg("preflight")
-        .arg("--profile")
-        .arg(&path)
-        .assert()
-        .code(1);
+    let out = preflight(&account, &path).code(1);
     let text = stdout_of(&out);
     assert!(
         text.contains(&format!("✗ creator-role        {role_arn} does not exist")),
@@ -240,7 +215,7 @@ fn existing_role_and_key_must_exist() {
             .create_role()
             .role_name("eks-creator")
             .path("/team/")
-            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+            .assume_role_policy_document(account.trust_runner())
             .send()
             .await
             .unwrap();
@@ -256,13 +231,7 @@ fn existing_role_and_key_must_exist() {
             .to_string()
     });
     let path = write_profile(&dir, &body(&key_arn));
-    let out = account
-        .eksboot()
-        .arg("preflight")
-        .arg("--profile")
-        .arg(&path)
-        .assert()
-        .success();
+    let out = preflight(&account, &path).success();
     let text = stdout_of(&out);
     assert!(
         text.contains(&format!("✓ creator-role        {role_arn} exists")),
@@ -365,7 +334,7 @@ fn an_admin_iam_does_not_hold_is_refused_before_anything_is_made() {
 #[test]
 fn the_caller_listed_in_admins_gets_one_access_entry() {
     let run = crate::create::Run::new(Account::new());
-    let me = format!("arn:aws:iam::{}:role/x", run.account.id);
+    let me = run.account.runner_arn();
     let path = write_profile(
         &run.dir,
         &format!(

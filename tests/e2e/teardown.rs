@@ -316,7 +316,7 @@ fn teardown_never_touches_what_eksboot_did_not_make() {
         aws_sdk_iam::Client::new(&config)
             .create_role()
             .role_name("shared-creator")
-            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+            .assume_role_policy_document(run.account.trust_runner())
             .send()
             .await
             .unwrap();
@@ -401,6 +401,7 @@ fn a_create_killed_again_and_again_resumes_to_exactly_one_of_each() {
     server.set_transition("ec2::nat_gateway", 1);
     let run = Run::new(Account::on(&server));
     let profile = root("profiles/production.toml");
+    run.account.authorize(&profile, &[]);
     let state = run.state();
     let kube = run.kubeconfig();
     let create_args: Vec<&str> = vec![
@@ -551,6 +552,7 @@ fn ctrl_c_stops_cleanly_with_exit_130_and_resume_finishes() {
     server.set_transition("eks::cluster", 4);
     let run = Run::new(Account::on(&server));
     let profile = root("profiles/dev.toml");
+    run.account.authorize(&profile, &[]);
     let state = run.state();
     let mut cmd = run.account.command();
     let child = cmd

@@ -319,3 +319,73 @@ fn interfaces_nodes_left_are_deleted_and_others_are_named() {
     teardown(&run, &args(&state_arg(&run))).success();
     assert_nothing_left(&run.account, "enis", "us-west-2");
 }
+
+#[test]
+fn a_key_left_untagged_by_a_stopped_run_is_found_by_its_description() {
+    let run = Run::new(Account::new());
+    let kms = aws_sdk_kms::Client::new(&run.account.sdk("us-west-2"));
+    // Someone else's untagged key, described as eksboot's for another region: never touched.
+    let theirs = block_on(
+        kms.create_key()
+            .description(
+                "Encrypts Kubernetes secrets of EKS cluster bare in eu-west-1; made by eksboot run run-0000000000",
+            )
+            .send(),
+    )
+    .unwrap()
+    .key_metadata()
+    .unwrap()
+    .key_id()
+    .to_string();
+    run.create(&small(&run, "bare")).success();
+    let key = run.journal_id("secrets-key");
+    // As if the run had died between CreateKey and tagging the key: no tags, no alias, and no
+    // state file to name it.
+    block_on(async {
+        kms.untag_resource()
+            .key_id(&key)
+            .set_tag_keys(Some(
+                [
+                    "eksboot:cluster",
+                    "eksboot:region",
+                    "eksboot:run",
+                    "eksboot:step",
+                    "Name",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        kms.delete_alias()
+            .alias_name("alias/eksboot/bare")
+            .send()
+            .await
+            .unwrap();
+    });
+    std::fs::remove_file(run.state()).unwrap();
+    teardown(&run, &["--cluster", "bare", "--region", "us-west-2"]).success();
+    let state = |id: &str| {
+        block_on(kms.describe_key().key_id(id).send())
+            .unwrap()
+            .key_metadata()
+            .unwrap()
+            .key_state()
+            .unwrap()
+            .as_str()
+            .to_string()
+    };
+    assert_eq!(
+        state(&key),
+        "PendingDeletion",
+        "ours, found by its description"
+    );
+    assert_eq!(state(&theirs), "Enabled", "theirs is untouched");
+    // Scheduled by IAM's leave: the key policy names the caller (the key carries no tag).
+    assert!(
+        run.account.iam_denials().is_empty(),
+        "{:#?}",
+        run.account.iam_denials()
+    );
+}

@@ -31,6 +31,7 @@ fn setup() -> (Run, PathBuf) {
     let run = Run::new(Account::new());
     let profile = run.dir.path().join("upg.toml");
     std::fs::write(&profile, PROFILE).unwrap();
+    run.account.authorize(&profile, &[]);
     run.account
         .eksboot()
         .env("EKSBOOT_POLL_MS", "100")

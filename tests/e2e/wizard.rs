@@ -46,6 +46,8 @@ fn our_vpcs(account: &Account, cluster: &str) -> usize {
 #[test]
 fn fast_path_up_to_a_saved_profile_that_plans_the_same() {
     let account = Account::new();
+    // The policy of the profile the wizard will save: the fast path's defaults for "shop".
+    account.authorize_args(&["--name", "shop", "--region", "us-west-2"]);
     let dir = tempfile::tempdir().unwrap();
     let mut s = wizard(&account, dir.path(), &[]);
     s.exp_string("Create the cluster in us-west-2").unwrap();
@@ -98,6 +100,7 @@ fn fast_path_up_to_a_saved_profile_that_plans_the_same() {
 #[test]
 fn an_invalid_cidr_is_asked_again_with_the_reason() {
     let account = Account::new();
+    account.authorize_args(&["--name", "quit", "--region", "us-west-2"]);
     let dir = tempfile::tempdir().unwrap();
     let mut s = wizard(&account, dir.path(), &[]);
     s.exp_string("Create the cluster in us-west-2").unwrap();
@@ -107,6 +110,7 @@ fn an_invalid_cidr_is_asked_again_with_the_reason() {
     s.send_line("n").unwrap();
     for question in [
         "Who creates the cluster?",
+        "Give the roles eksboot creates a permissions boundary?",
         "How should Kubernetes secrets be encrypted?",
     ] {
         s.exp_string(question).unwrap();
@@ -135,6 +139,7 @@ fn an_invalid_cidr_is_asked_again_with_the_reason() {
 #[test]
 fn ctrl_c_at_the_plan_creates_nothing() {
     let account = Account::new();
+    account.authorize_args(&["--name", "quit", "--region", "us-west-2"]);
     let dir = tempfile::tempdir().unwrap();
     let mut s = wizard(&account, dir.path(), &["create", "--name", "quit"]);
     s.exp_string("Create the cluster in us-west-2").unwrap();
@@ -188,26 +193,27 @@ fn flags_override_the_profile() {
     assert_eq!(base["network"]["pattern"], "public");
     // create with flags and no terminal builds the same profile plus the overrides.
     let dir = tempfile::tempdir().unwrap();
+    let flags = [
+        "--name",
+        "flagged",
+        "--region",
+        "us-west-2",
+        "--pattern",
+        "public",
+        "--azs",
+        "2",
+        "--nodes",
+        "off",
+        "--vpc-cidr",
+        "10.42.0.0/16",
+    ];
+    account.authorize_args(&flags);
     account
         .eksboot()
         .env("EKSBOOT_POLL_MS", "100")
         .current_dir(dir.path())
-        .args([
-            "create",
-            "--yes",
-            "--name",
-            "flagged",
-            "--region",
-            "us-west-2",
-            "--pattern",
-            "public",
-            "--azs",
-            "2",
-            "--nodes",
-            "off",
-            "--vpc-cidr",
-            "10.42.0.0/16",
-        ])
+        .args(["create", "--yes"])
+        .args(flags)
         .arg("--kubeconfig")
         .arg(dir.path().join("kubeconfig"))
         .assert()
@@ -251,6 +257,7 @@ fn the_wizard_knows_the_cluster_exists_and_changes_upgrades_and_tears_it_down() 
         "version = 1\n[cluster]\nname = \"dt\"\nregion = \"us-west-2\"\nkubernetes_version = \"1.35\"\nlog_retention_days = 30\n[network]\npattern = \"public\"\nvpc_cidr = \"10.50.0.0/16\"\navailability_zones = 2\n[nodes]\ninstance_types = [\"t3.medium\"]\nmin_size = 1\ndesired_size = 1\nmax_size = 2\n",
     )
     .unwrap();
+    account.authorize(&profile, &[]);
     account
         .eksboot()
         .current_dir(dir.path())

@@ -515,6 +515,7 @@ def _ec2_read(r: Request):
 EC2 = {name: _ec2_read for name in EC2_DESCRIBES}
 EC2.update(
     {
+        "RunInstances": lambda r: ec2_run_instances(r),  # defined with the node group checks
         "CreateVpc": _ec2_create("vpc"),
         "ModifyVpcAttribute": _ec2_on(("VpcId", "vpc")),
         "DeleteVpc": _ec2_on(("VpcId", "vpc")),
@@ -771,13 +772,18 @@ def _template_data(r: Request, spec):
 
 def run_instances_checks(r: Request, spec, subnets, at) -> list:
     """The ec2:RunInstances (and ec2:CreateTags) authorization EKS makes as the caller when a
-    node group launches from the caller's launch template: every resource RunInstances
-    authorizes (instance, volume, network interface, subnet, security groups, image, launch
-    template), each with ec2:LaunchTemplate."""
+    node group launches from the caller's launch template (`at` names the EKS action; None for
+    a RunInstances call of the caller's own): every resource RunInstances authorizes
+    (instance, volume, network interface, subnet, security groups, image, launch template),
+    each with ec2:LaunchTemplate."""
     template, data = _template_data(r, spec)
     if template is None:
         return []
-    why = f"EKS runs the node group's instances from your launch template as you at eks:{at} ({DOC_LAUNCH_TEMPLATE})"
+    why = (
+        f"EKS runs the node group's instances from your launch template as you at eks:{at} ({DOC_LAUNCH_TEMPLATE})"
+        if at
+        else ""
+    )
     template_arn = ec2_arn(r, "launch-template", template.id)
     lt = {"ec2:LaunchTemplate": template_arn}
     specs = ec2_tag_specs(data.get("TagSpecifications") or data.get("TagSpecification"))
@@ -808,6 +814,43 @@ def run_instances_checks(r: Request, spec, subnets, at) -> list:
     checks.append(ec2_existing(r, "launch-template", template.id, action="ec2:RunInstances", extra=lt, why=why))
     # The CreateTags checks ec2_new made carry why=the tag-on-create reason; keep them.
     return checks
+
+
+def ec2_run_instances(r: Request):
+    """RunInstances called directly (eksboot never does; a test tries it with the node
+    template in a foreign subnet): the same resources as when EKS launches nodes."""
+    spec = {
+        "id": r.param("LaunchTemplate.LaunchTemplateId"),
+        "name": r.param("LaunchTemplate.LaunchTemplateName"),
+        "version": r.param("LaunchTemplate.Version"),
+    }
+    subnets = [r.param("SubnetId")] if r.param("SubnetId") else []
+    checks = run_instances_checks(r, spec, subnets, None)
+    if not checks:
+        raise UnknownAction("ec2:RunInstances without a launch template")
+    return checks
+
+
+def eks_tag_resource(r: Request):
+    """TagResource on an EKS resource named by its ARN (in the path), with the request's tags
+    and the resource's own (https://docs.aws.amazon.com/eks/latest/userguide/eks-using-tags.html)."""
+    from urllib.parse import unquote
+
+    arn = unquote(r.response.path.split("/tags/", 1)[1])
+    tags = _tag_dict(r.param("tags"))
+    ctx = request_tags(tags)
+    held = {}
+    for cluster in r.eks.clusters.values():
+        if cluster.arn == arn:
+            held = dict(cluster.tags or {})
+    ctx.update(resource_tags(held))
+    return [r.check(arn, ctx)]
+
+
+def kms_tag_resource(r: Request):
+    """TagResource on an existing key: the key (its policy, its tags) and the request's tags."""
+    tags = _tag_dict(r.param("Tags"))
+    return [kms_key_check(r, r.param("KeyId"), extra=request_tags(tags))]
 
 
 def eks_create_nodegroup(r: Request):
@@ -953,6 +996,7 @@ def _eks_read(r: Request):
 
 
 EKS = {
+    "TagResource": eks_tag_resource,
     "DescribeClusterVersions": _eks_read,
     "DescribeAddonVersions": _eks_read,
     "ListClusters": _eks_read,
@@ -1168,10 +1212,25 @@ def kms_create_key(r: Request):
         # has no id yet, so only a statement covering every key matches.
         tag_ctx = request_tags(tags)
         tag_ctx["kms:CallerAccount"] = r.account
+        # The key's policy is the one the request gives, or KMS's default, which lets the
+        # account's IAM policies decide
+        # (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
+        policy = r.param("Policy")
+        key_policy = json.loads(policy) if policy else {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "Enable IAM User Permissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{r.partition}:iam::{r.account}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }],
+        }
         checks.append(
             r.check(
                 f"arn:{r.partition}:kms:{r.region}:{r.account}:key/{NEW}",
                 tag_ctx,
+                resource_policy=key_policy,
                 action="kms:TagResource",
                 why=f"KMS authorizes kms:TagResource for tags set at kms:CreateKey ({DOC_KMS_TAG_ON_CREATE})",
             )
@@ -1183,13 +1242,12 @@ def kms_on_key(extra_params=()):
     def handler(r: Request):
         extra = {}
         key_id = r.param("KeyId")
+        if key_id and kms_key(r, key_id)[1] is None:
+            # No such key (or an alias that names none): KMS answers NotFoundException, having
+            # no key policy to authorize against (every use of a key needs its key policy,
+            # https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html).
+            return []
         if key_id and "alias/" in key_id:
-            if kms_key(r, key_id)[1] is None:
-                # An alias that names no key: KMS answers NotFoundException, having no key to
-                # authorize against (the alias is resolved first; AWS documents no check on
-                # the alias itself for these actions,
-                # https://docs.aws.amazon.com/kms/latest/developerguide/alias-access.html).
-                return []
             if r.action == "DescribeKey":
                 extra["kms:RequestAlias"] = "alias/" + key_id.split("alias/", 1)[1]
         for key, param in extra_params:
@@ -1233,6 +1291,7 @@ def kms_alias_action(r: Request):
 
 
 KMS = {
+    "TagResource": kms_tag_resource,
     "ListKeys": lambda r: r.anywhere(),
     "ListAliases": lambda r: r.anywhere(),
     "CreateKey": kms_create_key,

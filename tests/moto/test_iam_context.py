@@ -568,7 +568,7 @@ def test_load_balancers_carry_kubernetes_tags(life):
 
 def test_an_unknown_call_is_refused():
     with pytest.raises(UnknownAction):
-        checks_for(object(), "ec2", "RunInstances", PRINCIPAL, ACCOUNT, REGION)
+        checks_for(object(), "ec2", "DescribeFlowLogs", PRINCIPAL, ACCOUNT, REGION)
 
 
 # --------------------------------------------------------------------------
@@ -609,7 +609,10 @@ def test_the_scenario_exercises_every_action_of_the_table(life):
     unknown = {f"{s}:{a}" for s, a, checks in RECORD if isinstance(checks, Exception)}
     unknown = sorted(unknown - SETUP_CALLS)
     assert not unknown, f"requests the table does not know: {unknown}"
-    not_exercised = sorted(set(iam_context.known_actions()) - seen)
+    # Calls eksboot never makes, which the least-privilege tests try with the printed policies
+    # (tagging another cluster, a foreign key, running instances in a foreign subnet).
+    tried_by_tests = {"ec2:RunInstances", "eks:TagResource", "kms:TagResource"}
+    not_exercised = sorted(set(iam_context.known_actions()) - seen - tried_by_tests)
     assert not not_exercised, f"table entries the scenario never calls: {not_exercised}"
 
 
