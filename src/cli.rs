@@ -58,7 +58,7 @@ Without --live no AWS call is made; with it, the cluster is read (read-only) ins
 Profile fields (all but cluster.name and cluster.region have safe defaults):
   [cluster]  name, region, kubernetes_version, endpoint_access, public_access_cidrs,
              log_types, log_retention_days, admins, addons, oidc_provider
-  [security] creator_role, secrets_key
+  [security] creator_role, secrets_key, permissions_boundary
   [network]  pattern, vpc_cidr, availability_zones, nat
   [nodes]    enabled, instance_types, min_size, desired_size, max_size, disk_size_gib
 See README.md for what each field means.")]
@@ -86,10 +86,17 @@ See README.md for what each field means.")]
     /// log group and `eksboot:cluster` tag. Attach it to the user or role you run eksboot as.
     #[command(after_help = "\
 Examples:
-  eksboot permissions --profile profiles/production.toml > eksboot-policy.json
-  aws iam put-user-policy --user-name ci-deployer --policy-name eksboot \\
-      --policy-document file://eksboot-policy.json
+  eksboot permissions --profile profiles/production.toml --split eksboot-policy
+  aws iam create-policy --policy-name eksboot-production-caller-1 \\
+      --policy-document file://eksboot-policy/eksboot-production-caller-1.json
+  aws iam attach-user-policy --user-name ci-deployer \\
+      --policy-arn arn:aws:iam::ACCOUNT:policy/eksboot-production-caller-1
+      (the same for each part written)
   eksboot permissions --profile profiles/dev.toml --for creator
+
+Your policy is longer than one managed policy holds (6,144 characters; a user's inline policies
+hold 2,048 in all): --split writes it in parts that each fit, to attach together. A role can
+instead hold it whole as an inline policy (up to 10,240 characters: aws iam put-role-policy).
 
 With --for creator it prints the creator role's policy instead: what an existing role named in
 security.creator_role must allow (EKS calls on this cluster and its node groups, add-ons and
@@ -108,9 +115,8 @@ sts:GetCallerIdentity, which needs no permission), else `*`.")]
         /// The AWS account id to write into the ARNs.
         #[arg(long, value_name = "ID")]
         account: Option<String>,
-        /// Whose policy: yours (the identity running eksboot), or the creator role's.
-        #[arg(long = "for", value_enum, value_name = "WHO", default_value_t = PolicyFor::Caller)]
-        policy_for: PolicyFor,
+        #[command(flatten)]
+        policy_for: WhichPolicy,
     },
     /// Check, read-only, that your AWS account is ready for a profile: credentials, region,
     /// availability zones, Kubernetes version, Elastic IP and VPC quotas, and any existing role
@@ -186,6 +192,8 @@ Stopped half way? Run the same command again, or `eksboot resume`.")]
         yes: bool,
         #[command(flatten)]
         kubeconfig: KubeconfigArgs,
+        #[command(flatten)]
+        addon_software: DeleteAddonSoftware,
         /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
@@ -365,6 +373,34 @@ pub struct StateTarget {
     /// The cluster's region.
     #[arg(long, requires = "cluster")]
     pub region: Option<String>,
+}
+
+/// `apply`'s choice to delete a removed add-on's software too (by default EKS only stops
+/// managing it).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DeleteAddonSoftware {
+    /// An add-on this apply removes from cluster.addons whose software is deleted from the
+    /// cluster too (by default EKS only stops managing it and its software keeps running).
+    /// Repeatable. Refused for vpc-cni, kube-proxy and coredns while the cluster has nodes.
+    #[arg(long = "delete-addon-software", value_name = "NAME")]
+    pub names: Vec<String>,
+    /// With --delete-addon-software: delete vpc-cni, kube-proxy or coredns even while the
+    /// cluster has nodes (pod networking or DNS stops unless you replace them yourself).
+    #[arg(long, requires = "names")]
+    pub force: bool,
+}
+
+/// Whose policy `permissions` prints, and whether in parts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WhichPolicy {
+    /// Whose policy: yours (the identity running eksboot), or the creator role's.
+    #[arg(long = "for", value_enum, value_name = "WHO", default_value_t = PolicyFor::Caller)]
+    pub who: PolicyFor,
+    /// Write the policy as parts that each fit one managed policy (6,144 characters), to
+    /// DIR/eksboot-<cluster>-<caller|creator>-<n>.json (DIR is created if missing), and print
+    /// their paths. Attach every part: IAM evaluates them together.
+    #[arg(long, value_name = "DIR")]
+    pub split: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

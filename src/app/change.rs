@@ -10,11 +10,79 @@ use super::create::{run, KubeconfigTarget, Purpose};
 use super::*;
 use crate::plan::diff::{diff, Action};
 
+/// The add-ons whose software is essential to every node: without vpc-cni no pod gets an
+/// address, without kube-proxy no Service routes, without coredns no name resolves.
+pub const ESSENTIAL_ADDONS: [&str; 3] = ["vpc-cni", "kube-proxy", "coredns"];
+
+/// `apply --delete-addon-software NAME` (repeatable) and `--force`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SoftwareChoice {
+    pub delete: Vec<String>,
+    pub force: bool,
+}
+
+/// Checks `--delete-addon-software`: each name must be an add-on this apply removes (`removed`),
+/// and one of [`ESSENTIAL_ADDONS`] is refused while the cluster has nodes, unless `--force`.
+pub fn check_software_choice(
+    choice: &SoftwareChoice,
+    removed: &[String],
+    has_nodes: bool,
+) -> Result<(), RunError> {
+    for name in &choice.delete {
+        if !removed.contains(name) {
+            return Err(RunError::Usage {
+                message: format!(
+                    "--delete-addon-software {name}: {name} is not an add-on this apply removes from the cluster"
+                ),
+                hint: if removed.is_empty() {
+                    "remove it from cluster.addons first; apply then stops managing it, and this flag deletes its software too".into()
+                } else {
+                    format!("this apply removes: {}", removed.join(", "))
+                },
+            });
+        }
+        if ESSENTIAL_ADDONS.contains(&name.as_str()) && has_nodes && !choice.force {
+            return Err(RunError::Usage {
+                message: format!(
+                    "refusing to delete the software of {name} while the cluster has nodes: {}",
+                    match name.as_str() {
+                        "vpc-cni" => "new pods would get no IP address",
+                        "kube-proxy" => "Services would stop routing to pods",
+                        _ => "cluster DNS would stop resolving for every workload",
+                    }
+                ),
+                hint: format!(
+                    "drop --delete-addon-software {name} to leave its software running (EKS only stops managing it), or add --force if you replace it yourself"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 pub(super) async fn apply(
     profile_path: &Path,
     state: Option<PathBuf>,
     yes: bool,
     kubeconfig: KubeconfigTarget,
+) -> Result<ExitCode, RunError> {
+    apply_with(
+        profile_path,
+        state,
+        yes,
+        kubeconfig,
+        &SoftwareChoice::default(),
+    )
+    .await
+}
+
+/// `apply`, with the add-ons whose software goes too.
+pub(super) async fn apply_with(
+    profile_path: &Path,
+    state: Option<PathBuf>,
+    yes: bool,
+    kubeconfig: KubeconfigTarget,
+    software: &SoftwareChoice,
 ) -> Result<ExitCode, RunError> {
     let profile = Profile::load(profile_path)?;
     let state_path = state.unwrap_or_else(|| {
@@ -37,7 +105,17 @@ pub(super) async fn apply(
         });
     };
     let before = journal.state.profile(&state_path)?;
-    let d = diff(&before, &profile);
+    let mut d = diff(&before, &profile);
+    // You keep your access whatever `cluster.admins` says: eksboot's own entry stays.
+    let caller = journal
+        .state
+        .steps
+        .get("access-entry-caller")
+        .and_then(|s| s.outputs.as_ref())
+        .map(|o| o.id.clone());
+    if let Some(caller) = &caller {
+        crate::plan::diff::note_caller(&mut d, caller);
+    }
     if !d.refused.is_empty() {
         let fields: Vec<String> = d
             .refused
@@ -69,6 +147,22 @@ pub(super) async fn apply(
         .values()
         .any(|s| s.status != journal::StepStatus::Done);
     let dropped = apply::retire::dropped_steps(journal.state.steps.keys(), &plan.resources);
+    // Add-ons this apply removes (also those a stopped apply left to remove).
+    let removed_addons: Vec<String> = dropped
+        .iter()
+        .filter_map(|item| match item {
+            apply::retire::Dropped::Addon { step } => {
+                Some(step.trim_start_matches("addon-").to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    let has_nodes = journal
+        .state
+        .steps
+        .keys()
+        .any(|id| id == "nodegroup" || id.starts_with("nodegroup-"));
+    check_software_choice(software, &removed_addons, has_nodes)?;
     if d.changes.is_empty() && !unfinished && dropped.is_empty() {
         ui::print(&format!(
             "No changes: cluster \"{}\" was made with {} as it is now.\n  Changed in AWS by other means? `eksboot plan --live --profile {1}` compares with AWS, and `eksboot resume --state {}` brings AWS back to the profile.\n",
@@ -94,13 +188,44 @@ pub(super) async fn apply(
         &state_path.display().to_string(),
     ));
     if d.changes.iter().any(|c| c.action == Action::Remove) {
-        ui::print("Removing deletes what is listed with `-` for good.\n");
+        ui::print("Removing deletes what is listed with `-` for good (a removed add-on's software keeps running).\n");
+    }
+    if !software.delete.is_empty() {
+        ui::print(&format!(
+            "The software of {} is deleted from the cluster too (--delete-addon-software).\n",
+            software.delete.join(", ")
+        ));
     }
     if !yes && !ui::confirm("Apply these changes now?") {
         return Err(RunError::Cancelled);
     }
     // From here the state file holds the new profile: a stopped apply resumes with it.
     journal.state.nodegroup_generation = facts.nodegroup_generation;
+    // Journaled on each add-on's step, so a resumed apply deletes the same software.
+    for name in &software.delete {
+        if let Some(outputs) = journal
+            .state
+            .steps
+            .get_mut(&format!("addon-{name}"))
+            .and_then(|s| s.outputs.as_mut())
+        {
+            outputs
+                .attrs
+                .insert(apply::retire::DELETE_SOFTWARE.into(), "true".into());
+        }
+    }
+    // A state file from before eksboot recorded the desired size it set: the one the cluster
+    // was made or last changed with, so only a changed profile value moves it.
+    for (id, step) in journal.state.steps.iter_mut() {
+        if id == "nodegroup" || id.starts_with("nodegroup-") {
+            if let Some(outputs) = step.outputs.as_mut() {
+                outputs
+                    .attrs
+                    .entry(apply::cluster::SET_DESIRED.into())
+                    .or_insert_with(|| before.nodes.desired_size.to_string());
+            }
+        }
+    }
     journal.adopt_profile(&profile)?;
     run(
         profile,
@@ -111,4 +236,44 @@ pub(super) async fn apply(
         Purpose::Apply(journal),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choice(names: &[&str], force: bool) -> SoftwareChoice {
+        SoftwareChoice {
+            delete: names.iter().map(|n| n.to_string()).collect(),
+            force,
+        }
+    }
+
+    #[test]
+    fn deleting_an_addons_software_is_explicit_and_refused_for_essentials_with_nodes() {
+        let removed = vec!["coredns".to_string(), "metrics-server".to_string()];
+        assert!(check_software_choice(&choice(&[], false), &removed, true).is_ok());
+        assert!(check_software_choice(&choice(&["metrics-server"], false), &removed, true).is_ok());
+        // Not removed by this apply: refused with what it does remove.
+        let Err(RunError::Usage { message, hint }) =
+            check_software_choice(&choice(&["vpc-cni"], false), &removed, true)
+        else {
+            panic!("vpc-cni is not removed")
+        };
+        assert!(
+            message.contains("not an add-on this apply removes"),
+            "{message}"
+        );
+        assert!(hint.contains("coredns, metrics-server"), "{hint}");
+        // coredns with nodes: refused, with the way out; with --force or without nodes: allowed.
+        let Err(RunError::Usage { message, hint }) =
+            check_software_choice(&choice(&["coredns"], false), &removed, true)
+        else {
+            panic!("coredns with nodes")
+        };
+        assert!(message.contains("while the cluster has nodes"), "{message}");
+        assert!(hint.contains("--force"), "{hint}");
+        assert!(check_software_choice(&choice(&["coredns"], true), &removed, true).is_ok());
+        assert!(check_software_choice(&choice(&["coredns"], false), &removed, false).is_ok());
+    }
 }

@@ -200,10 +200,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             state,
             yes,
             kubeconfig,
+            addon_software,
             output,
         }) => {
             ui::set_json_mode(output == OutputFormat::Json);
-            change::apply(&profile, state, yes, kubeconfig.into()).await
+            let software = change::SoftwareChoice {
+                delete: addon_software.names,
+                force: addon_software.force,
+            };
+            change::apply_with(&profile, state, yes, kubeconfig.into(), &software).await
         }
         Some(Command::Upgrade {
             target,
@@ -295,7 +300,7 @@ async fn plan(
         return Ok(ExitCode::SUCCESS);
     }
     let before = stored_profile(&state_path)?;
-    let (before, against) = if live {
+    let (diff, against) = if live {
         let state = journal::read_state(&state_path)?;
         let aws = Aws::connect(
             &before.cluster.region,
@@ -303,14 +308,17 @@ async fn plan(
         )
         .await?;
         let seen = observe(&aws, &state, &before).await?;
+        // The live desired size is kept unless the profile changes it (what apply does).
         (
-            crate::plan::diff::live_profile(&before, &seen),
+            crate::plan::diff::diff_live(&before, &seen, &profile),
             format!("AWS (read now; state file {})", state_path.display()),
         )
     } else {
-        (before, state_path.display().to_string())
+        (
+            crate::plan::diff::diff(&before, &profile),
+            state_path.display().to_string(),
+        )
     };
-    let diff = crate::plan::diff::diff(&before, &profile);
     ui::print(&match output {
         OutputFormat::Text => {
             let mut text = ui::render_diff_text(&profile, &plan, &diff, &against);

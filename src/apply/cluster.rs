@@ -584,6 +584,30 @@ async fn launch_template(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepEr
     ))
 }
 
+/// The step output holding the desired size eksboot last set from the profile (at creation or
+/// by a resize): a profile whose `desired_size` differs asked for a new one.
+pub const SET_DESIRED: &str = "desired";
+
+/// The scaling config (min, desired, max) the node group step sends, `None` when the live one
+/// is kept. Min and max always follow the profile. Desired follows it only when the profile's
+/// changed since eksboot last set it (`last_set`; `None`: unknown, treated as unchanged), so
+/// what a cluster autoscaler (or anyone) scaled to survives an unrelated apply; a live desired
+/// outside the new [min, max] is clamped into it (EKS refuses desired outside them).
+pub fn size_update(
+    live: (i32, i32, i32),
+    wanted: (i32, i32, i32),
+    last_set: Option<i32>,
+) -> Option<(i32, i32, i32)> {
+    let (min, profile_desired, max) = wanted;
+    let desired = if last_set.is_some_and(|d| d != profile_desired) {
+        profile_desired
+    } else {
+        live.1.max(min).min(max)
+    };
+    let next = (min, desired, max);
+    (next != live).then_some(next)
+}
+
 /// The AMI type for the node group's CPU architecture.
 pub fn ami_type(instance_types: &[String]) -> &'static str {
     match instance_types.first().map(|t| instance_arch(t)) {
@@ -607,6 +631,23 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         })
         .await?;
     let adopted = existing.is_some();
+    // The desired size eksboot last set (kept in the step's outputs across runs and resumes).
+    let last_set: Option<i32> = {
+        let journal = ctx.journal.lock().expect("journal lock");
+        journal
+            .state
+            .steps
+            .get(&res.id)
+            .and_then(|r| r.outputs.as_ref())
+            .and_then(|o| o.attr(SET_DESIRED))
+            .and_then(|d| d.parse().ok())
+    };
+    // Made now: with the profile's sizes, the desired one set by eksboot.
+    let last_set = if existing.is_none() {
+        Some(p.nodes.desired_size as i32)
+    } else {
+        last_set
+    };
     match existing {
         Some(n) if n.status.contains("FAILED") || n.status == "DELETING" => {
             return Err(StepError::Broken(format!(
@@ -656,7 +697,11 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             done_if_exists(created)?;
         }
     }
-    ctx.record_partial(&res.id, &Outputs::id(&res.name))?;
+    let partial = match last_set {
+        Some(d) => Outputs::id(&res.name).with(SET_DESIRED, d.to_string()),
+        None => Outputs::id(&res.name),
+    };
+    ctx.record_partial(&res.id, &partial)?;
     wait_until(
         ctx,
         res,
@@ -673,13 +718,15 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         },
     )
     .await?;
-    // Resized to the profile when it changed (UpdateNodegroupConfig, waited for).
+    // Resized when min or max differ from the profile, or the profile's desired size changed
+    // (UpdateNodegroupConfig, waited for): see `size_update`.
     let wanted = (
         p.nodes.min_size as i32,
         p.nodes.desired_size as i32,
         p.nodes.max_size as i32,
     );
-    let mut resized = false;
+    let mut resized: Option<(i32, i32, i32)> = None;
+    let mut kept_desired = None;
     let mut rolled = false;
     let arn = loop {
         let n = ctx
@@ -711,20 +758,42 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             rolled = true;
             continue;
         }
-        if n.scaling == wanted || resized {
+        if resized.is_some() {
             break n.arn;
+        }
+        let Some(next) = size_update(n.scaling, wanted, last_set) else {
+            if n.scaling.1 != wanted.1 {
+                kept_desired = Some(n.scaling.1);
+            }
+            break n.arn;
+        };
+        if next.1 != wanted.1 {
+            kept_desired = Some(next.1);
         }
         let token = IdempotencyToken::new(&ctx.run_id, &format!("{}-size", res.id)).value();
         nodegroup_update(ctx, res, creator, "the node group's size", || {
-            eks::update_nodegroup_scaling(&creator.eks, cluster, &res.name, wanted, &token)
+            eks::update_nodegroup_scaling(&creator.eks, cluster, &res.name, next, &token)
         })
         .await?;
-        resized = true;
+        resized = Some(next);
     };
-    let mut outputs = Outputs::id(&res.name).with_arn(arn);
+    // From here the profile's desired size is the one eksboot last set (or chose to keep).
+    let mut outputs = Outputs::id(&res.name)
+        .with_arn(arn)
+        .with(SET_DESIRED, wanted.1.to_string());
     let mut updated = Vec::new();
-    if resized {
-        updated.push(format!("size {}/{}/{}", wanted.0, wanted.1, wanted.2));
+    if let Some((min, desired, max)) = resized {
+        updated.push(format!("size {min}/{desired}/{max}"));
+    }
+    if let Some(live) = kept_desired {
+        // Said beside the step, not as an update: nothing was changed for it.
+        outputs = outputs.with(
+            "status",
+            format!(
+                "desired size {live} kept (set outside eksboot; the profile's {} applies when you change it)",
+                wanted.1
+            ),
+        );
     }
     if rolled {
         updated.push("nodes on the new launch template".to_string());
@@ -891,6 +960,28 @@ async fn wait_for_step(ctx: &Ctx, res: &Resource, step: &str) -> Result<(), Step
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn min_and_max_follow_the_profile_and_desired_only_when_the_profile_changed_it() {
+        use super::size_update;
+        // Nothing to do: live is the profile.
+        assert_eq!(size_update((1, 2, 4), (1, 2, 4), Some(2)), None);
+        // An autoscaler moved desired to 4; an unrelated apply keeps it.
+        assert_eq!(size_update((1, 4, 4), (1, 2, 4), Some(2)), None);
+        // Unknown last set (an older state file): kept, too.
+        assert_eq!(size_update((1, 4, 4), (1, 2, 4), None), None);
+        // The profile's max grows: min and max sent, the live desired kept.
+        assert_eq!(size_update((1, 4, 4), (1, 2, 6), Some(2)), Some((1, 4, 6)));
+        // The profile's desired changed (2 -> 3): it is sent, whatever runs.
+        assert_eq!(size_update((1, 4, 4), (1, 3, 4), Some(2)), Some((1, 3, 4)));
+        // ... and a resume after that resize (last set still 2) finds nothing left to do.
+        assert_eq!(size_update((1, 3, 4), (1, 3, 4), Some(2)), None);
+        // The live desired falls outside the new [min, max]: clamped into it.
+        assert_eq!(size_update((1, 5, 6), (1, 2, 3), Some(2)), Some((1, 3, 3)));
+        assert_eq!(size_update((1, 1, 4), (2, 2, 4), Some(2)), Some((2, 2, 4)));
+        // A resize back to a value seen before (3 -> 5 -> 3) is still a change.
+        assert_eq!(size_update((1, 5, 6), (1, 3, 6), Some(5)), Some((1, 3, 6)));
+    }
+
     use super::*;
 
     fn running(public: bool, private: bool, cidrs: &[&str], logs: &[&str]) -> eks::ClusterInfo {

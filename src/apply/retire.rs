@@ -58,6 +58,34 @@ pub fn dropped_steps<'a>(
         .collect()
 }
 
+/// The attribute `apply --delete-addon-software NAME` journals on an add-on's step: its
+/// software is deleted with it (DeleteAddon without `preserve`).
+pub const DELETE_SOFTWARE: &str = "delete_software";
+
+/// The principals whose access entries stay: the caller's (as this run knows it, and as the
+/// caller's step recorded it) and every admin the plan still has. An admins change never
+/// deletes an entry one of them shares.
+fn wanted_principals(
+    ctx: &Ctx,
+    steps: &std::collections::BTreeMap<String, super::journal::StepRecord>,
+) -> Vec<String> {
+    let mut wanted = vec![ctx.caller_principal.clone()];
+    wanted.extend(
+        steps
+            .get("access-entry-caller")
+            .and_then(|r| r.outputs.as_ref())
+            .map(|o| o.id.clone()),
+    );
+    wanted.extend(
+        ctx.plan
+            .resources
+            .iter()
+            .filter(|r| r.kind == Kind::AccessEntry && r.id != "access-entry-caller")
+            .map(|r| r.name.clone()),
+    );
+    wanted
+}
+
 /// Deletes what the profile dropped (see the module doc). Returns the steps removed.
 pub async fn retire_dropped(ctx: &Ctx) -> Result<Vec<String>, StepError> {
     let dropped = {
@@ -160,6 +188,14 @@ async fn retire(
     match item {
         Dropped::AccessEntry { .. } => {
             let principal = outputs.id.as_str();
+            // One entry per principal: one still wanted (yours, or an admin named again) stays.
+            let wanted = {
+                let journal = ctx.journal.lock().expect("journal lock");
+                wanted_principals(ctx, &journal.state.steps)
+            };
+            if wanted.iter().any(|w| w == principal) {
+                return Ok(());
+            }
             ctx.creator_call(res, never, || async {
                 done_if_gone(eks::delete_access_entry(&creator.eks, cluster, principal).await)
             })
@@ -197,8 +233,11 @@ async fn retire(
         }
         Dropped::Addon { .. } => {
             let name = outputs.id.as_str();
+            // EKS stops managing it and its software keeps running, unless the user asked for
+            // its software to go too (`apply --delete-addon-software NAME`, journaled).
+            let preserve = outputs.attr(DELETE_SOFTWARE) != Some("true");
             ctx.creator_call(res, never, || async {
-                done_if_gone(eks::delete_addon(&creator.eks, cluster, name).await)
+                done_if_gone(eks::delete_addon_keeping(&creator.eks, cluster, name, preserve).await)
             })
             .await?;
             // Deleting takes a while: the add-on is gone when EKS no longer knows it.

@@ -525,14 +525,28 @@ pub async fn delete_nodegroup(
     Ok(())
 }
 
+/// DeleteAddon. Without `preserve` EKS removes the add-on's software from the cluster; with it
+/// EKS stops managing the add-on and its software keeps running (teardown, which deletes the
+/// cluster anyway, uses [`delete_addon`]).
 pub async fn delete_addon(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
     name: &str,
 ) -> Result<(), AwsError> {
+    delete_addon_keeping(eks, cluster, name, false).await
+}
+
+/// DeleteAddon with its `preserve` flag: `true` leaves the add-on's software running.
+pub async fn delete_addon_keeping(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    name: &str,
+    preserve: bool,
+) -> Result<(), AwsError> {
     eks.delete_addon()
         .cluster_name(cluster)
         .addon_name(name)
+        .preserve(preserve)
         .send()
         .await
         .map_err(|e| classify("eks:DeleteAddon", e))?;

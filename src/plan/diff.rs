@@ -90,7 +90,14 @@ enum Rule {
     Each(Task, &'static str, &'static str),
     /// A switch that adds or removes something.
     Switch(Task, &'static str, &'static str),
+    /// An optional setting of existing things, changed in place whether it is set, changed
+    /// or unset: (task, effect when set, when changed, when unset).
+    Setting(Task, &'static str, &'static str, &'static str),
 }
+
+/// A min or max size change: the desired size running now is not touched.
+const KEEPS_DESIRED: &str =
+    "node group resized in place; the desired size it runs with is kept (clamped into [min, max])";
 
 const TEARDOWN: &str = "`eksboot teardown`, then `eksboot create` with the new profile";
 
@@ -113,7 +120,15 @@ fn rules() -> Vec<(&'static str, &'static str, Rule)> {
         ("cluster", "log_types", Update(Task::Cluster, "logging updated in place")),
         ("cluster", "log_retention_days", Update(Task::Secure, "log group retention set")),
         ("cluster", "admins", Each(Task::Cluster, "access entry made (cluster admin)", "access entry deleted")),
-        ("cluster", "addons", Each(Task::Cluster, "add-on installed", "add-on deleted")),
+        (
+            "cluster",
+            "addons",
+            Each(
+                Task::Cluster,
+                "add-on installed",
+                "no longer managed by EKS; its software keeps running (`apply --delete-addon-software NAME` deletes it too)",
+            ),
+        ),
         (
             "cluster",
             "oidc_provider",
@@ -128,6 +143,16 @@ fn rules() -> Vec<(&'static str, &'static str, Rule)> {
             "security",
             "secrets_key",
             Refuse("EKS cannot change the key that encrypts a cluster's secrets", TEARDOWN),
+        ),
+        (
+            "security",
+            "permissions_boundary",
+            Setting(
+                Task::Secure,
+                "set as the boundary of the roles eksboot made (PutRolePermissionsBoundary)",
+                "replaces the boundary of the roles eksboot made (PutRolePermissionsBoundary)",
+                "removed from the roles eksboot made (DeleteRolePermissionsBoundary)",
+            ),
         ),
         ("network", "pattern", Refuse("the cluster's subnets are fixed at creation", TEARDOWN)),
         ("network", "vpc_cidr", Refuse("a VPC's primary CIDR cannot change", TEARDOWN)),
@@ -151,9 +176,9 @@ fn rules() -> Vec<(&'static str, &'static str, Rule)> {
             "instance_types",
             Replace(Task::Cluster, "new node group, ACTIVE before the old one is deleted"),
         ),
-        ("nodes", "min_size", Update(Task::Cluster, "node group resized in place")),
-        ("nodes", "desired_size", Update(Task::Cluster, "node group resized in place")),
-        ("nodes", "max_size", Update(Task::Cluster, "node group resized in place")),
+        ("nodes", "min_size", Update(Task::Cluster, KEEPS_DESIRED)),
+        ("nodes", "desired_size", Update(Task::Cluster, "node group's desired size set in place")),
+        ("nodes", "max_size", Update(Task::Cluster, KEEPS_DESIRED)),
         (
             "nodes",
             "disk_size_gib",
@@ -228,6 +253,27 @@ pub fn diff(before: &Profile, after: &Profile) -> Diff {
                 let effect = if action == Action::Add { on } else { off };
                 changes.push(change(task, action, &was, &now, effect));
             }
+            Rule::Setting(task, set, changed, unset) => {
+                let effect = match (was.is_null(), now.is_null()) {
+                    (true, _) => set,
+                    (_, true) => unset,
+                    _ => changed,
+                };
+                let effect = match &after.security.creator_role {
+                    // A brought creator role is never changed: say so where it could be expected.
+                    crate::profile::CreatorRole::Existing(_) if key == "permissions_boundary" => {
+                        format!("{effect}; your creator role is not touched")
+                    }
+                    _ => effect.to_string(),
+                };
+                changes.push(change(task, Action::Update, &was, &now, &effect));
+            }
+        }
+    }
+    // With the desired size changed too, it is set (not kept) along with min and max.
+    if changes.iter().any(|c| c.field == "nodes.desired_size") {
+        for c in changes.iter_mut().filter(|c| c.effect == KEEPS_DESIRED) {
+            c.effect = "node group resized in place".into();
         }
     }
     Diff {
@@ -236,6 +282,50 @@ pub fn diff(before: &Profile, after: &Profile) -> Diff {
         monthly_cost_before: monthly(before),
         monthly_cost_after: monthly(after),
     }
+}
+
+/// The removal of `caller` (the principal running eksboot) from `cluster.admins` says that its
+/// access stays: its entry is eksboot's own (the caller's step), never deleted by an admins change.
+pub fn note_caller(d: &mut Diff, caller: &str) {
+    for c in &mut d.changes {
+        if c.field == "cluster.admins" && c.action == Action::Remove && c.before == caller {
+            c.effect = "no longer listed as an admin; you keep access through eksboot's own access entry (not deleted)".into();
+        }
+    }
+}
+
+/// What `apply` would change on the cluster as AWS holds it (`plan --live`): `stored` (the state
+/// file's profile) with `seen` over it, to `wanted`. The desired size is the exception: apply
+/// sets it only when the profile's changes (stored to wanted), so it is compared with the
+/// stored one, and the node group rows say the live one is kept (or clamped into [min, max]).
+pub fn diff_live(stored: &Profile, seen: &Observed, wanted: &Profile) -> Diff {
+    let mut live = live_profile(stored, seen);
+    let running = match &seen.nodes {
+        Some(Some(n)) => Some(n.scaling.1),
+        _ => None,
+    };
+    if running.is_some() {
+        live.nodes.desired_size = stored.nodes.desired_size;
+    }
+    let mut d = diff(&live, wanted);
+    if let Some(running) = running {
+        let (min, max) = (wanted.nodes.min_size, wanted.nodes.max_size);
+        let kept = running.clamp(min.min(max), max);
+        for c in &mut d.changes {
+            if c.field == "nodes.desired_size" {
+                c.effect =
+                    format!("node group's desired size set in place (it runs {running} now)");
+            }
+            if c.field == "nodes.min_size" || c.field == "nodes.max_size" {
+                c.effect = if kept == running {
+                    format!("node group resized in place; its live desired size {running} is kept")
+                } else {
+                    format!("node group resized in place; its live desired size {running} is clamped to {kept}")
+                };
+            }
+        }
+    }
+    d
 }
 
 /// What `plan --live` read from AWS about a running cluster, in profile terms. `None` where it
@@ -515,5 +605,163 @@ mod tests {
             ("nodes.enabled", Action::Remove)
         );
         assert!(d.monthly_cost_after < d.monthly_cost_before);
+    }
+
+    #[test]
+    fn a_removed_addon_keeps_running_and_a_removed_caller_keeps_access() {
+        let me = "arn:aws:iam::123456789012:user/me";
+        let before = profile(&format!(
+            "addons = [\"vpc-cni\", \"coredns\"]\nadmins = [\"{me}\", \"arn:aws:iam::123456789012:role/ops\"]"
+        ));
+        let after =
+            profile("addons = [\"vpc-cni\"]\nadmins = [\"arn:aws:iam::123456789012:role/ops\"]");
+        let mut d = diff(&before, &after);
+        let addon = d
+            .changes
+            .iter()
+            .find(|c| c.field == "cluster.addons")
+            .unwrap();
+        assert_eq!(
+            (addon.action, addon.before.clone()),
+            (Action::Remove, Value::from("coredns"))
+        );
+        assert!(
+            addon.effect.contains("its software keeps running"),
+            "{}",
+            addon.effect
+        );
+        assert!(
+            addon.effect.contains("--delete-addon-software"),
+            "{}",
+            addon.effect
+        );
+        note_caller(&mut d, "arn:aws:iam::123456789012:user/someone-else");
+        let admin = d
+            .changes
+            .iter()
+            .find(|c| c.field == "cluster.admins")
+            .unwrap();
+        assert!(!admin.effect.contains("keep access"), "{}", admin.effect);
+        note_caller(&mut d, me);
+        let admin = d
+            .changes
+            .iter()
+            .find(|c| c.field == "cluster.admins")
+            .unwrap();
+        assert_eq!(admin.before, me);
+        assert!(
+            admin
+                .effect
+                .contains("you keep access through eksboot's own access entry"),
+            "{}",
+            admin.effect
+        );
+    }
+
+    #[test]
+    fn the_live_desired_size_is_kept_and_said_so() {
+        let stored = with("", "min_size = 1\ndesired_size = 2\nmax_size = 4");
+        let seen = |desired| Observed {
+            nodes: Some(Some(ObservedNodes {
+                instance_types: stored.nodes.instance_types.clone(),
+                scaling: (1, desired, 4),
+                disk_size_gib: None,
+            })),
+            ..Observed::default()
+        };
+        // An autoscaler ran it at 4: an unchanged profile changes nothing.
+        assert!(diff_live(&stored, &seen(4), &stored).changes.is_empty());
+        // A larger max: one row, saying the live desired size is kept.
+        let bigger = with("", "min_size = 1\ndesired_size = 2\nmax_size = 6");
+        let d = diff_live(&stored, &seen(4), &bigger);
+        let fields: Vec<_> = d.changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["nodes.max_size"]);
+        assert!(
+            d.changes[0].effect.contains("live desired size 4 is kept"),
+            "{}",
+            d.changes[0].effect
+        );
+        // A smaller max: the live desired is clamped, and said so.
+        let smaller = with("", "min_size = 1\ndesired_size = 2\nmax_size = 3");
+        let d = diff_live(&stored, &seen(4), &smaller);
+        assert!(
+            d.changes[0].effect.contains("clamped to 3"),
+            "{}",
+            d.changes[0].effect
+        );
+        // The profile's desired size changed: set, with what runs now.
+        let three = with("", "min_size = 1\ndesired_size = 3\nmax_size = 4");
+        let d = diff_live(&stored, &seen(4), &three);
+        let fields: Vec<_> = d.changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["nodes.desired_size"]);
+        assert!(
+            d.changes[0].effect.contains("it runs 4 now"),
+            "{}",
+            d.changes[0].effect
+        );
+        // Offline (stored to wanted), the min/max rows say the desired size is not touched.
+        let d = diff(&stored, &bigger);
+        assert!(
+            d.changes[0]
+                .effect
+                .contains("desired size it runs with is kept"),
+            "{}",
+            d.changes[0].effect
+        );
+    }
+
+    #[test]
+    fn the_boundary_is_set_changed_or_removed_in_place_on_the_roles() {
+        let none = profile("");
+        let a =
+            profile("[security]\npermissions_boundary = \"arn:aws:iam::123456789012:policy/a\"");
+        let b =
+            profile("[security]\npermissions_boundary = \"arn:aws:iam::123456789012:policy/b\"");
+        let one = |before: &Profile, after: &Profile| {
+            let d = diff(before, after);
+            assert!(d.refused.is_empty(), "{:?}", d.refused);
+            assert_eq!(d.changes.len(), 1, "{:?}", d.changes);
+            let c = d.changes[0].clone();
+            assert_eq!(c.field, "security.permissions_boundary");
+            assert_eq!(c.task, Task::Secure);
+            assert_eq!(c.action, Action::Update);
+            assert_eq!(d.monthly_cost_before, d.monthly_cost_after);
+            c
+        };
+        let added = one(&none, &a);
+        assert_eq!(added.before, Value::Null);
+        assert_eq!(added.after, "arn:aws:iam::123456789012:policy/a");
+        assert!(
+            added.effect.starts_with("set as the boundary"),
+            "{}",
+            added.effect
+        );
+        let changed = one(&a, &b);
+        assert!(
+            changed.effect.starts_with("replaces the boundary"),
+            "{}",
+            changed.effect
+        );
+        let removed = one(&b, &none);
+        assert_eq!(removed.after, Value::Null);
+        assert!(
+            removed.effect.contains("DeleteRolePermissionsBoundary"),
+            "{}",
+            removed.effect
+        );
+        assert!(diff(&a, &a).is_empty());
+
+        // With a brought creator role, the effect says that role is left alone.
+        let brought = "[security]\ncreator_role = \"arn:aws:iam::123456789012:role/mine\"";
+        let mine = profile(brought);
+        let mine_bounded = profile(&format!(
+            "{brought}\npermissions_boundary = \"arn:aws:iam::123456789012:policy/a\""
+        ));
+        let c = one(&mine, &mine_bounded);
+        assert!(
+            c.effect.ends_with("your creator role is not touched"),
+            "{}",
+            c.effect
+        );
     }
 }

@@ -3,10 +3,12 @@
 
 mod harness;
 
+mod boundary;
 mod cli;
 mod cluster;
 mod create;
 mod day_two;
+mod day_two_safe;
 mod emulator;
 mod faults;
 mod fidelity;

@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 import uuid
+from urllib.parse import parse_qs
 
 # AWS accounts hold the AWS managed policies (AmazonEKSClusterPolicy, ...); moto loads them only
 # when asked. Set before moto is imported, so running this script by hand behaves like the tests.
@@ -772,11 +773,32 @@ def list_addons(self):
     return ActionResult({"addons": sorted(_addons(cluster))})
 
 
+# DeleteAddon's `preserve` (a query parameter): "Specifying this option preserves the add-on
+# software on your cluster but Amazon EKS stops managing any settings for the add-on"
+# (https://docs.aws.amazon.com/eks/latest/APIReference/API_DeleteAddon.html). The emulator runs no
+# add-on software, so what it keeps is the flag each deletion was asked with, per account, for
+# tests to read (GET /eksboot-moto/deleted-addons?account=ID): whether the software would still run.
+_deleted_addons = {}
+_deleted_addons_lock = threading.Lock()
+
+
 def delete_addon(self):
-    _, addon = _addon(self)
+    cluster, addon = _addon(self)
+    preserve = str(self._get_param("preserve") or "false").lower() == "true"
     if addon["_life"].deleting is None:
         addon["_life"].delete()
+        account = cluster.arn.split(":")[4]
+        with _deleted_addons_lock:
+            _deleted_addons.setdefault(account, []).append(
+                {"cluster": cluster.name, "addon": addon["addonName"], "preserve": preserve}
+            )
     return ActionResult({"addon": _addon_view(addon)})
+
+
+def _deleted_addons_of(query):
+    account = (parse_qs(query).get("account") or [""])[0]
+    with _deleted_addons_lock:
+        return {"deletions": list(_deleted_addons.get(account, []))}
 
 
 def create_pod_identity_association(self):
@@ -1378,6 +1400,10 @@ def _keep_raw_body(app):
     def middleware(environ, start_response):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
+        if environ.get("PATH_INFO", "") == "/eksboot-moto/deleted-addons":
+            answer = _deleted_addons_of(environ.get("QUERY_STRING", ""))
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps(answer).encode()]
         if environ.get("PATH_INFO", "").startswith("/eksboot-moto/"):
             known = _control(environ["PATH_INFO"], json.loads(body or b"{}"))
             start_response("200 OK" if known else "404 Not Found", [("Content-Type", "text/plain")])
