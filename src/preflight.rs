@@ -537,27 +537,9 @@ async fn permissions_boundary(
 }
 
 /// The creator role's inline policy as eksboot will write it for this profile, before anything
-/// exists (the key and the launch template by pattern, as `eksboot permissions --for creator`).
+/// exists.
 pub fn creator_policy(profile: &Profile, account: &str) -> serde_json::Value {
-    use crate::plan::iam::{creator_inline_policy, partition, role_arn, CreatorScope};
-    let region = profile.cluster.region.as_str();
-    let name = profile.cluster.name.as_str();
-    let cluster_role = role_arn(region, account, &format!("{name}-cluster"));
-    let node_role = role_arn(region, account, &format!("{name}-node"));
-    let template = format!(
-        "arn:{}:ec2:{region}:{account}:launch-template/*",
-        partition(region)
-    );
-    creator_inline_policy(&CreatorScope {
-        region,
-        account,
-        cluster: name,
-        cluster_role_arn: &cluster_role,
-        node_role_arn: profile.nodes.enabled.then_some(node_role.as_str()),
-        key_arn: profile.security.secrets_key.existing_arn(),
-        oidc_provider: profile.cluster.oidc_provider,
-        launch_template_arn: profile.nodes.enabled.then_some(template.as_str()),
-    })
+    crate::plan::iam::creator_policy_before_create(profile, account)
 }
 
 fn boundary_missing(boundary: &str) -> Check {

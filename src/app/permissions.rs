@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::create::{field, settings_table};
 use super::*;
 use crate::cli::{PolicyFor, WhichPolicy};
-use crate::plan::iam::{creator_inline_policy, partition, role_arn, CreatorScope};
+use crate::plan::iam::creator_policy_before_create;
 use crate::plan::permissions::{
     caller_policy, policy_size, split_into_managed_policies, CallerScope, StatementTooLarge,
     MANAGED_POLICY_QUOTA, ROLE_INLINE_QUOTA, USER_INLINE_QUOTA,
@@ -50,27 +50,7 @@ pub(super) async fn permissions(
             profile: &profile,
             account: &account,
         }),
-        PolicyFor::Creator => {
-            let region = profile.cluster.region.as_str();
-            let name = profile.cluster.name.as_str();
-            let cluster_role = role_arn(region, &account, &format!("{name}-cluster"));
-            let node_role = role_arn(region, &account, &format!("{name}-node"));
-            // The template exists only once create makes it: any template of this account.
-            let template = format!(
-                "arn:{}:ec2:{region}:{account}:launch-template/*",
-                partition(region)
-            );
-            creator_inline_policy(&CreatorScope {
-                region,
-                account: &account,
-                cluster: name,
-                cluster_role_arn: &cluster_role,
-                node_role_arn: profile.nodes.enabled.then_some(node_role.as_str()),
-                key_arn: profile.security.secrets_key.existing_arn(),
-                oidc_provider: profile.cluster.oidc_provider,
-                launch_template_arn: profile.nodes.enabled.then_some(template.as_str()),
-            })
-        }
+        PolicyFor::Creator => creator_policy_before_create(&profile, &account),
     };
     let who = match policy_for.who {
         PolicyFor::Caller => "caller",

@@ -395,6 +395,30 @@ pub const KEY_CALLER_ACTIONS: [&str; 6] = [
     "kms:DeleteAlias",
 ];
 
+/// The creator role's inline policy as eksboot will write it for this profile, before anything
+/// exists (the launch template, made only by create, by pattern: any template of the account), as
+/// `eksboot permissions --for creator` prints it and preflight simulates it under a boundary.
+pub fn creator_policy_before_create(profile: &crate::profile::Profile, account: &str) -> Value {
+    let region = profile.cluster.region.as_str();
+    let name = profile.cluster.name.as_str();
+    let cluster_role = role_arn(region, account, &format!("{name}-cluster"));
+    let node_role = role_arn(region, account, &format!("{name}-node"));
+    let template = format!(
+        "arn:{}:ec2:{region}:{account}:launch-template/*",
+        partition(region)
+    );
+    creator_inline_policy(&CreatorScope {
+        region,
+        account,
+        cluster: name,
+        cluster_role_arn: &cluster_role,
+        node_role_arn: profile.nodes.enabled.then_some(node_role.as_str()),
+        key_arn: profile.security.secrets_key.existing_arn(),
+        oidc_provider: profile.cluster.oidc_provider,
+        launch_template_arn: profile.nodes.enabled.then_some(template.as_str()),
+    })
+}
+
 /// Key policy: the account administers the key through IAM (this statement also satisfies
 /// KMS's lockout check at CreateKey: the policy must let the caller call PutKeyPolicy later,
 /// <https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html>); the creator and
