@@ -401,8 +401,37 @@ fn turning_nodes_and_the_oidc_provider_off_and_on_needs_only_the_printed_policie
             assert!(live.contains("No changes"), "{live}");
         }
     }
+    // Other OIDC providers of the account (a CI's, another cluster's in this region, one in
+    // another region): status --live and teardown read only this region's EKS issuers, take
+    // none of them for this cluster's, and are denied nothing.
+    let iam = aws_sdk_iam::Client::new(&run.account.sdk("us-east-1"));
+    let others = [
+        "https://token.actions.githubusercontent.com",
+        "https://oidc.eks.us-west-2.amazonaws.com/id/SOMEONEELSES0000000000000000000",
+        "https://oidc.eks.eu-west-1.amazonaws.com/id/ANOTHERREGION000000000000000000",
+    ];
+    for url in others {
+        block_on(
+            iam.create_open_id_connect_provider()
+                .url(url)
+                .client_id_list("sts.amazonaws.com")
+                .send(),
+        )
+        .unwrap();
+    }
+    eksboot_ok(
+        &run,
+        "status --live",
+        &["status", "--live", "--state", state],
+    );
     eksboot_ok(&run, "teardown", &["teardown", "--yes", "--state", state]);
     assert_nothing_left(&run.account, "dev", "us-west-2");
+    let left = block_on(iam.list_open_id_connect_providers().send()).unwrap();
+    assert_eq!(
+        left.open_id_connect_provider_list().len(),
+        others.len(),
+        "the others stay: {left:?}"
+    );
     assert_no_denials(&run, "off and on");
 }
 
