@@ -199,6 +199,12 @@ pub(super) async fn apply_with(
     if !yes && !ui::confirm("Apply these changes now?") {
         return Err(RunError::Cancelled);
     }
+    // A changed profile is a new apply: a new sequence number, so each of its requests carries
+    // an idempotency token no earlier apply sent. Finishing a stopped apply (no change) keeps
+    // the number, so its requests repeat their tokens.
+    if !d.changes.is_empty() {
+        journal.begin_apply()?;
+    }
     // From here the state file holds the new profile: a stopped apply resumes with it.
     journal.state.nodegroup_generation = facts.nodegroup_generation;
     // Journaled on each add-on's step, so a resumed apply deletes the same software.

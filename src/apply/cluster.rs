@@ -14,7 +14,8 @@ use crate::profile::instance_arch;
 use super::journal::{Outputs, StepStatus};
 use super::retry::PollDelay;
 use super::retry::{
-    find_or_create, first_found, is_iam_propagation, made, with_retry, IdempotencyToken,
+    find_or_create, first_found, is_iam_propagation, made, request_token, with_retry,
+    IdempotencyToken,
 };
 use super::secure::{creator_role_arn, key_arn};
 use super::{Ctx, StepError, StepResult};
@@ -164,7 +165,6 @@ async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             let key = key_arn(ctx);
             let role = ctx.output("cluster-role").arn.unwrap_or_default();
             let sg = ctx.output("cluster-sg").id;
-            let token = std::sync::Mutex::new(IdempotencyToken::new(&ctx.run_id, &res.id));
             let spec = ClusterSpec {
                 name,
                 version: &ctx.kubernetes_version,
@@ -184,6 +184,24 @@ async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                 tags: tag_map(ctx, res),
                 client_request_token: String::new(),
             };
+            let token = std::sync::Mutex::new(request_token(
+                ctx,
+                &res.id,
+                &serde_json::json!({
+                    "action": "CreateCluster",
+                    "name": spec.name,
+                    "version": spec.version,
+                    "role": spec.role_arn,
+                    "subnets": spec.subnet_ids,
+                    "security_group": spec.security_group_id,
+                    "public_access": spec.public_access,
+                    "private_access": spec.private_access,
+                    "public_access_cidrs": spec.public_access_cidrs,
+                    "log_types": spec.log_types,
+                    "key": spec.key_arn,
+                    "tags": spec.tags,
+                }),
+            ));
             // EKS may not see a just-created role yet: retry while IAM propagates (with a
             // new token: the earlier call certainly failed).
             let created = ctx
@@ -321,8 +339,24 @@ async fn converge_cluster(
                 update.describe()
             )));
         }
-        let token =
-            IdempotencyToken::new(&ctx.run_id, &format!("{}-{}", res.id, updated.len())).value();
+        let request = match &update {
+            ClusterUpdate::EndpointAccess {
+                public,
+                private,
+                public_cidrs,
+            } => serde_json::json!({
+                "action": "UpdateClusterConfig",
+                "public": public,
+                "private": private,
+                "public_cidrs": public_cidrs,
+            }),
+            ClusterUpdate::Logging { enable, disable } => serde_json::json!({
+                "action": "UpdateClusterConfig",
+                "enable_logs": enable,
+                "disable_logs": disable,
+            }),
+        };
+        let token = request_token(ctx, &res.id, &request).value();
         let started = ctx
             .creator_call(res, never, || async {
                 match &update {
@@ -551,7 +585,17 @@ async fn launch_template(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepEr
     ];
     let tags = ctx.tags(res);
     let disk = ctx.profile.nodes.disk_size_gib as i32;
-    let token = IdempotencyToken::new(&ctx.run_id, &res.id).value();
+    let token = request_token(
+        ctx,
+        &res.id,
+        &serde_json::json!({
+            "action": "CreateLaunchTemplate",
+            "name": res.name,
+            "disk": disk,
+            "tags": tags,
+        }),
+    )
+    .value();
     // Its name is unique in the region: taken by ours (found by tags) means adopted.
     let (template, adopted) = find_or_create(
         || first_found(ec2::find_launch_templates(&ctx.aws, &filters), Some),
@@ -570,8 +614,17 @@ async fn launch_template(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepEr
         if let Some((latest, size)) = ec2::launch_template_disk(&ctx.aws, &template.id).await? {
             version = latest;
             if size != disk {
-                let token =
-                    IdempotencyToken::new(&ctx.run_id, &format!("{}-v{latest}", res.id)).value();
+                let token = request_token(
+                    ctx,
+                    &res.id,
+                    &serde_json::json!({
+                        "action": "CreateLaunchTemplateVersion",
+                        "template": template.id,
+                        "from_version": latest,
+                        "disk": disk,
+                    }),
+                )
+                .value();
                 version =
                     ec2::create_node_template_version(&ctx.aws, &template.id, disk, &token).await?;
                 outputs = outputs.with("updated", format!("root volume {disk} GiB"));
@@ -667,7 +720,6 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             let role = ctx.output("node-role").arn.unwrap_or_default();
             let template = ctx.output("launch-template");
             let version = template.attr("version").unwrap_or("1").to_string();
-            let token = std::sync::Mutex::new(IdempotencyToken::new(&ctx.run_id, &res.id));
             let spec = NodegroupSpec {
                 cluster,
                 name: &res.name,
@@ -683,6 +735,22 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                 tags: tag_map(ctx, res),
                 client_request_token: String::new(),
             };
+            let token = std::sync::Mutex::new(request_token(
+                ctx,
+                &res.id,
+                &serde_json::json!({
+                    "action": "CreateNodegroup",
+                    "cluster": spec.cluster,
+                    "name": spec.name,
+                    "subnets": spec.subnet_ids,
+                    "role": spec.node_role_arn,
+                    "instance_types": spec.instance_types,
+                    "scaling": [spec.min, spec.desired, spec.max],
+                    "ami_type": spec.ami_type,
+                    "launch_template": [spec.launch_template_id, spec.launch_template_version],
+                    "tags": spec.tags,
+                }),
+            ));
             let created = ctx
                 .creator_call(res, is_iam_propagation, || {
                     with_token(&token, |t| {
@@ -742,9 +810,16 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             && n.launch_template_version.is_some()
             && !rolled
         {
-            let token =
-                IdempotencyToken::new(&ctx.run_id, &format!("{}-lt{template_version}", res.id))
-                    .value();
+            let token = request_token(
+                ctx,
+                &res.id,
+                &serde_json::json!({
+                    "action": "UpdateNodegroupVersion",
+                    "nodegroup": res.name,
+                    "launch_template": [template.id, template_version],
+                }),
+            )
+            .value();
             nodegroup_update(ctx, res, creator, "the nodes' launch template", || {
                 eks::update_nodegroup_template(
                     &creator.eks,
@@ -770,7 +845,16 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         if next.1 != wanted.1 {
             kept_desired = Some(next.1);
         }
-        let token = IdempotencyToken::new(&ctx.run_id, &format!("{}-size", res.id)).value();
+        let token = request_token(
+            ctx,
+            &res.id,
+            &serde_json::json!({
+                "action": "UpdateNodegroupConfig",
+                "nodegroup": res.name,
+                "scaling": [next.0, next.1, next.2],
+            }),
+        )
+        .value();
         nodegroup_update(ctx, res, creator, "the node group's size", || {
             eks::update_nodegroup_scaling(&creator.eks, cluster, &res.name, next, &token)
         })
@@ -825,7 +909,17 @@ async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                     hint: "check the name in cluster.addons (`aws eks describe-addon-versions` lists them)".into(),
                 })?;
             let tags = tag_map(ctx, res);
-            let token = IdempotencyToken::new(&ctx.run_id, &res.id).value();
+            let token = request_token(
+                ctx,
+                &res.id,
+                &serde_json::json!({
+                    "action": "CreateAddon",
+                    "addon": name,
+                    "version": version,
+                    "tags": tags,
+                }),
+            )
+            .value();
             let created = ctx
                 .creator_call(res, never, || {
                     eks::create_addon(&creator.eks, cluster, name, &version, tags.clone(), &token)

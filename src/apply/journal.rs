@@ -52,6 +52,11 @@ pub struct State {
     /// continues to the same version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade_target: Option<String>,
+    /// Which apply (or upgrade) this is, for idempotency tokens: 0 for the create, one more for
+    /// each apply or upgrade the user accepts, unchanged when a stopped one is resumed. A state
+    /// file from before it reads as 0.
+    #[serde(default)]
+    pub apply_seq: u64,
     pub created_at: String,
     pub updated_at: String,
     #[serde(default)]
@@ -131,6 +136,16 @@ pub struct StepRecord {
     pub finished_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How many times the step was run again after it had finished (a resume that puts back
+    /// what changed outside eksboot, in the same apply): part of its idempotency tokens, so a
+    /// request it made before and finished (an add-on created, deleted outside, created
+    /// again) is a new one; a stopped step resumed keeps it, and repeats its tokens.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub round: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -214,6 +229,7 @@ impl Journal {
             nodegroup_generation: None,
             standard_support_ends: facts.standard_support_ends.clone(),
             upgrade_target: None,
+            apply_seq: 0,
             created_at: now.clone(),
             updated_at: now,
             steps: BTreeMap::new(),
@@ -272,12 +288,16 @@ impl Journal {
                 started_at: now.to_string(),
                 finished_at: None,
                 error: None,
+                round: 0,
             })
     }
 
     pub fn record_started(&mut self, step: &str) -> Result<(), JournalError> {
         let now = now_rfc3339();
         let record = self.record_mut(step, &now);
+        if record.status == StepStatus::Done {
+            record.round += 1;
+        }
         record.status = StepStatus::Running;
         record.started_at = now;
         record.error = None;
@@ -311,6 +331,14 @@ impl Journal {
     }
 
     /// Drops a step whose resource is deleted (day two: the profile no longer asks for it).
+    /// An apply or upgrade was accepted: a new sequence number, saved, so every request it makes
+    /// carries a token no earlier one used (a resume keeps it).
+    pub fn begin_apply(&mut self) -> Result<u64, JournalError> {
+        self.state.apply_seq += 1;
+        self.save()?;
+        Ok(self.state.apply_seq)
+    }
+
     pub fn forget(&mut self, step: &str) -> Result<(), JournalError> {
         self.state.steps.remove(step);
         self.save()
@@ -576,6 +604,54 @@ mod tests {
             .steps
             .keys()
             .any(|k| k.starts_with("access-entry-admin-")));
+    }
+
+    #[test]
+    fn the_apply_sequence_starts_at_0_grows_per_accepted_apply_and_older_files_read_0() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = default_path(dir.path(), "demo", "us-west-2");
+        {
+            let mut j =
+                Journal::create(&path, &profile(), "123456789012", &PlanFacts::default()).unwrap();
+            assert_eq!(j.state.apply_seq, 0);
+            assert_eq!(j.begin_apply().unwrap(), 1);
+        }
+        // Saved at once: a resumed apply reopens with the same number.
+        let mut j = Journal::open(&path).unwrap().unwrap();
+        assert_eq!(j.state.apply_seq, 1);
+        assert_eq!(j.begin_apply().unwrap(), 2);
+        drop(j);
+        // A state file written before the field existed.
+        let mut value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        value.as_object_mut().unwrap().remove("apply_seq");
+        let older: State = serde_json::from_value(value).unwrap();
+        assert_eq!(older.apply_seq, 0);
+    }
+
+    #[test]
+    fn a_step_run_again_after_it_finished_takes_a_new_round_and_a_stopped_one_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = default_path(dir.path(), "demo", "us-west-2");
+        let mut j =
+            Journal::create(&path, &profile(), "123456789012", &PlanFacts::default()).unwrap();
+        let round = |j: &Journal| j.state.steps["addon-coredns"].round;
+        j.record_started("addon-coredns").unwrap();
+        assert_eq!(round(&j), 0);
+        // Stopped while running, resumed: the same round (its requests repeat their tokens).
+        j.record_started("addon-coredns").unwrap();
+        assert_eq!(round(&j), 0);
+        j.record_outputs("addon-coredns", &Outputs::id("coredns"), true)
+            .unwrap();
+        // Finished, then run again (a resume putting back what was deleted outside).
+        j.record_started("addon-coredns").unwrap();
+        assert_eq!(round(&j), 1);
+        j.record_failed("addon-coredns", "boom").unwrap();
+        j.record_started("addon-coredns").unwrap();
+        assert_eq!(round(&j), 1);
+        drop(j);
+        let j = Journal::open(&path).unwrap().unwrap();
+        assert_eq!(round(&j), 1);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::plan::{endpoint_service_name, Kind, Resource, INTERFACE_ENDPOINTS};
 
 use super::journal::Outputs;
 use super::retry::PollDelay;
-use super::retry::{create_once, find_or_create, first_found, made, IdempotencyToken};
+use super::retry::{create_once, find_or_create, first_found, made, request_token};
 use super::{Ctx, StepError, StepResult};
 
 /// How long a NAT gateway may take to become available (AWS says usually a few minutes).
@@ -156,7 +156,12 @@ async fn route_table(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError>
     let tag_filter = by_tags(ctx, res);
     let tags = ctx.tags(res);
     let vpc = vpc_id(ctx);
-    let token = IdempotencyToken::new(&ctx.run_id, &res.id).value();
+    let token = request_token(
+        ctx,
+        &res.id,
+        &serde_json::json!({"action": "CreateRouteTable", "vpc": vpc, "tags": tags}),
+    )
+    .value();
     let (id, adopted) = find_or_create(
         || {
             first_found(ec2::find_route_tables(&ctx.aws, &tag_filter), |t| {
@@ -264,7 +269,17 @@ async fn nat_gateway(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError>
         Some(n) => n.id,
         None => {
             let tags = ctx.tags(res);
-            let token = IdempotencyToken::new(&ctx.run_id, &res.id).value();
+            let token = request_token(
+                ctx,
+                &res.id,
+                &serde_json::json!({
+                    "action": "CreateNatGateway",
+                    "subnet": subnet,
+                    "allocation": allocation,
+                    "tags": tags,
+                }),
+            )
+            .value();
             ec2::create_nat_gateway(&ctx.aws, &subnet, &allocation, &tags, &token).await?
         }
     };
@@ -434,7 +449,20 @@ async fn vpc_endpoint(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError
         }
     };
     let tags = ctx.tags(res);
-    let token = IdempotencyToken::new(&ctx.run_id, &res.id).value();
+    let token = request_token(
+        ctx,
+        &res.id,
+        &serde_json::json!({
+            "action": "CreateVpcEndpoint",
+            "vpc": vpc,
+            "service": service,
+            "route_tables": placement_tables,
+            "subnets": placement_subnets,
+            "security_group": security_group,
+            "tags": tags,
+        }),
+    )
+    .value();
     let id = ec2::create_vpc_endpoint(&ctx.aws, &vpc, &service, placement, &tags, &token).await?;
     // Nodes reach AWS through the endpoints: the node group waits for them to be available.
     ctx.record_partial(&res.id, &Outputs::id(&id))?;

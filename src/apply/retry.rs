@@ -222,34 +222,66 @@ where
     }
 }
 
-/// An idempotency token (EC2 `ClientToken`, EKS `clientRequestToken`) for one create of one
-/// step: the same across retries, so AWS answers a repeat of a call whose answer was lost with
-/// the first call's result; a new one only once the earlier call is known to have failed.
+/// An idempotency token (EC2 `ClientToken`, EKS `clientRequestToken`) for one request of one
+/// step: a hash of the run id, the apply sequence number (see `journal::State::apply_seq`), the
+/// step id and the request's canonical parameters. The same request, retried or resumed, keeps
+/// its token, so AWS answers a repeat of a call whose answer was lost with the first call's
+/// result; any other request (another apply, other parameters: a resize 3 → 5 → 3 included)
+/// gets a token AWS has never seen, which EC2 would otherwise refuse with
+/// IdempotentParameterMismatch and EKS answer with the first call's result, doing nothing.
+/// A new one is also taken once the earlier call is known to have failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyToken {
-    stem: String,
+    digest: [u8; 32],
     generation: u32,
 }
 
 impl IdempotencyToken {
-    /// EC2 and EKS accept up to 64 ASCII characters.
-    const MAX_LEN: usize = 64;
+    /// EC2's `ClientToken` takes up to 64 ASCII characters
+    /// (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html); EKS's
+    /// `clientRequestToken` documents no limit, so EC2's bounds both.
+    pub const MAX_LEN: usize = 64;
 
-    pub fn new(run_id: &str, step: &str) -> IdempotencyToken {
+    /// The token of one request: `params` are the request's parameters (the token itself
+    /// excluded), compared by content (object keys in any order).
+    pub fn request(
+        run_id: &str,
+        sequence: u64,
+        step: &str,
+        params: &serde_json::Value,
+    ) -> IdempotencyToken {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        // Each field length-prefixed: no two different inputs write the same bytes.
+        let mut field = |bytes: &[u8]| {
+            hash.update((bytes.len() as u64).to_be_bytes());
+            hash.update(bytes);
+        };
+        field(b"eksboot-idempotency-token-v1");
+        field(run_id.as_bytes());
+        field(&sequence.to_be_bytes());
+        field(step.as_bytes());
+        field(canonical_json(params).as_bytes());
         IdempotencyToken {
-            stem: format!("{run_id}-{step}"),
+            digest: hash.finalize().into(),
             generation: 0,
         }
     }
 
+    /// 64 lowercase hex characters (ASCII, within every API's limit).
     pub fn value(&self) -> String {
-        let suffix = match self.generation {
-            0 => String::new(),
-            n => format!("-{n}"),
+        use sha2::{Digest, Sha256};
+        let bytes: [u8; 32] = match self.generation {
+            0 => self.digest,
+            n => {
+                let mut hash = Sha256::new();
+                hash.update(self.digest);
+                hash.update(n.to_be_bytes());
+                hash.finalize().into()
+            }
         };
-        let keep = Self::MAX_LEN - suffix.len();
-        let stem: String = self.stem.chars().take(keep).collect();
-        format!("{stem}{suffix}")
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        hex[..Self::MAX_LEN].to_string()
     }
 
     /// After `err`: keep the token when AWS may have acted (the answer was lost), take a new
@@ -259,6 +291,58 @@ impl IdempotencyToken {
             self.generation += 1;
         }
     }
+}
+
+/// The token of one request of `step` in this apply (the state file's sequence number), and
+/// in this round of the step (see `journal::StepRecord::round`).
+pub fn request_token(ctx: &super::Ctx, step: &str, params: &serde_json::Value) -> IdempotencyToken {
+    let journal = ctx.journal.lock().expect("journal lock");
+    let sequence = journal.state.apply_seq;
+    // A step run again after it finished (within one apply) makes new requests.
+    let round = journal.state.steps.get(step).map_or(0, |s| s.round);
+    drop(journal);
+    let step = match round {
+        0 => step.to_string(),
+        n => format!("{step}#{n}"),
+    };
+    IdempotencyToken::request(&ctx.run_id, sequence, &step, params)
+}
+
+/// `value` as JSON with every object's keys sorted: the same content, the same text.
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    fn write(value: &Value, out: &mut String) {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, key) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(key.clone()).to_string());
+                    out.push(':');
+                    write(&map[key], out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(value, &mut out);
+    out
 }
 
 /// Whether AWS may have carried out a call that failed this way: an internal error, a timeout
@@ -478,9 +562,9 @@ mod tests {
 
     #[test]
     fn a_token_is_kept_while_aws_may_have_acted_and_renewed_after_a_certain_failure() {
-        let mut token = IdempotencyToken::new("20261202T101010-ab12", "nat-1");
+        let params = serde_json::json!({"subnet": "subnet-1", "allocation": "eipalloc-1"});
+        let mut token = IdempotencyToken::request("run-20261202ab", 0, "nat-1", &params);
         let first = token.value();
-        assert_eq!(first, "20261202T101010-ab12-nat-1");
         token.after(&err("InternalError", "oops", "ec2:CreateNatGateway"));
         token.after(&AwsError::Unreachable {
             action: "ec2:CreateNatGateway",
@@ -492,9 +576,85 @@ mod tests {
             "no",
             "ec2:CreateNatGateway",
         ));
-        assert_eq!(token.value(), format!("{first}-1"));
-        let long = IdempotencyToken::new(&"r".repeat(60), "route-table-private-3");
-        assert_eq!(long.value().len(), 64);
+        let renewed = token.value();
+        assert_ne!(renewed, first);
+        token.after(&err(
+            "InvalidSubnetID.NotFound",
+            "no",
+            "ec2:CreateNatGateway",
+        ));
+        assert!(![first.as_str(), renewed.as_str()].contains(&token.value().as_str()));
+    }
+
+    fn size(min: i32, desired: i32, max: i32) -> serde_json::Value {
+        serde_json::json!({"nodegroup": "ng", "min": min, "desired": desired, "max": max})
+    }
+
+    #[test]
+    fn the_same_request_keeps_its_token_whatever_the_order_of_its_parameters() {
+        let a = IdempotencyToken::request("run-1", 3, "nodegroup", &size(1, 3, 5));
+        let b = IdempotencyToken::request("run-1", 3, "nodegroup", &size(1, 3, 5));
+        assert_eq!(a.value(), b.value());
+        // The same content written in another key order (serde_json keeps insertion order).
+        let reordered: serde_json::Value =
+            serde_json::from_str(r#"{"max":5,"desired":3,"nodegroup":"ng","min":1}"#).unwrap();
+        let c = IdempotencyToken::request("run-1", 3, "nodegroup", &reordered);
+        assert_eq!(a.value(), c.value());
+        assert_eq!(
+            canonical_json(&reordered),
+            r#"{"desired":3,"max":5,"min":1,"nodegroup":"ng"}"#
+        );
+    }
+
+    #[test]
+    fn any_change_of_run_sequence_step_or_parameter_makes_a_new_token() {
+        let base = IdempotencyToken::request("run-1", 1, "nodegroup", &size(1, 3, 5)).value();
+        let others = [
+            IdempotencyToken::request("run-2", 1, "nodegroup", &size(1, 3, 5)),
+            IdempotencyToken::request("run-1", 2, "nodegroup", &size(1, 3, 5)),
+            IdempotencyToken::request("run-1", 1, "nodegroup-2", &size(1, 3, 5)),
+            IdempotencyToken::request("run-1", 1, "nodegroup", &size(1, 4, 5)),
+            IdempotencyToken::request("run-1", 1, "nodegroup", &size(2, 3, 5)),
+            IdempotencyToken::request("run-1", 1, "nodegroup", &size(1, 3, 6)),
+            IdempotencyToken::request("run-1", 1, "nodegroup", &serde_json::json!(null)),
+        ];
+        let mut seen = std::collections::BTreeSet::from([base]);
+        for other in others {
+            assert!(seen.insert(other.value()), "{other:?} repeats a token");
+        }
+        // Fields are length-prefixed: moving a character from one field to the next changes it.
+        let x = IdempotencyToken::request("run-1", 1, "ab", &serde_json::json!("c"));
+        let y = IdempotencyToken::request("run-1", 1, "a", &serde_json::json!("bc"));
+        assert_ne!(x.value(), y.value());
+    }
+
+    #[test]
+    fn a_resize_3_5_3_over_three_applies_sends_three_tokens_and_a_resume_repeats_its_own() {
+        // Apply 1 sets desired 3 → 5, apply 2 sets 5 → 3, apply 3 sets 3 → 5 again.
+        let applies = [(1, size(1, 5, 6)), (2, size(1, 3, 6)), (3, size(1, 5, 6))];
+        let tokens: Vec<String> = applies
+            .iter()
+            .map(|(seq, p)| IdempotencyToken::request("run-1", *seq, "nodegroup", p).value())
+            .collect();
+        let distinct: std::collections::BTreeSet<_> = tokens.iter().collect();
+        assert_eq!(distinct.len(), 3, "{tokens:?}");
+        // Apply 3 stopped and resumed: the same sequence, the same request, the same token.
+        let resumed = IdempotencyToken::request("run-1", 3, "nodegroup", &size(1, 5, 6)).value();
+        assert_eq!(resumed, tokens[2]);
+    }
+
+    #[test]
+    fn tokens_are_64_ascii_characters_whatever_the_input() {
+        let long =
+            IdempotencyToken::request(&"r".repeat(300), u64::MAX, &"s".repeat(300), &size(1, 2, 3));
+        for token in [
+            long,
+            IdempotencyToken::request("", 0, "", &serde_json::Value::Null),
+        ] {
+            let value = token.value();
+            assert_eq!(value.len(), IdempotencyToken::MAX_LEN, "{value}");
+            assert!(value.bytes().all(|b| b.is_ascii_hexdigit()), "{value}");
+        }
     }
 
     /// A pretend AWS for `create_once`: what exists, and what each create call does.

@@ -17,5 +17,6 @@ mod policies;
 mod preflight;
 mod teardown;
 mod teardown_aws;
+mod tokens;
 mod upgrade;
 mod wizard;

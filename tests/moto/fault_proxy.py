@@ -18,9 +18,10 @@ each resource:
                    (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html).
 
 The service comes from the SigV4 credential scope (`Credential=AKID/date/region/SERVICE/...`).
-Requests that carry an idempotency token (EC2 `ClientToken`, EKS `clientRequestToken`) get the
-first successful answer again when repeated with the same parameters, and
-IdempotentParameterMismatch when repeated with different ones, as AWS documents
+Requests that carry an idempotency token (EC2 `ClientToken`, EKS `clientRequestToken`) are
+remembered by the rules of `tokens.py`, shared with the emulator: the first successful answer
+again when repeated with the same parameters; with different ones, EC2's documented
+IdempotentParameterMismatch, and for EKS (undocumented) the first answer unchanged
 (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html). The proxy serves
 one account per test, so the rate limit is the proxy's.
 
@@ -32,7 +33,6 @@ untouched. Prints `PORT <n>` once it serves and exits when its stdin closes.
 
 import argparse
 import collections
-import hashlib
 import http.client
 import http.server
 import json
@@ -46,6 +46,8 @@ import threading
 import time
 import urllib.parse
 import uuid
+
+import tokens
 
 # The error formats of each protocol: (status, code) for throttling, unavailability and an
 # internal error, as each service's documentation and SDK models name them.
@@ -116,13 +118,7 @@ def internal_answer(service):
 
 
 def mismatch_answer(service):
-    if service == "eks":
-        return error_answer(
-            service,
-            400,
-            "InvalidParameterException",
-            "The client request token was already used with different parameters",
-        )
+    """EC2's documented answer to a token repeated with other parameters."""
     return error_answer(
         service, 400, "IdempotentParameterMismatch", "The client token was already used with different parameters"
     )
@@ -142,16 +138,7 @@ def action_of(service, method, path, headers, body):
     return form.get("Action", ["?"])[0]
 
 
-def idempotency_token(service, body):
-    if service == "ec2":
-        form = urllib.parse.parse_qs(body.decode(errors="replace"))
-        return form.get("ClientToken", [None])[0]
-    if service == "eks" and body:
-        try:
-            return json.loads(body).get("clientRequestToken")
-        except (ValueError, AttributeError):
-            return None
-    return None
+idempotency_token = tokens.wire_token
 
 
 class Faults:
@@ -168,7 +155,7 @@ class Faults:
         self.lock = threading.Lock()
         self.tokens = float(self.rate or 0)
         self.refilled = time.monotonic()
-        self.answers = {}  # (service, action, token) -> (params digest, answer)
+        self.answers = tokens.Memory()  # one account: keyed by ("proxy", service, action, token)
         self.reset()
 
     def reset(self):
@@ -287,21 +274,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reset_connection()
 
         token = idempotency_token(service, body)
-        key = (service, action, token)
-        digest = hashlib.sha256(body).hexdigest()
+        key = ("proxy", service, action, token)
+        digest = tokens.canonical(tokens.wire_params(service, self.path, body))
         if token is not None:
-            with faults.lock:
-                earlier = faults.answers.get(key)
-            if earlier is not None:
+            verdict, earlier = faults.answers.recall(key, digest)
+            if verdict != tokens.NEW:
                 faults.note("replayed")
-                if earlier[0] != digest:
+                if verdict == tokens.MISMATCH:
                     return self.send(*mismatch_answer(service))
-                return self.send(*earlier[1])
+                return self.send(*earlier)
         answer = self.forward(body)
         faults.note("forwarded")
         if token is not None and 200 <= answer[0] < 300:
-            with faults.lock:
-                faults.answers.setdefault(key, (digest, answer))
+            faults.answers.remember(key, digest, answer)
         with faults.lock:
             lose_first = action in faults.lose_first
             faults.lose_first.discard(action)
