@@ -207,8 +207,11 @@ Examples:
   eksboot upgrade --cluster demo --region us-west-2
   eksboot upgrade --profile profiles/production.toml --yes    also updates the profile's version
 
-Refuses when an upgrade insight is in ERROR (what EKS found would break), unless
---ignore-insights. `eksboot status` says when the cluster's version leaves standard support.")]
+Refuses when an upgrade insight for the new version is in ERROR (what EKS found would break),
+unless --ignore-insights (then EKS is told to go ahead: `force`). Add-ons: --addons compatible
+(the default) keeps every installed version the new Kubernetes version supports; --addons
+default moves each to the new version's default. Nothing is moved down; vpc-cni moves one minor
+version at a time. `eksboot status` says when the cluster's version leaves standard support.")]
     Upgrade {
         #[command(flatten)]
         target: StateTarget,
@@ -219,9 +222,8 @@ Refuses when an upgrade insight is in ERROR (what EKS found would break), unless
         /// Upgrade without asking. Required when not running on a terminal.
         #[arg(long, short = 'y')]
         yes: bool,
-        /// Upgrade even when an upgrade insight is in ERROR.
-        #[arg(long)]
-        ignore_insights: bool,
+        #[command(flatten)]
+        choices: UpgradeChoices,
         /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
@@ -373,6 +375,47 @@ pub struct StateTarget {
     /// The cluster's region.
     #[arg(long, requires = "cluster")]
     pub region: Option<String>,
+}
+
+/// `upgrade`'s choices: the insights gate and what happens to add-ons.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct UpgradeChoices {
+    /// Upgrade even when an upgrade insight for the new version is in ERROR (EKS is told to go
+    /// ahead: UpdateClusterVersion's `force`).
+    #[arg(long)]
+    pub ignore_insights: bool,
+    /// `compatible`: keep every add-on version the new Kubernetes version supports, move the
+    /// others (to its default, or the lowest supported version not older); `default`: move each
+    /// to the new version's default unless that is older. Nothing is ever moved down.
+    #[arg(long, value_enum, default_value_t = AddonsChoice::Compatible)]
+    pub addons: AddonsChoice,
+}
+
+/// `--ignore-insights` alone, add-ons `compatible` (the wizard's upgrade).
+impl From<bool> for UpgradeChoices {
+    fn from(ignore_insights: bool) -> Self {
+        UpgradeChoices {
+            ignore_insights,
+            addons: AddonsChoice::Compatible,
+        }
+    }
+}
+
+/// `upgrade --addons`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum AddonsChoice {
+    #[default]
+    Compatible,
+    Default,
+}
+
+impl AddonsChoice {
+    pub fn policy(self) -> crate::plan::upgrade::AddonPolicy {
+        match self {
+            AddonsChoice::Compatible => crate::plan::upgrade::AddonPolicy::Compatible,
+            AddonsChoice::Default => crate::plan::upgrade::AddonPolicy::Default,
+        }
+    }
 }
 
 /// `apply`'s choice to delete a removed add-on's software too (by default EKS only stops

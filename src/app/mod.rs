@@ -214,11 +214,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             target,
             profile,
             yes,
-            ignore_insights,
+            choices,
             output,
         }) => {
             ui::set_json_mode(output == OutputFormat::Json);
-            upgrade::upgrade(&target, profile.as_deref(), yes, ignore_insights).await
+            upgrade::upgrade(&target, profile.as_deref(), yes, choices).await
         }
         Some(Command::Resume {
             target,

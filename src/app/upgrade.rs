@@ -18,8 +18,10 @@ pub(super) async fn upgrade(
     target: &StateTarget,
     profile_path: Option<&Path>,
     yes: bool,
-    ignore_insights: bool,
+    choices: impl Into<crate::cli::UpgradeChoices>,
 ) -> Result<ExitCode, RunError> {
+    let choices: crate::cli::UpgradeChoices = choices.into();
+    let ignore_insights = choices.ignore_insights;
     let path = match (
         target.state.is_none() && target.cluster.is_none(),
         profile_path,
@@ -138,54 +140,112 @@ pub(super) async fn upgrade(
             crate::plan::upgrade::day(end)
         ));
     }
-    text.push_str("  Order: node groups to the control plane's version, the control plane, then add-ons and node groups together.\n");
+    text.push_str("  Order: node groups to the control plane's version (and add-on steps the new version does not offer), the control plane, then add-ons and node groups together.\n");
     ui::print(&text);
 
-    // Before anything: what EKS says would break, and what is not ready for the new version.
-    let insights = read_insights(&aws, &name).await?;
+    // Before anything: what EKS says would break on the target version. A rerun whose control
+    // plane is already there has passed (or overridden) the gate: not checked again.
     let mut blocking = 0;
-    if !insights.is_empty() {
-        let mut out = String::from("\nUpgrade insights (EKS):\n");
-        for i in &insights {
-            let mark = match i.status.as_str() {
-                "ERROR" => {
-                    blocking += 1;
-                    "✗"
-                }
-                "WARNING" => "!",
-                "PASSING" => "✓",
-                _ => "?",
-            };
+    if live.version == target {
+        ui::print("\nUpgrade insights: not checked again (the control plane already runs the new version).\n");
+    } else {
+        let (insights, refresh) = read_insights(&aws, &name, &target).await?;
+        let mut out = String::new();
+        match refresh.as_str() {
+            "COMPLETED" | "" => {}
+            "FAILED" => out.push_str("\nEKS could not refresh the upgrade insights (the refresh FAILED): those below are from an earlier check, not current.\n"),
+            other => out.push_str(&format!("\nThe upgrade insights refresh is still {other}: those below may be from an earlier check.\n")),
+        }
+        if !insights.is_empty() {
             out.push_str(&format!(
-                "  {mark} {} [{}]: {}\n",
-                i.name, i.status, i.reason
+                "\nUpgrade insights for Kubernetes {target} (EKS):\n"
             ));
-            if i.status != "PASSING" && !i.recommendation.is_empty() {
-                out.push_str(&format!("      recommendation: {}\n", i.recommendation));
+            for i in &insights {
+                let mark = match i.status.as_str() {
+                    "ERROR" => {
+                        blocking += 1;
+                        "✗"
+                    }
+                    "WARNING" => "!",
+                    "PASSING" => "✓",
+                    _ => "?",
+                };
+                out.push_str(&format!(
+                    "  {mark} {} [{}]: {}\n",
+                    i.name, i.status, i.reason
+                ));
+                if i.status != "PASSING" && !i.recommendation.is_empty() {
+                    out.push_str(&format!("      recommendation: {}\n", i.recommendation));
+                }
             }
         }
-        ui::print(&out);
+        if !out.is_empty() {
+            ui::print(&out);
+        }
     }
-    let mut moving = String::new();
+    // Each add-on's way to the target, chosen from what EKS offers (nothing moved down).
+    let policy = choices.addons.policy();
+    let mut moves = Vec::new();
+    let mut changes = String::new();
+    let mut kept = Vec::new();
     for addon in aws::eks::list_addons(&aws.eks, &name).await? {
         let installed = aws::eks::describe_addon(&aws.eks, &name, &addon)
             .await?
             .map(|a| a.version)
             .unwrap_or_default();
-        let compatible = aws::eks::addon_versions(&aws.eks, &addon, &target).await?;
-        if !compatible.contains(&installed) {
-            moving.push_str(&format!(
-                "  {addon} {installed} is not compatible with {target}: it moves to {target}'s default version\n"
-            ));
+        let current = aws::eks::addon_offer(&aws.eks, &addon, &live.version).await?;
+        let offered = aws::eks::addon_offer(&aws.eks, &addon, &target).await?;
+        match crate::plan::upgrade::addon_move(&addon, &installed, &current, &offered, policy) {
+            Ok(None) => kept.push(format!("{addon} {installed}")),
+            Ok(Some(m)) => {
+                let steps: Vec<String> = m
+                    .before
+                    .iter()
+                    .map(|v| format!("{v} (before the control plane)"))
+                    .chain(m.after.iter().cloned())
+                    .collect();
+                changes.push_str(&format!("  {addon} {} → {}", m.from, m.to));
+                if steps.len() > 1 {
+                    changes.push_str(&format!(
+                        ", one minor version at a time: {}",
+                        steps.join(", then ")
+                    ));
+                } else if !m.before.is_empty() {
+                    changes.push_str(" (before the control plane)");
+                }
+                changes.push('\n');
+                moves.push(m);
+            }
+            Err(why) => {
+                return Err(RunError::Blocked {
+                    message: format!("{why}; nothing was changed"),
+                    hint: "remove the add-on from cluster.addons (`eksboot apply`), or move it by hand, then upgrade".into(),
+                })
+            }
         }
     }
-    if !moving.is_empty() {
-        ui::print(&format!("\nAdd-ons:\n{moving}"));
+    let mut text = format!(
+        "\nAdd-ons ({}):\n",
+        match policy {
+            crate::plan::upgrade::AddonPolicy::Compatible =>
+                "--addons compatible: versions the new Kubernetes version supports are kept",
+            crate::plan::upgrade::AddonPolicy::Default =>
+                "--addons default: each to the new version's default unless that is older",
+        }
+    );
+    if changes.is_empty() {
+        text.push_str("  none changes\n");
+    } else {
+        text.push_str(&changes);
     }
+    if !kept.is_empty() {
+        text.push_str(&format!("  kept: {}\n", kept.join(", ")));
+    }
+    ui::print(&text);
     if blocking > 0 && !ignore_insights {
         return Err(RunError::Blocked {
             message: format!(
-                "{blocking} upgrade insight(s) in ERROR: upgrading now would break what they name; nothing was changed"
+                "{blocking} upgrade insight(s) for Kubernetes {target} in ERROR: upgrading now would break what they name; nothing was changed"
             ),
             hint: "follow each recommendation above, then run upgrade again; or, if you know better, --ignore-insights".into(),
         });
@@ -200,6 +260,15 @@ pub(super) async fn upgrade(
         return Err(RunError::Cancelled);
     }
 
+    // A new upgrade gets a new sequence number (its requests' tokens); a resumed one keeps it.
+    if resuming.is_none() {
+        journal.begin_apply()?;
+    }
+    // A new upgrade takes a new sequence number for its idempotency tokens; continuing a
+    // stopped one (its target recorded) keeps it, so its requests repeat their tokens.
+    if resuming.is_none() {
+        journal.state.apply_seq += 1;
+    }
     journal.state.upgrade_target = Some(target.clone());
     journal.save()?;
     let facts = journal.facts();
@@ -228,7 +297,7 @@ pub(super) async fn upgrade(
             return Err(execute_error(e, &path));
         }
     }
-    let result = apply::upgrade::run(&ctx, &target).await;
+    let result = apply::upgrade::run(&ctx, &target, &moves, ignore_insights).await;
     ctx.reporter.finish();
     if let Err(error) = result {
         return Err(RunError::Apply(apply::ApplyError {
@@ -275,25 +344,32 @@ fn execute_error(e: ExecuteError, path: &Path) -> RunError {
 }
 
 /// Refreshes the cluster's upgrade insights (waiting a while for EKS to finish), then reads
-/// each one that is not passing in full.
-async fn read_insights(aws: &Aws, name: &str) -> Result<Vec<aws::eks::Insight>, RunError> {
+/// those for `target` (every page), each one that is not passing in full. Also returns how the
+/// refresh ended (`COMPLETED`, `FAILED`, or `IN_PROGRESS` when it took too long).
+async fn read_insights(
+    aws: &Aws,
+    name: &str,
+    target: &str,
+) -> Result<(Vec<aws::eks::Insight>, String), RunError> {
     aws::eks::start_insights_refresh(&aws.eks, name).await?;
     let started = std::time::Instant::now();
     let mut poll = apply::retry::PollDelay::new(Timing::from_env().poll);
-    while aws::eks::insights_refresh_status(&aws.eks, name).await? == "IN_PROGRESS"
-        && started.elapsed() < REFRESH_WAIT
-    {
+    let refresh = loop {
+        let status = aws::eks::insights_refresh_status(&aws.eks, name).await?;
+        if status != "IN_PROGRESS" || started.elapsed() >= REFRESH_WAIT {
+            break status;
+        }
         poll.sleep().await;
-    }
+    };
     let mut insights = Vec::new();
-    for summary in aws::eks::upgrade_insights(&aws.eks, name).await? {
+    for summary in aws::eks::upgrade_insights(&aws.eks, name, target).await? {
         if summary.status == "PASSING" {
             insights.push(summary);
         } else {
             insights.push(aws::eks::describe_insight(&aws.eks, name, &summary.id).await?);
         }
     }
-    Ok(insights)
+    Ok((insights, refresh))
 }
 
 /// Writes `version` as the profile's `cluster.kubernetes_version`, keeping everything else in

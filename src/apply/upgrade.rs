@@ -1,11 +1,13 @@
 //! `eksboot upgrade`, the engine: one minor Kubernetes version, in the order EKS requires. Node
-//! groups behind the control plane first; then the control plane; then, together, each add-on
-//! to its default version for the new one and each node group to it. Every part is observed
+//! groups behind the control plane first, and add-on steps the new version does not offer; then
+//! the control plane; then, together, each add-on's remaining steps (as
+//! `plan::upgrade::addon_move` chose them) and each node group to the new version. Every part is observed
 //! before it is changed, so a stopped upgrade run again continues where it stopped.
 
 use std::time::Instant;
 
 use crate::aws::{done_if_exists, eks, Aws};
+use crate::plan::upgrade::AddonMove;
 use crate::plan::{Kind, Resource};
 
 use super::cluster::{
@@ -13,7 +15,7 @@ use super::cluster::{
     NODEGROUP_TIMEOUT,
 };
 use super::journal::Outputs;
-use super::retry::{IdempotencyToken, PollDelay};
+use super::retry::{request_token, PollDelay};
 use super::{Ctx, Event, StepError};
 
 /// The plan's resource for `id`, or one made up for a part the plan does not name.
@@ -39,8 +41,14 @@ fn done(ctx: &Ctx, res: &Resource, id: &str, what: String, started: Instant) {
     });
 }
 
-/// Brings the cluster to `target`: see the module doc.
-pub async fn run(ctx: &Ctx, target: &str) -> Result<(), StepError> {
+/// Brings the cluster to `target`: see the module doc. `addons` says each add-on's steps (from
+/// `plan::upgrade::addon_move`); `force` is `--ignore-insights` (UpdateClusterVersion's `force`).
+pub async fn run(
+    ctx: &Ctx,
+    target: &str,
+    addons: &[AddonMove],
+    force: bool,
+) -> Result<(), StepError> {
     let creator = as_creator(ctx).await?;
     let cluster = ctx.profile.cluster.name.as_str();
     let cluster_res = resource(ctx, "cluster", Kind::EksCluster, cluster);
@@ -57,22 +65,26 @@ pub async fn run(ctx: &Ctx, target: &str) -> Result<(), StepError> {
         .await?;
 
     // Node groups behind the control plane come to it first: EKS refuses to move the control
-    // plane past them.
+    // plane past them. Add-on steps the new version does not offer (vpc-cni, one minor at a
+    // time) are made before it moves too.
     if live.version != target {
         for name in &nodegroups {
             nodegroup_to(ctx, creator, name, &live.version).await?;
         }
-        control_plane_to(ctx, creator, &cluster_res, target).await?;
+        futures_util::future::try_join_all(
+            addons
+                .iter()
+                .map(|m| addon_steps(ctx, creator, &m.name, &m.before)),
+        )
+        .await?;
+        control_plane_to(ctx, creator, &cluster_res, target, force).await?;
     }
 
     // Then, all together, the add-ons and the node groups.
-    let addons = ctx
-        .creator_call(&cluster_res, never, || {
-            eks::list_addons(&creator.eks, cluster)
-        })
-        .await?;
     let addon_work = futures_util::future::try_join_all(
-        addons.iter().map(|a| addon_to(ctx, creator, a, target)),
+        addons
+            .iter()
+            .map(|m| addon_steps(ctx, creator, &m.name, &m.after)),
     );
     let node_work = futures_util::future::try_join_all(
         nodegroups
@@ -85,11 +97,25 @@ pub async fn run(ctx: &Ctx, target: &str) -> Result<(), StepError> {
     Ok(())
 }
 
+/// One add-on through `steps`, one UpdateAddon at a time, each waited for.
+async fn addon_steps(
+    ctx: &Ctx,
+    creator: &Aws,
+    name: &str,
+    steps: &[String],
+) -> Result<(), StepError> {
+    for step in steps {
+        addon_to(ctx, creator, name, step).await?;
+    }
+    Ok(())
+}
+
 async fn control_plane_to(
     ctx: &Ctx,
     creator: &Aws,
     res: &Resource,
     target: &str,
+    force: bool,
 ) -> Result<(), StepError> {
     let cluster = ctx.profile.cluster.name.as_str();
     let started = Instant::now();
@@ -101,12 +127,18 @@ async fn control_plane_to(
         .await?
         .ok_or_else(|| StepError::Broken(format!("the cluster {cluster} is not there")))?;
     if live.version != target {
-        let token = IdempotencyToken::new(&ctx.run_id, &format!("upgrade-{target}")).value();
+        let token = request_token(
+            ctx,
+            "upgrade-cluster-version",
+            &serde_json::json!({ "name": cluster, "version": target, "force": force }),
+        )
+        .value();
         let id = ctx
             .creator_call(res, never, || {
-                eks::update_cluster_version(&creator.eks, cluster, target, &token)
+                eks::update_cluster_version(&creator.eks, cluster, target, force, &token)
             })
-            .await?;
+            .await
+            .map_err(|e| insights_gate(e, target))?;
         wait_for_update(
             ctx,
             res,
@@ -120,6 +152,23 @@ async fn control_plane_to(
     }
     done(ctx, res, cluster, format!("Kubernetes {target}"), started);
     Ok(())
+}
+
+/// EKS refuses UpdateClusterVersion with InvalidStateException while an upgrade-readiness
+/// check blocks it, unless `force`
+/// (https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateClusterVersion.html): said
+/// as the gate it is, with the way out.
+fn insights_gate(e: crate::aws::AwsError, target: &str) -> StepError {
+    match e.failure() {
+        Some(f) if f.code == "InvalidStateException" => StepError::Conflict {
+            message: format!(
+                "EKS refuses to move the control plane to Kubernetes {target}: an upgrade readiness check blocks it ({}); the control plane did not move",
+                f.message
+            ),
+            hint: "`eksboot upgrade` lists the insights and their recommendations: follow them, then run upgrade again; or, if you know better, --ignore-insights".into(),
+        },
+        _ => StepError::Aws(e),
+    }
 }
 
 async fn wait_active(ctx: &Ctx, creator: &Aws, res: &Resource) -> Result<(), StepError> {
@@ -168,7 +217,12 @@ async fn nodegroup_to(
         return Ok(());
     }
     ctx.reporter.report(Event::Started { resource: &res });
-    let token = IdempotencyToken::new(&ctx.run_id, &format!("{id}-k{version}")).value();
+    let token = request_token(
+        ctx,
+        &format!("{id}-kubernetes"),
+        &serde_json::json!({ "cluster": cluster, "nodegroup": name, "version": version }),
+    )
+    .value();
     let update = ctx
         .creator_call(&res, never, || {
             eks::update_nodegroup_kubernetes(&creator.eks, cluster, name, version, &token)
@@ -188,58 +242,65 @@ async fn nodegroup_to(
     Ok(())
 }
 
-async fn addon_to(ctx: &Ctx, creator: &Aws, name: &str, target: &str) -> Result<(), StepError> {
+/// One add-on to `wanted`: an update of it still running (a stopped run's, or someone else's) is
+/// waited for first; EKS refuses a second one while it runs.
+async fn addon_to(ctx: &Ctx, creator: &Aws, name: &str, wanted: &str) -> Result<(), StepError> {
     let cluster = ctx.profile.cluster.name.as_str();
     let res = resource(ctx, &format!("addon-{name}"), Kind::Addon, name);
-    let Some(wanted) = ctx
-        .creator_call(&res, never, || {
-            eks::default_addon_version(&creator.eks, name, target)
-        })
-        .await?
-    else {
-        return Err(StepError::Conflict {
-            message: format!("EKS offers no version of the add-on {name} for Kubernetes {target}"),
-            hint: "remove it from cluster.addons (`eksboot apply`), then upgrade".into(),
-        });
-    };
-    let installed = ctx
-        .creator_call(&res, never, || {
-            eks::describe_addon(&creator.eks, cluster, name)
-        })
-        .await?
-        .map(|a| a.version)
-        .unwrap_or_default();
+    let started = Instant::now();
+    let installed = wait_addon(ctx, creator, &res, name, None, started).await?;
     if installed == wanted {
         return Ok(());
     }
-    let started = Instant::now();
     ctx.reporter.report(Event::Started { resource: &res });
-    let token = IdempotencyToken::new(&ctx.run_id, &format!("addon-{name}-{wanted}")).value();
-    // An update of it still running from a stopped run ("in use") is waited for below.
+    let token = request_token(
+        ctx,
+        &format!("addon-{name}-update"),
+        &serde_json::json!({ "cluster": cluster, "addon": name, "version": wanted }),
+    )
+    .value();
     done_if_exists(
         ctx.creator_call(&res, never, || {
-            eks::update_addon(&creator.eks, cluster, name, &wanted, &token)
+            eks::update_addon(&creator.eks, cluster, name, wanted, &token)
         })
         .await,
     )?;
+    wait_addon(ctx, creator, &res, name, Some(wanted), started).await?;
+    done(ctx, &res, name, format!("{installed} → {wanted}"), started);
+    Ok(())
+}
+
+/// Waits until the add-on is no longer updating (and, with `wanted`, runs that version);
+/// returns its version.
+async fn wait_addon(
+    ctx: &Ctx,
+    creator: &Aws,
+    res: &Resource,
+    name: &str,
+    wanted: Option<&str>,
+    started: Instant,
+) -> Result<String, StepError> {
+    let cluster = ctx.profile.cluster.name.as_str();
     let mut poll = PollDelay::new(ctx.timing.poll);
     loop {
         ctx.check_stopping()?;
         let addon = ctx
-            .creator_call(&res, never, || {
+            .creator_call(res, never, || {
                 eks::describe_addon(&creator.eks, cluster, name)
             })
             .await?
             .ok_or_else(|| StepError::Broken(format!("the add-on {name} disappeared")))?;
         match addon.status.as_str() {
-            "ACTIVE" if addon.version == wanted => break,
-            "UPDATE_FAILED" | "CREATE_FAILED" => {
+            "UPDATE_FAILED" | "CREATE_FAILED" if wanted.is_some() => {
                 return Err(StepError::Broken(format!(
-                    "the add-on {name} is {} moving to {wanted}",
-                    addon.status
+                    "the add-on {name} is {} moving to {}",
+                    addon.status,
+                    wanted.unwrap_or_default()
                 )))
             }
-            other => ctx.waiting(&res, name, other, started),
+            "CREATING" | "UPDATING" | "DELETING" => ctx.waiting(res, name, &addon.status, started),
+            _ if wanted.is_none_or(|w| w == addon.version) => return Ok(addon.version),
+            other => ctx.waiting(res, name, other, started),
         }
         if started.elapsed() > ADDON_TIMEOUT {
             return Err(StepError::TimedOut(format!(
@@ -250,6 +311,4 @@ async fn addon_to(ctx: &Ctx, creator: &Aws, name: &str, target: &str) -> Result<
         }
         poll.sleep().await;
     }
-    done(ctx, &res, name, format!("{installed} → {wanted}"), started);
-    Ok(())
 }

@@ -747,12 +747,16 @@ pub async fn update_cluster_version(
     eks: &aws_sdk_eks::Client,
     name: &str,
     version: &str,
+    force: bool,
     client_request_token: &str,
 ) -> Result<String, AwsError> {
+    // `force`: "the update proceeds even if cluster insight checks detect issues"
+    // (https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateClusterVersion.html).
     let out = eks
         .update_cluster_version()
         .name(name)
         .version(version)
+        .set_force(force.then_some(true))
         .client_request_token(client_request_token)
         .send()
         .await
@@ -801,25 +805,51 @@ pub async fn update_addon(
     Ok(update_id(out.update()))
 }
 
-/// The versions of an add-on EKS offers for a Kubernetes version.
-pub async fn addon_versions(
+/// The versions of an add-on EKS offers for a Kubernetes version, and its default there.
+pub async fn addon_offer(
     eks: &aws_sdk_eks::Client,
     addon: &str,
     kubernetes_version: &str,
-) -> Result<Vec<String>, AwsError> {
-    let out = eks
-        .describe_addon_versions()
-        .addon_name(addon)
-        .kubernetes_version(kubernetes_version)
-        .send()
-        .await
-        .map_err(|e| classify("eks:DescribeAddonVersions", e))?;
-    Ok(out
-        .addons()
-        .iter()
-        .flat_map(|a| a.addon_versions())
-        .filter_map(|v| v.addon_version().map(str::to_string))
-        .collect())
+) -> Result<crate::plan::upgrade::AddonOffer, AwsError> {
+    let mut offer = crate::plan::upgrade::AddonOffer::default();
+    let mut token: Option<String> = None;
+    loop {
+        let out = eks
+            .describe_addon_versions()
+            .addon_name(addon)
+            .kubernetes_version(kubernetes_version)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| classify("eks:DescribeAddonVersions", e))?;
+        for v in out
+            .addons()
+            .iter()
+            .filter(|a| a.addon_name() == Some(addon))
+            .flat_map(|a| a.addon_versions())
+        {
+            let Some(version) = v.addon_version() else {
+                continue;
+            };
+            let here: Vec<_> = v
+                .compatibilities()
+                .iter()
+                .filter(|c| c.cluster_version() == Some(kubernetes_version))
+                .collect();
+            if here.is_empty() && !v.compatibilities().is_empty() {
+                continue;
+            }
+            if here.iter().any(|c| c.default_version()) {
+                offer.default = Some(version.to_string());
+            }
+            offer.versions.push(version.to_string());
+        }
+        match out.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    Ok(offer)
 }
 
 /// Asks EKS to check the cluster's upgrade readiness again.
@@ -861,43 +891,59 @@ pub struct Insight {
     pub recommendation: String,
 }
 
-/// The cluster's UPGRADE_READINESS insights (summaries: no recommendation yet).
+/// The cluster's UPGRADE_READINESS insights for the Kubernetes version `target` (summaries: no
+/// recommendation yet), every page. EKS lists insights for more than one version
+/// (https://docs.aws.amazon.com/eks/latest/userguide/cluster-insights.html).
 pub async fn upgrade_insights(
     eks: &aws_sdk_eks::Client,
     name: &str,
+    target: &str,
 ) -> Result<Vec<Insight>, AwsError> {
     use aws_sdk_eks::types::{Category, InsightsFilter};
-    let out = eks
-        .list_insights()
-        .cluster_name(name)
-        .filter(
-            InsightsFilter::builder()
-                .categories(Category::UpgradeReadiness)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| classify("eks:ListInsights", e))?;
-    Ok(out
-        .insights()
-        .iter()
-        .map(|i| Insight {
-            id: i.id().unwrap_or_default().to_string(),
-            name: i.name().unwrap_or_default().to_string(),
-            status: i
-                .insight_status()
-                .and_then(|s| s.status())
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-            reason: i
-                .insight_status()
-                .and_then(|s| s.reason())
-                .unwrap_or_default()
-                .to_string(),
-            description: i.description().unwrap_or_default().to_string(),
-            recommendation: String::new(),
-        })
-        .collect())
+    let mut found = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = eks
+            .list_insights()
+            .cluster_name(name)
+            .filter(
+                InsightsFilter::builder()
+                    .categories(Category::UpgradeReadiness)
+                    .kubernetes_versions(target)
+                    .build(),
+            )
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| classify("eks:ListInsights", e))?;
+        found.extend(
+            out.insights()
+                .iter()
+                // Kept to the target even if a filter were ignored.
+                .filter(|i| i.kubernetes_version().is_none_or(|v| v == target))
+                .map(|i| Insight {
+                    id: i.id().unwrap_or_default().to_string(),
+                    name: i.name().unwrap_or_default().to_string(),
+                    status: i
+                        .insight_status()
+                        .and_then(|s| s.status())
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    reason: i
+                        .insight_status()
+                        .and_then(|s| s.reason())
+                        .unwrap_or_default()
+                        .to_string(),
+                    description: i.description().unwrap_or_default().to_string(),
+                    recommendation: String::new(),
+                }),
+        );
+        match out.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    Ok(found)
 }
 
 /// One insight in full, with its recommendation.

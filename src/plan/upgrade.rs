@@ -87,9 +87,311 @@ pub fn days(n: u64) -> Duration {
     Duration::from_secs(n * 86_400)
 }
 
+/// How `upgrade` treats add-ons (`--addons`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AddonPolicy {
+    /// Keep every installed version the target supports; move the others.
+    #[default]
+    Compatible,
+    /// Move each to the target's default, unless that is older than the installed one.
+    Default,
+}
+
+/// What EKS offers of one add-on for one Kubernetes version (DescribeAddonVersions).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddonOffer {
+    pub versions: Vec<String>,
+    pub default: Option<String>,
+}
+
+/// One add-on's way to the target version: each step is one UpdateAddon, waited for; `before`
+/// runs before the control plane moves (versions the target does not offer), `after` after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddonMove {
+    pub name: String,
+    pub from: String,
+    pub to: String,
+    pub before: Vec<String>,
+    pub after: Vec<String>,
+}
+
+/// The add-on EKS moves one minor version at a time ("can only go up or down 1 minor version
+/// at a time": https://docs.aws.amazon.com/eks/latest/userguide/managing-vpc-cni.html).
+pub const STEPPED_ADDON: &str = "vpc-cni";
+
+/// `v1.20.4-eksbuild.1` → (1, 20, 4, 1), for ordering; `None` when it is not such a version.
+pub fn addon_version_key(version: &str) -> Option<(u64, u64, u64, u64)> {
+    let v = version.trim_start_matches('v');
+    let (semver, build) = match v.split_once("-eksbuild.") {
+        Some((s, b)) => (s, b.parse().ok()?),
+        None => (v, 0),
+    };
+    let mut parts = semver.split('.').map(|p| p.parse::<u64>().ok());
+    let major = parts.next()??;
+    let minor = parts.next().flatten().unwrap_or(0);
+    let patch = parts.next().flatten().unwrap_or(0);
+    Some((major, minor, patch, build))
+}
+
+fn older(a: &str, b: &str) -> bool {
+    match (addon_version_key(a), addon_version_key(b)) {
+        (Some(a), Some(b)) => a < b,
+        _ => false,
+    }
+}
+
+fn minor_of(v: &str) -> Option<(u64, u64)> {
+    addon_version_key(v).map(|k| (k.0, k.1))
+}
+
+/// Where one add-on goes when the cluster moves from the Kubernetes version that offers
+/// `current` to the one that offers `target`: `Ok(None)` when it stays as it is. Nothing is
+/// ever moved down. `Err` says why it cannot be moved (no version not older than the
+/// installed one, or a vpc-cni step offered by neither version).
+pub fn addon_move(
+    name: &str,
+    installed: &str,
+    current: &AddonOffer,
+    target: &AddonOffer,
+    policy: AddonPolicy,
+) -> Result<Option<AddonMove>, String> {
+    let supported = target.versions.iter().any(|v| v == installed);
+    let lowest_not_older = || {
+        target
+            .versions
+            .iter()
+            .filter(|v| !older(v, installed))
+            .min_by_key(|v| addon_version_key(v))
+            .cloned()
+    };
+    let default_not_older = target.default.clone().filter(|d| !older(d, installed));
+    let to = match policy {
+        AddonPolicy::Compatible if supported => return Ok(None),
+        AddonPolicy::Compatible => default_not_older.or_else(lowest_not_older),
+        AddonPolicy::Default => match default_not_older {
+            Some(d) => Some(d),
+            None if supported => return Ok(None),
+            None => lowest_not_older(),
+        },
+    };
+    let Some(to) = to else {
+        return Err(format!(
+            "EKS offers no version of {name} for the new Kubernetes version that is not older than the installed {installed}"
+        ));
+    };
+    if to == installed {
+        return Ok(None);
+    }
+    let mut steps = Vec::new();
+    if name == STEPPED_ADDON {
+        if let (Some(from_minor), Some(to_minor)) = (minor_of(installed), minor_of(&to)) {
+            if from_minor.0 == to_minor.0 {
+                for minor in from_minor.1 + 1..to_minor.1 {
+                    // The newest build of that minor, the target's if it offers one.
+                    let newest = |offer: &AddonOffer| {
+                        offer
+                            .versions
+                            .iter()
+                            .filter(|v| minor_of(v) == Some((from_minor.0, minor)))
+                            .max_by_key(|v| addon_version_key(v))
+                            .cloned()
+                    };
+                    let step = newest(target).or_else(|| newest(current)).ok_or_else(|| {
+                        format!(
+                            "{name} moves one minor version at a time, and EKS offers no v{}.{minor} on the way from {installed} to {to}",
+                            from_minor.0
+                        )
+                    })?;
+                    steps.push(step);
+                }
+            }
+        }
+    }
+    steps.push(to.clone());
+    // Everything up to the last step the target does not offer is made before the control
+    // plane moves, on versions the current Kubernetes version offers.
+    let split = steps
+        .iter()
+        .rposition(|s| !target.versions.contains(s))
+        .map_or(0, |i| i + 1);
+    let after = steps.split_off(split);
+    if let Some(s) = steps.iter().find(|s| !current.versions.contains(s)) {
+        return Err(format!(
+            "{name} {s} is offered neither by the cluster's Kubernetes version nor by the new one"
+        ));
+    }
+    Ok(Some(AddonMove {
+        name: name.to_string(),
+        from: installed.to_string(),
+        to,
+        before: steps,
+        after,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn offer(versions: &[&str], default: &str) -> AddonOffer {
+        AddonOffer {
+            versions: versions.iter().map(|v| v.to_string()).collect(),
+            default: Some(default.to_string()),
+        }
+    }
+
+    #[test]
+    fn compatible_keeps_a_supported_version_and_default_moves_it() {
+        let cur = offer(
+            &["v1.12.1-eksbuild.1", "v1.11.4-eksbuild.2"],
+            "v1.12.1-eksbuild.1",
+        );
+        let tgt = offer(
+            &[
+                "v1.13.1-eksbuild.1",
+                "v1.12.2-eksbuild.1",
+                "v1.12.1-eksbuild.1",
+            ],
+            "v1.12.2-eksbuild.1",
+        );
+        let i = "v1.12.1-eksbuild.1";
+        assert_eq!(
+            addon_move("coredns", i, &cur, &tgt, AddonPolicy::Compatible),
+            Ok(None)
+        );
+        let m = addon_move("coredns", i, &cur, &tgt, AddonPolicy::Default)
+            .unwrap()
+            .unwrap();
+        assert_eq!((m.to.as_str(), m.before.len()), ("v1.12.2-eksbuild.1", 0));
+        assert_eq!(m.after, vec!["v1.12.2-eksbuild.1".to_string()]);
+    }
+
+    #[test]
+    fn nothing_is_ever_moved_down() {
+        // The default is older than the installed (supported) version: kept with either policy.
+        let tgt = offer(
+            &["v1.13.1-eksbuild.1", "v1.12.2-eksbuild.1"],
+            "v1.12.2-eksbuild.1",
+        );
+        let cur = offer(&["v1.13.1-eksbuild.1"], "v1.13.1-eksbuild.1");
+        for p in [AddonPolicy::Compatible, AddonPolicy::Default] {
+            assert_eq!(
+                addon_move("coredns", "v1.13.1-eksbuild.1", &cur, &tgt, p),
+                Ok(None)
+            );
+        }
+        // Not supported and the default is older: the lowest supported version not older.
+        let tgt = offer(
+            &[
+                "v1.13.2-eksbuild.1",
+                "v1.13.5-eksbuild.1",
+                "v1.12.2-eksbuild.1",
+            ],
+            "v1.12.2-eksbuild.1",
+        );
+        for p in [AddonPolicy::Compatible, AddonPolicy::Default] {
+            let m = addon_move("coredns", "v1.13.1-eksbuild.1", &cur, &tgt, p)
+                .unwrap()
+                .unwrap();
+            assert_eq!(m.to, "v1.13.2-eksbuild.1");
+        }
+        // Nothing not older: said, not downgraded.
+        let tgt = offer(&["v1.12.2-eksbuild.1"], "v1.12.2-eksbuild.1");
+        assert!(addon_move(
+            "coredns",
+            "v1.13.1-eksbuild.1",
+            &cur,
+            &tgt,
+            AddonPolicy::Compatible
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn vpc_cni_moves_one_minor_at_a_time_steps_the_target_lacks_first() {
+        let cur = offer(
+            &[
+                "v1.20.4-eksbuild.1",
+                "v1.19.6-eksbuild.1",
+                "v1.18.6-eksbuild.1",
+            ],
+            "v1.19.6-eksbuild.1",
+        );
+        let tgt = offer(
+            &["v1.21.0-eksbuild.1", "v1.20.4-eksbuild.1"],
+            "v1.20.4-eksbuild.1",
+        );
+        let m = addon_move(
+            "vpc-cni",
+            "v1.18.6-eksbuild.1",
+            &cur,
+            &tgt,
+            AddonPolicy::Compatible,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(m.before, vec!["v1.19.6-eksbuild.1".to_string()]);
+        assert_eq!(m.after, vec!["v1.20.4-eksbuild.1".to_string()]);
+        assert_eq!(
+            (m.from.as_str(), m.to.as_str()),
+            ("v1.18.6-eksbuild.1", "v1.20.4-eksbuild.1")
+        );
+        // The target offers the middle step: both after the control plane.
+        let tgt = offer(
+            &[
+                "v1.20.4-eksbuild.1",
+                "v1.19.7-eksbuild.1",
+                "v1.19.6-eksbuild.1",
+            ],
+            "v1.20.4-eksbuild.1",
+        );
+        let m = addon_move(
+            "vpc-cni",
+            "v1.18.6-eksbuild.1",
+            &cur,
+            &tgt,
+            AddonPolicy::Compatible,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(m.before.is_empty());
+        assert_eq!(
+            m.after,
+            vec![
+                "v1.19.7-eksbuild.1".to_string(),
+                "v1.20.4-eksbuild.1".to_string()
+            ]
+        );
+        // Another add-on jumps straight to its version.
+        let m = addon_move(
+            "coredns",
+            "v1.10.1-eksbuild.1",
+            &offer(&[], "x"),
+            &offer(&["v1.12.2-eksbuild.1"], "v1.12.2-eksbuild.1"),
+            AddonPolicy::Compatible,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(m.after.len(), 1);
+        // A missing minor on the way is said.
+        let tgt = offer(&["v1.21.0-eksbuild.1"], "v1.21.0-eksbuild.1");
+        let cur = offer(&["v1.18.6-eksbuild.1"], "v1.18.6-eksbuild.1");
+        assert!(addon_move(
+            "vpc-cni",
+            "v1.18.6-eksbuild.1",
+            &cur,
+            &tgt,
+            AddonPolicy::Compatible
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn add_on_versions_order_by_number_not_text() {
+        assert!(older("v1.9.0-eksbuild.1", "v1.10.0-eksbuild.1"));
+        assert!(older("v1.10.0-eksbuild.2", "v1.10.0-eksbuild.10"));
+        assert!(!older("v1.10.0-eksbuild.1", "v1.10.0-eksbuild.1"));
+    }
 
     #[test]
     fn the_next_version_is_one_minor_up() {

@@ -129,6 +129,84 @@ fn default_addon(account: &Account, addon: &str, kubernetes: &str) -> String {
         .to_string()
 }
 
+/// The versions EKS offers of `addon` for `kubernetes`.
+fn offered(account: &Account, addon: &str, kubernetes: &str) -> Vec<String> {
+    let eks = aws_sdk_eks::Client::new(&account.sdk("us-west-2"));
+    let out = block_on(
+        eks.describe_addon_versions()
+            .addon_name(addon)
+            .kubernetes_version(kubernetes)
+            .send(),
+    )
+    .unwrap();
+    out.addons()[0]
+        .addon_versions()
+        .iter()
+        .filter_map(|v| v.addon_version().map(str::to_string))
+        .collect()
+}
+
+fn addon_version(account: &Account, addon: &str) -> String {
+    versions(account)
+        .2
+        .into_iter()
+        .find(|(n, _)| n == addon)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no {addon}"))
+}
+
+/// Moves an add-on through the emulator, as someone would by hand, and waits for it.
+fn set_addon(account: &Account, addon: &str, version: &str) -> Result<(), String> {
+    let eks = aws_sdk_eks::Client::new(&account.sdk("us-west-2"));
+    block_on(async {
+        eks.update_addon()
+            .cluster_name("upg")
+            .addon_name(addon)
+            .addon_version(version)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "{:?}",
+                    aws_sdk_eks::error::ProvideErrorMetadata::message(&e)
+                )
+            })?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let a = eks
+                .describe_addon()
+                .cluster_name("upg")
+                .addon_name(addon)
+                .send()
+                .await
+                .unwrap();
+            if a.addon().unwrap().status().map(|s| s.as_str()) != Some("UPDATING") {
+                return Ok(());
+            }
+            assert!(Instant::now() < deadline, "{addon} stays UPDATING");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+}
+
+/// A minimal POST to the emulator's control API.
+fn control(account: &Account, path: &str, body: &str) {
+    use std::io::{BufRead, Write};
+    let addr = account.endpoint.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    std::io::BufReader::new(stream)
+        .read_line(&mut response)
+        .unwrap();
+    assert!(response.contains(" 200 "), "{response}");
+}
+
 #[test]
 fn an_upgrade_moves_control_plane_add_ons_and_nodes_and_records_the_version() {
     let (run, profile) = setup();
@@ -154,13 +232,26 @@ fn an_upgrade_moves_control_plane_add_ons_and_nodes_and_records_the_version() {
     let (cluster, nodes, addons) = versions(&run.account);
     assert_eq!(cluster, "1.35");
     assert_eq!(nodes, "1.35");
+    // `--addons compatible`: a version 1.35 supports is kept, the others move (here to 1.35's
+    // default); every add-on runs a version 1.35 offers.
     for (name, version) in &addons {
-        assert_eq!(
-            version,
-            &default_addon(&run.account, name, "1.35"),
-            "{name} at 1.35's default"
+        assert!(
+            offered(&run.account, name, "1.35").contains(version),
+            "{name} {version} runs on 1.35"
         );
     }
+    assert_eq!(
+        addon_version(&run.account, "kube-proxy"),
+        default_addon(&run.account, "kube-proxy", "1.35")
+    );
+    assert!(
+        text.contains("vpc-cni v1.19.6-eksbuild.1 → v1.20.4-eksbuild.1"),
+        "{text}"
+    );
+    assert!(
+        addons.contains(&("coredns".into(), "v1.12.1-eksbuild.2".into())),
+        "coredns kept: {addons:?}"
+    );
     // The profile says 1.35 now, everything else as it was; the state file too.
     let updated = std::fs::read_to_string(&profile).unwrap();
     assert_eq!(updated, PROFILE.replace("\"1.34\"", "\"1.35\""));
@@ -219,13 +310,14 @@ fn a_stopped_upgrade_continues_to_the_same_version() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Stopped while the control plane is moving.
+    // Stopped while the control plane is moving: EKS still reports the old version then.
     let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let c = block_on(eks.describe_cluster().name("upg").send()).unwrap();
         let c = c.cluster().unwrap();
-        if c.version() == Some("1.35") {
+        if c.status().map(|s| s.as_str()) == Some("UPDATING") {
+            assert_eq!(c.version(), Some("1.34"), "the old version while updating");
             break;
         }
         assert!(Instant::now() < deadline, "the upgrade never started");
@@ -304,4 +396,128 @@ fn status_reads_the_support_date_from_eks_for_an_older_state_file() {
     assert_eq!(line["event"], "kubernetes_version");
     assert_eq!(line["version"], "1.34");
     assert_eq!(line["warning"], true);
+}
+
+/// vpc-cni two minor versions behind: EKS moves it one at a time, and 1.35 does not offer the
+/// middle one, so it steps before the control plane moves and again after; add-ons 1.35 supports
+/// are left as they are.
+#[test]
+fn vpc_cni_two_minors_behind_steps_twice_and_compatible_add_ons_stay() {
+    let (run, profile) = setup();
+    set_addon(&run.account, "vpc-cni", "v1.18.6-eksbuild.3").unwrap();
+    // EKS refuses the jump of two minor versions (the rule the steps follow).
+    let refused = set_addon(&run.account, "vpc-cni", "v1.20.4-eksbuild.1").unwrap_err();
+    assert!(refused.contains("1 minor version at a time"), "{refused}");
+    let coredns = addon_version(&run.account, "coredns");
+    let agent = addon_version(&run.account, "eks-pod-identity-agent");
+    let out = upgrade(&run, &profile, &[]).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("vpc-cni v1.18.6-eksbuild.3 → v1.20.4-eksbuild.1, one minor version at a time: v1.19.6-eksbuild.1 (before the control plane), then v1.20.4-eksbuild.1"),
+        "{text}"
+    );
+    assert_eq!(addon_version(&run.account, "vpc-cni"), "v1.20.4-eksbuild.1");
+    assert_eq!(addon_version(&run.account, "coredns"), coredns, "untouched");
+    assert_eq!(
+        addon_version(&run.account, "eks-pod-identity-agent"),
+        agent,
+        "untouched"
+    );
+    assert!(
+        text.contains(&format!("coredns {coredns}")),
+        "kept, said: {text}"
+    );
+    assert_eq!(versions(&run.account).0, "1.35");
+    // `--addons default` moves a supported add-on to the new default (never down).
+    let out = upgrade(&run, &profile, &["--addons", "default"]).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains(&format!("coredns {coredns} → v1.12.3-eksbuild.1")),
+        "{text}"
+    );
+    assert_eq!(addon_version(&run.account, "coredns"), "v1.12.3-eksbuild.1");
+    assert_eq!(addon_version(&run.account, "vpc-cni"), "v1.21.1-eksbuild.1");
+}
+
+/// EKS lists insights for more than one version: an ERROR about the version after the target
+/// does not block this upgrade; it blocks the next one (EKS itself refuses without `force`), and
+/// --ignore-insights sends `force`. A failed refresh is said.
+#[test]
+fn an_error_insight_for_a_later_version_does_not_block() {
+    let (run, profile) = setup();
+    run.account
+        .set_insight("upg", "deprecated-apis@1.36", "ERROR");
+    let out = upgrade(&run, &profile, &[]).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("Upgrade insights for Kubernetes 1.35"),
+        "{text}"
+    );
+    assert!(!text.contains("v1.36 [ERROR]"), "{text}");
+    assert_eq!(versions(&run.account).0, "1.35");
+
+    // 1.35 → 1.36: blocked by eksboot's gate; EKS itself refuses UpdateClusterVersion too.
+    let out = upgrade(&run, &profile, &[]).code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        stdout.contains("✗ Deprecated APIs removed in Kubernetes v1.36 [ERROR]"),
+        "{stdout}"
+    );
+    let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));
+    let refused = block_on(
+        eks.update_cluster_version()
+            .name("upg")
+            .version("1.36")
+            .send(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        aws_sdk_eks::error::ProvideErrorMetadata::code(&refused),
+        Some("InvalidStateException")
+    );
+    control(
+        &run.account,
+        "/eksboot-moto/insights-refresh-fault",
+        &format!(r#"{{"account": "{}", "cluster": "upg"}}"#, run.account.id),
+    );
+    let out = upgrade(&run, &profile, &["--ignore-insights"]).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("refresh FAILED"), "{text}");
+    assert_eq!(versions(&run.account).0, "1.36", "force was sent");
+}
+
+/// A rerun whose control plane already moved (past an ERROR insight, with --ignore-insights)
+/// does not check the gate again: it finishes without --ignore-insights.
+#[test]
+fn a_rerun_after_the_control_plane_moved_finishes() {
+    let (run, profile) = setup();
+    run.account
+        .set_insight("upg", "deprecated-apis@1.35", "ERROR");
+    let mut child = run
+        .account
+        .command()
+        .env("EKSBOOT_POLL_MS", "100")
+        .args(["upgrade", "--yes", "--ignore-insights", "--state"])
+        .arg(run.state())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let c = block_on(eks.describe_cluster().name("upg").send()).unwrap();
+        if c.cluster().unwrap().version() == Some("1.35") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the control plane never moved");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = upgrade(&run, &profile, &[]).success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("not checked again"), "{text}");
+    let (cluster, nodes, _) = versions(&run.account);
+    assert_eq!((cluster.as_str(), nodes.as_str()), ("1.35", "1.35"));
 }

@@ -216,6 +216,32 @@ def _nodegroup_status_property():
 eks_models.Nodegroup.status = _nodegroup_status_property()
 
 
+def _version_property():
+    """A cluster's (node group's) `version` changes only when its version update succeeds: while
+    it runs, the old version is reported and the status is UPDATING
+    (https://docs.aws.amazon.com/eks/latest/userguide/update-cluster.html)."""
+
+    def getter(self):
+        pending = self.__dict__.get("_eksboot_pending_version")
+        if pending is not None and pending[0]["_state"].status == "Successful":
+            self.__dict__["_eksboot_version"] = pending[1]
+            self.__dict__.pop("_eksboot_pending_version", None)
+        return self.__dict__.get("_eksboot_version")
+
+    def setter(self, value):
+        self.__dict__["_eksboot_version"] = value
+
+    return property(getter, setter)
+
+
+eks_models.Cluster.version = _version_property()
+eks_models.Nodegroup.version = _version_property()
+
+
+def _version_when_done(target, update, version):
+    target.__dict__["_eksboot_pending_version"] = (update, version)
+
+
 def _nodes_ready_since(cluster):
     """When the cluster's first node group became ACTIVE, if one is."""
     times = [
@@ -627,16 +653,49 @@ def list_access_policies(self):
     )
 
 
+# Add-ons whose versions follow real minor steps, per Kubernetes version: (versions, default).
+# EKS lists several versions per Kubernetes version and its default is not always the newest
+# (https://docs.aws.amazon.com/eks/latest/userguide/managing-vpc-cni.html,
+# https://docs.aws.amazon.com/eks/latest/userguide/managing-coredns.html). Kubernetes 1.35 offers
+# no vpc-cni v1.19, so a cluster on v1.18 must step to v1.19 before its control plane moves.
+_VPC_CNI_OLD = (["v1.19.6-eksbuild.1", "v1.18.6-eksbuild.3"], "v1.19.6-eksbuild.1")
+_VPC_CNI_34 = (["v1.20.4-eksbuild.1", "v1.19.6-eksbuild.1", "v1.18.6-eksbuild.3"], "v1.19.6-eksbuild.1")
+_VPC_CNI_35 = (["v1.21.1-eksbuild.1", "v1.20.4-eksbuild.1"], "v1.20.4-eksbuild.1")
+_VPC_CNI_36 = (["v1.21.1-eksbuild.1", "v1.20.4-eksbuild.1"], "v1.21.1-eksbuild.1")
+_COREDNS_OLD = (["v1.11.4-eksbuild.2", "v1.11.3-eksbuild.1"], "v1.11.3-eksbuild.1")
+STEPPED_ADDON_VERSIONS = {
+    "vpc-cni": {
+        "1.31": _VPC_CNI_OLD, "1.32": _VPC_CNI_OLD, "1.33": _VPC_CNI_34,
+        "1.34": _VPC_CNI_34, "1.35": _VPC_CNI_35, "1.36": _VPC_CNI_36,
+    },
+    "coredns": {
+        "1.31": _COREDNS_OLD, "1.32": _COREDNS_OLD, "1.33": _COREDNS_OLD,
+        "1.34": (["v1.12.2-eksbuild.4", "v1.12.1-eksbuild.2", "v1.11.4-eksbuild.2"], "v1.12.1-eksbuild.2"),
+        "1.35": (["v1.12.3-eksbuild.1", "v1.12.2-eksbuild.4", "v1.12.1-eksbuild.2"], "v1.12.2-eksbuild.4"),
+        "1.36": (["v1.13.1-eksbuild.1", "v1.12.3-eksbuild.1", "v1.12.2-eksbuild.4"], "v1.12.3-eksbuild.1"),
+    },
+}
+
+
 def _addon_versions(name, kubernetes_version):
     """The add-on's type and its versions for a Kubernetes version, newest first, with exactly
     one default, as DescribeAddonVersions lists them: builds differ by Kubernetes version, and
     the newest build is not always the default."""
     addon_type, template = ADDON_VERSIONS[name]
+    table = STEPPED_ADDON_VERSIONS.get(name)
+    if table is not None:
+        known = sorted(table, key=_minor)
+        older = [k for k in known if _minor(k) <= _minor(kubernetes_version)]
+        versions, default = table[older[-1] if older else known[0]]
+        return addon_type, [(v, v == default) for v in versions]
     base = template.format(k=kubernetes_version).split("-eksbuild.")[0]
     build = int(kubernetes_version.split(".")[1])
     newest = f"{base}-eksbuild.{build + 1}"
     default = f"{base}-eksbuild.{build}"
-    return addon_type, [(newest, False), (default, True)]
+    # The previous Kubernetes version's default stays supported, as EKS keeps offering a build
+    # for more than one Kubernetes version.
+    previous = f"{base}-eksbuild.{build - 1}"
+    return addon_type, [(newest, False), (default, True), (previous, False)]
 
 
 def _default_addon_version(name, kubernetes_version):
@@ -971,7 +1030,7 @@ def update_nodegroup_version(self):
     if template.get("version"):
         nodegroup.launch_template = dict(current, version=str(template["version"]))
     if version:
-        nodegroup.version = version
+        _version_when_done(nodegroup, update, version)
     return ActionResult({"update": _update_view(update)})
 
 
@@ -997,21 +1056,59 @@ def update_cluster_version(self):
         raise InvalidRequestException(
             message=f"Nodegroup {behind[0]} must be updated to match cluster version {cluster.version} before updating cluster version",
         )
+    # "force: Set this value to true to override upgrade-blocking readiness checks when updating
+    # a cluster"; without it EKS answers InvalidStateException while an upgrade insight for the
+    # target version is in ERROR
+    # (https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateClusterVersion.html,
+    # https://docs.aws.amazon.com/eks/latest/userguide/cluster-insights.html).
+    force = self._get_param("force") in (True, "true", "True")
+    blocking = [
+        i["name"] for i in _cluster_insights(cluster)
+        if i["kubernetesVersion"] == version and i["insightStatus"]["status"] == "ERROR"
+    ]
+    if blocking and not force:
+        raise InvalidStateException(
+            clusterName=cluster.name,
+            message=f"Cluster upgrade to {version} is blocked by upgrade readiness checks in ERROR: {', '.join(blocking)}. Resolve them, or set force to override.",
+        )
     update = _start_update(cluster, cluster, "VersionUpdate", [("Version", version), ("PlatformVersion", "eks.1")])
-    cluster.version = version
+    _version_when_done(cluster, update, version)
     return ActionResult({"update": _update_view(update)})
 
 
+def _addon_minor(version):
+    major, minor = version.lstrip("v").split("-")[0].split(".")[:2]
+    return int(major), int(minor)
+
+
 def update_addon(self):
-    """A new add-on version: UPDATING, then ACTIVE (or DEGRADED as its pods roll)."""
+    """A new add-on version: UPDATING, then ACTIVE (or DEGRADED as its pods roll). EKS runs one
+    update of an add-on at a time (ResourceInUseException while one runs:
+    https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateAddon.html), and moves vpc-cni
+    one minor version at a time ("If you're updating to a version that is more than one minor
+    version away ... update to each minor version in turn": "can only go up or down 1 minor version
+    at a time", https://docs.aws.amazon.com/eks/latest/userguide/managing-vpc-cni.html)."""
     cluster, addon = _addon(self)
     version = self._get_param("addonVersion")
+    if addon["_life"].status() in ("CREATING", "UPDATING", "DELETING"):
+        raise ResourceInUseException(
+            clusterName=cluster.name,
+            nodegroupName=None,
+            addonName=addon["addonName"],
+            message=f"Addon {addon['addonName']} is in {addon['_life'].status()} state. Update is not allowed.",
+        )
     if version:
         offered = [v for v, _ in _addon_versions(addon["addonName"], cluster.version)[1]]
         if version not in offered:
             raise InvalidParameterException(
                 message=f"Addon version {version} is not supported for Kubernetes {cluster.version}",
             )
+        if addon["addonName"] == "vpc-cni":
+            (have_major, have), (want_major, want) = _addon_minor(addon["addonVersion"]), _addon_minor(version)
+            if have_major != want_major or abs(want - have) > 1:
+                raise InvalidParameterException(
+                    message=f"Updating VPC-CNI can only go up or down 1 minor version at a time: {addon['addonVersion']} to {version}",
+                )
         addon["addonVersion"] = version
     addon["_life"] = Lifecycle("addon", "UPDATING", "ACTIVE")
     addon["modifiedAt"] = now()
@@ -1027,11 +1124,17 @@ def update_addon(self):
     return ActionResult({"update": _update_view(update)})
 
 
-# Upgrade insights: EKS checks a cluster for what would break on the next minor version
-# (deprecated APIs in use, kubelet version skew, add-on compatibility), refreshed on demand
-# (https://docs.aws.amazon.com/eks/latest/userguide/cluster-insights.html). A test sets one to
-# WARNING or ERROR through /eksboot-moto/insight.
+# Upgrade insights: EKS checks a cluster for what would break on a later minor version
+# (deprecated APIs in use, kubelet version skew, add-on compatibility), refreshed on demand, and
+# lists them for more than one version; ListInsights filters by `kubernetesVersions` and answers
+# in pages (`nextToken`) (https://docs.aws.amazon.com/eks/latest/userguide/cluster-insights.html,
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_ListInsights.html). Here: the next two
+# versions, two insights a page. A test sets one to WARNING or ERROR through
+# /eksboot-moto/insight ("deprecated-apis" for every version, "deprecated-apis@1.36" for one),
+# and makes the next refreshes FAIL through /eksboot-moto/insights-refresh-fault.
 _insight_status = {}
+_failing_refreshes = set()
+INSIGHTS_PAGE = 2
 INSIGHTS = [
     ("deprecated-apis", "Deprecated APIs removed in Kubernetes v{next}",
      "Checks for usage of deprecated APIs that are removed in the next version.",
@@ -1042,34 +1145,46 @@ INSIGHTS = [
 ]
 
 
-def _insights(self):
-    cluster = _cluster(self.eks_backend, self._get_param("name"))
+def _cluster_insights(cluster):
     account = cluster.arn.split(":")[4]
     major, minor = _minor(cluster.version)
     found = []
-    for key, name, description, recommendation in INSIGHTS:
-        status = _insight_status.get((account, cluster.name, key), "PASSING")
-        found.append({
-            "id": f"{cluster.name}-{key}",
-            "name": name.format(next=f"{major}.{minor + 1}"),
-            "category": "UPGRADE_READINESS",
-            "kubernetesVersion": f"{major}.{minor + 1}",
-            "lastRefreshTime": now(),
-            "lastTransitionTime": now(),
-            "description": description,
-            "insightStatus": {"status": status, "reason": f"{status.title()} for this cluster"},
-            "recommendation": recommendation,
-            "additionalInfo": {},
-            "resources": [],
-            "categorySpecificSummary": {},
-        })
-    return cluster, found
+    for later in (1, 2):
+        version = f"{major}.{minor + later}"
+        for key, name, description, recommendation in INSIGHTS:
+            status = _insight_status.get(
+                (account, cluster.name, f"{key}@{version}"),
+                _insight_status.get((account, cluster.name, key), "PASSING"),
+            )
+            found.append({
+                "id": f"{cluster.name}-{key}-{version}",
+                "name": name.format(next=version),
+                "category": "UPGRADE_READINESS",
+                "kubernetesVersion": version,
+                "lastRefreshTime": now(),
+                "lastTransitionTime": now(),
+                "description": description,
+                "insightStatus": {"status": status, "reason": f"{status.title()} for this cluster"},
+                "recommendation": recommendation,
+                "additionalInfo": {},
+                "resources": [],
+                "categorySpecificSummary": {},
+            })
+    return found
+
+
+def _insights(self):
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    return cluster, _cluster_insights(cluster)
 
 
 def start_insights_refresh(self):
     cluster = _cluster(self.eks_backend, self._get_param("name"))
+    account = cluster.arn.split(":")[4]
+    # A refresh can fail (DescribeInsightsRefresh: FAILED); what is listed is then not current.
+    ends = "FAILED" if (account, cluster.name) in _failing_refreshes else "COMPLETED"
     cluster.__dict__["_eksboot_insights_refresh"] = ManagedState(
-        "eks::insights-refresh", [("IN_PROGRESS", "COMPLETED")]
+        "eks::insights-refresh", [("IN_PROGRESS", ends)]
     )
     return ActionResult({"message": "Insights refresh started", "status": "IN_PROGRESS"})
 
@@ -1083,14 +1198,22 @@ def describe_insights_refresh(self):
 
 def list_insights(self):
     _, found = _insights(self)
-    wanted = (self._get_param("filter") or {}).get("categories") or []
+    wanted = self._get_param("filter") or {}
+    categories = wanted.get("categories") or []
+    versions = wanted.get("kubernetesVersions") or []
     summaries = [
         {k: i[k] for k in ("id", "name", "category", "kubernetesVersion", "lastRefreshTime",
                            "lastTransitionTime", "description", "insightStatus")}
         for i in found
-        if not wanted or i["category"] in wanted
+        if (not categories or i["category"] in categories)
+        and (not versions or i["kubernetesVersion"] in versions)
     ]
-    return ActionResult({"insights": summaries})
+    size = min(int(self._get_param("maxResults") or INSIGHTS_PAGE), INSIGHTS_PAGE)
+    start = int(self._get_param("nextToken") or 0)
+    page = {"insights": summaries[start:start + size]}
+    if start + size < len(summaries):
+        page["nextToken"] = str(start + size)
+    return ActionResult(page)
 
 
 def describe_insight(self):
@@ -1252,6 +1375,11 @@ DENIED = access_control.PermissionResult.DENIED
 NEUTRAL = access_control.PermissionResult.NEUTRAL
 
 
+class InvalidStateException(EKSError):
+    TYPE = "InvalidStateException"
+    STATUS = 400
+
+
 class AccessDeniedException(EKSError):
     """EKS answers denials as JSON (restJson1), not moto's XML."""
 
@@ -1389,6 +1517,12 @@ def _control(path, body):
         _applied_quotas[(body["account"], body["service"], body["code"])] = body["value"]
     elif path == "/eksboot-moto/insight":
         _insight_status[(body["account"], body["cluster"], body["insight"])] = body["status"]
+    elif path == "/eksboot-moto/insights-refresh-fault":
+        key = (body["account"], body["cluster"])
+        if body.get("fail", True):
+            _failing_refreshes.add(key)
+        else:
+            _failing_refreshes.discard(key)
     elif path == "/eksboot-moto/unreadable-key-tags":
         _unreadable_key_tags.add((body["account"], body["key"]))
     else:
@@ -1835,6 +1969,13 @@ kms_models.KmsBackend.list_resource_tags = list_resource_tags
 import iam_enforce  # noqa: E402
 
 iam_enforce.install()
+
+# Client request tokens remembered as EC2 and EKS do (tests/moto/tokens.py, shared with the
+# fault proxy): a repeat gets the first answer; EC2 refuses other parameters under a used token,
+# EKS (which documents nothing) answers with the first call's result.
+import tokens  # noqa: E402
+
+tokens.install()
 
 
 # --------------------------------------------------------------------------
