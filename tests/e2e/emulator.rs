@@ -487,25 +487,5 @@ fn version_updates_go_one_minor_up_with_the_nodes_never_apart() {
 /// here so that `cargo test` runs it).
 #[test]
 fn the_emulators_authorization_table_covers_every_call_and_checks_as_aws_does() {
-    let evaluator = crate::harness::iam_evaluator();
-    let out = std::process::Command::new(crate::harness::venv_python())
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
-        .arg(crate::harness::root("tests/moto/test_iam_context.py"))
-        .env(
-            "EKSBOOT_IAM_NODE_MODULES",
-            evaluator.parent().unwrap().join("node_modules"),
-        )
-        .current_dir(crate::harness::root(""))
-        .output()
-        .expect("run pytest");
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains(" passed") && !text.contains("skipped"),
-        "{text}"
-    );
+    crate::harness::pytest("tests/moto/test_iam_context.py");
 }

@@ -194,7 +194,7 @@ pub const IAM_PROPAGATION_MS: u64 = 300;
 static NEXT_ACCOUNT: AtomicU64 = AtomicU64::new(100_000_000_001);
 
 /// A minimal HTTP POST, enough for moto's JSON control API.
-fn post(endpoint: &str, path: &str, body: &str) {
+pub fn post(endpoint: &str, path: &str, body: &str) {
     let addr = endpoint.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).expect("connect to moto");
     write!(
@@ -809,4 +809,30 @@ impl Account {
         cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint);
         cmd
     }
+}
+
+/// Runs one of the emulator's own pytest files (tests/moto/test_*.py) in the venv, with the
+/// IAM evaluator's node_modules at hand; fails on any failure or skip.
+pub fn pytest(file: &str) {
+    let evaluator = iam_evaluator();
+    let out = Command::new(venv_python())
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .arg(root(file))
+        .env(
+            "EKSBOOT_IAM_NODE_MODULES",
+            evaluator.parent().unwrap().join("node_modules"),
+        )
+        .current_dir(root(""))
+        .output()
+        .expect("run pytest");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(" passed") && !text.contains("skipped"),
+        "{text}"
+    );
 }

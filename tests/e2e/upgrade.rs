@@ -189,22 +189,9 @@ fn set_addon(account: &Account, addon: &str, version: &str) -> Result<(), String
     })
 }
 
-/// A minimal POST to the emulator's control API.
+/// A POST to the emulator's control API.
 fn control(account: &Account, path: &str, body: &str) {
-    use std::io::{BufRead, Write};
-    let addr = account.endpoint.trim_start_matches("http://").to_string();
-    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    std::io::BufReader::new(stream)
-        .read_line(&mut response)
-        .unwrap();
-    assert!(response.contains(" 200 "), "{response}");
+    crate::harness::post(&account.endpoint, path, body);
 }
 
 #[test]
