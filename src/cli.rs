@@ -178,7 +178,14 @@ Examples:
 What apply changes: cluster.admins (access entries), endpoint_access and public_access_cidrs,
 log_types, log_retention_days, addons, oidc_provider; the node group's sizes, its disk size (a new
 launch template version, nodes rolled onto it), its instance types (a new node group, ACTIVE
-before the old one is deleted) and nodes.enabled (asks: turning nodes off evicts every pod).
+before the old one is drained and deleted) and nodes.enabled (asks: turning nodes off drains
+and deletes the node group).
+
+A node group is deleted only after it is drained: its nodes cordoned, their pods evicted through
+the Kubernetes API (PodDisruptionBudgets honoured; DaemonSet and static pods stay), waiting up to
+--drain-timeout for budgets that refuse. eksboot reaches the API itself (no kubectl needed); if it
+cannot (a private endpoint, from outside the VPC) it says so and asks whether EKS may drain instead
+(5 minutes per node at most); with --yes it stops unless --force.
 Stopped half way? Run the same command again, or `eksboot resume`.")]
     Apply {
         /// The changed profile (TOML, format version 1).
@@ -193,7 +200,7 @@ Stopped half way? Run the same command again, or `eksboot resume`.")]
         #[command(flatten)]
         kubeconfig: KubeconfigArgs,
         #[command(flatten)]
-        addon_software: DeleteAddonSoftware,
+        choices: ApplyChoices,
         /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
@@ -418,18 +425,25 @@ impl AddonsChoice {
     }
 }
 
-/// `apply`'s choice to delete a removed add-on's software too (by default EKS only stops
-/// managing it).
+/// `apply`'s explicit choices: deleting a removed add-on's software too (by default EKS only
+/// stops managing it), and how node groups it deletes are drained.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct DeleteAddonSoftware {
+pub struct ApplyChoices {
     /// An add-on this apply removes from cluster.addons whose software is deleted from the
     /// cluster too (by default EKS only stops managing it and its software keeps running).
     /// Repeatable. Refused for vpc-cni, kube-proxy and coredns while the cluster has nodes.
     #[arg(long = "delete-addon-software", value_name = "NAME")]
     pub names: Vec<String>,
-    /// With --delete-addon-software: delete vpc-cni, kube-proxy or coredns even while the
+    /// How long draining a node group may wait for PodDisruptionBudgets that refuse an
+    /// eviction (e.g. 15m, 1h). The node group is deleted only once drained.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub drain_timeout: std::time::Duration,
+    /// Go ahead where apply would stop to protect workloads: delete a node group whose drain
+    /// did not finish in --drain-timeout, or whose Kubernetes API eksboot cannot reach (EKS
+    /// then drains it, terminating each node after 5 minutes whatever PodDisruptionBudgets
+    /// say); with --delete-addon-software, delete vpc-cni, kube-proxy or coredns while the
     /// cluster has nodes (pod networking or DNS stops unless you replace them yourself).
-    #[arg(long, requires = "names")]
+    #[arg(long)]
     pub force: bool,
 }
 

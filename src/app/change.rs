@@ -72,6 +72,7 @@ pub(super) async fn apply(
         yes,
         kubeconfig,
         &SoftwareChoice::default(),
+        apply::drain::DrainPolicy::default(),
     )
     .await
 }
@@ -83,6 +84,7 @@ pub(super) async fn apply_with(
     yes: bool,
     kubeconfig: KubeconfigTarget,
     software: &SoftwareChoice,
+    mut drain: apply::drain::DrainPolicy,
 ) -> Result<ExitCode, RunError> {
     let profile = Profile::load(profile_path)?;
     let state_path = state.unwrap_or_else(|| {
@@ -130,12 +132,12 @@ pub(super) async fn apply_with(
             hint: d.refused[0].way_out.clone(),
         });
     }
-    // New instance types mean a new node group beside the old one (EKS cannot change them in
-    // place): the next generation, ACTIVE before the old one is deleted.
-    let replacing = d
-        .changes
-        .iter()
-        .any(|c| c.field == "nodes.instance_types" && c.action == Action::Replace);
+    // New instance types or a new OS mean a new node group beside the old one (EKS cannot
+    // change them in place): the next generation, ACTIVE before the old one is deleted.
+    let replacing = d.changes.iter().any(|c| {
+        matches!(c.field.as_str(), "nodes.instance_types" | "nodes.os")
+            && c.action == Action::Replace
+    });
     let mut facts = journal.facts();
     if replacing {
         facts.nodegroup_generation = Some(facts.nodegroup_generation.unwrap_or(1) + 1);
@@ -190,11 +192,18 @@ pub(super) async fn apply_with(
     if d.changes.iter().any(|c| c.action == Action::Remove) {
         ui::print("Removing deletes what is listed with `-` for good (a removed add-on's software keeps running).\n");
     }
+    let software = &ask_software_choice(software, &removed_addons, has_nodes, yes);
     if !software.delete.is_empty() {
         ui::print(&format!(
-            "The software of {} is deleted from the cluster too (--delete-addon-software).\n",
+            "The software of {} is deleted from the cluster too.\n",
             software.delete.join(", ")
         ));
+    }
+    let deletes_nodegroup = dropped
+        .iter()
+        .any(|item| matches!(item, apply::retire::Dropped::Nodegroup { .. }));
+    if deletes_nodegroup {
+        check_drain_reach(&profile, &mut drain, yes).await?;
     }
     if !yes && !ui::confirm("Apply these changes now?") {
         return Err(RunError::Cancelled);
@@ -239,9 +248,92 @@ pub(super) async fn apply_with(
         true,
         Some(state_path),
         kubeconfig,
-        Purpose::Apply(journal),
+        Purpose::Apply(journal, drain),
     )
     .await
+}
+
+/// On a terminal (no `--yes`), each add-on this apply removes is a question: keep its software
+/// running (the default: EKS only stops managing it) or delete it too. Not asked for vpc-cni,
+/// kube-proxy and coredns while nodes exist (pod networking and DNS): those take
+/// `--delete-addon-software NAME --force`.
+fn ask_software_choice(
+    given: &SoftwareChoice,
+    removed: &[String],
+    has_nodes: bool,
+    yes: bool,
+) -> SoftwareChoice {
+    let mut choice = given.clone();
+    if yes || !interactive() {
+        return choice;
+    }
+    for name in removed {
+        let essential = ESSENTIAL_ADDONS.contains(&name.as_str()) && has_nodes;
+        if choice.delete.contains(name) || essential {
+            continue;
+        }
+        let question = format!(
+            "Add-on {name} leaves cluster.addons: EKS stops managing it and its software keeps running. Delete its software from the cluster too?"
+        );
+        if ui::confirm(&question) {
+            choice.delete.push(name.clone());
+        }
+    }
+    choice
+}
+
+/// Before a node group is deleted, eksboot drains it through the cluster's Kubernetes API:
+/// checked up front (nothing is changed yet) so that an API eksboot cannot reach is a choice
+/// the person makes, not a surprise half way. Unreachable: asked whether EKS may drain instead
+/// (5 minutes per node at most); without a question (`--yes`, no terminal) only `--force` goes on.
+async fn check_drain_reach(
+    profile: &Profile,
+    drain: &mut apply::drain::DrainPolicy,
+    yes: bool,
+) -> Result<(), RunError> {
+    let aws = Aws::connect(
+        &profile.cluster.region,
+        &crate::aws::TransportRetry::from_env(),
+    )
+    .await?;
+    let Some(info) = crate::aws::eks::describe_cluster(&aws.eks, &profile.cluster.name).await?
+    else {
+        return Ok(());
+    };
+    let reached =
+        match crate::aws::kubernetes::connect(&info.endpoint, &info.certificate_authority, None)
+            .await
+        {
+            Ok(kube) => kube.probe().await,
+            Err(e) => Err(e),
+        };
+    let Err(error) = reached else {
+        return Ok(());
+    };
+    let private = if info.endpoint_public {
+        ""
+    } else {
+        " Its endpoint is private: it answers only inside the cluster's VPC."
+    };
+    ui::print(&format!(
+        "warning: this apply deletes a node group, and eksboot drains it first through the cluster's Kubernetes API, but {error}.{private}\n  EKS can drain it instead, but it terminates each node after 5 minutes whatever PodDisruptionBudgets say.\n"
+    ));
+    if drain.force {
+        ui::print("--force: EKS drains the node group.\n");
+        drain.let_eks_drain = true;
+        return Ok(());
+    }
+    if !yes && interactive() {
+        if ui::confirm("Let EKS drain the node group (5 minutes per node at most)?") {
+            drain.let_eks_drain = true;
+            return Ok(());
+        }
+        return Err(RunError::Cancelled);
+    }
+    Err(RunError::Blocked {
+        message: format!("cannot drain the node group this apply deletes: {error}"),
+        hint: "run eksboot where it reaches the cluster's API (inside the VPC, or make the endpoint public first), or add --force to let EKS drain it (5 minutes per node at most)".into(),
+    })
 }
 
 #[cfg(test)]

@@ -97,9 +97,25 @@ pub(super) async fn create_command(request: CreateRequest) -> Result<ExitCode, R
 
 /// Why the executor runs: a create (or resume), or an apply of a changed profile (whose diff
 /// was shown and accepted, and whose journal is already open with the new profile in it).
+/// The `section.key` fields a profile file writes (none when the profile came from flags).
+fn written_fields(source: &str) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(source) else {
+        return Vec::new();
+    };
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    table
+        .iter()
+        .filter_map(|(section, value)| Some((section, value.as_table()?)))
+        .flat_map(|(section, keys)| keys.keys().map(move |key| format!("{section}.{key}")))
+        .collect()
+}
+
 pub(super) enum Purpose {
     Create,
-    Apply(Journal),
+    /// Day two: the cluster's journal, and how node groups it deletes are drained.
+    Apply(Journal, apply::drain::DrainPolicy),
 }
 
 pub(super) async fn create(
@@ -145,16 +161,30 @@ pub(super) async fn run(
         )
     });
     // Refuse a changed profile before touching AWS: changing a cluster is `apply`'s job.
-    let applying = matches!(purpose, Purpose::Apply(_));
-    let existing = match purpose {
-        Purpose::Apply(journal) => Some(journal),
-        Purpose::Create => Journal::open(&state_path)?,
+    let applying = matches!(purpose, Purpose::Apply(..));
+    let (existing, drain) = match purpose {
+        Purpose::Apply(journal, drain) => (Some(journal), drain),
+        Purpose::Create => (Journal::open(&state_path)?, Default::default()),
     };
+    let mut profile = profile;
     if let Some(j) = &existing {
         if j.state.settings_hash != profile.content_hash() {
             let new = serde_json::to_value(&profile).expect("profile serialises");
-            let fields = changed_fields(&j.state.settings, &new);
-            return Err(RunError::Usage {
+            // A state file from before a field existed: that field differs only because the
+            // profile now has a default the state never knew; unless the file writes it, the
+            // run goes on with the state's own profile (the old meaning). Moving the cluster
+            // to the new default is `apply`'s change.
+            let mut stored = j.state.settings.clone();
+            let newer = crate::profile::fill_legacy(&mut stored);
+            let written = written_fields(source);
+            let fields: Vec<String> = changed_fields(&stored, &new)
+                .into_iter()
+                .filter(|f| !newer.contains(f) || written.contains(f))
+                .collect();
+            if fields.is_empty() {
+                profile = j.state.profile(&state_path)?;
+            } else {
+                return Err(RunError::Usage {
                 message: format!(
                     "the profile changed since {} was made: {}",
                     state_path.display(),
@@ -176,6 +206,7 @@ pub(super) async fn run(
                     ),
                 },
             });
+            }
         }
     }
 
@@ -262,6 +293,7 @@ pub(super) async fn run(
         creator: tokio::sync::OnceCell::new(),
         endpoint_services: tokio::sync::OnceCell::new(),
         stopping,
+        drain,
     });
     executing.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut result = apply::execute(Arc::clone(&ctx), &steps).await;

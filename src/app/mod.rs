@@ -200,15 +200,20 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             state,
             yes,
             kubeconfig,
-            addon_software,
+            choices,
             output,
         }) => {
             ui::set_json_mode(output == OutputFormat::Json);
             let software = change::SoftwareChoice {
-                delete: addon_software.names,
-                force: addon_software.force,
+                delete: choices.names,
+                force: choices.force,
             };
-            change::apply_with(&profile, state, yes, kubeconfig.into(), &software).await
+            let drain = apply::drain::DrainPolicy {
+                budget: choices.drain_timeout,
+                force: choices.force,
+                let_eks_drain: false,
+            };
+            change::apply_with(&profile, state, yes, kubeconfig.into(), &software, drain).await
         }
         Some(Command::Upgrade {
             target,

@@ -12,7 +12,7 @@ pub(super) async fn status(target: &StateTarget, live: bool) -> Result<ExitCode,
     let profile = state.profile(&path)?;
     let facts = state.facts();
     let plan = Plan::build(&profile, &facts);
-    let existing = if live {
+    let (existing, live_cluster) = if live {
         let aws = Aws::connect(&state.region, &crate::aws::TransportRetry::from_env()).await?;
         let teardown = apply::teardown::Teardown {
             creator_role_arn: creator_arn(&profile, &state.account),
@@ -27,59 +27,111 @@ pub(super) async fn status(target: &StateTarget, live: bool) -> Result<ExitCode,
         };
         let (eks_aws, _) = teardown.eks_clients().await;
         let inventory = teardown.inventory(&eks_aws).await?;
-        Some(inventory.lines().into_iter().map(|(_, _, id)| id).collect())
+        // The version and upgrade policy as EKS has them now.
+        let cluster = aws::eks::describe_cluster(&eks_aws.eks, &state.cluster).await?;
+        (
+            Some(inventory.lines().into_iter().map(|(_, _, id)| id).collect()),
+            cluster,
+        )
     } else {
-        None
+        (None, None)
     };
-    let support = support(&state).await;
+    let support = support(&state, live_cluster.as_ref()).await;
     if ui::json_mode() {
         for line in ui::render_status_json(&plan, &state, existing.as_ref()) {
             ui::print_json_line(&line);
         }
-        if let (Some((message, warning)), Some(version)) = (&support, &state.kubernetes_version) {
+        if let Some(s) = &support {
             let line = serde_json::json!({
                 "event": "kubernetes_version",
-                "version": version,
-                "standard_support_ends": state.standard_support_ends,
-                "warning": warning,
-                "message": message,
+                "version": s.version,
+                "standard_support_ends": s.end,
+                "warning": s.warning,
+                "message": s.line,
+                "source": if s.from_eks { "eks" } else { "state" },
+                "upgrade_policy": s.policy,
             });
             ui::print_json_line(&line.to_string());
         }
     } else {
         let mut text = ui::render_status(&plan, &state, &path, existing.as_ref());
-        if let Some((line, warn)) = support {
-            text.push_str(&if warn {
-                format!("\nwarning: {line}\n")
+        if let Some(s) = support {
+            text.push_str(&if s.warning {
+                format!("\nwarning: {}\n", s.line)
             } else {
-                format!("\n{line}\n")
+                format!("\n{}\n", s.line)
             });
+            if let Some(note) = &s.note {
+                text.push_str(&format!("  {note}\n"));
+            }
         }
         ui::print(&text);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The cluster's version and the end of its standard support: kept in the state file since
-/// create (and each upgrade); read from EKS for an older state file that lacks it.
-async fn support(state: &journal::State) -> Option<(String, bool)> {
-    let version = state.kubernetes_version.clone()?;
+/// What `status` says about the cluster's Kubernetes version and its support.
+struct Support {
+    version: String,
+    end: Option<String>,
+    line: String,
+    warning: bool,
+    /// Read from EKS now (`--live`), or from the state file.
+    from_eks: bool,
+    /// `upgradePolicy.supportType`, when EKS was asked.
+    policy: Option<String>,
+    /// Where an offline answer comes from.
+    note: Option<String>,
+}
+
+/// The cluster's version and the end of its standard support. Offline: as the state file
+/// keeps them since create (and each upgrade), said so (EKS is asked only for the support date
+/// of an older state file that lacks it). With `--live`: the version and the upgrade policy
+/// DescribeCluster reports, so the support line follows `upgradePolicy.supportType`.
+async fn support(state: &journal::State, live: Option<&aws::eks::ClusterInfo>) -> Option<Support> {
+    let recorded = state.kubernetes_version.clone();
+    let version = match live {
+        Some(c) if !c.version.is_empty() => c.version.clone(),
+        _ => recorded.clone()?,
+    };
     let end = match &state.standard_support_ends {
-        Some(end) => end.clone(),
-        None => {
-            let aws = Aws::connect(&state.region, &crate::aws::TransportRetry::from_env())
-                .await
-                .ok()?;
-            aws::eks::cluster_versions(&aws)
-                .await
-                .ok()?
-                .into_iter()
-                .find(|v| v.version == version)?
-                .end_of_standard_support?
+        Some(end) if recorded.as_deref() == Some(version.as_str()) => Some(end.clone()),
+        _ => {
+            async {
+                let aws = Aws::connect(&state.region, &crate::aws::TransportRetry::from_env())
+                    .await
+                    .ok()?;
+                aws::eks::cluster_versions(&aws)
+                    .await
+                    .ok()?
+                    .into_iter()
+                    .find(|v| v.version == version)?
+                    .end_of_standard_support
+            }
+            .await
         }
     };
     let now = crate::plan::upgrade::parse_now(std::env::var("EKSBOOT_NOW").ok().as_deref());
-    Some(crate::plan::upgrade::support_line(&version, &end, now))
+    let policy = crate::plan::upgrade::SupportPolicy::from_eks(
+        live.map(|c| c.support_type.as_str()).unwrap_or_default(),
+    );
+    let (line, warning) = match &end {
+        Some(end) => crate::plan::upgrade::support_line_for(&version, end, now, policy),
+        None => (format!("Kubernetes {version}"), false),
+    };
+    Some(Support {
+        version,
+        end,
+        line,
+        warning,
+        from_eks: live.is_some(),
+        policy: live
+            .map(|c| c.support_type.clone())
+            .filter(|p| !p.is_empty()),
+        note: live
+            .is_none()
+            .then(|| crate::plan::upgrade::offline_note(&state.updated_at)),
+    })
 }
 
 /// The creator role to assume for EKS calls: the profile's existing one, or ours.

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use super::*;
-use crate::plan::upgrade::{extended_support_extra_monthly, next_minor, parse_now, support_line};
+use crate::plan::upgrade::{
+    next_minor, parse_now, policy_cost_line, support_line_for, SupportPolicy,
+};
 
 /// How long the insights refresh may take before the insights are read as they are.
 const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -105,6 +107,7 @@ pub(super) async fn upgrade(
         return Ok(ExitCode::SUCCESS);
     };
     let now = parse_now(std::env::var("EKSBOOT_NOW").ok().as_deref());
+    let support_policy = SupportPolicy::from_eks(&live.support_type);
     let mut text = if live.version == target {
         format!(
             "Upgrade of cluster \"{name}\" in {}: the control plane runs Kubernetes {target}; continuing an upgrade that stopped (add-ons and node groups)\n",
@@ -127,13 +130,12 @@ pub(super) async fn upgrade(
         .find(|v| v.version == live.version)
         .and_then(|v| v.end_of_standard_support.as_deref())
     {
-        let (line, _) = support_line(&live.version, end, now);
+        let (line, _) = support_line_for(&live.version, end, now, support_policy);
         text.push_str(&format!("  {line}\n"));
     }
-    text.push_str(&format!(
-        "  Extended support costs $0.60 instead of $0.10 per cluster-hour: about ${:.0} a month more.\n",
-        extended_support_extra_monthly()
-    ));
+    // What staying costs follows the cluster's upgrade policy (DescribeCluster's
+    // upgradePolicy.supportType): no extended-support cost under STANDARD.
+    text.push_str(&format!("  {}\n", policy_cost_line(support_policy)));
     if let Some(end) = &next.end_of_standard_support {
         text.push_str(&format!(
             "  Kubernetes {target} has standard support until {}.\n",
@@ -289,6 +291,7 @@ pub(super) async fn upgrade(
         creator: tokio::sync::OnceCell::new(),
         endpoint_services: tokio::sync::OnceCell::new(),
         stopping,
+        drain: Default::default(),
     });
     // The creator role's policy first, when this eksboot's needs more (the upgrade's actions).
     if ctx.plan.resource("creator-policy").is_some() {
@@ -325,7 +328,7 @@ pub(super) async fn upgrade(
     let (line, _) = next
         .end_of_standard_support
         .as_deref()
-        .map(|end| support_line(&target, end, now))
+        .map(|end| support_line_for(&target, end, now, support_policy))
         .unwrap_or_else(|| (format!("Kubernetes {target}"), false));
     ui::print(&format!(
         "\nCluster \"{name}\" is upgraded: control plane, add-ons and node groups run Kubernetes {target}.\n  {line}\n"

@@ -381,58 +381,92 @@ async fn converge_cluster(
                 }
             })
             .await;
-        match started {
-            Ok(id) => wait_for_update(ctx, res, creator, None, &id, update.describe()).await?,
-            // An update an earlier run started is still in progress: wait for the cluster.
-            Err(AwsError::AlreadyExists { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-        updated.push(update.describe());
-        wait_until(ctx, res, name, CLUSTER_TIMEOUT, "updating", || async {
+        let look = || async {
             Ok(ctx
                 .creator_call(res, never, || eks::describe_cluster(&creator.eks, name))
                 .await?
                 .map(|c| c.status))
-        })
-        .await?;
+        };
+        match started {
+            Ok(id) => wait_for_update(ctx, res, creator, None, &id, update.describe()).await?,
+            // Another update of the cluster is running (someone else's, or a stopped run's):
+            // waited for, then the cluster is read again and eksboot's own update sent if
+            // still needed.
+            Err(e) if eks::is_update_in_progress(&e) => {
+                wait_out_other_update(ctx, res, name, CLUSTER_TIMEOUT, look).await?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        updated.push(update.describe());
+        wait_until(ctx, res, name, CLUSTER_TIMEOUT, "updating", look).await?;
     }
 }
 
+/// What the progress line says while an update eksboot did not start runs.
+pub const OTHER_UPDATE: &str =
+    "an update started outside eksboot is running; eksboot's own update follows";
+
+/// EKS refused an update because another update of the same resource is running (one at a
+/// time per resource: ResourceInUseException). Waits, saying so, until `look` reports the
+/// resource ACTIVE again, and a poll more so a refusal that outlives the status is not retried
+/// at once; the caller then reads the resource again and sends its own update if still needed.
+pub(super) async fn wait_out_other_update<F, Fut>(
+    ctx: &Ctx,
+    res: &Resource,
+    id: &str,
+    timeout: Duration,
+    look: F,
+) -> Result<(), StepError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<String>, StepError>>,
+{
+    ctx.waiting(
+        res,
+        id,
+        &format!("UPDATING — {OTHER_UPDATE}"),
+        Instant::now(),
+    );
+    wait_until(ctx, res, id, timeout, OTHER_UPDATE, look).await?;
+    PollDelay::new(ctx.timing.poll).sleep().await;
+    Ok(())
+}
+
 /// One update of a node group (`start` returns the update's id), waited for until done and the
-/// node group ACTIVE again. An update a stopped run started is waited for the same way.
+/// node group ACTIVE again: `Ok(true)`. When EKS refuses it because another update of the node
+/// group runs (someone else's, or a stopped run's), that one is waited for and `Ok(false)` says
+/// the caller must read the node group again (its own update may still be needed).
 async fn nodegroup_update<F, Fut>(
     ctx: &Ctx,
     res: &Resource,
     creator: &Aws,
     what: &str,
     start: F,
-) -> Result<(), StepError>
+) -> Result<bool, StepError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<String, AwsError>>,
 {
     let cluster = ctx.profile.cluster.name.as_str();
+    let look = || async {
+        Ok(ctx
+            .creator_call(res, never, || {
+                eks::describe_nodegroup(&creator.eks, cluster, &res.name)
+            })
+            .await?
+            .map(|n| n.status))
+    };
     match ctx.creator_call(res, never, start).await {
         Ok(id) => wait_for_update(ctx, res, creator, Some(&res.name), &id, what).await?,
-        Err(AwsError::AlreadyExists { .. }) => {}
+        Err(e) if eks::is_update_in_progress(&e) => {
+            wait_out_other_update(ctx, res, &res.name, NODEGROUP_TIMEOUT, look).await?;
+            return Ok(false);
+        }
         Err(e) => return Err(e.into()),
     }
-    wait_until(
-        ctx,
-        res,
-        &res.name,
-        NODEGROUP_TIMEOUT,
-        "updating",
-        || async {
-            Ok(ctx
-                .creator_call(res, never, || {
-                    eks::describe_nodegroup(&creator.eks, cluster, &res.name)
-                })
-                .await?
-                .map(|n| n.status))
-        },
-    )
-    .await
+    wait_until(ctx, res, &res.name, NODEGROUP_TIMEOUT, "updating", look).await?;
+    Ok(true)
 }
 
 /// How long an update of a running cluster or node group may take.
@@ -820,7 +854,7 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                 }),
             )
             .value();
-            nodegroup_update(ctx, res, creator, "the nodes' launch template", || {
+            rolled = nodegroup_update(ctx, res, creator, "the nodes' launch template", || {
                 eks::update_nodegroup_template(
                     &creator.eks,
                     cluster,
@@ -830,7 +864,6 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                 )
             })
             .await?;
-            rolled = true;
             continue;
         }
         if resized.is_some() {
@@ -855,11 +888,13 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             }),
         )
         .value();
-        nodegroup_update(ctx, res, creator, "the node group's size", || {
+        if nodegroup_update(ctx, res, creator, "the node group's size", || {
             eks::update_nodegroup_scaling(&creator.eks, cluster, &res.name, next, &token)
         })
-        .await?;
-        resized = Some(next);
+        .await?
+        {
+            resized = Some(next);
+        }
     };
     // From here the profile's desired size is the one eksboot last set (or chose to keep).
     let mut outputs = Outputs::id(&res.name)

@@ -77,7 +77,10 @@ impl State {
 
     /// The profile this state was made for.
     pub fn profile(&self, path: &Path) -> Result<Profile, JournalError> {
-        let text = toml::to_string(&self.settings).map_err(|e| JournalError::Corrupt {
+        // Fields newer than the state file read with the meaning they had then.
+        let mut settings = self.settings.clone();
+        crate::profile::fill_legacy(&mut settings);
+        let text = toml::to_string(&settings).map_err(|e| JournalError::Corrupt {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;

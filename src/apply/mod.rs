@@ -7,6 +7,7 @@
 //! prints: it reports events to a [`Reporter`].
 
 pub mod cluster;
+pub mod drain;
 pub mod journal;
 pub mod network;
 pub mod report;
@@ -79,6 +80,8 @@ pub struct Ctx {
     /// Set when the run is stopping (a step failed, or the person pressed Ctrl-C): no new step
     /// starts, and steps waiting on others give up.
     pub stopping: Arc<std::sync::atomic::AtomicBool>,
+    /// How node groups this run deletes are drained first.
+    pub drain: drain::DrainPolicy,
 }
 
 /// The result of one step.

@@ -126,12 +126,21 @@ pub async fn retire_dropped(ctx: &Ctx) -> Result<Vec<String>, StepError> {
         });
         let result = retire(ctx, &resource, &item, &outputs).await;
         match result {
-            Ok(()) => {
+            Ok(deleted) => {
                 ctx.journal.lock().expect("journal lock").forget(step)?;
-                ctx.reporter.report(Event::Deleted {
-                    resource: &resource,
-                    elapsed: started.elapsed(),
-                });
+                if deleted {
+                    ctx.reporter.report(Event::Deleted {
+                        resource: &resource,
+                        elapsed: started.elapsed(),
+                    });
+                } else {
+                    // Still in AWS, now as another step's (you, or an admin named again).
+                    ctx.reporter.report(Event::Skipped {
+                        resource: &resource,
+                        outputs: &outputs,
+                        elapsed: started.elapsed(),
+                    });
+                }
                 removed.push(step.clone());
             }
             Err(error) => {
@@ -176,12 +185,13 @@ where
     Ok(())
 }
 
+/// Deletes one dropped thing; `false` when it stays because another step still wants it.
 async fn retire(
     ctx: &Ctx,
     res: &Resource,
     item: &Dropped,
     outputs: &super::journal::Outputs,
-) -> Result<(), StepError> {
+) -> Result<bool, StepError> {
     let creator = as_creator(ctx).await?;
     let cluster = ctx.profile.cluster.name.as_str();
     let never = |_: &AwsError| false;
@@ -194,7 +204,7 @@ async fn retire(
                 wanted_principals(ctx, &journal.state.steps)
             };
             if wanted.iter().any(|w| w == principal) {
-                return Ok(());
+                return Ok(false);
             }
             ctx.creator_call(res, never, || async {
                 done_if_gone(eks::delete_access_entry(&creator.eks, cluster, principal).await)
@@ -210,6 +220,16 @@ async fn retire(
         }
         Dropped::Nodegroup { .. } => {
             let name = outputs.id.as_str();
+            // Drained first (PodDisruptionBudgets honoured), unless EKS is already deleting it
+            // (a resumed run) or it is gone.
+            let live = ctx
+                .creator_call(res, never, || {
+                    eks::describe_nodegroup(&creator.eks, cluster, name)
+                })
+                .await?;
+            if live.is_some_and(|n| n.status != "DELETING") {
+                super::drain::drain_nodegroup(ctx, res, name).await?;
+            }
             ctx.creator_call(res, never, || async {
                 done_if_gone(eks::delete_nodegroup(&creator.eks, cluster, name).await)
             })
@@ -252,7 +272,7 @@ async fn retire(
             .await?;
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]

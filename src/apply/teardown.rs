@@ -55,6 +55,10 @@ pub struct Inventory {
     pub classic_load_balancers: Vec<(String, bool)>,
     /// Security groups Kubernetes made for its load balancers (`k8s-elb-…`, the controller's).
     pub k8s_security_groups: Vec<String>,
+    /// Target groups Kubernetes made for this cluster's Services and Ingresses: `(arn, name)`.
+    pub target_groups: Vec<(String, String)>,
+    /// EBS volumes Kubernetes made for this cluster's PersistentVolumeClaims.
+    pub volumes: Vec<K8sVolume>,
     pub nat_gateways: Vec<String>,
     pub addresses: Vec<String>,
     pub vpc_endpoints: Vec<String>,
@@ -83,6 +87,8 @@ impl Inventory {
             }
         };
         add(Task::Cluster, Kind::Nodegroup, &self.nodegroups);
+        let volumes: Vec<String> = self.volumes.iter().map(|v| v.id.clone()).collect();
+        add(Task::Cluster, VOLUME_KIND, &volumes);
         add(Task::Cluster, Kind::LaunchTemplate, &self.launch_templates);
         add(Task::Cluster, Kind::Addon, &self.addons);
         add(Task::Cluster, Kind::AccessEntry, &self.access_entries);
@@ -100,6 +106,9 @@ impl Inventory {
             .map(|(n, _)| n.clone())
             .collect();
         add(Task::Network, Kind::LoadBalancer, &classic);
+        let target_groups: Vec<String> =
+            self.target_groups.iter().map(|(_, n)| n.clone()).collect();
+        add(Task::Network, TARGET_GROUP_KIND, &target_groups);
         add(
             Task::Network,
             Kind::SecurityGroup,
@@ -130,10 +139,58 @@ impl Inventory {
         self.lines().is_empty()
     }
 
-    /// Load balancers that would keep the VPC alive, each with the way out, when teardown
-    /// must not start: any not tagged for this cluster (not ours to delete), and without
-    /// `force` the ones Kubernetes made for this cluster's Services.
+    /// What Kubernetes made that keeps teardown from starting, each with the way out: load
+    /// balancers in our VPCs not tagged for this cluster (not ours to delete; they would keep
+    /// the VPC alive), and without `force` what Kubernetes made for this cluster (load
+    /// balancers, their target groups, the volumes of PersistentVolumeClaims), which only
+    /// Kubernetes can remove cleanly, while the cluster still runs.
+    pub fn in_the_way(&self, force: bool) -> Vec<(String, String)> {
+        let mut out = self.load_balancers_only_in_the_way(force);
+        if force {
+            return out;
+        }
+        // Only Kubernetes deletes these cleanly (with the objects they belong to), and only
+        // while the cluster runs; once it is gone, --force is the way.
+        let live = self.cluster.is_some();
+        let way_out = |made_for: &str, delete: &str| {
+            if live {
+                format!("Kubernetes made it for {made_for} of this cluster: delete {delete} while the cluster still runs, or run teardown with --force to delete it")
+            } else {
+                format!("Kubernetes made it for {made_for} of this cluster, which is gone, so Kubernetes cannot delete it any more: run teardown with --force to delete it")
+            }
+        };
+        for (_, name) in &self.target_groups {
+            out.push((
+                format!("{TARGET_GROUP_LABEL} {name}"),
+                way_out(
+                    "a Service or Ingress (through the Load Balancer Controller)",
+                    "the Service or Ingress (`kubectl delete svc NAME -n NAMESPACE`, `kubectl delete ingress NAME -n NAMESPACE`)",
+                ),
+            ));
+        }
+        for v in &self.volumes {
+            let claim = match &v.claim {
+                Some(claim) => format!("the PersistentVolumeClaim {claim}"),
+                None => "a PersistentVolumeClaim".to_string(),
+            };
+            out.push((
+                format!("{VOLUME_LABEL} {} ({} GiB, {})", v.id, v.size_gib, v.state),
+                way_out(
+                    &claim,
+                    "the claim (`kubectl delete pvc NAME -n NAMESPACE`; with the reclaim policy Delete its volume goes too)",
+                ),
+            ));
+        }
+        out
+    }
+
+    /// [`Inventory::in_the_way`]: the name the caller uses (load balancers were the first
+    /// things found in the way; volumes and target groups are now too).
     pub fn load_balancers_in_the_way(&self, force: bool) -> Vec<(String, String)> {
+        self.in_the_way(force)
+    }
+
+    fn load_balancers_only_in_the_way(&self, force: bool) -> Vec<(String, String)> {
         let all = self
             .load_balancers
             .iter()
@@ -168,6 +225,102 @@ pub struct Outcome {
 
 fn has_tag(tags: &[(String, String)], key: &str, value: &str) -> bool {
     tags.iter().any(|(k, v)| k == key && v == value)
+}
+
+/// How volumes and target groups are named in what teardown says.
+pub const VOLUME_LABEL: &str = Kind::Volume.as_str();
+pub const TARGET_GROUP_LABEL: &str = Kind::TargetGroup.as_str();
+/// The kinds they are listed and reported under.
+const VOLUME_KIND: Kind = Kind::Volume;
+const TARGET_GROUP_KIND: Kind = Kind::TargetGroup;
+
+/// An EBS volume Kubernetes made for a PersistentVolumeClaim of this cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct K8sVolume {
+    pub id: String,
+    pub state: String,
+    pub size_gib: i32,
+    /// `namespace/name` of its claim, when the provisioner recorded it.
+    pub claim: Option<String>,
+}
+
+/// Whose a volume is, by the tags Kubernetes gives the volumes it provisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumeOwner {
+    /// Tagged for this cluster, and for no other.
+    Ours,
+    /// Tagged for another cluster (as well, perhaps): never ours to delete.
+    Other(String),
+    /// Names no cluster (the EBS CSI driver's default `ebs.csi.aws.com/cluster=true` only):
+    /// nothing says which cluster made it.
+    Unknown,
+}
+
+/// Pure: whose a volume is. The EBS CSI driver tags what it provisions
+/// `kubernetes.io/cluster/<id>=owned` and `KubernetesCluster=<id>` only when its cluster id
+/// is set (`--k8s-tag-cluster-id`, the add-on's `controller.k8sTagClusterId`; by default it
+/// adds only `ebs.csi.aws.com/cluster=true`, plus any `--extra-tags`:
+/// <https://github.com/kubernetes-sigs/aws-ebs-csi-driver/blob/master/docs/tagging.md>), the
+/// tags the in-tree provisioner gave its volumes
+/// (<https://github.com/kubernetes-sigs/aws-ebs-csi-driver/pull/932>). Only those two count,
+/// and a volume that names any other cluster is never ours.
+pub fn volume_owner(tags: &[(String, String)], cluster: &str) -> VolumeOwner {
+    let own_key = format!("kubernetes.io/cluster/{cluster}");
+    let mut ours = false;
+    for (k, v) in tags {
+        if let Some(other) = k.strip_prefix("kubernetes.io/cluster/") {
+            if other != cluster {
+                return VolumeOwner::Other(other.to_string());
+            }
+        }
+        if k == "KubernetesCluster" && v != cluster {
+            return VolumeOwner::Other(v.clone());
+        }
+        ours |= (*k == own_key && v == "owned") || (k == "KubernetesCluster" && v == cluster);
+    }
+    if ours {
+        VolumeOwner::Ours
+    } else {
+        VolumeOwner::Unknown
+    }
+}
+
+/// The claim a volume was made for (`namespace/name`), from the tags the CSI driver adds when
+/// its provisioner passes the claim's metadata.
+fn volume_claim(tags: &[(String, String)]) -> Option<String> {
+    let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    match (
+        tag("kubernetes.io/created-for/pvc/namespace"),
+        tag("kubernetes.io/created-for/pvc/name"),
+    ) {
+        (Some(ns), Some(name)) => Some(format!("{ns}/{name}")),
+        (None, Some(name)) => Some(name),
+        _ => None,
+    }
+}
+
+/// Pure: whether a target group is this cluster's. The AWS Load Balancer Controller tags
+/// everything it makes `elbv2.k8s.aws/cluster=<cluster>`
+/// (<https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/ingress/annotations/#resource-tags>);
+/// the in-tree controller tags a Network Load Balancer Service's target groups
+/// `kubernetes.io/cluster/<cluster>=owned`; and a target group of a load balancer already
+/// found to be this cluster's is its too. One whose tags name another cluster never is.
+pub fn target_group_is_ours(tg: &elb::TargetGroup, cluster: &str, our_lbs: &[String]) -> bool {
+    let other = tg.tags.iter().any(|(k, v)| {
+        (k == "elbv2.k8s.aws/cluster" && v != cluster)
+            || k.strip_prefix("kubernetes.io/cluster/")
+                .is_some_and(|c| c != cluster)
+    });
+    if other {
+        return false;
+    }
+    has_tag(&tg.tags, "elbv2.k8s.aws/cluster", cluster)
+        || has_tag(
+            &tg.tags,
+            &format!("kubernetes.io/cluster/{cluster}"),
+            "owned",
+        )
+        || tg.load_balancers.iter().any(|lb| our_lbs.contains(lb))
 }
 
 impl Teardown {
@@ -270,6 +423,7 @@ impl Teardown {
                 }
             }
         }
+        self.find_kubernetes_leftovers(&mut inv).await?;
         for vpc in &inv.vpcs {
             for nat in ec2::find_nat_gateways_in_vpc(&self.aws, vpc).await? {
                 if has_tag(&nat.tags, "eksboot:cluster", name) && nat.state != "deleted" {
@@ -354,6 +508,61 @@ impl Teardown {
         Ok(inv)
     }
 
+    /// What Kubernetes made for the cluster outside its VPC's interfaces: the target groups of
+    /// its load balancers and the volumes of its claims. Looked for whether or not the VPC is
+    /// still there (they outlive it, and keep billing).
+    async fn find_kubernetes_leftovers(&self, inv: &mut Inventory) -> Result<(), AwsError> {
+        let name = self.cluster.as_str();
+        let our_lbs: Vec<String> = inv
+            .load_balancers
+            .iter()
+            .filter(|(_, _, ours)| *ours)
+            .map(|(arn, _, _)| arn.clone())
+            .collect();
+        let owned_key = format!("tag:kubernetes.io/cluster/{name}");
+        let owned = [(owned_key.as_str(), "owned")];
+        let legacy = [("tag:KubernetesCluster", name)];
+        // Three independent reads: together.
+        let (groups, owned, legacy) = tokio::join!(
+            elb::target_groups(&self.aws),
+            ec2::find_volumes(&self.aws, &owned),
+            ec2::find_volumes(&self.aws, &legacy)
+        );
+        inv.target_groups = groups?
+            .into_iter()
+            .filter(|tg| target_group_is_ours(tg, name, &our_lbs))
+            .map(|tg| (tg.arn, tg.name))
+            .collect();
+        for found in [owned?, legacy?] {
+            for v in found {
+                if matches!(v.state.as_str(), "deleting" | "deleted")
+                    || inv.volumes.iter().any(|known| known.id == v.id)
+                {
+                    continue;
+                }
+                match volume_owner(&v.tags, name) {
+                    VolumeOwner::Ours => inv.volumes.push(K8sVolume {
+                        claim: volume_claim(&v.tags),
+                        id: v.id,
+                        state: v.state,
+                        size_gib: v.size_gib,
+                    }),
+                    VolumeOwner::Other(other) => {
+                        let note = format!(
+                            "skipped EBS volume {}: it is also tagged for cluster {other}, so eksboot will not delete it",
+                            v.id
+                        );
+                        if !inv.notes.contains(&note) {
+                            inv.notes.push(note);
+                        }
+                    }
+                    VolumeOwner::Unknown => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes everything in `inv`, in reverse dependency order. The caller has already refused
     /// to start while load balancers are in the way ([`Inventory::load_balancers_in_the_way`]).
     pub async fn delete(&self, eks_aws: &Aws, inv: &Inventory) -> Outcome {
@@ -376,7 +585,33 @@ impl Teardown {
                 .await
             })
         });
-        self.collect(&mut out, join_all(nodegroups).await);
+        let nodegroups = join_all(nodegroups).await;
+        // Their nodes are gone with them, and with the nodes the volumes' attachments.
+        let nodes_gone = nodegroups.iter().all(Result::is_ok);
+        self.collect(&mut out, nodegroups);
+
+        // Volumes of the cluster's claims (with --force), once detached: a volume attached
+        // to a node is `in-use` until the node is gone, and DeleteVolume refuses it then
+        // (VolumeInUse).
+        let volumes = inv.volumes.iter().map(|v| {
+            self.delete_as(Task::Cluster, VOLUME_KIND, VOLUME_LABEL, &v.id, async move {
+                if !nodes_gone && v.state == "in-use" {
+                    return Err(StepError::Conflict {
+                        message: format!("{VOLUME_LABEL} {} is still attached to a node", v.id),
+                        hint: "the node group's deletion failed (above): fix that, then run teardown again".into(),
+                    });
+                }
+                self.poll(Task::Cluster, VOLUME_KIND, &v.id, "attached", || async move {
+                    Ok(ec2::describe_volume(&self.aws, &v.id)
+                        .await?
+                        .map(|now| now.state)
+                        .filter(|s| matches!(s.as_str(), "in-use" | "creating")))
+                })
+                .await?;
+                self.retry_while_busy(&["VolumeInUse"], || ec2::delete_volume(&self.aws, &v.id))
+                    .await
+            })
+        });
 
         let templates = inv.launch_templates.iter().map(|id| {
             self.delete_one(Task::Cluster, Kind::LaunchTemplate, id, async move {
@@ -401,10 +636,16 @@ impl Teardown {
                     .map_err(StepError::from)
             })
         });
-        let (a, b, c) = tokio::join!(join_all(templates), join_all(addons), join_all(entries));
+        let (a, b, c, d) = tokio::join!(
+            join_all(templates),
+            join_all(addons),
+            join_all(entries),
+            join_all(volumes)
+        );
         self.collect(&mut out, a);
         self.collect(&mut out, b);
         self.collect(&mut out, c);
+        self.collect(&mut out, d);
 
         if let Some(cluster) = &inv.cluster {
             let result = self
@@ -597,9 +838,33 @@ impl Teardown {
         let failed = a.iter().chain(&b).any(Result::is_err);
         self.collect(out, a);
         self.collect(out, b);
+        // Their target groups once their listeners are gone with them: ELB refuses to delete
+        // a target group a listener or rule uses (ResourceInUse).
         if failed {
+            for (_, tg) in &inv.target_groups {
+                out.left.push((
+                    format!("{TARGET_GROUP_LABEL} {tg}"),
+                    "kept: a load balancer that may use it could not be deleted (above); run teardown again once it is gone".into(),
+                ));
+            }
             return false;
         }
+        let target_groups = inv.target_groups.iter().map(|(arn, tg)| {
+            self.delete_as(
+                Task::Network,
+                TARGET_GROUP_KIND,
+                TARGET_GROUP_LABEL,
+                tg,
+                async move {
+                    self.retry_while_busy(&["ResourceInUse"], || {
+                        elb::delete_target_group(&self.aws, arn)
+                    })
+                    .await
+                },
+            )
+        });
+        let target_groups = join_all(target_groups).await;
+        self.collect(out, target_groups);
         let groups = inv.k8s_security_groups.iter().map(|id| {
             self.delete_one(Task::Network, Kind::SecurityGroup, id, async move {
                 self.retry_in_use(|| ec2::delete_security_group(&self.aws, id))
@@ -781,6 +1046,21 @@ impl Teardown {
     where
         F: Future<Output = Result<(), StepError>>,
     {
+        self.delete_as(task, kind, kind.as_str(), id, work).await
+    }
+
+    /// [`Teardown::delete_one`], said as `label` (what is not a planned kind of its own).
+    async fn delete_as<F>(
+        &self,
+        task: Task,
+        kind: Kind,
+        label: &str,
+        id: &str,
+        work: F,
+    ) -> Result<String, (String, String)>
+    where
+        F: Future<Output = Result<(), StepError>>,
+    {
         let res = item(task, kind, id);
         let started = Instant::now();
         self.reporter.report(Event::Started { resource: &res });
@@ -790,7 +1070,7 @@ impl Teardown {
                     resource: &res,
                     elapsed: started.elapsed(),
                 });
-                Ok(format!("{} {id}", kind.as_str()))
+                Ok(format!("{label} {id}"))
             }
             Err(error) => {
                 self.reporter.report(Event::Failed {
@@ -799,7 +1079,7 @@ impl Teardown {
                     elapsed: started.elapsed(),
                 });
                 Err((
-                    format!("{} {id}", kind.as_str()),
+                    format!("{label} {id}"),
                     format!("{error} (hint: {})", error.hint()),
                 ))
             }
@@ -832,6 +1112,33 @@ impl Teardown {
                 // Throttling is the SDK's to retry, not this budget's.
                 Err(e @ AwsError::DependencyViolation { .. })
                     if started.elapsed() < DEPENDENCY_BUDGET =>
+                {
+                    tracing::debug!(action = e.action(), ?delay, "still in use: {e}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(15));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Retries while AWS answers one of the `busy` codes (what uses it is on its way out: a
+    /// volume's node, a target group's load balancer), for [`DEPENDENCY_BUDGET`]; gone already
+    /// is success.
+    async fn retry_while_busy<F, Fut>(&self, busy: &[&str], mut op: F) -> Result<(), StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(), AwsError>>,
+    {
+        let started = Instant::now();
+        let mut delay = self.timing.retry_base;
+        loop {
+            match op().await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e)
+                    if e.failure().is_some_and(|f| busy.contains(&f.code.as_str()))
+                        && started.elapsed() < DEPENDENCY_BUDGET =>
                 {
                     tracing::debug!(action = e.action(), ?delay, "still in use: {e}");
                     tokio::time::sleep(delay).await;
@@ -966,7 +1273,10 @@ fn remaining_after_cluster(inv: &Inventory) -> Vec<(Task, Kind, String)> {
         .map_or(0, |i| i + 1);
     lines[after..]
         .iter()
-        .filter(|(_, kind, _)| *kind != Kind::LoadBalancer)
+        .filter(|(_, kind, id)| {
+            *kind != Kind::LoadBalancer
+                && !(*kind == TARGET_GROUP_KIND && inv.target_groups.iter().any(|(_, n)| n == id))
+        })
         .cloned()
         .collect()
 }
@@ -1109,6 +1419,158 @@ mod tests {
         let with_force = inv.load_balancers_in_the_way(true);
         assert_eq!(with_force.len(), 1, "{with_force:?}");
         assert!(with_force[0].0.contains("theirs") && with_force[0].1.contains("not tagged"));
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn only_volumes_tagged_for_this_cluster_alone_are_ours() {
+        let owned = tags(&[
+            ("kubernetes.io/cluster/demo", "owned"),
+            ("ebs.csi.aws.com/cluster", "true"),
+            ("CSIVolumeName", "pvc-1"),
+        ]);
+        assert_eq!(volume_owner(&owned, "demo"), VolumeOwner::Ours);
+        let legacy = tags(&[("KubernetesCluster", "demo")]);
+        assert_eq!(volume_owner(&legacy, "demo"), VolumeOwner::Ours);
+        // The CSI driver's default tag names no cluster.
+        let csi_default = tags(&[
+            ("ebs.csi.aws.com/cluster", "true"),
+            ("CSIVolumeName", "pvc-2"),
+        ]);
+        assert_eq!(volume_owner(&csi_default, "demo"), VolumeOwner::Unknown);
+        assert_eq!(volume_owner(&[], "demo"), VolumeOwner::Unknown);
+        // Shared, not owned: the cluster uses it but did not make it.
+        let shared = tags(&[("kubernetes.io/cluster/demo", "shared")]);
+        assert_eq!(volume_owner(&shared, "demo"), VolumeOwner::Unknown);
+        // Another cluster's, even one whose name starts like ours, or named as well as ours.
+        let other = tags(&[("kubernetes.io/cluster/demo-2", "owned")]);
+        assert_eq!(
+            volume_owner(&other, "demo"),
+            VolumeOwner::Other("demo-2".into())
+        );
+        let both = tags(&[
+            ("kubernetes.io/cluster/demo", "owned"),
+            ("KubernetesCluster", "web"),
+        ]);
+        assert_eq!(
+            volume_owner(&both, "demo"),
+            VolumeOwner::Other("web".into())
+        );
+    }
+
+    #[test]
+    fn a_volume_names_its_claim_when_the_provisioner_recorded_it() {
+        let t = tags(&[
+            ("kubernetes.io/created-for/pvc/namespace", "shop"),
+            ("kubernetes.io/created-for/pvc/name", "data-db-0"),
+        ]);
+        assert_eq!(volume_claim(&t).as_deref(), Some("shop/data-db-0"));
+        assert_eq!(volume_claim(&tags(&[("CSIVolumeName", "pvc-1")])), None);
+    }
+
+    fn target_group(tags_: &[(&str, &str)], lbs: &[&str]) -> elb::TargetGroup {
+        elb::TargetGroup {
+            arn: "arn:tg/1".into(),
+            name: "k8s-default-web-1".into(),
+            vpc_id: "vpc-1".into(),
+            load_balancers: lbs.iter().map(|s| s.to_string()).collect(),
+            tags: tags(tags_),
+        }
+    }
+
+    #[test]
+    fn target_groups_of_this_cluster_by_tag_or_by_load_balancer() {
+        let ours = ["arn:lb/ours".to_string()];
+        let lbc = target_group(&[("elbv2.k8s.aws/cluster", "demo")], &[]);
+        assert!(target_group_is_ours(&lbc, "demo", &ours));
+        let in_tree = target_group(&[("kubernetes.io/cluster/demo", "owned")], &[]);
+        assert!(target_group_is_ours(&in_tree, "demo", &ours));
+        let behind_ours = target_group(&[], &["arn:lb/ours"]);
+        assert!(target_group_is_ours(&behind_ours, "demo", &ours));
+        let untagged = target_group(&[], &["arn:lb/theirs"]);
+        assert!(!target_group_is_ours(&untagged, "demo", &ours));
+        let other = target_group(&[("elbv2.k8s.aws/cluster", "web")], &["arn:lb/ours"]);
+        assert!(!target_group_is_ours(&other, "demo", &ours));
+        let other_in_tree = target_group(&[("kubernetes.io/cluster/web", "owned")], &[]);
+        assert!(!target_group_is_ours(&other_in_tree, "demo", &ours));
+    }
+
+    #[test]
+    fn volumes_and_target_groups_are_in_the_way_without_force_only() {
+        let inv = Inventory {
+            cluster: Some("demo".into()),
+            target_groups: vec![("arn:tg/1".into(), "k8s-default-web-1".into())],
+            volumes: vec![K8sVolume {
+                id: "vol-1".into(),
+                state: "available".into(),
+                size_gib: 8,
+                claim: Some("shop/data-db-0".into()),
+            }],
+            ..Default::default()
+        };
+        let refused = inv.in_the_way(false);
+        let names: Vec<&str> = refused.iter().map(|(what, _)| what.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "target-group k8s-default-web-1",
+                "ebs-volume vol-1 (8 GiB, available)"
+            ]
+        );
+        assert!(
+            refused[0].1.contains("kubectl delete ingress") && refused[0].1.contains("--force")
+        );
+        assert!(
+            refused[1].1.contains("shop/data-db-0") && refused[1].1.contains("kubectl delete pvc")
+        );
+        assert!(inv.in_the_way(true).is_empty());
+        assert_eq!(inv.load_balancers_in_the_way(false), refused);
+        // Once the cluster is gone, only --force can remove them.
+        let gone = Inventory {
+            cluster: None,
+            ..inv.clone()
+        };
+        for (_, way_out) in gone.in_the_way(false) {
+            assert!(
+                way_out.contains("which is gone") && way_out.contains("--force"),
+                "{way_out}"
+            );
+            assert!(!way_out.contains("kubectl"), "{way_out}");
+        }
+    }
+
+    #[test]
+    fn volumes_go_before_the_cluster_and_target_groups_with_the_load_balancers() {
+        let inv = Inventory {
+            cluster: Some("demo".into()),
+            volumes: vec![K8sVolume {
+                id: "vol-1".into(),
+                state: "in-use".into(),
+                size_gib: 8,
+                claim: None,
+            }],
+            target_groups: vec![("arn:tg/1".into(), "k8s-default-web-1".into())],
+            vpcs: vec!["vpc-1".into()],
+            ..Default::default()
+        };
+        let lines: Vec<String> = inv.lines().into_iter().map(|(_, _, id)| id).collect();
+        let at = |id: &str| lines.iter().position(|l| l == id).unwrap();
+        assert!(at("vol-1") < at("demo"), "{lines:?}");
+        let kept: Vec<String> = remaining_after_cluster(&inv)
+            .into_iter()
+            .map(|(_, _, id)| id)
+            .collect();
+        assert_eq!(
+            kept,
+            ["vpc-1"],
+            "deleted before the cluster, never kept for it"
+        );
     }
 
     #[test]

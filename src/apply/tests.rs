@@ -77,6 +77,7 @@ fn ctx(aws: Aws, dir: &Path) -> Arc<Ctx> {
         creator: tokio::sync::OnceCell::new(),
         endpoint_services: tokio::sync::OnceCell::new(),
         stopping: Default::default(),
+        drain: Default::default(),
     })
 }
 

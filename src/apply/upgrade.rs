@@ -6,13 +6,13 @@
 
 use std::time::Instant;
 
-use crate::aws::{done_if_exists, eks, Aws};
+use crate::aws::{eks, Aws};
 use crate::plan::upgrade::AddonMove;
 use crate::plan::{Kind, Resource};
 
 use super::cluster::{
     as_creator, never, wait_for_update, wait_until, ADDON_TIMEOUT, CLUSTER_TIMEOUT,
-    NODEGROUP_TIMEOUT,
+    NODEGROUP_TIMEOUT, OTHER_UPDATE,
 };
 use super::journal::Outputs;
 use super::retry::{request_token, PollDelay};
@@ -120,25 +120,39 @@ async fn control_plane_to(
     let cluster = ctx.profile.cluster.name.as_str();
     let started = Instant::now();
     ctx.reporter.report(Event::Started { resource: res });
-    // A cluster still updating from a stopped run is waited for first.
-    wait_active(ctx, creator, res).await?;
-    let live = ctx
-        .creator_call(res, never, || eks::describe_cluster(&creator.eks, cluster))
-        .await?
-        .ok_or_else(|| StepError::Broken(format!("the cluster {cluster} is not there")))?;
-    if live.version != target {
+    loop {
+        // A cluster still updating (a stopped run's update, or someone else's) is waited for
+        // first.
+        wait_active(ctx, creator, res, "updating").await?;
+        let live = ctx
+            .creator_call(res, never, || eks::describe_cluster(&creator.eks, cluster))
+            .await?
+            .ok_or_else(|| StepError::Broken(format!("the cluster {cluster} is not there")))?;
+        if live.version == target {
+            break;
+        }
         let token = request_token(
             ctx,
             "upgrade-cluster-version",
             &serde_json::json!({ "name": cluster, "version": target, "force": force }),
         )
         .value();
-        let id = ctx
+        let id = match ctx
             .creator_call(res, never, || {
                 eks::update_cluster_version(&creator.eks, cluster, target, force, &token)
             })
             .await
-            .map_err(|e| insights_gate(e, target))?;
+        {
+            Ok(id) => id,
+            // Another update of the cluster started meanwhile (outside eksboot): waited for,
+            // then the cluster is read again.
+            Err(e) if eks::is_update_in_progress(&e) => {
+                wait_active(ctx, creator, res, OTHER_UPDATE).await?;
+                PollDelay::new(ctx.timing.poll).sleep().await;
+                continue;
+            }
+            Err(e) => return Err(insights_gate(e, target)),
+        };
         wait_for_update(
             ctx,
             res,
@@ -148,7 +162,8 @@ async fn control_plane_to(
             &format!("the control plane to {target}"),
         )
         .await?;
-        wait_active(ctx, creator, res).await?;
+        wait_active(ctx, creator, res, "updating").await?;
+        break;
     }
     done(ctx, res, cluster, format!("Kubernetes {target}"), started);
     Ok(())
@@ -171,9 +186,14 @@ fn insights_gate(e: crate::aws::AwsError, target: &str) -> StepError {
     }
 }
 
-async fn wait_active(ctx: &Ctx, creator: &Aws, res: &Resource) -> Result<(), StepError> {
+async fn wait_active(
+    ctx: &Ctx,
+    creator: &Aws,
+    res: &Resource,
+    what: &str,
+) -> Result<(), StepError> {
     let cluster = ctx.profile.cluster.name.as_str();
-    wait_until(ctx, res, cluster, CLUSTER_TIMEOUT, "updating", || async {
+    wait_until(ctx, res, cluster, CLUSTER_TIMEOUT, what, || async {
         Ok(ctx
             .creator_call(res, never, || eks::describe_cluster(&creator.eks, cluster))
             .await?
@@ -206,40 +226,65 @@ async fn nodegroup_to(
         )
     };
     let started = Instant::now();
-    wait_until(ctx, &res, name, NODEGROUP_TIMEOUT, "updating", look).await?;
-    let n = ctx
-        .creator_call(&res, never, || {
-            eks::describe_nodegroup(&creator.eks, cluster, name)
-        })
-        .await?
-        .ok_or_else(|| StepError::Broken(format!("node group {name} disappeared")))?;
-    if n.version == version {
-        return Ok(());
-    }
-    ctx.reporter.report(Event::Started { resource: &res });
-    let token = request_token(
-        ctx,
-        &format!("{id}-kubernetes"),
-        &serde_json::json!({ "cluster": cluster, "nodegroup": name, "version": version }),
-    )
-    .value();
-    let update = ctx
-        .creator_call(&res, never, || {
-            eks::update_nodegroup_kubernetes(&creator.eks, cluster, name, version, &token)
-        })
+    let mut announced = false;
+    let mut sent = false;
+    loop {
+        wait_until(ctx, &res, name, NODEGROUP_TIMEOUT, "updating", look).await?;
+        let n = ctx
+            .creator_call(&res, never, || {
+                eks::describe_nodegroup(&creator.eks, cluster, name)
+            })
+            .await?
+            .ok_or_else(|| StepError::Broken(format!("node group {name} disappeared")))?;
+        if n.version == version {
+            if announced {
+                done(ctx, &res, name, format!("Kubernetes {version}"), started);
+            }
+            return Ok(());
+        }
+        if sent {
+            return Err(StepError::Broken(format!(
+                "node group {name} still runs Kubernetes {} after its update to {version} succeeded",
+                n.version
+            )));
+        }
+        if !announced {
+            ctx.reporter.report(Event::Started { resource: &res });
+            announced = true;
+        }
+        let token = request_token(
+            ctx,
+            &format!("{id}-kubernetes"),
+            &serde_json::json!({ "cluster": cluster, "nodegroup": name, "version": version }),
+        )
+        .value();
+        let update = match ctx
+            .creator_call(&res, never, || {
+                eks::update_nodegroup_kubernetes(&creator.eks, cluster, name, version, &token)
+            })
+            .await
+        {
+            Ok(update) => update,
+            // Another update of the node group is running (started outside eksboot): waited
+            // for, then the node group is read again.
+            Err(e) if eks::is_update_in_progress(&e) => {
+                wait_until(ctx, &res, name, NODEGROUP_TIMEOUT, OTHER_UPDATE, look).await?;
+                PollDelay::new(ctx.timing.poll).sleep().await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        wait_for_update(
+            ctx,
+            &res,
+            creator,
+            Some(name),
+            &update,
+            &format!("nodes to {version}"),
+        )
         .await?;
-    wait_for_update(
-        ctx,
-        &res,
-        creator,
-        Some(name),
-        &update,
-        &format!("nodes to {version}"),
-    )
-    .await?;
-    wait_until(ctx, &res, name, NODEGROUP_TIMEOUT, "updating", look).await?;
-    done(ctx, &res, name, format!("Kubernetes {version}"), started);
-    Ok(())
+        sent = true;
+    }
 }
 
 /// One add-on to `wanted`: an update of it still running (a stopped run's, or someone else's) is
@@ -248,25 +293,39 @@ async fn addon_to(ctx: &Ctx, creator: &Aws, name: &str, wanted: &str) -> Result<
     let cluster = ctx.profile.cluster.name.as_str();
     let res = resource(ctx, &format!("addon-{name}"), Kind::Addon, name);
     let started = Instant::now();
-    let installed = wait_addon(ctx, creator, &res, name, None, started).await?;
-    if installed == wanted {
+    let first = wait_addon(ctx, creator, &res, name, None, started).await?;
+    if first == wanted {
         return Ok(());
     }
     ctx.reporter.report(Event::Started { resource: &res });
-    let token = request_token(
-        ctx,
-        &format!("addon-{name}-update"),
-        &serde_json::json!({ "cluster": cluster, "addon": name, "version": wanted }),
-    )
-    .value();
-    done_if_exists(
-        ctx.creator_call(&res, never, || {
-            eks::update_addon(&creator.eks, cluster, name, wanted, &token)
-        })
-        .await,
-    )?;
+    loop {
+        let token = request_token(
+            ctx,
+            &format!("addon-{name}-update"),
+            &serde_json::json!({ "cluster": cluster, "addon": name, "version": wanted }),
+        )
+        .value();
+        match ctx
+            .creator_call(&res, never, || {
+                eks::update_addon(&creator.eks, cluster, name, wanted, &token)
+            })
+            .await
+        {
+            Ok(_) => break,
+            // EKS runs one update of an add-on at a time: another one (started outside
+            // eksboot) is waited for, then the add-on read again.
+            Err(e) if eks::is_update_in_progress(&e) => {
+                ctx.waiting(&res, name, &format!("UPDATING — {OTHER_UPDATE}"), started);
+                if wait_addon(ctx, creator, &res, name, None, started).await? == wanted {
+                    break;
+                }
+                PollDelay::new(ctx.timing.poll).sleep().await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     wait_addon(ctx, creator, &res, name, Some(wanted), started).await?;
-    done(ctx, &res, name, format!("{installed} → {wanted}"), started);
+    done(ctx, &res, name, format!("{first} → {wanted}"), started);
     Ok(())
 }
 

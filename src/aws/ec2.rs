@@ -792,14 +792,35 @@ pub async fn find_launch_templates(
         .collect())
 }
 
-/// What a node launch template holds: IMDSv2 required with hop limit 1, and an encrypted gp3
-/// root volume of `disk_gib`.
-fn node_template_data(disk_gib: i32) -> aws_sdk_ec2::types::RequestLaunchTemplateData {
+/// One EBS volume a node launch template maps: its device name and size in GiB. Every one is
+/// encrypted gp3, deleted with its instance.
+pub type NodeVolume = (String, i32);
+
+/// What a node launch template holds: IMDSv2 required with hop limit 1, and the node's
+/// volumes, each encrypted gp3. No image, user data or security groups: EKS supplies those
+/// (for Bottlerocket too: with an EKS AMI type, EKS writes its TOML settings itself).
+pub fn node_template_data(volumes: &[NodeVolume]) -> aws_sdk_ec2::types::RequestLaunchTemplateData {
     use aws_sdk_ec2::types::{
         LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
         LaunchTemplateHttpTokensState, LaunchTemplateInstanceMetadataEndpointState,
         LaunchTemplateInstanceMetadataOptionsRequest, RequestLaunchTemplateData, VolumeType,
     };
+    let mappings = volumes
+        .iter()
+        .map(|(device, gib)| {
+            LaunchTemplateBlockDeviceMappingRequest::builder()
+                .device_name(device)
+                .ebs(
+                    LaunchTemplateEbsBlockDeviceRequest::builder()
+                        .volume_size(*gib)
+                        .volume_type(VolumeType::Gp3)
+                        .encrypted(true)
+                        .delete_on_termination(true)
+                        .build(),
+                )
+                .build()
+        })
+        .collect();
     RequestLaunchTemplateData::builder()
         .metadata_options(
             LaunchTemplateInstanceMetadataOptionsRequest::builder()
@@ -808,24 +829,15 @@ fn node_template_data(disk_gib: i32) -> aws_sdk_ec2::types::RequestLaunchTemplat
                 .http_endpoint(LaunchTemplateInstanceMetadataEndpointState::Enabled)
                 .build(),
         )
-        .block_device_mappings(
-            LaunchTemplateBlockDeviceMappingRequest::builder()
-                .device_name("/dev/xvda")
-                .ebs(
-                    LaunchTemplateEbsBlockDeviceRequest::builder()
-                        .volume_size(disk_gib)
-                        .volume_type(VolumeType::Gp3)
-                        .encrypted(true)
-                        .delete_on_termination(true)
-                        .build(),
-                )
-                .build(),
-        )
+        .set_block_device_mappings(Some(mappings))
         .build()
 }
 
-/// The newest version of a launch template and its root volume's size in GiB.
-pub async fn launch_template_disk(aws: &Aws, id: &str) -> Result<Option<(i64, i32)>, AwsError> {
+/// The newest version of a launch template and the volumes it maps, `(device, GiB)`.
+pub async fn launch_template_volumes(
+    aws: &Aws,
+    id: &str,
+) -> Result<Option<(i64, Vec<NodeVolume>)>, AwsError> {
     let out = aws
         .ec2
         .describe_launch_template_versions()
@@ -835,22 +847,35 @@ pub async fn launch_template_disk(aws: &Aws, id: &str) -> Result<Option<(i64, i3
         .await
         .map_err(|e| classify("ec2:DescribeLaunchTemplateVersions", e))?;
     Ok(out.launch_template_versions().first().map(|v| {
-        let disk = v
+        let volumes = v
             .launch_template_data()
-            .and_then(|d| d.block_device_mappings().first())
-            .and_then(|m| m.ebs())
-            .and_then(|e| e.volume_size())
-            .unwrap_or(0);
-        (v.version_number().unwrap_or(1), disk)
+            .map(|d| d.block_device_mappings())
+            .unwrap_or_default()
+            .iter()
+            .map(|m| {
+                (
+                    m.device_name().unwrap_or_default().to_string(),
+                    m.ebs().and_then(|e| e.volume_size()).unwrap_or(0),
+                )
+            })
+            .collect();
+        (v.version_number().unwrap_or(1), volumes)
     }))
 }
 
-/// A new version of a node launch template with a root volume of `disk_gib`. Returns its
-/// number.
-pub async fn create_node_template_version(
+/// The newest version of a launch template and its data volume's size in GiB (`disk_size_gib`:
+/// the last volume it maps, the root volume on AL2023, `/dev/xvdb` on Bottlerocket).
+pub async fn launch_template_disk(aws: &Aws, id: &str) -> Result<Option<(i64, i32)>, AwsError> {
+    Ok(launch_template_volumes(aws, id)
+        .await?
+        .map(|(version, volumes)| (version, volumes.last().map(|v| v.1).unwrap_or(0))))
+}
+
+/// A new version of a node launch template mapping `volumes`. Returns its number.
+pub async fn add_node_template_version(
     aws: &Aws,
     id: &str,
-    disk_gib: i32,
+    volumes: &[NodeVolume],
     client_token: &str,
 ) -> Result<i64, AwsError> {
     let out = aws
@@ -858,7 +883,7 @@ pub async fn create_node_template_version(
         .create_launch_template_version()
         .launch_template_id(id)
         .client_token(client_token)
-        .launch_template_data(node_template_data(disk_gib))
+        .launch_template_data(node_template_data(volumes))
         .send()
         .await
         .map_err(|e| classify("ec2:CreateLaunchTemplateVersion", e))?;
@@ -868,8 +893,17 @@ pub async fn create_node_template_version(
         .unwrap_or(1))
 }
 
-/// A node launch template: IMDSv2 required with hop limit 1, and an encrypted gp3 root volume.
-/// No image, user data or security groups: EKS supplies those.
+/// A new version of a node launch template with one root volume of `disk_gib`.
+pub async fn create_node_template_version(
+    aws: &Aws,
+    id: &str,
+    disk_gib: i32,
+    client_token: &str,
+) -> Result<i64, AwsError> {
+    add_node_template_version(aws, id, &[("/dev/xvda".into(), disk_gib)], client_token).await
+}
+
+/// A node launch template with one root volume of `disk_gib`.
 pub async fn create_node_launch_template(
     aws: &Aws,
     name: &str,
@@ -877,7 +911,25 @@ pub async fn create_node_launch_template(
     tags: &Tags,
     client_token: &str,
 ) -> Result<LaunchTemplate, AwsError> {
-    let data = node_template_data(disk_gib);
+    create_node_template(
+        aws,
+        name,
+        &[("/dev/xvda".into(), disk_gib)],
+        tags,
+        client_token,
+    )
+    .await
+}
+
+/// A node launch template (see [`node_template_data`]).
+pub async fn create_node_template(
+    aws: &Aws,
+    name: &str,
+    volumes: &[NodeVolume],
+    tags: &Tags,
+    client_token: &str,
+) -> Result<LaunchTemplate, AwsError> {
+    let data = node_template_data(volumes);
     let out = aws
         .ec2
         .create_launch_template()
@@ -1122,4 +1174,114 @@ pub async fn delete_network_interface(aws: &Aws, id: &str) -> Result<(), AwsErro
 /// This call only, without the SDK's retries (see [`crate::aws::no_retries`]).
 fn no_sdk_retries() -> aws_sdk_ec2::config::Builder {
     aws_sdk_ec2::config::Builder::default().retry_config(crate::aws::no_retries())
+}
+
+// ---------------------------------------------------------------------------------------------
+// EBS volumes Kubernetes made for PersistentVolumeClaims (found and deleted by teardown).
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    pub id: String,
+    /// `creating`, `available`, `in-use`, `deleting`, `deleted` or `error`.
+    pub state: String,
+    pub size_gib: i32,
+    pub tags: Vec<(String, String)>,
+}
+
+fn volume_of(v: &aws_sdk_ec2::types::Volume) -> Volume {
+    Volume {
+        id: v.volume_id().unwrap_or_default().to_string(),
+        state: v
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        size_gib: v.size().unwrap_or_default(),
+        tags: tags_of(v.tags()),
+    }
+}
+
+/// Volumes matching `by` (e.g. `("tag:KubernetesCluster", "demo")`), every page.
+pub async fn find_volumes(aws: &Aws, by: Filters<'_>) -> Result<Vec<Volume>, AwsError> {
+    let mut found = Vec::new();
+    let mut pages = aws
+        .ec2
+        .describe_volumes()
+        .set_filters(Some(filters(by)))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("ec2:DescribeVolumes", e))?;
+        found.extend(page.volumes().iter().map(volume_of));
+    }
+    Ok(found)
+}
+
+/// One volume, or `None` once it is gone.
+pub async fn describe_volume(aws: &Aws, id: &str) -> Result<Option<Volume>, AwsError> {
+    match aws.ec2.describe_volumes().volume_ids(id).send().await {
+        Ok(out) => Ok(out.volumes().first().map(volume_of)),
+        Err(e) => match classify("ec2:DescribeVolumes", e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
+    }
+}
+
+/// Deletes a volume; EC2 refuses one still attached (`VolumeInUse`).
+pub async fn delete_volume(aws: &Aws, id: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .delete_volume()
+        .volume_id(id)
+        .send()
+        .await
+        .map_err(|e| classify("ec2:DeleteVolume", e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_template_maps_each_volume_encrypted_gp3_with_imdsv2_and_no_user_data() {
+        let data = node_template_data(&[("/dev/xvda".into(), 4), ("/dev/xvdb".into(), 50)]);
+        let mappings: Vec<_> = data
+            .block_device_mappings()
+            .iter()
+            .map(|m| {
+                let ebs = m.ebs().unwrap();
+                (
+                    m.device_name().unwrap().to_string(),
+                    ebs.volume_size(),
+                    ebs.volume_type().map(|t| t.as_str().to_string()),
+                    ebs.encrypted(),
+                    ebs.delete_on_termination(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            mappings,
+            vec![
+                (
+                    "/dev/xvda".into(),
+                    Some(4),
+                    Some("gp3".into()),
+                    Some(true),
+                    Some(true)
+                ),
+                (
+                    "/dev/xvdb".into(),
+                    Some(50),
+                    Some("gp3".into()),
+                    Some(true),
+                    Some(true)
+                ),
+            ]
+        );
+        let metadata = data.metadata_options().unwrap();
+        assert_eq!(metadata.http_tokens().map(|t| t.as_str()), Some("required"));
+        assert_eq!(metadata.http_put_response_hop_limit(), Some(1));
+        assert!(data.user_data().is_none());
+        assert!(data.image_id().is_none());
+    }
 }

@@ -71,6 +71,10 @@ pub struct ClusterInfo {
     pub public_access_cidrs: Vec<String>,
     /// The control-plane log types sent to CloudWatch.
     pub enabled_log_types: Vec<String>,
+    /// `upgradePolicy.supportType`: `EXTENDED` (extended support, at a cost, once standard
+    /// support ends) or `STANDARD` (EKS upgrades the control plane itself then); empty when EKS
+    /// did not say.
+    pub support_type: String,
 }
 
 /// What CreateCluster is given; the decisions were made by the caller.
@@ -136,6 +140,11 @@ pub async fn describe_cluster(
                         .flat_map(|s| s.types().iter().map(|t| t.as_str().to_string()))
                         .collect()
                 })
+                .unwrap_or_default(),
+            support_type: c
+                .upgrade_policy()
+                .and_then(|u| u.support_type())
+                .map(|s| s.as_str().to_string())
                 .unwrap_or_default(),
         })),
         Err(e) => match classify("eks:DescribeCluster", e) {
@@ -472,42 +481,111 @@ pub async fn create_nodegroup(
 // ---------------------------------------------------------------------------------------------
 // Teardown: lists and deletes. Deleting what is already gone is reported as `NotFound`.
 
+/// Every page of a List call: `page` sends one request with the token (None first) and
+/// returns its items and the next token. EKS answers List calls in pages ("nextToken ... the
+/// value to use when paginating output", e.g.
+/// https://docs.aws.amazon.com/eks/latest/APIReference/API_ListNodegroups.html); a cluster that
+/// is gone lists nothing.
+async fn all_pages<F, Fut>(mut page: F) -> Result<Vec<String>, AwsError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<String>, Option<String>), AwsError>>,
+{
+    let mut items = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        match page(token.take()).await {
+            Ok((found, next)) => {
+                items.extend(found);
+                match next {
+                    Some(t) if !t.is_empty() => token = Some(t),
+                    _ => return Ok(items),
+                }
+            }
+            Err(err) if err.is_not_found() && items.is_empty() => return Ok(Vec::new()),
+            Err(err) => return Err(err),
+        }
+    }
+}
+
 pub async fn list_nodegroups(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
 ) -> Result<Vec<String>, AwsError> {
-    match eks.list_nodegroups().cluster_name(cluster).send().await {
-        Ok(out) => Ok(out.nodegroups().to_vec()),
-        Err(e) => match classify("eks:ListNodegroups", e) {
-            err if err.is_not_found() => Ok(Vec::new()),
-            err => Err(err),
-        },
-    }
+    all_pages(|token| async move {
+        let out = eks
+            .list_nodegroups()
+            .cluster_name(cluster)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("eks:ListNodegroups", e))?;
+        Ok((
+            out.nodegroups().to_vec(),
+            out.next_token().map(str::to_string),
+        ))
+    })
+    .await
 }
 
 pub async fn list_addons(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
 ) -> Result<Vec<String>, AwsError> {
-    match eks.list_addons().cluster_name(cluster).send().await {
-        Ok(out) => Ok(out.addons().to_vec()),
-        Err(e) => match classify("eks:ListAddons", e) {
-            err if err.is_not_found() => Ok(Vec::new()),
-            err => Err(err),
-        },
-    }
+    all_pages(|token| async move {
+        let out = eks
+            .list_addons()
+            .cluster_name(cluster)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("eks:ListAddons", e))?;
+        Ok((out.addons().to_vec(), out.next_token().map(str::to_string)))
+    })
+    .await
 }
 
 pub async fn list_access_entries(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
 ) -> Result<Vec<String>, AwsError> {
-    match eks.list_access_entries().cluster_name(cluster).send().await {
-        Ok(out) => Ok(out.access_entries().to_vec()),
-        Err(e) => match classify("eks:ListAccessEntries", e) {
-            err if err.is_not_found() => Ok(Vec::new()),
-            err => Err(err),
-        },
+    all_pages(|token| async move {
+        let out = eks
+            .list_access_entries()
+            .cluster_name(cluster)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("eks:ListAccessEntries", e))?;
+        Ok((
+            out.access_entries().to_vec(),
+            out.next_token().map(str::to_string),
+        ))
+    })
+    .await
+}
+
+/// Whether an update call was refused because another update of the same resource is running
+/// (someone else's, or a stopped run's): EKS runs one update at a time per cluster, node group
+/// or add-on and answers ResourceInUseException ("The specified resource is in use"), or, for a
+/// cluster, InvalidRequestException "An update is already in progress"
+/// (https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateClusterConfig.html,
+/// https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateAddon.html).
+pub fn is_update_in_progress(err: &AwsError) -> bool {
+    let Some(f) = err.failure() else {
+        return false;
+    };
+    let message = f.message.to_lowercase();
+    match f.code.as_str() {
+        "ResourceInUseException" | "ResourceInUse" => true,
+        "InvalidRequestException" => {
+            message.contains("in progress")
+                || message.contains("resourceinuse")
+                || message.contains("is in use")
+                || message.contains("has status updating")
+                || message.contains("in updating state")
+        }
+        _ => false,
     }
 }
 
@@ -982,4 +1060,45 @@ pub async fn describe_insight(
             .unwrap_or_default()
             .to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::{classify_code, Failure};
+
+    fn error(code: &str, message: &str) -> AwsError {
+        classify_code(
+            "eks:UpdateNodegroupConfig",
+            Failure {
+                code: code.into(),
+                message: message.into(),
+                request_id: None,
+            },
+        )
+    }
+
+    #[test]
+    fn an_update_already_running_is_told_from_other_refusals() {
+        assert!(is_update_in_progress(&error(
+            "ResourceInUseException",
+            "The specified resource is in use"
+        )));
+        assert!(is_update_in_progress(&error(
+            "InvalidRequestException",
+            "An update is already in progress for this cluster"
+        )));
+        assert!(!is_update_in_progress(&error(
+            "InvalidRequestException",
+            "Cluster 'x' is not in ACTIVE status"
+        )));
+        assert!(!is_update_in_progress(&error(
+            "InvalidParameterException",
+            "Minimum capacity, desired and maximum are out of order."
+        )));
+        assert!(!is_update_in_progress(&error(
+            "ResourceNotFoundException",
+            "gone"
+        )));
+    }
 }

@@ -134,3 +134,74 @@ pub async fn delete_classic_load_balancer(aws: &Aws, name: &str) -> Result<(), A
         .map_err(|e| classify("elasticloadbalancing:DeleteLoadBalancer", e))?;
     Ok(())
 }
+
+/// A target group (the AWS Load Balancer Controller makes one per Service port or Ingress
+/// backend; the in-tree controller one per port of a Network Load Balancer Service).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetGroup {
+    pub arn: String,
+    pub name: String,
+    pub vpc_id: String,
+    /// The load balancers whose listeners or rules forward to it.
+    pub load_balancers: Vec<String>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// Every target group of the region, with its tags (target groups outlive their VPC's load
+/// balancers, so they are not looked for by VPC alone).
+pub async fn target_groups(aws: &Aws) -> Result<Vec<TargetGroup>, AwsError> {
+    let mut found = Vec::new();
+    let mut pages = aws.elb.describe_target_groups().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("elasticloadbalancing:DescribeTargetGroups", e))?;
+        for tg in page.target_groups() {
+            found.push(TargetGroup {
+                arn: tg.target_group_arn().unwrap_or_default().to_string(),
+                name: tg.target_group_name().unwrap_or_default().to_string(),
+                vpc_id: tg.vpc_id().unwrap_or_default().to_string(),
+                load_balancers: tg.load_balancer_arns().to_vec(),
+                tags: Vec::new(),
+            });
+        }
+    }
+    // DescribeTags takes at most 20 resources a call.
+    for chunk in found.chunks_mut(20) {
+        let arns: Vec<String> = chunk.iter().map(|tg| tg.arn.clone()).collect();
+        let out = aws
+            .elb
+            .describe_tags()
+            .set_resource_arns(Some(arns))
+            .send()
+            .await
+            .map_err(|e| classify("elasticloadbalancing:DescribeTags", e))?;
+        for description in out.tag_descriptions() {
+            if let Some(tg) = chunk
+                .iter_mut()
+                .find(|tg| Some(tg.arn.as_str()) == description.resource_arn())
+            {
+                tg.tags = description
+                    .tags()
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.key().unwrap_or_default().to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect();
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Deletes a target group; ELB refuses one a listener or rule still uses (`ResourceInUse`).
+pub async fn delete_target_group(aws: &Aws, arn: &str) -> Result<(), AwsError> {
+    aws.elb
+        .delete_target_group()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .map_err(|e| classify("elasticloadbalancing:DeleteTargetGroup", e))?;
+    Ok(())
+}

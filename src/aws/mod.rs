@@ -9,6 +9,7 @@ pub mod eks;
 pub mod elb;
 pub mod iam;
 pub mod kms;
+pub mod kubernetes;
 pub mod logs;
 pub mod quotas;
 pub mod sts;

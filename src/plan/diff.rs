@@ -168,13 +168,16 @@ fn rules() -> Vec<(&'static str, &'static str, Rule)> {
             Switch(
                 Task::Cluster,
                 "node group made (with its node role and launch template)",
-                "node group deleted: every pod on it is evicted",
+                "node group drained (cordoned; pods evicted, PodDisruptionBudgets honoured), then deleted",
             ),
         ),
         (
             "nodes",
             "instance_types",
-            Replace(Task::Cluster, "new node group, ACTIVE before the old one is deleted"),
+            Replace(
+                Task::Cluster,
+                "new node group, ACTIVE before the old one is drained (PodDisruptionBudgets honoured) and deleted",
+            ),
         ),
         ("nodes", "min_size", Update(Task::Cluster, KEEPS_DESIRED)),
         ("nodes", "desired_size", Update(Task::Cluster, "node group's desired size set in place")),

@@ -101,10 +101,14 @@ pub enum Kind {
     LoadBalancer,
     /// Not planned: left in our VPC by nodes (VPC CNI); teardown deletes this cluster's.
     NetworkInterface,
+    /// Not planned: a PersistentVolumeClaim's EBS volume, tagged with the cluster's name.
+    Volume,
+    /// Not planned: the Load Balancer Controller's target groups.
+    TargetGroup,
 }
 
 impl Kind {
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Kind::IamRole => "iam-role",
             Kind::IamPolicy => "iam-policy",
@@ -129,6 +133,8 @@ impl Kind {
             Kind::Nodegroup => "nodegroup",
             Kind::LoadBalancer => "load-balancer",
             Kind::NetworkInterface => "network-interface",
+            Kind::Volume => "ebs-volume",
+            Kind::TargetGroup => "target-group",
         }
     }
 }

@@ -79,6 +79,7 @@ pub fn caller_policy(s: &CallerScope) -> Value {
         format!("arn:{part}:logs:{region}:{account}:log-group:/aws/eks/{cluster}/cluster");
     let load_balancers =
         format!("arn:{part}:elasticloadbalancing:{region}:{account}:loadbalancer/*");
+    let target_groups = format!("arn:{part}:elasticloadbalancing:{region}:{account}:targetgroup/*");
     let issuers = eks_issuer_pattern(region, account);
 
     let mut read_actions = vec![
@@ -95,6 +96,7 @@ pub fn caller_policy(s: &CallerScope) -> Value {
         "ec2:DescribeNetworkInterfaces",
         "ec2:DescribeLaunchTemplates",
         "ec2:DescribeLaunchTemplateVersions",
+        "ec2:DescribeVolumes",
         "eks:DescribeClusterVersions",
         "eks:DescribeAddonVersions",
         "eks:ListClusters",
@@ -105,6 +107,7 @@ pub fn caller_policy(s: &CallerScope) -> Value {
         "logs:DescribeLogGroups",
         "elasticloadbalancing:DescribeLoadBalancers",
         "elasticloadbalancing:DescribeTags",
+        "elasticloadbalancing:DescribeTargetGroups",
         "servicequotas:GetServiceQuota",
     ];
     if p.network.pattern == Pattern::Private {
@@ -326,6 +329,34 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Effect": "Allow",
             "Action": ["elasticloadbalancing:DeleteLoadBalancer", "ec2:DeleteSecurityGroup"],
             "Resource": [load_balancers, ec2("security-group/*")],
+            "Condition": tagged("aws:ResourceTag/elbv2.k8s.aws/cluster")
+        }),
+        // And what outlives the VPC, found by teardown wherever it is: the EBS volumes of
+        // PersistentVolumeClaims, which the EBS CSI driver with its cluster id set (and the
+        // in-tree provisioner) tags `kubernetes.io/cluster/NAME=owned` and
+        // `KubernetesCluster=NAME`; the target groups of an in-tree NLB Service (the first
+        // tag) and of the Load Balancer Controller (its own tag). As above, one statement per
+        // tag: DeleteVolume is authorized on a volume's ARN only, DeleteTargetGroup on a
+        // target group's.
+        json!({
+            "Sid": "DeleteK8sOwnedStorage",
+            "Effect": "Allow",
+            "Action": ["ec2:DeleteVolume", "elasticloadbalancing:DeleteTargetGroup"],
+            "Resource": [ec2("volume/*"), target_groups.clone()],
+            "Condition": {"StringEquals": {format!("aws:ResourceTag/kubernetes.io/cluster/{cluster}"): "owned"}}
+        }),
+        json!({
+            "Sid": "DeleteK8sClusterVolumes",
+            "Effect": "Allow",
+            "Action": "ec2:DeleteVolume",
+            "Resource": ec2("volume/*"),
+            "Condition": tagged("aws:ResourceTag/KubernetesCluster")
+        }),
+        json!({
+            "Sid": "DeleteLbcTargetGroups",
+            "Effect": "Allow",
+            "Action": "elasticloadbalancing:DeleteTargetGroup",
+            "Resource": target_groups,
             "Condition": tagged("aws:ResourceTag/elbv2.k8s.aws/cluster")
         }),
         // Status, plan --live and teardown read the region's EKS issuers (never another
@@ -696,6 +727,65 @@ mod tests {
             "logs:CreateLogGroup",
         ] {
             assert!(acts.contains(&action.to_string()), "{action} missing");
+        }
+    }
+
+    #[test]
+    fn kubernetes_volumes_and_target_groups_are_deletable_by_their_tags_only() {
+        let doc = policy("");
+        let acts = actions(&doc);
+        for read in [
+            "ec2:DescribeVolumes",
+            "elasticloadbalancing:DescribeTargetGroups",
+        ] {
+            assert!(acts.contains(&read.to_string()), "{read} missing");
+        }
+        let owned = statement(&doc, "DeleteK8sOwnedStorage");
+        assert_eq!(
+            owned["Action"],
+            json!(["ec2:DeleteVolume", "elasticloadbalancing:DeleteTargetGroup"])
+        );
+        assert_eq!(
+            owned["Resource"],
+            json!([
+                "arn:aws:ec2:us-west-2:123456789012:volume/*",
+                "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/*"
+            ])
+        );
+        assert_eq!(
+            owned["Condition"],
+            json!({"StringEquals": {"aws:ResourceTag/kubernetes.io/cluster/demo": "owned"}})
+        );
+        assert_eq!(
+            statement(&doc, "DeleteK8sClusterVolumes")["Condition"],
+            json!({"StringEquals": {"aws:ResourceTag/KubernetesCluster": "demo"}})
+        );
+        let lbc = statement(&doc, "DeleteLbcTargetGroups");
+        assert_eq!(
+            lbc["Resource"],
+            "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/*"
+        );
+        assert_eq!(
+            lbc["Condition"],
+            json!({"StringEquals": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "demo"}})
+        );
+        // Nowhere else: no statement grants either deletion without one of the three tags.
+        for st in doc["Statement"].as_array().unwrap() {
+            let these = actions(&json!({"Statement": [st]}));
+            if these
+                .iter()
+                .any(|a| a == "ec2:DeleteVolume" || a == "elasticloadbalancing:DeleteTargetGroup")
+            {
+                assert!(
+                    [
+                        "DeleteK8sOwnedStorage",
+                        "DeleteK8sClusterVolumes",
+                        "DeleteLbcTargetGroups"
+                    ]
+                    .contains(&st["Sid"].as_str().unwrap()),
+                    "{st}"
+                );
+            }
         }
     }
 

@@ -75,6 +75,105 @@ pub fn support_line(version: &str, end: &str, now: SystemTime) -> (String, bool)
     }
 }
 
+/// The cluster's upgrade policy (DescribeCluster's `upgradePolicy.supportType`): what happens
+/// when its version's standard support ends. EXTENDED: the cluster moves into extended support,
+/// at a cost; STANDARD: "the cluster is automatically upgraded at the end of standard support"
+/// (https://docs.aws.amazon.com/eks/latest/userguide/view-upgrade-policy.html). Unknown when
+/// AWS was not asked (offline `status`) or did not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupportPolicy {
+    Extended,
+    Standard,
+    Unknown,
+}
+
+impl SupportPolicy {
+    pub fn from_eks(support_type: &str) -> SupportPolicy {
+        match support_type {
+            "EXTENDED" => SupportPolicy::Extended,
+            "STANDARD" => SupportPolicy::Standard,
+            _ => SupportPolicy::Unknown,
+        }
+    }
+}
+
+/// What a STANDARD upgrade policy means at the end of standard support.
+pub const STANDARD_POLICY_NOTE: &str = "the cluster's upgrade policy is STANDARD: no extended support cost; at the end of standard support EKS upgrades the control plane itself (node groups and add-ons wait for `eksboot upgrade`)";
+
+/// [`support_line`] for a cluster whose upgrade policy is known: EXTENDED (or unknown) as
+/// there, with the extended-support cost; STANDARD without it, saying that EKS upgrades the
+/// control plane itself when standard support ends.
+pub fn support_line_for(
+    version: &str,
+    end: &str,
+    now: SystemTime,
+    policy: SupportPolicy,
+) -> (String, bool) {
+    if policy != SupportPolicy::Standard {
+        return support_line(version, end, now);
+    }
+    let Some(days) = days_until(end, now) else {
+        return (
+            format!("Kubernetes {version}: {STANDARD_POLICY_NOTE}"),
+            false,
+        );
+    };
+    if days < 0 {
+        (
+            format!(
+                "Kubernetes {version}: standard support ended {} ({} days ago); {STANDARD_POLICY_NOTE}",
+                day(end),
+                -days
+            ),
+            true,
+        )
+    } else if days <= SUPPORT_WARNING_DAYS {
+        (
+            format!(
+                "Kubernetes {version}: standard support ends {} (in {days} days); {STANDARD_POLICY_NOTE}",
+                day(end)
+            ),
+            true,
+        )
+    } else {
+        (
+            format!(
+                "Kubernetes {version}: standard support until {} (in {days} days); {STANDARD_POLICY_NOTE}",
+                day(end)
+            ),
+            false,
+        )
+    }
+}
+
+/// `upgrade`'s line on what staying on a version costs, by the cluster's upgrade policy.
+pub fn policy_cost_line(policy: SupportPolicy) -> String {
+    match policy {
+        SupportPolicy::Standard => {
+            let mut note = STANDARD_POLICY_NOTE.to_string();
+            note[..1].make_ascii_uppercase();
+            format!("{note}.")
+        }
+        SupportPolicy::Extended | SupportPolicy::Unknown => format!(
+            "Extended support costs $0.60 instead of $0.10 per cluster-hour: about ${:.0} a month more{}.",
+            extended_support_extra_monthly(),
+            if policy == SupportPolicy::Extended {
+                " (the cluster's upgrade policy is EXTENDED)"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
+/// Offline `status`: where the version came from, and that AWS was not asked.
+pub fn offline_note(recorded: &str) -> String {
+    format!(
+        "(from the state file, as recorded {}; AWS was not asked: `status --live` asks EKS for the version and upgrade policy)",
+        day(recorded)
+    )
+}
+
 /// `EKSBOOT_NOW` (RFC 3339) when set, for tests; else the clock.
 pub fn parse_now(value: Option<&str>) -> SystemTime {
     value
@@ -403,6 +502,60 @@ mod tests {
     #[test]
     fn extended_support_costs_about_365_a_month_more() {
         assert_eq!(extended_support_extra_monthly(), 365.0);
+    }
+
+    #[test]
+    fn a_standard_upgrade_policy_has_no_extended_cost_and_says_eks_upgrades_itself() {
+        let now = humantime::parse_rfc3339("2026-11-20T00:00:00Z").unwrap();
+        let (line, warn) =
+            support_line_for("1.34", "2026-12-02T00:00:00Z", now, SupportPolicy::Standard);
+        assert!(warn);
+        assert!(
+            line.starts_with("Kubernetes 1.34: standard support ends 2026-12-02 (in 12 days)"),
+            "{line}"
+        );
+        assert!(!line.contains("a month more"), "{line}");
+        assert!(
+            line.contains("EKS upgrades the control plane itself"),
+            "{line}"
+        );
+        let (line, warn) =
+            support_line_for("1.31", "2025-11-26T00:00:00Z", now, SupportPolicy::Standard);
+        assert!(
+            warn && line.contains("ended 2025-11-26") && !line.contains("$"),
+            "{line}"
+        );
+        let (line, warn) =
+            support_line_for("1.35", "2027-03-27T00:00:00Z", now, SupportPolicy::Standard);
+        assert!(
+            !warn && line.contains("until 2027-03-27") && line.contains("STANDARD"),
+            "{line}"
+        );
+        // EXTENDED and unknown: the cost line as before.
+        for policy in [SupportPolicy::Extended, SupportPolicy::Unknown] {
+            let (line, _) = support_line_for("1.34", "2026-12-02T00:00:00Z", now, policy);
+            assert_eq!(line, support_line("1.34", "2026-12-02T00:00:00Z", now).0);
+            assert!(line.contains("$365 a month more"), "{line}");
+        }
+    }
+
+    #[test]
+    fn the_upgrade_cost_line_follows_the_policy() {
+        assert_eq!(SupportPolicy::from_eks("STANDARD"), SupportPolicy::Standard);
+        assert_eq!(SupportPolicy::from_eks("EXTENDED"), SupportPolicy::Extended);
+        assert_eq!(SupportPolicy::from_eks(""), SupportPolicy::Unknown);
+        let standard = policy_cost_line(SupportPolicy::Standard);
+        assert!(
+            standard.starts_with("The cluster's upgrade policy is STANDARD"),
+            "{standard}"
+        );
+        assert!(!standard.contains("$"), "{standard}");
+        let extended = policy_cost_line(SupportPolicy::Extended);
+        assert!(
+            extended.contains("$365 a month more") && extended.contains("EXTENDED"),
+            "{extended}"
+        );
+        assert!(offline_note("2026-12-01T10:00:00Z").contains("as recorded 2026-12-01"));
     }
 
     #[test]

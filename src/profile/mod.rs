@@ -64,6 +64,11 @@ pub struct ClusterSettings {
     pub admins: Vec<String>,
     pub addons: Vec<String>,
     pub oidc_provider: bool,
+    /// What happens when the version leaves standard support: EKS upgrades the control plane
+    /// (standard), or keeps it running at the extended-support price (extended).
+    pub support: Support,
+    /// EKS refuses to delete the cluster while this is on (teardown turns it off first).
+    pub deletion_protection: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -75,6 +80,9 @@ pub struct SecuritySettings {
     /// boundary (the default; profiles and state files from before the field read the same).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permissions_boundary: Option<String>,
+    /// Where add-ons that call AWS (vpc-cni, aws-ebs-csi-driver) get their permissions: a role
+    /// each through EKS Pod Identity, or the node role (every pod on a node could use them).
+    pub addon_permissions: AddonPermissions,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,6 +101,119 @@ pub struct NodeSettings {
     pub desired_size: u32,
     pub max_size: u32,
     pub disk_size_gib: u32,
+    /// EKS replaces nodes that turn unhealthy (the node group's `nodeRepairConfig`).
+    pub auto_repair: bool,
+    /// The nodes' operating system.
+    pub os: NodeOs,
+}
+
+/// What happens at the end of a version's standard support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Support {
+    Standard,
+    Extended,
+}
+
+/// The nodes' operating system (the node group's AMI family).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeOs {
+    Al2023,
+    Bottlerocket,
+}
+
+/// Where add-ons get their AWS permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AddonPermissions {
+    PodIdentity,
+    NodeRole,
+}
+
+/// The add-ons that call AWS, and the managed policy each role gets with Pod Identity.
+pub const ADDON_POLICIES: [(&str, &str); 2] = [
+    ("vpc-cni", "AmazonEKS_CNI_Policy"),
+    ("aws-ebs-csi-driver", "AmazonEBSCSIDriverPolicy"),
+];
+
+/// The add-on that hands Pod Identity credentials to pods.
+pub const POD_IDENTITY_AGENT: &str = "eks-pod-identity-agent";
+
+/// Fields added to format v1 after state files were first written, with the meaning a state
+/// file that lacks them had (what eksboot did before the field existed). A new profile gets
+/// the new default; an old state reads the old meaning, so `plan` shows the move to the new
+/// default as a change and `apply` makes it.
+pub const LEGACY_MEANINGS: [(&str, &str, &str); 5] = [
+    ("cluster", "support", "extended"),
+    ("cluster", "deletion_protection", "false"),
+    ("security", "addon_permissions", "node-role"),
+    ("nodes", "auto_repair", "false"),
+    ("nodes", "os", "al2023"),
+];
+
+/// Writes the old meaning into stored settings (a state file's profile) for every field in
+/// [`LEGACY_MEANINGS`] it lacks; returns the fields filled in.
+pub fn fill_legacy(settings: &mut serde_json::Value) -> Vec<String> {
+    let mut filled = Vec::new();
+    for (section, key, value) in LEGACY_MEANINGS {
+        let Some(table) = settings.get_mut(section).and_then(|t| t.as_object_mut()) else {
+            continue;
+        };
+        if !table.contains_key(key) {
+            let value = match value {
+                "true" => serde_json::Value::Bool(true),
+                "false" => serde_json::Value::Bool(false),
+                text => serde_json::Value::String(text.to_string()),
+            };
+            table.insert(key.to_string(), value);
+            filled.push(format!("{section}.{key}"));
+        }
+    }
+    filled
+}
+
+impl Support {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Support::Standard => "standard",
+            Support::Extended => "extended",
+        }
+    }
+    /// As EKS names it (`upgradePolicy.supportType`).
+    pub fn eks_name(self) -> &'static str {
+        match self {
+            Support::Standard => "STANDARD",
+            Support::Extended => "EXTENDED",
+        }
+    }
+}
+
+impl NodeOs {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeOs::Al2023 => "al2023",
+            NodeOs::Bottlerocket => "bottlerocket",
+        }
+    }
+    /// The node group's AMI type for this OS on `arch` (`x86_64` or `arm64`).
+    pub fn ami_type(self, arch: &str) -> &'static str {
+        match (self, arch == "arm64") {
+            (NodeOs::Al2023, false) => "AL2023_x86_64_STANDARD",
+            (NodeOs::Al2023, true) => "AL2023_ARM_64_STANDARD",
+            (NodeOs::Bottlerocket, false) => "BOTTLEROCKET_x86_64",
+            (NodeOs::Bottlerocket, true) => "BOTTLEROCKET_ARM_64",
+        }
+    }
+}
+
+impl AddonPermissions {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddonPermissions::PodIdentity => "pod-identity",
+            AddonPermissions::NodeRole => "node-role",
+        }
+    }
 }
 
 /// Which subnets the VPC has.
@@ -242,6 +363,21 @@ impl fmt::Display for Nat {
         f.write_str(self.as_str())
     }
 }
+impl fmt::Display for Support {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl fmt::Display for NodeOs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl fmt::Display for AddonPermissions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 impl fmt::Display for LogType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -319,6 +455,18 @@ impl Profile {
         use sha2::{Digest, Sha256};
         let canonical = serde_json::to_vec(self).expect("a resolved profile always serialises");
         format!("{:x}", Sha256::digest(canonical))
+    }
+
+    /// The add-ons that get a role of their own through Pod Identity (none with `node-role`).
+    pub fn addon_roles(&self) -> Vec<(&str, &'static str)> {
+        if self.security.addon_permissions != AddonPermissions::PodIdentity {
+            return Vec::new();
+        }
+        ADDON_POLICIES
+            .iter()
+            .filter(|(addon, _)| self.cluster.addons.iter().any(|a| a == addon))
+            .map(|(addon, policy)| (*addon, *policy))
+            .collect()
     }
 
     /// Whether nodes live in private subnets (every pattern with private subnets).

@@ -32,6 +32,8 @@ pub struct RawCluster {
     pub admins: Field<Vec<Spanned<String>>>,
     pub addons: Field<Vec<Spanned<String>>>,
     pub oidc_provider: Field<bool>,
+    pub support: Field<String>,
+    pub deletion_protection: Field<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -40,6 +42,7 @@ pub struct RawSecurity {
     pub creator_role: Field<String>,
     pub secrets_key: Field<String>,
     pub permissions_boundary: Field<String>,
+    pub addon_permissions: Field<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,6 +70,8 @@ pub struct RawNodes {
     pub desired_size: Field<i64>,
     pub max_size: Field<i64>,
     pub disk_size_gib: Field<i64>,
+    pub auto_repair: Field<bool>,
+    pub os: Field<String>,
 }
 
 /// Parses TOML into the raw profile; on failure, the byte span and a one-line message.

@@ -124,8 +124,10 @@ pub fn validate(raw: RawProfile, text: &str) -> Result<Profile, Vec<Problem>> {
     let region = check_region(&mut c, &cluster, cluster_span);
     let nodes = check_nodes(&mut c, &nodes_raw);
     let network_settings = check_network(&mut c, &network, &region, nodes.enabled);
-    let security = check_security(&mut c, &security, &region);
+    let mut security_settings = check_security(&mut c, &security, &region);
     let cluster = check_cluster(&mut c, &cluster, name, region, &network_settings, &nodes);
+    security_settings.addon_permissions = check_addon_permissions(&mut c, &security, &cluster);
+    let security = security_settings;
 
     if c.problems.is_empty() {
         Ok(Profile {
@@ -488,6 +490,16 @@ fn check_nodes(c: &mut Checker, nodes: &RawNodes) -> NodeSettings {
             );
         }
     }
+    let os = c
+        .choice(
+            &nodes.os,
+            "nodes.os",
+            &[
+                ("al2023", NodeOs::Al2023),
+                ("bottlerocket", NodeOs::Bottlerocket),
+            ],
+        )
+        .map_or(NodeOs::Al2023, |(os, _)| os);
     NodeSettings {
         enabled,
         instance_types,
@@ -495,6 +507,8 @@ fn check_nodes(c: &mut Checker, nodes: &RawNodes) -> NodeSettings {
         desired_size,
         max_size,
         disk_size_gib,
+        auto_repair: nodes.auto_repair.as_ref().is_none_or(|v| *v.get_ref()),
+        os,
     }
 }
 
@@ -654,6 +668,42 @@ fn check_security(c: &mut Checker, security: &RawSecurity, region: &str) -> Secu
         creator_role,
         secrets_key,
         permissions_boundary,
+        // Resolved with the add-ons: see `check_addon_permissions`.
+        addon_permissions: AddonPermissions::PodIdentity,
+    }
+}
+
+/// `security.addon_permissions`: Pod Identity by default when the cluster runs its agent
+/// (`eks-pod-identity-agent` in cluster.addons, as by default), else the node role: roles
+/// through Pod Identity without the agent would leave the CNI without credentials. Written as
+/// "pod-identity", the agent must be listed.
+fn check_addon_permissions(
+    c: &mut Checker,
+    security: &RawSecurity,
+    cluster: &ClusterSettings,
+) -> AddonPermissions {
+    let has_agent = cluster.addons.iter().any(|a| a == POD_IDENTITY_AGENT);
+    let chosen = c.choice(
+        &security.addon_permissions,
+        "security.addon_permissions",
+        &[
+            ("pod-identity", AddonPermissions::PodIdentity),
+            ("node-role", AddonPermissions::NodeRole),
+        ],
+    );
+    match chosen {
+        None if has_agent => AddonPermissions::PodIdentity,
+        None => AddonPermissions::NodeRole,
+        Some((AddonPermissions::PodIdentity, span)) if !has_agent => {
+            c.report(
+                span,
+                "security.addon_permissions",
+                format!("\"pod-identity\" needs \"{POD_IDENTITY_AGENT}\" in cluster.addons: it hands the add-ons' roles to their pods"),
+                &format!("add \"{POD_IDENTITY_AGENT}\" to cluster.addons, or \"node-role\""),
+            );
+            AddonPermissions::PodIdentity
+        }
+        Some((chosen, _)) => chosen,
     }
 }
 
@@ -862,5 +912,19 @@ fn check_cluster(
         admins,
         addons,
         oidc_provider: cluster.oidc_provider.as_ref().is_none_or(|v| *v.get_ref()),
+        support: c
+            .choice(
+                &cluster.support,
+                "cluster.support",
+                &[
+                    ("standard", Support::Standard),
+                    ("extended", Support::Extended),
+                ],
+            )
+            .map_or(Support::Standard, |(support, _)| support),
+        deletion_protection: cluster
+            .deletion_protection
+            .as_ref()
+            .is_none_or(|v| *v.get_ref()),
     }
 }

@@ -110,10 +110,7 @@ fn check_cluster(run: &Run, e: &Expect) {
         assert_eq!(c.tags().unwrap()["eksboot:cluster"], e.cluster);
 
         // Access entries: the creator's bootstrap entry, the caller and the admins, once each.
-        let entries = eks
-            .list_access_entries()
-            .cluster_name(e.cluster)
-            .send()
+        let entries = crate::harness::all_access_entries(&eks, e.cluster)
             .await
             .unwrap();
         let mut want: BTreeSet<String> = [
@@ -179,12 +176,7 @@ fn check_cluster(run: &Run, e: &Expect) {
             .any(|t| t.key() == "eksboot:cluster" && t.value() == e.cluster));
 
         // Add-ons at their default version.
-        let addons = eks
-            .list_addons()
-            .cluster_name(e.cluster)
-            .send()
-            .await
-            .unwrap();
+        let addons = crate::harness::all_addons(&eks, e.cluster).await.unwrap();
         let got: BTreeSet<&str> = addons.addons().iter().map(String::as_str).collect();
         assert_eq!(got, e.addons.iter().copied().collect());
         for name in e.addons {
@@ -404,12 +396,9 @@ fn without_nodes_add_ons_that_need_them_are_created_and_reported_waiting() {
     let config = run.account.sdk("us-west-2");
     block_on(async {
         let eks = aws_sdk_eks::Client::new(&config);
-        let addons = eks.list_addons().cluster_name("bare").send().await.unwrap();
+        let addons = crate::harness::all_addons(&eks, "bare").await.unwrap();
         assert_eq!(addons.addons().len(), 2);
-        assert!(eks
-            .list_nodegroups()
-            .cluster_name("bare")
-            .send()
+        assert!(crate::harness::all_nodegroups(&eks, "bare")
             .await
             .unwrap()
             .nodegroups()
@@ -590,10 +579,7 @@ fn an_existing_creator_role_is_assumed_and_becomes_the_bootstrap_admin() {
             "no role of our own"
         );
         let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));
-        let entries = eks
-            .list_access_entries()
-            .cluster_name("mine")
-            .send()
+        let entries = crate::harness::all_access_entries(&eks, "mine")
             .await
             .unwrap();
         let entries: BTreeSet<&str> = entries

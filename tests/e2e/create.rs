@@ -569,26 +569,17 @@ async fn eks_parts(eks: &aws_sdk_eks::Client) -> usize {
     let clusters = eks.list_clusters().send().await.unwrap();
     let mut n = clusters.clusters().len();
     for c in clusters.clusters() {
-        n += eks
-            .list_nodegroups()
-            .cluster_name(c)
-            .send()
+        n += crate::harness::all_nodegroups(&eks, c)
             .await
             .unwrap()
             .nodegroups()
             .len();
-        n += eks
-            .list_addons()
-            .cluster_name(c)
-            .send()
+        n += crate::harness::all_addons(&eks, c)
             .await
             .unwrap()
             .addons()
             .len();
-        n += eks
-            .list_access_entries()
-            .cluster_name(c)
-            .send()
+        n += crate::harness::all_access_entries(&eks, c)
             .await
             .unwrap()
             .access_entries()

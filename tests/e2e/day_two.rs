@@ -125,10 +125,7 @@ fn live(account: &Account) -> Live {
             .log_groups()
             .first()
             .and_then(|g| g.retention_in_days());
-        let entries = eks
-            .list_access_entries()
-            .cluster_name("daytwo")
-            .send()
+        let entries = crate::harness::all_access_entries(&eks, "daytwo")
             .await
             .unwrap();
         let mut admins: Vec<String> = entries
@@ -138,10 +135,7 @@ fn live(account: &Account) -> Live {
             .cloned()
             .collect();
         admins.sort();
-        let mut addons = eks
-            .list_addons()
-            .cluster_name("daytwo")
-            .send()
+        let mut addons = crate::harness::all_addons(&eks, "daytwo")
             .await
             .unwrap()
             .addons()
@@ -338,6 +332,8 @@ fn an_apply_stopped_half_way_is_finished_by_resume() {
             ),
     );
     run.account.authorize(&profile, &[]);
+    // The cluster's update stays InProgress until released: no window to catch.
+    run.account.hold_updates("us-west-2", "daytwo", true);
     let mut child = run
         .account
         .command()
@@ -361,10 +357,11 @@ fn an_apply_stopped_half_way_is_finished_by_resume() {
             break;
         }
         assert!(Instant::now() < deadline, "the cluster was never UPDATING");
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(100));
     }
     let _ = child.kill();
     let _ = child.wait();
+    run.account.hold_updates("us-west-2", "daytwo", false);
     assert!(
         !live(&run.account)
             .addons
@@ -401,10 +398,7 @@ fn nodes(
     let ec2 = aws_sdk_ec2::Client::new(&config);
     block_on(async {
         let mut groups = Vec::new();
-        let names = eks
-            .list_nodegroups()
-            .cluster_name("daytwo")
-            .send()
+        let names = crate::harness::all_nodegroups(&eks, "daytwo")
             .await
             .unwrap();
         for name in names.nodegroups() {
@@ -482,7 +476,10 @@ fn node_changes_roll_replace_remove_and_bring_back_the_node_group() {
     assert!(version > first_version);
     assert_eq!(groups[0].2.as_deref(), Some(version.to_string().as_str()));
 
-    // Other instance types: a new node group, the old one deleted after it is ACTIVE.
+    // Other instance types: a new node group, the old one drained (through the cluster's API,
+    // here the test API server) and deleted after it is ACTIVE.
+    let api = crate::harness::KubeApi::start();
+    api.serve_cluster(&run.account, "us-west-2", "daytwo");
     let other = bigger.replace(r#"["t3.medium"]"#, r#"["m6i.large"]"#);
     write_profile(&run, &other);
     let plan_args = with_state(&run, "plan", &profile);

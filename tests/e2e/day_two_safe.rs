@@ -60,7 +60,7 @@ fn a_removed_addon_is_no_longer_managed_and_its_software_keeps_running() {
     let out = eksboot(&run, "apply", &profile).success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(text.contains("its software keeps running"), "{text}");
-    let addons = block_on(eks(&run).list_addons().cluster_name("safe").send())
+    let addons = block_on(crate::harness::all_addons(&eks(&run), "safe"))
         .unwrap()
         .addons()
         .to_vec();
@@ -175,7 +175,7 @@ fn removing_yourself_from_admins_keeps_your_access() {
         text.contains("you keep access through eksboot's own access entry"),
         "{text}"
     );
-    let entries = block_on(eks(&run).list_access_entries().cluster_name("safe").send())
+    let entries = block_on(crate::harness::all_access_entries(&eks(&run), "safe"))
         .unwrap()
         .access_entries()
         .to_vec();
@@ -214,7 +214,7 @@ fn deleting_an_addons_software_is_asked_for_and_refused_for_dns_while_nodes_run(
         stderr.contains("coredns") && stderr.contains("--force"),
         "{stderr}"
     );
-    let addons = block_on(eks(&run).list_addons().cluster_name("safe").send())
+    let addons = block_on(crate::harness::all_addons(&eks(&run), "safe"))
         .unwrap()
         .addons()
         .to_vec();
@@ -228,6 +228,48 @@ fn deleting_an_addons_software_is_asked_for_and_refused_for_dns_while_nodes_run(
         &format!("/eksboot-moto/deleted-addons?account={}", run.account.id),
     );
     let deletions = deleted["deletions"].as_array().unwrap();
+    assert!(
+        deletions.contains(
+            &serde_json::json!({"cluster": "safe", "addon": "metrics-server", "preserve": false})
+        ) && deletions.contains(
+            &serde_json::json!({"cluster": "safe", "addon": "coredns", "preserve": true})
+        ),
+        "{deletions:?}"
+    );
+}
+
+/// On a terminal, apply asks about each removed add-on's software (default: keep it running),
+/// and does not offer it for coredns while nodes run. Answered as a person would, in a
+/// pseudo-terminal; read back from the emulator's record of DeleteAddon's `preserve`.
+#[test]
+fn on_a_terminal_apply_asks_whether_a_removed_addons_software_goes_too() {
+    let run = Run::new(Account::new());
+    let profile = write_profile(&run, BASE);
+    eksboot(&run, "create", &profile).success();
+    write_profile(&run, &BASE.replace(r#", "coredns", "metrics-server""#, ""));
+    run.account.authorize(&profile, &[]);
+    let mut cmd = run.account.command();
+    cmd.env_remove("CI")
+        .env("TERM", "xterm")
+        .env("EKSBOOT_POLL_MS", "100")
+        .args(["apply", "--profile", profile.to_str().unwrap(), "--state"])
+        .arg(run.state())
+        .arg("--kubeconfig")
+        .arg(run.kubeconfig());
+    let mut session = rexpect::session::spawn_command(cmd, Some(60_000)).unwrap();
+    session
+        .exp_string("Add-on metrics-server leaves cluster.addons")
+        .unwrap();
+    session.send_line("y").unwrap();
+    session.exp_string("Apply these changes now?").unwrap();
+    session.send_line("y").unwrap();
+    session.exp_eof().unwrap();
+    let deleted = get_json(
+        &run.account.endpoint,
+        &format!("/eksboot-moto/deleted-addons?account={}", run.account.id),
+    );
+    let deletions = deleted["deletions"].as_array().unwrap();
+    assert_eq!(deletions.len(), 2, "{deletions:?}");
     assert!(
         deletions.contains(
             &serde_json::json!({"cluster": "safe", "addon": "metrics-server", "preserve": false})

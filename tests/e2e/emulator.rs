@@ -54,10 +54,7 @@ fn eks_extension_keeps_state_and_raises_real_errors() {
             .iter()
             .any(|v| v.cluster_version() == Some("1.33")));
 
-        let missing = eks
-            .list_access_entries()
-            .cluster_name("nope")
-            .send()
+        let missing = crate::harness::all_access_entries(&eks, "nope")
             .await
             .unwrap_err();
         assert_eq!(
@@ -107,10 +104,7 @@ fn eks_extension_keeps_state_and_raises_real_errors() {
         );
 
         // The creator's bootstrap entry, normalised from the assumed role to its IAM role.
-        let entries = eks
-            .list_access_entries()
-            .cluster_name("demo")
-            .send()
+        let entries = crate::harness::all_access_entries(&eks, "demo")
             .await
             .unwrap();
         assert_eq!(
@@ -190,9 +184,7 @@ fn eks_extension_keeps_state_and_raises_real_errors() {
             .await
             .unwrap();
         assert_eq!(
-            eks.list_addons()
-                .cluster_name("demo")
-                .send()
+            crate::harness::all_addons(&eks, "demo")
                 .await
                 .unwrap()
                 .addons(),

@@ -836,3 +836,191 @@ pub fn pytest(file: &str) {
         "{text}"
     );
 }
+
+/// The test Kubernetes API server (`tests/kube/fake_apiserver.py`): an EKS cluster's API with
+/// nodes, pods, PodDisruptionBudgets and the Eviction API, set up by the test.
+pub struct KubeApi {
+    pub endpoint: String,
+    /// Base64 PEM, as DescribeCluster's `certificateAuthority.data`.
+    pub ca: String,
+    control: String,
+    pub log: tempfile::NamedTempFile,
+    child: Child,
+}
+
+impl KubeApi {
+    pub fn start() -> KubeApi {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut child = Command::new(venv_python())
+            .arg(root("tests/kube/fake_apiserver.py"))
+            .arg(log.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the test Kubernetes API server");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut field = |prefix: &str| {
+            let line = lines.next().expect("a line from the API server").unwrap();
+            line.strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("expected {prefix:?}, got {line:?}"))
+                .to_string()
+        };
+        let port = field("PORT ");
+        let ca = field("CA ");
+        let control = field("CONTROL ");
+        KubeApi {
+            endpoint: format!("https://127.0.0.1:{port}"),
+            ca,
+            control: format!("http://127.0.0.1:{control}"),
+            log,
+            child,
+        }
+    }
+
+    /// Makes DescribeCluster of `cluster` in `account` answer with this server's endpoint and
+    /// CA (the emulator's `cluster-endpoint` control endpoint).
+    pub fn serve_cluster(&self, account: &Account, region: &str, cluster: &str) {
+        let body = serde_json::json!({
+            "account": account.id, "region": region, "cluster": cluster,
+            "endpoint": self.endpoint, "ca": self.ca,
+        });
+        post(
+            &account.endpoint,
+            "/eksboot-moto/cluster-endpoint",
+            &body.to_string(),
+        );
+    }
+
+    /// A node, with the label EKS puts on a managed node group's nodes.
+    pub fn add_node(&self, name: &str, nodegroup: &str) {
+        let body = serde_json::json!({
+            "name": name, "labels": {"eks.amazonaws.com/nodegroup": nodegroup},
+        });
+        post(&self.control, "/nodes", &body.to_string());
+    }
+
+    /// A pod on `node`: `owner` is its controller's kind (`ReplicaSet`, `DaemonSet`), `mirror`
+    /// marks a static pod's API copy.
+    pub fn add_pod(&self, name: &str, node: &str, app: &str, owner: Option<&str>, mirror: bool) {
+        let body = serde_json::json!({
+            "namespace": "default", "name": name, "node": node, "labels": {"app": app},
+            "owner": owner, "mirror": mirror,
+        });
+        post(&self.control, "/pods", &body.to_string());
+    }
+
+    /// A PodDisruptionBudget keeping `min_available` pods labelled `app=<app>`.
+    pub fn add_pdb(&self, name: &str, app: &str, min_available: u32) {
+        let body = serde_json::json!({
+            "namespace": "default", "name": name, "selector": {"app": app},
+            "minAvailable": min_available,
+        });
+        post(&self.control, "/pdbs", &body.to_string());
+    }
+
+    /// At each cordon, the server reads the statuses of `cluster`'s node groups from the
+    /// emulator (as the account's read-back identity) into its event log.
+    pub fn record_nodegroups_at_cordon(&self, account: &Account, region: &str, cluster: &str) {
+        let body = serde_json::json!({
+            "endpoint": account.endpoint, "region": region, "cluster": cluster,
+            "access_key": account.credentials.access_key_id(),
+            "secret": account.credentials.secret_access_key(),
+            "session_token": account.credentials.session_token(),
+        });
+        post(&self.control, "/on-cordon", &body.to_string());
+    }
+
+    /// `{"nodes": {name: Node}, "pods": ["ns/name"], "events": [...]}`.
+    pub fn state(&self) -> serde_json::Value {
+        get_json(&self.control, "/state")
+    }
+
+    /// The events of one kind (`cordon`, `evicted`, `refused`, `nodegroups`).
+    pub fn events(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.state()["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for KubeApi {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// EKS's List calls answer in pages (`nextToken`), and the emulator's pages are small (two
+// items): a test reads every page, as eksboot does. Each returns the pages as one output.
+macro_rules! all_pages {
+    ($name:ident, $op:ident, $output:ty, $error:ty, $field:ident, $setter:ident) => {
+        pub async fn $name(
+            eks: &aws_sdk_eks::Client,
+            cluster: impl Into<String>,
+        ) -> Result<$output, aws_sdk_eks::error::SdkError<$error>> {
+            let cluster = cluster.into();
+            let mut items = Vec::new();
+            let mut token: Option<String> = None;
+            loop {
+                let page = eks
+                    .$op()
+                    .cluster_name(&cluster)
+                    .set_next_token(token.take())
+                    .send()
+                    .await?;
+                items.extend(page.$field().iter().cloned());
+                match page.next_token() {
+                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                    _ => break,
+                }
+            }
+            Ok(<$output>::builder().$setter(Some(items)).build())
+        }
+    };
+}
+
+all_pages!(
+    all_addons,
+    list_addons,
+    aws_sdk_eks::operation::list_addons::ListAddonsOutput,
+    aws_sdk_eks::operation::list_addons::ListAddonsError,
+    addons,
+    set_addons
+);
+all_pages!(
+    all_nodegroups,
+    list_nodegroups,
+    aws_sdk_eks::operation::list_nodegroups::ListNodegroupsOutput,
+    aws_sdk_eks::operation::list_nodegroups::ListNodegroupsError,
+    nodegroups,
+    set_nodegroups
+);
+all_pages!(
+    all_access_entries,
+    list_access_entries,
+    aws_sdk_eks::operation::list_access_entries::ListAccessEntriesOutput,
+    aws_sdk_eks::operation::list_access_entries::ListAccessEntriesError,
+    access_entries,
+    set_access_entries
+);
+
+impl Account {
+    /// Holds every update eksboot (or anyone) starts on `cluster` and its node groups
+    /// InProgress until released (`hold = false`): a test that stops eksboot mid-update waits
+    /// for the update with no window to catch.
+    pub fn hold_updates(&self, region: &str, cluster: &str, hold: bool) {
+        let body = serde_json::json!({
+            "account": self.id, "region": region, "cluster": cluster, "hold": hold,
+        });
+        post(
+            &self.endpoint,
+            "/eksboot-moto/hold-updates",
+            &body.to_string(),
+        );
+    }
+}

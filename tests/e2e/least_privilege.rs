@@ -137,14 +137,14 @@ fn whole_life(label: &str, profile: &Path, flags: &[&str], cluster: &str, region
     let made = ours(&run.account, cluster, region);
     assert_eq!(made["clusters"], 1, "[{label}] {made:?}");
     let eks = aws_sdk_eks::Client::new(&run.account.sdk(region));
-    let nodegroups = block_on(eks.list_nodegroups().cluster_name(cluster).send())
+    let nodegroups = block_on(crate::harness::all_nodegroups(&eks, cluster))
         .unwrap()
         .nodegroups()
         .len();
     let nodes_wanted = !flags.contains(&"off");
     assert_eq!(nodegroups, usize::from(nodes_wanted), "[{label}]");
     // The runner got its own access entry (made by the creator role).
-    let entries = block_on(eks.list_access_entries().cluster_name(cluster).send()).unwrap();
+    let entries = block_on(crate::harness::all_access_entries(&eks, cluster)).unwrap();
     assert!(
         entries.access_entries().contains(&run.account.runner_arn()),
         "[{label}] {:?}",
@@ -153,7 +153,7 @@ fn whole_life(label: &str, profile: &Path, flags: &[&str], cluster: &str, region
     eksboot_ok(&run, label, &["status", "--live", "--state", state]);
     if nodes_wanted {
         apply_a_change(&run, label, &profile, flags);
-        let addons = block_on(eks.list_addons().cluster_name(cluster).send()).unwrap();
+        let addons = block_on(crate::harness::all_addons(&eks, cluster)).unwrap();
         assert!(
             addons.addons().contains(&"metrics-server".to_string()),
             "[{label}] {:?}",
@@ -369,7 +369,16 @@ fn turning_nodes_and_the_oidc_provider_off_and_on_needs_only_the_printed_policie
         ("apply", write("off.toml", false, false)),
         ("apply", write("on-again.toml", true, true)),
     ];
-    for (command, profile) in &steps {
+    // The cluster's API (the test server), so that turning nodes off drains them through it,
+    // as the creator role, with only what the printed policies allow.
+    let api = crate::harness::KubeApi::start();
+    for (n, (command, profile)) in steps.iter().enumerate() {
+        if n == 1 {
+            let cluster: toml::Table = base.parse().unwrap();
+            let name = cluster["cluster"]["name"].as_str().unwrap();
+            let region = cluster["cluster"]["region"].as_str().unwrap();
+            api.serve_cluster(&run.account, region, name);
+        }
         run.account.authorize(profile, &[]);
         let profile = profile.to_str().unwrap();
         eksboot_ok(

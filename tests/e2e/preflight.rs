@@ -344,7 +344,7 @@ fn the_caller_listed_in_admins_gets_one_access_entry() {
     );
     run.create(&path).success();
     let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));
-    let entries = block_on(eks.list_access_entries().cluster_name("me").send()).unwrap();
+    let entries = block_on(crate::harness::all_access_entries(&eks, "me")).unwrap();
     let mine = entries
         .access_entries()
         .iter()

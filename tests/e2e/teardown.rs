@@ -186,9 +186,7 @@ pub fn ours(account: &Account, cluster: &str, region: &str) -> BTreeMap<&'static
         if eks.describe_cluster().name(cluster).send().await.is_ok() {
             n.insert(
                 "nodegroups",
-                eks.list_nodegroups()
-                    .cluster_name(cluster)
-                    .send()
+                crate::harness::all_nodegroups(&eks, cluster)
                     .await
                     .unwrap()
                     .nodegroups()
@@ -196,9 +194,7 @@ pub fn ours(account: &Account, cluster: &str, region: &str) -> BTreeMap<&'static
             );
             n.insert(
                 "addons",
-                eks.list_addons()
-                    .cluster_name(cluster)
-                    .send()
+                crate::harness::all_addons(&eks, cluster)
                     .await
                     .unwrap()
                     .addons()
@@ -206,9 +202,7 @@ pub fn ours(account: &Account, cluster: &str, region: &str) -> BTreeMap<&'static
             );
             n.insert(
                 "access entries",
-                eks.list_access_entries()
-                    .cluster_name(cluster)
-                    .send()
+                crate::harness::all_access_entries(&eks, cluster)
                     .await
                     .unwrap()
                     .access_entries()

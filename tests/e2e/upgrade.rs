@@ -85,10 +85,7 @@ fn versions(account: &Account) -> (String, String, Vec<(String, String)>) {
             .unwrap();
         let ng = ng.nodegroup().unwrap().version().unwrap().to_string();
         let mut addons = Vec::new();
-        for name in eks
-            .list_addons()
-            .cluster_name("upg")
-            .send()
+        for name in crate::harness::all_addons(&eks, "upg")
             .await
             .unwrap()
             .addons()
@@ -287,6 +284,8 @@ fn an_error_insight_refuses_and_ignore_insights_goes_ahead() {
 #[test]
 fn a_stopped_upgrade_continues_to_the_same_version() {
     let (run, profile) = setup();
+    // The control plane's update stays InProgress until released: no window to catch.
+    run.account.hold_updates("us-west-2", "upg", true);
     let mut child = run
         .account
         .command()
@@ -308,10 +307,11 @@ fn a_stopped_upgrade_continues_to_the_same_version() {
             break;
         }
         assert!(Instant::now() < deadline, "the upgrade never started");
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(100));
     }
     let _ = child.kill();
     let _ = child.wait();
+    run.account.hold_updates("us-west-2", "upg", false);
     assert_ne!(versions(&run.account).1, "1.35", "stopped before the nodes");
     let out = upgrade(&run, &profile, &[]).success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();

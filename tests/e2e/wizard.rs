@@ -230,10 +230,7 @@ fn flags_override_the_profile() {
             .unwrap();
         assert_eq!(vpcs.vpcs()[0].cidr_block(), Some("10.42.0.0/16"));
         let eks = aws_sdk_eks::Client::new(&config);
-        let groups = eks
-            .list_nodegroups()
-            .cluster_name("flagged")
-            .send()
+        let groups = crate::harness::all_nodegroups(&eks, "flagged")
             .await
             .unwrap();
         assert!(groups.nodegroups().is_empty(), "--nodes off");

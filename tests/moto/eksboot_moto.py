@@ -389,6 +389,12 @@ def create_cluster(self):
         ),
     }
     cluster.__dict__["_eksboot_life"] = Lifecycle("cluster", "CREATING", "ACTIVE")
+    # DescribeCluster's upgradePolicy: "If you do not specify an upgrade policy, EXTENDED is used"
+    # (https://docs.aws.amazon.com/eks/latest/userguide/view-upgrade-policy.html; CreateCluster's
+    # upgradePolicy: "New clusters, by default, have extended support enabled",
+    # https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateCluster.html).
+    asked = (self._get_param("upgradePolicy") or {}).get("supportType")
+    cluster.upgrade_policy = {"supportType": asked or "EXTENDED"}
     if cluster.access_config["bootstrapClusterCreatorAdminPermissions"]:
         entry = _new_access_entry(cluster, _caller_principal(self))
         entry["_policies"][CLUSTER_ADMIN_POLICY] = {
@@ -593,9 +599,38 @@ def describe_access_entry(self):
     return ActionResult({"accessEntry": _public(entry)})
 
 
+# List calls answer in pages: "maxResults ... You receive maxResults in a single page, along
+# with a nextToken response element. You can see the remaining results of the initial request by
+# sending another request with the returned nextToken value"
+# (https://docs.aws.amazon.com/eks/latest/APIReference/API_ListNodegroups.html, the same for
+# ListAddons and ListAccessEntries). EKS's pages hold up to 100 items; the emulator's hold
+# LIST_PAGE (2), or `maxResults` when smaller, so a reader that ignores nextToken misses items
+# in any cluster with a few node groups, add-ons or access entries.
+LIST_PAGE = int(os.environ.get("EKSBOOT_MOTO_LIST_PAGE", "2"))
+
+
+def _page(self, key, items):
+    """One page of `items` (sorted), from the offset `nextToken` carries."""
+    size = min(int(self._get_param("maxResults") or LIST_PAGE), LIST_PAGE)
+    token = self._get_param("nextToken")
+    try:
+        start = int(token) if token else 0
+    except ValueError:
+        raise InvalidParameterException(message=f"The nextToken {token!r} is not valid.")
+    page = {key: items[start:start + size]}
+    if start + size < len(items):
+        page["nextToken"] = str(start + size)
+    return ActionResult(page)
+
+
 def list_access_entries(self):
     cluster = _cluster(self.eks_backend, self._get_param("name"))
-    return ActionResult({"accessEntries": sorted(_access_entries(cluster))})
+    return _page(self, "accessEntries", sorted(_access_entries(cluster)))
+
+
+def list_nodegroups_paged(self):
+    cluster = _cluster(self.eks_backend, self._get_param("name"))
+    return _page(self, "nodegroups", sorted(cluster.nodegroups))
 
 
 def delete_access_entry(self):
@@ -829,7 +864,7 @@ def describe_addon(self):
 
 def list_addons(self):
     cluster = _cluster(self.eks_backend, self._get_param("name"))
-    return ActionResult({"addons": sorted(_addons(cluster))})
+    return _page(self, "addons", sorted(_addons(cluster)))
 
 
 # DeleteAddon's `preserve` (a query parameter): "Specifying this option preserves the add-on
@@ -919,6 +954,7 @@ def _start_update(cluster, target, kind, params):
     Successful on moto's clock. EKS runs one update at a time per resource and refuses another
     (ResourceInUseException), and updates only what is ACTIVE
     (https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateClusterConfig.html)."""
+    _outside_update_arrives(cluster, nodegroup=None if target is cluster else target.nodegroup_name)
     if target.status != "ACTIVE":
         raise ResourceInUseException(
             clusterName=cluster.name,
@@ -932,7 +968,7 @@ def _start_update(cluster, target, kind, params):
         "params": [{"type": k, "value": v} for k, v in params],
         "createdAt": now(),
         "errors": [],
-        "_state": ManagedState("eks::update", [("InProgress", "Successful")]),
+        "_state": _held_or_timed(cluster),
     }
     _updates(cluster)[update["id"]] = update
     target.__dict__.setdefault("_eksboot_own_updates", []).append(update)
@@ -945,11 +981,21 @@ def update_cluster_config(self):
     cluster = _cluster(self.eks_backend, self._get_param("name"))
     vpc = self._get_param("resourcesVpcConfig")
     logging = self._get_param("logging")
-    if bool(vpc) == bool(logging):
+    policy = self._get_param("upgradePolicy")
+    if sum(1 for kind in (vpc, logging, policy) if kind) != 1:
         raise InvalidParameterException(
             message="Only one type of update can be allowed.",
         )
-    if vpc:
+    if policy:
+        # The upgrade policy (STANDARD or EXTENDED support) is one more kind of cluster update
+        # (UpdateType UpgradePolicyUpdate,
+        # https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateClusterConfig.html).
+        update = _start_update(
+            cluster, cluster, "UpgradePolicyUpdate",
+            [("UpgradePolicy", json.dumps(policy))],
+        )
+        cluster.upgrade_policy = {"supportType": policy.get("supportType", "EXTENDED")}
+    elif vpc:
         update = _start_update(
             cluster, cluster, "EndpointAccessUpdate",
             [(k, json.dumps(v)) for k, v in vpc.items()],
@@ -1090,6 +1136,7 @@ def update_addon(self):
     at a time", https://docs.aws.amazon.com/eks/latest/userguide/managing-vpc-cni.html)."""
     cluster, addon = _addon(self)
     version = self._get_param("addonVersion")
+    _outside_update_arrives(cluster, addon=addon["addonName"])
     if addon["_life"].status() in ("CREATING", "UPDATING", "DELETING"):
         raise ResourceInUseException(
             clusterName=cluster.name,
@@ -1265,6 +1312,7 @@ for handler in (
     describe_insight,
 ):
     setattr(EKSResponse, handler.__name__, handler)
+EKSResponse.list_nodegroups = list_nodegroups_paged
 
 eks_urls.url_paths.update(
     {
@@ -1504,9 +1552,144 @@ _original_check_signature = access_control.IAMRequestBase.check_signature
 _raw_body = threading.local()
 
 
+# Updates started outside eksboot (another tool, the console, a colleague). EKS runs one update
+# at a time per cluster, node group and add-on: while one runs the resource is UPDATING and
+# another update is refused with ResourceInUseException ("The specified resource is in use",
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateNodegroupConfig.html#API_UpdateNodegroupConfig_Errors,
+# https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateAddon.html). A test starts one
+# with POST /eksboot-moto/outside-update {"account", "region", "cluster", "nodegroup"?, "addon"?,
+# "hold": true}; it stays InProgress, on no clock, until the test sends the same with
+# "hold": false, so no test depends on catching a window. With "at": "next-update" it starts
+# when the next update of that resource arrives, just before it: the race where another tool's
+# update lands between eksboot reading the resource ACTIVE and sending its own, which EKS then
+# refuses with ResourceInUseException.
+_outside_updates = {}  # (account, region, cluster, nodegroup, addon) -> Hold
+_armed_outside = {}  # the same key -> the control request, started at the next update
+_outside_lock = threading.Lock()
+
+
+def _outside_key(body):
+    return (body["account"], body.get("region", "us-east-1"), body["cluster"],
+            body.get("nodegroup"), body.get("addon"))
+
+
+def _outside_update_arrives(cluster, nodegroup=None, addon=None):
+    """Starts the outside update a test armed for this resource, if any (see above)."""
+    account, region = cluster.arn.split(":")[4], cluster.arn.split(":")[3]
+    with _outside_lock:
+        body = _armed_outside.pop((account, region, cluster.name, nodegroup, addon), None)
+    if body is not None:
+        _outside_update(dict(body, at="now"))
+
+
+class Hold:
+    """Held by a test until it releases it."""
+
+    def __init__(self):
+        self.released = False
+
+
+# Updates of a cluster (its config, version, node groups) that a test holds InProgress: a test
+# that stops eksboot while an update runs (to prove resume) waits for the update to be there,
+# with no window to catch (POST /eksboot-moto/hold-updates {"account", "region", "cluster",
+# "hold": true|false}). Real updates take minutes (EKS user guide: "Update an existing cluster
+# to a new Kubernetes version": "takes several minutes"); held, they simply last until released.
+_held_updates = {}  # (account, region, cluster) -> Hold
+
+
+def _held_or_timed(cluster):
+    account, region = cluster.arn.split(":")[4], cluster.arn.split(":")[3]
+    hold = _held_updates.get((account, region, cluster.name))
+    if hold is not None:
+        return HeldState(hold, "InProgress", "Successful")
+    return ManagedState("eks::update", [("InProgress", "Successful")])
+
+
+def _hold_updates(body):
+    key = (body["account"], body.get("region", "us-east-1"), body["cluster"])
+    if body.get("hold", True):
+        _held_updates.setdefault(key, Hold())
+    else:
+        hold = _held_updates.pop(key, None)
+        if hold is not None:
+            hold.released = True
+
+
+class HeldState:
+    """A waiting state that lasts until the test releases its hold."""
+
+    def __init__(self, hold, waiting, done):
+        self.hold, self.waiting, self.done = hold, waiting, done
+
+    @property
+    def status(self):
+        return self.done if self.hold.released else self.waiting
+
+
+def _outside_update(body):
+    from moto.eks.models import eks_backends
+
+    backend = eks_backends[body["account"]][body.get("region", "us-east-1")]
+    cluster = _cluster(backend, body["cluster"])
+    key = _outside_key(body)
+    with _outside_lock:
+        if not body.get("hold", True):
+            _armed_outside.pop(key, None)
+            held = _outside_updates.pop(key, None)
+            if held is not None:
+                held.released = True
+            return
+        if body.get("at") == "next-update":
+            _armed_outside[key] = body
+            return
+        if key in _outside_updates:
+            return
+        hold = Hold()
+        _outside_updates[key] = hold
+    update = {
+        "id": str(uuid.uuid4()),
+        "type": "AddonUpdate" if body.get("addon") else "ConfigUpdate",
+        "params": [],
+        "createdAt": now(),
+        "errors": [],
+        "_state": HeldState(hold, "InProgress", "Successful"),
+    }
+    _updates(cluster)[update["id"]] = update
+    if body.get("addon"):
+        addon = _addons(cluster).get(body["addon"])
+        if addon is None:
+            raise KeyError(f"no add-on {body['addon']}")
+        life = Lifecycle("addon", "UPDATING", "ACTIVE")
+        life.creating = HeldState(hold, "UPDATING", "ACTIVE")
+        addon["_life"] = life
+    elif body.get("nodegroup"):
+        target = cluster.nodegroups[body["nodegroup"]]
+        target.__dict__.setdefault("_eksboot_own_updates", []).append(update)
+    else:
+        cluster.__dict__.setdefault("_eksboot_own_updates", []).append(update)
+
+
+def _cluster_endpoint(body):
+    """What DescribeCluster reports as the cluster's API server `endpoint` and
+    `certificateAuthority.data` (base64 PEM): the tests point a cluster at their own Kubernetes
+    API server (tests/kube) to watch eksboot talk to it as it would to EKS's."""
+    from moto.eks.models import eks_backends
+
+    backend = eks_backends[body["account"]][body.get("region", "us-east-1")]
+    cluster = _cluster(backend, body["cluster"])
+    cluster.endpoint = body["endpoint"]
+    cluster.certificate_authority = {"data": body["ca"]}
+
+
 def _control(path, body):
     """The extension's own control API, for faults a test sets on one resource."""
-    if path == "/eksboot-moto/addon-fault":
+    if path == "/eksboot-moto/outside-update":
+        _outside_update(body)
+    elif path == "/eksboot-moto/cluster-endpoint":
+        _cluster_endpoint(body)
+    elif path == "/eksboot-moto/hold-updates":
+        _hold_updates(body)
+    elif path == "/eksboot-moto/addon-fault":
         _addon_faults[(body["account"], body["cluster"], body["addon"])] = body["fault"]
     elif path == "/eksboot-moto/deny-delete-cluster":
         if body.get("deny", True):

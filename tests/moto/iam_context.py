@@ -282,6 +282,8 @@ def _ec2_lookup(r: Request, rtype: str, rid: str):
             return ec2.vpc_end_points.get(rid)
         if rtype == "launch-template":
             return ec2.launch_templates.get(rid)
+        if rtype == "volume":
+            return ec2.volumes.get(rid)
     except Exception:
         return None
     return None
@@ -324,6 +326,23 @@ def ec2_existing(r: Request, rtype: str, rid: str, action=None, extra=None, why=
             ctx["ec2:Subnet"] = ec2_arn(r, "subnet", obj.subnet.id)
             ctx["ec2:Vpc"] = ec2_arn(r, "vpc", obj.subnet.vpc_id)
             ctx["ec2:AvailabilityZone"] = obj.subnet.availability_zone
+    elif rtype == "volume":
+        # The volume resource type's keys that moto's volume holds (ec2:VolumeID,
+        # ec2:AvailabilityZone, ec2:Encrypted, ec2:VolumeSize, ec2:VolumeType, ec2:VolumeIops,
+        # ec2:VolumeThroughput, ec2:ParentSnapshot).
+        ctx["ec2:VolumeID"] = rid
+        if obj is not None:
+            zone = getattr(obj, "zone", None)
+            ctx["ec2:AvailabilityZone"] = getattr(zone, "name", zone)
+            ctx["ec2:Encrypted"] = "true" if getattr(obj, "encrypted", False) else "false"
+            ctx["ec2:VolumeSize"] = str(obj.size)
+            ctx["ec2:VolumeType"] = obj.volume_type
+            if getattr(obj, "iops", None):
+                ctx["ec2:VolumeIops"] = str(obj.iops)
+            if getattr(obj, "throughput", None):
+                ctx["ec2:VolumeThroughput"] = str(obj.throughput)
+            if getattr(obj, "snapshot_id", None):
+                ctx["ec2:ParentSnapshot"] = f"arn:{r.partition}:ec2:{r.region}::snapshot/{obj.snapshot_id}"
     ctx.update(extra or {})
     return r.check(ec2_arn(r, rtype, rid), ctx, action=action, why=why)
 
@@ -505,6 +524,7 @@ EC2_DESCRIBES = [
     "DescribeNetworkInterfaces",
     "DescribeLaunchTemplates",
     "DescribeLaunchTemplateVersions",
+    "DescribeVolumes",
 ]
 
 
@@ -544,6 +564,8 @@ EC2.update(
         "CreateLaunchTemplateVersion": ec2_launch_template_action,
         "DeleteLaunchTemplate": ec2_launch_template_action,
         "DeleteNetworkInterface": _ec2_on(("NetworkInterfaceId", "network-interface")),
+        # A PersistentVolumeClaim's volume, left by Kubernetes (teardown --force).
+        "DeleteVolume": _ec2_on(("VolumeId", "volume")),
     }
 )
 
@@ -1409,10 +1431,22 @@ def elb_delete_load_balancer(r: Request):
     return [r.check(arn, resource_tags(_tag_dict(tags), "elasticloadbalancing"))]
 
 
+def elb_delete_target_group(r: Request):
+    # Authorized on the target group (targetgroup/NAME/ID), with its tags as
+    # aws:ResourceTag/K (the Service Authorization Reference lists them for DeleteTargetGroup).
+    from moto.elbv2.models import elbv2_backends
+
+    arn = r.param("TargetGroupArn")
+    tags = elbv2_backends[r.account][r.region].tagging_service.get_tag_dict_for_resource(arn)
+    return [r.check(arn, resource_tags(_tag_dict(tags), "elasticloadbalancing"))]
+
+
 ELB = {
     "DescribeLoadBalancers": lambda r: r.anywhere(),
     "DescribeTags": lambda r: r.anywhere(),
     "DeleteLoadBalancer": elb_delete_load_balancer,
+    "DescribeTargetGroups": lambda r: r.anywhere(),
+    "DeleteTargetGroup": elb_delete_target_group,
 }
 
 

@@ -54,6 +54,7 @@ TAG = {"eksboot:cluster": CLUSTER}
 SETUP_CALLS = {
     "iam:CreateUser", "iam:PutUserPolicy", "iam:CreateAccessKey", "iam:CreatePolicy",
     "elasticloadbalancing:CreateLoadBalancer", "ec2:CreateNetworkInterface",
+    "ec2:CreateVolume", "elasticloadbalancing:CreateTargetGroup",
 }
 
 RECORD = []  # (service, action, checks or the UnknownAction)
@@ -327,6 +328,24 @@ def _drive():
     c["elb"].delete_load_balancer(LoadBalancerName="k8s-lb")
     c["elbv2"].delete_load_balancer(LoadBalancerArn=alb)
 
+    # The Load Balancer Controller's target group, and a claim's volume (the EBS CSI driver
+    # with its cluster id set): made by Kubernetes, deleted by teardown --force.
+    tg = c["elbv2"].create_target_group(
+        Name="k8s-default-web-0123456789", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip",
+        Tags=[{"Key": "elbv2.k8s.aws/cluster", "Value": CLUSTER}],
+    )["TargetGroups"][0]["TargetGroupArn"]
+    ids["target_group"] = tg
+    c["elbv2"].describe_target_groups()
+    c["elbv2"].describe_tags(ResourceArns=[tg])
+    c["elbv2"].delete_target_group(TargetGroupArn=tg)
+    volume = ec2.create_volume(
+        AvailabilityZone=f"{REGION}a", Size=8, VolumeType="gp3", Encrypted=True,
+        TagSpecifications=_spec("volume", {f"kubernetes.io/cluster/{CLUSTER}": "owned", "KubernetesCluster": CLUSTER}),
+    )["VolumeId"]
+    ids["volume"] = volume
+    ec2.describe_volumes(Filters=[{"Name": "tag:KubernetesCluster", "Values": [CLUSTER]}])
+    ec2.delete_volume(VolumeId=volume)
+
     # A network interface the VPC CNI left behind.
     eni = ec2.create_network_interface(SubnetId=subnets[1], TagSpecifications=_spec("network-interface", {"cluster.k8s.amazonaws.com/name": CLUSTER}))["NetworkInterface"]["NetworkInterfaceId"]
     ids["eni"] = eni
@@ -564,6 +583,24 @@ def test_load_balancers_carry_kubernetes_tags(life):
     assert v1[0].context[f"aws:ResourceTag/kubernetes.io/cluster/{CLUSTER}"] == "owned"
     assert v2[0].resource == life["alb"]
     assert v2[0].context["aws:ResourceTag/elbv2.k8s.aws/cluster"] == CLUSTER
+
+
+def test_target_groups_and_volumes_carry_kubernetes_tags(life):
+    tg = _one(_checks("elasticloadbalancing:DeleteTargetGroup"), "elasticloadbalancing:DeleteTargetGroup", ":targetgroup/")
+    assert tg.resource == life["target_group"]
+    assert tg.context["aws:ResourceTag/elbv2.k8s.aws/cluster"] == CLUSTER
+    assert tg.context["elasticloadbalancing:ResourceTag/elbv2.k8s.aws/cluster"] == CLUSTER
+    volume = _one(_checks("ec2:DeleteVolume"), "ec2:DeleteVolume", ":volume/")
+    assert volume.resource == _arn("volume", life["volume"])
+    assert volume.context[f"aws:ResourceTag/kubernetes.io/cluster/{CLUSTER}"] == "owned"
+    assert volume.context["aws:ResourceTag/KubernetesCluster"] == CLUSTER
+    assert volume.context["ec2:VolumeID"] == life["volume"]
+    assert volume.context["ec2:VolumeSize"] == "8"
+    assert volume.context["ec2:VolumeType"] == "gp3"
+    assert volume.context["ec2:Encrypted"] == "true"
+    assert volume.context["ec2:AvailabilityZone"] == f"{REGION}a"
+    for read in ("ec2:DescribeVolumes", "elasticloadbalancing:DescribeTargetGroups"):
+        assert [c.resource for c in _checks(read)] == ["*"]
 
 
 def test_an_unknown_call_is_refused():
