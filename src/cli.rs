@@ -176,8 +176,10 @@ Examples:
   eksboot apply --profile profiles/production.toml      make it (asks first; --yes to skip)
 
 What apply changes: cluster.admins (access entries), endpoint_access and public_access_cidrs,
-log_types, log_retention_days, addons, oidc_provider; the node group's sizes, its disk size (a new
-launch template version, nodes rolled onto it), its instance types (a new node group, ACTIVE
+log_types, log_retention_days, addons, oidc_provider, support and deletion_protection;
+security.addon_permissions (node role to Pod Identity roles, nodes rolled before the CNI policy
+leaves the node role); the node group's sizes and auto_repair, its disk size (a new launch
+template version, nodes rolled onto it), its instance types or OS (a new node group, ACTIVE
 before the old one is drained and deleted) and nodes.enabled (asks: turning nodes off drains
 and deletes the node group).
 

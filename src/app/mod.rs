@@ -394,6 +394,8 @@ async fn observe(
                 instance_types: n.instance_types,
                 scaling: (min as u32, desired as u32, max as u32),
                 disk_size_gib: disk,
+                auto_repair: Some(n.auto_repair),
+                os: crate::plan::diff::os_from_ami_type(&n.ami_type),
             });
         }
     }
@@ -408,6 +410,8 @@ async fn observe(
         admins: Some(admins),
         addons: Some(aws::eks::list_addons(&aws.eks, name).await?),
         oidc_provider: Some(oidc_provider),
+        support: crate::plan::diff::support_from_eks(&cluster.support_type),
+        deletion_protection: Some(cluster.deletion_protection),
         nodes: Some(nodes),
     })
 }

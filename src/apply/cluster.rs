@@ -181,6 +181,8 @@ async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                     .collect(),
                 log_types: p.cluster.log_types.iter().map(|t| t.as_str()).collect(),
                 key_arn: &key,
+                support_type: p.cluster.support.eks_name(),
+                deletion_protection: p.cluster.deletion_protection,
                 tags: tag_map(ctx, res),
                 client_request_token: String::new(),
             };
@@ -199,6 +201,8 @@ async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                     "public_access_cidrs": spec.public_access_cidrs,
                     "log_types": spec.log_types,
                     "key": spec.key_arn,
+                    "support": spec.support_type,
+                    "deletion_protection": spec.deletion_protection,
                     "tags": spec.tags,
                 }),
             ));
@@ -260,6 +264,13 @@ pub enum ClusterUpdate {
         enable: Vec<String>,
         disable: Vec<String>,
     },
+    /// The upgrade policy: `STANDARD` or `EXTENDED` support (an UpgradePolicyUpdate).
+    Support {
+        support_type: String,
+    },
+    DeletionProtection {
+        on: bool,
+    },
 }
 
 impl ClusterUpdate {
@@ -267,11 +278,35 @@ impl ClusterUpdate {
         match self {
             ClusterUpdate::EndpointAccess { .. } => "endpoint access",
             ClusterUpdate::Logging { .. } => "logging",
+            ClusterUpdate::Support { .. } => "support",
+            ClusterUpdate::DeletionProtection { .. } => "deletion protection",
         }
     }
 }
 
-/// What must change for `live` to match the profile: endpoint access first, then logging.
+/// EKS refused to set the upgrade policy to standard support because the cluster's version is
+/// past its end of standard support (only a version in standard support can leave extended
+/// support: https://docs.aws.amazon.com/eks/latest/userguide/disable-extended-support.html).
+pub fn support_refused(update: &ClusterUpdate, err: &AwsError) -> Option<StepError> {
+    let ClusterUpdate::Support { support_type } = update else {
+        return None;
+    };
+    let f = err.failure()?;
+    if f.code != "InvalidRequestException" || eks::is_update_in_progress(err) {
+        return None;
+    }
+    Some(StepError::Conflict {
+        message: format!(
+            "EKS refused to set the cluster's support to {}: {}",
+            support_type.to_lowercase(),
+            f.message
+        ),
+        hint: "the cluster's Kubernetes version has left standard support, so it stays in extended support (and its cost) until it runs a version in standard support: run `eksboot upgrade` first, then `eksboot apply` again (or keep cluster.support = \"extended\")".into(),
+    })
+}
+
+/// What must change for `live` to match the profile: endpoint access first, then logging,
+/// support (the upgrade policy) and deletion protection.
 pub fn cluster_updates(
     live: &eks::ClusterInfo,
     profile: &crate::profile::Profile,
@@ -312,6 +347,18 @@ pub fn cluster_updates(
         .collect();
     if !enable.is_empty() || !disable.is_empty() {
         updates.push(ClusterUpdate::Logging { enable, disable });
+    }
+    // Empty when EKS did not say (an older API): nothing to compare.
+    let support = c.support.eks_name();
+    if !live.support_type.is_empty() && live.support_type != support {
+        updates.push(ClusterUpdate::Support {
+            support_type: support.to_string(),
+        });
+    }
+    if live.deletion_protection != c.deletion_protection {
+        updates.push(ClusterUpdate::DeletionProtection {
+            on: c.deletion_protection,
+        });
     }
     updates
 }
@@ -355,6 +402,14 @@ async fn converge_cluster(
                 "enable_logs": enable,
                 "disable_logs": disable,
             }),
+            ClusterUpdate::Support { support_type } => serde_json::json!({
+                "action": "UpdateClusterConfig",
+                "support": support_type,
+            }),
+            ClusterUpdate::DeletionProtection { on } => serde_json::json!({
+                "action": "UpdateClusterConfig",
+                "deletion_protection": on,
+            }),
         };
         let token = request_token(ctx, &res.id, &request).value();
         let started = ctx
@@ -378,6 +433,12 @@ async fn converge_cluster(
                     ClusterUpdate::Logging { enable, disable } => {
                         eks::update_logging(&creator.eks, name, enable, disable, &token).await
                     }
+                    ClusterUpdate::Support { support_type } => {
+                        eks::update_support_type(&creator.eks, name, support_type, &token).await
+                    }
+                    ClusterUpdate::DeletionProtection { on } => {
+                        eks::update_deletion_protection(&creator.eks, name, *on, &token).await
+                    }
                 }
             })
             .await;
@@ -396,7 +457,7 @@ async fn converge_cluster(
                 wait_out_other_update(ctx, res, name, CLUSTER_TIMEOUT, look).await?;
                 continue;
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(support_refused(&update, &e).unwrap_or_else(|| e.into())),
         }
         updated.push(update.describe());
         wait_until(ctx, res, name, CLUSTER_TIMEOUT, "updating", look).await?;
@@ -619,13 +680,20 @@ async fn launch_template(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepEr
     ];
     let tags = ctx.tags(res);
     let disk = ctx.profile.nodes.disk_size_gib as i32;
+    let volumes = node_volumes(ctx.profile.nodes.os, disk);
+    // The disk alone for AL2023, as before Bottlerocket existed: a rerun of an older run
+    // repeats its token.
+    let layout = match ctx.profile.nodes.os {
+        crate::profile::NodeOs::Al2023 => serde_json::json!(disk),
+        crate::profile::NodeOs::Bottlerocket => serde_json::json!(volumes),
+    };
     let token = request_token(
         ctx,
         &res.id,
         &serde_json::json!({
             "action": "CreateLaunchTemplate",
             "name": res.name,
-            "disk": disk,
+            "disk": layout,
             "tags": tags,
         }),
     )
@@ -634,8 +702,8 @@ async fn launch_template(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepEr
     let (template, adopted) = find_or_create(
         || first_found(ec2::find_launch_templates(&ctx.aws, &filters), Some),
         || {
-            made(ec2::create_node_launch_template(
-                &ctx.aws, &res.name, disk, &tags, &token,
+            made(ec2::create_node_template(
+                &ctx.aws, &res.name, &volumes, &tags, &token,
             ))
         },
     )
@@ -645,9 +713,9 @@ async fn launch_template(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepEr
     let mut version = template.latest_version;
     let mut outputs = Outputs::id(&template.id);
     if adopted {
-        if let Some((latest, size)) = ec2::launch_template_disk(&ctx.aws, &template.id).await? {
+        if let Some((latest, live)) = ec2::launch_template_volumes(&ctx.aws, &template.id).await? {
             version = latest;
-            if size != disk {
+            if live != volumes {
                 let token = request_token(
                     ctx,
                     &res.id,
@@ -655,13 +723,21 @@ async fn launch_template(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepEr
                         "action": "CreateLaunchTemplateVersion",
                         "template": template.id,
                         "from_version": latest,
-                        "disk": disk,
+                        "disk": layout,
                     }),
                 )
                 .value();
-                version =
-                    ec2::create_node_template_version(&ctx.aws, &template.id, disk, &token).await?;
-                outputs = outputs.with("updated", format!("root volume {disk} GiB"));
+                version = ec2::add_node_template_version(&ctx.aws, &template.id, &volumes, &token)
+                    .await?;
+                let what = if live.len() == volumes.len() {
+                    match ctx.profile.nodes.os {
+                        crate::profile::NodeOs::Al2023 => format!("root volume {disk} GiB"),
+                        crate::profile::NodeOs::Bottlerocket => format!("data volume {disk} GiB"),
+                    }
+                } else {
+                    format!("volumes for {}", ctx.profile.nodes.os.as_str())
+                };
+                outputs = outputs.with("updated", what);
             }
         }
     }
@@ -695,11 +771,33 @@ pub fn size_update(
     (next != live).then_some(next)
 }
 
-/// The AMI type for the node group's CPU architecture.
-pub fn ami_type(instance_types: &[String]) -> &'static str {
-    match instance_types.first().map(|t| instance_arch(t)) {
-        Some("arm64") => "AL2023_ARM_64_STANDARD",
-        _ => "AL2023_x86_64_STANDARD",
+/// The AMI type for the node group: its OS, for its CPU architecture.
+pub fn ami_type(profile: &crate::profile::Profile) -> &'static str {
+    let arch = profile
+        .nodes
+        .instance_types
+        .first()
+        .map(|t| instance_arch(t))
+        .unwrap_or("x86_64");
+    profile.nodes.os.ami_type(arch)
+}
+
+/// Bottlerocket's OS volume (`/dev/xvda`) in GiB. Bottlerocket keeps the OS on one volume and
+/// containers' data on another (`/dev/xvdb`): "Bottlerocket operates with two default storage
+/// volumes" (https://github.com/bottlerocket-os/bottlerocket#default-volumes); 4 GiB is what
+/// Karpenter's Bottlerocket node class maps for it (its images need more than the 2 GiB of
+/// early releases).
+pub const BOTTLEROCKET_OS_GIB: i32 = 4;
+
+/// The volumes of a node launch template, `(device, GiB)`, the data volume (`disk_size_gib`)
+/// last: AL2023 has one root volume; Bottlerocket an OS volume and a data volume.
+pub fn node_volumes(os: crate::profile::NodeOs, disk_gib: i32) -> Vec<ec2::NodeVolume> {
+    match os {
+        crate::profile::NodeOs::Al2023 => vec![("/dev/xvda".into(), disk_gib)],
+        crate::profile::NodeOs::Bottlerocket => vec![
+            ("/dev/xvda".into(), BOTTLEROCKET_OS_GIB),
+            ("/dev/xvdb".into(), disk_gib),
+        ],
     }
 }
 
@@ -763,9 +861,10 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                 min: p.nodes.min_size as i32,
                 desired: p.nodes.desired_size as i32,
                 max: p.nodes.max_size as i32,
-                ami_type: ami_type(&p.nodes.instance_types),
+                ami_type: ami_type(p),
                 launch_template_id: &template.id,
                 launch_template_version: &version,
+                auto_repair: p.nodes.auto_repair,
                 tags: tag_map(ctx, res),
                 client_request_token: String::new(),
             };
@@ -782,6 +881,7 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                     "scaling": [spec.min, spec.desired, spec.max],
                     "ami_type": spec.ami_type,
                     "launch_template": [spec.launch_template_id, spec.launch_template_version],
+                    "auto_repair": spec.auto_repair,
                     "tags": spec.tags,
                 }),
             ));
@@ -830,6 +930,7 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     let mut resized: Option<(i32, i32, i32)> = None;
     let mut kept_desired = None;
     let mut rolled = false;
+    let mut repair_set = false;
     let arn = loop {
         let n = ctx
             .creator_call(res, never, || {
@@ -864,6 +965,26 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                 )
             })
             .await?;
+            continue;
+        }
+        // Auto repair as the profile says (UpdateNodegroupConfig, waited for).
+        if n.auto_repair != p.nodes.auto_repair && !repair_set {
+            let on = p.nodes.auto_repair;
+            let token = request_token(
+                ctx,
+                &res.id,
+                &serde_json::json!({
+                    "action": "UpdateNodegroupConfig",
+                    "nodegroup": res.name,
+                    "auto_repair": on,
+                }),
+            )
+            .value();
+            repair_set =
+                nodegroup_update(ctx, res, creator, "the node group's auto repair", || {
+                    eks::update_nodegroup_repair(&creator.eks, cluster, &res.name, on, &token)
+                })
+                .await?;
             continue;
         }
         if resized.is_some() {
@@ -917,24 +1038,81 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     if rolled {
         updated.push("nodes on the new launch template".to_string());
     }
+    if repair_set {
+        updated.push(format!(
+            "auto repair {}",
+            if p.nodes.auto_repair { "on" } else { "off" }
+        ));
+    }
     if !updated.is_empty() {
         outputs = outputs.with("updated", updated.join(", "));
     }
     Ok(result(outputs, adopted))
 }
 
+/// The pod identity association eksboot wants for an add-on: `(service account, role ARN)`,
+/// when the profile gives the add-on a role of its own.
+fn wanted_identity(ctx: &Ctx, addon: &str) -> Option<eks::AddonIdentity> {
+    let p = &ctx.profile;
+    if !p.addon_roles().iter().any(|(a, _)| *a == addon) {
+        return None;
+    }
+    let service_account = crate::plan::addon_service_account(addon)?;
+    let step = crate::plan::addon_role_step(addon)?;
+    let role_name = crate::plan::addon_role_name(&p.cluster.name, addon)?;
+    let arn = {
+        let journal = ctx.journal.lock().expect("journal lock");
+        journal.outputs(&step).and_then(|o| o.arn.clone())
+    };
+    let arn = arn
+        .unwrap_or_else(|| crate::plan::iam::role_arn(&p.cluster.region, &ctx.account, &role_name));
+    Some((service_account.to_string(), arn))
+}
+
+/// The full list UpdateAddon is sent (it replaces the add-on's associations): the ones held for
+/// other service accounts kept, ours for its service account. `None` when nothing changes.
+pub fn identities_to_send(
+    held: &[eks::AddonIdentity],
+    wanted: &eks::AddonIdentity,
+) -> Option<Vec<eks::AddonIdentity>> {
+    if held.iter().any(|h| h == wanted) {
+        return None;
+    }
+    let mut list: Vec<eks::AddonIdentity> = held
+        .iter()
+        .filter(|(sa, _)| *sa != wanted.0)
+        .cloned()
+        .collect();
+    list.push(wanted.clone());
+    Some(list)
+}
+
+/// Whether the configuration EKS holds is the one wanted (JSON compared as values, so key order
+/// and spacing do not matter).
+pub fn same_configuration(held: &str, wanted: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(held),
+        serde_json::from_str::<serde_json::Value>(wanted),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => held.trim() == wanted.trim(),
+    }
+}
+
 async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     let creator = as_creator(ctx).await?;
     let cluster = ctx.profile.cluster.name.as_str();
     let name = res.name.as_str();
+    let identity = wanted_identity(ctx, name);
+    let configuration = crate::plan::addon_configuration(cluster, name);
     let existing = ctx
         .creator_call(res, never, || {
             eks::describe_addon(&creator.eks, cluster, name)
         })
         .await?;
     let adopted = existing.is_some();
-    let version = match existing {
-        Some(a) => a.version,
+    let version = match &existing {
+        Some(a) => a.version.clone(),
         None => {
             let k8s = ctx.kubernetes_version.as_str();
             let version = ctx.creator_call(res, never, || eks::default_addon_version(&creator.eks, name, k8s))
@@ -944,6 +1122,7 @@ async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                     hint: "check the name in cluster.addons (`aws eks describe-addon-versions` lists them)".into(),
                 })?;
             let tags = tag_map(ctx, res);
+            let associations: Vec<eks::AddonIdentity> = identity.iter().cloned().collect();
             let token = request_token(
                 ctx,
                 &res.id,
@@ -951,37 +1130,106 @@ async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                     "action": "CreateAddon",
                     "addon": name,
                     "version": version,
+                    "associations": associations,
+                    "configuration": configuration,
                     "tags": tags,
                 }),
             )
             .value();
+            // EKS may not see a role made a moment ago yet: retried while IAM propagates.
             let created = ctx
-                .creator_call(res, never, || {
-                    eks::create_addon(&creator.eks, cluster, name, &version, tags.clone(), &token)
+                .creator_call(res, is_iam_propagation, || {
+                    eks::create_addon(
+                        &creator.eks,
+                        cluster,
+                        name,
+                        &version,
+                        &associations,
+                        configuration.as_deref(),
+                        tags.clone(),
+                        &token,
+                    )
                 })
                 .await;
             done_if_exists(created)?;
             version
         }
     };
-    ctx.record_partial(&res.id, &Outputs::id(name).with("version", &version))?;
+    let mut outputs = Outputs::id(name).with("version", &version);
+    if let Some((_, role)) = &identity {
+        outputs = outputs.with("role", role);
+    }
+    // A stopped move of the CNI's permissions keeps its place (see `cni_off_the_node_role`).
+    if ctx
+        .unfinished(&res.id)
+        .is_some_and(|o| o.attr(CNI_NODES_ROLLED) == Some("true"))
+    {
+        outputs = outputs.with(CNI_NODES_ROLLED, "true");
+    }
+    ctx.record_partial(&res.id, &outputs)?;
     let needs_nodes = addon_needs_nodes(name);
     if needs_nodes && !ctx.profile.nodes.enabled {
-        // Nothing can schedule its pods: created, and healthy once nodes exist.
-        return Ok(result(
-            Outputs::id(name)
-                .with("version", version)
-                .with("status", "healthy once nodes exist"),
-            adopted,
-        ));
+        // Nothing can schedule its pods: created, and healthy once nodes exist. Its role and
+        // configuration are set all the same (an adopted one converges first).
+        let updated = converge_addon(
+            ctx,
+            res,
+            creator,
+            identity.as_ref(),
+            configuration.as_deref(),
+        )
+        .await?;
+        let mut outputs = outputs.with("status", "healthy once nodes exist");
+        if let Some(u) = updated {
+            outputs = outputs.with("updated", u);
+        }
+        return Ok(result(outputs, adopted));
     }
     if needs_nodes {
         let nodegroup = ctx.plan.nodegroup_step().expect("nodes are enabled");
         wait_for_step(ctx, res, nodegroup).await?;
     }
-    // Pods need a while after the node group is ACTIVE to be scheduled and ready: until then
-    // EKS reports such an add-on DEGRADED. A resume waits again.
     let nodes_ready = Instant::now();
+    wait_addon_healthy(ctx, res, creator, needs_nodes, nodes_ready).await?;
+    // An adopted add-on (a cluster made before, or with the node role) gets its role and
+    // configuration now: one UpdateAddon, waited for.
+    let mut updated = Vec::new();
+    if adopted {
+        if let Some(u) = converge_addon(
+            ctx,
+            res,
+            creator,
+            identity.as_ref(),
+            configuration.as_deref(),
+        )
+        .await?
+        {
+            updated.push(u);
+            wait_addon_healthy(ctx, res, creator, needs_nodes, nodes_ready).await?;
+        }
+    }
+    if name == "vpc-cni" && identity.is_some() {
+        if let Some(u) = cni_off_the_node_role(ctx, res, creator, &outputs).await? {
+            updated.push(u);
+        }
+    }
+    if !updated.is_empty() {
+        outputs = outputs.with("updated", updated.join("; "));
+    }
+    Ok(result(outputs, adopted))
+}
+
+/// Pods need a while after the node group is ACTIVE to be scheduled and ready: until then EKS
+/// reports such an add-on DEGRADED. A resume waits again.
+async fn wait_addon_healthy(
+    ctx: &Ctx,
+    res: &Resource,
+    creator: &Aws,
+    needs_nodes: bool,
+    nodes_ready: Instant,
+) -> Result<(), StepError> {
+    let cluster = ctx.profile.cluster.name.as_str();
+    let name = res.name.as_str();
     let started = Instant::now();
     let mut poll = PollDelay::new(ctx.timing.poll);
     loop {
@@ -998,7 +1246,7 @@ async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             nodes_ready.elapsed(),
             ctx.timing.addon_health,
         ) {
-            AddonVerdict::Healthy => break,
+            AddonVerdict::Healthy => return Ok(()),
             AddonVerdict::Wait(note) => ctx.waiting(res, name, &note, started),
             AddonVerdict::Failed(why) => return Err(StepError::Broken(why)),
         }
@@ -1011,7 +1259,240 @@ async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         }
         poll.sleep().await;
     }
-    Ok(result(Outputs::id(name).with("version", version), adopted))
+}
+
+/// Gives an existing add-on the role and configuration the profile wants, in one UpdateAddon
+/// (the full association list: UpdateAddon replaces it). Returns what changed, if anything.
+async fn converge_addon(
+    ctx: &Ctx,
+    res: &Resource,
+    creator: &Aws,
+    identity: Option<&eks::AddonIdentity>,
+    configuration: Option<&str>,
+) -> Result<Option<String>, StepError> {
+    if identity.is_none() && configuration.is_none() {
+        return Ok(None);
+    }
+    let cluster = ctx.profile.cluster.name.as_str();
+    let name = res.name.as_str();
+    let Some(live) = ctx
+        .creator_call(res, never, || {
+            eks::describe_addon(&creator.eks, cluster, name)
+        })
+        .await?
+    else {
+        return Err(StepError::Broken(format!("the add-on {name} disappeared")));
+    };
+    let mut held = Vec::new();
+    if identity.is_some() {
+        for arn in &live.pod_identity_associations {
+            if let Some(pair) = ctx
+                .creator_call(res, never, || {
+                    eks::pod_identity_association(&creator.eks, cluster, arn)
+                })
+                .await?
+            {
+                held.push(pair);
+            }
+        }
+    }
+    let send = identity.and_then(|wanted| identities_to_send(&held, wanted));
+    let config_differs =
+        configuration.is_some_and(|c| !same_configuration(&live.configuration_values, c));
+    if send.is_none() && !config_differs {
+        return Ok(None);
+    }
+    // Unchanged associations are sent as held (the list replaces them), and the configuration
+    // only when it differs.
+    let associations = send.clone().unwrap_or(held);
+    let config = if config_differs { configuration } else { None };
+    let token = std::sync::Mutex::new(request_token(
+        ctx,
+        &res.id,
+        &serde_json::json!({
+            "action": "UpdateAddon",
+            "addon": name,
+            "associations": associations,
+            "configuration": config,
+        }),
+    ));
+    let mut waited_out = false;
+    loop {
+        let started = ctx
+            .creator_call(res, is_iam_propagation, || {
+                with_token(&token, |t| {
+                    let associations = associations.clone();
+                    async move {
+                        eks::update_addon_identity(
+                            &creator.eks,
+                            cluster,
+                            name,
+                            &associations,
+                            config,
+                            &t,
+                        )
+                        .await
+                    }
+                })
+            })
+            .await;
+        match started {
+            Ok(_) => break,
+            // Someone else's update of the add-on runs: waited out once, then ours.
+            Err(e) if eks::is_update_in_progress(&e) && !waited_out => {
+                waited_out = true;
+                wait_addon_healthy(ctx, res, creator, false, Instant::now()).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut what = Vec::new();
+    if let (Some(_), Some((sa, role))) = (&send, identity) {
+        let role_name = role.rsplit('/').next().unwrap_or(role);
+        what.push(format!("service account {sa} uses role {role_name}"));
+    }
+    if config_differs {
+        what.push("configuration set".to_string());
+    }
+    Ok(Some(what.join(", ")))
+}
+
+/// The journal attribute of the vpc-cni step once every node group was rolled onto the CNI's
+/// own role (so a resumed apply goes on with the detach).
+pub const CNI_NODES_ROLLED: &str = "cni_nodes_rolled";
+
+/// The move of a cluster made with the CNI's policy on the node role, in the order that never
+/// leaves the CNI without permissions: the add-on's role and association exist already (the
+/// caller of this); every node group is rolled (an UpdateNodegroupVersion onto the launch
+/// template version it runs, `force` off, so PodDisruptionBudgets are honoured), which recreates
+/// every aws-node pod with the association's credentials; waited for; only then is the policy
+/// detached from the node role. Each stage is journaled. Nothing to do (`None`) when the node
+/// role does not hold the policy.
+async fn cni_off_the_node_role(
+    ctx: &Ctx,
+    res: &Resource,
+    creator: &Aws,
+    outputs: &Outputs,
+) -> Result<Option<String>, StepError> {
+    let p = &ctx.profile;
+    if !p.nodes.enabled {
+        // No node role to keep: with nodes off, `apply` retires it.
+        return Ok(None);
+    }
+    let cluster = p.cluster.name.as_str();
+    let role = format!("{cluster}-node");
+    let policy_arn =
+        crate::plan::iam::managed_policy_arn(&p.cluster.region, crate::plan::iam::CNI_POLICY);
+    let attached = super::secure::attached_policies(&ctx.aws, &role).await?;
+    if !attached.contains(&policy_arn) {
+        return Ok(None);
+    }
+    let rolled_before = outputs.attr(CNI_NODES_ROLLED) == Some("true");
+    let mut rolled = Vec::new();
+    if !rolled_before {
+        let template_id = {
+            let journal = ctx.journal.lock().expect("journal lock");
+            journal.outputs("launch-template").map(|o| o.id.clone())
+        };
+        let nodegroups = ctx
+            .creator_call(res, never, || eks::list_nodegroups(&creator.eks, cluster))
+            .await?;
+        for ng in &nodegroups {
+            let Some(live) = ctx
+                .creator_call(res, never, || {
+                    eks::describe_nodegroup(&creator.eks, cluster, ng)
+                })
+                .await?
+            else {
+                continue;
+            };
+            if live.status == "DELETING" {
+                continue;
+            }
+            let (Some(template), Some(version)) = (&template_id, &live.launch_template_version)
+            else {
+                return Err(StepError::Conflict {
+                    message: format!(
+                        "node group {ng} runs without eksboot's launch template: eksboot cannot roll its nodes onto the vpc-cni role, so AmazonEKS_CNI_Policy stays on {role}"
+                    ),
+                    hint: format!(
+                        "replace node group {ng}'s nodes yourself (aws-node pods then use the add-on's role), then run `eksboot apply` again"
+                    ),
+                });
+            };
+            let token = request_token(
+                ctx,
+                &res.id,
+                &serde_json::json!({
+                    "action": "UpdateNodegroupVersion",
+                    "why": "aws-node pods onto the vpc-cni role",
+                    "nodegroup": ng,
+                    "launch_template": [template, version],
+                }),
+            )
+            .value();
+            let ng_res = Resource {
+                id: res.id.clone(),
+                task: res.task,
+                kind: Kind::Nodegroup,
+                name: ng.clone(),
+                depends_on: Vec::new(),
+                cidr: None,
+                az: None,
+                detail: None,
+            };
+            let look = || async {
+                Ok(ctx
+                    .creator_call(res, never, || {
+                        eks::describe_nodegroup(&creator.eks, cluster, ng)
+                    })
+                    .await?
+                    .map(|n| n.status))
+            };
+            wait_until(
+                ctx,
+                &ng_res,
+                ng,
+                NODEGROUP_TIMEOUT,
+                "before rolling its nodes",
+                look,
+            )
+            .await?;
+            let update = ctx
+                .creator_call(res, never, || {
+                    eks::update_nodegroup_template(
+                        &creator.eks,
+                        cluster,
+                        ng,
+                        (template, version),
+                        &token,
+                    )
+                })
+                .await?;
+            wait_for_update(
+                ctx,
+                res,
+                creator,
+                Some(ng),
+                &update,
+                &format!("node group {ng}: nodes replaced so aws-node pods use the vpc-cni role"),
+            )
+            .await?;
+            wait_until(ctx, &ng_res, ng, NODEGROUP_TIMEOUT, "nodes replaced", look).await?;
+            rolled.push(ng.clone());
+        }
+        ctx.record_partial(&res.id, &outputs.clone().with(CNI_NODES_ROLLED, "true"))?;
+    }
+    super::secure::detach_policy(&ctx.aws, &role, &policy_arn).await?;
+    let nodes = if rolled.is_empty() {
+        String::new()
+    } else {
+        format!("nodes of {} rolled; ", rolled.join(", "))
+    };
+    Ok(Some(format!(
+        "{nodes}{} detached from {role}",
+        crate::plan::iam::CNI_POLICY
+    )))
 }
 
 /// What an add-on's status means for its step.
@@ -1120,6 +1601,9 @@ mod tests {
             endpoint_private: private,
             public_access_cidrs: cidrs.iter().map(|s| s.to_string()).collect(),
             enabled_log_types: logs.iter().map(|s| s.to_string()).collect(),
+            // As a profile's defaults want it.
+            support_type: "STANDARD".into(),
+            deletion_protection: true,
             ..Default::default()
         }
     }
@@ -1172,16 +1656,117 @@ mod tests {
         );
     }
 
+    #[test]
+    fn support_and_deletion_protection_follow_the_profile_after_logging() {
+        let p = wanting("log_types = [\"api\"]");
+        let mut live = running(true, true, &["0.0.0.0/0"], &["api"]);
+        live.support_type = "EXTENDED".into();
+        live.deletion_protection = false;
+        assert_eq!(
+            cluster_updates(&live, &p),
+            [
+                ClusterUpdate::Support {
+                    support_type: "STANDARD".into()
+                },
+                ClusterUpdate::DeletionProtection { on: true },
+            ]
+        );
+        // Written as the profile says, the other way too.
+        let q =
+            wanting("log_types = [\"api\"]\nsupport = \"extended\"\ndeletion_protection = false");
+        assert!(cluster_updates(&live, &q).is_empty());
+        // EKS said nothing of its policy: nothing to compare.
+        live.support_type = String::new();
+        assert_eq!(
+            cluster_updates(&live, &p),
+            [ClusterUpdate::DeletionProtection { on: true }]
+        );
+    }
+
+    #[test]
+    fn a_refused_move_to_standard_support_says_to_upgrade_first() {
+        let past = AwsError::Other {
+            action: "eks:UpdateClusterConfig",
+            failure: crate::aws::Failure {
+                code: "InvalidRequestException".into(),
+                message: "Cluster runs 1.31, past the end of standard support".into(),
+                request_id: None,
+            },
+        };
+        let update = ClusterUpdate::Support {
+            support_type: "STANDARD".into(),
+        };
+        let Some(StepError::Conflict { message, hint }) = support_refused(&update, &past) else {
+            panic!("not a refusal");
+        };
+        assert!(message.contains("standard"), "{message}");
+        assert!(hint.contains("eksboot upgrade"), "{hint}");
+        // Another kind of update's refusal is not this one.
+        assert!(support_refused(&ClusterUpdate::DeletionProtection { on: true }, &past).is_none());
+    }
+
+    #[test]
+    fn bottlerocket_maps_an_os_volume_and_the_data_volume_al2023_one_root_volume() {
+        use crate::profile::NodeOs;
+        assert_eq!(
+            node_volumes(NodeOs::Al2023, 50),
+            [("/dev/xvda".to_string(), 50)]
+        );
+        assert_eq!(
+            node_volumes(NodeOs::Bottlerocket, 50),
+            [
+                ("/dev/xvda".to_string(), BOTTLEROCKET_OS_GIB),
+                ("/dev/xvdb".to_string(), 50)
+            ]
+        );
+        let p = wanting("[nodes]\ninstance_types = [\"m7g.large\"]\nos = \"bottlerocket\"");
+        assert_eq!(ami_type(&p), "BOTTLEROCKET_ARM_64");
+        assert_eq!(ami_type(&wanting("")), "AL2023_x86_64_STANDARD");
+    }
+
     fn addon(status: &str, issues: &[&str]) -> eks::AddonInfo {
         eks::AddonInfo {
             arn: "arn:aws:eks:us-west-2:123456789012:addon/demo/coredns/abc".into(),
             status: status.into(),
             version: "v1.12.2-eksbuild.4".into(),
             issues: issues.iter().map(|s| s.to_string()).collect(),
+            pod_identity_associations: Vec::new(),
+            configuration_values: String::new(),
         }
     }
 
     const TEN_MIN: Duration = Duration::from_secs(600);
+
+    #[test]
+    fn update_addon_is_sent_the_whole_list_with_ours_and_only_when_it_differs() {
+        let pair = |sa: &str, role: &str| (sa.to_string(), role.to_string());
+        let ours = pair("aws-node", "arn:aws:iam::1:role/demo-vpc-cni");
+        // Already there: nothing to send.
+        assert_eq!(identities_to_send(std::slice::from_ref(&ours), &ours), None);
+        // None held: ours alone.
+        assert_eq!(identities_to_send(&[], &ours), Some(vec![ours.clone()]));
+        // Another role on our service account is replaced; another service account's kept
+        // (UpdateAddon replaces the whole list, so it is sent again).
+        let theirs = pair("other-sa", "arn:aws:iam::1:role/theirs");
+        let stale = pair("aws-node", "arn:aws:iam::1:role/old");
+        assert_eq!(
+            identities_to_send(&[theirs.clone(), stale], &ours),
+            Some(vec![theirs, ours])
+        );
+        // Configuration compared as JSON values.
+        assert!(same_configuration(
+            r#"{ "controller": {"k8sTagClusterId": "demo"} }"#,
+            r#"{"controller":{"k8sTagClusterId":"demo"}}"#
+        ));
+        assert!(!same_configuration(
+            "",
+            r#"{"controller":{"k8sTagClusterId":"demo"}}"#
+        ));
+        assert!(!same_configuration(
+            r#"{"controller":{"k8sTagClusterId":"other"}}"#,
+            r#"{"controller":{"k8sTagClusterId":"demo"}}"#
+        ));
+    }
 
     #[test]
     fn degraded_is_waiting_while_pods_find_the_new_nodes() {

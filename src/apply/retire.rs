@@ -18,12 +18,28 @@ use super::{Ctx, Event, StepError};
 /// (its nodes use the launch template and the node role), the role last.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Dropped {
-    Nodegroup { step: String },
-    AccessEntry { step: String },
-    Addon { step: String },
-    OidcProvider { step: String },
-    LaunchTemplate { step: String },
-    NodeRole { step: String },
+    Nodegroup {
+        step: String,
+    },
+    AccessEntry {
+        step: String,
+    },
+    Addon {
+        step: String,
+    },
+    /// An add-on's Pod Identity role, after the add-on (whose association names it) is gone.
+    AddonRole {
+        step: String,
+    },
+    OidcProvider {
+        step: String,
+    },
+    LaunchTemplate {
+        step: String,
+    },
+    NodeRole {
+        step: String,
+    },
 }
 
 /// The journal's steps that the plan no longer has, in the order they are removed. Steps of
@@ -39,6 +55,8 @@ pub fn dropped_steps<'a>(
             let step = id.clone();
             if id.starts_with("access-entry-") && id != "access-entry-caller" {
                 Some(Dropped::AccessEntry { step })
+            } else if id.starts_with("addon-role-") {
+                Some(Dropped::AddonRole { step })
             } else if id.starts_with("addon-") {
                 Some(Dropped::Addon { step })
             } else if id == "oidc-provider" {
@@ -98,6 +116,7 @@ pub async fn retire_dropped(ctx: &Ctx) -> Result<Vec<String>, StepError> {
         let (step, kind, task) = match &item {
             Dropped::AccessEntry { step } => (step, Kind::AccessEntry, Task::Cluster),
             Dropped::Addon { step } => (step, Kind::Addon, Task::Cluster),
+            Dropped::AddonRole { step } => (step, Kind::IamRole, Task::Secure),
             Dropped::OidcProvider { step } => (step, Kind::OidcProvider, Task::Cluster),
             Dropped::Nodegroup { step } => (step, Kind::Nodegroup, Task::Cluster),
             Dropped::LaunchTemplate { step } => (step, Kind::LaunchTemplate, Task::Cluster),
@@ -248,7 +267,7 @@ async fn retire(
         Dropped::LaunchTemplate { .. } => {
             done_if_gone(ec2::delete_launch_template(&ctx.aws, &outputs.id).await)?;
         }
-        Dropped::NodeRole { .. } => {
+        Dropped::NodeRole { .. } | Dropped::AddonRole { .. } => {
             done_if_gone(iam::delete_role(&ctx.aws, &outputs.id).await)?;
         }
         Dropped::Addon { .. } => {
@@ -297,6 +316,7 @@ mod tests {
             gone_admin.as_str(),
             "addon-vpc-cni",
             "addon-metrics-server",
+            "addon-role-ebs-csi",
             "oidc-provider",
             "nodegroup-old",
         ]
@@ -312,6 +332,10 @@ mod tests {
                 Dropped::AccessEntry { step: gone_admin },
                 Dropped::Addon {
                     step: "addon-metrics-server".into()
+                },
+                // A role is never taken for an add-on, and goes after the add-ons.
+                Dropped::AddonRole {
+                    step: "addon-role-ebs-csi".into()
                 },
                 Dropped::OidcProvider {
                     step: "oidc-provider".into()

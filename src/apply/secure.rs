@@ -3,8 +3,9 @@
 
 use crate::aws::{iam, kms, logs, AwsError};
 use crate::plan::iam::{
-    creator_inline_policy, creator_trust_policy, key_policy, managed_policy_arn, partition,
-    service_trust_policy, CreatorScope, CLUSTER_ROLE_POLICIES, NODE_ROLE_POLICIES,
+    addon_role_arns, creator_policy_with_addon_roles, creator_trust_policy, key_policy,
+    managed_policy_arn, node_role_policies, partition, pod_identity_trust_policy,
+    service_trust_policy, CreatorScope, CLUSTER_ROLE_POLICIES,
 };
 use crate::plan::Resource;
 
@@ -38,12 +39,33 @@ pub async fn run(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             .await
         }
         "node-role" => {
+            // Without the CNI's policy when vpc-cni has its own role. A node role made before
+            // keeps it here: the vpc-cni add-on step detaches it, only once every aws-node pod
+            // runs with the add-on's role (see `apply::cluster`).
             role(
                 ctx,
                 res,
                 &service_trust_policy(&ctx.profile.cluster.region, "ec2").to_string(),
-                &NODE_ROLE_POLICIES,
+                &node_role_policies(&ctx.profile),
                 "EKS worker node role; made by eksboot",
+            )
+            .await
+        }
+        id if id.starts_with("addon-role-") => {
+            let Some((addon, policy)) = ctx
+                .profile
+                .addon_roles()
+                .into_iter()
+                .find(|(a, _)| crate::plan::addon_role_step(a).as_deref() == Some(id))
+            else {
+                unreachable!("no add-on role step {id}")
+            };
+            role(
+                ctx,
+                res,
+                &pod_identity_trust_policy().to_string(),
+                &[policy],
+                &format!("Role of the {addon} add-on through EKS Pod Identity; made by eksboot"),
             )
             .await
         }
@@ -52,6 +74,40 @@ pub async fn run(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         "log-group" => log_group(ctx, res).await,
         other => unreachable!("no secure step {other}"),
     }
+}
+
+/// The managed policies attached to a role (their ARNs). With the caller's credentials.
+// (An IAM adapter: it belongs in `aws::iam`, kept here while that file has no owner.)
+pub async fn attached_policies(aws: &crate::aws::Aws, role: &str) -> Result<Vec<String>, AwsError> {
+    let out = aws
+        .iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|e| crate::aws::classify("iam:ListAttachedRolePolicies", e))?;
+    Ok(out
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_string))
+        .collect())
+}
+
+/// Detaches a managed policy from a role; already detached is done.
+pub async fn detach_policy(
+    aws: &crate::aws::Aws,
+    role: &str,
+    policy_arn: &str,
+) -> Result<(), AwsError> {
+    let detached = aws
+        .iam
+        .detach_role_policy()
+        .role_name(role)
+        .policy_arn(policy_arn)
+        .send()
+        .await
+        .map_err(|e| crate::aws::classify("iam:DetachRolePolicy", e));
+    crate::aws::done_if_gone(detached)
 }
 
 /// Who may assume the creator role: the person running eksboot and the profile's admins.
@@ -349,16 +405,19 @@ async fn creator_policy(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepErr
             ctx.output("launch-template").id
         )
     });
-    let document = creator_inline_policy(&CreatorScope {
-        region,
-        account: &ctx.account,
-        cluster: &p.cluster.name,
-        cluster_role_arn: &cluster_role,
-        node_role_arn: node_role.as_deref(),
-        key_arn: Some(&key),
-        oidc_provider: p.cluster.oidc_provider,
-        launch_template_arn: launch_template.as_deref(),
-    });
+    let document = creator_policy_with_addon_roles(
+        &CreatorScope {
+            region,
+            account: &ctx.account,
+            cluster: &p.cluster.name,
+            cluster_role_arn: &cluster_role,
+            node_role_arn: node_role.as_deref(),
+            key_arn: Some(&key),
+            oidc_provider: p.cluster.oidc_provider,
+            launch_template_arn: launch_template.as_deref(),
+        },
+        &addon_role_arns(p, &ctx.account),
+    );
     let role = res.name.clone();
     let policy_name = "eksboot-create-cluster";
     let current = iam::get_role_policy(&ctx.aws, &role, policy_name).await?;

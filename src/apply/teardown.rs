@@ -42,6 +42,9 @@ pub struct Teardown {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inventory {
     pub cluster: Option<String>,
+    /// The cluster's deletion protection is on: turned off (after the confirmation) before
+    /// anything is deleted.
+    pub deletion_protection: bool,
     pub nodegroups: Vec<String>,
     pub addons: Vec<String>,
     pub access_entries: Vec<String>,
@@ -356,6 +359,16 @@ impl Teardown {
         if let Some(c) = eks::describe_cluster(&eks_aws.eks, name).await? {
             if c.tags.get("eksboot:cluster").map(String::as_str) == Some(name) {
                 inv.cluster = Some(name.to_string());
+                // EKS deletes a protected cluster that is CREATING, FAILED or DELETING; any
+                // other needs its protection off first
+                // (https://docs.aws.amazon.com/eks/latest/userguide/deletion-protection.html).
+                inv.deletion_protection =
+                    c.deletion_protection && !matches!(c.status.as_str(), "FAILED" | "DELETING");
+                if inv.deletion_protection {
+                    inv.notes.push(format!(
+                        "{PROTECTION_OFF} of cluster {name} first (eks:UpdateClusterConfig, waited for), once you confirm; nothing is deleted if that is refused"
+                    ));
+                }
                 inv.nodegroups = eks::list_nodegroups(&eks_aws.eks, name).await?;
                 inv.addons = eks::list_addons(&eks_aws.eks, name).await?;
                 let creator = self.creator_role_arn.clone().unwrap_or_default();
@@ -495,7 +508,12 @@ impl Teardown {
                 }
             }
         }
-        for suffix in ["node", "cluster", "creator"] {
+        // The add-ons' Pod Identity roles too (`<cluster>-vpc-cni`, ...); the creator last.
+        let suffixes = ["node", "cluster"]
+            .into_iter()
+            .chain(crate::plan::addon_role_suffixes())
+            .chain(["creator"]);
+        for suffix in suffixes {
             let role = format!("{name}-{suffix}");
             if let Some(found) = iam::get_role(&self.aws, &role).await? {
                 if found.tag("eksboot:cluster") == Some(name)
@@ -568,6 +586,13 @@ impl Teardown {
     pub async fn delete(&self, eks_aws: &Aws, inv: &Inventory) -> Outcome {
         let mut out = Outcome::default();
         let name = self.cluster.as_str();
+
+        // A protected cluster: its protection off first, or nothing at all is deleted.
+        if let (true, Some(cluster)) = (inv.deletion_protection, &inv.cluster) {
+            if let Err(error) = self.turn_off_deletion_protection(eks_aws, cluster).await {
+                return protection_kept(inv, cluster, &error);
+            }
+        }
 
         // Load balancers Kubernetes made for this cluster (with --force), first: their
         // interfaces sit in our subnets, and their security groups in our VPC.
@@ -808,6 +833,67 @@ impl Teardown {
 
         self.delete_security_resources(inv, &mut out).await;
         out
+    }
+
+    /// Turns the cluster's deletion protection off (UpdateClusterConfig, waited for until the
+    /// update succeeds and the cluster is ACTIVE again). EKS accepts it only on an ACTIVE
+    /// cluster: one still CREATING or UPDATING (someone else's update) is waited for first.
+    pub async fn turn_off_deletion_protection(
+        &self,
+        eks_aws: &Aws,
+        cluster: &str,
+    ) -> Result<(), StepError> {
+        let eks = &eks_aws.eks;
+        let busy = || async move {
+            Ok(eks::describe_cluster(eks, cluster)
+                .await?
+                .map(|c| c.status)
+                .filter(|s| matches!(s.as_str(), "CREATING" | "UPDATING" | "PENDING")))
+        };
+        let token = format!(
+            "eksboot-teardown-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos()
+        );
+        let started = Instant::now();
+        let update = loop {
+            self.poll(Task::Cluster, Kind::EksCluster, cluster, "busy", busy)
+                .await?;
+            match eks::describe_cluster(eks, cluster).await? {
+                Some(c) if c.deletion_protection && c.status == "ACTIVE" => {}
+                // Gone, off already, or in a state EKS deletes even when protected.
+                _ => return Ok(()),
+            }
+            match eks::update_deletion_protection(eks, cluster, false, &token).await {
+                Ok(id) => break id,
+                // Another update runs (one at a time per cluster): waited for, then again.
+                Err(e) if eks::is_update_in_progress(&e) && started.elapsed() < GONE_TIMEOUT => {
+                    PollDelay::new(self.timing.poll).sleep().await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        self.poll(
+            Task::Cluster,
+            Kind::EksCluster,
+            cluster,
+            PROTECTION_OFF,
+            || async {
+                let (status, _) = eks::describe_update(eks, cluster, None, &update).await?;
+                Ok((status == "InProgress").then(|| format!("UPDATING — {PROTECTION_OFF}")))
+            },
+        )
+        .await?;
+        let (status, errors) = eks::describe_update(eks, cluster, None, &update).await?;
+        if status != "Successful" {
+            return Err(StepError::Broken(format!(
+                "the update to {PROTECTION_OFF} ({update}) is {status}: {errors}"
+            )));
+        }
+        self.poll(Task::Cluster, Kind::EksCluster, cluster, "busy", busy)
+            .await
     }
 
     /// With --force: deletes the load balancers Kubernetes made for this cluster, waits until
@@ -1265,6 +1351,39 @@ impl Teardown {
 }
 
 /// What is left of the inventory once the cluster is deleted, in deletion order.
+/// What teardown does first to a protected cluster, as said in its list and progress.
+pub const PROTECTION_OFF: &str = "turn off deletion protection";
+
+/// The outcome when the cluster's deletion protection could not be turned off: nothing
+/// deleted, the cluster named with the action that failed, everything else kept.
+fn protection_kept(inv: &Inventory, cluster: &str, error: &StepError) -> Outcome {
+    let mut out = Outcome::default();
+    let denied = error
+        .aws()
+        .is_some_and(|e| matches!(e, AwsError::AccessDenied { .. }));
+    out.left.push((
+        format!("{} {cluster}", Kind::EksCluster.as_str()),
+        format!(
+            "could not {PROTECTION_OFF} (eks:UpdateClusterConfig{}): {error}; nothing was deleted (hint: {})",
+            if denied { ", denied" } else { "" },
+            if denied {
+                "allow eks:UpdateClusterConfig on this cluster to whoever runs teardown (the creator role, or you), or turn the protection off yourself, then run teardown again".to_string()
+            } else {
+                error.hint()
+            }
+        ),
+    ));
+    let reason = format!("kept: the cluster {cluster} is still protected from deletion");
+    for (_, kind, id) in inv.lines() {
+        if kind == Kind::EksCluster {
+            continue;
+        }
+        out.left
+            .push((format!("{} {id}", kind.as_str()), reason.clone()));
+    }
+    out
+}
+
 fn remaining_after_cluster(inv: &Inventory) -> Vec<(Task, Kind, String)> {
     let lines = inv.lines();
     let after = lines
@@ -1597,6 +1716,48 @@ mod tests {
                 "iam-role demo-cluster",
                 "iam-role demo-creator"
             ]
+        );
+    }
+
+    #[test]
+    fn a_protection_that_stays_on_keeps_everything_and_names_the_action() {
+        let inv = Inventory {
+            cluster: Some("demo".into()),
+            deletion_protection: true,
+            nodegroups: vec!["demo-default".into()],
+            vpcs: vec!["vpc-1".into()],
+            ..Default::default()
+        };
+        let denied = StepError::Aws(AwsError::AccessDenied {
+            action: "eks:UpdateClusterConfig",
+            failure: crate::aws::Failure {
+                code: "AccessDeniedException".into(),
+                message: "explicit deny".into(),
+                request_id: None,
+            },
+            by_creator: true,
+        });
+        let out = protection_kept(&inv, "demo", &denied);
+        assert!(out.deleted.is_empty());
+        let left: Vec<&str> = out.left.iter().map(|(what, _)| what.as_str()).collect();
+        assert_eq!(
+            left,
+            ["eks-cluster demo", "nodegroup demo-default", "vpc vpc-1"]
+        );
+        assert!(
+            out.left[0].1.contains("eks:UpdateClusterConfig, denied"),
+            "{:?}",
+            out.left[0]
+        );
+        assert!(
+            out.left[0].1.contains("nothing was deleted"),
+            "{:?}",
+            out.left[0]
+        );
+        assert!(
+            out.left[1].1.contains("still protected"),
+            "{:?}",
+            out.left[1]
         );
     }
 }

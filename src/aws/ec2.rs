@@ -893,34 +893,6 @@ pub async fn add_node_template_version(
         .unwrap_or(1))
 }
 
-/// A new version of a node launch template with one root volume of `disk_gib`.
-pub async fn create_node_template_version(
-    aws: &Aws,
-    id: &str,
-    disk_gib: i32,
-    client_token: &str,
-) -> Result<i64, AwsError> {
-    add_node_template_version(aws, id, &[("/dev/xvda".into(), disk_gib)], client_token).await
-}
-
-/// A node launch template with one root volume of `disk_gib`.
-pub async fn create_node_launch_template(
-    aws: &Aws,
-    name: &str,
-    disk_gib: i32,
-    tags: &Tags,
-    client_token: &str,
-) -> Result<LaunchTemplate, AwsError> {
-    create_node_template(
-        aws,
-        name,
-        &[("/dev/xvda".into(), disk_gib)],
-        tags,
-        client_token,
-    )
-    .await
-}
-
 /// A node launch template (see [`node_template_data`]).
 pub async fn create_node_template(
     aws: &Aws,

@@ -52,7 +52,8 @@ use std::collections::HashMap;
 use aws_sdk_eks::types::{
     AccessScope, AccessScopeType, AmiTypes, AuthenticationMode, CapacityTypes,
     CreateAccessConfigRequest, EncryptionConfig, LaunchTemplateSpecification, LogSetup, LogType,
-    Logging, NodegroupScalingConfig, Provider, ResolveConflicts, VpcConfigRequest,
+    Logging, NodeRepairConfig, NodegroupScalingConfig, Provider, ResolveConflicts, SupportType,
+    UpgradePolicyRequest, VpcConfigRequest,
 };
 
 /// A cluster as EKS describes it.
@@ -75,6 +76,8 @@ pub struct ClusterInfo {
     /// support ends) or `STANDARD` (EKS upgrades the control plane itself then); empty when EKS
     /// did not say.
     pub support_type: String,
+    /// `deletionProtection`: DeleteCluster is refused while it is on (and the cluster ACTIVE).
+    pub deletion_protection: bool,
 }
 
 /// What CreateCluster is given; the decisions were made by the caller.
@@ -90,6 +93,9 @@ pub struct ClusterSpec<'a> {
     pub public_access_cidrs: Vec<String>,
     pub log_types: Vec<&'a str>,
     pub key_arn: &'a str,
+    /// `upgradePolicy.supportType`: `STANDARD` or `EXTENDED`.
+    pub support_type: &'a str,
+    pub deletion_protection: bool,
     pub tags: HashMap<String, String>,
     pub client_request_token: String,
 }
@@ -146,6 +152,7 @@ pub async fn describe_cluster(
                 .and_then(|u| u.support_type())
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default(),
+            deletion_protection: c.deletion_protection().unwrap_or(false),
         })),
         Err(e) => match classify("eks:DescribeCluster", e) {
             err if err.is_not_found() => Ok(None),
@@ -194,6 +201,12 @@ pub async fn create_cluster(
         .logging(logging)
         .encryption_config(encryption)
         .access_config(access)
+        .upgrade_policy(
+            UpgradePolicyRequest::builder()
+                .support_type(SupportType::from(spec.support_type))
+                .build(),
+        )
+        .deletion_protection(spec.deletion_protection)
         .set_tags(Some(spec.tags.clone()))
         .client_request_token(&spec.client_request_token)
         .send()
@@ -308,6 +321,35 @@ pub struct AddonInfo {
     pub version: String,
     /// Health issues EKS reports, as `code: message`.
     pub issues: Vec<String>,
+    /// The ARNs of the pod identity associations the add-on owns.
+    pub pod_identity_associations: Vec<String>,
+    /// Its `configurationValues` (empty when none).
+    pub configuration_values: String,
+}
+
+/// An add-on's pod identity association as sent: `(service account, role ARN)`.
+pub type AddonIdentity = (String, String);
+
+fn addon_identities(
+    associations: &[AddonIdentity],
+) -> Result<Vec<aws_sdk_eks::types::AddonPodIdentityAssociations>, AwsError> {
+    associations
+        .iter()
+        .map(|(service_account, role_arn)| {
+            aws_sdk_eks::types::AddonPodIdentityAssociations::builder()
+                .service_account(service_account)
+                .role_arn(role_arn)
+                .build()
+                .map_err(|e| AwsError::Other {
+                    action: "eks:CreateAddon",
+                    failure: crate::aws::Failure {
+                        code: "InvalidParameter".into(),
+                        message: e.to_string(),
+                        request_id: None,
+                    },
+                })
+        })
+        .collect()
 }
 
 pub async fn describe_addon(
@@ -342,6 +384,8 @@ pub async fn describe_addon(
                     )
                 })
                 .collect(),
+            pod_identity_associations: a.pod_identity_associations().to_vec(),
+            configuration_values: a.configuration_values().unwrap_or_default().to_string(),
         })),
         Err(e) => match classify("eks:DescribeAddon", e) {
             err if err.is_not_found() => Ok(None),
@@ -350,26 +394,91 @@ pub async fn describe_addon(
     }
 }
 
-/// Creates an add-on, overwriting the self-managed one EKS already runs.
+/// Creates an add-on, overwriting the self-managed one EKS already runs, with its pod identity
+/// associations (none: not sent) and its configuration, if any.
+#[allow(clippy::too_many_arguments)]
 pub async fn create_addon(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
     addon: &str,
     version: &str,
+    associations: &[AddonIdentity],
+    configuration: Option<&str>,
     tags: HashMap<String, String>,
     client_request_token: &str,
 ) -> Result<(), AwsError> {
+    let identities = addon_identities(associations)?;
     eks.create_addon()
         .cluster_name(cluster)
         .client_request_token(client_request_token)
         .addon_name(addon)
         .addon_version(version)
         .resolve_conflicts(ResolveConflicts::Overwrite)
+        .set_pod_identity_associations((!identities.is_empty()).then_some(identities))
+        .set_configuration_values(configuration.map(str::to_string))
         .set_tags(Some(tags))
         .send()
         .await
         .map_err(|e| classify("eks:CreateAddon", e))?;
     Ok(())
+}
+
+/// Sets an add-on's pod identity associations (the whole list: UpdateAddon replaces the
+/// add-on's associations with the ones given,
+/// <https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateAddon.html>) and, when given,
+/// its configuration, keeping its version. Returns the update's id.
+pub async fn update_addon_identity(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    addon: &str,
+    associations: &[AddonIdentity],
+    configuration: Option<&str>,
+    client_request_token: &str,
+) -> Result<String, AwsError> {
+    let identities = addon_identities(associations)?;
+    let out = eks
+        .update_addon()
+        .cluster_name(cluster)
+        .addon_name(addon)
+        .set_pod_identity_associations(Some(identities))
+        .set_configuration_values(configuration.map(str::to_string))
+        .resolve_conflicts(ResolveConflicts::Overwrite)
+        .client_request_token(client_request_token)
+        .send()
+        .await
+        .map_err(|e| classify("eks:UpdateAddon", e))?;
+    Ok(update_id(out.update()))
+}
+
+/// The service account and role a pod identity association (by its ARN) names, `None` once
+/// it is gone.
+pub async fn pod_identity_association(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    association_arn: &str,
+) -> Result<Option<AddonIdentity>, AwsError> {
+    let id = association_arn
+        .rsplit('/')
+        .next()
+        .unwrap_or(association_arn);
+    match eks
+        .describe_pod_identity_association()
+        .cluster_name(cluster)
+        .association_id(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.association().map(|a| {
+            (
+                a.service_account().unwrap_or_default().to_string(),
+                a.role_arn().unwrap_or_default().to_string(),
+            )
+        })),
+        Err(e) => match classify("eks:DescribePodIdentityAssociation", e) {
+            err if err.is_not_found() => Ok(None),
+            err => Err(err),
+        },
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -383,6 +492,10 @@ pub struct NodegroupInfo {
     pub instance_types: Vec<String>,
     /// The Kubernetes version the nodes run.
     pub version: String,
+    /// `amiType`: AL2023_x86_64_STANDARD, BOTTLEROCKET_ARM_64, ...
+    pub ami_type: String,
+    /// `nodeRepairConfig.enabled` (off when EKS does not say).
+    pub auto_repair: bool,
 }
 
 pub async fn describe_nodegroup(
@@ -419,6 +532,14 @@ pub async fn describe_nodegroup(
                 .map(str::to_string),
             instance_types: n.instance_types().to_vec(),
             version: n.version().unwrap_or_default().to_string(),
+            ami_type: n
+                .ami_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+            auto_repair: n
+                .node_repair_config()
+                .and_then(|r| r.enabled())
+                .unwrap_or(false),
         })),
         Err(e) => match classify("eks:DescribeNodegroup", e) {
             err if err.is_not_found() => Ok(None),
@@ -441,6 +562,8 @@ pub struct NodegroupSpec<'a> {
     pub ami_type: &'a str,
     pub launch_template_id: &'a str,
     pub launch_template_version: &'a str,
+    /// `nodeRepairConfig.enabled`: EKS replaces unhealthy nodes.
+    pub auto_repair: bool,
     pub tags: HashMap<String, String>,
     pub client_request_token: String,
 }
@@ -468,6 +591,11 @@ pub async fn create_nodegroup(
             LaunchTemplateSpecification::builder()
                 .id(spec.launch_template_id)
                 .version(spec.launch_template_version)
+                .build(),
+        )
+        .node_repair_config(
+            NodeRepairConfig::builder()
+                .enabled(spec.auto_repair)
                 .build(),
         )
         .set_tags(Some(spec.tags.clone()))
@@ -730,6 +858,68 @@ pub async fn update_logging(
         .send()
         .await
         .map_err(|e| classify("eks:UpdateClusterConfig", e))?;
+    Ok(update_id(out.update()))
+}
+
+/// Sets the cluster's upgrade policy (`STANDARD` or `EXTENDED` support): an
+/// UpgradePolicyUpdate. Returns the update's id.
+pub async fn update_support_type(
+    eks: &aws_sdk_eks::Client,
+    name: &str,
+    support_type: &str,
+    client_request_token: &str,
+) -> Result<String, AwsError> {
+    let out = eks
+        .update_cluster_config()
+        .name(name)
+        .upgrade_policy(
+            UpgradePolicyRequest::builder()
+                .support_type(SupportType::from(support_type))
+                .build(),
+        )
+        .client_request_token(client_request_token)
+        .send()
+        .await
+        .map_err(|e| classify("eks:UpdateClusterConfig", e))?;
+    Ok(update_id(out.update()))
+}
+
+/// Turns the cluster's deletion protection on or off (EKS accepts it only on an ACTIVE
+/// cluster). Returns the update's id.
+pub async fn update_deletion_protection(
+    eks: &aws_sdk_eks::Client,
+    name: &str,
+    on: bool,
+    client_request_token: &str,
+) -> Result<String, AwsError> {
+    let out = eks
+        .update_cluster_config()
+        .name(name)
+        .deletion_protection(on)
+        .client_request_token(client_request_token)
+        .send()
+        .await
+        .map_err(|e| classify("eks:UpdateClusterConfig", e))?;
+    Ok(update_id(out.update()))
+}
+
+/// Turns a node group's auto repair on or off. Returns the update's id.
+pub async fn update_nodegroup_repair(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    nodegroup: &str,
+    on: bool,
+    client_request_token: &str,
+) -> Result<String, AwsError> {
+    let out = eks
+        .update_nodegroup_config()
+        .cluster_name(cluster)
+        .nodegroup_name(nodegroup)
+        .node_repair_config(NodeRepairConfig::builder().enabled(on).build())
+        .client_request_token(client_request_token)
+        .send()
+        .await
+        .map_err(|e| classify("eks:UpdateNodegroupConfig", e))?;
     Ok(update_id(out.update()))
 }
 

@@ -3,7 +3,10 @@
 
 use serde::Serialize;
 
-use crate::profile::{CreatorRole, EndpointAccess, LogType, Nat, Pattern, Profile, SecretsKey};
+use crate::profile::{
+    AddonPermissions, CreatorRole, EndpointAccess, LogType, Nat, NodeOs, Pattern, Profile,
+    SecretsKey, Support, POD_IDENTITY_AGENT,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
@@ -22,6 +25,12 @@ fn check(id: &'static str, ok: Option<bool>, note: impl Into<String>) -> Check {
 }
 
 pub fn evaluate(profile: &Profile) -> Vec<Check> {
+    evaluate_with(profile, None)
+}
+
+/// [`evaluate`], with the day the cluster's version leaves standard support when known
+/// (RFC 3339): the extended-support line says from when it costs more.
+pub fn evaluate_with(profile: &Profile, standard_support_ends: Option<&str>) -> Vec<Check> {
     let c = &profile.cluster;
     let n = &profile.network;
     let mut checks = Vec::new();
@@ -169,7 +178,120 @@ pub fn evaluate(profile: &Profile) -> Vec<Check> {
         },
     );
 
+    checks.push(addon_permissions(profile));
+
+    checks.push(if c.deletion_protection {
+        check(
+            "deletion-protection",
+            Some(true),
+            "EKS refuses to delete the cluster while protection is on; `eksboot teardown` turns it off only after you confirm",
+        )
+    } else {
+        check(
+            "deletion-protection",
+            Some(false),
+            "nothing stops an accidental delete of the cluster: set cluster.deletion_protection = true",
+        )
+    });
+
+    checks.push(match c.support {
+        Support::Standard => check(
+            "support-policy",
+            Some(true),
+            "standard support only: at its end EKS upgrades the control plane itself (node groups and add-ons wait for `eksboot upgrade`); no extended-support price",
+        ),
+        Support::Extended => check(
+            "support-policy",
+            Some(false),
+            format!(
+                "extended support: the control plane costs ${:.2}/hour instead of ${:.2} {}: set cluster.support = \"standard\" and upgrade in time",
+                super::cost::EKS_EXTENDED_SUPPORT_HOURLY,
+                super::cost::EKS_CONTROL_PLANE_HOURLY,
+                match standard_support_ends {
+                    Some(end) => format!("from {}", end.get(..10).unwrap_or(end)),
+                    None => "once its version leaves standard support".into(),
+                }
+            ),
+        ),
+    });
+
+    checks.push(if !profile.nodes.enabled {
+        check("node-auto-repair", None, "no node group is planned")
+    } else if profile.nodes.auto_repair {
+        check(
+            "node-auto-repair",
+            Some(true),
+            "EKS replaces nodes that turn unhealthy (node repair)",
+        )
+    } else {
+        check(
+            "node-auto-repair",
+            Some(false),
+            "unhealthy nodes stay broken until someone replaces them: set nodes.auto_repair = true",
+        )
+    });
+
+    checks.push(match (profile.nodes.enabled, profile.nodes.os) {
+        (false, _) => check("node-os", None, "no node group is planned"),
+        (true, NodeOs::Bottlerocket) => check(
+            "node-os",
+            Some(true),
+            "Bottlerocket: a minimal, immutable OS built only to run containers (no shell, no package manager)",
+        ),
+        (true, NodeOs::Al2023) => check(
+            "node-os",
+            None,
+            "Amazon Linux 2023, a general-purpose OS; nodes.os = \"bottlerocket\" is minimal and immutable, built only to run containers",
+        ),
+    });
+
     checks
+}
+
+/// Where the add-ons that call AWS get their permissions.
+fn addon_permissions(profile: &Profile) -> Check {
+    const ID: &str = "addon-permissions";
+    let callers: Vec<&str> = crate::profile::ADDON_POLICIES
+        .iter()
+        .map(|(addon, _)| *addon)
+        .filter(|addon| profile.cluster.addons.iter().any(|a| a == addon))
+        .collect();
+    match profile.security.addon_permissions {
+        AddonPermissions::PodIdentity if callers.is_empty() => check(
+            ID,
+            Some(true),
+            "add-ons that call AWS get a role each through Pod Identity (none is listed now)",
+        ),
+        AddonPermissions::PodIdentity => check(
+            ID,
+            Some(true),
+            format!(
+                "{} get{} a role of {} own through Pod Identity; the node role keeps only what nodes need",
+                callers.join(" and "),
+                if callers.len() == 1 { "s" } else { "" },
+                if callers.len() == 1 { "its" } else { "their" },
+            ),
+        ),
+        AddonPermissions::NodeRole if callers.is_empty() => check(
+            ID,
+            None,
+            "no add-on that calls AWS is listed",
+        ),
+        AddonPermissions::NodeRole => {
+            let has_agent = profile.cluster.addons.iter().any(|a| a == POD_IDENTITY_AGENT);
+            let what = if callers.contains(&"vpc-cni") {
+                "every pod on a node can use the CNI's permissions"
+            } else {
+                "add-on permissions sit on the node role, for every pod on a node"
+            };
+            let fix = if has_agent {
+                "set security.addon_permissions = \"pod-identity\"".to_string()
+            } else {
+                format!("add \"{POD_IDENTITY_AGENT}\" to cluster.addons and set security.addon_permissions = \"pod-identity\"")
+            };
+            check(ID, Some(false), format!("{what}: {fix}"))
+        }
+    }
 }
 
 /// What the printed caller policy can reach through the roles eksboot creates, and whether a

@@ -6,11 +6,17 @@
 use serde::Serialize;
 
 use super::{Kind, Resource};
-use crate::profile::{Pattern, Profile};
+use crate::profile::{NodeOs, Pattern, Profile, Support};
 
 pub const PRICE_BASIS: &str = "us-east-1 on-demand list prices, 2026-11";
 const HOURS_PER_MONTH: f64 = 730.0;
-const EKS_CONTROL_PLANE_HOURLY: f64 = 0.10;
+pub const EKS_CONTROL_PLANE_HOURLY: f64 = 0.10;
+/// The control plane's price while its version is in extended support.
+pub const EKS_EXTENDED_SUPPORT_HOURLY: f64 = 0.60;
+/// Bottlerocket's OS volume (`/dev/xvda`: the active and passive OS partitions); its data
+/// volume (`/dev/xvdb`: images, logs, ephemeral storage) is `nodes.disk_size_gib`. 4 GiB as
+/// the Bottlerocket defaults of Karpenter and other tools set it (the AMI needs at least 2).
+pub const BOTTLEROCKET_OS_VOLUME_GIB: u32 = 4;
 const NAT_GATEWAY_HOURLY: f64 = 0.045;
 const PUBLIC_IPV4_HOURLY: f64 = 0.005;
 const INTERFACE_ENDPOINT_HOURLY_PER_AZ: f64 = 0.01;
@@ -86,12 +92,43 @@ fn item(name: &str, quantity: u32, unit_monthly: Option<f64>, note: Option<Strin
 }
 
 pub fn estimate(profile: &Profile, resources: &[Resource]) -> Cost {
+    estimate_with(profile, resources, None)
+}
+
+/// What the control plane's support policy costs, in words: standard costs nothing more (EKS
+/// upgrades the control plane at the end of standard support); extended costs
+/// [`EKS_EXTENDED_SUPPORT_HOURLY`] from the day the version leaves standard support
+/// (`standard_support_ends`, RFC 3339, when known).
+pub fn support_note(support: Support, standard_support_ends: Option<&str>) -> String {
+    match support {
+        Support::Standard => {
+            "standard support: at its end EKS upgrades the control plane, at no extra cost".into()
+        }
+        Support::Extended => {
+            let monthly = EKS_EXTENDED_SUPPORT_HOURLY * HOURS_PER_MONTH;
+            let from = match standard_support_ends {
+                Some(end) => format!("from {}", end.get(..10).unwrap_or(end)),
+                None => "once the version leaves standard support".into(),
+            };
+            format!(
+                "extended support: ${EKS_EXTENDED_SUPPORT_HOURLY:.2}/hour (${monthly:.2}/month) {from}, instead of ${EKS_CONTROL_PLANE_HOURLY:.2}"
+            )
+        }
+    }
+}
+
+/// [`estimate`], with the day the cluster's version leaves standard support when known.
+pub fn estimate_with(
+    profile: &Profile,
+    resources: &[Resource],
+    standard_support_ends: Option<&str>,
+) -> Cost {
     let count = |kind: Kind| resources.iter().filter(|r| r.kind == kind).count() as u32;
     let mut items = vec![item(
         "EKS control plane",
         1,
         Some(EKS_CONTROL_PLANE_HOURLY * HOURS_PER_MONTH),
-        Some("standard support; $0.60/hour once a version enters extended support".into()),
+        Some(support_note(profile.cluster.support, standard_support_ends)),
     )];
 
     let nats = count(Kind::NatGateway);
@@ -172,12 +209,28 @@ pub fn estimate(profile: &Profile, resources: &[Resource]) -> Cost {
                     .then(|| "no list price known to eksboot for this type".to_string())
             }),
         ));
-        items.push(item(
-            &format!("Node root volumes: gp3 {} GiB", profile.nodes.disk_size_gib),
-            nodes,
-            Some(GP3_GIB_MONTHLY * f64::from(profile.nodes.disk_size_gib)),
-            None,
-        ));
+        match profile.nodes.os {
+            NodeOs::Al2023 => items.push(item(
+                &format!("Node root volumes: gp3 {} GiB", profile.nodes.disk_size_gib),
+                nodes,
+                Some(GP3_GIB_MONTHLY * f64::from(profile.nodes.disk_size_gib)),
+                None,
+            )),
+            NodeOs::Bottlerocket => {
+                items.push(item(
+                    &format!("Node OS volumes: gp3 {BOTTLEROCKET_OS_VOLUME_GIB} GiB"),
+                    nodes,
+                    Some(GP3_GIB_MONTHLY * f64::from(BOTTLEROCKET_OS_VOLUME_GIB)),
+                    Some("Bottlerocket's OS (/dev/xvda)".into()),
+                ));
+                items.push(item(
+                    &format!("Node data volumes: gp3 {} GiB", profile.nodes.disk_size_gib),
+                    nodes,
+                    Some(GP3_GIB_MONTHLY * f64::from(profile.nodes.disk_size_gib)),
+                    Some("Bottlerocket's images, logs and ephemeral storage (/dev/xvdb)".into()),
+                ));
+            }
+        }
     }
 
     items.push(item(

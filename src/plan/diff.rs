@@ -134,6 +134,9 @@ fn rules() -> Vec<(&'static str, &'static str, Rule)> {
             "oidc_provider",
             Switch(Task::Cluster, "IAM OIDC provider made", "IAM OIDC provider deleted"),
         ),
+        // Effects per value: see `effect_of`.
+        ("cluster", "support", Update(Task::Cluster, "")),
+        ("cluster", "deletion_protection", Update(Task::Cluster, "")),
         (
             "security",
             "creator_role",
@@ -154,6 +157,8 @@ fn rules() -> Vec<(&'static str, &'static str, Rule)> {
                 "removed from the roles eksboot made (DeleteRolePermissionsBoundary)",
             ),
         ),
+        // One way only: see `addon_permissions`.
+        ("security", "addon_permissions", Update(Task::Secure, "")),
         ("network", "pattern", Refuse("the cluster's subnets are fixed at creation", TEARDOWN)),
         ("network", "vpc_cidr", Refuse("a VPC's primary CIDR cannot change", TEARDOWN)),
         (
@@ -187,7 +192,151 @@ fn rules() -> Vec<(&'static str, &'static str, Rule)> {
             "disk_size_gib",
             Update(Task::Cluster, "new launch template version, nodes rolled onto it"),
         ),
+        ("nodes", "auto_repair", Update(Task::Cluster, "")),
+        ("nodes", "os", Replace(Task::Cluster, "")),
     ]
+}
+
+/// What changing the new safety fields does, by the value they take (`now`); `None` for the
+/// fields whose effect does not depend on it.
+fn effect_of(field: &str, now: &Value, after: &Profile) -> Option<String> {
+    let on = now == &Value::Bool(true);
+    Some(match field {
+        "cluster.support" if now == "standard" => "standard support only (UpdateClusterConfig, waited): at its end EKS upgrades the control plane itself (node groups and add-ons wait for `eksboot upgrade`); EKS accepts the change only in standard support (past it: `eksboot upgrade` first)".into(),
+        "cluster.support" => format!(
+            "extended support (UpdateClusterConfig, waited): once the version leaves standard support the control plane costs ${:.2}/hour instead of ${:.2}/hour",
+            cost::EKS_EXTENDED_SUPPORT_HOURLY, cost::EKS_CONTROL_PLANE_HOURLY
+        ),
+        "cluster.deletion_protection" if on => "deletion protection turned on in place (UpdateClusterConfig, waited): EKS refuses to delete the cluster until it is turned off (`eksboot teardown` does that after you confirm)".into(),
+        "cluster.deletion_protection" => "deletion protection turned off in place (UpdateClusterConfig, waited): anyone allowed to may delete the cluster".into(),
+        "nodes.auto_repair" if on => "node repair turned on in place (UpdateNodegroupConfig): EKS replaces nodes that turn unhealthy".into(),
+        "nodes.auto_repair" => "node repair turned off in place (UpdateNodegroupConfig): unhealthy nodes stay until someone replaces them".into(),
+        "nodes.os" => format!(
+            "new node group running {} ({}), ACTIVE before the old one is drained (PodDisruptionBudgets honoured) and deleted",
+            after.nodes.os,
+            after.nodes.os.ami_type(crate::profile::instance_arch(
+                after.nodes.instance_types.first().map_or("", String::as_str)
+            ))
+        ),
+        _ => return None,
+    })
+}
+
+/// `security.addon_permissions` moves one way on a running cluster: from the node role to a
+/// role per add-on through Pod Identity. Back is refused while an add-on gets its role through
+/// Pod Identity (the node role would hand the CNI's permissions to every pod on a node again),
+/// and so is removing eks-pod-identity-agent then (which flips the default back).
+fn addon_permissions(
+    before: &Profile,
+    after: &Profile,
+    changes: &mut Vec<Change>,
+    refused: &mut Vec<Refusal>,
+) {
+    use crate::profile::{AddonPermissions, POD_IDENTITY_AGENT};
+    let (was, now) = (
+        before.security.addon_permissions,
+        after.security.addon_permissions,
+    );
+    if was == now {
+        return;
+    }
+    let value = |p: AddonPermissions| Value::from(p.as_str());
+    // In profile order: after the cluster and other security rows, before network and nodes.
+    fn position<'a>(mut fields: impl Iterator<Item = &'a str>) -> Option<usize> {
+        fields.position(|f| f.starts_with("network.") || f.starts_with("nodes."))
+    }
+    let push_change = |changes: &mut Vec<Change>, change: Change| {
+        let i = position(changes.iter().map(|c| c.field.as_str())).unwrap_or(changes.len());
+        changes.insert(i, change);
+    };
+    let push_refusal = |refused: &mut Vec<Refusal>, refusal: Refusal| {
+        let i = position(refused.iter().map(|r| r.field.as_str())).unwrap_or(refused.len());
+        refused.insert(i, refusal);
+    };
+    if now == AddonPermissions::PodIdentity {
+        let roles: Vec<String> = after
+            .addon_roles()
+            .iter()
+            .map(|(addon, policy)| format!("{addon} ({policy})"))
+            .collect();
+        let effect = if roles.is_empty() {
+            "add-ons that call AWS will get a role each through Pod Identity (none is listed now)"
+                .to_string()
+        } else {
+            let rolled = if after.nodes.enabled && before.nodes.enabled {
+                "; nodes rolled so every aws-node pod picks it up"
+            } else {
+                ""
+            };
+            format!(
+                "each add-on gets its role through Pod Identity: {}{rolled}; then AmazonEKS_CNI_Policy leaves the node role",
+                roles.join(", ")
+            )
+        };
+        push_change(
+            changes,
+            Change {
+                task: Task::Secure,
+                field: "security.addon_permissions".into(),
+                action: Action::Update,
+                before: value(was),
+                after: value(now),
+                effect,
+            },
+        );
+        return;
+    }
+    // Pod Identity to the node role.
+    let users: Vec<&str> = before.addon_roles().iter().map(|(a, _)| *a).collect();
+    if users.is_empty() {
+        // No add-on had a role: nothing moves but where a future one gets its permissions.
+        push_change(
+            changes,
+            Change {
+                task: Task::Secure,
+                field: "security.addon_permissions".into(),
+                action: Action::Update,
+                before: value(was),
+                after: value(now),
+                effect: "add-ons that call AWS will get their permissions from the node role (none is listed now)".into(),
+            },
+        );
+        return;
+    }
+    let agent_removed = before
+        .cluster
+        .addons
+        .iter()
+        .any(|a| a == POD_IDENTITY_AGENT)
+        && !after.cluster.addons.iter().any(|a| a == POD_IDENTITY_AGENT);
+    if agent_removed {
+        // The add-on's own removal row is replaced by the refusal.
+        changes.retain(|c| !(c.field == "cluster.addons" && c.before == POD_IDENTITY_AGENT));
+        push_refusal(refused, Refusal {
+            field: "cluster.addons".into(),
+            before: Value::from(POD_IDENTITY_AGENT),
+            after: Value::Null,
+            reason: format!(
+                "{} get{} AWS permissions through Pod Identity, which {POD_IDENTITY_AGENT} hands out: without it they lose their credentials",
+                users.join(" and "),
+                if users.len() == 1 { "s its" } else { " their" }
+            ),
+            way_out: format!("keep \"{POD_IDENTITY_AGENT}\" in cluster.addons"),
+        });
+        return;
+    }
+    push_refusal(refused, Refusal {
+        field: "security.addon_permissions".into(),
+        before: value(was),
+        after: value(now),
+        reason: format!(
+            "eksboot does not move {}'s permissions back onto the node role: every pod on a node could use them",
+            users.join(" and ")
+        ),
+        way_out: format!(
+            "write security.addon_permissions = \"pod-identity\" (and keep \"{POD_IDENTITY_AGENT}\" in cluster.addons)"
+        ),
+    });
 }
 
 fn field_value(profile: &Value, section: &str, key: &str) -> Value {
@@ -210,18 +359,22 @@ pub fn diff(before: &Profile, after: &Profile) -> Diff {
         if was == now {
             continue;
         }
+        if (section, key) == ("security", "addon_permissions") {
+            continue; // after the loop: it depends on the add-ons too.
+        }
         // Node settings matter only while there is a node group before and after.
         if section == "nodes" && key != "enabled" && !nodes_both {
             continue;
         }
         let field = format!("{section}.{key}");
+        let specific = effect_of(&field, &now, after);
         let change = |task, action, before: &Value, after: &Value, effect: &str| Change {
             task,
             field: field.clone(),
             action,
             before: before.clone(),
             after: after.clone(),
-            effect: effect.to_string(),
+            effect: specific.clone().unwrap_or_else(|| effect.to_string()),
         };
         match rule {
             Rule::Refuse(reason, way_out) => refused.push(Refusal {
@@ -273,6 +426,7 @@ pub fn diff(before: &Profile, after: &Profile) -> Diff {
             }
         }
     }
+    addon_permissions(before, after, &mut changes, &mut refused);
     // With the desired size changed too, it is set (not kept) along with min and max.
     if changes.iter().any(|c| c.field == "nodes.desired_size") {
         for c in changes.iter_mut().filter(|c| c.effect == KEEPS_DESIRED) {
@@ -343,6 +497,9 @@ pub struct Observed {
     pub admins: Option<Vec<String>>,
     pub addons: Option<Vec<String>>,
     pub oidc_provider: Option<bool>,
+    /// `upgradePolicy.supportType`, when EKS says.
+    pub support: Option<crate::profile::Support>,
+    pub deletion_protection: Option<bool>,
     /// `Some(None)`: no node group; `Some(Some(..))`: one, as it runs.
     pub nodes: Option<Option<ObservedNodes>>,
 }
@@ -353,6 +510,30 @@ pub struct ObservedNodes {
     /// (min, desired, max)
     pub scaling: (u32, u32, u32),
     pub disk_size_gib: Option<u32>,
+    /// `nodeRepairConfig.enabled`.
+    pub auto_repair: Option<bool>,
+    /// The OS of its AMI type (`None`: one eksboot does not make).
+    pub os: Option<crate::profile::NodeOs>,
+}
+
+/// A profile's support policy from EKS's `upgradePolicy.supportType` (`None`: not said).
+pub fn support_from_eks(support_type: &str) -> Option<crate::profile::Support> {
+    match support_type {
+        "STANDARD" => Some(crate::profile::Support::Standard),
+        "EXTENDED" => Some(crate::profile::Support::Extended),
+        _ => None,
+    }
+}
+
+/// A profile's node OS from a node group's AMI type (`None`: another family).
+pub fn os_from_ami_type(ami_type: &str) -> Option<crate::profile::NodeOs> {
+    if ami_type.starts_with("BOTTLEROCKET_") {
+        Some(crate::profile::NodeOs::Bottlerocket)
+    } else if ami_type.starts_with("AL2023_") {
+        Some(crate::profile::NodeOs::Al2023)
+    } else {
+        None
+    }
 }
 
 /// The profile the running cluster matches: `stored` with what was read from AWS written over
@@ -392,6 +573,12 @@ pub fn live_profile(stored: &Profile, seen: &Observed) -> Profile {
     if let Some(oidc) = seen.oidc_provider {
         c.oidc_provider = oidc;
     }
+    if let Some(support) = seen.support {
+        c.support = support;
+    }
+    if let Some(protected) = seen.deletion_protection {
+        c.deletion_protection = protected;
+    }
     match &seen.nodes {
         Some(None) => live.nodes.enabled = false,
         Some(Some(n)) => {
@@ -404,6 +591,12 @@ pub fn live_profile(stored: &Profile, seen: &Observed) -> Profile {
             ) = n.scaling;
             if let Some(disk) = n.disk_size_gib {
                 live.nodes.disk_size_gib = disk;
+            }
+            if let Some(repair) = n.auto_repair {
+                live.nodes.auto_repair = repair;
+            }
+            if let Some(os) = n.os {
+                live.nodes.os = os;
             }
         }
         None => {}
@@ -469,6 +662,8 @@ mod tests {
                     stored.nodes.max_size,
                 ),
                 disk_size_gib: None,
+                auto_repair: None,
+                os: None,
             })),
             ..Observed::default()
         };
@@ -669,6 +864,8 @@ mod tests {
                 instance_types: stored.nodes.instance_types.clone(),
                 scaling: (1, desired, 4),
                 disk_size_gib: None,
+                auto_repair: None,
+                os: None,
             })),
             ..Observed::default()
         };
@@ -765,6 +962,272 @@ mod tests {
             c.effect.ends_with("your creator role is not touched"),
             "{}",
             c.effect
+        );
+    }
+
+    fn fields(d: &Diff) -> Vec<(&str, Action)> {
+        d.changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.action))
+            .collect()
+    }
+
+    #[test]
+    fn an_old_cluster_moves_to_the_safe_defaults_field_by_field() {
+        // What a state file from before the fields reads (their old meaning), to the defaults.
+        let legacy = profile(
+            "support = \"extended\"\ndeletion_protection = false\n[security]\naddon_permissions = \"node-role\"\n[nodes]\nauto_repair = false\nos = \"al2023\"",
+        );
+        let now = profile("");
+        let d = diff(&legacy, &now);
+        assert!(d.refused.is_empty(), "{:?}", d.refused);
+        assert_eq!(
+            fields(&d),
+            [
+                ("cluster.support", Action::Update),
+                ("cluster.deletion_protection", Action::Update),
+                ("security.addon_permissions", Action::Update),
+                ("nodes.auto_repair", Action::Update),
+            ]
+        );
+        let effect = |field: &str| {
+            d.changes
+                .iter()
+                .find(|c| c.field == field)
+                .unwrap()
+                .effect
+                .clone()
+        };
+        let support = effect("cluster.support");
+        assert!(support.contains("UpdateClusterConfig, waited"), "{support}");
+        assert!(
+            support.contains("EKS upgrades the control plane itself"),
+            "{support}"
+        );
+        assert!(
+            support.contains("(past it: `eksboot upgrade` first)"),
+            "{support}"
+        );
+        let protection = effect("cluster.deletion_protection");
+        assert!(
+            protection.starts_with("deletion protection turned on"),
+            "{protection}"
+        );
+        assert!(
+            protection.contains("UpdateClusterConfig, waited"),
+            "{protection}"
+        );
+        let repair = effect("nodes.auto_repair");
+        assert!(repair.contains("UpdateNodegroupConfig"), "{repair}");
+        let permissions = effect("security.addon_permissions");
+        assert_eq!(
+            permissions,
+            "each add-on gets its role through Pod Identity: vpc-cni (AmazonEKS_CNI_Policy); nodes rolled so every aws-node pod picks it up; then AmazonEKS_CNI_Policy leaves the node role"
+        );
+        assert_eq!(
+            d.changes
+                .iter()
+                .find(|c| c.field == "security.addon_permissions")
+                .map(|c| (c.task, c.before.clone(), c.after.clone())),
+            Some((Task::Secure, "node-role".into(), "pod-identity".into()))
+        );
+        // Standard support costs no more today; the other fields cost nothing.
+        assert_eq!(d.monthly_cost_before, d.monthly_cost_after);
+
+        // And back: extended says what it costs; protection off and repair off say what is lost.
+        let d = diff(
+            &now,
+            &profile(
+                "support = \"extended\"\ndeletion_protection = false\n[nodes]\nauto_repair = false",
+            ),
+        );
+        assert_eq!(
+            fields(&d),
+            [
+                ("cluster.support", Action::Update),
+                ("cluster.deletion_protection", Action::Update),
+                ("nodes.auto_repair", Action::Update),
+            ]
+        );
+        assert!(
+            d.changes[0]
+                .effect
+                .contains("$0.60/hour instead of $0.10/hour"),
+            "{}",
+            d.changes[0].effect
+        );
+        assert!(
+            d.changes[1]
+                .effect
+                .starts_with("deletion protection turned off"),
+            "{}",
+            d.changes[1].effect
+        );
+        assert!(
+            d.changes[2].effect.starts_with("node repair turned off"),
+            "{}",
+            d.changes[2].effect
+        );
+    }
+
+    #[test]
+    fn a_new_os_replaces_the_node_group_and_costs_its_second_volume() {
+        let before = with("", "instance_types = [\"m7g.large\"]");
+        let after = with(
+            "",
+            "instance_types = [\"m7g.large\"]\nos = \"bottlerocket\"",
+        );
+        let d = diff(&before, &after);
+        assert_eq!(fields(&d), [("nodes.os", Action::Replace)]);
+        assert!(
+            d.changes[0].effect.starts_with("new node group running bottlerocket (BOTTLEROCKET_ARM_64), ACTIVE before the old one is drained"),
+            "{}",
+            d.changes[0].effect
+        );
+        // Two nodes, each with a 4 GiB OS volume at $0.08 per GiB-month on top.
+        let extra = d.monthly_cost_after - d.monthly_cost_before;
+        assert!((extra - 2.0 * 4.0 * 0.08).abs() < 0.005, "{extra}");
+        // Without nodes before or after, the OS changes nothing.
+        let off = with("", "enabled = false");
+        let off_br = with("", "enabled = false\nos = \"bottlerocket\"");
+        assert!(diff(&off, &off_br).is_empty());
+    }
+
+    #[test]
+    fn addon_permissions_move_to_pod_identity_only() {
+        let pod = profile("");
+        assert_eq!(pod.security.addon_permissions.as_str(), "pod-identity");
+        // Written back to the node role: refused with the way out.
+        let node = profile("[security]\naddon_permissions = \"node-role\"");
+        let d = diff(&pod, &node);
+        assert!(d.changes.is_empty(), "{:?}", d.changes);
+        assert_eq!(d.refused.len(), 1, "{:?}", d.refused);
+        let r = &d.refused[0];
+        assert_eq!(r.field, "security.addon_permissions");
+        assert!(
+            r.reason.contains("every pod on a node could use them"),
+            "{}",
+            r.reason
+        );
+        assert!(
+            r.way_out
+                .contains("security.addon_permissions = \"pod-identity\""),
+            "{}",
+            r.way_out
+        );
+
+        // Removing the agent flips the default to the node role: refused on the add-on.
+        let with_ebs = profile(
+            "addons = [\"vpc-cni\", \"coredns\", \"eks-pod-identity-agent\", \"aws-ebs-csi-driver\"]",
+        );
+        let without_agent = profile("addons = [\"vpc-cni\", \"coredns\", \"aws-ebs-csi-driver\"]");
+        let d = diff(&with_ebs, &without_agent);
+        assert_eq!(d.refused.len(), 1, "{:?}", d.refused);
+        let r = &d.refused[0];
+        assert_eq!(
+            (r.field.as_str(), r.before.clone(), r.after.clone()),
+            (
+                "cluster.addons",
+                Value::from("eks-pod-identity-agent"),
+                Value::Null
+            )
+        );
+        assert!(
+            r.reason.starts_with(
+                "vpc-cni and aws-ebs-csi-driver get their AWS permissions through Pod Identity"
+            ),
+            "{}",
+            r.reason
+        );
+        assert!(
+            r.way_out.contains("keep \"eks-pod-identity-agent\""),
+            "{}",
+            r.way_out
+        );
+        assert!(
+            !d.changes.iter().any(|c| c.field == "cluster.addons"),
+            "{:?}",
+            d.changes
+        );
+
+        // No add-on used Pod Identity: the agent may go, and the setting with it.
+        let bare = profile("addons = [\"coredns\", \"eks-pod-identity-agent\"]");
+        let bare_off = profile("addons = [\"coredns\"]");
+        let d = diff(&bare, &bare_off);
+        assert!(d.refused.is_empty(), "{:?}", d.refused);
+        assert_eq!(
+            fields(&d),
+            [
+                ("cluster.addons", Action::Remove),
+                ("security.addon_permissions", Action::Update)
+            ]
+        );
+
+        // To Pod Identity with the EBS CSI driver too: both roles named.
+        let legacy = profile(
+            "addons = [\"vpc-cni\", \"coredns\", \"eks-pod-identity-agent\", \"aws-ebs-csi-driver\"]\n[security]\naddon_permissions = \"node-role\"",
+        );
+        let d = diff(&legacy, &with_ebs);
+        assert_eq!(fields(&d), [("security.addon_permissions", Action::Update)]);
+        assert!(
+            d.changes[0].effect.contains(
+                "vpc-cni (AmazonEKS_CNI_Policy), aws-ebs-csi-driver (AmazonEBSCSIDriverPolicy)"
+            ),
+            "{}",
+            d.changes[0].effect
+        );
+    }
+
+    #[test]
+    fn plan_live_reads_the_safety_fields_from_aws() {
+        let stored = profile("");
+        let seen = Observed {
+            support: support_from_eks("EXTENDED"),
+            deletion_protection: Some(false),
+            nodes: Some(Some(ObservedNodes {
+                instance_types: stored.nodes.instance_types.clone(),
+                scaling: (
+                    stored.nodes.min_size,
+                    stored.nodes.desired_size,
+                    stored.nodes.max_size,
+                ),
+                disk_size_gib: None,
+                auto_repair: Some(false),
+                os: os_from_ami_type("BOTTLEROCKET_x86_64"),
+            })),
+            ..Observed::default()
+        };
+        let d = diff_live(&stored, &seen, &stored);
+        assert_eq!(
+            fields(&d),
+            [
+                ("cluster.support", Action::Update),
+                ("cluster.deletion_protection", Action::Update),
+                ("nodes.auto_repair", Action::Update),
+                ("nodes.os", Action::Replace),
+            ]
+        );
+        assert_eq!(support_from_eks(""), None);
+        assert_eq!(os_from_ami_type("AL2_x86_64"), None);
+        assert_eq!(
+            os_from_ami_type("AL2023_ARM_64_STANDARD"),
+            Some(crate::profile::NodeOs::Al2023)
+        );
+    }
+
+    #[test]
+    fn plan_live_keeps_the_stored_safety_fields() {
+        let stored = profile("support = \"extended\"\ndeletion_protection = false");
+        let live = live_profile(&stored, &Observed::default());
+        assert_eq!(live.cluster.support, stored.cluster.support);
+        assert!(!live.cluster.deletion_protection);
+        let d = diff_live(&stored, &Observed::default(), &profile(""));
+        assert_eq!(
+            fields(&d),
+            [
+                ("cluster.support", Action::Update),
+                ("cluster.deletion_protection", Action::Update)
+            ]
         );
     }
 }

@@ -17,6 +17,40 @@ pub const NODE_ROLE_POLICIES: [&str; 4] = [
     "AmazonEKS_CNI_Policy",
     "AmazonSSMManagedInstanceCore",
 ];
+/// The VPC CNI's managed policy: on the node role only while the CNI has no role of its own.
+pub const CNI_POLICY: &str = "AmazonEKS_CNI_Policy";
+
+/// The managed policies the node role gets for this profile: all of [`NODE_ROLE_POLICIES`],
+/// except the CNI's when vpc-cni gets its own role through Pod Identity (then nodes, and any
+/// pod on their network, no longer hold the CNI's permissions).
+pub fn node_role_policies(profile: &crate::profile::Profile) -> Vec<&'static str> {
+    let cni_has_role = profile.addon_roles().iter().any(|(a, _)| *a == "vpc-cni");
+    NODE_ROLE_POLICIES
+        .iter()
+        .copied()
+        .filter(|p| !(cni_has_role && *p == CNI_POLICY))
+        .collect()
+}
+
+/// The service principal of EKS Pod Identity, the same in every partition
+/// (<https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html>).
+pub const POD_IDENTITY_PRINCIPAL: &str = "pods.eks.amazonaws.com";
+
+/// Trust policy of an add-on's role: EKS Pod Identity assumes it (sts:AssumeRole) and tags the
+/// session with the cluster, namespace and service account (sts:TagSession), as AWS documents
+/// for every Pod Identity role (<https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html>).
+pub fn pod_identity_trust_policy() -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "AllowEksAuthToAssumeRoleForPodIdentity",
+            "Effect": "Allow",
+            "Principal": {"Service": POD_IDENTITY_PRINCIPAL},
+            "Action": ["sts:AssumeRole", "sts:TagSession"]
+        }]
+    })
+}
+
 /// The access policy given to admins at cluster scope, in the region's partition.
 pub fn cluster_admin_access_policy(region: &str) -> String {
     format!(
@@ -61,8 +95,19 @@ pub fn sts_host(region: &str) -> String {
     format!("sts.{region}.{}", dns_suffix(region))
 }
 
+/// AWS managed policies IAM keeps under the `service-role/` path: their ARN names it
+/// (`arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy`, as the EBS CSI driver's
+/// IAM page gives it: <https://docs.aws.amazon.com/eks/latest/userguide/ebs-csi.html>).
+const SERVICE_ROLE_POLICIES: [&str; 1] = ["AmazonEBSCSIDriverPolicy"];
+
+/// The ARN of an AWS managed policy by its name, with its path when it has one.
 pub fn managed_policy_arn(region: &str, name: &str) -> String {
-    format!("arn:{}:iam::aws:policy/{name}", partition(region))
+    let path = if SERVICE_ROLE_POLICIES.contains(&name) {
+        "service-role/"
+    } else {
+        ""
+    };
+    format!("arn:{}:iam::aws:policy/{path}{name}", partition(region))
 }
 
 pub fn role_arn(region: &str, account: &str, name: &str) -> String {
@@ -383,6 +428,80 @@ pub fn creator_inline_policy(s: &CreatorScope) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
+/// What the creator needs to give add-ons their Pod Identity roles (`addon_roles`: the roles'
+/// ARNs): CreateAddon and UpdateAddon with `podIdentityAssociations` are authorized on the
+/// association too (the Service Authorization Reference lists `podidentityassociation` among
+/// the resources of eks:CreateAddon, eks:UpdateAddon and eks:DeleteAddon), and EKS asks for
+/// iam:PassRole of each role to `pods.eks.amazonaws.com`. Deleting an add-on deletes its
+/// associations, so that stays granted with no add-on role (`apply` retires them). The
+/// association reads let a rerun see which role an add-on's association names.
+pub fn addon_role_statements(
+    region: &str,
+    account: &str,
+    cluster: &str,
+    addon_roles: &[String],
+) -> Vec<Value> {
+    let eks = |resource: &str| {
+        format!(
+            "arn:{}:eks:{region}:{account}:{resource}",
+            partition(region)
+        )
+    };
+    let associations = eks(&format!("podidentityassociation/{cluster}/*"));
+    // The statement names the cluster and its add-ons beside the associations: each action is
+    // authorized on the resource types it takes only, so this grants on them nothing the
+    // statements above do not, and the linter sees every action with its usual resource.
+    let mut resources = vec![eks(&format!("addon/{cluster}/*")), associations];
+    if !addon_roles.is_empty() {
+        resources.insert(0, eks(&format!("cluster/{cluster}")));
+    }
+    let mut statements = vec![json!({
+        "Sid": "ManageThisClustersAddonIdentities",
+        "Effect": "Allow",
+        "Action": if addon_roles.is_empty() {
+            json!(["eks:DeleteAddon", "eks:DescribePodIdentityAssociation"])
+        } else {
+            json!([
+                "eks:CreateAddon", "eks:UpdateAddon", "eks:DeleteAddon",
+                "eks:DescribePodIdentityAssociation"
+            ])
+        },
+        "Resource": resources
+    })];
+    if !addon_roles.is_empty() {
+        statements.push(json!({
+            "Sid": "PassOnlyAddonRolesToPodIdentity",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": addon_roles,
+            "Condition": {"StringEquals": {"iam:PassedToService": POD_IDENTITY_PRINCIPAL}}
+        }));
+    }
+    statements
+}
+
+/// The creator's inline policy with what add-on roles need ([`addon_role_statements`]).
+pub fn creator_policy_with_addon_roles(s: &CreatorScope, addon_roles: &[String]) -> Value {
+    let mut doc = creator_inline_policy(s);
+    let extra = addon_role_statements(s.region, s.account, s.cluster, addon_roles);
+    doc["Statement"]
+        .as_array_mut()
+        .expect("the creator policy has statements")
+        .extend(extra);
+    doc
+}
+
+/// The ARNs of this profile's add-on roles (named, never read: eksboot makes them without a path).
+pub fn addon_role_arns(profile: &crate::profile::Profile, account: &str) -> Vec<String> {
+    let region = profile.cluster.region.as_str();
+    profile
+        .addon_roles()
+        .iter()
+        .filter_map(|(addon, _)| super::addon_role_name(&profile.cluster.name, addon))
+        .map(|name| role_arn(region, account, &name))
+        .collect()
+}
+
 /// What the key policy lets the caller (the identity running eksboot) do to this key: tag it
 /// right after CreateKey, turn rotation on, point this cluster's alias at it and schedule its
 /// deletion. In a key policy, `Resource: "*"` means this key.
@@ -407,16 +526,19 @@ pub fn creator_policy_before_create(profile: &crate::profile::Profile, account: 
         "arn:{}:ec2:{region}:{account}:launch-template/*",
         partition(region)
     );
-    creator_inline_policy(&CreatorScope {
-        region,
-        account,
-        cluster: name,
-        cluster_role_arn: &cluster_role,
-        node_role_arn: profile.nodes.enabled.then_some(node_role.as_str()),
-        key_arn: profile.security.secrets_key.existing_arn(),
-        oidc_provider: profile.cluster.oidc_provider,
-        launch_template_arn: profile.nodes.enabled.then_some(template.as_str()),
-    })
+    creator_policy_with_addon_roles(
+        &CreatorScope {
+            region,
+            account,
+            cluster: name,
+            cluster_role_arn: &cluster_role,
+            node_role_arn: profile.nodes.enabled.then_some(node_role.as_str()),
+            key_arn: profile.security.secrets_key.existing_arn(),
+            oidc_provider: profile.cluster.oidc_provider,
+            launch_template_arn: profile.nodes.enabled.then_some(template.as_str()),
+        },
+        &addon_role_arns(profile, account),
+    )
 }
 
 /// Key policy: the account administers the key through IAM (this statement also satisfies
@@ -732,6 +854,78 @@ mod tests {
     }
 
     #[test]
+    fn add_on_roles_are_trusted_by_pod_identity_and_passed_to_it_only() {
+        let trust = pod_identity_trust_policy();
+        let st = &statements(&trust)[0];
+        assert_eq!(st["Principal"]["Service"], "pods.eks.amazonaws.com");
+        assert_eq!(st["Action"], json!(["sts:AssumeRole", "sts:TagSession"]));
+        assert!(st.get("Condition").is_none());
+
+        let roles = vec![
+            "arn:aws:iam::123456789012:role/demo-vpc-cni".to_string(),
+            "arn:aws:iam::123456789012:role/demo-ebs-csi".to_string(),
+        ];
+        let doc = creator_policy_with_addon_roles(&scope(), &roles);
+        let pass = statements(&doc)
+            .iter()
+            .find(|st| st["Sid"] == "PassOnlyAddonRolesToPodIdentity")
+            .expect("PassRole of the add-on roles");
+        assert_eq!(pass["Resource"], json!(roles));
+        assert_eq!(
+            pass["Condition"]["StringEquals"]["iam:PassedToService"],
+            "pods.eks.amazonaws.com"
+        );
+        // The cluster and node roles still go to EKS and EC2 only.
+        let others = statements(&doc)
+            .iter()
+            .find(|st| st["Sid"] == "PassOnlyOurRolesToEks")
+            .unwrap();
+        assert!(!others.to_string().contains("vpc-cni"));
+        let identities = statements(&doc)
+            .iter()
+            .find(|st| st["Sid"] == "ManageThisClustersAddonIdentities")
+            .unwrap();
+        assert!(identities["Resource"].as_array().unwrap().contains(&json!(
+            "arn:aws:eks:us-west-2:123456789012:podidentityassociation/demo/*"
+        )));
+        assert!(actions(identities).contains(&"eks:CreateAddon".to_string()));
+        // No add-on role: nothing passed; deleting an add-on (and its associations) stays.
+        let none = creator_policy_with_addon_roles(&scope(), &[]);
+        assert!(!none.to_string().contains("pods.eks.amazonaws.com"));
+        let left = statements(&none)
+            .iter()
+            .find(|st| st["Sid"] == "ManageThisClustersAddonIdentities")
+            .unwrap();
+        assert!(!actions(left).contains(&"eks:CreateAddon".to_string()));
+        assert!(actions(left).contains(&"eks:DeleteAddon".to_string()));
+    }
+
+    #[test]
+    fn the_node_role_keeps_the_cni_s_policy_only_while_the_cni_has_no_role() {
+        let profile = |extra: &str| {
+            crate::profile::Profile::parse(
+                &format!("[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n{extra}"),
+                std::path::Path::new("t.toml"),
+            )
+            .unwrap()
+        };
+        // The default add-ons include the agent: Pod Identity, the CNI with its own role.
+        let pods = profile("");
+        assert!(!node_role_policies(&pods).contains(&CNI_POLICY));
+        assert_eq!(node_role_policies(&pods).len(), 3);
+        assert_eq!(
+            addon_role_arns(&pods, "123456789012"),
+            ["arn:aws:iam::123456789012:role/demo-vpc-cni"]
+        );
+        let node = profile("[security]\naddon_permissions = \"node-role\"");
+        assert_eq!(node_role_policies(&node), NODE_ROLE_POLICIES.to_vec());
+        assert!(addon_role_arns(&node, "123456789012").is_empty());
+        // Pod Identity without vpc-cni listed: EKS's own CNI runs on the node role's.
+        let no_cni = profile("addons = [\"coredns\", \"eks-pod-identity-agent\"]");
+        assert!(node_role_policies(&no_cni).contains(&CNI_POLICY));
+    }
+
+    #[test]
     fn caller_arns_normalise_to_iam_principals() {
         assert_eq!(
             caller_principal_arn("arn:aws:sts::123456789012:assumed-role/Admin/alice", None),
@@ -756,6 +950,10 @@ mod tests {
         assert_eq!(
             managed_policy_arn("us-gov-west-1", "AmazonEKSClusterPolicy"),
             "arn:aws-us-gov:iam::aws:policy/AmazonEKSClusterPolicy"
+        );
+        assert_eq!(
+            managed_policy_arn("us-west-2", "AmazonEBSCSIDriverPolicy"),
+            "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
         );
     }
 }

@@ -212,6 +212,58 @@ pub fn addon_needs_nodes(name: &str) -> bool {
     !ADDONS_WITHOUT_NODES.contains(&name)
 }
 
+/// The add-ons that may get a role of their own through EKS Pod Identity: the add-on, the
+/// suffix of its role's name (`<cluster>-<suffix>`), and the Kubernetes service account (in
+/// `kube-system`) its pods run as, which the pod identity association names: `aws-node` for
+/// the VPC CNI (<https://docs.aws.amazon.com/eks/latest/userguide/cni-iam-role.html>),
+/// `ebs-csi-controller-sa` for the EBS CSI driver's controller
+/// (<https://docs.aws.amazon.com/eks/latest/userguide/ebs-csi.html>).
+pub const ADDON_IDENTITIES: [(&str, &str, &str); 2] = [
+    ("vpc-cni", "vpc-cni", "aws-node"),
+    ("aws-ebs-csi-driver", "ebs-csi", "ebs-csi-controller-sa"),
+];
+
+/// The suffixes of every add-on role name eksboot may make (`<cluster>-vpc-cni`, …): teardown
+/// and `apply` retire them whatever the profile says now.
+pub fn addon_role_suffixes() -> impl Iterator<Item = &'static str> {
+    ADDON_IDENTITIES.iter().map(|(_, suffix, _)| *suffix)
+}
+
+/// The name of an add-on's Pod Identity role, if the add-on can have one.
+pub fn addon_role_name(cluster: &str, addon: &str) -> Option<String> {
+    ADDON_IDENTITIES
+        .iter()
+        .find(|(a, _, _)| *a == addon)
+        .map(|(_, suffix, _)| format!("{cluster}-{suffix}"))
+}
+
+/// The step id of an add-on's Pod Identity role: `addon-role-vpc-cni`, `addon-role-ebs-csi`.
+pub fn addon_role_step(addon: &str) -> Option<String> {
+    ADDON_IDENTITIES
+        .iter()
+        .find(|(a, _, _)| *a == addon)
+        .map(|(_, suffix, _)| format!("addon-role-{suffix}"))
+}
+
+/// The Kubernetes service account an add-on's pod identity association is for.
+pub fn addon_service_account(addon: &str) -> Option<&'static str> {
+    ADDON_IDENTITIES
+        .iter()
+        .find(|(a, _, _)| *a == addon)
+        .map(|(_, _, sa)| *sa)
+}
+
+/// The `configurationValues` eksboot gives an add-on, if any: the EBS CSI driver gets this
+/// cluster's name as its cluster id (`controller.k8sTagClusterId` in the add-on's configuration
+/// schema, `aws eks describe-addon-configuration --addon-name aws-ebs-csi-driver`), so the
+/// volumes it makes carry `kubernetes.io/cluster/<name>=owned` and `KubernetesCluster=<name>`
+/// and teardown finds them; without it they carry no cluster name
+/// (<https://github.com/kubernetes-sigs/aws-ebs-csi-driver/blob/master/docs/tagging.md>).
+pub fn addon_configuration(cluster: &str, addon: &str) -> Option<String> {
+    (addon == "aws-ebs-csi-driver")
+        .then(|| serde_json::json!({"controller": {"k8sTagClusterId": cluster}}).to_string())
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
     pub resources: Vec<Resource>,
@@ -244,8 +296,8 @@ impl Plan {
                 usable_addresses: network::usable_addresses(s.cidr),
             })
             .collect();
-        let cost = cost::estimate(profile, &resources);
-        let checklist = checklist::evaluate(profile);
+        let cost = cost::estimate_with(profile, &resources, facts.standard_support_ends.as_deref());
+        let checklist = checklist::evaluate_with(profile, facts.standard_support_ends.as_deref());
         Plan {
             resources,
             subnets,
@@ -380,10 +432,24 @@ impl<'a> Builder<'a> {
             .detail = Some(bounded("EKS service role: AmazonEKSClusterPolicy"));
         if p.nodes.enabled {
             let name = self.name("node");
+            let what = if iam::node_role_policies(p).contains(&iam::CNI_POLICY) {
+                "worker nodes: EKS worker, ECR pull, CNI, SSM policies"
+            } else {
+                "worker nodes: EKS worker, ECR pull, SSM policies (the CNI has its own role)"
+            };
             self.add(Task::Secure, Kind::IamRole, "node-role", name, &[])
-                .detail = Some(bounded(
-                "worker nodes: EKS worker, ECR pull, CNI, SSM policies",
-            ));
+                .detail = Some(bounded(what));
+        }
+        // A role per add-on that calls AWS, handed to its pods by EKS Pod Identity.
+        for (addon, policy) in p.addon_roles() {
+            let (Some(id), Some(name)) = (
+                addon_role_step(addon),
+                addon_role_name(&p.cluster.name, addon),
+            ) else {
+                continue;
+            };
+            self.add(Task::Secure, Kind::IamRole, &id, name, &[]).detail =
+                Some(bounded(&format!("{addon} through Pod Identity: {policy}")));
         }
         if creates_key {
             let mut deps = vec!["cluster-role"];
@@ -704,8 +770,9 @@ impl<'a> Builder<'a> {
             ));
         }
 
+        let roles = p.addon_roles();
         for addon in &p.cluster.addons {
-            let detail = if addon_needs_nodes(addon) {
+            let mut detail = if addon_needs_nodes(addon) {
                 if p.nodes.enabled {
                     "default version; healthy once nodes run"
                 } else {
@@ -713,15 +780,40 @@ impl<'a> Builder<'a> {
                 }
             } else {
                 "default version"
-            };
+            }
+            .to_string();
+            let mut deps = vec!["cluster".to_string()];
+            if roles.iter().any(|(a, _)| a == addon) {
+                if let (Some(step), Some(sa)) =
+                    (addon_role_step(addon), addon_service_account(addon))
+                {
+                    detail.push_str(&format!("; service account {sa} gets its role"));
+                    deps.push(step);
+                }
+            }
+            if addon_configuration(&p.cluster.name, addon).is_some() {
+                detail.push_str("; cluster id set, so its volumes carry the cluster's name");
+            }
+            let dep_refs: Vec<&str> = deps.iter().map(String::as_str).collect();
             self.add(
                 Task::Cluster,
                 Kind::Addon,
                 &format!("addon-{addon}"),
                 addon.clone(),
-                &["cluster"],
+                &dep_refs,
             )
-            .detail = Some(detail.into());
+            .detail = Some(detail);
+        }
+        // Nodes start once the CNI's role is in place, so no aws-node pod ever runs without
+        // its permissions (the node role no longer holds them).
+        if roles.iter().any(|(a, _)| *a == "vpc-cni") {
+            for r in self
+                .resources
+                .iter_mut()
+                .filter(|r| r.kind == Kind::Nodegroup)
+            {
+                r.depends_on.push("addon-vpc-cni".into());
+            }
         }
     }
 }
@@ -754,8 +846,9 @@ mod boundary_tests {
 
     #[test]
     fn every_role_eksboot_creates_names_its_boundary() {
+        // The creator, cluster, node and vpc-cni roles (Pod Identity, the default).
         let plain = details(&profile(""));
-        assert_eq!(plain.len(), 3);
+        assert_eq!(plain.len(), 4);
         assert!(
             plain.iter().all(|(_, d)| !d.contains("boundary")),
             "{plain:?}"
@@ -765,7 +858,15 @@ mod boundary_tests {
             "permissions_boundary = \"arn:aws:iam::123456789012:policy/team/eks-boundary\"",
         ));
         let ids: Vec<&str> = bounded.iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(ids, ["creator-role", "cluster-role", "node-role"]);
+        assert_eq!(
+            ids,
+            [
+                "creator-role",
+                "cluster-role",
+                "node-role",
+                "addon-role-vpc-cni"
+            ]
+        );
         assert!(
             bounded
                 .iter()
@@ -778,7 +879,95 @@ mod boundary_tests {
             "creator_role = \"arn:aws:iam::123456789012:role/mine\"\npermissions_boundary = \"arn:aws:iam::123456789012:policy/b\"",
         ));
         let ids: Vec<&str> = brought.iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(ids, ["cluster-role", "node-role"]);
+        assert_eq!(ids, ["cluster-role", "node-role", "addon-role-vpc-cni"]);
+    }
+
+    #[test]
+    fn add_on_roles_come_before_their_add_ons_and_nodes_wait_for_the_cni_s() {
+        let with = |extra: &str| {
+            Profile::parse(
+                &format!("[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n{extra}"),
+                std::path::Path::new("t.toml"),
+            )
+            .unwrap()
+        };
+        let p = with(
+            "addons = [\"vpc-cni\", \"coredns\", \"eks-pod-identity-agent\", \"aws-ebs-csi-driver\"]",
+        );
+        let plan = Plan::build(&p, &PlanFacts::default());
+        let cni = plan.resource("addon-role-vpc-cni").expect("the CNI's role");
+        assert_eq!((cni.kind, cni.task), (Kind::IamRole, Task::Secure));
+        assert_eq!(cni.name, "demo-vpc-cni");
+        assert!(cni
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("AmazonEKS_CNI_Policy"));
+        let ebs = plan
+            .resource("addon-role-ebs-csi")
+            .expect("the EBS CSI driver's role");
+        assert_eq!(ebs.name, "demo-ebs-csi");
+        assert!(plan
+            .resource("addon-vpc-cni")
+            .unwrap()
+            .depends_on
+            .contains(&"addon-role-vpc-cni".to_string()));
+        let driver = plan.resource("addon-aws-ebs-csi-driver").unwrap();
+        assert!(driver
+            .depends_on
+            .contains(&"addon-role-ebs-csi".to_string()));
+        assert!(driver.detail.as_deref().unwrap().contains("cluster id"));
+        // coredns calls no AWS API: no role, no extra dependency.
+        assert_eq!(
+            plan.resource("addon-coredns").unwrap().depends_on,
+            ["cluster"]
+        );
+        // Nodes start once the CNI has its role; the node role is said to lack the CNI's policy.
+        assert!(plan
+            .resource("nodegroup")
+            .unwrap()
+            .depends_on
+            .contains(&"addon-vpc-cni".to_string()));
+        assert!(!plan
+            .resource("node-role")
+            .unwrap()
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("CNI,"));
+
+        // With the node role: no add-on role, the node role keeps the CNI's policy, nodes
+        // wait for nothing new.
+        let old = with("addons = [\"vpc-cni\", \"aws-ebs-csi-driver\"]");
+        let plan = Plan::build(&old, &PlanFacts::default());
+        assert_eq!(plan.count_kind(Kind::IamRole), 3);
+        assert!(!plan
+            .resource("nodegroup")
+            .unwrap()
+            .depends_on
+            .contains(&"addon-vpc-cni".to_string()));
+        assert!(plan
+            .resource("node-role")
+            .unwrap()
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("CNI,"));
+        // The EBS CSI driver still gets its cluster id.
+        assert_eq!(
+            addon_configuration("demo", "aws-ebs-csi-driver").as_deref(),
+            Some(r#"{"controller":{"k8sTagClusterId":"demo"}}"#)
+        );
+        assert_eq!(addon_configuration("demo", "vpc-cni"), None);
+        assert_eq!(addon_service_account("vpc-cni"), Some("aws-node"));
+        assert_eq!(
+            addon_service_account("aws-ebs-csi-driver"),
+            Some("ebs-csi-controller-sa")
+        );
+        assert_eq!(
+            addon_role_suffixes().collect::<Vec<_>>(),
+            ["vpc-cni", "ebs-csi"]
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@
 use serde_json::{json, Value};
 
 use super::iam::{
-    eks_issuer_pattern, managed_policy_arn, partition, role_arn, CLUSTER_ROLE_POLICIES,
-    CLUSTER_TAG, NODE_ROLE_POLICIES,
+    eks_issuer_pattern, managed_policy_arn, node_role_policies, partition, role_arn,
+    CLUSTER_ROLE_POLICIES, CLUSTER_TAG,
 };
 use crate::profile::{Pattern, Profile};
 
@@ -130,11 +130,25 @@ pub fn caller_policy(s: &CallerScope) -> Value {
     if p.nodes.enabled {
         made_roles.push(role("node"));
         managed.extend(
-            NODE_ROLE_POLICIES
+            node_role_policies(p)
                 .iter()
                 .map(|n| managed_policy_arn(region, n)),
         );
     }
+    // A role per add-on through Pod Identity, with its managed policy. Every add-on role name
+    // stays deletable (`apply` retires one whose add-on left, teardown finds them by name).
+    for (addon, policy) in p.addon_roles() {
+        if let Some(suffix) = super::addon_role_name(cluster, addon)
+            .and_then(|n| n.strip_prefix(&format!("{cluster}-")).map(str::to_string))
+        {
+            made_roles.push(role(&suffix));
+        }
+        let arn = managed_policy_arn(region, policy);
+        if !managed.contains(&arn) {
+            managed.push(arn);
+        }
+    }
+    own_roles.extend(super::addon_role_suffixes().map(role));
     if creates_creator {
         made_roles.insert(0, role("creator"));
         own_roles.insert(0, role("creator"));
@@ -168,10 +182,14 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Action": read_actions,
             "Resource": "*"
         }),
+        // Reading a role includes which policies it has (teardown lists them to detach them).
         json!({
             "Sid": "ReadPrincipals",
             "Effect": "Allow",
-            "Action": ["iam:GetRole", "iam:GetUser"],
+            "Action": [
+                "iam:GetRole", "iam:GetUser", "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies"
+            ],
             "Resource": [
                 format!("arn:{part}:iam::{account}:role/*"),
                 format!("arn:{part}:iam::{account}:user/*")
@@ -252,17 +270,12 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Resource": made_roles,
             "Condition": with_boundary(json!({"ArnEquals": {"iam:PolicyARN": managed}}))
         }),
-        json!({
-            "Sid": "DeleteRoles",
-            "Effect": "Allow",
-            "Action": ["iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:DeleteRole"],
-            "Resource": own_roles.clone()
-        }),
+        // Both take iam:PermissionsBoundary: with a boundary, only a role carrying it.
         conditioned(
             json!({
-                "Sid": "DetachPolicies",
+                "Sid": "DeleteRoles",
                 "Effect": "Allow",
-                "Action": "iam:DetachRolePolicy",
+                "Action": ["iam:DetachRolePolicy", "iam:DeleteRole"],
                 "Resource": own_roles.clone()
             }),
             with_boundary(json!({})),
@@ -305,45 +318,49 @@ pub fn caller_policy(s: &CallerScope) -> Value {
                 "eks:DescribeNodegroup", "eks:DeleteNodegroup", "eks:DescribeAddon",
                 "eks:DeleteAddon", "eks:DeleteAccessEntry"
             ],
+            // DeleteAddon is authorized on the pod identity associations the add-on owns too
+            // (they go with it).
             "Resource": [
                 eks(&format!("nodegroup/{cluster}/*")),
                 eks(&format!("addon/{cluster}/*")),
-                eks(&format!("access-entry/{cluster}/*"))
+                eks(&format!("access-entry/{cluster}/*")),
+                eks(&format!("podidentityassociation/{cluster}/*"))
             ]
         }),
         // What Kubernetes made for this cluster's Services: load balancers with their
         // `k8s-elb-…` security groups (tagged `kubernetes.io/cluster/NAME=owned`), and the Load
         // Balancer Controller's load balancers and groups (its own tag). They carry
-        // Kubernetes' tags, not eksboot's: teardown --force deletes them. One statement per tag
-        // names both actions and both resource types: an ELB action is never authorized on a
-        // security group's ARN nor the reverse, so this grants exactly what two would.
+        // Kubernetes' tags, not eksboot's: teardown --force deletes them. And what outlives
+        // the VPC, found by teardown wherever it is: the EBS volumes of PersistentVolumeClaims,
+        // which the EBS CSI driver with its cluster id set (and the in-tree provisioner) tags
+        // `kubernetes.io/cluster/NAME=owned` and `KubernetesCluster=NAME`; the target groups
+        // of an in-tree NLB Service (the first tag) and of the Load Balancer Controller (its
+        // own tag). One statement per tag names every action and resource type: each action
+        // is authorized on its own resource type only (DeleteVolume on a volume's ARN,
+        // DeleteTargetGroup on a target group's, …), so this grants exactly what one statement
+        // per action would, in fewer characters.
         json!({
             "Sid": "DeleteK8sOwned",
             "Effect": "Allow",
-            "Action": ["elasticloadbalancing:DeleteLoadBalancer", "ec2:DeleteSecurityGroup"],
-            "Resource": [load_balancers.clone(), ec2("security-group/*")],
+            "Action": [
+                "elasticloadbalancing:DeleteLoadBalancer", "ec2:DeleteSecurityGroup",
+                "ec2:DeleteVolume", "elasticloadbalancing:DeleteTargetGroup"
+            ],
+            "Resource": [
+                load_balancers.clone(), ec2("security-group/*"), ec2("volume/*"),
+                target_groups.clone()
+            ],
             "Condition": {"StringEquals": {format!("aws:ResourceTag/kubernetes.io/cluster/{cluster}"): "owned"}}
         }),
         json!({
             "Sid": "DeleteLbcOwned",
             "Effect": "Allow",
-            "Action": ["elasticloadbalancing:DeleteLoadBalancer", "ec2:DeleteSecurityGroup"],
-            "Resource": [load_balancers, ec2("security-group/*")],
+            "Action": [
+                "elasticloadbalancing:DeleteLoadBalancer", "ec2:DeleteSecurityGroup",
+                "elasticloadbalancing:DeleteTargetGroup"
+            ],
+            "Resource": [load_balancers, ec2("security-group/*"), target_groups],
             "Condition": tagged("aws:ResourceTag/elbv2.k8s.aws/cluster")
-        }),
-        // And what outlives the VPC, found by teardown wherever it is: the EBS volumes of
-        // PersistentVolumeClaims, which the EBS CSI driver with its cluster id set (and the
-        // in-tree provisioner) tags `kubernetes.io/cluster/NAME=owned` and
-        // `KubernetesCluster=NAME`; the target groups of an in-tree NLB Service (the first
-        // tag) and of the Load Balancer Controller (its own tag). As above, one statement per
-        // tag: DeleteVolume is authorized on a volume's ARN only, DeleteTargetGroup on a
-        // target group's.
-        json!({
-            "Sid": "DeleteK8sOwnedStorage",
-            "Effect": "Allow",
-            "Action": ["ec2:DeleteVolume", "elasticloadbalancing:DeleteTargetGroup"],
-            "Resource": [ec2("volume/*"), target_groups.clone()],
-            "Condition": {"StringEquals": {format!("aws:ResourceTag/kubernetes.io/cluster/{cluster}"): "owned"}}
         }),
         json!({
             "Sid": "DeleteK8sClusterVolumes",
@@ -351,13 +368,6 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Action": "ec2:DeleteVolume",
             "Resource": ec2("volume/*"),
             "Condition": tagged("aws:ResourceTag/KubernetesCluster")
-        }),
-        json!({
-            "Sid": "DeleteLbcTargetGroups",
-            "Effect": "Allow",
-            "Action": "elasticloadbalancing:DeleteTargetGroup",
-            "Resource": target_groups,
-            "Condition": tagged("aws:ResourceTag/elbv2.k8s.aws/cluster")
         }),
         // Status, plan --live and teardown read the region's EKS issuers (never another
         // provider of the account); the one tagged for this cluster may be deleted, whether
@@ -450,11 +460,14 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Action": ["iam:GetPolicy", "iam:GetPolicyVersion"],
             "Resource": b
         }));
+        // No role keeps this boundary less: removing it is denied wherever it is set (for
+        // DeleteRolePermissionsBoundary, iam:PermissionsBoundary is the role's boundary).
         statements.push(json!({
             "Sid": "KeepBoundary",
             "Effect": "Deny",
             "Action": "iam:DeleteRolePermissionsBoundary",
-            "Resource": own_roles
+            "Resource": format!("arn:{part}:iam::{account}:role/*"),
+            "Condition": {"StringEquals": {"iam:PermissionsBoundary": b}}
         }));
         statements.push(json!({
             "Sid": "NoBoundaryEdit",
@@ -674,12 +687,14 @@ mod tests {
             statement(&doc, "AssumeCreator")["Resource"],
             "arn:aws:iam::123456789012:role/demo-creator"
         );
+        // The default profile gives vpc-cni its own role (Pod Identity).
         assert_eq!(
             statement(&doc, "UpdateRoles")["Resource"],
             json!([
                 "arn:aws:iam::123456789012:role/demo-creator",
                 "arn:aws:iam::123456789012:role/demo-cluster",
-                "arn:aws:iam::123456789012:role/demo-node"
+                "arn:aws:iam::123456789012:role/demo-node",
+                "arn:aws:iam::123456789012:role/demo-vpc-cni"
             ])
         );
         assert_eq!(
@@ -690,8 +705,10 @@ mod tests {
         let allowed = attach["Condition"]["ArnEquals"]["iam:PolicyARN"]
             .as_array()
             .unwrap();
+        // The cluster's, the node role's three and the CNI's (for its own role).
         assert_eq!(allowed.len(), 5);
         assert!(allowed.contains(&json!("arn:aws:iam::aws:policy/AmazonEKSClusterPolicy")));
+        assert!(allowed.contains(&json!("arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy")));
         assert_eq!(
             statement(&doc, "CreateNetworkTagged")["Condition"]["StringEquals"]
                 ["aws:RequestTag/eksboot:cluster"],
@@ -740,18 +757,16 @@ mod tests {
         ] {
             assert!(acts.contains(&read.to_string()), "{read} missing");
         }
-        let owned = statement(&doc, "DeleteK8sOwnedStorage");
-        assert_eq!(
-            owned["Action"],
-            json!(["ec2:DeleteVolume", "elasticloadbalancing:DeleteTargetGroup"])
-        );
-        assert_eq!(
-            owned["Resource"],
-            json!([
-                "arn:aws:ec2:us-west-2:123456789012:volume/*",
-                "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/*"
-            ])
-        );
+        let owned = statement(&doc, "DeleteK8sOwned");
+        let owned_acts = actions(&json!({"Statement": [owned]}));
+        for a in ["ec2:DeleteVolume", "elasticloadbalancing:DeleteTargetGroup"] {
+            assert!(owned_acts.contains(&a.to_string()), "{a}");
+        }
+        let owned_res = owned["Resource"].as_array().unwrap();
+        assert!(owned_res.contains(&json!("arn:aws:ec2:us-west-2:123456789012:volume/*")));
+        assert!(owned_res.contains(&json!(
+            "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/*"
+        )));
         assert_eq!(
             owned["Condition"],
             json!({"StringEquals": {"aws:ResourceTag/kubernetes.io/cluster/demo": "owned"}})
@@ -760,11 +775,14 @@ mod tests {
             statement(&doc, "DeleteK8sClusterVolumes")["Condition"],
             json!({"StringEquals": {"aws:ResourceTag/KubernetesCluster": "demo"}})
         );
-        let lbc = statement(&doc, "DeleteLbcTargetGroups");
-        assert_eq!(
-            lbc["Resource"],
+        let lbc = statement(&doc, "DeleteLbcOwned");
+        assert!(lbc["Resource"].as_array().unwrap().contains(&json!(
             "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/*"
-        );
+        )));
+        assert!(!lbc["Resource"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("arn:aws:ec2:us-west-2:123456789012:volume/*")));
         assert_eq!(
             lbc["Condition"],
             json!({"StringEquals": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "demo"}})
@@ -778,9 +796,9 @@ mod tests {
             {
                 assert!(
                     [
-                        "DeleteK8sOwnedStorage",
+                        "DeleteK8sOwned",
                         "DeleteK8sClusterVolumes",
-                        "DeleteLbcTargetGroups"
+                        "DeleteLbcOwned"
                     ]
                     .contains(&st["Sid"].as_str().unwrap()),
                     "{st}"
@@ -803,15 +821,21 @@ mod tests {
         );
         assert_eq!(
             statement(&doc, "UpdateRoles")["Resource"],
-            json!(["arn:aws:iam::123456789012:role/demo-cluster"])
+            json!([
+                "arn:aws:iam::123456789012:role/demo-cluster",
+                "arn:aws:iam::123456789012:role/demo-vpc-cni"
+            ])
         );
-        // Still deletable with nodes off (apply retires the node role); a brought creator
-        // role is never ours to delete.
+        // Still deletable with nodes off (apply retires the node role), and every add-on role
+        // name (apply retires one whose add-on left); a brought creator role is never ours to
+        // delete.
         assert_eq!(
             statement(&doc, "DeleteRoles")["Resource"],
             json!([
                 "arn:aws:iam::123456789012:role/demo-cluster",
-                "arn:aws:iam::123456789012:role/demo-node"
+                "arn:aws:iam::123456789012:role/demo-node",
+                "arn:aws:iam::123456789012:role/demo-vpc-cni",
+                "arn:aws:iam::123456789012:role/demo-ebs-csi"
             ])
         );
         let private = policy("[network]\npattern = \"private\"\n");

@@ -297,8 +297,8 @@ fn cost_is_itemised_with_known_prices_and_unknown_for_the_rest() {
 fn checklist_reflects_the_profile() {
     let check = |plan: &Plan, id: &str| plan.checklist.iter().find(|c| c.id == id).unwrap().ok;
     let defaults = Plan::build(&profile(""), &PlanFacts::default());
-    // Nine checks, and the permissions boundary's since issue 21.
-    assert_eq!(defaults.checklist.len(), 10);
+    // Nine checks, the permissions boundary's since issue 21, and five since issue 23.
+    assert_eq!(defaults.checklist.len(), 15);
     assert_eq!(
         check(&defaults, "endpoint-access"),
         Some(false),
@@ -628,7 +628,7 @@ mod policies {
             // One statement per tag names both deletions: an ELB action is authorized on the
             // load balancer's ARN only, a security group deletion on the group's.
             assert_eq!(
-                resources(st),
+                resources(st)[..2],
                 [
                     "arn:aws:elasticloadbalancing:us-west-2:123456789012:loadbalancer/*",
                     "arn:aws:ec2:us-west-2:123456789012:security-group/*"
@@ -669,8 +669,10 @@ mod policies {
                 "iam:ListRolePolicies",
             ] {
                 let st = granting(&doc, action);
+                let reach = resources(st[0]);
                 assert!(
-                    resources(st[0]).contains(&"arn:aws:iam::123456789012:role/demo-node".into()),
+                    reach.contains(&"arn:aws:iam::123456789012:role/demo-node".into())
+                        || reach.contains(&"arn:aws:iam::123456789012:role/*".into()),
                     "{extra}: {action} must reach the node role"
                 );
             }
@@ -1025,13 +1027,11 @@ mod policies {
         let lift = sid(&doc, "KeepBoundary");
         assert_eq!(lift["Effect"], "Deny");
         assert_eq!(lift["Action"], "iam:DeleteRolePermissionsBoundary");
+        // No role that carries the boundary may lose it, whichever role it is.
+        assert_eq!(lift["Resource"], "arn:aws:iam::123456789012:role/*");
         assert_eq!(
-            lift["Resource"],
-            json!([
-                "arn:aws:iam::123456789012:role/demo-creator",
-                "arn:aws:iam::123456789012:role/demo-cluster",
-                "arn:aws:iam::123456789012:role/demo-node"
-            ])
+            lift["Condition"]["StringEquals"]["iam:PermissionsBoundary"],
+            BOUNDARY
         );
         let edit = sid(&doc, "NoBoundaryEdit");
         assert_eq!(edit["Effect"], "Deny");
@@ -1093,4 +1093,189 @@ mod policies {
             "{text}"
         );
     }
+}
+
+#[test]
+fn the_safe_defaults_are_in_the_checklist_with_what_to_set() {
+    use super::checklist::{evaluate, evaluate_with, Check};
+    let find = |checks: &[Check], id: &str| checks.iter().find(|c| c.id == id).unwrap().clone();
+    let defaults = evaluate(&profile(""));
+    let ids: Vec<&str> = defaults.iter().map(|c| c.id).collect();
+    assert_eq!(
+        ids[10..],
+        [
+            "addon-permissions",
+            "deletion-protection",
+            "support-policy",
+            "node-auto-repair",
+            "node-os"
+        ]
+    );
+    let c = find(&defaults, "addon-permissions");
+    assert_eq!(c.ok, Some(true));
+    assert!(
+        c.note
+            .starts_with("vpc-cni gets a role of its own through Pod Identity"),
+        "{}",
+        c.note
+    );
+    let c = find(&defaults, "deletion-protection");
+    assert_eq!(c.ok, Some(true));
+    let c = find(&defaults, "support-policy");
+    assert_eq!(c.ok, Some(true));
+    assert!(
+        c.note.contains("EKS upgrades the control plane itself"),
+        "{}",
+        c.note
+    );
+    assert_eq!(find(&defaults, "node-auto-repair").ok, Some(true));
+    let c = find(&defaults, "node-os");
+    assert_eq!(c.ok, None, "al2023 is neither a pass nor a failure");
+    assert!(
+        c.note
+            .contains("nodes.os = \"bottlerocket\" is minimal and immutable"),
+        "{}",
+        c.note
+    );
+
+    // The other way: each says what to set.
+    let unsafe_profile = profile(
+        "support = \"extended\"\ndeletion_protection = false\naddons = [\"vpc-cni\", \"coredns\"]\n[nodes]\nauto_repair = false\nos = \"bottlerocket\"",
+    );
+    let checks = evaluate_with(&unsafe_profile, Some("2027-03-23T00:00:00Z"));
+    let c = find(&checks, "addon-permissions");
+    assert_eq!(c.ok, Some(false));
+    assert_eq!(
+        c.note,
+        "every pod on a node can use the CNI's permissions: add \"eks-pod-identity-agent\" to cluster.addons and set security.addon_permissions = \"pod-identity\""
+    );
+    let c = find(&checks, "deletion-protection");
+    assert_eq!(c.ok, Some(false));
+    assert!(
+        c.note.contains("set cluster.deletion_protection = true"),
+        "{}",
+        c.note
+    );
+    let c = find(&checks, "support-policy");
+    assert_eq!(c.ok, Some(false));
+    assert!(
+        c.note
+            .contains("$0.60/hour instead of $0.10 from 2027-03-23"),
+        "{}",
+        c.note
+    );
+    assert!(find(&evaluate(&unsafe_profile), "support-policy")
+        .note
+        .contains("once its version leaves standard support"));
+    let c = find(&checks, "node-auto-repair");
+    assert_eq!(c.ok, Some(false));
+    assert!(
+        c.note.contains("set nodes.auto_repair = true"),
+        "{}",
+        c.note
+    );
+    let c = find(&checks, "node-os");
+    assert_eq!(c.ok, Some(true));
+    assert!(
+        c.note.starts_with("Bottlerocket: a minimal, immutable OS"),
+        "{}",
+        c.note
+    );
+
+    // The agent present but the node role written: only the setting to change.
+    let written = profile("[security]\naddon_permissions = \"node-role\"");
+    let c = find(&evaluate(&written), "addon-permissions");
+    assert_eq!(c.ok, Some(false));
+    assert!(
+        c.note
+            .ends_with(": set security.addon_permissions = \"pod-identity\""),
+        "{}",
+        c.note
+    );
+    // No add-on that calls AWS, no node group: not applicable.
+    let bare = profile("addons = [\"coredns\"]\n[nodes]\nenabled = false");
+    let checks = evaluate(&bare);
+    assert_eq!(find(&checks, "addon-permissions").ok, None);
+    assert_eq!(find(&checks, "node-auto-repair").ok, None);
+    assert_eq!(find(&checks, "node-os").ok, None);
+}
+
+#[test]
+fn support_and_bottlerocket_volumes_are_costed() {
+    use super::cost::{estimate_with, BOTTLEROCKET_OS_VOLUME_GIB};
+    let item = |cost: &super::cost::Cost, name: &str| {
+        cost.items
+            .iter()
+            .find(|i| i.item.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {:?}", cost.items))
+            .clone()
+    };
+    let standard = profile("");
+    let plan = Plan::build(&standard, &PlanFacts::default());
+    let control = item(&plan.cost, "EKS control plane");
+    assert_eq!(control.monthly_usd, Some(73.0));
+    assert!(
+        control
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("EKS upgrades the control plane, at no extra cost"),
+        "{control:?}"
+    );
+    // Extended: the same today, and the plan says from when it costs $0.60 an hour.
+    let extended = profile("support = \"extended\"");
+    let plan = Plan::build(&extended, &PlanFacts::default());
+    let cost = estimate_with(&extended, &plan.resources, Some("2027-03-23T00:00:00Z"));
+    let control = item(&cost, "EKS control plane");
+    assert_eq!(control.monthly_usd, Some(73.0));
+    assert_eq!(
+        control.note.as_deref(),
+        Some("extended support: $0.60/hour ($438.00/month) from 2027-03-23, instead of $0.10")
+    );
+    assert!(item(&plan.cost, "EKS control plane")
+        .note
+        .unwrap()
+        .contains("once the version leaves standard support"));
+
+    // Bottlerocket: an OS volume and a data volume per node, both gp3.
+    let al = Plan::build(
+        &profile("[nodes]\ndisk_size_gib = 50"),
+        &PlanFacts::default(),
+    );
+    let br_profile = profile("[nodes]\ndisk_size_gib = 50\nos = \"bottlerocket\"");
+    let br = Plan::build(&br_profile, &PlanFacts::default());
+    assert_eq!(
+        item(&al.cost, "Node root volumes: gp3 50 GiB").monthly_usd,
+        Some(8.0)
+    );
+    assert!(!br
+        .cost
+        .items
+        .iter()
+        .any(|i| i.item.starts_with("Node root")));
+    // The volume priced is the one the launch template maps.
+    assert_eq!(
+        crate::apply::cluster::BOTTLEROCKET_OS_GIB,
+        BOTTLEROCKET_OS_VOLUME_GIB as i32
+    );
+    let os = item(&br.cost, "Node OS volumes");
+    assert_eq!(
+        os.item,
+        format!("Node OS volumes: gp3 {BOTTLEROCKET_OS_VOLUME_GIB} GiB")
+    );
+    assert_eq!((os.quantity, os.monthly_usd), (2, Some(0.64)));
+    let data = item(&br.cost, "Node data volumes: gp3 50 GiB");
+    assert_eq!((data.quantity, data.monthly_usd), (2, Some(8.0)));
+    assert!((br.cost.monthly_usd - al.cost.monthly_usd - 0.64).abs() < 0.005);
+    // Auto repair costs nothing.
+    let no_repair = Plan::build(
+        &profile("[nodes]\nauto_repair = false"),
+        &PlanFacts::default(),
+    );
+    assert_eq!(
+        no_repair.cost.monthly_usd,
+        Plan::build(&standard, &PlanFacts::default())
+            .cost
+            .monthly_usd
+    );
 }

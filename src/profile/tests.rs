@@ -76,6 +76,12 @@ fn minimal_profile_gets_the_documented_safe_defaults() {
         (1, 2, 3)
     );
     assert_eq!(p.nodes.disk_size_gib, 20);
+    assert_eq!(p.cluster.support, Support::Standard);
+    assert!(p.cluster.deletion_protection);
+    assert_eq!(p.security.addon_permissions, AddonPermissions::PodIdentity);
+    assert!(p.nodes.auto_repair);
+    assert_eq!(p.nodes.os, NodeOs::Al2023);
+    assert_eq!(p.addon_roles(), [("vpc-cni", "AmazonEKS_CNI_Policy")]);
 }
 
 #[test]
@@ -123,6 +129,11 @@ fn resolved_profile_round_trips_through_toml_with_every_field_written() {
         "desired_size",
         "max_size",
         "disk_size_gib",
+        "support",
+        "deletion_protection",
+        "addon_permissions",
+        "auto_repair",
+        "os",
     ] {
         assert!(
             text.contains(&format!("{field} = ")),
@@ -699,21 +710,155 @@ fn permissions_boundary_is_written_only_when_set() {
     assert_ne!(with_boundary.content_hash(), none.content_hash());
 }
 
-/// A state file keeps the hash of the profile it was made from; resume and teardown compare it
-/// with the profile's hash now. A profile without a boundary must hash as it did before the
-/// field existed, so older state files still match.
+/// A state file keeps the profile it was made from; resume and teardown read it back. A profile
+/// without a boundary serialises as it did before the field existed (the fields of issue 23
+/// aside: an older state lacks those too and reads their old meaning, see `fill_legacy`).
 #[test]
 fn a_profile_without_a_boundary_hashes_as_before_the_field_existed() {
     use sha2::{Digest, Sha256};
     // The minimal profile as the previous release serialised it for its content hash.
     let before = r#"{"version":1,"cluster":{"name":"demo","region":"us-west-2","endpoint_access":"public-and-private","public_access_cidrs":["0.0.0.0/0"],"log_types":["api","audit","authenticator","controllerManager","scheduler"],"log_retention_days":90,"admins":[],"addons":["vpc-cni","kube-proxy","coredns","eks-pod-identity-agent"],"oidc_provider":true},"security":{"creator_role":"create","secrets_key":"create"},"network":{"pattern":"public-and-private","vpc_cidr":"10.0.0.0/16","availability_zones":2,"nat":"per-az"},"nodes":{"enabled":true,"instance_types":["t3.medium"],"min_size":1,"desired_size":2,"max_size":3,"disk_size_gib":20}}"#;
     let old_hash = format!("{:x}", Sha256::digest(before.as_bytes()));
-    assert_eq!(ok(MINIMAL).content_hash(), old_hash);
+    // Without the newer fields, the minimal profile serialises exactly as then.
+    let without_newer = |profile: &Profile| {
+        let mut value = serde_json::to_value(profile).unwrap();
+        for (section, key, _) in LEGACY_MEANINGS {
+            value[section].as_object_mut().unwrap().remove(key);
+        }
+        serde_json::to_string(&value).unwrap()
+    };
+    assert_eq!(without_newer(&ok(MINIMAL)), before);
     // A state file keeps those settings; resume and teardown read them back as a profile
-    // (JSON to TOML, then parsed): no boundary, and the same hash.
-    let settings: serde_json::Value = serde_json::from_str(before).unwrap();
+    // (the old meanings filled in, JSON to TOML, then parsed): no boundary, nothing else moved.
+    let mut settings: serde_json::Value = serde_json::from_str(before).unwrap();
+    fill_legacy(&mut settings);
     let stored = ok(&toml::to_string(&settings).unwrap());
     assert_eq!(stored.security.permissions_boundary, None);
-    assert_eq!(stored.content_hash(), old_hash);
-    assert_eq!(serde_json::to_string(&stored).unwrap(), before);
+    assert_eq!(without_newer(&stored), before);
+    // The hash covers the newer fields: a stored profile with their old meaning is not the
+    // new profile (create and resume tell the two apart by the fields the file writes).
+    assert_ne!(stored.content_hash(), old_hash);
+    assert_ne!(stored.content_hash(), ok(MINIMAL).content_hash());
+}
+
+// ---- the safe-defaults fields (issue 23) ----
+
+#[test]
+fn the_safety_fields_parse_and_their_words_are_checked() {
+    let p = ok(&format!(
+        "{MINIMAL}support = \"extended\"\ndeletion_protection = false\naddons = [\"vpc-cni\", \"eks-pod-identity-agent\", \"aws-ebs-csi-driver\"]\n[security]\naddon_permissions = \"node-role\"\n[nodes]\ninstance_types = [\"m7g.large\"]\nauto_repair = false\nos = \"bottlerocket\"\n"
+    ));
+    assert_eq!(p.cluster.support, Support::Extended);
+    assert_eq!(p.cluster.support.eks_name(), "EXTENDED");
+    assert!(!p.cluster.deletion_protection);
+    assert_eq!(p.security.addon_permissions, AddonPermissions::NodeRole);
+    assert!(p.addon_roles().is_empty(), "no roles with the node role");
+    assert!(!p.nodes.auto_repair);
+    assert_eq!(p.nodes.os, NodeOs::Bottlerocket);
+    assert_eq!(
+        p.nodes
+            .os
+            .ami_type(instance_arch(&p.nodes.instance_types[0])),
+        "BOTTLEROCKET_ARM_64"
+    );
+    assert_eq!(
+        NodeOs::Bottlerocket.ami_type("x86_64"),
+        "BOTTLEROCKET_x86_64"
+    );
+    assert_eq!(NodeOs::Al2023.ami_type("arm64"), "AL2023_ARM_64_STANDARD");
+    // Every new field round-trips through the saved form.
+    assert_eq!(ok(&p.to_toml()), p);
+
+    one_problem(
+        &with("cluster", "support = \"forever\""),
+        "cluster.support",
+        &[
+            "\"forever\" is not a known value",
+            "\"standard\", \"extended\"",
+        ],
+    );
+    one_problem(
+        &with("nodes", "os = \"ubuntu\""),
+        "nodes.os",
+        &["\"al2023\", \"bottlerocket\""],
+    );
+    one_problem(
+        &with("security", "addon_permissions = \"irsa\""),
+        "security.addon_permissions",
+        &["\"pod-identity\", \"node-role\""],
+    );
+    let typed = parse(&with("cluster", "deletion_protection = \"yes\""))
+        .unwrap_err()
+        .to_string();
+    assert!(typed.contains("expected a boolean"), "{typed}");
+}
+
+#[test]
+fn pod_identity_is_the_default_with_its_agent_and_needs_it_when_written() {
+    // With the agent (the default add-ons): every add-on that calls AWS gets a role.
+    let p = ok(&with(
+        "cluster",
+        "addons = [\"vpc-cni\", \"coredns\", \"eks-pod-identity-agent\", \"aws-ebs-csi-driver\"]",
+    ));
+    assert_eq!(p.security.addon_permissions, AddonPermissions::PodIdentity);
+    assert_eq!(
+        p.addon_roles(),
+        [
+            ("vpc-cni", "AmazonEKS_CNI_Policy"),
+            ("aws-ebs-csi-driver", "AmazonEBSCSIDriverPolicy")
+        ]
+    );
+    // Without it: the node role, unless pod-identity is written (then refused, with the fix).
+    let p = ok(&with("cluster", "addons = [\"vpc-cni\", \"coredns\"]"));
+    assert_eq!(p.security.addon_permissions, AddonPermissions::NodeRole);
+    one_problem(
+        &format!(
+            "{MINIMAL}addons = [\"vpc-cni\", \"coredns\"]\n[security]\naddon_permissions = \"pod-identity\"\n"
+        ),
+        "security.addon_permissions",
+        &[
+            "\"pod-identity\" needs \"eks-pod-identity-agent\" in cluster.addons",
+            "add \"eks-pod-identity-agent\" to cluster.addons, or \"node-role\"",
+        ],
+    );
+}
+
+#[test]
+fn a_state_written_before_the_fields_reads_their_old_meaning() {
+    // A state file's stored profile from before: none of the five fields.
+    let old = ok(MINIMAL);
+    let mut settings = serde_json::to_value(&old).unwrap();
+    for (section, key, _) in LEGACY_MEANINGS {
+        settings[section].as_object_mut().unwrap().remove(key);
+    }
+    let filled = fill_legacy(&mut settings);
+    assert_eq!(
+        filled,
+        [
+            "cluster.support",
+            "cluster.deletion_protection",
+            "security.addon_permissions",
+            "nodes.auto_repair",
+            "nodes.os"
+        ]
+    );
+    let read = ok(&toml::to_string(&settings).unwrap());
+    assert_eq!(read.cluster.support, Support::Extended);
+    assert!(!read.cluster.deletion_protection);
+    assert_eq!(read.security.addon_permissions, AddonPermissions::NodeRole);
+    assert!(!read.nodes.auto_repair);
+    assert_eq!(read.nodes.os, NodeOs::Al2023);
+    // Everything else is what it was.
+    let mut back = read.clone();
+    back.cluster.support = old.cluster.support;
+    back.cluster.deletion_protection = old.cluster.deletion_protection;
+    back.security.addon_permissions = old.security.addon_permissions;
+    back.nodes.auto_repair = old.nodes.auto_repair;
+    assert_eq!(back, old);
+    // A field the state has keeps its value; a second fill changes nothing.
+    let mut newer = serde_json::to_value(&old).unwrap();
+    newer["cluster"].as_object_mut().unwrap().remove("support");
+    assert_eq!(fill_legacy(&mut newer), ["cluster.support"]);
+    assert_eq!(newer["cluster"]["deletion_protection"], true);
+    assert!(fill_legacy(&mut newer).is_empty());
 }

@@ -144,13 +144,14 @@ pub fn render_plan_text(profile: &Profile, plan: &Plan) -> String {
 
 /// The security checklist, one line per check.
 fn checklist(out: &mut String, plan: &Plan) {
+    let width = plan.checklist.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for check in &plan.checklist {
         let mark = match check.ok {
             Some(true) => "✓",
             Some(false) => "✗",
             None => "–",
         };
-        let _ = writeln!(out, "   {mark} {:<19} {}", check.id, check.note);
+        let _ = writeln!(out, "   {mark} {:<width$} {}", check.id, check.note);
     }
 }
 
@@ -723,6 +724,33 @@ mod tests {
             json["cluster"]["name"], "demo",
             "the plan's object is all there"
         );
+    }
+
+    #[test]
+    fn an_old_clusters_move_to_the_safe_defaults_is_shown_field_by_field() {
+        // A state file from before issue 23's fields: their old meaning, to the new defaults.
+        let path = std::path::Path::new("p.toml");
+        let mut settings =
+            serde_json::to_value(Profile::parse("[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\nkubernetes_version = \"1.34\"\n", path).unwrap())
+                .unwrap();
+        for (section, key, _) in crate::profile::LEGACY_MEANINGS {
+            settings[section].as_object_mut().unwrap().remove(key);
+        }
+        crate::profile::fill_legacy(&mut settings);
+        let before = Profile::parse(&toml::to_string(&settings).unwrap(), path).unwrap();
+        let after = Profile::parse(
+            "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\nkubernetes_version = \"1.34\"\n[nodes]\nos = \"bottlerocket\"\n",
+            path,
+        )
+        .unwrap();
+        let plan = Plan::build(&after, &crate::plan::PlanFacts::default());
+        let diff = crate::plan::diff::diff(&before, &after);
+        insta::assert_snapshot!(render_diff_text(
+            &after,
+            &plan,
+            &diff,
+            ".eksboot/demo-us-west-2.state.json"
+        ));
     }
 
     #[test]

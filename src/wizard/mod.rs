@@ -62,9 +62,11 @@ pub enum Choice {
 /// confirm, and how to quit.
 pub fn greeting() -> String {
     "Welcome to eksboot. Together we will set up an Amazon EKS cluster in three tasks:
-  1. Secure the environment: who creates the cluster, encryption of secrets, audit logs.
+  1. Secure the environment: who creates the cluster, encryption of secrets, add-on
+     permissions, audit logs, deletion protection.
   2. Configure the VPC: the network your nodes and load balancers live in.
-  3. Create the cluster: version, API access, nodes and add-ons.
+  3. Create the cluster: version and its support, API access, nodes (their OS and repair)
+     and add-ons.
 Nothing is created until you have seen the plan and its cost and said yes.
 Help is shown under each question. Esc goes back one question; Ctrl-C quits.
 "

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use ipnet::Ipv4Net;
 
 use super::{Asked, Prompter, Question};
-use crate::profile::{is_valid_cluster_name, Profile, LOG_RETENTION_DAYS};
+use crate::profile::{is_valid_cluster_name, Profile, LOG_RETENTION_DAYS, POD_IDENTITY_AGENT};
 
 /// What AWS told us before the questions (read-only discovery).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,6 +61,16 @@ pub struct Answers {
     pub node_sizes: Option<(u32, u32, u32)>,
     pub addons: Option<Vec<String>>,
     pub oidc_provider: Option<bool>,
+    /// `pod-identity` or `node-role`.
+    pub addon_permissions: Option<String>,
+    pub deletion_protection: Option<bool>,
+    /// `standard` or `extended`.
+    pub support: Option<String>,
+    /// `al2023` or `bottlerocket`.
+    pub node_os: Option<String>,
+    pub auto_repair: Option<bool>,
+    /// Not asked: kept from a profile (a running cluster's) so a change does not reset it.
+    pub disk_size_gib: Option<u32>,
     pub region: String,
     pub fixed: BTreeSet<&'static str>,
 }
@@ -76,23 +86,28 @@ fn q(id: &'static str, label: &str, help: &str) -> Question {
 }
 
 /// The order of questions for the full (not fast) path.
-const FULL: [&str; 18] = [
+const FULL: [&str; 23] = [
     "creator_role",
     "permissions_boundary",
     "secrets_key",
+    "addon_permissions",
     "log_types",
     "log_retention_days",
     "admins",
+    "deletion_protection",
     "pattern",
     "vpc_cidr",
     "availability_zones",
     "nat",
     "name",
     "kubernetes_version",
+    "support",
     "endpoint_access",
     "public_access_cidrs",
     "nodes",
+    "node_os",
     "node_sizes",
+    "auto_repair",
     "addons",
     "oidc_provider",
 ];
@@ -179,7 +194,7 @@ fn applies(a: &Answers, id: &str) -> bool {
         "nat" => a.pattern.as_deref() == Some("public-and-private"),
         "public_access_cidrs" => a.endpoint_access.as_deref() != Some("private"),
         "endpoint_access" => a.pattern.as_deref() != Some("private"),
-        "node_sizes" => a.nodes != Some(false),
+        "node_sizes" | "node_os" | "auto_repair" => a.nodes != Some(false),
         _ => true,
     }
 }
@@ -228,12 +243,20 @@ fn value_of(a: &Answers, id: &str) -> String {
             .node_sizes
             .map(|(min, desired, max)| format!("min {min}, desired {desired}, max {max}"))
             .unwrap_or_default(),
-        "oidc_provider" => a
-            .oidc_provider
-            .map(|o| if o { "yes" } else { "no" }.to_string())
-            .unwrap_or_default(),
+        "oidc_provider" => yes_no(a.oidc_provider),
+        "addon_permissions" => a.addon_permissions.clone().unwrap_or_default(),
+        "deletion_protection" => yes_no(a.deletion_protection),
+        "support" => a.support.clone().unwrap_or_default(),
+        "node_os" => a.node_os.clone().unwrap_or_default(),
+        "auto_repair" => yes_no(a.auto_repair),
         _ => String::new(),
     }
+}
+
+fn yes_no(answer: Option<bool>) -> String {
+    answer
+        .map(|o| if o { "yes" } else { "no" }.to_string())
+        .unwrap_or_default()
 }
 
 fn arn_list(text: &str) -> Vec<String> {
@@ -356,6 +379,50 @@ pub fn ask_one(
                     .trim()
                     .to_string(),
             });
+        }
+        "addon_permissions" => {
+            let question = q("addon_permissions", "Where do add-ons get their AWS permissions?",
+                &format!("vpc-cni (pod networking) and aws-ebs-csi-driver (volumes) call AWS. Through Pod Identity each gets a role of its own; on the node role, every pod on a node can use the CNI's permissions. Pod Identity needs the {POD_IDENTITY_AGENT} add-on (included by default). See {DOCS}/pod-identities.html"));
+            let options = vec![
+                "A role per add-on through Pod Identity (recommended)".to_string(),
+                "The node role (every pod on a node can use them)".to_string(),
+            ];
+            let current = usize::from(a.addon_permissions.as_deref() == Some("node-role"));
+            a.addon_permissions =
+                Some(["pod-identity", "node-role"][p.select(&question, &options, current)?].into());
+        }
+        "deletion_protection" => {
+            let question = q("deletion_protection", "Protect the cluster from deletion?",
+                &format!("EKS then refuses to delete the cluster, so a stray script or click cannot take it down; `eksboot teardown` turns protection off after you confirm. Say no for short-lived test clusters. See {DOCS}/deletion-protection.html"));
+            a.deletion_protection =
+                Some(p.confirm(&question, a.deletion_protection.unwrap_or(true))?);
+        }
+        "support" => {
+            let question = q("support", "What happens when this version's standard support ends?",
+                &format!("Standard support lasts about 14 months. With standard only, EKS then upgrades the control plane itself (node groups and add-ons wait for `eksboot upgrade`). Extended keeps the version 12 more months at $0.60 instead of $0.10 an hour (about $365 a month more). See {DOCS}/kubernetes-versions.html"));
+            let options = vec![
+                "Standard support only: EKS upgrades the control plane (recommended)".to_string(),
+                "Extended support: keep the version, at $0.60/hour".to_string(),
+            ];
+            let current = usize::from(a.support.as_deref() == Some("extended"));
+            a.support =
+                Some(["standard", "extended"][p.select(&question, &options, current)?].into());
+        }
+        "node_os" => {
+            let question = q("node_os", "Which operating system on the nodes?",
+                &format!("Bottlerocket is AWS's OS built only to run containers: minimal and immutable, no shell or package manager, so a compromised container finds little to use. Amazon Linux 2023 is general-purpose and familiar. Changing it later replaces the node group. See {DOCS}/eks-optimized-ami-bottlerocket.html"));
+            let options = vec![
+                "Amazon Linux 2023 (default)".to_string(),
+                "Bottlerocket (minimal, immutable, built for containers)".to_string(),
+            ];
+            let current = usize::from(a.node_os.as_deref() == Some("bottlerocket"));
+            a.node_os =
+                Some(["al2023", "bottlerocket"][p.select(&question, &options, current)?].into());
+        }
+        "auto_repair" => {
+            let question = q("auto_repair", "Let EKS replace nodes that turn unhealthy?",
+                &format!("With node auto repair EKS watches each node's health and replaces one that stays unhealthy, so a broken node does not linger. It costs nothing. See {DOCS}/node-health.html"));
+            a.auto_repair = Some(p.confirm(&question, a.auto_repair.unwrap_or(true))?);
         }
         "log_types" => {
             let all = [
@@ -603,7 +670,32 @@ pub fn ask_one(
                 &format!("vpc-cni (pod networking), kube-proxy and coredns are what every cluster needs; eks-pod-identity-agent gives workloads their own AWS permissions (recommended). See {DOCS}/eks-add-ons.html"));
             let options: Vec<String> = all.iter().map(|s| s.to_string()).collect();
             let picked = p.multi_select(&question, &options, &[0, 1, 2, 3])?;
-            a.addons = Some(picked.into_iter().map(|i| all[i].to_string()).collect());
+            let mut addons: Vec<String> = picked.into_iter().map(|i| all[i].to_string()).collect();
+            // Pod Identity hands the add-ons their roles through its agent: keep it, or say
+            // that the add-ons' permissions go to the node role.
+            if a.addon_permissions.as_deref() == Some("pod-identity")
+                && !addons.iter().any(|x| x == POD_IDENTITY_AGENT)
+            {
+                let keep = a.fixed.contains("addon_permissions")
+                    || p.confirm(
+                        &q(
+                            "pod_identity_agent",
+                            &format!("Keep {POD_IDENTITY_AGENT}? Add-ons get their roles through it"),
+                            "You chose a role per add-on through Pod Identity, which this agent hands out. No puts the add-ons' permissions on the node role instead.",
+                        ),
+                        true,
+                    )?;
+                if keep {
+                    addons.push(POD_IDENTITY_AGENT.to_string());
+                    p.say(&format!(
+                        "{POD_IDENTITY_AGENT} is kept: add-ons get their roles through it.\n"
+                    ));
+                } else {
+                    a.addon_permissions = Some("node-role".into());
+                    p.say("Add-ons get their permissions from the node role.\n");
+                }
+            }
+            a.addons = Some(addons);
         }
         _ => {}
     }
@@ -652,6 +744,14 @@ impl Answers {
             instance_types: list("nodes", "instance_types"),
             addons: list("cluster", "addons"),
             oidc_provider: get("cluster", "oidc_provider").and_then(|v| v.as_bool()),
+            addon_permissions: text("security", "addon_permissions"),
+            deletion_protection: get("cluster", "deletion_protection").and_then(|v| v.as_bool()),
+            support: text("cluster", "support"),
+            node_os: text("nodes", "os"),
+            auto_repair: get("nodes", "auto_repair").and_then(|v| v.as_bool()),
+            disk_size_gib: get("nodes", "disk_size_gib")
+                .and_then(|v| v.as_integer())
+                .map(|n| n as u32),
             ..Answers::default()
         };
         let size = |key: &str| {
@@ -683,6 +783,11 @@ impl Answers {
             ("addons", a.addons.is_some()),
             ("node_sizes", a.node_sizes.is_some()),
             ("oidc_provider", a.oidc_provider.is_some()),
+            ("addon_permissions", a.addon_permissions.is_some()),
+            ("deletion_protection", a.deletion_protection.is_some()),
+            ("support", a.support.is_some()),
+            ("node_os", a.node_os.is_some()),
+            ("auto_repair", a.auto_repair.is_some()),
         ];
         a.fixed = given
             .iter()
@@ -736,6 +841,16 @@ impl Answers {
             "oidc_provider",
             self.oidc_provider.map(Into::into),
         );
+        put(
+            &mut cluster,
+            "support",
+            self.support.clone().map(Into::into),
+        );
+        put(
+            &mut cluster,
+            "deletion_protection",
+            self.deletion_protection.map(Into::into),
+        );
         let mut security = toml::Table::new();
         put(
             &mut security,
@@ -751,6 +866,11 @@ impl Answers {
             &mut security,
             "secrets_key",
             self.secrets_key.clone().map(Into::into),
+        );
+        put(
+            &mut security,
+            "addon_permissions",
+            self.addon_permissions.clone().map(Into::into),
         );
         let mut network = toml::Table::new();
         put(
@@ -777,6 +897,13 @@ impl Answers {
             put(&mut nodes, "desired_size", Some(i64::from(desired).into()));
             put(&mut nodes, "max_size", Some(i64::from(max).into()));
         }
+        put(&mut nodes, "os", self.node_os.clone().map(Into::into));
+        put(&mut nodes, "auto_repair", self.auto_repair.map(Into::into));
+        put(
+            &mut nodes,
+            "disk_size_gib",
+            self.disk_size_gib.map(|n| i64::from(n).into()),
+        );
         doc.insert("cluster".into(), cluster.into());
         doc.insert("security".into(), security.into());
         doc.insert("network".into(), network.into());

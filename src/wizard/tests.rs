@@ -196,6 +196,7 @@ fn full_path(pattern: usize) -> Vec<(&'static str, Reply)> {
         ("creator_role", Pick(0)),
         ("permissions_boundary", Pick(0)),
         ("secrets_key", Pick(0)),
+        ("addon_permissions", Pick(0)),
         ("log_types", Picks(vec![0, 1])),
         ("log_retention_days", Pick(5)),
         ("admins", Text("arn:aws:iam::123456789012:role/nobody")),
@@ -203,6 +204,7 @@ fn full_path(pattern: usize) -> Vec<(&'static str, Reply)> {
             "admins",
             Text("arn:aws:iam::123456789012:user/alice, arn:aws:iam::999999999999:role/auditor"),
         ),
+        ("deletion_protection", Yes),
         ("pattern", Pick(pattern)),
         ("vpc_cidr", Text("10.0.0.0/8")),
         ("vpc_cidr", Text("10.1.0.0/16")),
@@ -213,13 +215,16 @@ fn full_path(pattern: usize) -> Vec<(&'static str, Reply)> {
     }
     steps.push(("name", Text("web")));
     steps.push(("kubernetes_version", Pick(1)));
+    steps.push(("support", Pick(0)));
     if pattern != 2 {
         steps.push(("endpoint_access", Pick(0)));
         steps.push(("public_access_cidrs", Text("203.0.113.0/24")));
     }
     steps.push(("nodes", Pick(3)));
+    steps.push(("node_os", Pick(0)));
     steps.push(("node_sizes", Text("3, 2, 1")));
     steps.push(("node_sizes", Text("2, 3, 5")));
+    steps.push(("auto_repair", Yes));
     steps.push(("addons", Text("")));
     steps.push(("oidc_provider", No));
     steps.push(("plan", Pick(2)));
@@ -565,4 +570,186 @@ fn ok_profile_text() -> String {
     let mut s = Script::new(full_path(0));
     let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
     profile_file(&profile)
+}
+
+/// `full_path(0)` with the replies to some questions replaced.
+fn full_path_with(replies: Vec<(&'static str, Reply)>) -> Vec<(&'static str, Reply)> {
+    let mut steps = full_path(0);
+    for (id, reply) in replies {
+        let at = steps.iter().position(|(s, _)| *s == id).unwrap();
+        steps[at].1 = reply;
+    }
+    steps
+}
+
+#[test]
+fn the_fast_path_asks_nothing_new_and_takes_the_safe_defaults() {
+    use crate::profile::{AddonPermissions, NodeOs, Support};
+    let mut s = Script::new(vec![
+        ("fast_path", Yes),
+        ("name", Text("safe")),
+        ("public_access_cidrs", Text("")),
+        ("plan", Pick(0)),
+    ]);
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert_eq!(profile.cluster.support, Support::Standard);
+    assert!(profile.cluster.deletion_protection);
+    assert_eq!(
+        profile.security.addon_permissions,
+        AddonPermissions::PodIdentity
+    );
+    assert!(profile.nodes.auto_repair);
+    assert_eq!(profile.nodes.os, NodeOs::Al2023);
+}
+
+#[test]
+fn the_safety_questions_come_in_their_tasks_each_with_its_why_and_are_saved() {
+    use crate::profile::{AddonPermissions, NodeOs, Support};
+    let mut s = Script::new(full_path_with(vec![
+        ("addon_permissions", Pick(1)),
+        ("deletion_protection", No),
+        ("support", Pick(1)),
+        ("node_os", Pick(1)),
+        ("auto_repair", No),
+    ]));
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert_eq!(
+        profile.security.addon_permissions,
+        AddonPermissions::NodeRole
+    );
+    assert!(!profile.cluster.deletion_protection);
+    assert_eq!(profile.cluster.support, Support::Extended);
+    assert_eq!(profile.nodes.os, NodeOs::Bottlerocket);
+    assert!(!profile.nodes.auto_repair);
+    // Task 1 (secure) has add-on permissions and deletion protection; task 3 the others.
+    let order: Vec<&str> = s.asked.iter().map(|(id, _, _)| id.as_str()).collect();
+    let at = |id: &str| order.iter().position(|o| *o == id).unwrap();
+    assert!(at("secrets_key") < at("addon_permissions") && at("addon_permissions") < at("pattern"));
+    assert!(at("admins") < at("deletion_protection") && at("deletion_protection") < at("pattern"));
+    assert_eq!(at("support"), at("kubernetes_version") + 1);
+    assert!(at("nodes") < at("node_os") && at("node_os") < at("auto_repair"));
+    assert!(at("auto_repair") < at("addons"));
+    let help = |id: &str| s.asked.iter().find(|(q, _, _)| q == id).unwrap().2.clone();
+    assert!(help("addon_permissions").contains("every pod on a node can use the CNI's permissions"));
+    assert!(help("deletion_protection").contains("EKS then refuses to delete the cluster"));
+    assert!(help("support").contains("EKS then upgrades the control plane itself"));
+    assert!(help("support").contains("$0.60 instead of $0.10 an hour"));
+    assert!(help("node_os").contains("minimal and immutable"));
+    assert!(help("auto_repair").contains("replaces one that stays unhealthy"));
+    // The saved profile writes every answer and replays it.
+    let saved = profile_file(&profile);
+    for line in [
+        "support = \"extended\"",
+        "deletion_protection = false",
+        "addon_permissions = \"node-role\"",
+        "auto_repair = false",
+        "os = \"bottlerocket\"",
+    ] {
+        assert!(saved.contains(line), "{line} in {saved}");
+    }
+    assert_eq!(
+        Profile::parse(&saved, std::path::Path::new("s.toml")).unwrap(),
+        profile
+    );
+    // Without nodes, the node questions are not asked.
+    let mut steps = full_path(0);
+    steps.retain(|(id, _)| !matches!(*id, "node_os" | "node_sizes" | "auto_repair"));
+    let at = steps.iter().position(|(id, _)| *id == "nodes").unwrap();
+    steps[at].1 = Pick(4);
+    let mut s = Script::new(steps);
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert!(!profile.nodes.enabled);
+}
+
+#[test]
+fn dropping_the_pod_identity_agent_asks_whether_to_keep_it() {
+    use crate::profile::AddonPermissions;
+    // Keep it: the agent is put back.
+    let mut steps = full_path_with(vec![("addons", Picks(vec![0, 1, 2]))]);
+    let at = steps.iter().position(|(id, _)| *id == "addons").unwrap();
+    steps.insert(at + 1, ("pod_identity_agent", Yes));
+    let mut s = Script::new(steps.clone());
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert!(profile
+        .cluster
+        .addons
+        .iter()
+        .any(|a| a == "eks-pod-identity-agent"));
+    assert_eq!(
+        profile.security.addon_permissions,
+        AddonPermissions::PodIdentity
+    );
+    // No: the add-ons' permissions go to the node role, said so.
+    steps[at + 1].1 = No;
+    let mut s = Script::new(steps);
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert!(!profile
+        .cluster
+        .addons
+        .iter()
+        .any(|a| a == "eks-pod-identity-agent"));
+    assert_eq!(
+        profile.security.addon_permissions,
+        AddonPermissions::NodeRole
+    );
+    assert!(
+        s.said.iter().any(|t| t.contains("from the node role")),
+        "{:?}",
+        s.said
+    );
+    // With the node role chosen, nothing is asked.
+    let mut s = Script::new(full_path_with(vec![
+        ("addon_permissions", Pick(1)),
+        ("addons", Picks(vec![0, 1, 2])),
+    ]));
+    run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+}
+
+#[test]
+fn a_running_clusters_safety_answers_are_kept_and_editable() {
+    let mut current: toml::Table = toml::from_str(&ok_profile_text()).unwrap();
+    current["cluster"]
+        .as_table_mut()
+        .unwrap()
+        .insert("deletion_protection".into(), false.into());
+    current["nodes"]
+        .as_table_mut()
+        .unwrap()
+        .insert("os".into(), "bottlerocket".into());
+    current["nodes"]
+        .as_table_mut()
+        .unwrap()
+        .insert("disk_size_gib".into(), 50.into());
+    // Nothing edited: the answers are those of the running cluster.
+    let mut s = Script::new(vec![("plan", Pick(0))]);
+    let (kept, _) = change(&mut s, &discovery(), &current, &plan_text).unwrap();
+    s.done();
+    assert!(!kept.cluster.deletion_protection);
+    assert_eq!(kept.nodes.os, crate::profile::NodeOs::Bottlerocket);
+    assert_eq!(kept.nodes.disk_size_gib, 50, "not asked, and not reset");
+    // Edited: deletion protection turned on.
+    let mut answers = Answers::from_table(&current);
+    answers.fast_path = Some(false);
+    answers.fixed = FIXED_ON_A_RUNNING_CLUSTER.into_iter().collect();
+    let labels = super::questions::answered(&answers);
+    let at = labels
+        .iter()
+        .position(|(id, _)| *id == "deletion_protection")
+        .unwrap();
+    assert_eq!(labels[at].1, "deletion_protection: no");
+    let mut s = Script::new(vec![
+        ("plan", Pick(1)),
+        ("edit", Pick(at)),
+        ("deletion_protection", Yes),
+        ("plan", Pick(0)),
+    ]);
+    let (changed, _) = change(&mut s, &discovery(), &current, &plan_text).unwrap();
+    s.done();
+    assert!(changed.cluster.deletion_protection);
 }

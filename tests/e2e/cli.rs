@@ -89,7 +89,12 @@ fn plan_json_follows_the_contract() {
             "nat-per-az",
             "access-entries",
             "imdsv2",
-            "pod-identity"
+            "pod-identity",
+            "addon-permissions",
+            "deletion-protection",
+            "support-policy",
+            "node-auto-repair",
+            "node-os"
         ]
     );
     // Absent version stays absent (null), and shows in text as "newest at create time".

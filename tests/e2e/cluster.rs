@@ -645,7 +645,7 @@ fn output_json_gives_one_event_per_line_on_stdout() {
         .iter()
         .filter(|e| e["event"] == "step_done")
         .collect();
-    assert_eq!(done.len(), 25, "every step of the dev plan");
+    assert_eq!(done.len(), 26, "every step of the dev plan");
     let vpc = done.iter().find(|e| e["step"] == "vpc").unwrap();
     assert_eq!(vpc["task"], "network");
     assert_eq!(vpc["kind"], "vpc");

@@ -165,12 +165,17 @@ fn check_secure(run: &Run, cluster: &str, region: &str, retention: i32, admins: 
             (
                 "node",
                 "ec2.amazonaws.com",
+                // The CNI's permissions are its own role's (Pod Identity), not every pod's.
                 vec![
                     "AmazonEKSWorkerNodePolicy",
                     "AmazonEC2ContainerRegistryPullOnly",
-                    "AmazonEKS_CNI_Policy",
                     "AmazonSSMManagedInstanceCore",
                 ],
+            ),
+            (
+                "vpc-cni",
+                "pods.eks.amazonaws.com",
+                vec!["AmazonEKS_CNI_Policy"],
             ),
         ] {
             let name = format!("{cluster}-{role}");

@@ -19,6 +19,7 @@ fn profile_text(name: &str, cidr: &str) -> String {
 name = "{name}"
 region = "{REGION}"
 kubernetes_version = "1.34"
+support = "extended"
 log_types = ["api", "audit"]
 admins = []
 addons = ["vpc-cni", "kube-proxy", "coredns", "metrics-server", "eks-pod-identity-agent"]

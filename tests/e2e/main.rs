@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod addon_identity;
 mod boundary;
 mod cli;
 mod cluster;
@@ -17,6 +18,7 @@ mod fidelity;
 mod least_privilege;
 mod policies;
 mod preflight;
+mod safe_defaults;
 mod teardown;
 mod teardown_aws;
 mod teardown_volumes;

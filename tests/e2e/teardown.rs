@@ -464,7 +464,7 @@ fn a_create_killed_again_and_again_resumes_to_exactly_one_of_each() {
         ("route tables", 4),
         ("security groups", 1),
         ("launch templates", 1),
-        ("roles", 3),
+        ("roles", 4),
         ("oidc providers", 1),
         ("log groups", 1),
         ("clusters", 1),
@@ -489,14 +489,49 @@ fn a_teardown_interrupted_half_way_finishes_when_run_again() {
     let run = Run::new(Account::on(&server));
     run.create(&root("profiles/dev.toml")).success();
     let state = run.state();
-    run_and_kill(
-        &run,
-        &["teardown", "--yes", "--state", state.to_str().unwrap()],
-        Duration::from_millis(1200),
-    );
+    // Killed half way, once AWS shows the node group DELETING (its deletion lasts 2 s; the
+    // test looks every 50 ms rather than guessing when that is).
+    let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));
+    let mut child = run.account.command();
+    let mut child = child
+        .current_dir(run.dir.path())
+        .env("EKSBOOT_POLL_MS", "100")
+        .env("EKSBOOT_RETRY_MS", "50")
+        .args(["teardown", "--yes", "--state", state.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = block_on(
+            eks.describe_nodegroup()
+                .cluster_name("dev")
+                .nodegroup_name("dev-default")
+                .send(),
+        )
+        .ok()
+        .and_then(|g| {
+            g.nodegroup()
+                .and_then(|n| n.status().map(|s| s.as_str().to_string()))
+        });
+        if status.as_deref() == Some("DELETING") {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "teardown ended before the node group was DELETING"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node group was never DELETING"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
     assert!(state.exists(), "a partial teardown keeps the state file");
     // The kill landed half way: the node group was being deleted, the VPC was still there.
-    let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));
     let group = block_on(
         eks.describe_nodegroup()
             .cluster_name("dev")
@@ -524,7 +559,7 @@ fn status_lists_each_step_and_live_existence() {
         .assert()
         .success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(text.contains("25 of 25 steps done."), "{text}");
+    assert!(text.contains("26 of 26 steps done."), "{text}");
     assert!(text.contains("vpc ") && text.contains("exists"), "{text}");
     assert!(!text.contains("not found"), "{text}");
 }

@@ -192,7 +192,10 @@ fn a_cluster_whose_deletion_is_denied_keeps_its_key_roles_and_logs() {
         left["live keys"], 1,
         "the running cluster's key is not scheduled: {left:?}"
     );
-    assert_eq!(left["roles"], 2, "creator and cluster roles: {left:?}");
+    assert_eq!(
+        left["roles"], 3,
+        "creator, cluster and vpc-cni roles: {left:?}"
+    );
     assert_eq!(left["log groups"], 1, "{left:?}");
     assert_eq!(left["vpcs"], 1, "{left:?}");
     assert!(run.state().exists());

@@ -16,6 +16,7 @@ name = "upg"
 region = "us-west-2"
 kubernetes_version = "1.34"   # moved by `eksboot upgrade`
 public_access_cidrs = ["0.0.0.0/0"]
+support = "extended"   # the upgrade's extended-support cost line is part of what is checked
 [network]
 pattern = "public"
 vpc_cidr = "10.40.0.0/16"

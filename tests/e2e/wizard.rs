@@ -112,6 +112,7 @@ fn an_invalid_cidr_is_asked_again_with_the_reason() {
         "Who creates the cluster?",
         "Give the roles eksboot creates a permissions boundary?",
         "How should Kubernetes secrets be encrypted?",
+        "Where do add-ons get their AWS permissions?",
     ] {
         s.exp_string(question).unwrap();
         s.send_line("").unwrap();
@@ -121,6 +122,8 @@ fn an_invalid_cidr_is_asked_again_with_the_reason() {
     s.exp_string("How long should logs be kept?").unwrap();
     s.send_line("").unwrap();
     s.exp_string("Other cluster admins").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Protect the cluster from deletion?").unwrap();
     s.send_line("").unwrap();
     s.exp_string("Which network layout?").unwrap();
     s.send_line("").unwrap();

@@ -1157,6 +1157,11 @@ def update_addon(self):
                     message=f"Updating VPC-CNI can only go up or down 1 minor version at a time: {addon['addonVersion']} to {version}",
                 )
         addon["addonVersion"] = version
+    # UpdateAddon's configurationValues replace the add-on's configuration when given
+    # (https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateAddon.html).
+    configuration = self._get_param("configurationValues")
+    if configuration is not None:
+        addon["configurationValues"] = configuration
     addon["_life"] = Lifecycle("addon", "UPDATING", "ACTIVE")
     addon["modifiedAt"] = now()
     update = {
@@ -2141,6 +2146,17 @@ def list_resource_tags(self, key_id_or_arn):
 
 
 kms_models.KmsBackend.list_resource_tags = list_resource_tags
+
+
+# --------------------------------------------------------------------------
+# Deletion protection, the upgrade policy past standard support, node auto repair, EKS's AMI
+# types, and add-ons' pod identity associations (issue 23): tests/moto/eks_safety.py, each rule
+# citing AWS there. It wraps this module's handlers, so it is installed after them.
+
+import eks_safety  # noqa: E402
+
+eks_safety.install(sys.modules[__name__])
+eks_safety.install_list_updates(sys.modules[__name__])
 
 
 # --------------------------------------------------------------------------

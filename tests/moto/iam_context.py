@@ -956,6 +956,30 @@ def eks_update_addon(r: Request):
     return checks + _addon_role_checks(r, "UpdateAddon")
 
 
+def _addon_associations(r: Request):
+    """The ARNs of the pod identity associations the add-on named in the request owns."""
+    _, _, addon = _addon(r)
+    return list((addon or {}).get("podIdentityAssociations") or [])
+
+
+def eks_delete_addon(r: Request):
+    # DeleteAddon deletes the pod identity associations the add-on owns, and the Service
+    # Authorization Reference lists `podidentityassociation` among eks:DeleteAddon's resource
+    # types: each one the add-on owns is authorized too
+    # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelastickubernetesservice.html).
+    return [eks_addon_check(r)] + [r.check(arn, {}) for arn in _addon_associations(r)]
+
+
+def eks_pod_identity_association_check(r: Request, action=None) -> Check:
+    # eks:DescribePodIdentityAssociation is authorized on the association's ARN
+    # (`podidentityassociation/CLUSTER/ID`, same reference).
+    cluster_name, cluster = _cluster(r)
+    association_id = r.param("associationId")
+    held = (cluster.__dict__.get("_eksboot_pod_identities", {}) if cluster is not None else {}).get(association_id)
+    arn = held["associationArn"] if held else eks_arn(r, f"podidentityassociation/{cluster_name}/{association_id}")
+    return r.check(arn, resource_tags(_tag_dict(held.get("tags")) if held else {}), action=action)
+
+
 def eks_describe_update(r: Request):
     # The cluster (required), and the node group or add-on the update is about.
     checks = [eks_cluster_check(r)]
@@ -1042,7 +1066,8 @@ EKS = {
     "UpdateNodegroupVersion": eks_update_nodegroup_version,
     "CreateAddon": eks_create_addon,
     "DescribeAddon": lambda r: [eks_addon_check(r)],
-    "DeleteAddon": lambda r: [eks_addon_check(r)],
+    "DeleteAddon": eks_delete_addon,
+    "DescribePodIdentityAssociation": lambda r: [eks_pod_identity_association_check(r)],
     "UpdateAddon": eks_update_addon,
     "CreateAccessEntry": eks_create_access_entry,
     "DescribeAccessEntry": lambda r: [eks_access_entry_check(r)],

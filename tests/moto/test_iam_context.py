@@ -305,6 +305,26 @@ def _drive():
     eks.describe_addon(clusterName=CLUSTER, addonName="vpc-cni")
     eks.list_addons(clusterName=CLUSTER)
     _quietly(eks.update_addon, clusterName=CLUSTER, addonName="vpc-cni", serviceAccountRoleArn=roles["node"])
+    # An add-on's own role through Pod Identity (issue 23): made, handed over at CreateAddon and
+    # UpdateAddon, its association read back, deleted with the add-on.
+    pods_trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
+    roles["ebs-csi"] = iam.create_role(
+        RoleName=f"{CLUSTER}-ebs-csi", AssumeRolePolicyDocument=json.dumps(pods_trust), Tags=_tags(TAG)
+    )["Role"]["Arn"]
+    ebs_identity = [{"serviceAccount": "ebs-csi-controller-sa", "roleArn": roles["ebs-csi"]}]
+    eks.create_addon(
+        clusterName=CLUSTER,
+        addonName="aws-ebs-csi-driver",
+        podIdentityAssociations=ebs_identity,
+        configurationValues=json.dumps({"controller": {"k8sTagClusterId": CLUSTER}}),
+        tags=TAG,
+    )
+    held = eks.describe_addon(clusterName=CLUSTER, addonName="aws-ebs-csi-driver")["addon"]["podIdentityAssociations"]
+    ids["association"] = held[0]
+    eks.describe_pod_identity_association(clusterName=CLUSTER, associationId=held[0].rsplit("/", 1)[1])
+    _quietly(eks.update_addon, clusterName=CLUSTER, addonName="aws-ebs-csi-driver", podIdentityAssociations=ebs_identity)
+    # UpdateAddon replaces the list: what the add-on owns when it is deleted.
+    ids["association_held"] = eks.describe_addon(clusterName=CLUSTER, addonName="aws-ebs-csi-driver")["addon"]["podIdentityAssociations"][0]
     eks.update_cluster_config(name=CLUSTER, resourcesVpcConfig={"endpointPublicAccess": False})
     _quietly(eks.update_cluster_version, name=CLUSTER, version="1.35")
     eks.start_insights_refresh(clusterName=CLUSTER)
@@ -354,6 +374,7 @@ def _drive():
 
     # Teardown.
     eks.delete_addon(clusterName=CLUSTER, addonName="vpc-cni")
+    eks.delete_addon(clusterName=CLUSTER, addonName="aws-ebs-csi-driver")
     eks.delete_access_entry(clusterName=CLUSTER, principalArn=roles["node"])
     eks.delete_nodegroup(clusterName=CLUSTER, nodegroupName="demo-nodes")
     _quietly(eks.describe_nodegroup, clusterName=CLUSTER, nodegroupName="demo-nodes")
@@ -379,7 +400,7 @@ def _drive():
     iam.detach_role_policy(RoleName=f"{CLUSTER}-cluster", PolicyArn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy")
     iam.delete_role_policy(RoleName=f"{CLUSTER}-creator", PolicyName="eksboot")
     iam.delete_role_permissions_boundary(RoleName=f"{CLUSTER}-node")
-    for suffix in ("creator", "cluster", "node"):
+    for suffix in ("creator", "cluster", "node", "ebs-csi"):
         iam.delete_role(RoleName=f"{CLUSTER}-{suffix}")
     return ids
 
@@ -534,6 +555,27 @@ def test_add_on_with_a_role_passes_it(life):
     checks = _checks("eks:CreateAddon")
     assert _one(checks, "iam:PassRole", ":role/").resource == life["roles"]["node"]
     assert _one(checks, "eks:CreateAddon", ":cluster/").context["aws:RequestTag/eksboot:cluster"] == CLUSTER
+
+
+def test_add_on_with_a_pod_identity_role_passes_it_to_pod_identity_and_authorizes_the_association(life):
+    checks = _checks("eks:CreateAddon", nth=1)
+    passed = _one(checks, "iam:PassRole", ":role/")
+    assert passed.resource == life["roles"]["ebs-csi"]
+    assert passed.context["iam:PassedToService"] == "pods.eks.amazonaws.com"
+    _one(checks, "eks:CreateAddon", ":podidentityassociation/")
+    update = _checks("eks:UpdateAddon", nth=1)
+    assert _one(update, "iam:PassRole", ":role/").context["iam:PassedToService"] == "pods.eks.amazonaws.com"
+    _one(update, "eks:UpdateAddon", ":podidentityassociation/")
+
+
+def test_an_association_is_read_by_its_arn_and_deleted_with_its_add_on(life):
+    read = _checks("eks:DescribePodIdentityAssociation")
+    assert _one(read, "eks:DescribePodIdentityAssociation", ":podidentityassociation/").resource == life["association"]
+    # The vpc-cni add-on owns no association: its deletion authorizes the add-on alone.
+    assert [c.resource for c in _checks("eks:DeleteAddon", nth=0) if ":podidentityassociation/" in c.resource] == []
+    deleted = _checks("eks:DeleteAddon", nth=1)
+    assert _one(deleted, "eks:DeleteAddon", ":podidentityassociation/").resource == life["association_held"]
+    _one(deleted, "eks:DeleteAddon", ":addon/")
 
 
 def test_describe_update_of_a_node_group_authorizes_the_node_group(life):
