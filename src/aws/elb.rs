@@ -29,32 +29,10 @@ pub async fn load_balancers_in(aws: &Aws, vpcs: &[String]) -> Result<Vec<LoadBal
             }
         }
     }
-    for chunk in found.chunks_mut(20) {
-        let arns: Vec<String> = chunk.iter().map(|lb| lb.arn.clone()).collect();
-        let out = aws
-            .elb
-            .describe_tags()
-            .set_resource_arns(Some(arns))
-            .send()
-            .await
-            .map_err(|e| classify("elasticloadbalancing:DescribeTags", e))?;
-        for description in out.tag_descriptions() {
-            if let Some(lb) = chunk
-                .iter_mut()
-                .find(|lb| Some(lb.arn.as_str()) == description.resource_arn())
-            {
-                lb.tags = description
-                    .tags()
-                    .iter()
-                    .map(|t| {
-                        (
-                            t.key().unwrap_or_default().to_string(),
-                            t.value().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect();
-            }
-        }
+    let arns: Vec<String> = found.iter().map(|lb| lb.arn.clone()).collect();
+    let mut tags = tags_of(aws, arns).await?;
+    for lb in &mut found {
+        lb.tags = tags.remove(&lb.arn).unwrap_or_default();
     }
     Ok(found)
 }
@@ -164,33 +142,10 @@ pub async fn target_groups(aws: &Aws) -> Result<Vec<TargetGroup>, AwsError> {
             });
         }
     }
-    // DescribeTags takes at most 20 resources a call.
-    for chunk in found.chunks_mut(20) {
-        let arns: Vec<String> = chunk.iter().map(|tg| tg.arn.clone()).collect();
-        let out = aws
-            .elb
-            .describe_tags()
-            .set_resource_arns(Some(arns))
-            .send()
-            .await
-            .map_err(|e| classify("elasticloadbalancing:DescribeTags", e))?;
-        for description in out.tag_descriptions() {
-            if let Some(tg) = chunk
-                .iter_mut()
-                .find(|tg| Some(tg.arn.as_str()) == description.resource_arn())
-            {
-                tg.tags = description
-                    .tags()
-                    .iter()
-                    .map(|t| {
-                        (
-                            t.key().unwrap_or_default().to_string(),
-                            t.value().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect();
-            }
-        }
+    let arns: Vec<String> = found.iter().map(|tg| tg.arn.clone()).collect();
+    let mut tags = tags_of(aws, arns).await?;
+    for tg in &mut found {
+        tg.tags = tags.remove(&tg.arn).unwrap_or_default();
     }
     Ok(found)
 }
@@ -204,4 +159,39 @@ pub async fn delete_target_group(aws: &Aws, arn: &str) -> Result<(), AwsError> {
         .await
         .map_err(|e| classify("elasticloadbalancing:DeleteTargetGroup", e))?;
     Ok(())
+}
+
+/// The tags of ELBv2 resources (load balancers, target groups) by ARN. DescribeTags takes at
+/// most 20 resources a call.
+async fn tags_of(
+    aws: &Aws,
+    arns: Vec<String>,
+) -> Result<std::collections::HashMap<String, Vec<(String, String)>>, AwsError> {
+    let mut tags = std::collections::HashMap::new();
+    for chunk in arns.chunks(20) {
+        let out = aws
+            .elb
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify("elasticloadbalancing:DescribeTags", e))?;
+        for description in out.tag_descriptions() {
+            let pairs = description
+                .tags()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            tags.insert(
+                description.resource_arn().unwrap_or_default().to_string(),
+                pairs,
+            );
+        }
+    }
+    Ok(tags)
 }

@@ -593,6 +593,84 @@ async fn eks_parts(eks: &aws_sdk_eks::Client) -> usize {
     n
 }
 
+/// What issue 23's defaults make, read from EKS: standard support, deletion protection as the
+/// profile says, node repair on, AL2023 nodes, and vpc-cni's permissions through its own Pod
+/// Identity role (`<cluster>-vpc-cni`), not the node role.
+fn check_safe_defaults(run: &Run, cluster: &str, region: &str, protected: bool) {
+    let eks = aws_sdk_eks::Client::new(&run.account.sdk(region));
+    let iam = aws_sdk_iam::Client::new(&run.account.sdk(region));
+    block_on(async {
+        let c = eks.describe_cluster().name(cluster).send().await.unwrap();
+        let c = c.cluster().unwrap();
+        assert_eq!(
+            c.upgrade_policy()
+                .and_then(|p| p.support_type())
+                .map(|s| s.as_str()),
+            Some("STANDARD")
+        );
+        assert_eq!(c.deletion_protection(), Some(protected), "{cluster}");
+        let ng = eks
+            .describe_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(format!("{cluster}-default"))
+            .send()
+            .await
+            .unwrap();
+        let ng = ng.nodegroup().unwrap();
+        assert_eq!(
+            ng.node_repair_config().and_then(|r| r.enabled()),
+            Some(true)
+        );
+        let ami = ng
+            .ami_type()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default();
+        assert!(ami.starts_with("AL2023_"), "{ami}");
+        let addon = eks
+            .describe_addon()
+            .cluster_name(cluster)
+            .addon_name("vpc-cni")
+            .send()
+            .await
+            .unwrap();
+        let associations = addon.addon().unwrap().pod_identity_associations().to_vec();
+        assert_eq!(associations.len(), 1, "{associations:?}");
+        let listed = eks
+            .list_pod_identity_associations()
+            .cluster_name(cluster)
+            .send()
+            .await
+            .unwrap();
+        let association = listed
+            .associations()
+            .iter()
+            .find(|a| a.service_account() == Some("aws-node"))
+            .expect("aws-node's association");
+        let described = eks
+            .describe_pod_identity_association()
+            .cluster_name(cluster)
+            .association_id(association.association_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert!(described
+            .association()
+            .and_then(|a| a.role_arn())
+            .unwrap()
+            .ends_with(&format!(":role/{cluster}-vpc-cni")));
+        let node_policies = iam
+            .list_attached_role_policies()
+            .role_name(format!("{cluster}-node"))
+            .send()
+            .await
+            .unwrap();
+        assert!(!node_policies
+            .attached_policies()
+            .iter()
+            .any(|p| p.policy_name() == Some("AmazonEKS_CNI_Policy")));
+    });
+}
+
 pub fn create_twice(run: &Run, profile: &Path, region: &str) {
     let out = run.create(profile).success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
@@ -635,6 +713,7 @@ fn production_profile_public_and_private_with_nat_per_az() {
         365,
         &["arn:aws:iam::111122223333:role/platform-admins"],
     );
+    check_safe_defaults(&run, "production", "us-east-1", true);
     let net = check_network(
         &run,
         "production",
@@ -669,6 +748,7 @@ fn dev_profile_public_subnets_only() {
     let run = Run::new(Account::new());
     create_twice(&run, &root("profiles/dev.toml"), "us-west-2");
     check_secure(&run, "dev", "us-west-2", 30, &[]);
+    check_safe_defaults(&run, "dev", "us-west-2", false);
     let net = check_network(
         &run,
         "dev",
@@ -687,6 +767,7 @@ fn private_profile_has_endpoints_and_no_internet_path() {
     let run = Run::new(Account::new());
     create_twice(&run, &root("profiles/private.toml"), "eu-west-1");
     check_secure(&run, "private", "eu-west-1", 90, &[]);
+    check_safe_defaults(&run, "private", "eu-west-1", true);
     let net = check_network(
         &run,
         "private",

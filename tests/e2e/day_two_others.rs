@@ -350,7 +350,8 @@ fn all_addons(eks: &aws_sdk_eks::Client, cluster: &str) -> Vec<String> {
 
 fn status(run: &Run, live: bool) -> String {
     let mut cmd = run.account.eksboot();
-    cmd.env("EKSBOOT_NOW", "2026-11-20T00:00:00Z")
+    // Twelve days before 1.35 leaves standard support (the emulator's table): status warns.
+    cmd.env("EKSBOOT_NOW", "2027-03-15T00:00:00Z")
         .args(["status", "--state"])
         .arg(run.state());
     if live {
@@ -363,7 +364,12 @@ fn status(run: &Run, live: bool) -> String {
 #[test]
 fn lists_are_read_whole_and_status_follows_the_upgrade_policy() {
     let run = Run::new(Account::new());
-    let profile = write(&run, &profile_text("pages", "10.63.0.0/16"));
+    // 1.35: still in standard support, so the policy can move to STANDARD (EKS refuses that
+    // past the end of standard support, and so does the emulator).
+    let profile = write(
+        &run,
+        &profile_text("pages", "10.63.0.0/16").replace(r#""1.34""#, r#""1.35""#),
+    );
     create(&run, &profile);
     let eks = eks(&run);
     // More than a page of each: five add-ons (eksboot's), three more node groups and three more
@@ -415,7 +421,7 @@ fn lists_are_read_whole_and_status_follows_the_upgrade_policy() {
     // extended support; STANDARD does not, and says EKS upgrades the control plane itself.
     let extended = status(&run, true);
     assert!(
-        extended.contains("Kubernetes 1.34: standard support ends 2026-12-02 (in 12 days)"),
+        extended.contains("Kubernetes 1.35: standard support ends 2027-03-27 (in 12 days)"),
         "{extended}"
     );
     assert!(extended.contains("$365 a month more"), "{extended}");
@@ -432,7 +438,7 @@ fn lists_are_read_whole_and_status_follows_the_upgrade_policy() {
     .unwrap();
     let standard = status(&run, true);
     assert!(
-        standard.contains("Kubernetes 1.34: standard support ends 2026-12-02 (in 12 days)"),
+        standard.contains("Kubernetes 1.35: standard support ends 2027-03-27 (in 12 days)"),
         "{standard}"
     );
     assert!(!standard.contains("a month more"), "{standard}");
@@ -442,7 +448,7 @@ fn lists_are_read_whole_and_status_follows_the_upgrade_policy() {
     );
     // Offline: what the state file knows, and that AWS was not asked.
     let offline = status(&run, false);
-    assert!(offline.contains("Kubernetes 1.34"), "{offline}");
+    assert!(offline.contains("Kubernetes 1.35"), "{offline}");
     assert!(offline.contains("from the state file"), "{offline}");
     assert!(offline.contains("`status --live` asks EKS"), "{offline}");
     assert!(

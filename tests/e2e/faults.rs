@@ -388,9 +388,12 @@ fn three_clusters_at_once_under_a_rate_limit_each_finish_exactly_once() {
         .iter()
         .zip(PROFILES)
         .map(|(run, (file, _, _))| {
+            // Polls every 500 ms (real runs: 10 s), so that the waits of three creates do not
+            // alone ask more than the limit every second of the run: bursts are throttled,
+            // and the SDK's bounded backoff must carry each call through them.
             run.account
                 .command_via(&proxy)
-                .env("EKSBOOT_POLL_MS", "100")
+                .env("EKSBOOT_POLL_MS", "500")
                 .args(create_args(run, file))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
