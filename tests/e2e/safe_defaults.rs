@@ -350,3 +350,113 @@ fn a_new_node_os_replaces_the_node_group_on_bottlerocket_volumes() {
         .collect();
     assert_eq!(devices, ["/dev/xvda", "/dev/xvdb"]);
 }
+
+/// A state file written before these fields existed: the cluster was made as eksboot made them
+/// then (extended support, no protection, no repair, the CNI policy on the node role), and the
+/// state's stored profile lacks the fields. The same profile file (which never wrote them)
+/// resumes without "the profile changed" and changes nothing; `plan` shows each move to the new
+/// defaults; `apply` makes them; teardown leaves nothing. Read from AWS.
+#[test]
+fn a_state_file_from_before_the_fields_resumes_then_apply_moves_it_to_the_new_defaults() {
+    let run = Run::new(Account::new());
+    let profile_text = DAY_TWO
+        .replace("\"moving\"", "\"legacy\"")
+        .replace("10.32.", "10.33.");
+    let old = profile_text.replace(
+        "oidc_provider = false\n",
+        "oidc_provider = false\nsupport = \"extended\"\ndeletion_protection = false\n[security]\naddon_permissions = \"node-role\"\n",
+    ) + "auto_repair = false\n";
+    let profile = write_profile(&run, &old);
+    eksboot(&run, "create", &profile).success();
+    // The state file as an older eksboot wrote it: no trace of the fields.
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.state()).unwrap()).unwrap();
+    for (section, key) in [
+        ("cluster", "support"),
+        ("cluster", "deletion_protection"),
+        ("security", "addon_permissions"),
+        ("nodes", "auto_repair"),
+        ("nodes", "os"),
+    ] {
+        state["settings"][section]
+            .as_object_mut()
+            .unwrap()
+            .remove(key);
+    }
+    std::fs::write(run.state(), serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    let node_policies = |run: &Run| {
+        let iam = aws_sdk_iam::Client::new(&run.account.sdk(REGION));
+        block_on(
+            iam.list_attached_role_policies()
+                .role_name("legacy-node")
+                .send(),
+        )
+        .unwrap()
+        .attached_policies()
+        .iter()
+        .map(|p| p.policy_name().unwrap().to_string())
+        .collect::<Vec<_>>()
+    };
+    let before = |run: &Run| {
+        let c = cluster(run, "legacy");
+        (
+            support(&c),
+            c.deletion_protection(),
+            repair(&nodegroup(run, "legacy")),
+            node_policies(run).contains(&"AmazonEKS_CNI_Policy".to_string()),
+        )
+    };
+    assert_eq!(
+        before(&run),
+        ("EXTENDED".into(), Some(false), Some(false), true)
+    );
+
+    // The profile file never wrote the fields: a resume goes on, and moves nothing.
+    write_profile(&run, &profile_text);
+    let out = eksboot(&run, "create", &profile).success();
+    assert!(stdout(&out).contains(" 0 created"), "{}", stdout(&out));
+    assert_eq!(
+        before(&run),
+        ("EXTENDED".into(), Some(false), Some(false), true)
+    );
+
+    // plan shows each move to the new defaults; apply makes them.
+    let plan = run
+        .account
+        .eksboot()
+        .args(["plan", "--profile", profile.to_str().unwrap(), "--state"])
+        .arg(run.state())
+        .assert()
+        .success();
+    let plan = stdout(&plan);
+    for field in [
+        "cluster.support",
+        "cluster.deletion_protection",
+        "security.addon_permissions",
+        "nodes.auto_repair",
+    ] {
+        assert!(plan.contains(field), "{field} in:\n{plan}");
+    }
+    eksboot(&run, "apply", &profile).success();
+    let c = cluster(&run, "legacy");
+    assert_eq!(support(&c), "STANDARD");
+    assert_eq!(c.deletion_protection(), Some(true));
+    assert_eq!(repair(&nodegroup(&run, "legacy")), Some(true));
+    assert!(!node_policies(&run).contains(&"AmazonEKS_CNI_Policy".to_string()));
+    let addon = block_on(
+        eks(&run)
+            .describe_addon()
+            .cluster_name("legacy")
+            .addon_name("vpc-cni")
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(
+        addon.addon().unwrap().pod_identity_associations().len(),
+        1,
+        "vpc-cni has its role through Pod Identity"
+    );
+    let out = teardown(&run, &["--state", run.state().to_str().unwrap()]).success();
+    assert!(stdout(&out).contains("Nothing is left"));
+    assert_nothing_left(&run.account, "legacy", REGION);
+}
