@@ -1383,7 +1383,7 @@ async fn cni_off_the_node_role(
     let role = format!("{cluster}-node");
     let policy_arn =
         crate::plan::iam::managed_policy_arn(&p.cluster.region, crate::plan::iam::CNI_POLICY);
-    let attached = super::secure::attached_policies(&ctx.aws, &role).await?;
+    let attached = crate::aws::iam::attached_policies(&ctx.aws, &role).await?;
     if !attached.contains(&policy_arn) {
         return Ok(None);
     }
@@ -1483,7 +1483,7 @@ async fn cni_off_the_node_role(
         }
         ctx.record_partial(&res.id, &outputs.clone().with(CNI_NODES_ROLLED, "true"))?;
     }
-    super::secure::detach_policy(&ctx.aws, &role, &policy_arn).await?;
+    crate::aws::iam::detach_policy(&ctx.aws, &role, &policy_arn).await?;
     let nodes = if rolled.is_empty() {
         String::new()
     } else {

@@ -76,40 +76,6 @@ pub async fn run(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     }
 }
 
-/// The managed policies attached to a role (their ARNs). With the caller's credentials.
-// (An IAM adapter: it belongs in `aws::iam`, kept here while that file has no owner.)
-pub async fn attached_policies(aws: &crate::aws::Aws, role: &str) -> Result<Vec<String>, AwsError> {
-    let out = aws
-        .iam
-        .list_attached_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .map_err(|e| crate::aws::classify("iam:ListAttachedRolePolicies", e))?;
-    Ok(out
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn().map(str::to_string))
-        .collect())
-}
-
-/// Detaches a managed policy from a role; already detached is done.
-pub async fn detach_policy(
-    aws: &crate::aws::Aws,
-    role: &str,
-    policy_arn: &str,
-) -> Result<(), AwsError> {
-    let detached = aws
-        .iam
-        .detach_role_policy()
-        .role_name(role)
-        .policy_arn(policy_arn)
-        .send()
-        .await
-        .map_err(|e| crate::aws::classify("iam:DetachRolePolicy", e));
-    crate::aws::done_if_gone(detached)
-}
-
 /// Who may assume the creator role: the person running eksboot and the profile's admins.
 pub fn creator_principals(ctx: &Ctx) -> Vec<String> {
     let mut principals = vec![ctx.caller_principal.clone()];

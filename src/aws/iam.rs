@@ -407,29 +407,41 @@ pub async fn delete_oidc_provider(iam: &aws_sdk_iam::Client, arn: &str) -> Resul
     super::gone_when_denied(result, oidc_provider_exists(iam, arn)).await
 }
 
-/// Deletes a role: managed policies detached, inline policies deleted, then the role.
-pub async fn delete_role(aws: &Aws, name: &str) -> Result<(), AwsError> {
-    let attached = aws
+/// The managed policies attached to a role (their ARNs).
+pub async fn attached_policies(aws: &Aws, role: &str) -> Result<Vec<String>, AwsError> {
+    let out = aws
         .iam
         .list_attached_role_policies()
-        .role_name(name)
+        .role_name(role)
         .send()
         .await
         .map_err(|e| classify("iam:ListAttachedRolePolicies", e))?;
-    for policy in attached.attached_policies() {
-        if let Some(arn) = policy.policy_arn() {
-            // Already detached (a repeat whose first answer was lost) is done; the role's own
-            // absence shows at DeleteRole.
-            let detached = aws
-                .iam
-                .detach_role_policy()
-                .role_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(|e| classify("iam:DetachRolePolicy", e));
-            done_if_gone(detached)?;
-        }
+    Ok(out
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_string))
+        .collect())
+}
+
+/// Detaches a managed policy from a role; already detached (a repeat whose first answer was
+/// lost) is done.
+pub async fn detach_policy(aws: &Aws, role: &str, policy_arn: &str) -> Result<(), AwsError> {
+    let detached = aws
+        .iam
+        .detach_role_policy()
+        .role_name(role)
+        .policy_arn(policy_arn)
+        .send()
+        .await
+        .map_err(|e| classify("iam:DetachRolePolicy", e));
+    done_if_gone(detached)
+}
+
+/// Deletes a role: managed policies detached, inline policies deleted, then the role.
+pub async fn delete_role(aws: &Aws, name: &str) -> Result<(), AwsError> {
+    // The role's own absence shows at DeleteRole.
+    for arn in attached_policies(aws, name).await? {
+        detach_policy(aws, name, &arn).await?;
     }
     let inline = aws
         .iam

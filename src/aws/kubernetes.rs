@@ -137,7 +137,7 @@ impl Kube {
             },
             other => KubeError::Unreachable {
                 endpoint: self.endpoint.clone(),
-                reason: error_chain(&other),
+                reason: crate::aws::error_chain(&other),
             },
         }
     }
@@ -243,19 +243,4 @@ impl Kube {
             Err(e) => Err(self.classify(&format!("evict {namespace}/{name}"), e)),
         }
     }
-}
-
-/// An error and its sources on one line (hyper's own message is only "client error (Connect)").
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
 }
