@@ -66,7 +66,9 @@ fn main() -> ExitCode {
 
 fn init_logging(verbose: u8) {
     let filter = match verbose {
-        0 => "error,eksboot=warn",
+        // kube's client logs a failed connection as an error; eksboot handles and reports it
+        // itself (an API it cannot reach is a question, not a crash): shown from -v on.
+        0 => "error,kube_client=off,eksboot=warn",
         1 => "warn,eksboot=debug",
         _ => "info,eksboot=trace,aws_smithy_runtime=debug",
     };

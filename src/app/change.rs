@@ -315,15 +315,18 @@ async fn check_drain_reach(
     } else {
         " Its endpoint is private: it answers only inside the cluster's VPC."
     };
-    ui::print(&format!(
-        "warning: this apply deletes a node group, and eksboot drains it first through the cluster's Kubernetes API, but {error}.{private}\n  EKS can drain it instead, but it terminates each node after 5 minutes whatever PodDisruptionBudgets say.\n"
-    ));
+    let why = format!(
+        "this apply deletes a node group, and eksboot drains it first through the cluster's Kubernetes API, but {error}.{private}\n  EKS can drain it instead, but it terminates each node after 5 minutes whatever PodDisruptionBudgets say.\n"
+    );
     if drain.force {
-        ui::print("--force: EKS drains the node group.\n");
+        ui::print(&format!(
+            "warning: {why}--force: EKS drains the node group.\n"
+        ));
         drain.let_eks_drain = true;
         return Ok(());
     }
     if !yes && interactive() {
+        ui::print(&format!("warning: {why}"));
         if ui::confirm("Let EKS drain the node group (5 minutes per node at most)?") {
             drain.let_eks_drain = true;
             return Ok(());
@@ -331,7 +334,7 @@ async fn check_drain_reach(
         return Err(RunError::Cancelled);
     }
     Err(RunError::Blocked {
-        message: format!("cannot drain the node group this apply deletes: {error}"),
+        message: format!("cannot drain the node group this apply deletes: {error}.{private}"),
         hint: "run eksboot where it reaches the cluster's API (inside the VPC, or make the endpoint public first), or add --force to let EKS drain it (5 minutes per node at most)".into(),
     })
 }
