@@ -508,6 +508,21 @@ fn hostname() -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
+/// Whether a process has ended or is ending: gone, a zombie, or dead (Linux `/proc`). Where
+/// `/proc` cannot tell, the process is taken as running, so the lock is never taken early.
+fn process_is_ending(pid: u32) -> bool {
+    if !Path::new("/proc/self/stat").exists() {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(") ")
+            .next()
+            .is_some_and(|rest| rest.starts_with('Z') || rest.starts_with('X')),
+    }
+}
+
 /// The PID and host a lock file names.
 fn holder(text: &str) -> (Option<u32>, Option<String>) {
     let mut words = text.split_whitespace();
@@ -531,19 +546,37 @@ impl Lock {
             .open(&path)
             .map_err(write_error)?;
         let mut previous = String::new();
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let _ = file.read_to_string(&mut previous);
-                let (pid, host) = holder(&previous);
-                return Err(JournalError::Locked {
-                    path: state.to_path_buf(),
-                    pid: pid.unwrap_or(0),
-                    host,
-                });
+        // A killed run's main thread turns zombie a moment before its other threads have
+        // closed their shared files, so its lock outlives it briefly: a holder on this host
+        // that is ending is given that moment.
+        let grace = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    previous.clear();
+                    let _ = file.rewind();
+                    let _ = file.read_to_string(&mut previous);
+                    let (pid, host) = holder(&previous);
+                    let here = host.is_none() || host == hostname();
+                    if here
+                        && pid.is_some_and(process_is_ending)
+                        && std::time::Instant::now() < grace
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        continue;
+                    }
+                    return Err(JournalError::Locked {
+                        path: state.to_path_buf(),
+                        pid: pid.unwrap_or(0),
+                        host,
+                    });
+                }
+                Err(std::fs::TryLockError::Error(source)) => return Err(write_error(source)),
             }
-            Err(std::fs::TryLockError::Error(source)) => return Err(write_error(source)),
         }
+        previous.clear();
+        let _ = file.rewind();
         let _ = file.read_to_string(&mut previous);
         // A holder named in the file but holding no lock has ended: say so once.
         let took_over_from = holder(&previous).0.filter(|pid| *pid != std::process::id());
@@ -720,6 +753,13 @@ mod tests {
         }
         drop(first);
         assert!(Journal::open(&path).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_running_process_is_not_ending_and_a_gone_one_is() {
+        assert!(!process_is_ending(std::process::id()));
+        // PID max on Linux is at most 2^22, so this one never exists.
+        assert!(process_is_ending(u32::MAX - 1));
     }
 
     #[test]

@@ -93,8 +93,17 @@ pub struct NetworkSettings {
     pub nat: Nat,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The nodes: a managed node group eksboot sizes, or EKS Auto Mode. With Auto Mode the node
+/// group's fields keep their defaults internally but are never written (Auto Mode chooses
+/// instances, disks, OS and repair), so a saved Auto Mode profile holds only `mode` and
+/// `node_pools`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeSettings {
+    /// Managed node group or Auto Mode.
+    pub mode: NodeMode,
+    /// Auto Mode's built-in node pools (empty with a managed node group).
+    pub node_pools: Vec<String>,
+    /// A managed node group is made (always true with Auto Mode: it runs nodes on demand).
     pub enabled: bool,
     pub instance_types: Vec<String>,
     pub min_size: u32,
@@ -106,6 +115,71 @@ pub struct NodeSettings {
     /// The nodes' operating system.
     pub os: NodeOs,
 }
+
+impl Serialize for NodeSettings {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        if self.mode == NodeMode::Auto {
+            let mut t = s.serialize_struct("NodeSettings", 2)?;
+            t.serialize_field("mode", &self.mode)?;
+            t.serialize_field("node_pools", &self.node_pools)?;
+            return t.end();
+        }
+        let mut t = s.serialize_struct("NodeSettings", 9)?;
+        t.serialize_field("mode", &self.mode)?;
+        t.serialize_field("enabled", &self.enabled)?;
+        t.serialize_field("instance_types", &self.instance_types)?;
+        t.serialize_field("min_size", &self.min_size)?;
+        t.serialize_field("desired_size", &self.desired_size)?;
+        t.serialize_field("max_size", &self.max_size)?;
+        t.serialize_field("disk_size_gib", &self.disk_size_gib)?;
+        t.serialize_field("auto_repair", &self.auto_repair)?;
+        t.serialize_field("os", &self.os)?;
+        t.end()
+    }
+}
+
+/// Who runs the nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeMode {
+    /// A managed node group: eksboot chooses instance types, sizes, disk and OS.
+    Managed,
+    /// EKS Auto Mode: AWS launches, patches, scales and repairs the nodes from node pools.
+    Auto,
+}
+
+impl NodeMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeMode::Managed => "managed",
+            NodeMode::Auto => "auto",
+        }
+    }
+}
+
+impl fmt::Display for NodeMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Auto Mode's built-in node pools (EKS user guide, "Create a cluster with Amazon EKS Auto
+/// Mode": `general-purpose` runs workloads, `system` runs critical add-ons and is tainted).
+pub const NODE_POOLS: [&str; 2] = ["general-purpose", "system"];
+
+/// The add-ons Auto Mode runs itself as part of the cluster (EKS user guide, "Automate cluster
+/// infrastructure with EKS Auto Mode"): listing one as an EKS add-on would run it twice.
+pub const AUTO_MODE_RUNS: [&str; 5] = [
+    "vpc-cni",
+    "kube-proxy",
+    "coredns",
+    "aws-ebs-csi-driver",
+    "eks-pod-identity-agent",
+];
+
+/// The oldest Kubernetes version Auto Mode supports (EKS user guide: 1.29 or later).
+pub const AUTO_MODE_MIN_VERSION: (u32, u32) = (1, 29);
 
 /// What happens at the end of a version's standard support.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -144,12 +218,14 @@ pub const POD_IDENTITY_AGENT: &str = "eks-pod-identity-agent";
 /// file that lacks them had (what eksboot did before the field existed). A new profile gets
 /// the new default; an old state reads the old meaning, so `plan` shows the move to the new
 /// default as a change and `apply` makes it.
-pub const LEGACY_MEANINGS: [(&str, &str, &str); 5] = [
+pub const LEGACY_MEANINGS: [(&str, &str, &str); 6] = [
     ("cluster", "support", "extended"),
     ("cluster", "deletion_protection", "false"),
     ("security", "addon_permissions", "node-role"),
     ("nodes", "auto_repair", "false"),
     ("nodes", "os", "al2023"),
+    // Every cluster before `nodes.mode` had a managed node group (or none).
+    ("nodes", "mode", "managed"),
 ];
 
 /// Writes the old meaning into stored settings (a state file's profile) for every field in
@@ -160,6 +236,10 @@ pub fn fill_legacy(settings: &mut serde_json::Value) -> Vec<String> {
         let Some(table) = settings.get_mut(section).and_then(|t| t.as_object_mut()) else {
             continue;
         };
+        // An Auto Mode profile is newer than every other field and writes no node group.
+        if section == "nodes" && table.get("mode").and_then(|m| m.as_str()) == Some("auto") {
+            continue;
+        }
         if !table.contains_key(key) {
             let value = match value {
                 "true" => serde_json::Value::Bool(true),
@@ -467,6 +547,21 @@ impl Profile {
             .filter(|(addon, _)| self.cluster.addons.iter().any(|a| a == addon))
             .map(|(addon, policy)| (*addon, *policy))
             .collect()
+    }
+
+    /// Whether EKS Auto Mode runs the nodes.
+    pub fn auto_mode(&self) -> bool {
+        self.nodes.mode == NodeMode::Auto
+    }
+
+    /// Whether eksboot makes a managed node group (and its launch template).
+    pub fn node_group(&self) -> bool {
+        self.nodes.mode == NodeMode::Managed && self.nodes.enabled
+    }
+
+    /// Whether the cluster has nodes at all (a node group, or Auto Mode's), so a node role.
+    pub fn has_nodes(&self) -> bool {
+        self.node_group() || self.auto_mode()
     }
 
     /// Whether nodes live in private subnets (every pattern with private subnets).

@@ -72,6 +72,8 @@ pub struct RawNodes {
     pub disk_size_gib: Field<i64>,
     pub auto_repair: Field<bool>,
     pub os: Field<String>,
+    pub mode: Field<String>,
+    pub node_pools: Field<Vec<Spanned<String>>>,
 }
 
 /// Parses TOML into the raw profile; on failure, the byte span and a one-line message.

@@ -723,7 +723,7 @@ fn a_profile_without_a_boundary_hashes_as_before_the_field_existed() {
     let without_newer = |profile: &Profile| {
         let mut value = serde_json::to_value(profile).unwrap();
         for (section, key, _) in LEGACY_MEANINGS {
-            value[section].as_object_mut().unwrap().remove(key);
+            value[section].as_object_mut().unwrap().shift_remove(key);
         }
         serde_json::to_string(&value).unwrap()
     };
@@ -825,11 +825,11 @@ fn pod_identity_is_the_default_with_its_agent_and_needs_it_when_written() {
 
 #[test]
 fn a_state_written_before_the_fields_reads_their_old_meaning() {
-    // A state file's stored profile from before: none of the five fields.
+    // A state file's stored profile from before: none of the newer fields.
     let old = ok(MINIMAL);
     let mut settings = serde_json::to_value(&old).unwrap();
     for (section, key, _) in LEGACY_MEANINGS {
-        settings[section].as_object_mut().unwrap().remove(key);
+        settings[section].as_object_mut().unwrap().shift_remove(key);
     }
     let filled = fill_legacy(&mut settings);
     assert_eq!(
@@ -839,7 +839,8 @@ fn a_state_written_before_the_fields_reads_their_old_meaning() {
             "cluster.deletion_protection",
             "security.addon_permissions",
             "nodes.auto_repair",
-            "nodes.os"
+            "nodes.os",
+            "nodes.mode"
         ]
     );
     let read = ok(&toml::to_string(&settings).unwrap());
@@ -861,4 +862,122 @@ fn a_state_written_before_the_fields_reads_their_old_meaning() {
     assert_eq!(fill_legacy(&mut newer), ["cluster.support"]);
     assert_eq!(newer["cluster"]["deletion_protection"], true);
     assert!(fill_legacy(&mut newer).is_empty());
+}
+
+// ---- EKS Auto Mode (issue 24) ----
+
+const AUTO: &str = "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n[nodes]\nmode = \"auto\"\n";
+
+#[test]
+fn managed_is_the_default_mode_and_node_pools_belong_to_auto_mode() {
+    let p = ok(MINIMAL);
+    assert_eq!(p.nodes.mode, NodeMode::Managed);
+    assert!(p.nodes.node_pools.is_empty());
+    assert!(p.node_group() && p.has_nodes() && !p.auto_mode());
+    one_problem(
+        &with("nodes", "node_pools = [\"system\"]"),
+        "nodes.node_pools",
+        &["Auto Mode's", "set nodes.mode = \"auto\""],
+    );
+    one_problem(
+        &with("nodes", "mode = \"fargate\""),
+        "nodes.mode",
+        &["\"fargate\" is not a known value", "\"managed\", \"auto\""],
+    );
+}
+
+#[test]
+fn auto_mode_defaults_to_both_node_pools_no_add_ons_and_pod_identity() {
+    let p = ok(AUTO);
+    assert!(p.auto_mode() && p.has_nodes() && !p.node_group());
+    assert_eq!(p.nodes.node_pools, ["general-purpose", "system"]);
+    assert!(p.cluster.addons.is_empty());
+    assert_eq!(p.security.addon_permissions, AddonPermissions::PodIdentity);
+    assert!(p.addon_roles().is_empty());
+    // Written in any order, the pools are kept in EKS's order; others may be listed.
+    let p = ok("[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\naddons = [\"metrics-server\"]\n[nodes]\nmode = \"auto\"\nnode_pools = [\"system\", \"general-purpose\"]\n");
+    assert_eq!(p.nodes.node_pools, ["general-purpose", "system"]);
+    assert_eq!(p.cluster.addons, ["metrics-server"]);
+}
+
+#[test]
+fn auto_mode_refuses_each_node_group_field_with_its_reason() {
+    let text = format!(
+        "{AUTO}instance_types = [\"m5.large\"]\nmin_size = 1\ndesired_size = 2\nmax_size = 3\ndisk_size_gib = 50\nauto_repair = true\nos = \"bottlerocket\"\nenabled = true\n"
+    );
+    let found = problems(&text);
+    assert_eq!(found.len(), 8, "{found:#?}");
+    for (field, why) in [
+        ("instance_types", "chooses instance types"),
+        ("min_size", "scales nodes"),
+        ("desired_size", "scales nodes"),
+        ("max_size", "scales nodes"),
+        ("disk_size_gib", "node class"),
+        ("auto_repair", "repairs its nodes"),
+        ("os", "Bottlerocket"),
+        ("enabled", "always runs nodes"),
+    ] {
+        assert!(
+            found.iter().any(
+                |p| p.contains(&format!(": nodes.{field}: is chosen by Auto Mode"))
+                    && p.contains(why)
+            ),
+            "nodes.{field}: {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn auto_mode_refuses_empty_unknown_or_repeated_pools_its_own_add_ons_and_old_versions() {
+    one_problem(
+        &format!("{AUTO}node_pools = []\n"),
+        "nodes.node_pools",
+        &["is empty"],
+    );
+    one_problem(
+        &format!("{AUTO}node_pools = [\"gpu\"]\n"),
+        "nodes.node_pools",
+        &["\"gpu\" is not one of Auto Mode's built-in node pools"],
+    );
+    one_problem(
+        &format!("{AUTO}node_pools = [\"system\", \"system\"]\n"),
+        "nodes.node_pools",
+        &["listed twice"],
+    );
+    let text = "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\naddons = [\"coredns\", \"metrics-server\"]\n[nodes]\nmode = \"auto\"\n";
+    one_problem(
+        text,
+        "cluster.addons",
+        &["\"coredns\" is run by Auto Mode itself"],
+    );
+    let text = "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\nkubernetes_version = \"1.28\"\n[nodes]\nmode = \"auto\"\n";
+    one_problem(
+        text,
+        "cluster.kubernetes_version",
+        &["1.28 is older than EKS Auto Mode supports", "1.29 or later"],
+    );
+    let text =
+        "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\nkubernetes_version = \"1.28\"\n";
+    assert_eq!(ok(text).cluster.kubernetes_version.as_deref(), Some("1.28"));
+}
+
+#[test]
+fn an_auto_mode_profile_saves_only_mode_and_pools_and_reads_back_the_same() {
+    let p = ok(&format!("{AUTO}node_pools = [\"general-purpose\"]\n"));
+    let saved = p.to_toml();
+    let nodes = saved.split("[nodes]").nth(1).unwrap();
+    assert_eq!(
+        nodes.trim(),
+        "mode = \"auto\"\nnode_pools = [\"general-purpose\"]",
+        "{saved}"
+    );
+    assert_eq!(ok(&saved), p);
+    // Its stored settings (a state file's) fill no old meaning into the nodes.
+    let mut settings = serde_json::to_value(&p).unwrap();
+    assert!(fill_legacy(&mut settings).is_empty());
+    assert_eq!(ok(&toml::to_string(&settings).unwrap()), p);
+    // A managed profile writes its mode too.
+    assert!(ok(MINIMAL)
+        .to_toml()
+        .contains("[nodes]\nmode = \"managed\"\n"));
 }

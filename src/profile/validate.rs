@@ -126,7 +126,8 @@ pub fn validate(raw: RawProfile, text: &str) -> Result<Profile, Vec<Problem>> {
     let network_settings = check_network(&mut c, &network, &region, nodes.enabled);
     let mut security_settings = check_security(&mut c, &security, &region);
     let cluster = check_cluster(&mut c, &cluster, name, region, &network_settings, &nodes);
-    security_settings.addon_permissions = check_addon_permissions(&mut c, &security, &cluster);
+    security_settings.addon_permissions =
+        check_addon_permissions(&mut c, &security, &cluster, nodes.mode == NodeMode::Auto);
     let security = security_settings;
 
     if c.problems.is_empty() {
@@ -415,7 +416,132 @@ fn is_instance_type(value: &str) -> bool {
             .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())
 }
 
+/// `nodes.mode` and `nodes.node_pools`. With Auto Mode the node group's fields are refused
+/// where written (Auto Mode chooses them), each on its own line.
+fn check_node_mode(c: &mut Checker, nodes: &RawNodes) -> (NodeMode, Vec<String>) {
+    let mode = c
+        .choice(
+            &nodes.mode,
+            "nodes.mode",
+            &[("managed", NodeMode::Managed), ("auto", NodeMode::Auto)],
+        )
+        .map_or(NodeMode::Managed, |(mode, _)| mode);
+    if mode == NodeMode::Managed {
+        if let Some(pools) = &nodes.node_pools {
+            c.report(
+                pools.span(),
+                "nodes.node_pools",
+                "node pools are EKS Auto Mode's; a managed node group has none".into(),
+                "set nodes.mode = \"auto\", or remove nodes.node_pools",
+            );
+        }
+        return (mode, Vec::new());
+    }
+    let written: [(&str, Option<Range<usize>>, &str); 8] = [
+        (
+            "enabled",
+            nodes.enabled.as_ref().map(|v| v.span()),
+            "Auto Mode always runs nodes, launched as pods need them",
+        ),
+        (
+            "instance_types",
+            nodes.instance_types.as_ref().map(|v| v.span()),
+            "Auto Mode chooses instance types for the pods it places",
+        ),
+        (
+            "min_size",
+            nodes.min_size.as_ref().map(|v| v.span()),
+            "Auto Mode scales nodes to the pods",
+        ),
+        (
+            "desired_size",
+            nodes.desired_size.as_ref().map(|v| v.span()),
+            "Auto Mode scales nodes to the pods",
+        ),
+        (
+            "max_size",
+            nodes.max_size.as_ref().map(|v| v.span()),
+            "Auto Mode scales nodes to the pods (limit it with a NodePool's limits)",
+        ),
+        (
+            "disk_size_gib",
+            nodes.disk_size_gib.as_ref().map(|v| v.span()),
+            "Auto Mode's node class gives each node its volume",
+        ),
+        (
+            "auto_repair",
+            nodes.auto_repair.as_ref().map(|v| v.span()),
+            "Auto Mode repairs its nodes itself",
+        ),
+        (
+            "os",
+            nodes.os.as_ref().map(|v| v.span()),
+            "Auto Mode's nodes run Bottlerocket",
+        ),
+    ];
+    for (field, span, why) in written {
+        if let Some(span) = span {
+            c.report(
+                span,
+                &format!("nodes.{field}"),
+                format!("is chosen by Auto Mode with nodes.mode = \"auto\": {why}"),
+                "remove it, or set nodes.mode = \"managed\"",
+            );
+        }
+    }
+    let pools = match &nodes.node_pools {
+        None => NODE_POOLS.iter().map(|p| p.to_string()).collect(),
+        Some(list) => {
+            if list.get_ref().is_empty() {
+                c.report(
+                    list.span(),
+                    "nodes.node_pools",
+                    "is empty, so Auto Mode would launch no nodes".into(),
+                    "\"general-purpose\", \"system\" or both",
+                );
+            }
+            let mut seen = BTreeSet::new();
+            for item in list.get_ref() {
+                if !NODE_POOLS.contains(&item.get_ref().as_str()) {
+                    c.report(
+                        item.span(),
+                        "nodes.node_pools",
+                        format!(
+                            "\"{}\" is not one of Auto Mode's built-in node pools",
+                            item.get_ref()
+                        ),
+                        "\"general-purpose\", \"system\"",
+                    );
+                } else if !seen.insert(item.get_ref()) {
+                    c.report(
+                        item.span(),
+                        "nodes.node_pools",
+                        format!("\"{}\" is listed twice", item.get_ref()),
+                        "each node pool once",
+                    );
+                }
+            }
+            // EKS's order, whatever the file's, so the saved profile reads the same.
+            NODE_POOLS
+                .iter()
+                .filter(|pool| list.get_ref().iter().any(|i| i.get_ref() == *pool))
+                .map(|p| p.to_string())
+                .collect()
+        }
+    };
+    (mode, pools)
+}
+
 fn check_nodes(c: &mut Checker, nodes: &RawNodes) -> NodeSettings {
+    let (mode, node_pools) = check_node_mode(c, nodes);
+    if mode == NodeMode::Auto {
+        // The node group's defaults, unused and never written.
+        return NodeSettings {
+            mode,
+            node_pools,
+            ..check_nodes(c, &RawNodes::default())
+        };
+    }
     let enabled = nodes.enabled.as_ref().is_none_or(|v| *v.get_ref());
     let instance_types = match &nodes.instance_types {
         None => vec!["t3.medium".to_string()],
@@ -501,6 +627,8 @@ fn check_nodes(c: &mut Checker, nodes: &RawNodes) -> NodeSettings {
         )
         .map_or(NodeOs::Al2023, |(os, _)| os);
     NodeSettings {
+        mode,
+        node_pools,
         enabled,
         instance_types,
         min_size,
@@ -681,6 +809,7 @@ fn check_addon_permissions(
     c: &mut Checker,
     security: &RawSecurity,
     cluster: &ClusterSettings,
+    auto_mode: bool,
 ) -> AddonPermissions {
     let has_agent = cluster.addons.iter().any(|a| a == POD_IDENTITY_AGENT);
     let chosen = c.choice(
@@ -691,6 +820,8 @@ fn check_addon_permissions(
             ("node-role", AddonPermissions::NodeRole),
         ],
     );
+    // Auto Mode runs the Pod Identity agent itself.
+    let has_agent = has_agent || auto_mode;
     match chosen {
         None if has_agent => AddonPermissions::PodIdentity,
         None => AddonPermissions::NodeRole,
@@ -726,6 +857,19 @@ fn check_cluster(
                 "cluster.kubernetes_version",
                 format!("\"{}\" is not a Kubernetes minor version", v.get_ref()),
                 "a version such as \"1.33\", or leave it out for the newest",
+            );
+        }
+        let minor = v
+            .get_ref()
+            .strip_prefix("1.")
+            .and_then(|m| m.parse::<u32>().ok());
+        let (_, oldest) = AUTO_MODE_MIN_VERSION;
+        if nodes.mode == NodeMode::Auto && minor.is_some_and(|m| m < oldest) {
+            c.report(
+                v.span(),
+                "cluster.kubernetes_version",
+                format!("{} is older than EKS Auto Mode supports", v.get_ref()),
+                &format!("1.{oldest} or later, or leave it out for the newest"),
             );
         }
         v.get_ref().clone()
@@ -876,12 +1020,25 @@ fn check_cluster(
         }
     };
 
+    let auto = nodes.mode == NodeMode::Auto;
     let addons = match strings(&cluster.addons) {
+        // Auto Mode runs the usual ones itself.
+        None if auto => Vec::new(),
         None => DEFAULT_ADDONS.iter().map(|s| s.to_string()).collect(),
         Some(list) => {
             let mut seen = BTreeSet::new();
             for item in list {
-                if item.get_ref().trim().is_empty() {
+                if auto && AUTO_MODE_RUNS.contains(&item.get_ref().as_str()) {
+                    c.report(
+                        item.span(),
+                        "cluster.addons",
+                        format!(
+                            "\"{}\" is run by Auto Mode itself (nodes.mode = \"auto\")",
+                            item.get_ref()
+                        ),
+                        "add-ons Auto Mode does not run, e.g. \"metrics-server\"",
+                    );
+                } else if item.get_ref().trim().is_empty() {
                     c.report(
                         item.span(),
                         "cluster.addons",
