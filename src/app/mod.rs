@@ -367,6 +367,10 @@ async fn observe(
         Some(arn) => not_admins.push(arn.to_string()),
         None => not_admins.extend(recorded("creator-role").and_then(|o| o.arn)),
     }
+    // Auto Mode's nodes hold an entry EKS made for the node role: not an admin.
+    if let Some(auto) = &cluster.auto_mode {
+        not_admins.push(auto.node_role_arn.clone());
+    }
     let admins = aws::eks::list_access_entries(&aws.eks, name)
         .await?
         .into_iter()
@@ -412,6 +416,7 @@ async fn observe(
         oidc_provider: Some(oidc_provider),
         support: crate::plan::diff::support_from_eks(&cluster.support_type),
         deletion_protection: Some(cluster.deletion_protection),
+        node_pools: cluster.auto_mode.as_ref().map(|a| a.node_pools.clone()),
         nodes: Some(nodes),
     })
 }

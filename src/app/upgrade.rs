@@ -142,7 +142,14 @@ pub(super) async fn upgrade(
             crate::plan::upgrade::day(end)
         ));
     }
-    text.push_str("  Order: node groups to the control plane's version (and add-on steps the new version does not offer), the control plane, then add-ons and node groups together.\n");
+    if stored.auto_mode() {
+        // Auto Mode's nodes follow the control plane on their own (EKS user guide, "Update a
+        // cluster" with Auto Mode: it replaces nodes with ones of the new version, honouring
+        // PodDisruptionBudgets).
+        text.push_str("  Order: the control plane, then the add-ons eksboot installed; EKS Auto Mode then replaces its nodes with ones running the new version (honouring PodDisruptionBudgets).\n");
+    } else {
+        text.push_str("  Order: node groups to the control plane's version (and add-on steps the new version does not offer), the control plane, then add-ons and node groups together.\n");
+    }
     ui::print(&text);
 
     // Before anything: what EKS says would break on the target version. A rerun whose control
@@ -330,8 +337,14 @@ pub(super) async fn upgrade(
         .as_deref()
         .map(|end| support_line_for(&target, end, now, support_policy))
         .unwrap_or_else(|| (format!("Kubernetes {target}"), false));
+    let parts = if stored.auto_mode() {
+        "control plane and add-ons run Kubernetes {target}; Auto Mode moves its nodes to it over the next minutes"
+    } else {
+        "control plane, add-ons and node groups run Kubernetes {target}"
+    }
+    .replace("{target}", &target);
     ui::print(&format!(
-        "\nCluster \"{name}\" is upgraded: control plane, add-ons and node groups run Kubernetes {target}.\n  {line}\n"
+        "\nCluster \"{name}\" is upgraded: {parts}.\n  {line}\n"
     ));
     Ok(ExitCode::SUCCESS)
 }

@@ -159,7 +159,7 @@ async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                 .plan
                 .resources
                 .iter()
-                .filter(|r| r.kind == Kind::Subnet)
+                .filter(|r| r.kind == Kind::Subnet && crate::plan::cluster_uses_subnet(p, &r.id))
                 .map(|r| ctx.output(&r.id).id)
                 .collect();
             let key = key_arn(ctx);
@@ -183,6 +183,7 @@ async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                 key_arn: &key,
                 support_type: p.cluster.support.eks_name(),
                 deletion_protection: p.cluster.deletion_protection,
+                auto_mode: wanted_auto_mode(ctx),
                 tags: tag_map(ctx, res),
                 client_request_token: String::new(),
             };
@@ -203,6 +204,10 @@ async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                     "key": spec.key_arn,
                     "support": spec.support_type,
                     "deletion_protection": spec.deletion_protection,
+                    "auto_mode": spec.auto_mode.as_ref().map(|a| serde_json::json!({
+                        "node_pools": a.node_pools,
+                        "node_role": a.node_role_arn,
+                    })),
                     "tags": spec.tags,
                 }),
             ));
@@ -220,7 +225,9 @@ async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                 })
                 .await;
             // Repeated by the SDK after a lost answer, without its token's memory.
-            done_if_exists(created)?;
+            if let Err(e) = done_if_exists(created) {
+                return Err(auto_mode_refused(p, &e).unwrap_or_else(|| e.into()));
+            }
         }
     }
     ctx.record_partial(&res.id, &Outputs::id(name))?;
@@ -251,6 +258,44 @@ async fn cluster(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     Ok(result(outputs, adopted))
 }
 
+/// EKS refused Auto Mode itself (a region or partition where it is not offered): said with the
+/// way out, which the raw error does not give. Only for a profile with Auto Mode, and only for
+/// an error that names it (EKS answers InvalidParameterException or
+/// UnsupportedAvailabilityZoneException naming the compute configuration or Auto Mode).
+pub fn auto_mode_refused(profile: &crate::profile::Profile, err: &AwsError) -> Option<StepError> {
+    if !profile.auto_mode() {
+        return None;
+    }
+    let f = err.failure()?;
+    let message = f.message.to_lowercase();
+    let about_auto_mode = ["auto mode", "computeconfig", "compute config"]
+        .iter()
+        .any(|m| message.contains(m));
+    let not_offered = [
+        "not supported",
+        "not available",
+        "not offered",
+        "unsupported",
+    ]
+    .iter()
+    .any(|m| message.contains(m));
+    (about_auto_mode && not_offered).then(|| StepError::Conflict {
+        message: format!(
+            "EKS refused Auto Mode in {}: {}",
+            profile.cluster.region, f.message
+        ),
+        hint: "choose a region where EKS Auto Mode is offered (cluster.region), or set nodes.mode = \"managed\" for a managed node group; nothing of the cluster was made, and `eksboot teardown` removes what the first two tasks made".into(),
+    })
+}
+
+/// Auto Mode as the profile wants it: its node pools, with the node role eksboot made.
+fn wanted_auto_mode(ctx: &Ctx) -> Option<eks::AutoMode> {
+    ctx.profile.auto_mode().then(|| eks::AutoMode {
+        node_pools: ctx.profile.nodes.node_pools.clone(),
+        node_role_arn: ctx.output("node-role").arn.unwrap_or_default(),
+    })
+}
+
 /// A change a running cluster's configuration needs to match its profile. EKS takes one kind
 /// of update per call, and one update at a time per cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,6 +316,10 @@ pub enum ClusterUpdate {
     DeletionProtection {
         on: bool,
     },
+    /// Auto Mode's node pools (an AutoModeUpdate; the node role stays as it is).
+    NodePools {
+        node_pools: Vec<String>,
+    },
 }
 
 impl ClusterUpdate {
@@ -280,6 +329,7 @@ impl ClusterUpdate {
             ClusterUpdate::Logging { .. } => "logging",
             ClusterUpdate::Support { .. } => "support",
             ClusterUpdate::DeletionProtection { .. } => "deletion protection",
+            ClusterUpdate::NodePools { .. } => "node pools",
         }
     }
 }
@@ -360,6 +410,15 @@ pub fn cluster_updates(
             on: c.deletion_protection,
         });
     }
+    // Only between Auto Mode clusters: a move between managed nodes and Auto Mode is refused
+    // by `plan::diff` before anything runs.
+    if let Some(live_auto) = &live.auto_mode {
+        if profile.auto_mode() && live_auto.node_pools != profile.nodes.node_pools {
+            updates.push(ClusterUpdate::NodePools {
+                node_pools: profile.nodes.node_pools.clone(),
+            });
+        }
+    }
     updates
 }
 
@@ -410,6 +469,10 @@ async fn converge_cluster(
                 "action": "UpdateClusterConfig",
                 "deletion_protection": on,
             }),
+            ClusterUpdate::NodePools { node_pools } => serde_json::json!({
+                "action": "UpdateClusterConfig",
+                "node_pools": node_pools,
+            }),
         };
         let token = request_token(ctx, &res.id, &request).value();
         let started = ctx
@@ -438,6 +501,18 @@ async fn converge_cluster(
                     }
                     ClusterUpdate::DeletionProtection { on } => {
                         eks::update_deletion_protection(&creator.eks, name, *on, &token).await
+                    }
+                    ClusterUpdate::NodePools { node_pools } => {
+                        // The node role as the cluster has it: EKS refuses to change it.
+                        let auto = eks::AutoMode {
+                            node_pools: node_pools.clone(),
+                            node_role_arn: c
+                                .auto_mode
+                                .as_ref()
+                                .map(|a| a.node_role_arn.clone())
+                                .unwrap_or_default(),
+                        };
+                        eks::update_auto_mode(&creator.eks, name, &auto, &token).await
                     }
                 }
             })
@@ -585,7 +660,47 @@ fn principal_of(ctx: &Ctx, res: &Resource) -> String {
     }
 }
 
+/// How long EKS may take to make Auto Mode's node access entry after the cluster is ACTIVE.
+const NODE_ACCESS_ENTRY_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// Auto Mode: EKS makes the node role's access entry (type EC2) itself; eksboot never creates
+/// it (a second one would be refused), it waits until it is there.
+async fn node_access_entry(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
+    let creator = as_creator(ctx).await?;
+    let cluster = ctx.profile.cluster.name.as_str();
+    let node_role = ctx.output("node-role").arn.unwrap_or_default();
+    let started = Instant::now();
+    let mut poll = PollDelay::new(ctx.timing.poll);
+    loop {
+        ctx.check_stopping()?;
+        let entries = ctx
+            .creator_call(res, never, || {
+                eks::list_access_entries(&creator.eks, cluster)
+            })
+            .await?;
+        if entries.iter().any(|e| *e == node_role) {
+            return Ok(result(Outputs::id(&node_role), true));
+        }
+        if started.elapsed() > NODE_ACCESS_ENTRY_TIMEOUT {
+            return Err(StepError::TimedOut(format!(
+                "EKS made no access entry for Auto Mode's node role {node_role} in {} min, so its nodes cannot join",
+                NODE_ACCESS_ENTRY_TIMEOUT.as_secs() / 60
+            )));
+        }
+        ctx.waiting(
+            res,
+            &res.name,
+            "waiting for EKS to give Auto Mode's nodes their access entry",
+            started,
+        );
+        poll.sleep().await;
+    }
+}
+
 async fn access_entry(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
+    if res.id == crate::plan::NODE_ACCESS_ENTRY {
+        return node_access_entry(ctx, res).await;
+    }
     let creator = as_creator(ctx).await?;
     let cluster = ctx.profile.cluster.name.as_str();
     let principal = principal_of(ctx, res);

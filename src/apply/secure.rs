@@ -3,9 +3,9 @@
 
 use crate::aws::{iam, kms, logs, AwsError};
 use crate::plan::iam::{
-    addon_role_arns, creator_policy_with_addon_roles, creator_trust_policy, key_policy,
-    managed_policy_arn, node_role_policies, partition, pod_identity_trust_policy,
-    service_trust_policy, CreatorScope, CLUSTER_ROLE_POLICIES,
+    addon_role_arns, cluster_role_policies, creator_policy_with_addon_roles, creator_trust_policy,
+    key_policy, managed_policy_arn, node_role_policies, partition, pod_identity_trust_policy,
+    service_trust_policy, CreatorScope,
 };
 use crate::plan::Resource;
 
@@ -33,7 +33,7 @@ pub async fn run(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
                 ctx,
                 res,
                 &service_trust_policy(&ctx.profile.cluster.region, "eks").to_string(),
-                &CLUSTER_ROLE_POLICIES,
+                &cluster_role_policies(&ctx.profile),
                 "EKS cluster service role; made by eksboot",
             )
             .await
@@ -359,11 +359,10 @@ async fn creator_policy(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepErr
     let region = &p.cluster.region;
     let cluster_role = ctx.output("cluster-role").arn.unwrap_or_default();
     let node_role = p
-        .nodes
-        .enabled
+        .has_nodes()
         .then(|| ctx.output("node-role").arn.unwrap_or_default());
     let key = key_arn(ctx);
-    let launch_template = p.nodes.enabled.then(|| {
+    let launch_template = p.node_group().then(|| {
         format!(
             "arn:{}:ec2:{region}:{}:launch-template/{}",
             partition(region),

@@ -50,10 +50,11 @@ pub async fn cluster_versions(aws: &Aws) -> Result<Vec<OfferedVersion>, AwsError
 use std::collections::HashMap;
 
 use aws_sdk_eks::types::{
-    AccessScope, AccessScopeType, AmiTypes, AuthenticationMode, CapacityTypes,
-    CreateAccessConfigRequest, EncryptionConfig, LaunchTemplateSpecification, LogSetup, LogType,
-    Logging, NodeRepairConfig, NodegroupScalingConfig, Provider, ResolveConflicts, SupportType,
-    UpgradePolicyRequest, VpcConfigRequest,
+    AccessScope, AccessScopeType, AmiTypes, AuthenticationMode, BlockStorage, CapacityTypes,
+    ComputeConfigRequest, CreateAccessConfigRequest, ElasticLoadBalancing, EncryptionConfig,
+    KubernetesNetworkConfigRequest, LaunchTemplateSpecification, LogSetup, LogType, Logging,
+    NodeRepairConfig, NodegroupScalingConfig, Provider, ResolveConflicts, StorageConfigRequest,
+    SupportType, UpgradePolicyRequest, VpcConfigRequest,
 };
 
 /// A cluster as EKS describes it.
@@ -78,6 +79,15 @@ pub struct ClusterInfo {
     pub support_type: String,
     /// `deletionProtection`: DeleteCluster is refused while it is on (and the cluster ACTIVE).
     pub deletion_protection: bool,
+    /// EKS Auto Mode's compute capability, when on: its node pools and node role.
+    pub auto_mode: Option<AutoMode>,
+}
+
+/// EKS Auto Mode's settings: the built-in node pools and the role its nodes run with.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AutoMode {
+    pub node_pools: Vec<String>,
+    pub node_role_arn: String,
 }
 
 /// What CreateCluster is given; the decisions were made by the caller.
@@ -96,6 +106,9 @@ pub struct ClusterSpec<'a> {
     /// `upgradePolicy.supportType`: `STANDARD` or `EXTENDED`.
     pub support_type: &'a str,
     pub deletion_protection: bool,
+    /// Auto Mode's three capabilities (compute with these pools and node role, block storage,
+    /// load balancing) all on, and no self-managed add-ons bootstrapped; `None`: all off.
+    pub auto_mode: Option<AutoMode>,
     pub tags: HashMap<String, String>,
     pub client_request_token: String,
 }
@@ -153,6 +166,13 @@ pub async fn describe_cluster(
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default(),
             deletion_protection: c.deletion_protection().unwrap_or(false),
+            auto_mode: c
+                .compute_config()
+                .filter(|compute| compute.enabled() == Some(true))
+                .map(|compute| AutoMode {
+                    node_pools: compute.node_pools().to_vec(),
+                    node_role_arn: compute.node_role_arn().unwrap_or_default().to_string(),
+                }),
         })),
         Err(e) => match classify("eks:DescribeCluster", e) {
             err if err.is_not_found() => Ok(None),
@@ -193,8 +213,19 @@ pub async fn create_cluster(
         .authentication_mode(AuthenticationMode::Api)
         .bootstrap_cluster_creator_admin_permissions(true)
         .build();
+    // Sent only for Auto Mode: a cluster without it is created exactly as before.
+    let auto = spec
+        .auto_mode
+        .as_ref()
+        .map(|a| auto_mode_capabilities(Some(a)));
     eks.create_cluster()
         .name(spec.name)
+        .set_compute_config(auto.as_ref().map(|(c, _, _)| c.clone()))
+        .set_storage_config(auto.as_ref().map(|(_, s, _)| s.clone()))
+        .set_kubernetes_network_config(auto.as_ref().map(|(_, _, n)| n.clone()))
+        // Auto Mode runs the CNI, kube-proxy and CoreDNS itself (EKS user guide, "Create an
+        // EKS Auto Mode cluster": bootstrapSelfManagedAddons false).
+        .set_bootstrap_self_managed_addons(auto.as_ref().map(|_| false))
         .version(spec.version)
         .role_arn(spec.role_arn)
         .resources_vpc_config(vpc)
@@ -213,6 +244,52 @@ pub async fn create_cluster(
         .await
         .map_err(|e| classify("eks:CreateCluster", e))?;
     Ok(())
+}
+
+/// Auto Mode's three capabilities as one request gives them: EKS takes them all on or all off
+/// together (API reference, CreateCluster and UpdateClusterConfig: "you must enable or disable
+/// all three capabilities"), and node pools need the node role.
+fn auto_mode_capabilities(
+    auto: Option<&AutoMode>,
+) -> (
+    ComputeConfigRequest,
+    StorageConfigRequest,
+    KubernetesNetworkConfigRequest,
+) {
+    let on = auto.is_some();
+    let compute = ComputeConfigRequest::builder()
+        .enabled(on)
+        .set_node_pools(auto.map(|a| a.node_pools.clone()))
+        .set_node_role_arn(auto.map(|a| a.node_role_arn.clone()))
+        .build();
+    let storage = StorageConfigRequest::builder()
+        .block_storage(BlockStorage::builder().enabled(on).build())
+        .build();
+    let network = KubernetesNetworkConfigRequest::builder()
+        .elastic_load_balancing(ElasticLoadBalancing::builder().enabled(on).build())
+        .build();
+    (compute, storage, network)
+}
+
+/// Sets an Auto Mode cluster's node pools (its node role cannot change). Returns the update's id.
+pub async fn update_auto_mode(
+    eks: &aws_sdk_eks::Client,
+    name: &str,
+    auto: &AutoMode,
+    client_request_token: &str,
+) -> Result<String, AwsError> {
+    let (compute, storage, network) = auto_mode_capabilities(Some(auto));
+    let out = eks
+        .update_cluster_config()
+        .name(name)
+        .compute_config(compute)
+        .storage_config(storage)
+        .kubernetes_network_config(network)
+        .client_request_token(client_request_token)
+        .send()
+        .await
+        .map_err(|e| classify("eks:UpdateClusterConfig", e))?;
+    Ok(update_id(out.update()))
 }
 
 /// The access policies associated with a principal's access entry, or `None` without an entry.

@@ -169,6 +169,19 @@ fn rules() -> Vec<(&'static str, &'static str, Rule)> {
         ("network", "nat", Refuse("the NAT layout carries the nodes' routes", TEARDOWN)),
         (
             "nodes",
+            "mode",
+            Refuse(
+                "moving between a managed node group and EKS Auto Mode moves every workload onto other nodes (AWS allows it through UpdateClusterConfig; eksboot does not do it for you)",
+                "by hand: turn Auto Mode's compute, block storage and load balancing on (or off) together with `aws eks update-cluster-config`, drain the old nodes so pods move over (`kubectl drain`), delete what ran them; or `eksboot teardown`, then `eksboot create` with the new profile",
+            ),
+        ),
+        (
+            "nodes",
+            "node_pools",
+            Update(Task::Cluster, "Auto Mode's node pools set in place (UpdateClusterConfig, waited); nodes of a dropped pool are drained and removed by Auto Mode"),
+        ),
+        (
+            "nodes",
             "enabled",
             Switch(
                 Task::Cluster,
@@ -350,7 +363,8 @@ pub fn diff(before: &Profile, after: &Profile) -> Diff {
     let new = serde_json::to_value(after).expect("profile serialises");
     let mut changes = Vec::new();
     let mut refused = Vec::new();
-    let nodes_both = before.nodes.enabled && after.nodes.enabled;
+    let nodes_both = before.node_group() && after.node_group();
+    let same_mode = before.nodes.mode == after.nodes.mode;
     for (section, key, rule) in rules() {
         let (was, now) = (
             field_value(&old, section, key),
@@ -362,8 +376,14 @@ pub fn diff(before: &Profile, after: &Profile) -> Diff {
         if (section, key) == ("security", "addon_permissions") {
             continue; // after the loop: it depends on the add-ons too.
         }
+        // Once the mode differs, that refusal says it all (the add-ons' defaults follow it).
+        if !same_mode
+            && (section == "nodes" && key != "mode" || (section, key) == ("cluster", "addons"))
+        {
+            continue;
+        }
         // Node settings matter only while there is a node group before and after.
-        if section == "nodes" && key != "enabled" && !nodes_both {
+        if section == "nodes" && !["enabled", "mode", "node_pools"].contains(&key) && !nodes_both {
             continue;
         }
         let field = format!("{section}.{key}");
@@ -426,7 +446,9 @@ pub fn diff(before: &Profile, after: &Profile) -> Diff {
             }
         }
     }
-    addon_permissions(before, after, &mut changes, &mut refused);
+    if same_mode {
+        addon_permissions(before, after, &mut changes, &mut refused);
+    }
     // With the desired size changed too, it is set (not kept) along with min and max.
     if changes.iter().any(|c| c.field == "nodes.desired_size") {
         for c in changes.iter_mut().filter(|c| c.effect == KEEPS_DESIRED) {
@@ -500,6 +522,8 @@ pub struct Observed {
     /// `upgradePolicy.supportType`, when EKS says.
     pub support: Option<crate::profile::Support>,
     pub deletion_protection: Option<bool>,
+    /// Auto Mode's node pools, when its compute capability is on.
+    pub node_pools: Option<Vec<String>>,
     /// `Some(None)`: no node group; `Some(Some(..))`: one, as it runs.
     pub nodes: Option<Option<ObservedNodes>>,
 }
@@ -579,7 +603,12 @@ pub fn live_profile(stored: &Profile, seen: &Observed) -> Profile {
     if let Some(protected) = seen.deletion_protection {
         c.deletion_protection = protected;
     }
+    if let Some(pools) = &seen.node_pools {
+        live.nodes.node_pools = pools.clone();
+    }
     match &seen.nodes {
+        // Auto Mode has no node group: its nodes are its pools.
+        _ if live.auto_mode() => {}
         Some(None) => live.nodes.enabled = false,
         Some(Some(n)) => {
             live.nodes.enabled = true;

@@ -20,10 +20,38 @@ pub const NODE_ROLE_POLICIES: [&str; 4] = [
 /// The VPC CNI's managed policy: on the node role only while the CNI has no role of its own.
 pub const CNI_POLICY: &str = "AmazonEKS_CNI_Policy";
 
-/// The managed policies the node role gets for this profile: all of [`NODE_ROLE_POLICIES`],
-/// except the CNI's when vpc-cni gets its own role through Pod Identity (then nodes, and any
-/// pod on their network, no longer hold the CNI's permissions).
+/// What the cluster role adds for EKS Auto Mode, which launches nodes, volumes and load
+/// balancers and runs the network as the cluster role (EKS user guide, "Amazon EKS Auto Mode
+/// cluster IAM role"; its trust already allows sts:TagSession, which Auto Mode needs).
+pub const AUTO_MODE_CLUSTER_POLICIES: [&str; 4] = [
+    "AmazonEKSComputePolicy",
+    "AmazonEKSBlockStoragePolicy",
+    "AmazonEKSLoadBalancingPolicy",
+    "AmazonEKSNetworkingPolicy",
+];
+/// The node role of Auto Mode's nodes (EKS user guide, "Amazon EKS Auto Mode node IAM role"):
+/// the minimal worker policy and ECR pull; AWS runs the CNI and reaches nodes itself.
+pub const AUTO_MODE_NODE_POLICIES: [&str; 2] = [
+    "AmazonEKSWorkerNodeMinimalPolicy",
+    "AmazonEC2ContainerRegistryPullOnly",
+];
+
+/// The managed policies of the cluster role for this profile.
+pub fn cluster_role_policies(profile: &crate::profile::Profile) -> Vec<&'static str> {
+    let mut policies = CLUSTER_ROLE_POLICIES.to_vec();
+    if profile.auto_mode() {
+        policies.extend(AUTO_MODE_CLUSTER_POLICIES);
+    }
+    policies
+}
+
+/// The managed policies the node role gets for this profile: Auto Mode's two, or all of
+/// [`NODE_ROLE_POLICIES`] except the CNI's when vpc-cni gets its own role through Pod Identity
+/// (then nodes, and any pod on their network, no longer hold the CNI's permissions).
 pub fn node_role_policies(profile: &crate::profile::Profile) -> Vec<&'static str> {
+    if profile.auto_mode() {
+        return AUTO_MODE_NODE_POLICIES.to_vec();
+    }
     let cni_has_role = profile.addon_roles().iter().any(|(a, _)| *a == "vpc-cni");
     NODE_ROLE_POLICIES
         .iter()
@@ -532,10 +560,10 @@ pub fn creator_policy_before_create(profile: &crate::profile::Profile, account: 
             account,
             cluster: name,
             cluster_role_arn: &cluster_role,
-            node_role_arn: profile.nodes.enabled.then_some(node_role.as_str()),
+            node_role_arn: profile.has_nodes().then_some(node_role.as_str()),
             key_arn: profile.security.secrets_key.existing_arn(),
             oidc_provider: profile.cluster.oidc_provider,
-            launch_template_arn: profile.nodes.enabled.then_some(template.as_str()),
+            launch_template_arn: profile.node_group().then_some(template.as_str()),
         },
         &addon_role_arns(profile, account),
     )

@@ -207,6 +207,19 @@ pub fn policy_name(arn: &str) -> &str {
     arn.split_once(":policy/").map_or(arn, |(_, name)| name)
 }
 
+/// The step that checks the access entry EKS makes for Auto Mode's node role.
+pub const NODE_ACCESS_ENTRY: &str = "access-entry-nodes";
+
+/// Whether the cluster is given a subnet (a subnet step id). Auto Mode's default node class
+/// launches nodes in the cluster's subnets (EKS user guide, "Create a Node Class for Amazon
+/// EKS": `subnetSelectorTerms` default to the cluster's), so with public and private subnets
+/// the cluster gets the private ones only and no node lands in a public subnet.
+pub fn cluster_uses_subnet(profile: &Profile, subnet_step: &str) -> bool {
+    !(profile.auto_mode()
+        && profile.network.pattern == Pattern::PublicAndPrivate
+        && subnet_step.starts_with("subnet-public-"))
+}
+
 /// Whether an add-on's pods need nodes before it can be healthy.
 pub fn addon_needs_nodes(name: &str) -> bool {
     !ADDONS_WITHOUT_NODES.contains(&name)
@@ -428,11 +441,18 @@ impl<'a> Builder<'a> {
                 .detail = Some(bounded("creates the cluster and is its first admin"));
         }
         let name = self.name("cluster");
+        let what = if p.auto_mode() {
+            "EKS service role: AmazonEKSClusterPolicy and Auto Mode's compute, block storage, load balancing and networking policies"
+        } else {
+            "EKS service role: AmazonEKSClusterPolicy"
+        };
         self.add(Task::Secure, Kind::IamRole, "cluster-role", name, &[])
-            .detail = Some(bounded("EKS service role: AmazonEKSClusterPolicy"));
-        if p.nodes.enabled {
+            .detail = Some(bounded(what));
+        if p.has_nodes() {
             let name = self.name("node");
-            let what = if iam::node_role_policies(p).contains(&iam::CNI_POLICY) {
+            let what = if p.auto_mode() {
+                "Auto Mode's nodes: EKS worker (minimal), ECR pull policies"
+            } else if iam::node_role_policies(p).contains(&iam::CNI_POLICY) {
                 "worker nodes: EKS worker, ECR pull, CNI, SSM policies"
             } else {
                 "worker nodes: EKS worker, ECR pull, SSM policies (the CNI has its own role)"
@@ -462,13 +482,13 @@ impl<'a> Builder<'a> {
         }
         if creates_creator {
             let mut deps = vec!["creator-role", "cluster-role"];
-            if p.nodes.enabled {
+            if p.has_nodes() {
                 deps.push("node-role");
             }
             if creates_key {
                 deps.push("secrets-key");
             }
-            if p.nodes.enabled {
+            if p.node_group() {
                 // It lets the creator launch nodes with this template only, by the template's ARN.
                 deps.push("launch-template");
             }
@@ -667,18 +687,36 @@ impl<'a> Builder<'a> {
         deps.extend(
             self.slots
                 .iter()
-                .map(|s| Self::subnet_id(s.tier, s.az_index)),
+                .map(|s| Self::subnet_id(s.tier, s.az_index))
+                .filter(|id| cluster_uses_subnet(p, id)),
         );
         deps.push("cluster-sg".into());
+        if p.auto_mode() {
+            // Auto Mode's compute capability names the node role.
+            deps.push("node-role".into());
+        }
         let dep_refs: Vec<&str> = deps.iter().map(String::as_str).collect();
         let version = match &p.cluster.kubernetes_version {
             Some(v) => format!("Kubernetes {v}"),
             None => "Kubernetes: newest at create time".into(),
         };
         let name = p.cluster.name.clone();
+        let auto = if p.auto_mode() {
+            let subnets = if p.network.pattern == Pattern::PublicAndPrivate {
+                " in the private subnets"
+            } else {
+                ""
+            };
+            format!(
+                "; EKS Auto Mode (node pools {}){subnets}",
+                p.nodes.node_pools.join(", ")
+            )
+        } else {
+            String::new()
+        };
         self.add(Task::Cluster, Kind::EksCluster, "cluster", name, &dep_refs)
             .detail = Some(format!(
-            "{version}; endpoint {}; secrets encrypted; {} log types",
+            "{version}; endpoint {}; secrets encrypted; {} log types{auto}",
             p.cluster.endpoint_access,
             p.cluster.log_types.len()
         ));
@@ -701,6 +739,17 @@ impl<'a> Builder<'a> {
             )
             .detail = Some("cluster admin".into());
         }
+        if p.auto_mode() {
+            // EKS makes the node role's access entry (type EC2) itself: eksboot only checks.
+            self.add(
+                Task::Cluster,
+                Kind::AccessEntry,
+                NODE_ACCESS_ENTRY,
+                "Auto Mode's nodes (the node role)".into(),
+                &["cluster"],
+            )
+            .detail = Some("made by EKS (type EC2); eksboot checks it is there".into());
+        }
         if p.cluster.oidc_provider {
             self.add(
                 Task::Cluster,
@@ -712,7 +761,7 @@ impl<'a> Builder<'a> {
             .detail = Some("IAM roles for service accounts (IRSA)".into());
         }
 
-        if p.nodes.enabled {
+        if p.node_group() {
             let name = self.name("nodes");
             self.add(
                 Task::Cluster,
@@ -773,7 +822,7 @@ impl<'a> Builder<'a> {
         let roles = p.addon_roles();
         for addon in &p.cluster.addons {
             let mut detail = if addon_needs_nodes(addon) {
-                if p.nodes.enabled {
+                if p.has_nodes() {
                     "default version; healthy once nodes run"
                 } else {
                     "default version; healthy once nodes exist (none planned)"

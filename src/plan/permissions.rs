@@ -10,8 +10,8 @@
 use serde_json::{json, Value};
 
 use super::iam::{
-    eks_issuer_pattern, managed_policy_arn, node_role_policies, partition, role_arn,
-    CLUSTER_ROLE_POLICIES, CLUSTER_TAG,
+    cluster_role_policies, eks_issuer_pattern, managed_policy_arn, node_role_policies, partition,
+    role_arn, CLUSTER_TAG,
 };
 use crate::profile::{Pattern, Profile};
 
@@ -119,7 +119,7 @@ pub fn caller_policy(s: &CallerScope) -> Value {
     }
     read_actions.sort_unstable();
 
-    let mut managed: Vec<String> = CLUSTER_ROLE_POLICIES
+    let mut managed: Vec<String> = cluster_role_policies(p)
         .iter()
         .map(|n| managed_policy_arn(region, n))
         .collect();
@@ -127,7 +127,7 @@ pub fn caller_policy(s: &CallerScope) -> Value {
     // deletable with nodes turned off (`apply` retires it under the new profile's policy).
     let mut made_roles = vec![role("cluster")];
     let mut own_roles = vec![role("cluster"), role("node")];
-    if p.nodes.enabled {
+    if p.has_nodes() {
         made_roles.push(role("node"));
         managed.extend(
             node_role_policies(p)

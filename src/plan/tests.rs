@@ -1279,3 +1279,115 @@ fn support_and_bottlerocket_volumes_are_costed() {
             .monthly_usd
     );
 }
+
+// ---- EKS Auto Mode (issue 24) ----
+
+#[test]
+fn auto_mode_plans_no_node_group_and_gives_the_cluster_the_private_subnets_only() {
+    let plan = Plan::build(
+        &profile("[network]\navailability_zones = 3\n[nodes]\nmode = \"auto\"\n"),
+        &PlanFacts::default(),
+    );
+    assert_well_formed(&plan);
+    let all = ids(&plan);
+    for gone in ["nodegroup", "launch-template", "addon-role-vpc-cni"] {
+        assert!(!all.contains(gone), "{gone} planned: {all:?}");
+    }
+    assert!(!all.iter().any(|id| id.starts_with("addon-")), "{all:?}");
+    // The node role is there, and the cluster waits for it (compute config names it).
+    assert!(all.contains("node-role"));
+    let cluster = deps(&plan, "cluster");
+    assert!(cluster.contains(&"node-role"), "{cluster:?}");
+    for az in 1..=3 {
+        assert!(cluster.contains(&format!("subnet-private-{az}").as_str()));
+        assert!(!cluster.contains(&format!("subnet-public-{az}").as_str()));
+        // The public subnets and NAT gateways are still made: load balancers and the way out.
+        assert!(all.contains(&format!("subnet-public-{az}")));
+        assert!(all.contains(&format!("nat-{az}")));
+    }
+    // EKS makes the nodes' access entry; the plan checks it after the cluster.
+    assert_eq!(deps(&plan, NODE_ACCESS_ENTRY), ["cluster"]);
+    let detail = plan.resource("cluster").unwrap().detail.clone().unwrap();
+    assert!(
+        detail
+            .contains("EKS Auto Mode (node pools general-purpose, system) in the private subnets"),
+        "{detail}"
+    );
+    let creator_policy = deps(&plan, "creator-policy");
+    assert!(creator_policy.contains(&"node-role") && !creator_policy.contains(&"launch-template"));
+}
+
+#[test]
+fn auto_mode_in_public_or_private_patterns_uses_every_subnet_it_has() {
+    for (pattern, tier) in [("public", "public"), ("private", "private")] {
+        let p = profile(&format!(
+            "[network]\npattern = \"{pattern}\"\n[nodes]\nmode = \"auto\"\n"
+        ));
+        let plan = Plan::build(&p, &PlanFacts::default());
+        assert_well_formed(&plan);
+        let cluster = deps(&plan, "cluster");
+        for az in 1..=2 {
+            assert!(
+                cluster.contains(&format!("subnet-{tier}-{az}").as_str()),
+                "{cluster:?}"
+            );
+        }
+        assert!(cluster_uses_subnet(&p, &format!("subnet-{tier}-1")));
+    }
+    // A managed profile's cluster keeps every subnet.
+    let managed = profile("");
+    assert!(cluster_uses_subnet(&managed, "subnet-public-1"));
+}
+
+#[test]
+fn auto_mode_roles_get_auto_modes_policies() {
+    use crate::plan::iam::{cluster_role_policies, node_role_policies};
+    let auto = profile("[nodes]\nmode = \"auto\"\n");
+    assert_eq!(
+        cluster_role_policies(&auto),
+        [
+            "AmazonEKSClusterPolicy",
+            "AmazonEKSComputePolicy",
+            "AmazonEKSBlockStoragePolicy",
+            "AmazonEKSLoadBalancingPolicy",
+            "AmazonEKSNetworkingPolicy"
+        ]
+    );
+    assert_eq!(
+        node_role_policies(&auto),
+        [
+            "AmazonEKSWorkerNodeMinimalPolicy",
+            "AmazonEC2ContainerRegistryPullOnly"
+        ]
+    );
+    let managed = profile("");
+    assert_eq!(cluster_role_policies(&managed), ["AmazonEKSClusterPolicy"]);
+    assert!(node_role_policies(&managed).contains(&"AmazonEKSWorkerNodePolicy"));
+    // The creator may pass the node role (compute config), and launches nothing itself.
+    let policy = crate::plan::iam::creator_policy_before_create(&auto, "123456789012");
+    let text = policy.to_string();
+    assert!(text.contains("role/demo-node"), "{text}");
+    assert!(!text.contains("LaunchNodesWithThisTemplateOnly"), "{text}");
+}
+
+#[test]
+fn node_pools_change_in_place_and_the_mode_is_refused_with_the_way_out() {
+    use crate::plan::diff::{diff, Action};
+    let before = profile("[nodes]\nmode = \"auto\"\n");
+    let after = profile("[nodes]\nmode = \"auto\"\nnode_pools = [\"general-purpose\"]\n");
+    let d = diff(&before, &after);
+    assert!(d.refused.is_empty(), "{:?}", d.refused);
+    assert_eq!(d.changes.len(), 1, "{:?}", d.changes);
+    assert_eq!(d.changes[0].field, "nodes.node_pools");
+    assert_eq!(d.changes[0].action, Action::Update);
+    assert!(d.changes[0].effect.contains("UpdateClusterConfig"));
+    // Managed to auto (and back): one refusal, no node-group rows beside it.
+    let managed = profile("");
+    for (a, b) in [(&managed, &before), (&before, &managed)] {
+        let d = diff(a, b);
+        assert!(d.changes.is_empty(), "{:?}", d.changes);
+        assert_eq!(d.refused.len(), 1, "{:?}", d.refused);
+        assert_eq!(d.refused[0].field, "nodes.mode");
+        assert!(d.refused[0].way_out.contains("update-cluster-config"));
+    }
+}
