@@ -57,10 +57,14 @@ Without --live no AWS call is made; with it, the cluster is read (read-only) ins
 
 Profile fields (all but cluster.name and cluster.region have safe defaults):
   [cluster]  name, region, kubernetes_version, endpoint_access, public_access_cidrs,
-             log_types, log_retention_days, admins, addons, oidc_provider
-  [security] creator_role, secrets_key, permissions_boundary
+             log_types, log_retention_days, admins, addons, oidc_provider, support,
+             deletion_protection
+  [security] creator_role, secrets_key, permissions_boundary, addon_permissions
   [network]  pattern, vpc_cidr, availability_zones, nat
-  [nodes]    enabled, instance_types, min_size, desired_size, max_size, disk_size_gib
+  [nodes]    mode (managed: a node group; auto: EKS Auto Mode), and
+             with managed: enabled, instance_types, min_size, desired_size, max_size,
+                           disk_size_gib, auto_repair, os
+             with auto:    node_pools
 See README.md for what each field means.")]
     Plan {
         /// The profile to plan (TOML, format version 1).
