@@ -103,8 +103,8 @@ impl HttpClient for Canned {
 }
 
 /// The production transport retries, with waits of a millisecond.
-pub const FAST_RETRY: crate::apply::retry::TransportRetry = crate::apply::retry::TransportRetry {
-    max_attempts: crate::apply::retry::TRANSPORT_ATTEMPTS,
+pub const FAST_RETRY: crate::aws::retry::TransportRetry = crate::aws::retry::TransportRetry {
+    max_attempts: crate::aws::retry::TRANSPORT_ATTEMPTS,
     initial_backoff: std::time::Duration::from_millis(1),
     max_backoff: std::time::Duration::from_millis(20),
 };

@@ -62,37 +62,36 @@ pub(super) fn field<'a>(
     table.get(section)?.as_table()?.get(key)
 }
 
+/// A create from a profile file and flags, without asking (the wizard's create comes through
+/// [`create`] from the command layer).
 pub(super) async fn create_command(request: CreateRequest) -> Result<ExitCode, RunError> {
     let table = settings_table(request.profile.as_deref(), &request.overrides)?;
     let origin = request.profile.as_ref().map_or_else(
         || "the command line".to_string(),
         |p| p.display().to_string(),
     );
-    let wizard = request.profile.is_none() && !request.no_input && interactive();
-    if !wizard {
-        for (key, flag) in [("name", "--name NAME"), ("region", "--region REGION")] {
-            if field(&table, "cluster", key).is_none() {
-                return Err(RunError::Usage {
-                    message: format!("cluster.{key} is missing, and eksboot cannot ask (no terminal, --no-input, or CI set)"),
-                    hint: format!("pass {flag}, or --profile FILE with cluster.{key} in it"),
-                });
-            }
+    for (key, flag) in [("name", "--name NAME"), ("region", "--region REGION")] {
+        if field(&table, "cluster", key).is_none() {
+            return Err(RunError::Usage {
+                message: format!("cluster.{key} is missing, and eksboot cannot ask (no terminal, --no-input, or CI set)"),
+                hint: format!("pass {flag}, or --profile FILE with cluster.{key} in it"),
+            });
         }
-        let profile = settings::resolve(&table, Path::new(&origin))?;
-        return create(
-            profile,
-            &origin,
-            request.yes,
-            request.state,
-            request.kubeconfig,
-        )
-        .await;
     }
-    let profile = match super::wizard::run_wizard(&table, request.save_profile.as_deref()).await? {
-        Some(profile) => profile,
-        None => return Ok(ExitCode::SUCCESS),
-    };
-    create(profile, &origin, true, request.state, request.kubeconfig).await
+    let profile = settings::resolve(&table, Path::new(&origin))?;
+    create(
+        profile,
+        &origin,
+        request.yes,
+        request.state,
+        request.kubeconfig,
+    )
+    .await
+}
+
+/// Whether a create asks its answers in the wizard: no profile, and a person at a terminal.
+pub(super) fn wants_wizard(request: &CreateRequest) -> bool {
+    request.profile.is_none() && !request.no_input && interactive()
 }
 
 /// Why the executor runs: a create (or resume), or an apply of a changed profile (whose diff

@@ -143,7 +143,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
                 save_profile: None,
                 no_input: false,
             };
-            create::create_command(request).await
+            create_or_wizard(request).await
         }
         Some(Command::Plan {
             profile,
@@ -193,7 +193,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
                 save_profile,
                 no_input,
             };
-            create::create_command(request).await
+            create_or_wizard(request).await
         }
         Some(Command::Apply {
             profile,
@@ -338,6 +338,39 @@ async fn plan(
         OutputFormat::Json => ui::render_diff_json(&profile, &plan, &diff),
     });
     Ok(ExitCode::SUCCESS)
+}
+
+/// `create` (and `eksboot` alone): from the profile and flags, or, with neither and a person
+/// at a terminal, through the wizard, whose choice (create, apply a change, upgrade, tear down)
+/// is carried out here.
+async fn create_or_wizard(request: CreateRequest) -> Result<ExitCode, RunError> {
+    use wizard::WizardChoice;
+    if !create::wants_wizard(&request) {
+        return create::create_command(request).await;
+    }
+    let table = create::settings_table(None, &request.overrides)?;
+    match wizard::run_wizard(&table, request.save_profile.as_deref()).await? {
+        WizardChoice::Create { profile, saved } => {
+            let source = saved.display().to_string();
+            create::create(profile, &source, true, request.state, request.kubeconfig).await
+        }
+        WizardChoice::Saved => Ok(ExitCode::SUCCESS),
+        WizardChoice::Apply { profile, state } => {
+            change::apply(
+                &profile,
+                Some(state),
+                false,
+                KubeconfigTarget {
+                    path: None,
+                    switch_context: true,
+                    auth: KubeconfigAuth::Eksboot,
+                },
+            )
+            .await
+        }
+        WizardChoice::Upgrade(target) => upgrade::upgrade(&target, None, false, false).await,
+        WizardChoice::Teardown(target) => teardown::teardown(&target, false, false, 7, None).await,
+    }
 }
 
 /// What AWS holds of a running cluster, in profile terms (read-only calls, as you).

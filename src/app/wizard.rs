@@ -5,12 +5,30 @@ use std::path::Path;
 use super::create::field;
 use super::*;
 
-/// The wizard: region, discovery, questions, plan; saves the profile. `None` when the person
-/// saved it to create later.
+/// What the person chose in the wizard; the command layer carries it out (the wizard itself
+/// only asks, saves the profile, and returns).
+pub(super) enum WizardChoice {
+    /// Create the cluster of this profile, saved at `saved`.
+    Create {
+        profile: Profile,
+        saved: PathBuf,
+    },
+    /// The profile was saved to create later, or a change saved to apply later.
+    Saved,
+    /// Apply the edited profile (saved at `profile`) to the cluster of `state`.
+    Apply {
+        profile: PathBuf,
+        state: PathBuf,
+    },
+    Upgrade(StateTarget),
+    Teardown(StateTarget),
+}
+
+/// The wizard: region, discovery, questions, plan; saves the profile and returns what to do.
 pub(super) async fn run_wizard(
     table: &toml::Table,
     save_to: Option<&Path>,
-) -> Result<Option<Profile>, RunError> {
+) -> Result<WizardChoice, RunError> {
     use crate::wizard::{self, terminal::Terminal, Asked, Choice, Prompter, Question};
     let mut prompter = Terminal;
     prompter.say(&wizard::greeting());
@@ -96,18 +114,11 @@ pub(super) async fn run_wizard(
                 cluster: None,
                 region: None,
             };
-            match i % 3 {
-                0 => {
-                    change_cluster(&mut prompter, &discovery, state, save_to).await?;
-                }
-                1 => {
-                    super::upgrade::upgrade(&target, None, false, false).await?;
-                }
-                _ => {
-                    super::teardown::teardown(&target, false, false, 7, None).await?;
-                }
-            }
-            return Ok(None);
+            return match i % 3 {
+                0 => change_cluster(&mut prompter, &discovery, state, save_to),
+                1 => Ok(WizardChoice::Upgrade(target)),
+                _ => Ok(WizardChoice::Teardown(target)),
+            };
         }
     }
     if discovery.availability_zones.len() < 2 {
@@ -159,8 +170,11 @@ pub(super) async fn run_wizard(
         path.display()
     ));
     Ok(match choice {
-        Choice::Create => Some(profile),
-        _ => None,
+        Choice::Create => WizardChoice::Create {
+            profile,
+            saved: path,
+        },
+        _ => WizardChoice::Saved,
     })
 }
 
@@ -188,12 +202,12 @@ fn clusters_made_here(region: &str, account: &str) -> Vec<(String, std::path::Pa
 
 /// Day two from the wizard: the cluster's answers pre-filled, edited, saved as its profile,
 /// then `apply` (which shows the difference and the cost change, and asks).
-async fn change_cluster(
+fn change_cluster(
     prompter: &mut crate::wizard::terminal::Terminal,
     discovery: &crate::wizard::Discovery,
     state: &Path,
     save_to: Option<&Path>,
-) -> Result<(), RunError> {
+) -> Result<WizardChoice, RunError> {
     use crate::wizard::{self, Asked, Choice};
     let current = journal::read_state(state)?.profile(state)?;
     let table: toml::Table = toml::Table::try_from(&current).map_err(|e| RunError::Usage {
@@ -226,18 +240,10 @@ async fn change_cluster(
             path.display(),
             state.display()
         ));
-        return Ok(());
+        return Ok(WizardChoice::Saved);
     }
-    super::change::apply(
-        &path,
-        Some(state.to_path_buf()),
-        false,
-        super::create::KubeconfigTarget {
-            path: None,
-            switch_context: true,
-            auth: KubeconfigAuth::Eksboot,
-        },
-    )
-    .await?;
-    Ok(())
+    Ok(WizardChoice::Apply {
+        profile: path,
+        state: state.to_path_buf(),
+    })
 }

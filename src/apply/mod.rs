@@ -53,7 +53,7 @@ impl Timing {
         };
         Timing {
             poll: ms("EKSBOOT_POLL_MS", 10_000),
-            retry_base: ms("EKSBOOT_RETRY_MS", 1_000),
+            retry_base: crate::aws::retry::retry_base_from_env(),
             addon_health: ms("EKSBOOT_ADDON_HEALTH_MS", 10 * 60 * 1_000),
         }
     }

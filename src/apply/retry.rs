@@ -18,51 +18,14 @@ use std::time::{Duration, SystemTime};
 
 use crate::aws::AwsError;
 
-use super::{StepError, Timing};
+use super::StepError;
 
 /// How many times to try in all, for the retries a step makes itself.
 pub const MAX_ATTEMPTS: u32 = 8;
 /// The longest single wait between a step's own attempts.
 pub const MAX_DELAY: Duration = Duration::from_secs(15);
 
-/// Attempts per call at the transport layer (the first try included).
-pub const TRANSPORT_ATTEMPTS: u32 = 6;
-/// The longest transport backoff is this many times the first: 1 s grows to 20 s.
-const TRANSPORT_MAX_BACKOFF_FACTOR: u32 = 20;
-
-/// The SDK's retry settings: the one layer that retries transient errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TransportRetry {
-    pub max_attempts: u32,
-    /// The first backoff; each later one is drawn from up to twice the one before.
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-}
-
-impl TransportRetry {
-    /// From the timing (whose `retry_base` tests shorten) and `AWS_MAX_ATTEMPTS` when the
-    /// person set it, as every AWS tool honours it. Bounded: six attempts wait at most
-    /// 1 + 2 + 4 + 8 + 16 s between them, half that on average.
-    pub fn new(timing: &Timing, aws_max_attempts: Option<&str>) -> TransportRetry {
-        let max_attempts = aws_max_attempts
-            .and_then(|v| v.trim().parse::<u32>().ok())
-            .filter(|n| *n >= 1)
-            .unwrap_or(TRANSPORT_ATTEMPTS);
-        TransportRetry {
-            max_attempts,
-            initial_backoff: timing.retry_base,
-            max_backoff: timing.retry_base * TRANSPORT_MAX_BACKOFF_FACTOR,
-        }
-    }
-
-    /// From the environment (`EKSBOOT_RETRY_MS`, `AWS_MAX_ATTEMPTS`).
-    pub fn from_env() -> TransportRetry {
-        TransportRetry::new(
-            &Timing::from_env(),
-            std::env::var("AWS_MAX_ATTEMPTS").ok().as_deref(),
-        )
-    }
-}
+pub use crate::aws::retry::{TransportRetry, TRANSPORT_ATTEMPTS, TRANSPORT_MAX_BACKOFF_FACTOR};
 
 /// Exponential backoff with full jitter: each wait is drawn uniformly from zero to a ceiling
 /// that doubles up to a maximum, so many clients retrying at once spread out instead of
@@ -503,21 +466,17 @@ mod tests {
 
     #[test]
     fn the_transport_layer_is_bounded_and_scaled_by_the_retry_base() {
-        let timing = |ms| Timing {
-            poll: Duration::from_millis(100),
-            retry_base: Duration::from_millis(ms),
-            addon_health: Duration::from_secs(1),
-        };
-        let production = TransportRetry::new(&timing(1_000), None);
+        let timing = Duration::from_millis;
+        let production = TransportRetry::new(timing(1_000), None);
         assert_eq!(production.max_attempts, TRANSPORT_ATTEMPTS);
         assert_eq!(production.initial_backoff, Duration::from_secs(1));
         assert_eq!(production.max_backoff, Duration::from_secs(20));
-        let scaled = TransportRetry::new(&timing(50), Some("3"));
+        let scaled = TransportRetry::new(timing(50), Some("3"));
         assert_eq!(scaled.max_attempts, 3);
         assert_eq!(scaled.max_backoff, Duration::from_secs(1));
         for junk in ["0", "many", ""] {
             assert_eq!(
-                TransportRetry::new(&timing(50), Some(junk)).max_attempts,
+                TransportRetry::new(timing(50), Some(junk)).max_attempts,
                 TRANSPORT_ATTEMPTS
             );
         }

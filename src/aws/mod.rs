@@ -24,7 +24,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-pub use crate::apply::retry::TransportRetry;
+pub mod retry;
+pub use retry::TransportRetry;
 
 /// The clients of one region, sharing one configuration (credentials, retries, endpoint).
 #[derive(Clone, Debug)]
