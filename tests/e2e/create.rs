@@ -1120,15 +1120,26 @@ fn a_run_killed_and_never_reaped_does_not_block_the_next() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !run.state().exists() {
+    // Killed at an event, not a time: once the journal records a step done.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let done = || {
+        std::fs::read_to_string(run.state())
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|j| {
+                j["steps"]
+                    .as_object()
+                    .map(|steps| steps.values().filter(|s| s["status"] == "done").count())
+            })
+            .unwrap_or(0)
+    };
+    while done() < 1 {
         assert!(
             std::time::Instant::now() < deadline,
-            "the run never started"
+            "the run never finished a step"
         );
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
     // SIGKILL, and no wait(): the process stays a zombie until this test ends.
     sigkill(child.id());
     let pid = child.id();
