@@ -214,8 +214,9 @@ fn the_cni_and_the_ebs_csi_driver_get_their_own_roles_and_the_node_role_keeps_on
     // Teardown takes the add-on roles with everything else.
     crate::teardown::teardown(&run, &["--state", run.state().to_str().unwrap()]).success();
     for role in ["ids-vpc-cni", "ids-ebs-csi"] {
-        assert!(
-            block_on(iam(&run).get_role().role_name(role).send()).is_err(),
+        assert_eq!(
+            crate::harness::error_code(block_on(iam(&run).get_role().role_name(role).send())),
+            "NoSuchEntity",
             "{role} left behind"
         );
     }
@@ -258,7 +259,10 @@ fn a_cluster_made_with_the_cni_on_the_node_role_moves_to_pod_identity_in_the_saf
     // As made before: the CNI's policy on the node role, no role of its own.
     assert!(attached(&run, "mv-node").iter().any(|p| p == CNI_POLICY));
     assert!(associations(&run, "mv", "vpc-cni").is_empty());
-    assert!(block_on(iam(&run).get_role().role_name("mv-vpc-cni").send()).is_err());
+    assert_eq!(
+        crate::harness::error_code(block_on(iam(&run).get_role().role_name("mv-vpc-cni").send())),
+        "NoSuchEntity"
+    );
 
     // The line removed: the default (Pod Identity, the agent being listed) applies.
     write_profile(&run, &profile_text("mv", "10.62.0.0/16", "", ""));

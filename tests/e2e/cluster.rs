@@ -411,8 +411,9 @@ fn without_nodes_add_ons_that_need_them_are_created_and_reported_waiting() {
             .unwrap()
             .open_id_connect_provider_list()
             .is_empty());
-        assert!(
-            iam.get_role().role_name("bare-node").send().await.is_err(),
+        assert_eq!(
+            crate::harness::error_code(iam.get_role().role_name("bare-node").send().await),
+            "NoSuchEntity",
             "no node role without nodes"
         );
     });
@@ -570,12 +571,9 @@ fn an_existing_creator_role_is_assumed_and_becomes_the_bootstrap_admin() {
     );
     run.create(&profile).success();
     block_on(async {
-        assert!(
-            iam.get_role()
-                .role_name("mine-creator")
-                .send()
-                .await
-                .is_err(),
+        assert_eq!(
+            crate::harness::error_code(iam.get_role().role_name("mine-creator").send().await),
+            "NoSuchEntity",
             "no role of our own"
         );
         let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));

@@ -488,5 +488,9 @@ fn lists_are_read_whole_and_status_follows_the_upgrade_policy() {
         );
     }
     let gone = block_on(eks.describe_cluster().name("pages").send());
-    assert!(gone.is_err(), "the cluster is deleted");
+    assert_eq!(
+        crate::harness::error_code(gone),
+        "ResourceNotFoundException",
+        "the cluster is deleted"
+    );
 }

@@ -1024,3 +1024,18 @@ impl Account {
         );
     }
 }
+
+/// The error code of a call expected to fail, so a test names the failure it expects (a call
+/// that succeeded, or failed without a code, fails the test with what it got).
+pub fn error_code<T: std::fmt::Debug, E>(result: Result<T, E>) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::fmt::Debug,
+{
+    match result {
+        Ok(got) => panic!("expected an error, the call succeeded: {got:?}"),
+        Err(e) => e
+            .code()
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("an error without a code: {e:?}")),
+    }
+}

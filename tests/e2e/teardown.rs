@@ -266,12 +266,15 @@ fn create_then_teardown(profile: &str, cluster: &str, region: &str) {
             meta.key_metadata().unwrap().key_state().unwrap().as_str(),
             "PendingDeletion"
         );
-        assert!(kms
-            .describe_key()
-            .key_id(format!("alias/eksboot/{cluster}"))
-            .send()
-            .await
-            .is_err());
+        assert_eq!(
+            crate::harness::error_code(
+                kms.describe_key()
+                    .key_id(format!("alias/eksboot/{cluster}"))
+                    .send()
+                    .await
+            ),
+            "NotFoundException"
+        );
     });
     // Running it again is fine: nothing to do.
     teardown(&run, &["--cluster", cluster, "--region", region]).success();
