@@ -532,46 +532,73 @@ impl<'a> Builder<'a> {
         }
 
         if pattern.has_public_subnets() {
-            let name = self.name("igw");
-            self.add(Task::Network, Kind::InternetGateway, "igw", name, &[]);
-            let name = self.name("igw");
-            self.add(
-                Task::Network,
-                Kind::InternetGatewayAttachment,
-                "igw-attach",
-                name,
-                &["igw", "vpc"],
-            );
-            let name = self.name("public");
-            self.add(
-                Task::Network,
-                Kind::RouteTable,
-                "route-table-public",
-                name,
-                &["vpc"],
-            );
-            let name = self.name("public");
-            self.add(
-                Task::Network,
-                Kind::Route,
-                "route-public-internet",
-                name,
-                &["route-table-public", "igw-attach"],
-            )
-            .detail = Some("0.0.0.0/0 → internet gateway".into());
-            for az in 1..=self.azs() {
-                let subnet = Self::subnet_id(Tier::Public, az);
-                let name = self.name("public");
-                self.add(
-                    Task::Network,
-                    Kind::RouteTableAssociation,
-                    &format!("rta-public-{az}"),
-                    name,
-                    &["route-table-public", &subnet],
-                );
-            }
+            self.public_tier();
+        }
+        let nat_count = self.nat_gateways();
+        if pattern.has_private_subnets() {
+            self.private_tier(nat_count);
+        }
+        if pattern == Pattern::Private {
+            self.endpoints();
         }
 
+        let name = self.name("cluster-sg");
+        self.add(
+            Task::Network,
+            Kind::SecurityGroup,
+            "cluster-sg",
+            name,
+            &["vpc"],
+        )
+        .detail = Some("no inbound rules; all outbound allowed".into());
+    }
+
+    /// The internet gateway, its route table and the public subnets' associations.
+    fn public_tier(&mut self) {
+        let name = self.name("igw");
+        self.add(Task::Network, Kind::InternetGateway, "igw", name, &[]);
+        let name = self.name("igw");
+        self.add(
+            Task::Network,
+            Kind::InternetGatewayAttachment,
+            "igw-attach",
+            name,
+            &["igw", "vpc"],
+        );
+        let name = self.name("public");
+        self.add(
+            Task::Network,
+            Kind::RouteTable,
+            "route-table-public",
+            name,
+            &["vpc"],
+        );
+        let name = self.name("public");
+        self.add(
+            Task::Network,
+            Kind::Route,
+            "route-public-internet",
+            name,
+            &["route-table-public", "igw-attach"],
+        )
+        .detail = Some("0.0.0.0/0 → internet gateway".into());
+        for az in 1..=self.azs() {
+            let subnet = Self::subnet_id(Tier::Public, az);
+            let name = self.name("public");
+            self.add(
+                Task::Network,
+                Kind::RouteTableAssociation,
+                &format!("rta-public-{az}"),
+                name,
+                &["route-table-public", &subnet],
+            );
+        }
+    }
+
+    /// The NAT gateways (one per AZ, one, or none) with their addresses; returns how many.
+    fn nat_gateways(&mut self) -> usize {
+        let p = self.profile;
+        let pattern = p.network.pattern;
         let nat_count = match (pattern, p.network.nat) {
             (Pattern::PublicAndPrivate, Nat::PerAz) => self.azs(),
             (Pattern::PublicAndPrivate, Nat::Single) => 1,
@@ -593,86 +620,80 @@ impl<'a> Builder<'a> {
             );
             nat.az = Some(label);
         }
+        nat_count
+    }
 
-        if pattern.has_private_subnets() {
-            for az in 1..=self.azs() {
-                let table = format!("route-table-private-{az}");
-                let name = self.name(&format!("private-{az}"));
-                self.add(
-                    Task::Network,
-                    Kind::RouteTable,
-                    &table,
-                    name.clone(),
-                    &["vpc"],
-                )
-                .az = Some((self.az_label)(az));
-                if nat_count > 0 {
-                    let nat = format!("nat-{}", if nat_count == 1 { 1 } else { az });
-                    self.add(
-                        Task::Network,
-                        Kind::Route,
-                        &format!("route-private-{az}-nat"),
-                        name.clone(),
-                        &[&table, &nat],
-                    )
-                    .detail = Some(format!("0.0.0.0/0 → {}", self.name(&nat)));
-                }
-                let subnet = Self::subnet_id(Tier::Private, az);
-                self.add(
-                    Task::Network,
-                    Kind::RouteTableAssociation,
-                    &format!("rta-private-{az}"),
-                    name,
-                    &[&table, &subnet],
-                );
-            }
-        }
-
-        if pattern == Pattern::Private {
-            let name = self.name("endpoints-sg");
+    /// A route table per private subnet, through its AZ's NAT gateway (or the single one).
+    fn private_tier(&mut self, nat_count: usize) {
+        for az in 1..=self.azs() {
+            let table = format!("route-table-private-{az}");
+            let name = self.name(&format!("private-{az}"));
             self.add(
                 Task::Network,
-                Kind::SecurityGroup,
-                "endpoints-sg",
-                name,
+                Kind::RouteTable,
+                &table,
+                name.clone(),
                 &["vpc"],
             )
-            .detail = Some(format!("allows 443 from {} only", p.network.vpc_cidr));
-            let tables: Vec<String> = (1..=self.azs())
-                .map(|az| format!("route-table-private-{az}"))
-                .collect();
-            let mut deps: Vec<&str> = vec!["vpc"];
-            deps.extend(tables.iter().map(String::as_str));
-            let name = self.name("s3");
-            self.add(Task::Network, Kind::VpcEndpoint, "endpoint-s3", name, &deps)
-                .detail = Some("gateway endpoint for S3 (image layers)".into());
-            let subnets: Vec<String> = (1..=self.azs())
-                .map(|az| Self::subnet_id(Tier::Private, az))
-                .collect();
-            for service in INTERFACE_ENDPOINTS {
-                let mut deps: Vec<&str> = vec!["endpoints-sg"];
-                deps.extend(subnets.iter().map(String::as_str));
-                let name = self.name(&service.replace('.', "-"));
+            .az = Some((self.az_label)(az));
+            if nat_count > 0 {
+                let nat = format!("nat-{}", if nat_count == 1 { 1 } else { az });
                 self.add(
                     Task::Network,
-                    Kind::VpcEndpoint,
-                    &endpoint_id(service),
-                    name,
-                    &deps,
+                    Kind::Route,
+                    &format!("route-private-{az}-nat"),
+                    name.clone(),
+                    &[&table, &nat],
                 )
-                .detail = Some(format!("interface endpoint for {service}, private DNS"));
+                .detail = Some(format!("0.0.0.0/0 → {}", self.name(&nat)));
             }
+            let subnet = Self::subnet_id(Tier::Private, az);
+            self.add(
+                Task::Network,
+                Kind::RouteTableAssociation,
+                &format!("rta-private-{az}"),
+                name,
+                &[&table, &subnet],
+            );
         }
+    }
 
-        let name = self.name("cluster-sg");
+    /// The private pattern's way to AWS without internet: VPC endpoints and their group.
+    fn endpoints(&mut self) {
+        let p = self.profile;
+        let name = self.name("endpoints-sg");
         self.add(
             Task::Network,
             Kind::SecurityGroup,
-            "cluster-sg",
+            "endpoints-sg",
             name,
             &["vpc"],
         )
-        .detail = Some("no inbound rules; all outbound allowed".into());
+        .detail = Some(format!("allows 443 from {} only", p.network.vpc_cidr));
+        let tables: Vec<String> = (1..=self.azs())
+            .map(|az| format!("route-table-private-{az}"))
+            .collect();
+        let mut deps: Vec<&str> = vec!["vpc"];
+        deps.extend(tables.iter().map(String::as_str));
+        let name = self.name("s3");
+        self.add(Task::Network, Kind::VpcEndpoint, "endpoint-s3", name, &deps)
+            .detail = Some("gateway endpoint for S3 (image layers)".into());
+        let subnets: Vec<String> = (1..=self.azs())
+            .map(|az| Self::subnet_id(Tier::Private, az))
+            .collect();
+        for service in INTERFACE_ENDPOINTS {
+            let mut deps: Vec<&str> = vec!["endpoints-sg"];
+            deps.extend(subnets.iter().map(String::as_str));
+            let name = self.name(&service.replace('.', "-"));
+            self.add(
+                Task::Network,
+                Kind::VpcEndpoint,
+                &endpoint_id(service),
+                name,
+                &deps,
+            )
+            .detail = Some(format!("interface endpoint for {service}, private DNS"));
+        }
     }
 
     fn cluster(&mut self) {
@@ -720,7 +741,17 @@ impl<'a> Builder<'a> {
             p.cluster.endpoint_access,
             p.cluster.log_types.len()
         ));
+        self.access();
+        if p.node_group() {
+            self.node_group();
+        }
+        self.addons();
+    }
 
+    /// Who may use the cluster: you, the profile's admins, Auto Mode's nodes (EKS's own
+    /// entry, only checked), and the OIDC issuer for IRSA.
+    fn access(&mut self) {
+        let p = self.profile;
         self.add(
             Task::Cluster,
             Kind::AccessEntry,
@@ -760,65 +791,70 @@ impl<'a> Builder<'a> {
             )
             .detail = Some("IAM roles for service accounts (IRSA)".into());
         }
+    }
 
-        if p.node_group() {
-            let name = self.name("nodes");
-            self.add(
-                Task::Cluster,
-                Kind::LaunchTemplate,
-                "launch-template",
-                name,
-                &[],
-            )
-            .detail = Some(format!(
-                "IMDSv2 required, hop limit 1; encrypted gp3 root volume of {} GiB",
-                p.nodes.disk_size_gib
-            ));
-            // Nodes need a way out before they can join: the NAT routes, the internet route,
-            // or the VPC endpoints.
-            let mut deps: Vec<String> = vec![
-                "cluster".into(),
-                "node-role".into(),
-                "launch-template".into(),
-            ];
-            let egress: Vec<String> = self
-                .resources
-                .iter()
-                .filter(|r| {
-                    r.task == Task::Network
-                        && match p.network.pattern {
-                            Pattern::Public => {
-                                r.id == "route-public-internet" || r.id.starts_with("rta-public-")
-                            }
-                            Pattern::PublicAndPrivate => {
-                                r.id.starts_with("route-private-")
-                                    || r.id.starts_with("rta-private-")
-                            }
-                            Pattern::Private => {
-                                r.kind == Kind::VpcEndpoint || r.id.starts_with("rta-private-")
-                            }
+    /// The managed node group and its launch template; the group waits for the nodes' way out.
+    fn node_group(&mut self) {
+        let p = self.profile;
+        let name = self.name("nodes");
+        self.add(
+            Task::Cluster,
+            Kind::LaunchTemplate,
+            "launch-template",
+            name,
+            &[],
+        )
+        .detail = Some(format!(
+            "IMDSv2 required, hop limit 1; encrypted gp3 root volume of {} GiB",
+            p.nodes.disk_size_gib
+        ));
+        // Nodes need a way out before they can join: the NAT routes, the internet route,
+        // or the VPC endpoints.
+        let mut deps: Vec<String> = vec![
+            "cluster".into(),
+            "node-role".into(),
+            "launch-template".into(),
+        ];
+        let egress: Vec<String> = self
+            .resources
+            .iter()
+            .filter(|r| {
+                r.task == Task::Network
+                    && match p.network.pattern {
+                        Pattern::Public => {
+                            r.id == "route-public-internet" || r.id.starts_with("rta-public-")
                         }
-                })
-                .map(|r| r.id.clone())
-                .collect();
-            deps.extend(egress);
-            let dep_refs: Vec<&str> = deps.iter().map(String::as_str).collect();
-            let name = self.name("default");
-            let tier = if p.nodes_in_private_subnets() {
-                "private"
-            } else {
-                "public"
-            };
-            self.add(Task::Cluster, Kind::Nodegroup, "nodegroup", name, &dep_refs)
-                .detail = Some(format!(
-                "{} × {} in the {tier} subnets (min {}, max {})",
-                p.nodes.desired_size,
-                p.nodes.instance_types.join("/"),
-                p.nodes.min_size,
-                p.nodes.max_size
-            ));
-        }
+                        Pattern::PublicAndPrivate => {
+                            r.id.starts_with("route-private-") || r.id.starts_with("rta-private-")
+                        }
+                        Pattern::Private => {
+                            r.kind == Kind::VpcEndpoint || r.id.starts_with("rta-private-")
+                        }
+                    }
+            })
+            .map(|r| r.id.clone())
+            .collect();
+        deps.extend(egress);
+        let dep_refs: Vec<&str> = deps.iter().map(String::as_str).collect();
+        let name = self.name("default");
+        let tier = if p.nodes_in_private_subnets() {
+            "private"
+        } else {
+            "public"
+        };
+        self.add(Task::Cluster, Kind::Nodegroup, "nodegroup", name, &dep_refs)
+            .detail = Some(format!(
+            "{} × {} in the {tier} subnets (min {}, max {})",
+            p.nodes.desired_size,
+            p.nodes.instance_types.join("/"),
+            p.nodes.min_size,
+            p.nodes.max_size
+        ));
+    }
 
+    /// The add-ons, each after its Pod Identity role; nodes after the CNI's role.
+    fn addons(&mut self) {
+        let p = self.profile;
         let roles = p.addon_roles();
         for addon in &p.cluster.addons {
             let mut detail = if addon_needs_nodes(addon) {
