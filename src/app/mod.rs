@@ -122,29 +122,7 @@ impl RunError {
 pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
     ui::set_verbose(cli.verbose > 0);
     match cli.command {
-        None => {
-            if !interactive() {
-                ui::print(&ui::render_welcome());
-                return Err(RunError::Usage {
-                    message: "the wizard needs a terminal (and CI, EKSBOOT_NO_PROMPT unset)".into(),
-                    hint: "run `eksboot` in a terminal, or replay a profile: eksboot create --profile FILE --yes".into(),
-                });
-            }
-            let request = CreateRequest {
-                profile: None,
-                overrides: Overrides::default(),
-                yes: false,
-                state: None,
-                kubeconfig: KubeconfigTarget {
-                    path: None,
-                    switch_context: true,
-                    auth: KubeconfigAuth::Eksboot,
-                },
-                save_profile: None,
-                no_input: false,
-            };
-            create_or_wizard(request).await
-        }
+        None => wizard_alone().await,
         Some(Command::Plan {
             profile,
             state,
@@ -158,21 +136,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             account,
             policy_for,
         }) => permissions::permissions(profile.as_deref(), &overrides, account, policy_for).await,
-        Some(Command::Preflight { profile }) => {
-            let profile = Profile::load(&profile)?;
-            let aws = Aws::connect(
-                &profile.cluster.region,
-                &crate::aws::TransportRetry::from_env(),
-            )
-            .await?;
-            let report = preflight::run(&aws, &profile).await;
-            ui::print(&ui::render_preflight(&profile, &report));
-            Ok(if report.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        Some(Command::Preflight { profile }) => preflight_command(&profile).await,
         Some(Command::Create {
             profile,
             overrides,
@@ -338,6 +302,48 @@ async fn plan(
         OutputFormat::Json => ui::render_diff_json(&profile, &plan, &diff),
     });
     Ok(ExitCode::SUCCESS)
+}
+
+/// `preflight`: the read-only checks, exit 1 when one fails.
+async fn preflight_command(profile: &Path) -> Result<ExitCode, RunError> {
+    let profile = Profile::load(profile)?;
+    let aws = Aws::connect(
+        &profile.cluster.region,
+        &crate::aws::TransportRetry::from_env(),
+    )
+    .await?;
+    let report = preflight::run(&aws, &profile).await;
+    ui::print(&ui::render_preflight(&profile, &report));
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `eksboot` alone: the wizard, which needs a person at a terminal.
+async fn wizard_alone() -> Result<ExitCode, RunError> {
+    if !interactive() {
+        ui::print(&ui::render_welcome());
+        return Err(RunError::Usage {
+            message: "the wizard needs a terminal (and CI, EKSBOOT_NO_PROMPT unset)".into(),
+            hint: "run `eksboot` in a terminal, or replay a profile: eksboot create --profile FILE --yes".into(),
+        });
+    }
+    let request = CreateRequest {
+        profile: None,
+        overrides: Overrides::default(),
+        yes: false,
+        state: None,
+        kubeconfig: KubeconfigTarget {
+            path: None,
+            switch_context: true,
+            auth: KubeconfigAuth::Eksboot,
+        },
+        save_profile: None,
+        no_input: false,
+    };
+    create_or_wizard(request).await
 }
 
 /// `create` (and `eksboot` alone): from the profile and flags, or, with neither and a person

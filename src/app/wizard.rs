@@ -33,45 +33,7 @@ pub(super) async fn run_wizard(
     let mut prompter = Terminal;
     prompter.say(&wizard::greeting());
     let cancelled = || RunError::Cancelled;
-    let region = match field(table, "cluster", "region").and_then(|v| v.as_str()) {
-        Some(r) => r.to_string(),
-        None => {
-            let suggested = aws::default_region().await;
-            let use_suggested = match &suggested {
-                Some(r) => prompter
-                    .confirm(
-                        &Question {
-                            id: "region",
-                            label: format!("Create the cluster in {r} (from your AWS settings)?"),
-                            help: "The AWS region holds the cluster and everything around it. Pick one close to your users.".into(),
-                        },
-                        true,
-                    )
-                    .map_err(|_| cancelled())?,
-                None => false,
-            };
-            if use_suggested {
-                suggested.expect("checked")
-            } else {
-                let options: Vec<String> = wizard::terminal::REGIONS
-                    .iter()
-                    .map(|r| r.to_string())
-                    .collect();
-                let i = prompter
-                    .select(
-                        &Question {
-                            id: "region",
-                            label: "Which AWS region?".into(),
-                            help: "Type to filter. Pick one close to your users.".into(),
-                        },
-                        &options,
-                        3,
-                    )
-                    .map_err(|_| cancelled())?;
-                options[i].clone()
-            }
-        }
-    };
+    let region = ask_region(&mut prompter, table).await?;
     let aws = Aws::connect(&region, &crate::aws::TransportRetry::from_env()).await?;
     let caller = aws::sts::caller_identity(&aws).await?;
     ui::print(&format!(
@@ -176,6 +138,56 @@ pub(super) async fn run_wizard(
         },
         _ => WizardChoice::Saved,
     })
+}
+
+/// The region: the profile's or flag's, else the one in the person's AWS settings if they
+/// confirm it, else picked from the list.
+async fn ask_region(
+    prompter: &mut crate::wizard::terminal::Terminal,
+    table: &toml::Table,
+) -> Result<String, RunError> {
+    use crate::wizard::{self, Prompter, Question};
+    let cancelled = || RunError::Cancelled;
+    let region = match field(table, "cluster", "region").and_then(|v| v.as_str()) {
+        Some(r) => r.to_string(),
+        None => {
+            let suggested = aws::default_region().await;
+            let use_suggested = match &suggested {
+                Some(r) => prompter
+                    .confirm(
+                        &Question {
+                            id: "region",
+                            label: format!("Create the cluster in {r} (from your AWS settings)?"),
+                            help: "The AWS region holds the cluster and everything around it. Pick one close to your users.".into(),
+                        },
+                        true,
+                    )
+                    .map_err(|_| cancelled())?,
+                None => false,
+            };
+            if use_suggested {
+                suggested.expect("checked")
+            } else {
+                let options: Vec<String> = wizard::terminal::REGIONS
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect();
+                let i = prompter
+                    .select(
+                        &Question {
+                            id: "region",
+                            label: "Which AWS region?".into(),
+                            help: "Type to filter. Pick one close to your users.".into(),
+                        },
+                        &options,
+                        3,
+                    )
+                    .map_err(|_| cancelled())?;
+                options[i].clone()
+            }
+        }
+    };
+    Ok(region)
 }
 
 /// The state files in `.eksboot/` here of clusters in `region` of `account`: (cluster, path).
