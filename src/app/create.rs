@@ -165,49 +165,7 @@ pub(super) async fn run(
         Purpose::Apply(journal, drain) => (Some(journal), drain),
         Purpose::Create => (Journal::open(&state_path)?, Default::default()),
     };
-    let mut profile = profile;
-    if let Some(j) = &existing {
-        if j.state.settings_hash != profile.content_hash() {
-            let new = serde_json::to_value(&profile).expect("profile serialises");
-            // A state file from before a field existed: that field differs only because the
-            // profile now has a default the state never knew; unless the file writes it, the
-            // run goes on with the state's own profile (the old meaning). Moving the cluster
-            // to the new default is `apply`'s change.
-            let mut stored = j.state.settings.clone();
-            let newer = crate::profile::fill_legacy(&mut stored);
-            let written = written_fields(source);
-            let fields: Vec<String> = changed_fields(&stored, &new)
-                .into_iter()
-                .filter(|f| !newer.contains(f) || written.contains(f))
-                .collect();
-            if fields.is_empty() {
-                profile = j.state.profile(&state_path)?;
-            } else {
-                return Err(RunError::Usage {
-                message: format!(
-                    "the profile changed since {} was made: {}",
-                    state_path.display(),
-                    fields.join(", ")
-                ),
-                hint: match j
-                    .state
-                    .profile(&state_path)
-                    .ok()
-                    .map(|stored| crate::plan::diff::diff(&stored, &profile).refused)
-                    .and_then(|refused| refused.into_iter().next())
-                {
-                    Some(fixed) => format!(
-                        "{} cannot change on a running cluster ({}): {}; to resume the create, restore it",
-                        fixed.field, fixed.reason, fixed.way_out
-                    ),
-                    None => format!(
-                        "to change the running cluster: `eksboot plan --profile {source}` shows the difference, `eksboot apply --profile {source}` makes it; to resume the create, restore those fields"
-                    ),
-                },
-            });
-            }
-        }
-    }
+    let profile = profile_to_run(profile, existing.as_ref(), source, &state_path)?;
 
     let aws = Aws::connect(
         &profile.cluster.region,
@@ -220,29 +178,13 @@ pub(super) async fn run(
         return Err(RunError::Preflight);
     }
     let caller = report.caller.clone().expect("preflight passed credentials");
-    let journal = match existing {
-        Some(j) => {
-            if j.state.account != caller.account {
-                return Err(RunError::Usage {
-                    message: format!(
-                        "{} belongs to account {}, but your credentials are for account {}",
-                        state_path.display(),
-                        j.state.account,
-                        caller.account
-                    ),
-                    hint: "use credentials for the account the cluster is in".into(),
-                });
-            }
-            let mut j = j;
-            if j.state.secrets_key_arn.is_none() && report.facts.secrets_key_arn.is_some() {
-                // A state file from before keys were resolved: record it now.
-                j.state.secrets_key_arn = report.facts.secrets_key_arn.clone();
-                j.save()?;
-            }
-            j
-        }
-        None => Journal::create(&state_path, &profile, &caller.account, &report.facts)?,
-    };
+    let journal = journal_for(
+        existing,
+        &caller.account,
+        &report.facts,
+        &state_path,
+        &profile,
+    )?;
     if let Some(note) = journal.lock_note() {
         ui::print(&format!("note: {note}\n"));
     }
@@ -312,23 +254,7 @@ pub(super) async fn run(
     }
     interrupt.abort();
     ctx.reporter.finish();
-    let summary = match result {
-        Ok(summary) => summary,
-        Err(ExecuteError::Failed(e)) => return Err(e.into()),
-        Err(ExecuteError::Interrupted { done, not_started }) => {
-            return Err(RunError::Interrupted {
-                message: format!(
-                    "interrupted: {} resources exist and are recorded in {}; {not_started} steps did not start",
-                    done.created.len() + done.adopted.len(),
-                    state_path.display()
-                ),
-                hint: format!(
-                    "continue with `eksboot resume --state {0}`, or remove what exists with `eksboot teardown --state {0}`",
-                    state_path.display()
-                ),
-            })
-        }
-    };
+    let summary = finished(result, &state_path)?;
     let cluster = ctx
         .journal
         .lock()
@@ -345,6 +271,119 @@ pub(super) async fn run(
         &state_path,
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The profile a create or resume runs with: the given one, or, for a state file from before
+/// a field existed, the state's own (that field differs only because the profile now has a
+/// default the state never knew; unless the file writes it, the run goes on with the old
+/// meaning, and moving the cluster to the new default is `apply`'s change). A profile changed
+/// in what it writes is refused: changing a running cluster is `apply`'s job.
+fn profile_to_run(
+    profile: Profile,
+    existing: Option<&Journal>,
+    source: &str,
+    state_path: &Path,
+) -> Result<Profile, RunError> {
+    let mut profile = profile;
+    if let Some(j) = existing {
+        if j.state.settings_hash != profile.content_hash() {
+            let new = serde_json::to_value(&profile).expect("profile serialises");
+            // A state file from before a field existed: that field differs only because the
+            // profile now has a default the state never knew; unless the file writes it, the
+            // run goes on with the state's own profile (the old meaning). Moving the cluster
+            // to the new default is `apply`'s change.
+            let mut stored = j.state.settings.clone();
+            let newer = crate::profile::fill_legacy(&mut stored);
+            let written = written_fields(source);
+            let fields: Vec<String> = changed_fields(&stored, &new)
+                .into_iter()
+                .filter(|f| !newer.contains(f) || written.contains(f))
+                .collect();
+            if fields.is_empty() {
+                profile = j.state.profile(state_path)?;
+            } else {
+                return Err(RunError::Usage {
+                message: format!(
+                    "the profile changed since {} was made: {}",
+                    state_path.display(),
+                    fields.join(", ")
+                ),
+                hint: match j
+                    .state
+                    .profile(&state_path)
+                    .ok()
+                    .map(|stored| crate::plan::diff::diff(&stored, &profile).refused)
+                    .and_then(|refused| refused.into_iter().next())
+                {
+                    Some(fixed) => format!(
+                        "{} cannot change on a running cluster ({}): {}; to resume the create, restore it",
+                        fixed.field, fixed.reason, fixed.way_out
+                    ),
+                    None => format!(
+                        "to change the running cluster: `eksboot plan --profile {source}` shows the difference, `eksboot apply --profile {source}` makes it; to resume the create, restore those fields"
+                    ),
+                },
+            });
+            }
+        }
+    }
+    Ok(profile)
+}
+
+/// The journal of this run: the state file's, if it belongs to the caller's account (a key
+/// resolved since is recorded), else a new one.
+fn journal_for(
+    existing: Option<Journal>,
+    account: &str,
+    facts: &PlanFacts,
+    state_path: &Path,
+    profile: &Profile,
+) -> Result<Journal, RunError> {
+    Ok(match existing {
+        Some(j) => {
+            if j.state.account != account {
+                return Err(RunError::Usage {
+                    message: format!(
+                        "{} belongs to account {}, but your credentials are for account {}",
+                        state_path.display(),
+                        j.state.account,
+                        account
+                    ),
+                    hint: "use credentials for the account the cluster is in".into(),
+                });
+            }
+            let mut j = j;
+            if j.state.secrets_key_arn.is_none() && facts.secrets_key_arn.is_some() {
+                // A state file from before keys were resolved: record it now.
+                j.state.secrets_key_arn = facts.secrets_key_arn.clone();
+                j.save()?;
+            }
+            j
+        }
+        None => Journal::create(state_path, profile, account, facts)?,
+    })
+}
+
+/// What a finished run did, or the error that stopped it (an interrupted run says how to go on).
+fn finished(
+    result: Result<apply::Summary, ExecuteError>,
+    state_path: &Path,
+) -> Result<apply::Summary, RunError> {
+    match result {
+        Ok(summary) => Ok(summary),
+        Err(ExecuteError::Failed(e)) => Err(e.into()),
+        Err(ExecuteError::Interrupted { done, not_started }) => Err(RunError::Interrupted {
+                message: format!(
+                    "interrupted: {} resources exist and are recorded in {}; {not_started} steps did not start",
+                    done.created.len() + done.adopted.len(),
+                    state_path.display()
+                ),
+                hint: format!(
+                    "continue with `eksboot resume --state {0}`, or remove what exists with `eksboot teardown --state {0}`",
+                    state_path.display()
+                ),
+            }),
+    }
 }
 
 /// First Ctrl-C: stop starting steps, let running ones finish and be recorded. Second: exit now
