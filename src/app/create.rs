@@ -341,17 +341,7 @@ fn journal_for(
 ) -> Result<Journal, RunError> {
     Ok(match existing {
         Some(j) => {
-            if j.state.account != account {
-                return Err(RunError::Usage {
-                    message: format!(
-                        "{} belongs to account {}, but your credentials are for account {}",
-                        state_path.display(),
-                        j.state.account,
-                        account
-                    ),
-                    hint: "use credentials for the account the cluster is in".into(),
-                });
-            }
+            same_account(state_path, &j.state.account, account)?;
             let mut j = j;
             if j.state.secrets_key_arn.is_none() && facts.secrets_key_arn.is_some() {
                 // A state file from before keys were resolved: record it now.

@@ -379,6 +379,24 @@ async fn create_or_wizard(request: CreateRequest) -> Result<ExitCode, RunError> 
     }
 }
 
+/// A state file is used only with credentials of the account its cluster is in.
+fn same_account(
+    state_path: &Path,
+    state_account: &str,
+    caller_account: &str,
+) -> Result<(), RunError> {
+    if state_account == caller_account {
+        return Ok(());
+    }
+    Err(RunError::Usage {
+        message: format!(
+            "{} belongs to account {state_account}, but your credentials are for account {caller_account}",
+            state_path.display()
+        ),
+        hint: "use credentials for the account the cluster is in".into(),
+    })
+}
+
 /// What AWS holds of a running cluster, in profile terms (read-only calls, as you).
 async fn observe(
     aws: &Aws,

@@ -24,6 +24,170 @@ pub(super) async fn upgrade(
 ) -> Result<ExitCode, RunError> {
     let choices: crate::cli::UpgradeChoices = choices.into();
     let ignore_insights = choices.ignore_insights;
+    let (path, mut journal, stored) = open_for_upgrade(target, profile_path)?;
+    let name = stored.cluster.name.clone();
+    let aws = Aws::connect(
+        &stored.cluster.region,
+        &crate::aws::TransportRetry::from_env(),
+    )
+    .await?;
+    let caller = aws::sts::caller_identity(&aws).await?;
+    same_account(&path, &journal.state.account, &caller.account)?;
+    let Some(live) = aws::eks::describe_cluster(&aws.eks, &name).await? else {
+        return Err(RunError::Blocked {
+            message: format!("cluster {name} is not in {}", stored.cluster.region),
+            hint: "`eksboot status --live` shows what is left".into(),
+        });
+    };
+    let resuming = journal.state.upgrade_target.clone();
+    let target = match &resuming {
+        Some(t) => t.clone(),
+        None => next_minor(&live.version).ok_or_else(|| RunError::Blocked {
+            message: format!("cannot tell the next version after {:?}", live.version),
+            hint: "check the cluster's version with `aws eks describe-cluster`".into(),
+        })?,
+    };
+    let offered = aws::eks::cluster_versions(&aws).await?;
+    let Some(next) = offered.iter().find(|v| v.version == target) else {
+        ui::print(&format!(
+            "Cluster \"{name}\" runs Kubernetes {}: EKS offers nothing newer yet.\n",
+            live.version
+        ));
+        return Ok(ExitCode::SUCCESS);
+    };
+    let now = parse_now(std::env::var("EKSBOOT_NOW").ok().as_deref());
+    let support_policy = SupportPolicy::from_eks(&live.support_type);
+    ui::print(&intro(
+        &stored,
+        &live,
+        &target,
+        resuming.is_some(),
+        &offered,
+        now,
+    ));
+
+    // Before anything: what EKS says would break on the target version. A rerun whose control
+    // plane is already there has passed (or overridden) the gate: not checked again.
+    let blocking = show_insights(&aws, &name, &live.version, &target).await?;
+    // Each add-on's way to the target, chosen from what EKS offers (nothing moved down).
+    let policy = choices.addons.policy();
+    let moves = addon_moves(&aws, &name, &live.version, &target, policy).await?;
+    if blocking > 0 && !ignore_insights {
+        return Err(RunError::Blocked {
+            message: format!(
+                "{blocking} upgrade insight(s) for Kubernetes {target} in ERROR: upgrading now would break what they name; nothing was changed"
+            ),
+            hint: "follow each recommendation above, then run upgrade again; or, if you know better, --ignore-insights".into(),
+        });
+    }
+    if !yes && !interactive() {
+        return Err(RunError::Usage {
+            message: "upgrade needs --yes when it cannot ask (no terminal, or CI is set)".into(),
+            hint: "review what is shown above, then add --yes".into(),
+        });
+    }
+    if !yes && !ui::confirm(&format!("Upgrade {name} to Kubernetes {target} now?")) {
+        return Err(RunError::Cancelled);
+    }
+
+    // A new upgrade gets a new sequence number (its requests' tokens); a resumed one keeps it.
+    if resuming.is_none() {
+        journal.begin_apply()?;
+    }
+    journal.state.upgrade_target = Some(target.clone());
+    journal.save()?;
+    let facts = journal.facts();
+    let plan = Plan::build(&stored, &facts);
+    let (principal, _) = caller_principal(&aws, &caller.arn).await;
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ctx = Arc::new(Ctx {
+        caller_principal: principal,
+        aws,
+        account: caller.account.clone(),
+        run_id: journal.state.run_id.clone(),
+        profile: stored.clone(),
+        plan,
+        journal: Mutex::new(journal),
+        reporter: ui::reporter(&format!("eksboot upgrade {name}"), 3),
+        timing: Timing::from_env(),
+        kubernetes_version: target.clone(),
+        creator: tokio::sync::OnceCell::new(),
+        endpoint_services: tokio::sync::OnceCell::new(),
+        stopping,
+        drain: Default::default(),
+    });
+    // The creator role's policy first, when this eksboot's needs more (the upgrade's actions).
+    if ctx.plan.resource("creator-policy").is_some() {
+        if let Err(e) = apply::execute(Arc::clone(&ctx), &["creator-policy".to_string()]).await {
+            ctx.reporter.finish();
+            return Err(execute_error(e, &path));
+        }
+    }
+    let result = apply::upgrade::run(&ctx, &target, &moves, ignore_insights).await;
+    ctx.reporter.finish();
+    if let Err(error) = result {
+        return Err(RunError::Apply(apply::ApplyError {
+            task: crate::plan::Task::Cluster,
+            kind: crate::plan::Kind::EksCluster,
+            step: "upgrade".into(),
+            name: format!("upgrade to Kubernetes {target}"),
+            error,
+            also_failed: Vec::new(),
+        }));
+    }
+    record_upgraded(
+        &ctx,
+        &stored,
+        &target,
+        next.end_of_standard_support.clone(),
+        profile_path,
+    )?;
+    let (line, _) = next
+        .end_of_standard_support
+        .as_deref()
+        .map(|end| support_line_for(&target, end, now, support_policy))
+        .unwrap_or_else(|| (format!("Kubernetes {target}"), false));
+    let parts = if stored.auto_mode() {
+        "control plane and add-ons run Kubernetes {target}; Auto Mode moves its nodes to it over the next minutes"
+    } else {
+        "control plane, add-ons and node groups run Kubernetes {target}"
+    }
+    .replace("{target}", &target);
+    ui::print(&format!(
+        "\nCluster \"{name}\" is upgraded: {parts}.\n  {line}\n"
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Done: the state file (and the profile file, if given) say the new version.
+fn record_upgraded(
+    ctx: &Ctx,
+    stored: &Profile,
+    target: &str,
+    standard_support_ends: Option<String>,
+    profile_path: Option<&Path>,
+) -> Result<(), RunError> {
+    let mut upgraded = stored.clone();
+    upgraded.cluster.kubernetes_version = Some(target.to_string());
+    {
+        let mut journal = ctx.journal.lock().expect("journal lock");
+        journal.state.kubernetes_version = Some(target.to_string());
+        journal.state.standard_support_ends = standard_support_ends;
+        journal.state.upgrade_target = None;
+        journal.adopt_profile(&upgraded)?;
+    }
+    if let Some(p) = profile_path {
+        set_profile_version(p, target)?;
+    }
+    Ok(())
+}
+
+/// The state file to upgrade (`--state`, `--cluster/--region`, or the default one of
+/// `--profile`), opened and locked, with its profile; a given profile must be that cluster's.
+fn open_for_upgrade(
+    target: &StateTarget,
+    profile_path: Option<&Path>,
+) -> Result<(PathBuf, Journal, Profile), RunError> {
     let path = match (
         target.state.is_none() && target.cluster.is_none(),
         profile_path,
@@ -39,7 +203,7 @@ pub(super) async fn upgrade(
         }
         _ => state_path(target)?,
     };
-    let Some(mut journal) = Journal::open(&path)? else {
+    let Some(journal) = Journal::open(&path)? else {
         return Err(RunError::Usage {
             message: format!("there is no state file at {}", path.display()),
             hint: "pass --state PATH, or --cluster NAME --region REGION of a cluster eksboot made"
@@ -66,99 +230,23 @@ pub(super) async fn upgrade(
             });
         }
     }
-    let name = stored.cluster.name.clone();
-    let aws = Aws::connect(
-        &stored.cluster.region,
-        &crate::aws::TransportRetry::from_env(),
-    )
-    .await?;
-    let caller = aws::sts::caller_identity(&aws).await?;
-    if caller.account != journal.state.account {
-        return Err(RunError::Usage {
-            message: format!(
-                "{} belongs to account {}, but your credentials are for account {}",
-                path.display(),
-                journal.state.account,
-                caller.account
-            ),
-            hint: "use credentials for the account the cluster is in".into(),
-        });
-    }
-    let Some(live) = aws::eks::describe_cluster(&aws.eks, &name).await? else {
-        return Err(RunError::Blocked {
-            message: format!("cluster {name} is not in {}", stored.cluster.region),
-            hint: "`eksboot status --live` shows what is left".into(),
-        });
-    };
-    let resuming = journal.state.upgrade_target.clone();
-    let target = match &resuming {
-        Some(t) => t.clone(),
-        None => next_minor(&live.version).ok_or_else(|| RunError::Blocked {
-            message: format!("cannot tell the next version after {:?}", live.version),
-            hint: "check the cluster's version with `aws eks describe-cluster`".into(),
-        })?,
-    };
-    let offered = aws::eks::cluster_versions(&aws).await?;
-    let Some(next) = offered.iter().find(|v| v.version == target) else {
-        ui::print(&format!(
-            "Cluster \"{name}\" runs Kubernetes {}: EKS offers nothing newer yet.\n",
-            live.version
-        ));
-        return Ok(ExitCode::SUCCESS);
-    };
-    let now = parse_now(std::env::var("EKSBOOT_NOW").ok().as_deref());
-    let support_policy = SupportPolicy::from_eks(&live.support_type);
-    let mut text = if live.version == target {
-        format!(
-            "Upgrade of cluster \"{name}\" in {}: the control plane runs Kubernetes {target}; continuing an upgrade that stopped (add-ons and node groups)\n",
-            stored.cluster.region
-        )
-    } else {
-        format!(
-            "Upgrade of cluster \"{name}\" in {}: Kubernetes {} → {target}{}\n",
-            stored.cluster.region,
-            live.version,
-            if resuming.is_some() {
-                " (continuing an upgrade that stopped)"
-            } else {
-                ""
-            }
-        )
-    };
-    if let Some(end) = offered
-        .iter()
-        .find(|v| v.version == live.version)
-        .and_then(|v| v.end_of_standard_support.as_deref())
-    {
-        let (line, _) = support_line_for(&live.version, end, now, support_policy);
-        text.push_str(&format!("  {line}\n"));
-    }
-    // What staying costs follows the cluster's upgrade policy (DescribeCluster's
-    // upgradePolicy.supportType): no extended-support cost under STANDARD.
-    text.push_str(&format!("  {}\n", policy_cost_line(support_policy)));
-    if let Some(end) = &next.end_of_standard_support {
-        text.push_str(&format!(
-            "  Kubernetes {target} has standard support until {}.\n",
-            crate::plan::upgrade::day(end)
-        ));
-    }
-    if stored.auto_mode() {
-        // Auto Mode's nodes follow the control plane on their own (EKS user guide, "Update a
-        // cluster" with Auto Mode: it replaces nodes with ones of the new version, honouring
-        // PodDisruptionBudgets).
-        text.push_str("  Order: the control plane, then the add-ons eksboot installed; EKS Auto Mode then replaces its nodes with ones running the new version (honouring PodDisruptionBudgets).\n");
-    } else {
-        text.push_str("  Order: node groups to the control plane's version (and add-on steps the new version does not offer), the control plane, then add-ons and node groups together.\n");
-    }
-    ui::print(&text);
+    Ok((path, journal, stored))
+}
 
-    // Before anything: what EKS says would break on the target version. A rerun whose control
-    // plane is already there has passed (or overridden) the gate: not checked again.
+/// Prints what EKS's upgrade insights say about `target`; returns how many are in ERROR. A
+/// rerun whose control plane already runs `target` has passed (or overridden) the gate: not
+/// checked again.
+async fn show_insights(
+    aws: &Aws,
+    name: &str,
+    version: &str,
+    target: &str,
+) -> Result<usize, RunError> {
     let mut blocking = 0;
-    if live.version == target {
+    if version == target {
         ui::print("\nUpgrade insights: not checked again (the control plane already runs the new version).\n");
     } else {
-        let (insights, refresh) = read_insights(&aws, &name, &target).await?;
+        let (insights, refresh) = read_insights(aws, name, target).await?;
         let mut out = String::new();
         match refresh.as_str() {
             "COMPLETED" | "" => {}
@@ -192,18 +280,28 @@ pub(super) async fn upgrade(
             ui::print(&out);
         }
     }
-    // Each add-on's way to the target, chosen from what EKS offers (nothing moved down).
-    let policy = choices.addons.policy();
+    Ok(blocking)
+}
+
+/// Each add-on's way to `target`, chosen from what EKS offers (nothing moved down), printed;
+/// an add-on with no way there stops the upgrade before anything changes.
+async fn addon_moves(
+    aws: &Aws,
+    name: &str,
+    version: &str,
+    target: &str,
+    policy: crate::plan::upgrade::AddonPolicy,
+) -> Result<Vec<crate::plan::upgrade::AddonMove>, RunError> {
     let mut moves = Vec::new();
     let mut changes = String::new();
     let mut kept = Vec::new();
-    for addon in aws::eks::list_addons(&aws.eks, &name).await? {
-        let installed = aws::eks::describe_addon(&aws.eks, &name, &addon)
+    for addon in aws::eks::list_addons(&aws.eks, name).await? {
+        let installed = aws::eks::describe_addon(&aws.eks, name, &addon)
             .await?
             .map(|a| a.version)
             .unwrap_or_default();
-        let current = aws::eks::addon_offer(&aws.eks, &addon, &live.version).await?;
-        let offered = aws::eks::addon_offer(&aws.eks, &addon, &target).await?;
+        let current = aws::eks::addon_offer(&aws.eks, &addon, version).await?;
+        let offered = aws::eks::addon_offer(&aws.eks, &addon, target).await?;
         match crate::plan::upgrade::addon_move(&addon, &installed, &current, &offered, policy) {
             Ok(None) => kept.push(format!("{addon} {installed}")),
             Ok(Some(m)) => {
@@ -251,102 +349,68 @@ pub(super) async fn upgrade(
         text.push_str(&format!("  kept: {}\n", kept.join(", ")));
     }
     ui::print(&text);
-    if blocking > 0 && !ignore_insights {
-        return Err(RunError::Blocked {
-            message: format!(
-                "{blocking} upgrade insight(s) for Kubernetes {target} in ERROR: upgrading now would break what they name; nothing was changed"
-            ),
-            hint: "follow each recommendation above, then run upgrade again; or, if you know better, --ignore-insights".into(),
-        });
-    }
-    if !yes && !interactive() {
-        return Err(RunError::Usage {
-            message: "upgrade needs --yes when it cannot ask (no terminal, or CI is set)".into(),
-            hint: "review what is shown above, then add --yes".into(),
-        });
-    }
-    if !yes && !ui::confirm(&format!("Upgrade {name} to Kubernetes {target} now?")) {
-        return Err(RunError::Cancelled);
-    }
+    Ok(moves)
+}
 
-    // A new upgrade gets a new sequence number (its requests' tokens); a resumed one keeps it.
-    if resuming.is_none() {
-        journal.begin_apply()?;
-    }
-    // A new upgrade takes a new sequence number for its idempotency tokens; continuing a
-    // stopped one (its target recorded) keeps it, so its requests repeat their tokens.
-    if resuming.is_none() {
-        journal.state.apply_seq += 1;
-    }
-    journal.state.upgrade_target = Some(target.clone());
-    journal.save()?;
-    let facts = journal.facts();
-    let plan = Plan::build(&stored, &facts);
-    let (principal, _) = caller_principal(&aws, &caller.arn).await;
-    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let ctx = Arc::new(Ctx {
-        caller_principal: principal,
-        aws,
-        account: caller.account.clone(),
-        run_id: journal.state.run_id.clone(),
-        profile: stored.clone(),
-        plan,
-        journal: Mutex::new(journal),
-        reporter: ui::reporter(&format!("eksboot upgrade {name}"), 3),
-        timing: Timing::from_env(),
-        kubernetes_version: target.clone(),
-        creator: tokio::sync::OnceCell::new(),
-        endpoint_services: tokio::sync::OnceCell::new(),
-        stopping,
-        drain: Default::default(),
-    });
-    // The creator role's policy first, when this eksboot's needs more (the upgrade's actions).
-    if ctx.plan.resource("creator-policy").is_some() {
-        if let Err(e) = apply::execute(Arc::clone(&ctx), &["creator-policy".to_string()]).await {
-            ctx.reporter.finish();
-            return Err(execute_error(e, &path));
-        }
-    }
-    let result = apply::upgrade::run(&ctx, &target, &moves, ignore_insights).await;
-    ctx.reporter.finish();
-    if let Err(error) = result {
-        return Err(RunError::Apply(apply::ApplyError {
-            task: crate::plan::Task::Cluster,
-            kind: crate::plan::Kind::EksCluster,
-            step: "upgrade".into(),
-            name: format!("upgrade to Kubernetes {target}"),
-            error,
-            also_failed: Vec::new(),
-        }));
-    }
-    // Done: the state file (and the profile) say the new version.
-    let mut upgraded = stored.clone();
-    upgraded.cluster.kubernetes_version = Some(target.clone());
-    {
-        let mut journal = ctx.journal.lock().expect("journal lock");
-        journal.state.kubernetes_version = Some(target.clone());
-        journal.state.standard_support_ends = next.end_of_standard_support.clone();
-        journal.state.upgrade_target = None;
-        journal.adopt_profile(&upgraded)?;
-    }
-    if let Some(p) = profile_path {
-        set_profile_version(p, &target)?;
-    }
-    let (line, _) = next
-        .end_of_standard_support
-        .as_deref()
-        .map(|end| support_line_for(&target, end, now, support_policy))
-        .unwrap_or_else(|| (format!("Kubernetes {target}"), false));
-    let parts = if stored.auto_mode() {
-        "control plane and add-ons run Kubernetes {target}; Auto Mode moves its nodes to it over the next minutes"
+/// What the upgrade will do, said before anything: the versions, what staying costs under the
+/// cluster's support policy, the target's support, and the order of the parts.
+fn intro(
+    stored: &Profile,
+    live: &aws::eks::ClusterInfo,
+    target: &str,
+    resuming: bool,
+    offered: &[aws::eks::OfferedVersion],
+    now: std::time::SystemTime,
+) -> String {
+    let name = &stored.cluster.name;
+    let support_policy = SupportPolicy::from_eks(&live.support_type);
+    let mut text = if live.version == target {
+        format!(
+            "Upgrade of cluster \"{name}\" in {}: the control plane runs Kubernetes {target}; continuing an upgrade that stopped (add-ons and node groups)\n",
+            stored.cluster.region
+        )
     } else {
-        "control plane, add-ons and node groups run Kubernetes {target}"
+        format!(
+            "Upgrade of cluster \"{name}\" in {}: Kubernetes {} → {target}{}\n",
+            stored.cluster.region,
+            live.version,
+            if resuming {
+                " (continuing an upgrade that stopped)"
+            } else {
+                ""
+            }
+        )
+    };
+    if let Some(end) = offered
+        .iter()
+        .find(|v| v.version == live.version)
+        .and_then(|v| v.end_of_standard_support.as_deref())
+    {
+        let (line, _) = support_line_for(&live.version, end, now, support_policy);
+        text.push_str(&format!("  {line}\n"));
     }
-    .replace("{target}", &target);
-    ui::print(&format!(
-        "\nCluster \"{name}\" is upgraded: {parts}.\n  {line}\n"
-    ));
-    Ok(ExitCode::SUCCESS)
+    // What staying costs follows the cluster's upgrade policy (DescribeCluster's
+    // upgradePolicy.supportType): no extended-support cost under STANDARD.
+    text.push_str(&format!("  {}\n", policy_cost_line(support_policy)));
+    if let Some(end) = offered
+        .iter()
+        .find(|v| v.version == target)
+        .and_then(|v| v.end_of_standard_support.as_ref())
+    {
+        text.push_str(&format!(
+            "  Kubernetes {target} has standard support until {}.\n",
+            crate::plan::upgrade::day(end)
+        ));
+    }
+    if stored.auto_mode() {
+        // Auto Mode's nodes follow the control plane on their own (EKS user guide, "Update a
+        // cluster" with Auto Mode: it replaces nodes with ones of the new version, honouring
+        // PodDisruptionBudgets).
+        text.push_str("  Order: the control plane, then the add-ons eksboot installed; EKS Auto Mode then replaces its nodes with ones running the new version (honouring PodDisruptionBudgets).\n");
+    } else {
+        text.push_str("  Order: node groups to the control plane's version (and add-on steps the new version does not offer), the control plane, then add-ons and node groups together.\n");
+    }
+    text
 }
 
 fn execute_error(e: ExecuteError, path: &Path) -> RunError {
