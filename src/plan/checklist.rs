@@ -106,7 +106,29 @@ pub fn evaluate_with(profile: &Profile, standard_support_ends: Option<&str>) -> 
         ),
     });
 
-    checks.push(if !profile.nodes.enabled {
+    // Auto Mode's default node class launches nodes in the cluster's subnets (EKS user guide,
+    // "Create a Node Class for Amazon EKS": subnetSelectorTerms default to the cluster's), so
+    // where they go is where the cluster is given subnets.
+    let auto = profile.auto_mode();
+    checks.push(if auto && n.pattern == Pattern::Public {
+        check(
+            "private-nodes",
+            Some(false),
+            "Auto Mode launches its nodes in the cluster's subnets, here public ones, with public IPs: use the public-and-private pattern for production",
+        )
+    } else if auto && n.pattern == Pattern::Private {
+        check(
+            "private-nodes",
+            Some(true),
+            "Auto Mode launches its nodes in the private subnets; they reach AWS through the VPC endpoints planned",
+        )
+    } else if auto {
+        check(
+            "private-nodes",
+            Some(true),
+            "Auto Mode launches its nodes in the private subnets only (the cluster is given no public one), with no public IPs",
+        )
+    } else if !profile.nodes.enabled {
         check("private-nodes", None, "no node group is planned")
     } else if n.pattern == Pattern::Public {
         check(
@@ -152,7 +174,15 @@ pub fn evaluate_with(profile: &Profile, standard_support_ends: Option<&str>) -> 
         "authentication mode API: access entries, not the aws-auth ConfigMap",
     ));
 
-    checks.push(if profile.nodes.enabled {
+    checks.push(if auto {
+        // EKS user guide, "Learn about Amazon EKS Auto Mode Managed instances": AWS configures
+        // the managed instances; their metadata options are not the user's to set.
+        check(
+            "imdsv2",
+            Some(true),
+            "set by AWS, not by eksboot: Auto Mode's managed instances come with the instance metadata settings AWS chooses, which cannot be changed",
+        )
+    } else if profile.nodes.enabled {
         check(
             "imdsv2",
             Some(true),
@@ -163,7 +193,13 @@ pub fn evaluate_with(profile: &Profile, standard_support_ends: Option<&str>) -> 
     });
 
     checks.push(
-        if c.addons.iter().any(|a| a == "eks-pod-identity-agent") {
+        if auto {
+            check(
+                "pod-identity",
+                Some(true),
+                "Auto Mode runs the Pod Identity agent itself: give workloads AWS permissions per service account",
+            )
+        } else if c.addons.iter().any(|a| a == "eks-pod-identity-agent") {
             check(
                 "pod-identity",
                 Some(true),
@@ -195,6 +231,11 @@ pub fn evaluate_with(profile: &Profile, standard_support_ends: Option<&str>) -> 
     });
 
     checks.push(match c.support {
+        Support::Standard if auto => check(
+            "support-policy",
+            Some(true),
+            "standard support only: at its end EKS upgrades the control plane itself and Auto Mode then moves the nodes (add-ons wait for `eksboot upgrade`); no extended-support price",
+        ),
         Support::Standard => check(
             "support-policy",
             Some(true),
@@ -215,7 +256,15 @@ pub fn evaluate_with(profile: &Profile, standard_support_ends: Option<&str>) -> 
         ),
     });
 
-    checks.push(if !profile.nodes.enabled {
+    checks.push(if auto {
+        // EKS user guide, "Learn about Amazon EKS Auto Mode Managed instances": Auto Mode
+        // repairs unhealthy nodes, and replaces each within 21 days, patched and upgraded.
+        check(
+            "node-auto-repair",
+            Some(true),
+            "AWS repairs Auto Mode's nodes and upgrades them: each is replaced by a patched one within 21 days, and with the control plane's version",
+        )
+    } else if !profile.nodes.enabled {
         check("node-auto-repair", None, "no node group is planned")
     } else if profile.nodes.auto_repair {
         check(
@@ -232,6 +281,11 @@ pub fn evaluate_with(profile: &Profile, standard_support_ends: Option<&str>) -> 
     });
 
     checks.push(match (profile.nodes.enabled, profile.nodes.os) {
+        _ if auto => check(
+            "node-os",
+            Some(true),
+            "Bottlerocket, chosen and patched by AWS: a minimal, immutable OS built only to run containers (no shell, no SSH or SSM)",
+        ),
         (false, _) => check("node-os", None, "no node group is planned"),
         (true, NodeOs::Bottlerocket) => check(
             "node-os",
@@ -256,6 +310,15 @@ fn addon_permissions(profile: &Profile) -> Check {
         .map(|(addon, _)| *addon)
         .filter(|addon| profile.cluster.addons.iter().any(|a| a == addon))
         .collect();
+    if profile.auto_mode() {
+        // EKS user guide, "Automate cluster infrastructure with EKS Auto Mode": networking and
+        // block storage run as part of Auto Mode, with the cluster role's permissions.
+        return check(
+            ID,
+            Some(true),
+            "Auto Mode runs pod networking and block storage itself, with the cluster role's permissions; the node role keeps only what nodes need",
+        );
+    }
     match profile.security.addon_permissions {
         AddonPermissions::PodIdentity if callers.is_empty() => check(
             ID,
@@ -385,6 +448,99 @@ mod tests {
                 .contains("your creator role arn:aws:iam::123456789012:role/mine is not given it"),
             "{}",
             brought.note
+        );
+    }
+
+    fn auto(pattern: &str) -> Vec<Check> {
+        let p = Profile::parse(
+            &format!("[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n[network]\npattern = \"{pattern}\"\n[nodes]\nmode = \"auto\"\n"),
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        evaluate(&p)
+    }
+
+    fn row<'a>(checks: &'a [Check], id: &str) -> &'a Check {
+        checks.iter().find(|c| c.id == id).unwrap()
+    }
+
+    #[test]
+    fn auto_mode_nodes_are_as_auto_mode_provides_them() {
+        let checks = auto("public-and-private");
+        let os = row(&checks, "node-os");
+        assert_eq!(os.ok, Some(true));
+        assert!(
+            os.note
+                .starts_with("Bottlerocket, chosen and patched by AWS"),
+            "{}",
+            os.note
+        );
+        let imds = row(&checks, "imdsv2");
+        assert_eq!(imds.ok, Some(true));
+        assert!(
+            imds.note.starts_with("set by AWS, not by eksboot"),
+            "{}",
+            imds.note
+        );
+        let repair = row(&checks, "node-auto-repair");
+        assert_eq!(repair.ok, Some(true));
+        assert!(
+            repair
+                .note
+                .contains("AWS repairs Auto Mode's nodes and upgrades them"),
+            "{}",
+            repair.note
+        );
+        let private = row(&checks, "private-nodes");
+        assert_eq!(private.ok, Some(true));
+        assert!(
+            private.note.contains("private subnets only"),
+            "{}",
+            private.note
+        );
+        // Auto Mode runs the agent, the CNI and the EBS driver: no add-on is missing.
+        let agent = row(&checks, "pod-identity");
+        assert_eq!(agent.ok, Some(true), "{}", agent.note);
+        assert!(agent
+            .note
+            .starts_with("Auto Mode runs the Pod Identity agent"));
+        assert_eq!(row(&checks, "addon-permissions").ok, Some(true));
+        let support = row(&checks, "support-policy");
+        assert!(
+            support.note.contains("Auto Mode then moves the nodes"),
+            "{}",
+            support.note
+        );
+        // The same rows, in the same order, as a managed node group's.
+        let managed = evaluate(
+            &Profile::parse(
+                "[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n",
+                std::path::Path::new("t.toml"),
+            )
+            .unwrap(),
+        );
+        let ids = |c: &[Check]| c.iter().map(|c| c.id).collect::<Vec<_>>();
+        assert_eq!(ids(&checks), ids(&managed));
+    }
+
+    #[test]
+    fn auto_mode_nodes_in_public_subnets_are_said_to_be_public_and_private_ones_use_the_endpoints()
+    {
+        let public = auto("public");
+        let nodes = row(&public, "private-nodes");
+        assert_eq!(nodes.ok, Some(false));
+        assert!(
+            nodes.note.contains("here public ones, with public IPs"),
+            "{}",
+            nodes.note
+        );
+        let private = auto("private");
+        let nodes = row(&private, "private-nodes");
+        assert_eq!(nodes.ok, Some(true));
+        assert!(
+            nodes.note.contains("through the VPC endpoints planned"),
+            "{}",
+            nodes.note
         );
     }
 }

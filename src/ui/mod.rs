@@ -118,9 +118,17 @@ pub fn render_plan_text(profile: &Profile, plan: &Plan) -> String {
         .map(|i| {
             vec![
                 i.item.clone(),
-                i.quantity.to_string(),
-                i.monthly_usd
-                    .map_or_else(|| "unknown".to_string(), |usd| format!("${usd:.2}")),
+                // Quantity 0: not known before the cluster runs (Auto Mode's nodes).
+                if i.quantity == 0 {
+                    "–".to_string()
+                } else {
+                    i.quantity.to_string()
+                },
+                match (i.quantity, i.monthly_usd) {
+                    (_, Some(usd)) => format!("${usd:.2}"),
+                    (0, None) => "depends".to_string(),
+                    (_, None) => "unknown".to_string(),
+                },
                 i.note.clone().unwrap_or_default(),
             ]
         })
@@ -128,11 +136,14 @@ pub fn render_plan_text(profile: &Profile, plan: &Plan) -> String {
     rows.push(vec![
         "Total".into(),
         String::new(),
-        format!("${:.2}", plan.cost.monthly_usd),
-        if plan.cost.complete {
-            String::new()
-        } else {
-            "known items only; usage-based charges come on top".into()
+        match plan.cost.nodes_note {
+            Some(_) => format!("${:.2} + nodes", plan.cost.monthly_usd),
+            None => format!("${:.2}", plan.cost.monthly_usd),
+        },
+        match &plan.cost.nodes_note {
+            Some(note) => format!("{note}; usage-based charges come on top"),
+            None if plan.cost.complete => String::new(),
+            None => "known items only; usage-based charges come on top".into(),
         },
     ]);
     table(&mut out, &["ITEM", "QTY", "PER MONTH", "NOTE"], &rows);
@@ -140,6 +151,16 @@ pub fn render_plan_text(profile: &Profile, plan: &Plan) -> String {
     let _ = writeln!(out, "\nSecurity checklist");
     checklist(&mut out, plan);
     out
+}
+
+/// With EKS Auto Mode, what the monthly figure leaves out: the nodes, which depend on what Auto
+/// Mode launches.
+fn nodes_on_top(plan: &Plan) -> &'static str {
+    if plan.cost.nodes_note.is_some() {
+        " plus the nodes Auto Mode launches"
+    } else {
+        ""
+    }
 }
 
 /// The security checklist, one line per check.
@@ -241,9 +262,10 @@ pub fn render_diff_text(
     let delta = diff.monthly_cost_after - diff.monthly_cost_before;
     let _ = writeln!(
         out,
-        "\nEstimated monthly cost: ${:.2} → ${:.2} ({}{:.2} a month; {})",
+        "\nEstimated monthly cost: ${:.2} → ${:.2}{} ({}{:.2} a month; {})",
         diff.monthly_cost_before,
         diff.monthly_cost_after,
+        nodes_on_top(plan),
         if delta < 0.0 { "-$" } else { "+$" },
         delta.abs(),
         plan.cost.basis
@@ -335,8 +357,10 @@ pub fn render_create_intro(
     );
     let _ = writeln!(
         out,
-        "  estimated cost once the cluster runs: ${:.2}/month ({})",
-        plan.cost.monthly_usd, plan.cost.basis
+        "  estimated cost once the cluster runs: ${:.2}/month{} ({})",
+        plan.cost.monthly_usd,
+        nodes_on_top(plan),
+        plan.cost.basis
     );
     for check in plan.checklist.iter().filter(|c| c.ok == Some(false)) {
         let _ = writeln!(out, "  ✗ {}: {}", check.id, check.note);
@@ -372,8 +396,10 @@ pub fn render_create_done(
     );
     let _ = writeln!(
         out,
-        "  estimated cost: ${:.2}/month ({}; usage-based charges come on top)",
-        plan.cost.monthly_usd, plan.cost.basis
+        "  estimated cost: ${:.2}/month{} ({}; usage-based charges come on top)",
+        plan.cost.monthly_usd,
+        nodes_on_top(plan),
+        plan.cost.basis
     );
     let _ = writeln!(out, "  kubeconfig: {}", kubeconfig.path.display());
     let _ = writeln!(

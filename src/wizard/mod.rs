@@ -65,8 +65,8 @@ pub fn greeting() -> String {
   1. Secure the environment: who creates the cluster, encryption of secrets, add-on
      permissions, audit logs, deletion protection.
   2. Configure the VPC: the network your nodes and load balancers live in.
-  3. Create the cluster: version and its support, API access, nodes (their OS and repair)
-     and add-ons.
+  3. Create the cluster: version and its support, API access, who runs the nodes (a
+     managed node group, or EKS Auto Mode) and add-ons.
 Nothing is created until you have seen the plan and its cost and said yes.
 Help is shown under each question. Esc goes back one question; Ctrl-C quits.
 "
@@ -88,7 +88,7 @@ pub fn run(
 
 /// The fields a running cluster keeps for good (`apply` refuses them): not offered for editing
 /// when changing one.
-pub const FIXED_ON_A_RUNNING_CLUSTER: [&str; 8] = [
+pub const FIXED_ON_A_RUNNING_CLUSTER: [&str; 9] = [
     "name",
     "kubernetes_version",
     "creator_role",
@@ -97,6 +97,9 @@ pub const FIXED_ON_A_RUNNING_CLUSTER: [&str; 8] = [
     "vpc_cidr",
     "availability_zones",
     "nat",
+    // Switching a running cluster between a node group and Auto Mode moves every workload:
+    // `apply` refuses it with the way out (node pools may change).
+    "node_mode",
 ];
 
 /// Day two: a running cluster's answers, pre-filled from its profile, straight to the plan,

@@ -7,7 +7,10 @@ use std::str::FromStr;
 use ipnet::Ipv4Net;
 
 use super::{Asked, Prompter, Question};
-use crate::profile::{is_valid_cluster_name, Profile, LOG_RETENTION_DAYS, POD_IDENTITY_AGENT};
+use crate::profile::{
+    is_valid_cluster_name, Profile, AUTO_MODE_MIN_VERSION, AUTO_MODE_RUNS, LOG_RETENTION_DAYS,
+    NODE_POOLS, POD_IDENTITY_AGENT,
+};
 
 /// What AWS told us before the questions (read-only discovery).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,6 +58,10 @@ pub struct Answers {
     pub nat: Option<String>,
     pub endpoint_access: Option<String>,
     pub public_access_cidrs: Option<Vec<String>>,
+    /// Who runs the nodes: `managed` (a managed node group) or `auto` (EKS Auto Mode).
+    pub node_mode: Option<String>,
+    /// Auto Mode's built-in node pools.
+    pub node_pools: Option<Vec<String>>,
     pub nodes: Option<bool>,
     pub instance_types: Option<Vec<String>>,
     /// `(min, desired, max)`.
@@ -86,7 +93,7 @@ fn q(id: &'static str, label: &str, help: &str) -> Question {
 }
 
 /// The order of questions for the full (not fast) path.
-const FULL: [&str; 23] = [
+const FULL: [&str; 25] = [
     "creator_role",
     "permissions_boundary",
     "secrets_key",
@@ -104,6 +111,8 @@ const FULL: [&str; 23] = [
     "support",
     "endpoint_access",
     "public_access_cidrs",
+    "node_mode",
+    "node_pools",
     "nodes",
     "node_os",
     "node_sizes",
@@ -114,7 +123,9 @@ const FULL: [&str; 23] = [
 
 fn order(answers: &Answers) -> Vec<&'static str> {
     if answers.fast_path == Some(true) {
-        vec!["name", "public_access_cidrs"]
+        // The recommended set-up still asks who runs the nodes, once (Auto Mode's node pools
+        // take their default).
+        vec!["name", "public_access_cidrs", "node_mode"]
     } else {
         FULL.to_vec()
     }
@@ -130,7 +141,7 @@ pub fn ask_all(p: &mut dyn Prompter, d: &Discovery, a: &mut Answers) -> Result<(
             &format!(
                 "Use the recommended production set-up (public and private subnets in {usable} AZs, a NAT gateway per AZ, private+public endpoint restricted to your IP, all logs, KMS-encrypted secrets, a dedicated creator role)?"
             ),
-            "Yes asks only the cluster name and who may reach its API. No walks through the three tasks one question at a time.",
+            "Yes asks only the cluster name, who may reach its API and who runs the nodes. No walks through the three tasks one question at a time.",
         );
         if usable < 3 {
             p.say(&format!(
@@ -194,9 +205,16 @@ fn applies(a: &Answers, id: &str) -> bool {
         "nat" => a.pattern.as_deref() == Some("public-and-private"),
         "public_access_cidrs" => a.endpoint_access.as_deref() != Some("private"),
         "endpoint_access" => a.pattern.as_deref() != Some("private"),
-        "node_sizes" | "node_os" | "auto_repair" => a.nodes != Some(false),
+        "nodes" => !auto_mode(a),
+        "node_sizes" | "node_os" | "auto_repair" => !auto_mode(a) && a.nodes != Some(false),
+        // Asked on the full path only: the fast path takes both pools.
+        "node_pools" => auto_mode(a) && a.fast_path != Some(true),
         _ => true,
     }
+}
+
+fn auto_mode(a: &Answers) -> bool {
+    a.node_mode.as_deref() == Some("auto")
 }
 
 /// The answered questions, for "edit an answer": `(id, "Label: value")`.
@@ -234,6 +252,11 @@ fn value_of(a: &Answers, id: &str) -> String {
         "nat" => a.nat.clone().unwrap_or_default(),
         "endpoint_access" => a.endpoint_access.clone().unwrap_or_default(),
         "public_access_cidrs" => list(&a.public_access_cidrs),
+        "node_mode" => match a.node_mode.as_deref() {
+            Some("auto") => "EKS Auto Mode".into(),
+            _ => "managed node group".into(),
+        },
+        "node_pools" => list(&a.node_pools),
         "nodes" => match (a.nodes, &a.instance_types) {
             (Some(false), _) => "none".into(),
             (_, types) => list(types),
@@ -609,6 +632,70 @@ pub fn ask_one(
             })?;
             a.public_access_cidrs = Some(arn_list(&text));
         }
+        "node_mode" => {
+            let question = q("node_mode", "Who runs the nodes?",
+                &format!("A managed node group: you choose the instance type, how many nodes, their disk and OS, and whether EKS repairs them; AWS runs the instances, you move them to new versions with `eksboot upgrade`, and you pay EC2 only. Suits steady workloads and teams that want to tune their nodes. EKS Auto Mode: AWS launches nodes as pods need them and removes idle ones (scaling), patches them (Bottlerocket, each replaced within 21 days), upgrades them after the control plane and repairs them, and runs pod networking, kube-proxy, CoreDNS, the EBS CSI driver, the load balancer controller and the Pod Identity agent itself; you pay EC2 plus a management fee of about 12 % per instance-hour. You can no longer choose instance types, sizes, disk or OS here, nor log in to a node, and switching a running cluster later moves every workload. Suits a first cluster and small teams that want little day-two work. Needs Kubernetes 1.29 or later. See {DOCS}/automode.html"));
+            let options = vec![
+                "A managed node group: you choose and size the nodes (default)".to_string(),
+                "EKS Auto Mode: AWS launches, patches, scales and repairs the nodes (+~12% per instance)".to_string(),
+            ];
+            let current = usize::from(auto_mode(a));
+            if p.select(&question, &options, current)? == 1 {
+                a.node_mode = Some("auto".into());
+                a.node_pools
+                    .get_or_insert_with(|| NODE_POOLS.iter().map(|s| s.to_string()).collect());
+                // Auto Mode runs the usual add-ons itself: a list chosen for a node group
+                // goes back to Auto Mode's default (none) unless a profile fixed it.
+                let runs_its_own = a
+                    .addons
+                    .as_ref()
+                    .is_some_and(|list| list.iter().any(|x| AUTO_MODE_RUNS.contains(&x.as_str())));
+                if runs_its_own && !a.fixed.contains("addons") {
+                    a.addons = None;
+                }
+                let (_, oldest) = AUTO_MODE_MIN_VERSION;
+                let too_old = a
+                    .kubernetes_version
+                    .as_deref()
+                    .and_then(|v| v.split('.').nth(1)?.parse::<u32>().ok())
+                    .is_some_and(|minor| minor < oldest);
+                if too_old && !a.fixed.contains("kubernetes_version") {
+                    let newest = d.versions.first().cloned();
+                    p.say(&format!(
+                        "EKS Auto Mode needs Kubernetes 1.{oldest} or later: the version is now {}.\n",
+                        newest.as_deref().unwrap_or("the newest at create time")
+                    ));
+                    a.kubernetes_version = newest;
+                }
+            } else {
+                a.node_mode = Some("managed".into());
+                a.node_pools = None;
+            }
+        }
+        "node_pools" => {
+            let question = q("node_pools", "Which of Auto Mode's node pools?",
+                &format!("general-purpose runs your workloads (on-demand instances Auto Mode picks); system runs cluster-critical add-ons on nodes of their own (tainted CriticalAddonsOnly). Both are recommended; `eksboot apply` changes them later. See {DOCS}/create-node-pool.html"));
+            let options: Vec<String> = NODE_POOLS.iter().map(|s| s.to_string()).collect();
+            let current: Vec<usize> = match &a.node_pools {
+                Some(pools) => (0..NODE_POOLS.len())
+                    .filter(|i| pools.iter().any(|x| x == NODE_POOLS[*i]))
+                    .collect(),
+                None => (0..NODE_POOLS.len()).collect(),
+            };
+            let picked = loop {
+                let picked = p.multi_select(&question, &options, &current)?;
+                if !picked.is_empty() {
+                    break picked;
+                }
+                p.say("Choose at least one node pool: with none, Auto Mode launches no nodes.\n");
+            };
+            a.node_pools = Some(
+                picked
+                    .into_iter()
+                    .map(|i| NODE_POOLS[i].to_string())
+                    .collect(),
+            );
+        }
         "nodes" => {
             let question = q("nodes", "Nodes: which instance type?",
                 &format!("A managed node group runs your pods. t3.medium suits learning; m6i.large or m7g.large (Graviton, cheaper) suit production. Nodes get IMDSv2 and encrypted disks either way. See {DOCS}/managed-node-groups.html"));
@@ -656,6 +743,25 @@ pub fn ask_one(
             let question = q("oidc_provider", "Register the cluster's OIDC issuer with IAM (IRSA)?",
                 &format!("Lets Kubernetes service accounts assume IAM roles (IRSA), which many add-ons and charts still use. It costs nothing. See {DOCS}/enable-iam-roles-for-service-accounts.html"));
             a.oidc_provider = Some(p.confirm(&question, true)?);
+        }
+        "addons" if auto_mode(a) => {
+            // Auto Mode runs the usual ones itself (listing one would run it twice).
+            let all: Vec<&str> = [
+                "vpc-cni",
+                "kube-proxy",
+                "coredns",
+                "eks-pod-identity-agent",
+                "aws-ebs-csi-driver",
+                "metrics-server",
+            ]
+            .into_iter()
+            .filter(|x| !AUTO_MODE_RUNS.contains(x))
+            .collect();
+            let question = q("addons", "Which EKS add-ons, besides those Auto Mode runs?",
+                &format!("Auto Mode runs pod networking (vpc-cni), kube-proxy, coredns, the EBS CSI driver and the Pod Identity agent itself. metrics-server gives `kubectl top` and the Horizontal Pod Autoscaler their figures. None is the default. See {DOCS}/eks-add-ons.html"));
+            let options: Vec<String> = all.iter().map(|s| s.to_string()).collect();
+            let picked = p.multi_select(&question, &options, &[])?;
+            a.addons = Some(picked.into_iter().map(|i| all[i].to_string()).collect());
         }
         "addons" => {
             let all = [
@@ -740,6 +846,8 @@ impl Answers {
             nat: text("network", "nat"),
             endpoint_access: text("cluster", "endpoint_access"),
             public_access_cidrs: list("cluster", "public_access_cidrs"),
+            node_mode: text("nodes", "mode"),
+            node_pools: list("nodes", "node_pools"),
             nodes: get("nodes", "enabled").and_then(|v| v.as_bool()),
             instance_types: list("nodes", "instance_types"),
             addons: list("cluster", "addons"),
@@ -779,6 +887,8 @@ impl Answers {
             ("nat", a.nat.is_some()),
             ("endpoint_access", a.endpoint_access.is_some()),
             ("public_access_cidrs", a.public_access_cidrs.is_some()),
+            ("node_mode", a.node_mode.is_some()),
+            ("node_pools", a.node_pools.is_some()),
             ("nodes", a.nodes.is_some() || a.instance_types.is_some()),
             ("addons", a.addons.is_some()),
             ("node_sizes", a.node_sizes.is_some()),
@@ -890,20 +1000,26 @@ impl Answers {
         put(&mut network, "availability_zones", azs);
         put(&mut network, "nat", self.nat.clone().map(Into::into));
         let mut nodes = toml::Table::new();
-        put(&mut nodes, "enabled", self.nodes.map(Into::into));
-        put(&mut nodes, "instance_types", strs(&self.instance_types));
-        if let Some((min, desired, max)) = self.node_sizes {
-            put(&mut nodes, "min_size", Some(i64::from(min).into()));
-            put(&mut nodes, "desired_size", Some(i64::from(desired).into()));
-            put(&mut nodes, "max_size", Some(i64::from(max).into()));
+        put(&mut nodes, "mode", self.node_mode.clone().map(Into::into));
+        if self.node_mode.as_deref() == Some("auto") {
+            // Auto Mode chooses the node group's fields (a profile writing them is refused).
+            put(&mut nodes, "node_pools", strs(&self.node_pools));
+        } else {
+            put(&mut nodes, "enabled", self.nodes.map(Into::into));
+            put(&mut nodes, "instance_types", strs(&self.instance_types));
+            if let Some((min, desired, max)) = self.node_sizes {
+                put(&mut nodes, "min_size", Some(i64::from(min).into()));
+                put(&mut nodes, "desired_size", Some(i64::from(desired).into()));
+                put(&mut nodes, "max_size", Some(i64::from(max).into()));
+            }
+            put(&mut nodes, "os", self.node_os.clone().map(Into::into));
+            put(&mut nodes, "auto_repair", self.auto_repair.map(Into::into));
+            put(
+                &mut nodes,
+                "disk_size_gib",
+                self.disk_size_gib.map(|n| i64::from(n).into()),
+            );
         }
-        put(&mut nodes, "os", self.node_os.clone().map(Into::into));
-        put(&mut nodes, "auto_repair", self.auto_repair.map(Into::into));
-        put(
-            &mut nodes,
-            "disk_size_gib",
-            self.disk_size_gib.map(|n| i64::from(n).into()),
-        );
         doc.insert("cluster".into(), cluster.into());
         doc.insert("security".into(), security.into());
         doc.insert("network".into(), network.into());

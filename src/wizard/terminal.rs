@@ -71,16 +71,20 @@ impl Prompter for Terminal {
         options: &[String],
         defaults: &[usize],
     ) -> Result<Vec<usize>, Asked> {
+        // A question whose default is nothing (Auto Mode's extra add-ons) takes nothing too.
+        let may_be_empty = defaults.is_empty();
         inquire::MultiSelect::new(&q.label, options.to_vec())
             .with_default(defaults)
             .with_help_message(&q.help)
-            .with_validator(|picked: &[inquire::list_option::ListOption<&String>]| {
-                Ok(if picked.is_empty() {
-                    Validation::Invalid("pick at least one".into())
-                } else {
-                    Validation::Valid
-                })
-            })
+            .with_validator(
+                move |picked: &[inquire::list_option::ListOption<&String>]| {
+                    Ok(if picked.is_empty() && !may_be_empty {
+                        Validation::Invalid("pick at least one".into())
+                    } else {
+                        Validation::Valid
+                    })
+                },
+            )
             .raw_prompt()
             .map(|picked| picked.into_iter().map(|o| o.index).collect())
             .map_err(asked)

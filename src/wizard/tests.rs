@@ -23,6 +23,8 @@ struct Script {
     rejected: Vec<String>,
     /// Every question asked: `(id, label, help)`.
     asked: Vec<(String, String, String)>,
+    /// The options of every choice offered: `(id, options)`.
+    offered: Vec<(String, Vec<String>)>,
 }
 
 impl Script {
@@ -32,6 +34,7 @@ impl Script {
             said: Vec::new(),
             rejected: Vec::new(),
             asked: Vec::new(),
+            offered: Vec::new(),
         }
     }
     fn next(&mut self, q: &Question) -> Reply {
@@ -93,6 +96,7 @@ impl Prompter for Script {
         options: &[String],
         _default: usize,
     ) -> Result<usize, Asked> {
+        self.offered.push((q.id.to_string(), options.to_vec()));
         match self.next(q) {
             Reply::Pick(i) => {
                 assert!(i < options.len(), "{} has {} options", q.id, options.len());
@@ -106,9 +110,10 @@ impl Prompter for Script {
     fn multi_select(
         &mut self,
         q: &Question,
-        _options: &[String],
+        options: &[String],
         defaults: &[usize],
     ) -> Result<Vec<usize>, Asked> {
+        self.offered.push((q.id.to_string(), options.to_vec()));
         match self.next(q) {
             Reply::Picks(p) => Ok(p),
             Reply::Text("") => Ok(defaults.to_vec()),
@@ -145,13 +150,14 @@ fn plan_text(profile: &Profile) -> String {
 use Reply::*;
 
 #[test]
-fn fast_path_asks_only_the_name_and_the_cidr() {
+fn fast_path_asks_only_the_name_the_cidr_and_who_runs_the_nodes() {
     let mut s = Script::new(vec![
         ("fast_path", Yes),
         ("name", Text("taken")),
         ("name", Text("bad name")),
         ("name", Text("shop")),
         ("public_access_cidrs", Text("")),
+        ("node_mode", Pick(0)),
         ("plan", Pick(0)),
     ]);
     let (profile, choice) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
@@ -183,6 +189,7 @@ fn fast_path_in_a_two_zone_region_uses_two_and_says_so() {
         ("fast_path", Yes),
         ("name", Text("duo")),
         ("public_access_cidrs", Text("")),
+        ("node_mode", Pick(0)),
         ("plan", Pick(0)),
     ]);
     let (profile, _) = run(&mut s, &d, Answers::default(), &plan_text).unwrap();
@@ -220,6 +227,7 @@ fn full_path(pattern: usize) -> Vec<(&'static str, Reply)> {
         steps.push(("endpoint_access", Pick(0)));
         steps.push(("public_access_cidrs", Text("203.0.113.0/24")));
     }
+    steps.push(("node_mode", Pick(0)));
     steps.push(("nodes", Pick(3)));
     steps.push(("node_os", Pick(0)));
     steps.push(("node_sizes", Text("3, 2, 1")));
@@ -293,6 +301,7 @@ fn editing_an_answer_from_the_plan_returns_to_the_plan() {
         ("fast_path", Yes),
         ("name", Text("first")),
         ("public_access_cidrs", Text("")),
+        ("node_mode", Pick(0)),
         ("plan", Pick(1)),
         ("edit", Pick(0)),
         ("name", Text("second")),
@@ -347,6 +356,7 @@ fn values_given_by_flags_are_not_asked() {
     let mut s = Script::new(vec![
         ("fast_path", Yes),
         ("public_access_cidrs", Text("")),
+        ("node_mode", Pick(0)),
         ("plan", Pick(3)),
     ]);
     let (profile, choice) = run(&mut s, &discovery(), preset, &plan_text).unwrap();
@@ -379,6 +389,7 @@ fn the_saved_profile_produces_exactly_the_plan_shown() {
         ("fast_path", Yes),
         ("name", Text("shop")),
         ("public_access_cidrs", Text("")),
+        ("node_mode", Pick(0)),
         ("plan", Pick(2)),
     ]);
     let d = discovery();
@@ -417,6 +428,7 @@ fn az_names_given_by_flags_are_kept() {
         ("fast_path", Yes),
         ("name", Text("named")),
         ("public_access_cidrs", Text("")),
+        ("node_mode", Pick(0)),
         ("plan", Pick(0)),
     ]);
     let (profile, _) = run(&mut s, &discovery(), preset, &plan_text).unwrap();
@@ -544,6 +556,7 @@ fn a_boundary_given_by_the_profile_is_kept_and_not_asked_and_editable_on_day_two
         ("fast_path", Yes),
         ("name", Text("kept")),
         ("public_access_cidrs", Text("")),
+        ("node_mode", Pick(0)),
         ("plan", Pick(0)),
     ]);
     let (profile, _) = run(&mut s, &discovery(), preset, &plan_text).unwrap();
@@ -589,6 +602,7 @@ fn the_fast_path_asks_nothing_new_and_takes_the_safe_defaults() {
         ("fast_path", Yes),
         ("name", Text("safe")),
         ("public_access_cidrs", Text("")),
+        ("node_mode", Pick(0)),
         ("plan", Pick(0)),
     ]);
     let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
@@ -752,4 +766,202 @@ fn a_running_clusters_safety_answers_are_kept_and_editable() {
     let (changed, _) = change(&mut s, &discovery(), &current, &plan_text).unwrap();
     s.done();
     assert!(changed.cluster.deletion_protection);
+}
+
+// ---- EKS Auto Mode (issue 24) ----
+
+/// `full_path(0)` choosing Auto Mode: the node pools instead of the node group's questions.
+fn auto_path(pools: Reply, addons: Reply) -> Vec<(&'static str, Reply)> {
+    let mut steps = full_path(0);
+    steps.retain(|(id, _)| !matches!(*id, "nodes" | "node_os" | "node_sizes" | "auto_repair"));
+    let at = steps.iter().position(|(id, _)| *id == "node_mode").unwrap();
+    steps[at].1 = Pick(1);
+    steps.insert(at + 1, ("node_pools", pools));
+    let at = steps.iter().position(|(id, _)| *id == "addons").unwrap();
+    steps[at].1 = addons;
+    steps
+}
+
+fn help_of(s: &Script, id: &str) -> String {
+    s.asked.iter().find(|(q, _, _)| q == id).unwrap().2.clone()
+}
+
+#[test]
+fn who_runs_the_nodes_is_asked_in_task_three_with_what_each_means_and_whom_it_suits() {
+    let mut s = Script::new(full_path(0));
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert!(!profile.auto_mode() && profile.node_group());
+    let order: Vec<&str> = s.asked.iter().map(|(id, _, _)| id.as_str()).collect();
+    let at = |id: &str| order.iter().position(|o| *o == id).unwrap();
+    assert!(at("public_access_cidrs") < at("node_mode") && at("node_mode") + 1 == at("nodes"));
+    let help = help_of(&s, "node_mode");
+    for what in [
+        // Who patches, scales and repairs, what it costs, what can no longer be tuned, for whom.
+        "you move them to new versions with `eksboot upgrade`, and you pay EC2 only",
+        "launches nodes as pods need them and removes idle ones (scaling), patches them",
+        "repairs them",
+        "a management fee of about 12 % per instance-hour",
+        "You can no longer choose instance types, sizes, disk or OS here",
+        "Suits steady workloads and teams that want to tune their nodes",
+        "Suits a first cluster and small teams that want little day-two work",
+        "Needs Kubernetes 1.29 or later",
+    ] {
+        assert!(help.contains(what), "{what} in {help}");
+    }
+    let (_, options) = s.offered.iter().find(|(id, _)| id == "node_mode").unwrap();
+    assert!(options[0].starts_with("A managed node group") && options[0].ends_with("(default)"));
+    assert!(options[1].starts_with("EKS Auto Mode"));
+}
+
+#[test]
+fn auto_mode_asks_the_node_pools_and_no_node_group_question_and_saves_only_mode_and_pools() {
+    let mut s = Script::new(auto_path(Picks(vec![]), Text("")));
+    // An empty choice is asked again, with the reason.
+    let at = s
+        .steps
+        .iter()
+        .position(|(id, _)| *id == "node_pools")
+        .unwrap();
+    s.steps.insert(at + 1, ("node_pools", Picks(vec![0])));
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert!(
+        s.said
+            .iter()
+            .any(|t| t.contains("Choose at least one node pool")),
+        "{:?}",
+        s.said
+    );
+    assert!(profile.auto_mode() && !profile.node_group());
+    assert_eq!(profile.nodes.node_pools, ["general-purpose"]);
+    // Auto Mode runs the usual add-ons: none by default, and they are not offered.
+    assert!(
+        profile.cluster.addons.is_empty(),
+        "{:?}",
+        profile.cluster.addons
+    );
+    let (_, offered) = s.offered.iter().find(|(id, _)| id == "addons").unwrap();
+    assert_eq!(offered, &["metrics-server"]);
+    assert!(help_of(&s, "addons").contains("Auto Mode runs pod networking (vpc-cni), kube-proxy, coredns, the EBS CSI driver and the Pod Identity agent itself"));
+    let (_, pools) = s.offered.iter().find(|(id, _)| id == "node_pools").unwrap();
+    assert_eq!(pools, &["general-purpose", "system"]);
+    // The saved profile has only the mode and the pools under [nodes], and replays.
+    let saved = profile_file(&profile);
+    let nodes = saved.split("[nodes]").nth(1).unwrap();
+    assert_eq!(
+        nodes.trim(),
+        "mode = \"auto\"\nnode_pools = [\"general-purpose\"]",
+        "{saved}"
+    );
+    assert_eq!(
+        Profile::parse(&saved, std::path::Path::new("s.toml")).unwrap(),
+        profile
+    );
+    // An add-on Auto Mode does not run may be chosen.
+    let mut s = Script::new(auto_path(Text(""), Picks(vec![0])));
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert_eq!(profile.nodes.node_pools, ["general-purpose", "system"]);
+    assert_eq!(profile.cluster.addons, ["metrics-server"]);
+}
+
+#[test]
+fn the_fast_path_asks_who_runs_the_nodes_once_and_takes_both_pools() {
+    let mut s = Script::new(vec![
+        ("fast_path", Yes),
+        ("name", Text("auto")),
+        ("public_access_cidrs", Text("")),
+        ("node_mode", Pick(1)),
+        ("plan", Pick(0)),
+    ]);
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert!(profile.auto_mode());
+    assert_eq!(profile.nodes.node_pools, ["general-purpose", "system"]);
+    assert!(profile.cluster.addons.is_empty());
+    assert_eq!(profile.network.pattern, Pattern::PublicAndPrivate);
+    assert_eq!(profile.network.availability_zones.count(), 3);
+    assert!(s.said.iter().any(|t| t.contains("PLAN auto")));
+}
+
+#[test]
+fn auto_mode_moves_a_version_older_than_it_supports_to_the_newest_and_says_so() {
+    let mut d = discovery();
+    d.versions = vec!["1.35".into(), "1.28".into()];
+    let mut steps = auto_path(Text(""), Text(""));
+    let at = steps
+        .iter()
+        .position(|(id, _)| *id == "kubernetes_version")
+        .unwrap();
+    steps[at].1 = Pick(1);
+    let mut s = Script::new(steps);
+    let (profile, _) = run(&mut s, &d, Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert_eq!(profile.cluster.kubernetes_version.as_deref(), Some("1.35"));
+    assert!(
+        s.said
+            .iter()
+            .any(|t| t
+                .contains("EKS Auto Mode needs Kubernetes 1.29 or later: the version is now 1.35")),
+        "{:?}",
+        s.said
+    );
+}
+
+#[test]
+fn switching_to_auto_mode_from_the_plan_drops_the_add_ons_it_runs_itself() {
+    // Managed first, with the default add-ons; then "Edit an answer" → who runs the nodes.
+    let mut steps = full_path(0);
+    let last = steps.len() - 1;
+    steps[last].1 = Pick(1);
+    steps.extend([
+        // The 18th answered question: after the 17 of tasks 1 to 3 before it.
+        ("edit", Pick(17)),
+        ("node_mode", Pick(1)),
+        ("plan", Pick(0)),
+    ]);
+    let mut s = Script::new(steps);
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert!(profile.auto_mode());
+    assert_eq!(profile.nodes.node_pools, ["general-purpose", "system"]);
+    assert!(
+        profile.cluster.addons.is_empty(),
+        "{:?}",
+        profile.cluster.addons
+    );
+    // The edit list named the answer.
+    let (_, labels) = s.offered.iter().find(|(id, _)| id == "edit").unwrap();
+    assert_eq!(labels[17], "node_mode: managed node group");
+}
+
+#[test]
+fn a_running_auto_mode_clusters_pools_are_editable_but_not_its_mode() {
+    let mut s = Script::new(auto_path(Picks(vec![1]), Text("")));
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    let current: toml::Table = toml::from_str(&profile_file(&profile)).unwrap();
+    let mut answers = Answers::from_table(&current);
+    answers.fast_path = Some(false);
+    answers.fixed = FIXED_ON_A_RUNNING_CLUSTER.into_iter().collect();
+    let labels = super::questions::answered(&answers);
+    assert!(
+        !labels.iter().any(|(id, _)| *id == "node_mode"),
+        "{labels:?}"
+    );
+    let at = labels
+        .iter()
+        .position(|(id, _)| *id == "node_pools")
+        .unwrap();
+    assert_eq!(labels[at].1, "node_pools: system");
+    let mut s = Script::new(vec![
+        ("plan", Pick(1)),
+        ("edit", Pick(at)),
+        ("node_pools", Picks(vec![0, 1])),
+        ("plan", Pick(0)),
+    ]);
+    let (changed, _) = change(&mut s, &discovery(), &current, &plan_text).unwrap();
+    s.done();
+    assert!(changed.auto_mode());
+    assert_eq!(changed.nodes.node_pools, ["general-purpose", "system"]);
 }

@@ -61,6 +61,9 @@ fn fast_path_up_to_a_saved_profile_that_plans_the_same() {
     s.exp_string("Who may reach the public API endpoint")
         .unwrap();
     s.send_line("203.0.113.0/24").unwrap();
+    // Asked once on the fast path; the default is a managed node group.
+    s.exp_string("Who runs the nodes?").unwrap();
+    s.send_line("").unwrap();
     s.exp_string("Security checklist").unwrap();
     s.exp_string("What next?").unwrap();
     s.send(DOWN).unwrap();
@@ -95,6 +98,96 @@ fn fast_path_up_to_a_saved_profile_that_plans_the_same() {
         plan.contains("Kubernetes 1.36") && plan.contains("us-west-2c"),
         "{plan}"
     );
+}
+
+/// Issue 24: the fast path's one node question, answered "EKS Auto Mode": the plan shown has no
+/// node group and prices the nodes as an example; the saved profile holds only the mode and both
+/// node pools under [nodes], and replays to the same plan without a terminal.
+#[test]
+fn fast_path_choosing_auto_mode_saves_an_auto_mode_profile() {
+    let account = Account::new();
+    let dir = tempfile::tempdir().unwrap();
+    // The policy of the profile the wizard will save: the fast path's defaults, Auto Mode.
+    let intended = dir.path().join("intended.toml");
+    std::fs::write(
+        &intended,
+        "version = 1\n[cluster]\nname = \"robo\"\nregion = \"us-west-2\"\n[nodes]\nmode = \"auto\"\n",
+    )
+    .unwrap();
+    account.authorize(&intended, &[]);
+    let mut s = wizard(&account, dir.path(), &[]);
+    s.exp_string("Create the cluster in us-west-2").unwrap();
+    s.send_line("y").unwrap();
+    s.exp_string("Use the recommended production set-up")
+        .unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Cluster name").unwrap();
+    s.send_line("robo").unwrap();
+    s.exp_string("Who may reach the public API endpoint")
+        .unwrap();
+    s.send_line("203.0.113.0/24").unwrap();
+    s.exp_string("Who runs the nodes?").unwrap();
+    s.exp_string("EKS Auto Mode: AWS launches, patches, scales and repairs the nodes")
+        .unwrap();
+    s.send(DOWN).unwrap();
+    s.send_line("").unwrap();
+    // No node-group question: straight to the plan, priced as Auto Mode prices it.
+    s.exp_string("Nodes: launched by EKS Auto Mode").unwrap();
+    s.exp_string("+ nodes").unwrap();
+    // (rexpect reads bytes one by one: the × before m6i.large is not one char to it.)
+    s.exp_string("m6i.large: EC2 $140.16 + Auto Mode fee $16.82")
+        .unwrap();
+    s.exp_string("Bottlerocket, chosen and patched by AWS")
+        .unwrap();
+    s.exp_string("What next?").unwrap();
+    s.send(DOWN).unwrap();
+    s.send(DOWN).unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Saved the profile to robo.eksboot.toml")
+        .unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut s), 0);
+    assert_eq!(our_vpcs(&account, "robo"), 0, "saving creates nothing");
+
+    let saved = dir.path().join("robo.eksboot.toml");
+    let text = std::fs::read_to_string(&saved).unwrap();
+    let nodes = text.split("[nodes]").nth(1).unwrap_or_default();
+    assert_eq!(
+        nodes.trim(),
+        "mode = \"auto\"\nnode_pools = [\"general-purpose\", \"system\"]",
+        "{text}"
+    );
+    assert!(
+        text.contains("addons = []"),
+        "Auto Mode runs the usual ones: {text}"
+    );
+    let plan = account
+        .eksboot()
+        .args(["plan", "--output", "json", "--profile"])
+        .arg(&saved)
+        .assert()
+        .success();
+    let plan: serde_json::Value = serde_json::from_slice(&plan.get_output().stdout).unwrap();
+    assert_eq!(plan["nodes"]["mode"], "auto");
+    let kinds: Vec<&str> = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["kind"].as_str())
+        .collect();
+    assert!(
+        !kinds.contains(&"nodegroup") && !kinds.contains(&"launch-template"),
+        "{kinds:?}"
+    );
+    assert!(
+        plan["cost"]["nodes_note"]
+            .as_str()
+            .unwrap()
+            .contains("depend on what Auto Mode launches"),
+        "{}",
+        plan["cost"]
+    );
+    assert_eq!(plan["cost"]["complete"], false);
 }
 
 #[test]
@@ -153,6 +246,8 @@ fn ctrl_c_at_the_plan_creates_nothing() {
     // The name came from --name: not asked.
     s.exp_string("Who may reach the public API endpoint")
         .unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Who runs the nodes?").unwrap();
     s.send_line("").unwrap();
     s.exp_string("What next?").unwrap();
     s.send_control('c').unwrap();
