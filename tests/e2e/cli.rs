@@ -23,8 +23,8 @@ fn plan(profile: &str, output: &str) -> String {
 }
 
 #[test]
-fn plan_snapshots_of_the_three_example_profiles() {
-    for name in ["dev", "production", "private"] {
+fn plan_snapshots_of_the_example_profiles() {
+    for name in ["dev", "production", "private", "auto"] {
         let profile = format!("profiles/{name}.toml");
         insta::assert_snapshot!(format!("plan_{name}_text"), plan(&profile, "text"));
         let json = plan(&profile, "json");
@@ -264,7 +264,7 @@ fn bare_eksboot_explains_what_it_will_do() {
 
 #[test]
 fn example_profiles_exist() {
-    for name in ["dev", "production", "private"] {
+    for name in ["dev", "production", "private", "auto"] {
         assert!(root(&format!("profiles/{name}.toml")).exists());
     }
 }
