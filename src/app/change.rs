@@ -118,20 +118,7 @@ pub(super) async fn apply_with(
     if let Some(caller) = &caller {
         crate::plan::diff::note_caller(&mut d, caller);
     }
-    if !d.refused.is_empty() {
-        let fields: Vec<String> = d
-            .refused
-            .iter()
-            .map(|r| format!("{} ({})", r.field, r.reason))
-            .collect();
-        return Err(RunError::Usage {
-            message: format!(
-                "these fields cannot change on a running cluster: {}",
-                fields.join("; ")
-            ),
-            hint: d.refused[0].way_out.clone(),
-        });
-    }
+    refuse_fixed(&d)?;
     // New instance types or a new OS mean a new node group beside the old one (EKS cannot
     // change them in place): the next generation, ACTIVE before the old one is deleted.
     let replacing = d.changes.iter().any(|c| {
@@ -208,10 +195,59 @@ pub(super) async fn apply_with(
     if !yes && !ui::confirm("Apply these changes now?") {
         return Err(RunError::Cancelled);
     }
+    record_apply(
+        &mut journal,
+        !d.changes.is_empty(),
+        &facts,
+        software,
+        &before,
+    )?;
+    journal.adopt_profile(&profile)?;
+    run(
+        profile,
+        &profile_path.display().to_string(),
+        true,
+        Some(state_path),
+        kubeconfig,
+        Purpose::Apply(journal, drain),
+    )
+    .await
+}
+
+/// Fields that cannot change on a running cluster stop the apply before anything, each with
+/// its reason, and the first one's way out.
+fn refuse_fixed(d: &crate::plan::diff::Diff) -> Result<(), RunError> {
+    if !d.refused.is_empty() {
+        let fields: Vec<String> = d
+            .refused
+            .iter()
+            .map(|r| format!("{} ({})", r.field, r.reason))
+            .collect();
+        return Err(RunError::Usage {
+            message: format!(
+                "these fields cannot change on a running cluster: {}",
+                fields.join("; ")
+            ),
+            hint: d.refused[0].way_out.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// What the state file holds before the executor runs an accepted apply: its sequence number,
+/// the node group generation, which add-ons' software goes too, and the desired size a state
+/// file from before eksboot recorded it was made with.
+fn record_apply(
+    journal: &mut Journal,
+    changed: bool,
+    facts: &PlanFacts,
+    software: &SoftwareChoice,
+    before: &Profile,
+) -> Result<(), RunError> {
     // A changed profile is a new apply: a new sequence number, so each of its requests carries
     // an idempotency token no earlier apply sent. Finishing a stopped apply (no change) keeps
     // the number, so its requests repeat their tokens.
-    if !d.changes.is_empty() {
+    if changed {
         journal.begin_apply()?;
     }
     // From here the state file holds the new profile: a stopped apply resumes with it.
@@ -241,16 +277,7 @@ pub(super) async fn apply_with(
             }
         }
     }
-    journal.adopt_profile(&profile)?;
-    run(
-        profile,
-        &profile_path.display().to_string(),
-        true,
-        Some(state_path),
-        kubeconfig,
-        Purpose::Apply(journal, drain),
-    )
-    .await
+    Ok(())
 }
 
 /// On a terminal (no `--yes`), each add-on this apply removes is a question: keep its software
