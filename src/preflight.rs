@@ -163,34 +163,10 @@ pub async fn run(aws: &Aws, profile: &Profile) -> Report {
         Err(e) => Check::from_error("region", &e),
     });
 
-    report.checks.push(match zones {
-        Ok(zones) => match choose_azs(&profile.network.availability_zones, &zones) {
-            Ok(names) => {
-                let summary = names.join(", ");
-                report.facts.availability_zones = Some(names);
-                Check::pass("availability-zones", summary)
-            }
-            Err((s, h)) => Check::fail("availability-zones", s, h),
-        },
-        Err(e) => Check::from_error("availability-zones", &e),
-    });
-
-    report.checks.push(match versions {
-        Ok(offered) => {
-            match choose_version(profile.cluster.kubernetes_version.as_deref(), &offered) {
-                Ok((version, why)) => {
-                    report.facts.standard_support_ends = offered
-                        .iter()
-                        .find(|v| v.version == version)
-                        .and_then(|v| v.end_of_standard_support.clone());
-                    report.facts.kubernetes_version = Some(version.clone());
-                    Check::pass("kubernetes-version", format!("{version} ({why})"))
-                }
-                Err((s, h)) => Check::fail("kubernetes-version", s, h),
-            }
-        }
-        Err(e) => Check::from_error("kubernetes-version", &e),
-    });
+    let zones = zones_check(profile, zones, &mut report.facts);
+    report.checks.push(zones);
+    let version = version_check(profile, versions, &mut report.facts);
+    report.checks.push(version);
 
     let plan = Plan::build(profile, &PlanFacts::default());
     let eips_needed = plan.count_kind(Kind::ElasticIp);
@@ -258,50 +234,9 @@ pub async fn run(aws: &Aws, profile: &Profile) -> Report {
     }
     let nats_needed = plan.count_kind(Kind::NatGateway);
     if nats_needed > 0 {
-        report
-            .checks
-            .push(match (nats, &report.facts.availability_zones) {
-                (Ok(found), Some(azs)) => {
-                    // One NAT gateway per AZ at most is planned: the fullest AZ decides.
-                    let foreign: Vec<String> = found
-                        .iter()
-                        .filter(|n| !ours(&n.tags))
-                        .map(|n| n.subnet_id.clone())
-                        .collect();
-                    let subnets = if foreign.is_empty() {
-                        Ok(Vec::new())
-                    } else {
-                        aws::ec2::subnets_by_id(aws, &foreign).await
-                    };
-                    match subnets {
-                        Ok(subnets) => {
-                            let per_az = |az: &String| {
-                                foreign
-                                    .iter()
-                                    .filter(|id| {
-                                        subnets.iter().any(|s| &s.id == *id && &s.az == az)
-                                    })
-                                    .count()
-                            };
-                            let used = azs.iter().take(nats_needed).map(per_az).max().unwrap_or(0);
-                            headroom(
-                                "nat-gateways",
-                                "NAT gateways (in the fullest AZ)",
-                                used,
-                                1,
-                                NAT_PER_AZ_QUOTA,
-                                &nat_quota,
-                            )
-                        }
-                        Err(e) => Check::from_error("nat-gateways", &e),
-                    }
-                }
-                (Err(e), _) => Check::from_error("nat-gateways", &e),
-                (Ok(_), None) => Check::pass(
-                    "nat-gateways",
-                    "not checked: the availability zones are not known",
-                ),
-            });
+        let azs = report.facts.availability_zones.clone();
+        let check = nat_headroom(aws, nats, azs.as_deref(), nats_needed, &nat_quota, &ours).await;
+        report.checks.push(check);
     }
 
     report.checks.push(role_names(aws, profile, &plan).await);
@@ -317,25 +252,7 @@ pub async fn run(aws: &Aws, profile: &Profile) -> Report {
     }
 
     if let Some(arn) = profile.security.creator_role.existing_arn() {
-        let name = arn.rsplit('/').next().unwrap_or(arn);
-        report
-            .checks
-            .push(match aws::iam::get_role(aws, name).await {
-                Ok(Some(role)) if role.arn == arn => {
-                    Check::pass("creator-role", format!("{arn} exists"))
-                }
-                Ok(Some(role)) => Check::fail(
-                    "creator-role",
-                    format!("a role named {name} exists, but its ARN is {}", role.arn),
-                    "set security.creator_role to that ARN, or to \"create\" for a dedicated role",
-                ),
-                Ok(None) => Check::fail(
-                    "creator-role",
-                    format!("{arn} does not exist"),
-                    "create the role first, or set security.creator_role = \"create\"",
-                ),
-                Err(e) => Check::from_error("creator-role", &e),
-            });
+        report.checks.push(brought_creator_role(aws, arn).await);
     }
 
     if let Some(boundary) = &profile.security.permissions_boundary {
@@ -350,38 +267,157 @@ pub async fn run(aws: &Aws, profile: &Profile) -> Report {
     }
 
     if let Some(arn) = profile.security.secrets_key.existing_arn() {
-        report
-            .checks
-            .push(match aws::kms::describe_key(aws, arn).await {
-                Ok(Some(key)) if key.state == "Enabled" && key.spec == "SYMMETRIC_DEFAULT" => {
-                    let summary = if key.arn == arn {
-                        format!("{} is enabled", key.arn)
-                    } else {
-                        format!("{arn} is key {}, enabled", key.arn)
-                    };
-                    report.facts.secrets_key_arn = Some(key.arn);
-                    Check::pass("secrets-key", summary)
-                }
-                Ok(Some(key)) if key.state != "Enabled" => Check::fail(
-                    "secrets-key",
-                    format!("{arn} is {}", key.state),
-                    "enable the key, or set security.secrets_key = \"create\"",
-                ),
-                Ok(Some(key)) => Check::fail(
-                    "secrets-key",
-                    format!("{arn} is a {} key; EKS needs a symmetric one", key.spec),
-                    "use a symmetric encryption key, or set security.secrets_key = \"create\"",
-                ),
-                Ok(None) => Check::fail(
-                    "secrets-key",
-                    format!("{arn} does not exist"),
-                    "check the ARN and region, or set security.secrets_key = \"create\"",
-                ),
-                Err(e) => Check::from_error("secrets-key", &e),
-            });
+        let (check, resolved) = brought_secrets_key(aws, arn).await;
+        report.facts.secrets_key_arn = resolved;
+        report.checks.push(check);
     }
 
     report
+}
+
+/// The availability zones: the profile's names, or as many as it asks for, chosen from those
+/// the region offers (recorded in the facts).
+fn zones_check(
+    profile: &Profile,
+    zones: Result<Vec<aws::ec2::Zone>, AwsError>,
+    facts: &mut PlanFacts,
+) -> Check {
+    match zones {
+        Ok(zones) => match choose_azs(&profile.network.availability_zones, &zones) {
+            Ok(names) => {
+                let summary = names.join(", ");
+                facts.availability_zones = Some(names);
+                Check::pass("availability-zones", summary)
+            }
+            Err((s, h)) => Check::fail("availability-zones", s, h),
+        },
+        Err(e) => Check::from_error("availability-zones", &e),
+    }
+}
+
+/// The Kubernetes version: the profile's if EKS offers it, else the newest in standard support
+/// (recorded in the facts, with when its standard support ends).
+fn version_check(
+    profile: &Profile,
+    versions: Result<Vec<aws::eks::OfferedVersion>, AwsError>,
+    facts: &mut PlanFacts,
+) -> Check {
+    match versions {
+        Ok(offered) => {
+            match choose_version(profile.cluster.kubernetes_version.as_deref(), &offered) {
+                Ok((version, why)) => {
+                    facts.standard_support_ends = offered
+                        .iter()
+                        .find(|v| v.version == version)
+                        .and_then(|v| v.end_of_standard_support.clone());
+                    facts.kubernetes_version = Some(version.clone());
+                    Check::pass("kubernetes-version", format!("{version} ({why})"))
+                }
+                Err((s, h)) => Check::fail("kubernetes-version", s, h),
+            }
+        }
+        Err(e) => Check::from_error("kubernetes-version", &e),
+    }
+}
+
+/// Room for one more NAT gateway in the fullest of the AZs used (the quota is per AZ); NAT
+/// gateways an earlier run of this cluster made are not counted.
+async fn nat_headroom(
+    aws: &Aws,
+    nats: Result<Vec<aws::ec2::NatGateway>, AwsError>,
+    azs: Option<&[String]>,
+    nats_needed: usize,
+    nat_quota: &QuotaValue,
+    ours: &impl Fn(&[(String, String)]) -> bool,
+) -> Check {
+    match (nats, azs) {
+        (Ok(found), Some(azs)) => {
+            // One NAT gateway per AZ at most is planned: the fullest AZ decides.
+            let foreign: Vec<String> = found
+                .iter()
+                .filter(|n| !ours(&n.tags))
+                .map(|n| n.subnet_id.clone())
+                .collect();
+            let subnets = if foreign.is_empty() {
+                Ok(Vec::new())
+            } else {
+                aws::ec2::subnets_by_id(aws, &foreign).await
+            };
+            match subnets {
+                Ok(subnets) => {
+                    let per_az = |az: &String| {
+                        foreign
+                            .iter()
+                            .filter(|id| subnets.iter().any(|s| &s.id == *id && &s.az == az))
+                            .count()
+                    };
+                    let used = azs.iter().take(nats_needed).map(per_az).max().unwrap_or(0);
+                    headroom(
+                        "nat-gateways",
+                        "NAT gateways (in the fullest AZ)",
+                        used,
+                        1,
+                        NAT_PER_AZ_QUOTA,
+                        nat_quota,
+                    )
+                }
+                Err(e) => Check::from_error("nat-gateways", &e),
+            }
+        }
+        (Err(e), _) => Check::from_error("nat-gateways", &e),
+        (Ok(_), None) => Check::pass(
+            "nat-gateways",
+            "not checked: the availability zones are not known",
+        ),
+    }
+}
+
+/// A creator role the profile brings must exist under that exact ARN.
+async fn brought_creator_role(aws: &Aws, arn: &str) -> Check {
+    let name = arn.rsplit('/').next().unwrap_or(arn);
+    match aws::iam::get_role(aws, name).await {
+        Ok(Some(role)) if role.arn == arn => Check::pass("creator-role", format!("{arn} exists")),
+        Ok(Some(role)) => Check::fail(
+            "creator-role",
+            format!("a role named {name} exists, but its ARN is {}", role.arn),
+            "set security.creator_role to that ARN, or to \"create\" for a dedicated role",
+        ),
+        Ok(None) => Check::fail(
+            "creator-role",
+            format!("{arn} does not exist"),
+            "create the role first, or set security.creator_role = \"create\"",
+        ),
+        Err(e) => Check::from_error("creator-role", &e),
+    }
+}
+
+/// A secrets key the profile brings must be an enabled symmetric key; returns its resolved ARN
+/// (an alias or key id names the key's ARN).
+async fn brought_secrets_key(aws: &Aws, arn: &str) -> (Check, Option<String>) {
+    let fail = |summary: String, hint: &str| (Check::fail("secrets-key", summary, hint), None);
+    match aws::kms::describe_key(aws, arn).await {
+        Ok(Some(key)) if key.state == "Enabled" && key.spec == "SYMMETRIC_DEFAULT" => {
+            let summary = if key.arn == arn {
+                format!("{} is enabled", key.arn)
+            } else {
+                format!("{arn} is key {}, enabled", key.arn)
+            };
+            (Check::pass("secrets-key", summary), Some(key.arn))
+        }
+        Ok(Some(key)) if key.state != "Enabled" => fail(
+            format!("{arn} is {}", key.state),
+            "enable the key, or set security.secrets_key = \"create\"",
+        ),
+        Ok(Some(key)) => fail(
+            format!("{arn} is a {} key; EKS needs a symmetric one", key.spec),
+            "use a symmetric encryption key, or set security.secrets_key = \"create\"",
+        ),
+        Ok(None) => fail(
+            format!("{arn} does not exist"),
+            "check the ARN and region, or set security.secrets_key = \"create\"",
+        ),
+        Err(e) => (Check::from_error("secrets-key", &e), None),
+    }
 }
 
 /// Every admin in this account must exist in IAM (EKS refuses an access entry for one that does
