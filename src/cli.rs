@@ -39,12 +39,8 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Show every resource a profile will create, the subnet layout, the monthly cost and a
-    /// security checklist; for a cluster that exists, what would change. Makes no AWS call
-    /// (unless --live).
-    #[command(after_help = "\
+/// The examples and notes under `eksboot plan --help`.
+const PLAN_EXAMPLES: &str = "\
 Examples:
   eksboot plan --profile profiles/dev.toml
   eksboot plan --profile profiles/production.toml --output json | jq '.cost.monthly_usd'
@@ -65,30 +61,10 @@ Profile fields (all but cluster.name and cluster.region have safe defaults):
              with managed: enabled, instance_types, min_size, desired_size, max_size,
                            disk_size_gib, auto_repair, os
              with auto:    node_pools
-See README.md for what each field means.")]
-    Plan {
-        /// The profile to plan (TOML, format version 1).
-        #[arg(long, value_name = "FILE")]
-        profile: PathBuf,
-        /// The state file of the running cluster to compare with (default:
-        /// .eksboot/<cluster>-<region>.state.json, used when it exists).
-        #[arg(long, value_name = "PATH", conflicts_with = "no_state")]
-        state: Option<PathBuf>,
-        /// Plan as if nothing existed yet, even when a state file does.
-        #[arg(long)]
-        no_state: bool,
-        /// Compare with what AWS holds now (read-only calls) instead of the profile stored in
-        /// the state file: shows changes made outside eksboot.
-        #[arg(long, conflicts_with = "no_state")]
-        live: bool,
-        /// `text` for people, `json` for tools (a stable contract).
-        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-        output: OutputFormat,
-    },
-    /// Print the IAM policy (JSON) that the identity running eksboot needs for a cluster: to
-    /// create, resume, inspect and tear it down. Scoped to this cluster's role names, key alias,
-    /// log group and `eksboot:cluster` tag. Attach it to the user or role you run eksboot as.
-    #[command(after_help = "\
+See README.md for what each field means.";
+
+/// The examples and notes under `eksboot permissions --help`.
+const PERMISSIONS_EXAMPLES: &str = "\
 Examples:
   eksboot permissions --profile profiles/production.toml --split eksboot-policy
   aws iam create-policy --policy-name eksboot-production-caller-1 \\
@@ -109,7 +85,96 @@ DescribeKey and CreateGrant; ec2:RunInstances with the node launch template; the
 the EC2 reads EKS makes). eksboot writes that policy itself on the role it creates.
 
 The account in the ARNs is --account, else the one your credentials belong to (read with
-sts:GetCallerIdentity, which needs no permission), else `*`.")]
+sts:GetCallerIdentity, which needs no permission), else `*`.";
+
+/// The examples and notes under `eksboot preflight --help`.
+const PREFLIGHT_EXAMPLES: &str = "\
+Examples:
+  eksboot preflight --profile profiles/production.toml
+  AWS_PROFILE=staging eksboot preflight --profile profiles/dev.toml";
+
+/// The examples and notes under `eksboot create --help`.
+const CREATE_EXAMPLES: &str = "\
+Examples:
+  eksboot create --profile profiles/dev.toml                 asks before creating anything
+  eksboot create --profile profiles/production.toml --yes    no question (scripts, CI)
+
+The state file defaults to .eksboot/<cluster>-<region>.state.json in the current directory.
+Interrupted? Run the same command again: it adopts what exists and continues.";
+
+/// The examples and notes under `eksboot apply --help`.
+const APPLY_EXAMPLES: &str = "\
+Examples:
+  eksboot plan --profile profiles/production.toml       see what would change
+  eksboot apply --profile profiles/production.toml      make it (asks first; --yes to skip)
+
+What apply changes: cluster.admins (access entries), endpoint_access and public_access_cidrs,
+log_types, log_retention_days, addons, oidc_provider, support and deletion_protection;
+security.addon_permissions (node role to Pod Identity roles, nodes rolled before the CNI policy
+leaves the node role); the node group's sizes and auto_repair, its disk size (a new launch
+template version, nodes rolled onto it), its instance types or OS (a new node group, ACTIVE
+before the old one is drained and deleted) and nodes.enabled (asks: turning nodes off drains
+and deletes the node group); with Auto Mode, nodes.node_pools (in place). nodes.mode is refused:
+moving between a node group and Auto Mode moves every workload (the refusal says how by hand).
+
+A node group is deleted only after it is drained: its nodes cordoned, their pods evicted through
+the Kubernetes API (PodDisruptionBudgets honoured; DaemonSet and static pods stay), waiting up to
+--drain-timeout for budgets that refuse. eksboot reaches the API itself (no kubectl needed); if it
+cannot (a private endpoint, from outside the VPC) it says so and asks whether EKS may drain instead
+(5 minutes per node at most); with --yes it stops unless --force.
+Stopped half way? Run the same command again, or `eksboot resume`.";
+
+/// The examples and notes under `eksboot upgrade --help`.
+const UPGRADE_EXAMPLES: &str = "\
+Examples:
+  eksboot upgrade --cluster demo --region us-west-2
+  eksboot upgrade --profile profiles/production.toml --yes    also updates the profile's version
+
+Refuses when an upgrade insight for the new version is in ERROR (what EKS found would break),
+unless --ignore-insights (then EKS is told to go ahead: `force`). Add-ons: --addons compatible
+(the default) keeps every installed version the new Kubernetes version supports; --addons
+default moves each to the new version's default. Nothing is moved down; vpc-cni moves one minor
+version at a time. `eksboot status` says when the cluster's version leaves standard support.";
+
+/// The examples and notes under `eksboot resume --help`.
+const RESUME_EXAMPLES: &str = "\
+Examples:
+  eksboot resume --cluster demo --region us-west-2 --yes
+  eksboot resume --state .eksboot/demo-us-west-2.state.json";
+
+/// The examples and notes under `eksboot status --help`.
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  eksboot status --cluster demo --region us-west-2
+  eksboot status --state .eksboot/demo-us-west-2.state.json --live";
+
+/// The examples and notes under `eksboot teardown --help`.
+const TEARDOWN_EXAMPLES: &str = "\
+Examples:
+  eksboot teardown --cluster demo --region us-west-2
+      lists what goes, then asks you to type the cluster's name
+  eksboot teardown --state .eksboot/demo-us-west-2.state.json --yes
+
+Resources eksboot did not make (an existing creator role or key named in the profile) are never
+touched. Running teardown again after a partial teardown finishes the job.";
+
+/// The examples and notes under `eksboot token --help`.
+const TOKEN_EXAMPLES: &str = "\
+Examples:
+  eksboot token --cluster demo --region us-west-2
+  eksboot token --cluster demo --role-arn arn:aws:iam::123456789012:role/demo-creator";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show every resource a profile will create, the subnet layout, the monthly cost and a
+    /// security checklist; for a cluster that exists, what would change. Makes no AWS call
+    /// (unless --live).
+    #[command(after_help = PLAN_EXAMPLES)]
+    Plan(PlanArgs),
+    /// Print the IAM policy (JSON) that the identity running eksboot needs for a cluster: to
+    /// create, resume, inspect and tear it down. Scoped to this cluster's role names, key alias,
+    /// log group and `eksboot:cluster` tag. Attach it to the user or role you run eksboot as.
+    #[command(after_help = PERMISSIONS_EXAMPLES)]
     Permissions {
         /// The profile (TOML, format version 1); the flags below override it.
         #[arg(long, value_name = "FILE")]
@@ -125,10 +190,7 @@ sts:GetCallerIdentity, which needs no permission), else `*`.")]
     /// Check, read-only, that your AWS account is ready for a profile: credentials, region,
     /// availability zones, Kubernetes version, Elastic IP and VPC quotas, and any existing role
     /// or key the profile names. Exits 1 when a check fails.
-    #[command(after_help = "\
-Examples:
-  eksboot preflight --profile profiles/production.toml
-  AWS_PROFILE=staging eksboot preflight --profile profiles/dev.toml")]
+    #[command(after_help = PREFLIGHT_EXAMPLES)]
     Preflight {
         /// The profile to check (TOML, format version 1).
         #[arg(long, value_name = "FILE")]
@@ -138,61 +200,12 @@ Examples:
     /// environment, configures the VPC and creates the cluster with its node group, and writes
     /// a kubeconfig. Every resource is recorded in a state file the moment it exists, so
     /// rerunning the same command resumes where it stopped and creates nothing twice.
-    #[command(after_help = "\
-Examples:
-  eksboot create --profile profiles/dev.toml                 asks before creating anything
-  eksboot create --profile profiles/production.toml --yes    no question (scripts, CI)
-
-The state file defaults to .eksboot/<cluster>-<region>.state.json in the current directory.
-Interrupted? Run the same command again: it adopts what exists and continues.")]
-    Create {
-        /// The profile to create (TOML, format version 1). Without it, on a terminal, the
-        /// wizard asks; the flags below override the profile either way.
-        #[arg(long, value_name = "FILE")]
-        profile: Option<PathBuf>,
-        #[command(flatten)]
-        overrides: Overrides,
-        /// Where the wizard saves the profile (default: profiles/<name>.toml if profiles/
-        /// exists here, else ./<name>.eksboot.toml).
-        #[arg(long, value_name = "PATH")]
-        save_profile: Option<PathBuf>,
-        /// Never ask: a missing value is an error naming the flag to pass.
-        #[arg(long)]
-        no_input: bool,
-        /// Create without asking. Required when not running on a terminal.
-        #[arg(long, short = 'y')]
-        yes: bool,
-        /// Where to keep the state file.
-        #[arg(long, value_name = "PATH")]
-        state: Option<PathBuf>,
-        #[command(flatten)]
-        kubeconfig: KubeconfigArgs,
-        /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
-        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-        output: OutputFormat,
-    },
+    #[command(after_help = CREATE_EXAMPLES)]
+    Create(CreateArgs),
     /// Change a running cluster to match its changed profile: shows the difference (as `plan`
     /// does), asks, then makes it, journaled like a create, and removes what the profile no
     /// longer asks for. Fields fixed at creation are refused before anything happens.
-    #[command(after_help = "\
-Examples:
-  eksboot plan --profile profiles/production.toml       see what would change
-  eksboot apply --profile profiles/production.toml      make it (asks first; --yes to skip)
-
-What apply changes: cluster.admins (access entries), endpoint_access and public_access_cidrs,
-log_types, log_retention_days, addons, oidc_provider, support and deletion_protection;
-security.addon_permissions (node role to Pod Identity roles, nodes rolled before the CNI policy
-leaves the node role); the node group's sizes and auto_repair, its disk size (a new launch
-template version, nodes rolled onto it), its instance types or OS (a new node group, ACTIVE
-before the old one is drained and deleted) and nodes.enabled (asks: turning nodes off drains
-and deletes the node group).
-
-A node group is deleted only after it is drained: its nodes cordoned, their pods evicted through
-the Kubernetes API (PodDisruptionBudgets honoured; DaemonSet and static pods stay), waiting up to
---drain-timeout for budgets that refuse. eksboot reaches the API itself (no kubectl needed); if it
-cannot (a private endpoint, from outside the VPC) it says so and asks whether EKS may drain instead
-(5 minutes per node at most); with --yes it stops unless --force.
-Stopped half way? Run the same command again, or `eksboot resume`.")]
+    #[command(after_help = APPLY_EXAMPLES)]
     Apply {
         /// The changed profile (TOML, format version 1).
         #[arg(long, value_name = "FILE")]
@@ -215,16 +228,7 @@ Stopped half way? Run the same command again, or `eksboot resume`.")]
     /// when standard support ends and what extended support costs, reads the cluster's upgrade
     /// insights first, then upgrades node groups behind the control plane, the control plane,
     /// and then add-ons and node groups together. Journaled: run it again to continue.
-    #[command(after_help = "\
-Examples:
-  eksboot upgrade --cluster demo --region us-west-2
-  eksboot upgrade --profile profiles/production.toml --yes    also updates the profile's version
-
-Refuses when an upgrade insight for the new version is in ERROR (what EKS found would break),
-unless --ignore-insights (then EKS is told to go ahead: `force`). Add-ons: --addons compatible
-(the default) keeps every installed version the new Kubernetes version supports; --addons
-default moves each to the new version's default. Nothing is moved down; vpc-cni moves one minor
-version at a time. `eksboot status` says when the cluster's version leaves standard support.")]
+    #[command(after_help = UPGRADE_EXAMPLES)]
     Upgrade {
         #[command(flatten)]
         target: StateTarget,
@@ -242,10 +246,7 @@ version at a time. `eksboot status` says when the cluster's version leaves stand
         output: OutputFormat,
     },
     /// Continue an interrupted create from its state file (the profile is in it).
-    #[command(after_help = "\
-Examples:
-  eksboot resume --cluster demo --region us-west-2 --yes
-  eksboot resume --state .eksboot/demo-us-west-2.state.json")]
+    #[command(after_help = RESUME_EXAMPLES)]
     Resume {
         #[command(flatten)]
         target: StateTarget,
@@ -259,10 +260,7 @@ Examples:
         output: OutputFormat,
     },
     /// Show each step of a cluster's state file: done, running, failed or pending, with ids.
-    #[command(after_help = "\
-Examples:
-  eksboot status --cluster demo --region us-west-2
-  eksboot status --state .eksboot/demo-us-west-2.state.json --live")]
+    #[command(after_help = STATUS_EXAMPLES)]
     Status {
         #[command(flatten)]
         target: StateTarget,
@@ -276,40 +274,11 @@ Examples:
     /// Delete everything eksboot made for a cluster, in reverse order: node group, add-ons,
     /// cluster, NAT gateways, the VPC and its parts, the log group, the key (scheduled) and the
     /// roles. Works from the state file, or from tags alone when the state file is lost.
-    #[command(after_help = "\
-Examples:
-  eksboot teardown --cluster demo --region us-west-2
-      lists what goes, then asks you to type the cluster's name
-  eksboot teardown --state .eksboot/demo-us-west-2.state.json --yes
-
-Resources eksboot did not make (an existing creator role or key named in the profile) are never
-touched. Running teardown again after a partial teardown finishes the job.")]
-    Teardown {
-        #[command(flatten)]
-        target: StateTarget,
-        /// Delete without asking. Required when not running on a terminal.
-        #[arg(long, short = 'y')]
-        yes: bool,
-        /// Also delete the load balancers Kubernetes made for this cluster's Services (tagged for
-        /// it), which otherwise keep the VPC from being deleted.
-        #[arg(long)]
-        force: bool,
-        /// Days before the KMS key is deleted (7 to 30); it can be recovered until then.
-        #[arg(long, value_name = "DAYS", default_value_t = 7, value_parser = clap::value_parser!(i32).range(7..=30))]
-        key_deletion_days: i32,
-        /// The kubeconfig to remove the cluster's entries from.
-        #[arg(long, value_name = "PATH")]
-        kubeconfig: Option<PathBuf>,
-        /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
-        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-        output: OutputFormat,
-    },
+    #[command(after_help = TEARDOWN_EXAMPLES)]
+    Teardown(TeardownArgs),
     /// Print a Kubernetes ExecCredential for an EKS cluster (kubectl runs this for you; see the
     /// `users` entry eksboot writes into your kubeconfig). Uses your usual AWS credentials.
-    #[command(after_help = "\
-Examples:
-  eksboot token --cluster demo --region us-west-2
-  eksboot token --cluster demo --role-arn arn:aws:iam::123456789012:role/demo-creator")]
+    #[command(after_help = TOKEN_EXAMPLES)]
     Token {
         /// The EKS cluster's name.
         #[arg(long)]
@@ -321,6 +290,82 @@ Examples:
         #[arg(long, value_name = "ARN")]
         role_arn: Option<String>,
     },
+}
+
+/// `eksboot plan`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The profile to plan (TOML, format version 1).
+    #[arg(long, value_name = "FILE")]
+    pub profile: PathBuf,
+    /// The state file of the running cluster to compare with (default:
+    /// .eksboot/<cluster>-<region>.state.json, used when it exists).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_state")]
+    pub state: Option<PathBuf>,
+    /// Plan as if nothing existed yet, even when a state file does.
+    #[arg(long)]
+    pub no_state: bool,
+    /// Compare with what AWS holds now (read-only calls) instead of the profile stored in
+    /// the state file: shows changes made outside eksboot.
+    #[arg(long, conflicts_with = "no_state")]
+    pub live: bool,
+    /// `text` for people, `json` for tools (a stable contract).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// `eksboot create`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// The profile to create (TOML, format version 1). Without it, on a terminal, the
+    /// wizard asks; the flags below override the profile either way.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: Overrides,
+    /// Where the wizard saves the profile (default: profiles/<name>.toml if profiles/
+    /// exists here, else ./<name>.eksboot.toml).
+    #[arg(long, value_name = "PATH")]
+    pub save_profile: Option<PathBuf>,
+    /// Never ask: a missing value is an error naming the flag to pass.
+    #[arg(long)]
+    pub no_input: bool,
+    /// Create without asking. Required when not running on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Where to keep the state file.
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub kubeconfig: KubeconfigArgs,
+    /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// `eksboot teardown`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct TeardownArgs {
+    #[command(flatten)]
+    pub target: StateTarget,
+    /// Delete without asking. Required when not running on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Also delete what Kubernetes or Auto Mode made for this cluster and tagged for it: load
+    /// balancers and their target groups (which keep the VPC from being deleted) and the EBS
+    /// volumes of its PersistentVolumeClaims (your data). Without it teardown names them and
+    /// deletes nothing.
+    #[arg(long)]
+    pub force: bool,
+    /// Days before the KMS key is deleted (7 to 30); it can be recovered until then.
+    #[arg(long, value_name = "DAYS", default_value_t = 7, value_parser = clap::value_parser!(i32).range(7..=30))]
+    pub key_deletion_days: i32,
+    /// The kubeconfig to remove the cluster's entries from.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// `text` for people, `json` for newline-delimited events on stdout (text goes to stderr).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
 }
 
 /// Profile fields as flags; they win over the profile, which wins over the defaults.

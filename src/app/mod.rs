@@ -123,13 +123,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
     ui::set_verbose(cli.verbose > 0);
     match cli.command {
         None => wizard_alone().await,
-        Some(Command::Plan {
+        Some(Command::Plan(crate::cli::PlanArgs {
             profile,
             state,
             no_state,
             live,
             output,
-        }) => plan(&profile, state, no_state, live, output).await,
+        })) => plan(&profile, state, no_state, live, output).await,
         Some(Command::Permissions {
             profile,
             overrides,
@@ -137,7 +137,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             policy_for,
         }) => permissions::permissions(profile.as_deref(), &overrides, account, policy_for).await,
         Some(Command::Preflight { profile }) => preflight_command(&profile).await,
-        Some(Command::Create {
+        Some(Command::Create(crate::cli::CreateArgs {
             profile,
             overrides,
             save_profile,
@@ -146,7 +146,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             state,
             kubeconfig,
             output,
-        }) => {
+        })) => {
             ui::set_json_mode(output == OutputFormat::Json);
             let request = CreateRequest {
                 profile,
@@ -223,14 +223,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             ui::set_json_mode(output == OutputFormat::Json);
             teardown::status(&target, live).await
         }
-        Some(Command::Teardown {
+        Some(Command::Teardown(crate::cli::TeardownArgs {
             target,
             yes,
             force,
             key_deletion_days,
             kubeconfig,
             output,
-        }) => {
+        })) => {
             ui::set_json_mode(output == OutputFormat::Json);
             teardown::teardown(&target, yes, force, key_deletion_days, kubeconfig).await
         }
