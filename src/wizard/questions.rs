@@ -309,6 +309,30 @@ pub fn ask_one(
     id: &'static str,
 ) -> Result<(), Asked> {
     match id {
+        "creator_role" | "permissions_boundary" | "secrets_key" | "admins" => {
+            ask_identity(p, d, a, id)
+        }
+        "addon_permissions"
+        | "deletion_protection"
+        | "support"
+        | "node_os"
+        | "auto_repair"
+        | "log_types"
+        | "log_retention_days" => ask_safety(p, a, id),
+        "pattern" | "vpc_cidr" | "availability_zones" | "nat" => ask_network(p, d, a, id),
+        "node_mode" | "node_pools" | "nodes" | "node_sizes" => ask_nodes(p, d, a, id),
+        _ => ask_cluster(p, d, a, id),
+    }
+}
+
+/// Task 1's questions about who: the creator role, its boundary, the key, the admins.
+fn ask_identity(
+    p: &mut dyn Prompter,
+    d: &Discovery,
+    a: &mut Answers,
+    id: &'static str,
+) -> Result<(), Asked> {
+    match id {
         "creator_role" => {
             let question = q("creator_role", "Who creates the cluster?",
                 &format!("The identity that creates an EKS cluster becomes its first admin. A dedicated role (recommended) keeps that power off your personal user, and only you and the admins you name may assume it. Or give an existing role's ARN. See {DOCS}/cluster-auth.html"));
@@ -403,6 +427,39 @@ pub fn ask_one(
                     .to_string(),
             });
         }
+        "admins" => {
+            let question = q("admins", "Other cluster admins (IAM role or user ARNs, comma-separated; empty for none)",
+                &format!("Each gets an access entry with cluster-admin rights and may assume the creator role. You get one automatically. See {DOCS}/access-entries.html"));
+            let known: Vec<String> = d
+                .existing_roles
+                .iter()
+                .chain(&d.existing_users)
+                .cloned()
+                .collect();
+            let text = p.text(&question, Some(""), &|t| {
+                let arns = arn_list(t);
+                if let Some(bad) = arns.iter().find(|arn| !crate::profile::is_principal_arn(arn)) {
+                    return Err(format!("\"{bad}\" is not an IAM user or role ARN"));
+                }
+                let (missing, _) = crate::preflight::unknown_admins(&arns, &d.account, &known);
+                match missing.first() {
+                    Some(arn) => Err(format!(
+                        "there is no {arn} in this account: create it first, or leave it out (a role's ARN includes its path)"
+                    )),
+                    None => Ok(()),
+                }
+            })?;
+            a.admins = Some(arn_list(&text));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The safety questions, each asked in its task: add-on permissions, protection, support, OS,
+/// repair, logs.
+fn ask_safety(p: &mut dyn Prompter, a: &mut Answers, id: &'static str) -> Result<(), Asked> {
+    match id {
         "addon_permissions" => {
             let question = q("addon_permissions", "Where do add-ons get their AWS permissions?",
                 &format!("vpc-cni (pod networking) and aws-ebs-csi-driver (volumes) call AWS. Through Pod Identity each gets a role of its own; on the node role, every pod on a node can use the CNI's permissions. Pod Identity needs the {POD_IDENTITY_AGENT} add-on (included by default). See {DOCS}/pod-identities.html"));
@@ -474,30 +531,19 @@ pub fn ask_one(
             a.log_retention_days =
                 Some(LOG_RETENTION_DAYS[p.select(&question, &options, default)?]);
         }
-        "admins" => {
-            let question = q("admins", "Other cluster admins (IAM role or user ARNs, comma-separated; empty for none)",
-                &format!("Each gets an access entry with cluster-admin rights and may assume the creator role. You get one automatically. See {DOCS}/access-entries.html"));
-            let known: Vec<String> = d
-                .existing_roles
-                .iter()
-                .chain(&d.existing_users)
-                .cloned()
-                .collect();
-            let text = p.text(&question, Some(""), &|t| {
-                let arns = arn_list(t);
-                if let Some(bad) = arns.iter().find(|arn| !crate::profile::is_principal_arn(arn)) {
-                    return Err(format!("\"{bad}\" is not an IAM user or role ARN"));
-                }
-                let (missing, _) = crate::preflight::unknown_admins(&arns, &d.account, &known);
-                match missing.first() {
-                    Some(arn) => Err(format!(
-                        "there is no {arn} in this account: create it first, or leave it out (a role's ARN includes its path)"
-                    )),
-                    None => Ok(()),
-                }
-            })?;
-            a.admins = Some(arn_list(&text));
-        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Task 2's questions: the VPC.
+fn ask_network(
+    p: &mut dyn Prompter,
+    d: &Discovery,
+    a: &mut Answers,
+    id: &'static str,
+) -> Result<(), Asked> {
+    match id {
         "pattern" => {
             let question = q("pattern", "Which network layout?",
                 &format!("Public and private puts nodes in private subnets behind NAT gateways, with load balancers in public subnets: recommended for production. Public only is simplest and cheapest, but nodes get public IPs. Private only has no internet path at all: nodes reach AWS through VPC endpoints, and the API endpoint is private. See {DOCS}/network-reqs.html"));
@@ -566,72 +612,19 @@ pub fn ask_one(
                 "single".into()
             });
         }
-        "name" => {
-            let question = q("name", "Cluster name",
-                &format!("Letters, digits, - and _, starting with a letter or digit, at most 55 characters. It names every resource eksboot makes (demo-vpc, demo-default…). See {DOCS}/create-cluster.html"));
-            let existing = d.existing_clusters.clone();
-            let default = a.name.clone();
-            let name = p.text(&question, default.as_deref(), &move |t| {
-                if !is_valid_cluster_name(t.trim()) {
-                    Err("use letters, digits, - and _, starting with a letter or digit, at most 55 characters".into())
-                } else if existing.iter().any(|c| c == t.trim()) {
-                    Err(format!("a cluster named {} already exists in this region", t.trim()))
-                } else {
-                    Ok(())
-                }
-            })?;
-            a.name = Some(name.trim().to_string());
-        }
-        "kubernetes_version" => {
-            if d.versions.is_empty() {
-                return Ok(());
-            }
-            let question = q("kubernetes_version", "Kubernetes version",
-                &format!("The newest version has the longest standard support (about 14 months); older ones cost more in extended support. See {DOCS}/kubernetes-versions.html"));
-            let options: Vec<String> = d
-                .versions
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    if i == 0 {
-                        format!("{v} (newest)")
-                    } else {
-                        v.clone()
-                    }
-                })
-                .collect();
-            a.kubernetes_version = Some(d.versions[p.select(&question, &options, 0)?].clone());
-        }
-        "endpoint_access" => {
-            let question = q("endpoint_access", "Where can the Kubernetes API be reached from?",
-                &format!("Public and private lets nodes talk to it inside the VPC and you reach it from the addresses you list next. Private only needs a VPN or a machine in the VPC. See {DOCS}/cluster-endpoint.html"));
-            let options = vec![
-                "Public and private (recommended)".to_string(),
-                "Private only (from inside the VPC)".to_string(),
-                "Public only".to_string(),
-            ];
-            let values = ["public-and-private", "private", "public"];
-            a.endpoint_access = Some(values[p.select(&question, &options, 0)?].into());
-        }
-        "public_access_cidrs" => {
-            let (default, help) = match &d.public_ip {
-                Some(ip) => (format!("{ip}/32"), format!("Your current public address is {ip}; allowing only it keeps the API away from the rest of the internet. Add your office or VPN ranges, comma-separated.")),
-                None => ("0.0.0.0/0".to_string(), "eksboot could not learn your public address. 0.0.0.0/0 means anyone on the internet can reach the API endpoint (they still need credentials); narrow it to your office or VPN ranges when you can.".to_string()),
-            };
-            let question = q(
-                "public_access_cidrs",
-                "Who may reach the public API endpoint? (CIDRs, comma-separated)",
-                &help,
-            );
-            let text = p.text(&question, Some(&default), &|t| {
-                let list = arn_list(t);
-                if list.is_empty() {
-                    return Err("give at least one range, e.g. 203.0.113.7/32".into());
-                }
-                list.iter().try_for_each(|c| valid_cidr(c).map(|_| ()))
-            })?;
-            a.public_access_cidrs = Some(arn_list(&text));
-        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Who runs the nodes (a node group or Auto Mode), and then the pools or the node group.
+fn ask_nodes(
+    p: &mut dyn Prompter,
+    d: &Discovery,
+    a: &mut Answers,
+    id: &'static str,
+) -> Result<(), Asked> {
+    match id {
         "node_mode" => {
             let question = q("node_mode", "Who runs the nodes?",
                 &format!("A managed node group: you choose the instance type, how many nodes, their disk and OS, and whether EKS repairs them; AWS runs the instances, you move them to new versions with `eksboot upgrade`, and you pay EC2 only. Suits steady workloads and teams that want to tune their nodes. EKS Auto Mode: AWS launches nodes as pods need them and removes idle ones (scaling), patches them (Bottlerocket, each replaced within 21 days), upgrades them after the control plane and repairs them, and runs pod networking, kube-proxy, CoreDNS, the EBS CSI driver, the load balancer controller and the Pod Identity agent itself; you pay EC2 plus a management fee of about 12 % per instance-hour. You can no longer choose instance types, sizes, disk or OS here, nor log in to a node, and switching a running cluster later moves every workload. Suits a first cluster and small teams that want little day-two work. Needs Kubernetes 1.29 or later. See {DOCS}/automode.html"));
@@ -738,6 +731,85 @@ pub fn ask_one(
                 .map(|x| x.trim().parse().expect("validated"))
                 .collect();
             a.node_sizes = Some((n[0], n[1], n[2]));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Task 3's questions: the cluster, who runs its nodes, its add-ons.
+fn ask_cluster(
+    p: &mut dyn Prompter,
+    d: &Discovery,
+    a: &mut Answers,
+    id: &'static str,
+) -> Result<(), Asked> {
+    match id {
+        "name" => {
+            let question = q("name", "Cluster name",
+                &format!("Letters, digits, - and _, starting with a letter or digit, at most 55 characters. It names every resource eksboot makes (demo-vpc, demo-default…). See {DOCS}/create-cluster.html"));
+            let existing = d.existing_clusters.clone();
+            let default = a.name.clone();
+            let name = p.text(&question, default.as_deref(), &move |t| {
+                if !is_valid_cluster_name(t.trim()) {
+                    Err("use letters, digits, - and _, starting with a letter or digit, at most 55 characters".into())
+                } else if existing.iter().any(|c| c == t.trim()) {
+                    Err(format!("a cluster named {} already exists in this region", t.trim()))
+                } else {
+                    Ok(())
+                }
+            })?;
+            a.name = Some(name.trim().to_string());
+        }
+        "kubernetes_version" => {
+            if d.versions.is_empty() {
+                return Ok(());
+            }
+            let question = q("kubernetes_version", "Kubernetes version",
+                &format!("The newest version has the longest standard support (about 14 months); older ones cost more in extended support. See {DOCS}/kubernetes-versions.html"));
+            let options: Vec<String> = d
+                .versions
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    if i == 0 {
+                        format!("{v} (newest)")
+                    } else {
+                        v.clone()
+                    }
+                })
+                .collect();
+            a.kubernetes_version = Some(d.versions[p.select(&question, &options, 0)?].clone());
+        }
+        "endpoint_access" => {
+            let question = q("endpoint_access", "Where can the Kubernetes API be reached from?",
+                &format!("Public and private lets nodes talk to it inside the VPC and you reach it from the addresses you list next. Private only needs a VPN or a machine in the VPC. See {DOCS}/cluster-endpoint.html"));
+            let options = vec![
+                "Public and private (recommended)".to_string(),
+                "Private only (from inside the VPC)".to_string(),
+                "Public only".to_string(),
+            ];
+            let values = ["public-and-private", "private", "public"];
+            a.endpoint_access = Some(values[p.select(&question, &options, 0)?].into());
+        }
+        "public_access_cidrs" => {
+            let (default, help) = match &d.public_ip {
+                Some(ip) => (format!("{ip}/32"), format!("Your current public address is {ip}; allowing only it keeps the API away from the rest of the internet. Add your office or VPN ranges, comma-separated.")),
+                None => ("0.0.0.0/0".to_string(), "eksboot could not learn your public address. 0.0.0.0/0 means anyone on the internet can reach the API endpoint (they still need credentials); narrow it to your office or VPN ranges when you can.".to_string()),
+            };
+            let question = q(
+                "public_access_cidrs",
+                "Who may reach the public API endpoint? (CIDRs, comma-separated)",
+                &help,
+            );
+            let text = p.text(&question, Some(&default), &|t| {
+                let list = arn_list(t);
+                if list.is_empty() {
+                    return Err("give at least one range, e.g. 203.0.113.7/32".into());
+                }
+                list.iter().try_for_each(|c| valid_cidr(c).map(|_| ()))
+            })?;
+            a.public_access_cidrs = Some(arn_list(&text));
         }
         "oidc_provider" => {
             let question = q("oidc_provider", "Register the cluster's OIDC issuer with IAM (IRSA)?",
