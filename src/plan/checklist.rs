@@ -31,8 +31,15 @@ pub fn evaluate(profile: &Profile) -> Vec<Check> {
 /// [`evaluate`], with the day the cluster's version leaves standard support when known
 /// (RFC 3339): the extended-support line says from when it costs more.
 pub fn evaluate_with(profile: &Profile, standard_support_ends: Option<&str>) -> Vec<Check> {
+    let mut checks = identity_rows(profile);
+    checks.extend(network_rows(profile));
+    checks.extend(safety_rows(profile, standard_support_ends));
+    checks
+}
+
+/// Who creates and administers the cluster, what encrypts it, what is logged.
+fn identity_rows(profile: &Profile) -> Vec<Check> {
     let c = &profile.cluster;
-    let n = &profile.network;
     let mut checks = Vec::new();
 
     checks.push(match &profile.security.creator_role {
@@ -80,6 +87,14 @@ pub fn evaluate_with(profile: &Profile, standard_support_ends: Option<&str>) -> 
         )
     });
 
+    checks
+}
+
+/// Where the API and the nodes can be reached from, and the way out.
+fn network_rows(profile: &Profile) -> Vec<Check> {
+    let c = &profile.cluster;
+    let n = &profile.network;
+    let mut checks = Vec::new();
     let open_to_world = c.public_access_cidrs.iter().any(|n| n.prefix_len() == 0);
     checks.push(match c.endpoint_access {
         EndpointAccess::Private => check(
@@ -168,6 +183,14 @@ pub fn evaluate_with(profile: &Profile, standard_support_ends: Option<&str>) -> 
         ),
     });
 
+    checks
+}
+
+/// Access, instance metadata, add-on permissions and the safe defaults of the cluster and nodes.
+fn safety_rows(profile: &Profile, standard_support_ends: Option<&str>) -> Vec<Check> {
+    let c = &profile.cluster;
+    let mut checks = Vec::new();
+    let auto = profile.auto_mode();
     checks.push(check(
         "access-entries",
         Some(true),
