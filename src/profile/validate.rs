@@ -838,15 +838,13 @@ fn check_addon_permissions(
     }
 }
 
-fn check_cluster(
+/// `cluster.kubernetes_version`: a minor version (1.29 or later with Auto Mode), or none for the newest.
+fn check_kubernetes_version(
     c: &mut Checker,
     cluster: &RawCluster,
-    name: String,
-    region: String,
-    network: &NetworkSettings,
     nodes: &NodeSettings,
-) -> ClusterSettings {
-    let kubernetes_version = cluster.kubernetes_version.as_ref().map(|v| {
+) -> Option<String> {
+    cluster.kubernetes_version.as_ref().map(|v| {
         let ok = v
             .get_ref()
             .strip_prefix("1.")
@@ -873,37 +871,18 @@ fn check_cluster(
             );
         }
         v.get_ref().clone()
-    });
+    })
+}
 
-    let endpoint_default = if network.pattern == Pattern::Private {
-        EndpointAccess::Private
-    } else {
-        EndpointAccess::PublicAndPrivate
-    };
-    let endpoint_access = match c.choice(
-        &cluster.endpoint_access,
-        "cluster.endpoint_access",
-        &[
-            ("public", EndpointAccess::Public),
-            ("private", EndpointAccess::Private),
-            ("public-and-private", EndpointAccess::PublicAndPrivate),
-        ],
-    ) {
-        None => endpoint_default,
-        Some((access, span)) => {
-            if network.pattern == Pattern::Private && access == EndpointAccess::Public {
-                c.report(
-                    span,
-                    "cluster.endpoint_access",
-                    "\"public\" with the \"private\" pattern: nodes without internet can only reach a private endpoint".into(),
-                    "\"private\" or \"public-and-private\"",
-                );
-            }
-            access
-        }
-    };
-
-    let public_access_cidrs = match strings(&cluster.public_access_cidrs) {
+/// `cluster.public_access_cidrs`: who may reach a public endpoint (everyone when unset).
+fn check_public_access_cidrs(
+    c: &mut Checker,
+    cluster: &RawCluster,
+    endpoint_access: EndpointAccess,
+    network: &NetworkSettings,
+    nodes: &NodeSettings,
+) -> Vec<Ipv4Net> {
+    match strings(&cluster.public_access_cidrs) {
         None if endpoint_access.is_public() => vec!["0.0.0.0/0".parse().expect("valid")],
         None => Vec::new(),
         Some(list) => {
@@ -947,9 +926,12 @@ fn check_cluster(
             }
             cidrs
         }
-    };
+    }
+}
 
-    let log_types = match &cluster.log_types {
+/// `cluster.log_types`: the control-plane logs sent to CloudWatch (all when unset).
+fn check_log_types(c: &mut Checker, cluster: &RawCluster) -> Vec<LogType> {
+    match &cluster.log_types {
         None => ALL_LOG_TYPES.to_vec(),
         Some(list) => {
             let mut found = Vec::new();
@@ -972,27 +954,12 @@ fn check_cluster(
             }
             found
         }
-    };
+    }
+}
 
-    let log_retention_days = match &cluster.log_retention_days {
-        None => 90,
-        Some(v) => {
-            let days = *v.get_ref();
-            if !LOG_RETENTION_DAYS.iter().any(|d| i64::from(*d) == days) {
-                c.report(
-                    v.span(),
-                    "cluster.log_retention_days",
-                    format!("{days} is not a retention period CloudWatch Logs accepts"),
-                    "1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
-                );
-                90
-            } else {
-                days as u32
-            }
-        }
-    };
-
-    let admins = match strings(&cluster.admins) {
+/// `cluster.admins`: IAM principals that get an admin access entry, each once.
+fn check_admins(c: &mut Checker, cluster: &RawCluster) -> Vec<String> {
+    match strings(&cluster.admins) {
         None => Vec::new(),
         Some(list) => {
             for item in list {
@@ -1018,7 +985,71 @@ fn check_cluster(
             }
             list.iter().map(|s| s.get_ref().clone()).collect()
         }
+    }
+}
+
+fn check_cluster(
+    c: &mut Checker,
+    cluster: &RawCluster,
+    name: String,
+    region: String,
+    network: &NetworkSettings,
+    nodes: &NodeSettings,
+) -> ClusterSettings {
+    let kubernetes_version = check_kubernetes_version(c, cluster, nodes);
+
+    let endpoint_default = if network.pattern == Pattern::Private {
+        EndpointAccess::Private
+    } else {
+        EndpointAccess::PublicAndPrivate
     };
+    let endpoint_access = match c.choice(
+        &cluster.endpoint_access,
+        "cluster.endpoint_access",
+        &[
+            ("public", EndpointAccess::Public),
+            ("private", EndpointAccess::Private),
+            ("public-and-private", EndpointAccess::PublicAndPrivate),
+        ],
+    ) {
+        None => endpoint_default,
+        Some((access, span)) => {
+            if network.pattern == Pattern::Private && access == EndpointAccess::Public {
+                c.report(
+                    span,
+                    "cluster.endpoint_access",
+                    "\"public\" with the \"private\" pattern: nodes without internet can only reach a private endpoint".into(),
+                    "\"private\" or \"public-and-private\"",
+                );
+            }
+            access
+        }
+    };
+
+    let public_access_cidrs =
+        check_public_access_cidrs(c, cluster, endpoint_access, network, nodes);
+
+    let log_types = check_log_types(c, cluster);
+
+    let log_retention_days = match &cluster.log_retention_days {
+        None => 90,
+        Some(v) => {
+            let days = *v.get_ref();
+            if !LOG_RETENTION_DAYS.iter().any(|d| i64::from(*d) == days) {
+                c.report(
+                    v.span(),
+                    "cluster.log_retention_days",
+                    format!("{days} is not a retention period CloudWatch Logs accepts"),
+                    "1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
+                );
+                90
+            } else {
+                days as u32
+            }
+        }
+    };
+
+    let admins = check_admins(c, cluster);
 
     let auto = nodes.mode == NodeMode::Auto;
     let addons = match strings(&cluster.addons) {
