@@ -481,3 +481,14 @@ fn version_updates_go_one_minor_up_with_the_nodes_never_apart() {
 fn the_emulators_authorization_table_covers_every_call_and_checks_as_aws_does() {
     crate::harness::pytest("tests/moto/test_iam_context.py");
 }
+
+/// EKS Auto Mode in the emulator (tests/moto/eks_auto.py, issue 24): CreateCluster and
+/// UpdateClusterConfig hold the three capabilities and refuse what EKS refuses; an ACTIVE
+/// cluster launches a tagged node with its interface, volume, instance profile and EC2 access
+/// entry; DeleteCluster terminates the node after a while, keeps the volume, deletes the
+/// cluster's load balancers and leaves the instance profile on the node role (its own pytest,
+/// run here so that `cargo test` runs it).
+#[test]
+fn the_emulator_runs_eks_auto_mode_as_aws_does() {
+    crate::harness::pytest("tests/moto/test_auto_mode.py");
+}

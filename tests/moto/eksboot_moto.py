@@ -2158,6 +2158,13 @@ import eks_safety  # noqa: E402
 eks_safety.install(sys.modules[__name__])
 eks_safety.install_list_updates(sys.modules[__name__])
 
+# EKS Auto Mode (issue 24): CreateCluster, UpdateClusterConfig and DeleteCluster's rules, the
+# node, interface, volume, instance profile and access entry an ACTIVE Auto Mode cluster makes,
+# and what its deletion removes: tests/moto/eks_auto.py, each rule citing AWS there.
+import eks_auto  # noqa: E402
+
+eks_auto.install(sys.modules[__name__])
+
 
 # --------------------------------------------------------------------------
 # IAM as AWS evaluates it, resources and conditions included, for the accounts a test turns it

@@ -525,6 +525,8 @@ EC2_DESCRIBES = [
     "DescribeLaunchTemplates",
     "DescribeLaunchTemplateVersions",
     "DescribeVolumes",
+    # Auto Mode's nodes, which teardown waits for (issue 24).
+    "DescribeInstances",
 ]
 
 
@@ -753,6 +755,7 @@ def eks_create_cluster(r: Request):
                 f"EKS receives the cluster role at eks:CreateCluster ({DOC_PASSROLE})",
             )
         )
+    checks += auto_mode_node_role_checks(r, "eks:CreateCluster")
     for key in keys:
         via = {"kms:ViaService": f"eks.{r.region}.amazonaws.com"}
         for kms_action in ("kms:DescribeKey", "kms:CreateGrant"):
@@ -990,6 +993,26 @@ def eks_describe_update(r: Request):
     return checks
 
 
+def auto_mode_node_role_checks(r: Request, at) -> list:
+    """EKS Auto Mode's node role, given in computeConfig.nodeRoleArn, is a role handed to EKS:
+    the caller must be allowed iam:PassRole of it ("To pass a role ... to an AWS service, you
+    must have permissions to pass the role to the service", DOC_PASSROLE; EKS assigns it to the
+    instances Auto Mode launches, ComputeConfigRequest.nodeRoleArn,
+    https://docs.aws.amazon.com/eks/latest/APIReference/API_ComputeConfigRequest.html)."""
+    compute = r.param("computeConfig") or {}
+    role = compute.get("nodeRoleArn") if isinstance(compute, dict) else None
+    if not role:
+        return []
+    return [
+        pass_role(
+            r,
+            role,
+            "eks.amazonaws.com",
+            f"EKS receives the Auto Mode node role at {at} ({DOC_PASSROLE})",
+        )
+    ]
+
+
 def eks_update_cluster_config(r: Request):
     vpc = r.param("resourcesVpcConfig") or {}
     access = r.param("accessConfig") or {}
@@ -1002,7 +1025,7 @@ def eks_update_cluster_config(r: Request):
                 "eks:authenticationMode": access.get("authenticationMode"),
             },
         )
-    ]
+    ] + auto_mode_node_role_checks(r, "eks:UpdateClusterConfig")
 
 
 def eks_create_access_entry(r: Request):
@@ -1196,6 +1219,21 @@ def _iam_role_action(r: Request):
     return [iam_role_check(r)]
 
 
+def iam_instance_profile_check(r: Request) -> Check:
+    """An action on an instance profile (EKS Auto Mode leaves one on its node role, issue 24):
+    authorized on instance-profile/NAME with its tags as aws:ResourceTag/K (the Service
+    Authorization Reference's instance-profile resource type). RemoveRoleFromInstanceProfile
+    lists only the instance profile, not the role
+    (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html)."""
+    name = r.param("InstanceProfileName")
+    profile = r.iam.instance_profiles.get(name)
+    if profile is not None:
+        arn, tags = profile.arn, _tag_dict(getattr(profile, "tags", None))
+    else:
+        arn, tags = f"arn:{r.partition}:iam::{r.account}:instance-profile/{name}", {}
+    return r.check(arn, resource_tags(tags))
+
+
 def _iam_read(r: Request):
     return r.anywhere()
 
@@ -1215,6 +1253,9 @@ IAM = {
     "UpdateAssumeRolePolicy": _iam_role_action,
     "DeleteRole": _iam_role_action,
     "DeleteRolePermissionsBoundary": _iam_role_action,
+    "RemoveRoleFromInstanceProfile": lambda r: [iam_instance_profile_check(r)],
+    "DeleteInstanceProfile": lambda r: [iam_instance_profile_check(r)],
+    "GetInstanceProfile": lambda r: [iam_instance_profile_check(r)],
     "CreateRole": iam_create_role,
     "AttachRolePolicy": iam_attach_detach,
     "DetachRolePolicy": iam_attach_detach,

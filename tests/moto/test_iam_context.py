@@ -372,6 +372,21 @@ def _drive():
     RECORD.pop()  # CreateNetworkInterface is the CNI's, not eksboot's
     ec2.delete_network_interface(NetworkInterfaceId=eni)
 
+    # What EKS Auto Mode leaves for teardown (issue 24): its nodes, read back by tag, and the
+    # instance profile it leaves on the node role (made here as EKS makes it, in the backend),
+    # found, read, emptied and deleted.
+    ec2.describe_instances(Filters=[{"Name": "tag:eks:eks-cluster-name", "Values": [CLUSTER]}])
+    from moto.iam.models import iam_backends
+
+    profile = f"eks-{REGION}-{CLUSTER}-0123456789"
+    iam_backends[ACCOUNT]["aws"].create_instance_profile(
+        profile, "/", role_names=[f"{CLUSTER}-node"], tags=[{"Key": "eks:eks-cluster-name", "Value": CLUSTER}]
+    )
+    iam.list_instance_profiles_for_role(RoleName=f"{CLUSTER}-node")
+    iam.get_instance_profile(InstanceProfileName=profile)
+    iam.remove_role_from_instance_profile(InstanceProfileName=profile, RoleName=f"{CLUSTER}-node")
+    iam.delete_instance_profile(InstanceProfileName=profile)
+
     # Teardown.
     eks.delete_addon(clusterName=CLUSTER, addonName="vpc-cni")
     eks.delete_addon(clusterName=CLUSTER, addonName="aws-ebs-csi-driver")
