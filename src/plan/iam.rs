@@ -266,7 +266,6 @@ pub const EKSBOOT_TAG_KEYS: [&str; 5] = [
 pub fn creator_inline_policy(s: &CreatorScope) -> Value {
     let p = partition(s.region);
     let eks = |resource: &str| format!("arn:{p}:eks:{}:{}:{resource}", s.region, s.account);
-    let ec2 = |resource: &str| format!("arn:{p}:ec2:{}:{}:{resource}", s.region, s.account);
     let cluster_arn = eks(&format!("cluster/{}", s.cluster));
     let nodegroups = eks(&format!("nodegroup/{}/*", s.cluster));
     let addons = eks(&format!("addon/{}/*", s.cluster));
@@ -398,51 +397,7 @@ pub fn creator_inline_policy(s: &CreatorScope) -> Value {
         }),
     ];
     if let Some(template) = s.launch_template_arn {
-        // CreateNodegroup with a launch template fails ("You are not authorized to launch
-        // instances with this launch template") unless the caller may run instances with it.
-        // RunInstances is authorized on every resource of the launch: what it makes (the
-        // instance, its volumes and interface), the template, the image, and where it lands.
-        // One Allow names every resource type of the launch (the linter wants them together);
-        // explicit Denies then keep nodes out of any subnet but this cluster's and out of any
-        // security group but this cluster's (eksboot's, or the cluster security group EKS
-        // made and tagged `aws:eks:cluster-name`: the template names no group, so EKS uses
-        // it). A Deny's missing tag counts as "not equal": an untagged subnet is refused too.
-        statements.push(json!({
-            "Sid": "LaunchNodesWithThisTemplateOnly",
-            "Effect": "Allow",
-            "Action": "ec2:RunInstances",
-            "Resource": [
-                ec2("instance/*"), ec2("volume/*"), ec2("network-interface/*"),
-                template.to_string(),
-                format!("arn:{p}:ec2:{}::image/*", s.region),
-                ec2("subnet/*"), ec2("security-group/*")
-            ],
-            "Condition": {"ArnLike": {"ec2:LaunchTemplate": template}}
-        }));
-        statements.push(json!({
-            "Sid": "NoNodesInAnotherSubnet",
-            "Effect": "Deny",
-            "Action": "ec2:RunInstances",
-            "Resource": ec2("subnet/*"),
-            "Condition": {"StringNotEquals": {format!("aws:ResourceTag/{CLUSTER_TAG}"): s.cluster}}
-        }));
-        statements.push(json!({
-            "Sid": "NoNodesInAnotherSecurityGroup",
-            "Effect": "Deny",
-            "Action": "ec2:RunInstances",
-            "Resource": ec2("security-group/*"),
-            "Condition": {"StringNotEquals": {
-                format!("aws:ResourceTag/{CLUSTER_TAG}"): s.cluster,
-                "aws:ResourceTag/aws:eks:cluster-name": s.cluster
-            }}
-        }));
-        statements.push(json!({
-            "Sid": "TagNodesAtLaunchOnly",
-            "Effect": "Allow",
-            "Action": "ec2:CreateTags",
-            "Resource": [ec2("instance/*"), ec2("volume/*"), ec2("network-interface/*")],
-            "Condition": {"StringEquals": {"ec2:CreateAction": "RunInstances"}}
-        }));
+        statements.extend(launch_statements(s, template));
     }
     if s.oidc_provider {
         statements.push(json!({
@@ -454,6 +409,60 @@ pub fn creator_inline_policy(s: &CreatorScope) -> Value {
         }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// What lets EKS launch the nodes with this template, as the creator: RunInstances with it
+/// only, in this cluster's subnets and security groups only, tagging only at launch.
+fn launch_statements(s: &CreatorScope, template: &str) -> Vec<Value> {
+    let p = partition(s.region);
+    let ec2 = |resource: &str| format!("arn:{p}:ec2:{}:{}:{resource}", s.region, s.account);
+    let mut launch = Vec::new();
+    // CreateNodegroup with a launch template fails ("You are not authorized to launch
+    // instances with this launch template") unless the caller may run instances with it.
+    // RunInstances is authorized on every resource of the launch: what it makes (the
+    // instance, its volumes and interface), the template, the image, and where it lands.
+    // One Allow names every resource type of the launch (the linter wants them together);
+    // explicit Denies then keep nodes out of any subnet but this cluster's and out of any
+    // security group but this cluster's (eksboot's, or the cluster security group EKS
+    // made and tagged `aws:eks:cluster-name`: the template names no group, so EKS uses
+    // it). A Deny's missing tag counts as "not equal": an untagged subnet is refused too.
+    launch.push(json!({
+        "Sid": "LaunchNodesWithThisTemplateOnly",
+        "Effect": "Allow",
+        "Action": "ec2:RunInstances",
+        "Resource": [
+            ec2("instance/*"), ec2("volume/*"), ec2("network-interface/*"),
+            template.to_string(),
+            format!("arn:{p}:ec2:{}::image/*", s.region),
+            ec2("subnet/*"), ec2("security-group/*")
+        ],
+        "Condition": {"ArnLike": {"ec2:LaunchTemplate": template}}
+    }));
+    launch.push(json!({
+        "Sid": "NoNodesInAnotherSubnet",
+        "Effect": "Deny",
+        "Action": "ec2:RunInstances",
+        "Resource": ec2("subnet/*"),
+        "Condition": {"StringNotEquals": {format!("aws:ResourceTag/{CLUSTER_TAG}"): s.cluster}}
+    }));
+    launch.push(json!({
+        "Sid": "NoNodesInAnotherSecurityGroup",
+        "Effect": "Deny",
+        "Action": "ec2:RunInstances",
+        "Resource": ec2("security-group/*"),
+        "Condition": {"StringNotEquals": {
+            format!("aws:ResourceTag/{CLUSTER_TAG}"): s.cluster,
+            "aws:ResourceTag/aws:eks:cluster-name": s.cluster
+        }}
+    }));
+    launch.push(json!({
+        "Sid": "TagNodesAtLaunchOnly",
+        "Effect": "Allow",
+        "Action": "ec2:CreateTags",
+        "Resource": [ec2("instance/*"), ec2("volume/*"), ec2("network-interface/*")],
+        "Condition": {"StringEquals": {"ec2:CreateAction": "RunInstances"}}
+    }));
+    launch
 }
 
 /// What the creator needs to give add-ons their Pod Identity roles (`addon_roles`: the roles'
