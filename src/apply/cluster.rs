@@ -956,63 +956,7 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             )))
         }
         Some(_) => {}
-        None => {
-            let subnet_ids = ctx
-                .plan
-                .resources
-                .iter()
-                .filter(|r| r.kind == Kind::Subnet && r.id.starts_with(tier))
-                .map(|r| ctx.output(&r.id).id)
-                .collect();
-            let role = ctx.output("node-role").arn.unwrap_or_default();
-            let template = ctx.output("launch-template");
-            let version = template.attr("version").unwrap_or("1").to_string();
-            let spec = NodegroupSpec {
-                cluster,
-                name: &res.name,
-                subnet_ids,
-                node_role_arn: &role,
-                instance_types: p.nodes.instance_types.clone(),
-                min: p.nodes.min_size as i32,
-                desired: p.nodes.desired_size as i32,
-                max: p.nodes.max_size as i32,
-                ami_type: ami_type(p),
-                launch_template_id: &template.id,
-                launch_template_version: &version,
-                auto_repair: p.nodes.auto_repair,
-                tags: tag_map(ctx, res),
-                client_request_token: String::new(),
-            };
-            let token = std::sync::Mutex::new(request_token(
-                ctx,
-                &res.id,
-                &serde_json::json!({
-                    "action": "CreateNodegroup",
-                    "cluster": spec.cluster,
-                    "name": spec.name,
-                    "subnets": spec.subnet_ids,
-                    "role": spec.node_role_arn,
-                    "instance_types": spec.instance_types,
-                    "scaling": [spec.min, spec.desired, spec.max],
-                    "ami_type": spec.ami_type,
-                    "launch_template": [spec.launch_template_id, spec.launch_template_version],
-                    "auto_repair": spec.auto_repair,
-                    "tags": spec.tags,
-                }),
-            ));
-            let created = ctx
-                .creator_call(res, is_iam_propagation, || {
-                    with_token(&token, |t| {
-                        let spec = NodegroupSpec {
-                            client_request_token: t,
-                            ..spec.clone()
-                        };
-                        async move { eks::create_nodegroup(&creator.eks, &spec).await }
-                    })
-                })
-                .await;
-            done_if_exists(created)?;
-        }
+        None => create_nodegroup(ctx, res, creator, tier).await?,
     }
     let partial = match last_set {
         Some(d) => Outputs::id(&res.name).with(SET_DESIRED, d.to_string()),
@@ -1042,6 +986,138 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         p.nodes.desired_size as i32,
         p.nodes.max_size as i32,
     );
+    let Converged {
+        arn,
+        resized,
+        kept_desired,
+        rolled,
+        repair_set,
+    } = converge_nodegroup(ctx, res, creator, wanted, last_set).await?;
+    // From here the profile's desired size is the one eksboot last set (or chose to keep).
+    let mut outputs = Outputs::id(&res.name)
+        .with_arn(arn)
+        .with(SET_DESIRED, wanted.1.to_string());
+    let mut updated = Vec::new();
+    if let Some((min, desired, max)) = resized {
+        updated.push(format!("size {min}/{desired}/{max}"));
+    }
+    if let Some(live) = kept_desired {
+        // Said beside the step, not as an update: nothing was changed for it.
+        outputs = outputs.with(
+            "status",
+            format!(
+                "desired size {live} kept (set outside eksboot; the profile's {} applies when you change it)",
+                wanted.1
+            ),
+        );
+    }
+    if rolled {
+        updated.push("nodes on the new launch template".to_string());
+    }
+    if repair_set {
+        updated.push(format!(
+            "auto repair {}",
+            if p.nodes.auto_repair { "on" } else { "off" }
+        ));
+    }
+    if !updated.is_empty() {
+        outputs = outputs.with("updated", updated.join(", "));
+    }
+    Ok(result(outputs, adopted))
+}
+
+/// CreateNodegroup with the profile's sizes, types, OS and repair, in the node tier's subnets,
+/// on the launch template's version (as the creator; repeated with the same token).
+async fn create_nodegroup(
+    ctx: &Ctx,
+    res: &Resource,
+    creator: &Aws,
+    tier: &str,
+) -> Result<(), StepError> {
+    let p = &ctx.profile;
+    let cluster = p.cluster.name.as_str();
+    let subnet_ids = ctx
+        .plan
+        .resources
+        .iter()
+        .filter(|r| r.kind == Kind::Subnet && r.id.starts_with(tier))
+        .map(|r| ctx.output(&r.id).id)
+        .collect();
+    let role = ctx.output("node-role").arn.unwrap_or_default();
+    let template = ctx.output("launch-template");
+    let version = template.attr("version").unwrap_or("1").to_string();
+    let spec = NodegroupSpec {
+        cluster,
+        name: &res.name,
+        subnet_ids,
+        node_role_arn: &role,
+        instance_types: p.nodes.instance_types.clone(),
+        min: p.nodes.min_size as i32,
+        desired: p.nodes.desired_size as i32,
+        max: p.nodes.max_size as i32,
+        ami_type: ami_type(p),
+        launch_template_id: &template.id,
+        launch_template_version: &version,
+        auto_repair: p.nodes.auto_repair,
+        tags: tag_map(ctx, res),
+        client_request_token: String::new(),
+    };
+    let token = std::sync::Mutex::new(request_token(
+        ctx,
+        &res.id,
+        &serde_json::json!({
+            "action": "CreateNodegroup",
+            "cluster": spec.cluster,
+            "name": spec.name,
+            "subnets": spec.subnet_ids,
+            "role": spec.node_role_arn,
+            "instance_types": spec.instance_types,
+            "scaling": [spec.min, spec.desired, spec.max],
+            "ami_type": spec.ami_type,
+            "launch_template": [spec.launch_template_id, spec.launch_template_version],
+            "auto_repair": spec.auto_repair,
+            "tags": spec.tags,
+        }),
+    ));
+    let created = ctx
+        .creator_call(res, is_iam_propagation, || {
+            with_token(&token, |t| {
+                let spec = NodegroupSpec {
+                    client_request_token: t,
+                    ..spec.clone()
+                };
+                async move { eks::create_nodegroup(&creator.eks, &spec).await }
+            })
+        })
+        .await;
+    done_if_exists(created)?;
+    Ok(())
+}
+
+/// What converging a node group changed.
+struct Converged {
+    arn: String,
+    /// The sizes set, when they were.
+    resized: Option<(i32, i32, i32)>,
+    /// A desired size set outside eksboot and kept.
+    kept_desired: Option<i32>,
+    /// Nodes rolled onto the launch template's version.
+    rolled: bool,
+    repair_set: bool,
+}
+
+/// Brings a running node group to the profile, one update at a time, each waited for: nodes
+/// onto the launch template's version (the disk size changed), auto repair, then the sizes
+/// (see `size_update`).
+async fn converge_nodegroup(
+    ctx: &Ctx,
+    res: &Resource,
+    creator: &Aws,
+    wanted: (i32, i32, i32),
+    last_set: Option<i32>,
+) -> Result<Converged, StepError> {
+    let p = &ctx.profile;
+    let cluster = p.cluster.name.as_str();
     let mut resized: Option<(i32, i32, i32)> = None;
     let mut kept_desired = None;
     let mut rolled = false;
@@ -1132,37 +1208,13 @@ async fn nodegroup(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
             resized = Some(next);
         }
     };
-    // From here the profile's desired size is the one eksboot last set (or chose to keep).
-    let mut outputs = Outputs::id(&res.name)
-        .with_arn(arn)
-        .with(SET_DESIRED, wanted.1.to_string());
-    let mut updated = Vec::new();
-    if let Some((min, desired, max)) = resized {
-        updated.push(format!("size {min}/{desired}/{max}"));
-    }
-    if let Some(live) = kept_desired {
-        // Said beside the step, not as an update: nothing was changed for it.
-        outputs = outputs.with(
-            "status",
-            format!(
-                "desired size {live} kept (set outside eksboot; the profile's {} applies when you change it)",
-                wanted.1
-            ),
-        );
-    }
-    if rolled {
-        updated.push("nodes on the new launch template".to_string());
-    }
-    if repair_set {
-        updated.push(format!(
-            "auto repair {}",
-            if p.nodes.auto_repair { "on" } else { "off" }
-        ));
-    }
-    if !updated.is_empty() {
-        outputs = outputs.with("updated", updated.join(", "));
-    }
-    Ok(result(outputs, adopted))
+    Ok(Converged {
+        arn,
+        resized,
+        kept_desired,
+        rolled,
+        repair_set,
+    })
 }
 
 /// The pod identity association eksboot wants for an add-on: `(service account, role ARN)`,
