@@ -277,87 +277,11 @@ pub fn estimate_with(
     }
 
     if nodes > 0 {
-        // Managed node groups launch on-demand capacity in the order the types are listed.
-        let first = &profile.nodes.instance_types[0];
-        let note = if profile.nodes.instance_types.len() > 1 {
-            Some(format!(
-                "priced as {first}, the first listed type; others may launch when it is short"
-            ))
-        } else {
-            None
-        };
-        items.push(item(
-            &format!("Nodes: {first}"),
-            nodes,
-            instance_hourly(first).map(|h| h * HOURS_PER_MONTH),
-            note.or_else(|| {
-                instance_hourly(first)
-                    .is_none()
-                    .then(|| "no list price known to eksboot for this type".to_string())
-            }),
-        ));
-        match profile.nodes.os {
-            NodeOs::Al2023 => items.push(item(
-                &format!("Node root volumes: gp3 {} GiB", profile.nodes.disk_size_gib),
-                nodes,
-                Some(GP3_GIB_MONTHLY * f64::from(profile.nodes.disk_size_gib)),
-                None,
-            )),
-            NodeOs::Bottlerocket => {
-                items.push(item(
-                    &format!("Node OS volumes: gp3 {BOTTLEROCKET_OS_VOLUME_GIB} GiB"),
-                    nodes,
-                    Some(GP3_GIB_MONTHLY * f64::from(BOTTLEROCKET_OS_VOLUME_GIB)),
-                    Some("Bottlerocket's OS (/dev/xvda)".into()),
-                ));
-                items.push(item(
-                    &format!("Node data volumes: gp3 {} GiB", profile.nodes.disk_size_gib),
-                    nodes,
-                    Some(GP3_GIB_MONTHLY * f64::from(profile.nodes.disk_size_gib)),
-                    Some("Bottlerocket's images, logs and ephemeral storage (/dev/xvdb)".into()),
-                ));
-            }
-        }
+        items.extend(node_group_items(profile, nodes));
     }
 
-    let public = profile.network.pattern == Pattern::Public;
-    let nodes_note = profile.auto_mode().then(|| {
-        let (count, example) = AUTO_MODE_EXAMPLE;
-        let node = auto_mode_node_monthly(example, public).expect("the example type is priced");
-        let ip = if public {
-            format!(" + public IPv4 ${:.2}", node.public_ip * f64::from(count))
-        } else {
-            String::new()
-        };
-        format!(
-            "plus the nodes, which depend on what Auto Mode launches; e.g. {count} × {example}: EC2 ${:.2} + Auto Mode fee ${:.2} + gp3 ${:.2}{ip} = ${:.2} a month",
-            node.ec2 * f64::from(count),
-            node.fee * f64::from(count),
-            node.volume * f64::from(count),
-            node.total() * f64::from(count),
-        )
-    });
-    if profile.auto_mode() {
-        let (_, example) = AUTO_MODE_EXAMPLE;
-        let (ec2, fee) = (
-            instance_hourly(example).expect("priced"),
-            auto_mode_fee_hourly(example).expect("priced"),
-        );
-        items.push(item(
-            "Nodes: launched by EKS Auto Mode",
-            0,
-            None,
-            Some(format!(
-                "depends on what Auto Mode launches; each node: EC2 on-demand + Auto Mode's fee (e.g. {example}: ${ec2} + ${fee:.4}/hour) + gp3 {AUTO_MODE_NODE_VOLUME_GIB} GiB (${:.2}/month){}",
-                GP3_GIB_MONTHLY * f64::from(AUTO_MODE_NODE_VOLUME_GIB),
-                if public {
-                    format!(" + a public IPv4 (${:.2}/month)", PUBLIC_IPV4_HOURLY * HOURS_PER_MONTH)
-                } else {
-                    String::new()
-                }
-            )),
-        ));
-    }
+    let (nodes_note, auto_item) = auto_mode_nodes(profile);
+    items.extend(auto_item);
 
     items.push(item(
         "Control-plane logs (CloudWatch)",
@@ -375,6 +299,97 @@ pub fn estimate_with(
         complete,
         nodes_note,
     }
+}
+
+/// The managed node group's nodes and their volumes, priced by the first listed type.
+fn node_group_items(profile: &Profile, nodes: u32) -> Vec<CostItem> {
+    let mut items = Vec::new();
+    // Managed node groups launch on-demand capacity in the order the types are listed.
+    let first = &profile.nodes.instance_types[0];
+    let note = if profile.nodes.instance_types.len() > 1 {
+        Some(format!(
+            "priced as {first}, the first listed type; others may launch when it is short"
+        ))
+    } else {
+        None
+    };
+    items.push(item(
+        &format!("Nodes: {first}"),
+        nodes,
+        instance_hourly(first).map(|h| h * HOURS_PER_MONTH),
+        note.or_else(|| {
+            instance_hourly(first)
+                .is_none()
+                .then(|| "no list price known to eksboot for this type".to_string())
+        }),
+    ));
+    match profile.nodes.os {
+        NodeOs::Al2023 => items.push(item(
+            &format!("Node root volumes: gp3 {} GiB", profile.nodes.disk_size_gib),
+            nodes,
+            Some(GP3_GIB_MONTHLY * f64::from(profile.nodes.disk_size_gib)),
+            None,
+        )),
+        NodeOs::Bottlerocket => {
+            items.push(item(
+                &format!("Node OS volumes: gp3 {BOTTLEROCKET_OS_VOLUME_GIB} GiB"),
+                nodes,
+                Some(GP3_GIB_MONTHLY * f64::from(BOTTLEROCKET_OS_VOLUME_GIB)),
+                Some("Bottlerocket's OS (/dev/xvda)".into()),
+            ));
+            items.push(item(
+                &format!("Node data volumes: gp3 {} GiB", profile.nodes.disk_size_gib),
+                nodes,
+                Some(GP3_GIB_MONTHLY * f64::from(profile.nodes.disk_size_gib)),
+                Some("Bottlerocket's images, logs and ephemeral storage (/dev/xvdb)".into()),
+            ));
+        }
+    }
+    items
+}
+
+/// With Auto Mode: what a node costs (a row without a total: it depends on what Auto Mode
+/// launches) and the worked example said with the total.
+fn auto_mode_nodes(profile: &Profile) -> (Option<String>, Option<CostItem>) {
+    let public = profile.network.pattern == Pattern::Public;
+    let nodes_note = profile.auto_mode().then(|| {
+        let (count, example) = AUTO_MODE_EXAMPLE;
+        let node = auto_mode_node_monthly(example, public).expect("the example type is priced");
+        let ip = if public {
+            format!(" + public IPv4 ${:.2}", node.public_ip * f64::from(count))
+        } else {
+            String::new()
+        };
+        format!(
+            "plus the nodes, which depend on what Auto Mode launches; e.g. {count} × {example}: EC2 ${:.2} + Auto Mode fee ${:.2} + gp3 ${:.2}{ip} = ${:.2} a month",
+            node.ec2 * f64::from(count),
+            node.fee * f64::from(count),
+            node.volume * f64::from(count),
+            node.total() * f64::from(count),
+        )
+    });
+    let auto_item = profile.auto_mode().then(|| {
+        let (_, example) = AUTO_MODE_EXAMPLE;
+        let (ec2, fee) = (
+            instance_hourly(example).expect("priced"),
+            auto_mode_fee_hourly(example).expect("priced"),
+        );
+        item(
+            "Nodes: launched by EKS Auto Mode",
+            0,
+            None,
+            Some(format!(
+                "depends on what Auto Mode launches; each node: EC2 on-demand + Auto Mode's fee (e.g. {example}: ${ec2} + ${fee:.4}/hour) + gp3 {AUTO_MODE_NODE_VOLUME_GIB} GiB (${:.2}/month){}",
+                GP3_GIB_MONTHLY * f64::from(AUTO_MODE_NODE_VOLUME_GIB),
+                if public {
+                    format!(" + a public IPv4 (${:.2}/month)", PUBLIC_IPV4_HOURLY * HOURS_PER_MONTH)
+                } else {
+                    String::new()
+                }
+            )),
+        )
+    });
+    (nodes_note, auto_item)
 }
 
 #[cfg(test)]
