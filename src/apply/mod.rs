@@ -287,6 +287,62 @@ impl Ctx {
     }
 }
 
+/// One step in the executor: reported, journaled as started, run, its outputs (or its failure)
+/// journaled at once, and reported again.
+async fn run_and_record(ctx: Arc<Ctx>, res: Resource) -> (Resource, Result<StepResult, StepError>) {
+    let step_started = Instant::now();
+    ctx.reporter.report(Event::Started { resource: &res });
+    let (previously_done, recorded) = {
+        let mut journal = ctx.journal.lock().expect("journal lock");
+        let done = journal.status(&res.id) == Some(StepStatus::Done);
+        (done, journal.record_started(&res.id))
+    };
+    let result = match recorded {
+        Ok(()) => run_step(&ctx, &res).await,
+        Err(e) => Err(StepError::from(e)),
+    };
+    let result = result.and_then(|step| {
+        ctx.journal
+            .lock()
+            .expect("journal lock")
+            .record_outputs(&res.id, &step.outputs, true)
+            .map(|_| step)
+            .map_err(StepError::from)
+    });
+    let elapsed = step_started.elapsed();
+    match &result {
+        // Found as it should be: nothing to report but that it is there.
+        Ok(step) if step.adopted && previously_done && step.outputs.attr("updated").is_none() => {
+            ctx.reporter.report(Event::Skipped {
+                resource: &res,
+                outputs: &step.outputs,
+                elapsed,
+            })
+        }
+        Ok(step) => ctx.reporter.report(Event::Done {
+            resource: &res,
+            outputs: &step.outputs,
+            adopted: step.adopted,
+            elapsed,
+        }),
+        // Stopped while waiting: the step stays "running", to be resumed.
+        Err(StepError::Interrupted) => {}
+        Err(error) => {
+            let _ = ctx
+                .journal
+                .lock()
+                .expect("journal lock")
+                .record_failed(&res.id, &error.to_string());
+            ctx.reporter.report(Event::Failed {
+                resource: &res,
+                error,
+                elapsed,
+            });
+        }
+    }
+    (res, result)
+}
+
 /// Runs one step: dispatches to its task's module.
 async fn run_step(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     tracing::debug!(step = %res.id, kind = res.kind.as_str(), name = %res.name, "step starts");
@@ -356,63 +412,7 @@ pub async fn execute(ctx: Arc<Ctx>, steps: &[String]) -> Result<Summary, Execute
             for id in ready {
                 let res = resources[id].clone();
                 let ctx = Arc::clone(&ctx);
-                running.spawn(async move {
-                    let step_started = Instant::now();
-                    ctx.reporter.report(Event::Started { resource: &res });
-                    let (previously_done, recorded) = {
-                        let mut journal = ctx.journal.lock().expect("journal lock");
-                        let done = journal.status(&res.id) == Some(StepStatus::Done);
-                        (done, journal.record_started(&res.id))
-                    };
-                    let result = match recorded {
-                        Ok(()) => run_step(&ctx, &res).await,
-                        Err(e) => Err(StepError::from(e)),
-                    };
-                    let result = result.and_then(|step| {
-                        ctx.journal
-                            .lock()
-                            .expect("journal lock")
-                            .record_outputs(&res.id, &step.outputs, true)
-                            .map(|_| step)
-                            .map_err(StepError::from)
-                    });
-                    let elapsed = step_started.elapsed();
-                    match &result {
-                        // Found as it should be: nothing to report but that it is there.
-                        Ok(step)
-                            if step.adopted
-                                && previously_done
-                                && step.outputs.attr("updated").is_none() =>
-                        {
-                            ctx.reporter.report(Event::Skipped {
-                                resource: &res,
-                                outputs: &step.outputs,
-                                elapsed,
-                            })
-                        }
-                        Ok(step) => ctx.reporter.report(Event::Done {
-                            resource: &res,
-                            outputs: &step.outputs,
-                            adopted: step.adopted,
-                            elapsed,
-                        }),
-                        // Stopped while waiting: the step stays "running", to be resumed.
-                        Err(StepError::Interrupted) => {}
-                        Err(error) => {
-                            let _ = ctx
-                                .journal
-                                .lock()
-                                .expect("journal lock")
-                                .record_failed(&res.id, &error.to_string());
-                            ctx.reporter.report(Event::Failed {
-                                resource: &res,
-                                error,
-                                elapsed,
-                            });
-                        }
-                    }
-                    (res, result)
-                });
+                running.spawn(run_and_record(ctx, res));
             }
         }
         let Some(joined) = running.join_next().await else {
