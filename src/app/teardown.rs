@@ -213,16 +213,17 @@ pub(super) async fn teardown(
     let inventory = teardown.inventory(&eks_aws).await?;
     ui::print(&ui::render_inventory(&cluster, &region, &inventory));
     // Load balancers in our VPCs would stop teardown half way, after the cluster is gone and
-    // `kubectl delete svc` can no longer help: say so before deleting anything.
+    // `kubectl delete svc` can no longer help; volumes and target groups Kubernetes or EKS Auto
+    // Mode made may hold data or serve traffic: say so before deleting anything.
     let in_the_way = inventory.load_balancers_in_the_way(force);
     if !in_the_way.is_empty() {
         ui::print(&ui::render_load_balancers_in_the_way(&in_the_way));
         return Err(RunError::Blocked {
             message: format!(
-                "{} load balancer(s) in the cluster's VPC would keep it from being deleted: nothing was deleted",
+                "{} resource(s) listed above keep teardown from starting: nothing was deleted",
                 in_the_way.len()
             ),
-            hint: "remove them as listed above (or add --force for the ones Kubernetes made for this cluster), then run teardown again".into(),
+            hint: "remove them as listed above (or add --force for the ones Kubernetes or EKS Auto Mode made for this cluster), then run teardown again".into(),
         });
     }
     if !inventory.is_empty() && !yes && !ui::confirm_name(&cluster) {

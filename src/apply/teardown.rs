@@ -76,6 +76,22 @@ pub struct Inventory {
     pub keys: Vec<(String, bool)>,
     /// Role names, the creator last.
     pub roles: Vec<String>,
+    /// The cluster runs EKS Auto Mode (its compute capability is on).
+    pub auto_mode: bool,
+    /// Auto Mode's instances of this cluster (tagged [`AUTO_MODE_TAG`]) not yet terminated:
+    /// EKS terminates them with the cluster, and teardown waits for it.
+    pub auto_instances: Vec<String>,
+    /// Auto Mode's network interfaces of this cluster: they go with their instances.
+    pub auto_interfaces: Vec<String>,
+    /// Auto Mode's load balancers of this cluster, `(arn, name)`: EKS deletes them with the
+    /// cluster (they are never in the way, and eksboot does not delete them itself).
+    pub auto_load_balancers: Vec<(String, String)>,
+    /// EBS volumes Auto Mode made for this cluster (a node's disk, a claim's volume): user
+    /// data, deleted with `--force` only, once the cluster and its instances are gone.
+    pub auto_volumes: Vec<K8sVolume>,
+    /// Instance profiles EKS made for this cluster that hold one of its roles:
+    /// `(profile, role)`; the role is taken out of each and each deleted before the role.
+    pub instance_profiles: Vec<(String, String)>,
     /// What the look-around could not read, said to the person.
     pub notes: Vec<String>,
 }
@@ -96,6 +112,9 @@ impl Inventory {
         add(Task::Cluster, Kind::Addon, &self.addons);
         add(Task::Cluster, Kind::AccessEntry, &self.access_entries);
         add(Task::Cluster, Kind::EksCluster, self.cluster.as_slice());
+        // Auto Mode's volumes only once its instances are gone, which is after the cluster.
+        let auto_volumes: Vec<String> = self.auto_volumes.iter().map(|v| v.id.clone()).collect();
+        add(Task::Cluster, VOLUME_KIND, &auto_volumes);
         add(Task::Cluster, Kind::OidcProvider, &self.oidc_providers);
         let lbs: Vec<String> = self
             .load_balancers
@@ -139,7 +158,17 @@ impl Inventory {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lines().is_empty()
+        self.lines().is_empty() && !self.auto_mode_left()
+    }
+
+    /// Whether Auto Mode's instances, interfaces, load balancers or instance profiles of this
+    /// cluster are still there (or the cluster runs Auto Mode): teardown then waits for them.
+    pub fn auto_mode_left(&self) -> bool {
+        self.auto_mode
+            || !self.auto_instances.is_empty()
+            || !self.auto_interfaces.is_empty()
+            || !self.auto_load_balancers.is_empty()
+            || !self.instance_profiles.is_empty()
     }
 
     /// What Kubernetes made that keeps teardown from starting, each with the way out: load
@@ -182,6 +211,21 @@ impl Inventory {
                     &claim,
                     "the claim (`kubectl delete pvc NAME -n NAMESPACE`; with the reclaim policy Delete its volume goes too)",
                 ),
+            ));
+        }
+        for v in &self.auto_volumes {
+            let made_for = match &v.claim {
+                Some(claim) => format!("the PersistentVolumeClaim {claim}"),
+                None => "a node or a PersistentVolumeClaim".to_string(),
+            };
+            let way_out = if live {
+                format!("EKS Auto Mode made it for {made_for} of this cluster and it may hold data: delete the claim while the cluster still runs (`kubectl delete pvc NAME -n NAMESPACE`), or keep a snapshot, then run teardown with --force to delete it")
+            } else {
+                format!("EKS Auto Mode made it for {made_for} of this cluster, which is gone, and it may hold data: keep a snapshot if you need it, then run teardown with --force to delete it")
+            };
+            out.push((
+                format!("{VOLUME_LABEL} {} ({} GiB, {})", v.id, v.size_gib, v.state),
+                way_out,
             ));
         }
         out
@@ -230,12 +274,68 @@ fn has_tag(tags: &[(String, String)], key: &str, value: &str) -> bool {
     tags.iter().any(|(k, v)| k == key && v == value)
 }
 
+/// How the wait for EKS Auto Mode's instances and load balancers, and the instance profiles
+/// EKS made, are named in what teardown says.
+pub const AUTO_MODE_LABEL: &str = "eks-auto-mode-resources-of";
+pub const INSTANCE_PROFILE_LABEL: &str = "instance-profile";
+
+/// Pure: what still stands of Auto Mode's resources after DeleteCluster, said as a status, or
+/// `None` when nothing does.
+pub fn auto_mode_status(
+    instances: usize,
+    load_balancers: usize,
+    interfaces: usize,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    if instances > 0 {
+        parts.push(format!("{instances} instance(s)"));
+    }
+    if load_balancers > 0 {
+        parts.push(format!("{load_balancers} load balancer(s)"));
+    }
+    if interfaces > 0 {
+        parts.push(format!("{interfaces} attached network interface(s)"));
+    }
+    (!parts.is_empty()).then(|| format!("EKS Auto Mode's {} still there", parts.join(", ")))
+}
+
 /// How volumes and target groups are named in what teardown says.
 pub const VOLUME_LABEL: &str = Kind::Volume.as_str();
 pub const TARGET_GROUP_LABEL: &str = Kind::TargetGroup.as_str();
 /// The kinds they are listed and reported under.
 const VOLUME_KIND: Kind = Kind::Volume;
 const TARGET_GROUP_KIND: Kind = Kind::TargetGroup;
+
+/// The tag EKS Auto Mode puts on everything it makes for a cluster, with the cluster's name:
+/// its managed policies allow it to make instances, launch templates and fleets
+/// (AmazonEKSComputePolicy), volumes and snapshots (AmazonEKSBlockStoragePolicy), load
+/// balancers, target groups and security groups (AmazonEKSLoadBalancingPolicy) only with
+/// `aws:RequestTag/eks:eks-cluster-name`, and EKS's service-linked role terminates the
+/// instances and deletes the interfaces carrying it (AmazonEKSServiceRolePolicy):
+/// <https://docs.aws.amazon.com/eks/latest/userguide/security-iam-awsmanpol.html>.
+pub const AUTO_MODE_TAG: &str = "eks:eks-cluster-name";
+
+/// The prefix of the instance profiles EKS makes: its service-linked role may create and
+/// delete instance profiles named `eks*` only (AmazonEKSServiceRolePolicy, resource
+/// `arn:aws:iam::*:instance-profile/eks*`; AmazonEKSComputePolicy adds roles to those only).
+pub const EKS_INSTANCE_PROFILE_PREFIX: &str = "eks";
+
+/// Pure: whether an instance profile holding one of this cluster's roles was made by EKS for
+/// this cluster: named as EKS names its own (`eks*`, path included, as its ARN reads) and
+/// tagged [`AUTO_MODE_TAG`] with this cluster's name, and no other cluster named in a tag.
+/// Any other one is never deleted: it is named, with the way out.
+pub fn instance_profile_is_ours(profile: &iam::InstanceProfile, cluster: &str) -> bool {
+    let named_by_eks = profile
+        .arn
+        .split_once(":instance-profile/")
+        .is_some_and(|(_, path_and_name)| path_and_name.starts_with(EKS_INSTANCE_PROFILE_PREFIX));
+    let other = profile.tags.iter().any(|(k, v)| {
+        (k == AUTO_MODE_TAG && v != cluster)
+            || k.strip_prefix("kubernetes.io/cluster/")
+                .is_some_and(|c| c != cluster)
+    });
+    named_by_eks && !other && has_tag(&profile.tags, AUTO_MODE_TAG, cluster)
+}
 
 /// An EBS volume Kubernetes made for a PersistentVolumeClaim of this cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,7 +366,9 @@ pub enum VolumeOwner {
 /// <https://github.com/kubernetes-sigs/aws-ebs-csi-driver/blob/master/docs/tagging.md>), the
 /// tags the in-tree provisioner gave its volumes
 /// (<https://github.com/kubernetes-sigs/aws-ebs-csi-driver/pull/932>). Only those two count,
-/// and a volume that names any other cluster is never ours.
+/// and a volume that names any other cluster is never ours. EKS Auto Mode tags what it makes
+/// [`AUTO_MODE_TAG`]`=<cluster>` (its node disks, and its block storage's claim volumes):
+/// that counts too, and names the other cluster when it is not ours.
 pub fn volume_owner(tags: &[(String, String)], cluster: &str) -> VolumeOwner {
     let own_key = format!("kubernetes.io/cluster/{cluster}");
     let mut ours = false;
@@ -276,10 +378,11 @@ pub fn volume_owner(tags: &[(String, String)], cluster: &str) -> VolumeOwner {
                 return VolumeOwner::Other(other.to_string());
             }
         }
-        if k == "KubernetesCluster" && v != cluster {
+        if (k == "KubernetesCluster" || k == AUTO_MODE_TAG) && v != cluster {
             return VolumeOwner::Other(v.clone());
         }
-        ours |= (*k == own_key && v == "owned") || (k == "KubernetesCluster" && v == cluster);
+        ours |= (*k == own_key && v == "owned")
+            || ((k == "KubernetesCluster" || k == AUTO_MODE_TAG) && v == cluster);
     }
     if ours {
         VolumeOwner::Ours
@@ -364,6 +467,7 @@ impl Teardown {
                 // (https://docs.aws.amazon.com/eks/latest/userguide/deletion-protection.html).
                 inv.deletion_protection =
                     c.deletion_protection && !matches!(c.status.as_str(), "FAILED" | "DELETING");
+                inv.auto_mode = c.auto_mode.is_some();
                 if inv.deletion_protection {
                     inv.notes.push(format!(
                         "{PROTECTION_OFF} of cluster {name} first (eks:UpdateClusterConfig, waited for), once you confirm; nothing is deleted if that is refused"
@@ -402,8 +506,13 @@ impl Teardown {
             .collect();
         if !inv.vpcs.is_empty() {
             let cluster_tag = format!("kubernetes.io/cluster/{name}");
-            inv.load_balancers = elb::load_balancers_in(&self.aws, &inv.vpcs)
+            let (auto, others): (Vec<_>, Vec<_>) = elb::load_balancers_in(&self.aws, &inv.vpcs)
                 .await?
+                .into_iter()
+                .partition(|lb| has_tag(&lb.tags, AUTO_MODE_TAG, name));
+            // Auto Mode's: EKS deletes them with the cluster, and teardown waits for that.
+            inv.auto_load_balancers = auto.into_iter().map(|lb| (lb.arn, lb.name)).collect();
+            inv.load_balancers = others
                 .into_iter()
                 .map(|lb| {
                     let ours = lb.tags.iter().any(|(k, v)| {
@@ -437,6 +546,7 @@ impl Teardown {
             }
         }
         self.find_kubernetes_leftovers(&mut inv).await?;
+        self.find_auto_mode_leftovers(&mut inv).await?;
         for vpc in &inv.vpcs {
             for nat in ec2::find_nat_gateways_in_vpc(&self.aws, vpc).await? {
                 if has_tag(&nat.tags, "eksboot:cluster", name) && nat.state != "deleted" {
@@ -523,7 +633,114 @@ impl Teardown {
                 }
             }
         }
+        // The instance profiles holding the node role of an Auto Mode cluster: EKS leaves its
+        // own there after the cluster is gone, and IAM refuses to delete a role still in one
+        // (DeleteConflict). (Looked for again before the role is deleted, whatever the mode.)
+        let node_role = format!("{name}-node");
+        if inv.roles.contains(&node_role) && inv.auto_mode_left() {
+            let (ours, foreign) = self.instance_profiles_of(&node_role).await?;
+            for profile in ours {
+                inv.notes.push(format!(
+                    "instance profile {profile}: EKS made it for this cluster with the role {node_role} in it; the role is taken out of it and it is deleted before the role"
+                ));
+                inv.instance_profiles.push((profile, node_role.clone()));
+            }
+            for profile in foreign {
+                inv.notes.push(format!(
+                    "instance profile {profile} holds the role {node_role}, and nothing says EKS made it for this cluster: eksboot leaves both; {}",
+                    foreign_profile_way_out(&profile, &node_role)
+                ));
+            }
+        }
         Ok(inv)
+    }
+
+    /// The instance profiles holding `role`: `(this cluster's, any other)`, by name. One whose
+    /// tags cannot be read (iam:GetInstanceProfile denied) is never taken for this cluster's.
+    async fn instance_profiles_of(
+        &self,
+        role: &str,
+    ) -> Result<(Vec<String>, Vec<String>), AwsError> {
+        let mut ours = Vec::new();
+        let mut foreign = Vec::new();
+        for (profile, arn) in iam::instance_profiles_for_role(&self.aws, role).await? {
+            let named_by_eks = arn
+                .split_once(":instance-profile/")
+                .is_some_and(|(_, rest)| rest.starts_with(EKS_INSTANCE_PROFILE_PREFIX));
+            // Only EKS's own names are read further (its tags say which cluster).
+            let found = if named_by_eks {
+                match iam::instance_profile(&self.aws, &profile).await {
+                    Ok(None) => continue, // gone meanwhile
+                    Ok(Some(p)) => Some(p),
+                    Err(AwsError::AccessDenied { .. }) => None,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                None
+            };
+            match found {
+                Some(p) if instance_profile_is_ours(&p, &self.cluster) => ours.push(profile),
+                _ => foreign.push(profile),
+            }
+        }
+        Ok((ours, foreign))
+    }
+
+    /// What EKS Auto Mode made for this cluster, found by [`AUTO_MODE_TAG`] wherever it is
+    /// (the state file is not needed): its interfaces and volumes always (reads eksboot makes
+    /// anyway), its instances when the cluster runs Auto Mode or its interfaces are there (an
+    /// instance always has one).
+    async fn find_auto_mode_leftovers(&self, inv: &mut Inventory) -> Result<(), AwsError> {
+        let name = self.cluster.as_str();
+        let tag = format!("tag:{AUTO_MODE_TAG}");
+        let by_tag = [(tag.as_str(), name)];
+        let (interfaces, volumes) = tokio::join!(
+            ec2::find_network_interfaces(&self.aws, &by_tag),
+            ec2::find_volumes(&self.aws, &by_tag)
+        );
+        inv.auto_interfaces = interfaces?.into_iter().map(|n| n.id).collect();
+        for v in volumes? {
+            if matches!(v.state.as_str(), "deleting" | "deleted") {
+                continue;
+            }
+            match volume_owner(&v.tags, name) {
+                VolumeOwner::Ours => inv.auto_volumes.push(K8sVolume {
+                    claim: volume_claim(&v.tags),
+                    id: v.id,
+                    state: v.state,
+                    size_gib: v.size_gib,
+                }),
+                VolumeOwner::Other(other) => inv.notes.push(format!(
+                    "skipped EBS volume {}: it is also tagged for cluster {other}, so eksboot will not delete it",
+                    v.id
+                )),
+                VolumeOwner::Unknown => {}
+            }
+        }
+        if inv.auto_mode || !inv.auto_interfaces.is_empty() {
+            inv.auto_instances = self.auto_instances().await?;
+        }
+        if !inv.auto_instances.is_empty() || !inv.auto_load_balancers.is_empty() {
+            inv.notes.push(format!(
+                "EKS Auto Mode's {} instance(s) and {} load balancer(s) of this cluster go with it (EKS deletes them); teardown waits until nothing tagged {AUTO_MODE_TAG}={name} is left",
+                inv.auto_instances.len(),
+                inv.auto_load_balancers.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Auto Mode's instances of this cluster that are not terminated yet.
+    async fn auto_instances(&self) -> Result<Vec<String>, AwsError> {
+        let tag = format!("tag:{AUTO_MODE_TAG}");
+        Ok(
+            ec2::find_instances(&self.aws, &[(tag.as_str(), self.cluster.as_str())])
+                .await?
+                .into_iter()
+                .filter(|i| i.state != "terminated")
+                .map(|i| i.id)
+                .collect(),
+        )
     }
 
     /// What Kubernetes made for the cluster outside its VPC's interfaces: the target groups of
@@ -553,8 +770,10 @@ impl Teardown {
             .collect();
         for found in [owned?, legacy?] {
             for v in found {
+                // Auto Mode's are found (and deleted, after the cluster) on their own.
                 if matches!(v.state.as_str(), "deleting" | "deleted")
                     || inv.volumes.iter().any(|known| known.id == v.id)
+                    || v.tags.iter().any(|(k, _)| k == AUTO_MODE_TAG)
                 {
                     continue;
                 }
@@ -618,25 +837,10 @@ impl Teardown {
         // Volumes of the cluster's claims (with --force), once detached: a volume attached
         // to a node is `in-use` until the node is gone, and DeleteVolume refuses it then
         // (VolumeInUse).
-        let volumes = inv.volumes.iter().map(|v| {
-            self.delete_as(Task::Cluster, VOLUME_KIND, VOLUME_LABEL, &v.id, async move {
-                if !nodes_gone && v.state == "in-use" {
-                    return Err(StepError::Conflict {
-                        message: format!("{VOLUME_LABEL} {} is still attached to a node", v.id),
-                        hint: "the node group's deletion failed (above): fix that, then run teardown again".into(),
-                    });
-                }
-                self.poll(Task::Cluster, VOLUME_KIND, &v.id, "attached", || async move {
-                    Ok(ec2::describe_volume(&self.aws, &v.id)
-                        .await?
-                        .map(|now| now.state)
-                        .filter(|s| matches!(s.as_str(), "in-use" | "creating")))
-                })
-                .await?;
-                self.retry_while_busy(&["VolumeInUse"], || ec2::delete_volume(&self.aws, &v.id))
-                    .await
-            })
-        });
+        let volumes = inv
+            .volumes
+            .iter()
+            .map(|v| self.delete_detached_volume(v, nodes_gone));
 
         let templates = inv.launch_templates.iter().map(|id| {
             self.delete_one(Task::Cluster, Kind::LaunchTemplate, id, async move {
@@ -711,6 +915,39 @@ impl Teardown {
                 return out;
             }
         }
+
+        // EKS Auto Mode's instances and load balancers go after the cluster: wait for them
+        // (they hold the subnets, and the volumes stay attached until the instances are gone).
+        if inv.auto_mode_left() {
+            let result = self
+                .delete_as(
+                    Task::Cluster,
+                    Kind::EksCluster,
+                    AUTO_MODE_LABEL,
+                    name,
+                    async { self.wait_auto_mode_gone(inv).await },
+                )
+                .await;
+            if result.is_err() {
+                self.collect(&mut out, vec![result]);
+                let reason = format!(
+                    "kept: EKS Auto Mode's instances or load balancers of {name} are still there (above); run teardown again once EKS has removed them"
+                );
+                for (_, kind, id) in remaining_after_cluster(inv) {
+                    out.left
+                        .push((format!("{} {id}", kind.as_str()), reason.clone()));
+                }
+                return out;
+            }
+            self.collect(&mut out, vec![result]);
+        }
+        // Auto Mode's volumes (with --force), now detached.
+        let auto_volumes = inv
+            .auto_volumes
+            .iter()
+            .map(|v| self.delete_detached_volume(v, true));
+        let auto_volumes = join_all(auto_volumes).await;
+        self.collect(&mut out, auto_volumes);
 
         // NAT gateways and endpoints together (both deleted slowly by AWS), and the OIDC
         // provider; then what they used.
@@ -833,6 +1070,111 @@ impl Teardown {
 
         self.delete_security_resources(inv, &mut out).await;
         out
+    }
+
+    /// Deletes a volume once it is detached (`nodes_gone`: what it may be attached to is gone,
+    /// so an `in-use` volume is waited for rather than refused).
+    async fn delete_detached_volume(
+        &self,
+        v: &K8sVolume,
+        nodes_gone: bool,
+    ) -> Result<String, (String, String)> {
+        self.delete_as(Task::Cluster, VOLUME_KIND, VOLUME_LABEL, &v.id, async move {
+            if !nodes_gone && v.state == "in-use" {
+                return Err(StepError::Conflict {
+                    message: format!("{VOLUME_LABEL} {} is still attached to a node", v.id),
+                    hint: "the node group's deletion failed (above): fix that, then run teardown again".into(),
+                });
+            }
+            self.poll(Task::Cluster, VOLUME_KIND, &v.id, "attached", || async move {
+                Ok(ec2::describe_volume(&self.aws, &v.id)
+                    .await?
+                    .map(|now| now.state)
+                    .filter(|s| matches!(s.as_str(), "in-use" | "creating")))
+            })
+            .await?;
+            self.retry_while_busy(&["VolumeInUse"], || ec2::delete_volume(&self.aws, &v.id))
+                .await
+        })
+        .await
+    }
+
+    /// Waits until EKS has removed what Auto Mode made for the cluster (DeleteCluster
+    /// terminates its instances and deletes its load balancers, a while after the cluster is
+    /// gone: <https://docs.aws.amazon.com/eks/latest/userguide/delete-cluster.html>): no
+    /// instance tagged [`AUTO_MODE_TAG`] with the cluster's name left but terminated ones, no
+    /// such load balancer, and no such interface still attached (a detached one is deleted
+    /// with the VPC's leftovers).
+    async fn wait_auto_mode_gone(&self, inv: &Inventory) -> Result<(), StepError> {
+        let name = self.cluster.as_str();
+        let tag = format!("tag:{AUTO_MODE_TAG}");
+        let tag = tag.as_str();
+        let instances_too = inv.auto_mode || !inv.auto_instances.is_empty();
+        self.poll(
+            Task::Cluster,
+            Kind::EksCluster,
+            name,
+            "holding EKS Auto Mode's resources",
+            || async move {
+                let instances = if instances_too {
+                    self.auto_instances().await?.len()
+                } else {
+                    0
+                };
+                let by_tag = [(tag, name)];
+                let (lbs, interfaces) = tokio::join!(
+                    elb::load_balancers_tagged(&self.aws, AUTO_MODE_TAG, name),
+                    ec2::find_network_interfaces(&self.aws, &by_tag)
+                );
+                let lbs = lbs?.len();
+                let interfaces = interfaces?
+                    .iter()
+                    .filter(|n| n.status != "available")
+                    .count();
+                Ok(auto_mode_status(instances, lbs, interfaces))
+            },
+        )
+        .await
+    }
+
+    /// Takes `role` out of the instance profiles EKS made for this cluster and deletes them,
+    /// looked up again now (Auto Mode may have made one since the inventory). An instance
+    /// profile EKS did not make for this cluster is never touched: the role is then kept,
+    /// with the way out.
+    async fn clear_instance_profiles(&self, role: &str, out: &mut Outcome) -> Result<(), String> {
+        let (ours, foreign) = self
+            .instance_profiles_of(role)
+            .await
+            .map_err(|e| format!("{e} (hint: {})", StepError::from(e.clone()).hint()))?;
+        let removals = ours.iter().map(|profile| {
+            self.delete_as(
+                Task::Secure,
+                Kind::IamRole,
+                INSTANCE_PROFILE_LABEL,
+                profile,
+                async move {
+                    iam::remove_role_from_instance_profile(&self.aws, profile, role).await?;
+                    self.retry_in_use(|| iam::delete_instance_profile(&self.aws, profile))
+                        .await
+                },
+            )
+        });
+        let removals = join_all(removals).await;
+        let failed = removals.iter().any(Result::is_err);
+        self.collect(out, removals);
+        if let Some(profile) = foreign.first() {
+            return Err(format!(
+                "kept: it is in the instance profile{} {}, which nothing says EKS made for this cluster, so eksboot leaves {}; {}",
+                if foreign.len() > 1 { "s" } else { "" },
+                foreign.join(", "),
+                if foreign.len() > 1 { "them" } else { "it" },
+                foreign_profile_way_out(profile, role)
+            ));
+        }
+        if failed {
+            return Err("kept: it is still in an instance profile that could not be deleted (above); run teardown again".into());
+        }
+        Ok(())
     }
 
     /// Turns the cluster's deletion protection off (UpdateClusterConfig, waited for until the
@@ -1091,6 +1433,18 @@ impl Teardown {
         }
         let (others, creator): (Vec<&String>, Vec<&String>) =
             inv.roles.iter().partition(|r| !r.ends_with("-creator"));
+        // The node role out of the instance profiles EKS made for it first: IAM refuses to
+        // delete a role still in one (DeleteConflict).
+        let node_role = format!("{name}-node");
+        let mut kept = Vec::new();
+        for role in others.iter().filter(|r| ***r == node_role) {
+            if let Err(reason) = self.clear_instance_profiles(role, out).await {
+                out.left
+                    .push((format!("{} {role}", Kind::IamRole.as_str()), reason));
+                kept.push((*role).clone());
+            }
+        }
+        let others: Vec<&String> = others.into_iter().filter(|r| !kept.contains(r)).collect();
         let roles = others.into_iter().map(|role| {
             self.delete_one(Task::Secure, Kind::IamRole, role, async move {
                 done_if_gone(iam::delete_role(&self.aws, role).await).map_err(StepError::from)
@@ -1350,7 +1704,13 @@ impl Teardown {
     }
 }
 
-/// What is left of the inventory once the cluster is deleted, in deletion order.
+/// The way out for an instance profile EKS did not make for this cluster that holds `role`.
+pub fn foreign_profile_way_out(profile: &str, role: &str) -> String {
+    format!(
+        "take the role out of it yourself (`aws iam remove-role-from-instance-profile --instance-profile-name {profile} --role-name {role}`, and delete the profile if nothing uses it), then run teardown again"
+    )
+}
+
 /// What teardown does first to a protected cluster, as said in its list and progress.
 pub const PROTECTION_OFF: &str = "turn off deletion protection";
 
@@ -1439,12 +1799,12 @@ pub enum Leftover {
 }
 
 /// Pure: whose a leftover interface is. The VPC CNI tags its interfaces
-/// `cluster.k8s.amazonaws.com/name` and describes them `aws-K8S-…`.
+/// `cluster.k8s.amazonaws.com/name` and describes them `aws-K8S-…`; EKS Auto Mode tags its
+/// own [`AUTO_MODE_TAG`].
 pub fn leftover_verdict(n: &ec2::NetworkInterface, cluster: &str) -> Leftover {
-    let tagged = n
-        .tags
-        .iter()
-        .any(|(k, v)| k == "cluster.k8s.amazonaws.com/name" && v == cluster);
+    let tagged = n.tags.iter().any(|(k, v)| {
+        (k == "cluster.k8s.amazonaws.com/name" || k == AUTO_MODE_TAG) && v == cluster
+    });
     let cni = n.description.starts_with("aws-K8S-");
     match (tagged || cni, n.status.as_str()) {
         (true, "available") => Leftover::Ours,
@@ -1717,6 +2077,165 @@ mod tests {
                 "iam-role demo-creator"
             ]
         );
+    }
+
+    fn profile(arn: &str, tags_: &[(&str, &str)]) -> iam::InstanceProfile {
+        iam::InstanceProfile {
+            name: arn.rsplit('/').next().unwrap().into(),
+            arn: arn.into(),
+            tags: tags(tags_),
+        }
+    }
+
+    #[test]
+    fn only_instance_profiles_eks_made_for_this_cluster_are_ours() {
+        let arn = "arn:aws:iam::123456789012:instance-profile/eks-us-west-2-demo-1a2b3c";
+        let ours = profile(arn, &[("eks:eks-cluster-name", "demo")]);
+        assert!(instance_profile_is_ours(&ours, "demo"));
+        // EKS's naming under a path of its own counts too.
+        let with_path = profile(
+            "arn:aws:iam::123456789012:instance-profile/eks/demo-1",
+            &[("eks:eks-cluster-name", "demo")],
+        );
+        assert!(instance_profile_is_ours(&with_path, "demo"));
+        // Another cluster's (even one whose name starts like ours), untagged, not named as
+        // EKS names its own, or naming another cluster as well: never.
+        for (p, why) in [
+            (
+                profile(arn, &[("eks:eks-cluster-name", "demo-2")]),
+                "other cluster",
+            ),
+            (profile(arn, &[]), "untagged"),
+            (
+                profile(
+                    "arn:aws:iam::123456789012:instance-profile/my-nodes",
+                    &[("eks:eks-cluster-name", "demo")],
+                ),
+                "not EKS's name",
+            ),
+            (
+                profile(
+                    arn,
+                    &[
+                        ("eks:eks-cluster-name", "demo"),
+                        ("kubernetes.io/cluster/web", "owned"),
+                    ],
+                ),
+                "also another cluster's",
+            ),
+        ] {
+            assert!(!instance_profile_is_ours(&p, "demo"), "{why}");
+        }
+        let way_out = foreign_profile_way_out("my-nodes", "demo-node");
+        assert!(
+            way_out.contains("remove-role-from-instance-profile --instance-profile-name my-nodes --role-name demo-node"),
+            "{way_out}"
+        );
+    }
+
+    #[test]
+    fn auto_mode_volumes_are_ours_by_their_tag_and_never_another_clusters() {
+        let node_disk = tags(&[
+            ("eks:eks-cluster-name", "demo"),
+            ("eks:kubernetes-node-pool-name", "general-purpose"),
+        ]);
+        assert_eq!(volume_owner(&node_disk, "demo"), VolumeOwner::Ours);
+        let other = tags(&[("eks:eks-cluster-name", "demo-2")]);
+        assert_eq!(
+            volume_owner(&other, "demo"),
+            VolumeOwner::Other("demo-2".into())
+        );
+        let mixed = tags(&[
+            ("eks:eks-cluster-name", "demo"),
+            ("kubernetes.io/cluster/web", "owned"),
+        ]);
+        assert_eq!(
+            volume_owner(&mixed, "demo"),
+            VolumeOwner::Other("web".into())
+        );
+    }
+
+    #[test]
+    fn auto_mode_interfaces_left_detached_are_deleted_attached_ones_waited_for() {
+        let tagged = [("eks:eks-cluster-name", "demo")];
+        assert_eq!(
+            leftover_verdict(&interface("", "available", &tagged), "demo"),
+            Leftover::Ours
+        );
+        assert_eq!(
+            leftover_verdict(&interface("", "in-use", &tagged), "demo"),
+            Leftover::OursInUse
+        );
+        assert_eq!(
+            leftover_verdict(
+                &interface("", "available", &[("eks:eks-cluster-name", "web")]),
+                "demo"
+            ),
+            Leftover::Foreign
+        );
+    }
+
+    #[test]
+    fn auto_mode_status_names_what_is_still_there() {
+        assert_eq!(auto_mode_status(0, 0, 0), None);
+        assert_eq!(
+            auto_mode_status(2, 1, 0).as_deref(),
+            Some("EKS Auto Mode's 2 instance(s), 1 load balancer(s) still there")
+        );
+        assert_eq!(
+            auto_mode_status(0, 0, 3).as_deref(),
+            Some("EKS Auto Mode's 3 attached network interface(s) still there")
+        );
+    }
+
+    #[test]
+    fn auto_mode_volumes_need_force_and_go_after_the_cluster() {
+        let inv = Inventory {
+            cluster: Some("demo".into()),
+            auto_mode: true,
+            auto_instances: vec!["i-1".into()],
+            auto_load_balancers: vec![("arn:lb/auto".into(), "k8s-auto".into())],
+            auto_volumes: vec![K8sVolume {
+                id: "vol-auto".into(),
+                state: "in-use".into(),
+                size_gib: 80,
+                claim: None,
+            }],
+            vpcs: vec!["vpc-1".into()],
+            roles: vec!["demo-node".into()],
+            ..Default::default()
+        };
+        // Auto Mode's load balancers are EKS's to delete: never in the way.
+        let refused = inv.in_the_way(false);
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].0, "ebs-volume vol-auto (80 GiB, in-use)");
+        assert!(
+            refused[0].1.contains("EKS Auto Mode made it") && refused[0].1.contains("--force"),
+            "{}",
+            refused[0].1
+        );
+        assert!(inv.in_the_way(true).is_empty());
+        let gone = Inventory {
+            cluster: None,
+            ..inv.clone()
+        };
+        assert!(gone.in_the_way(false)[0].1.contains("which is gone"));
+        // Listed after the cluster, so kept with everything after it if the cluster stays.
+        let lines: Vec<String> = inv.lines().into_iter().map(|(_, _, id)| id).collect();
+        let at = |id: &str| lines.iter().position(|l| l == id).unwrap();
+        assert!(at("demo") < at("vol-auto"), "{lines:?}");
+        let kept: Vec<String> = remaining_after_cluster(&inv)
+            .into_iter()
+            .map(|(_, _, id)| id)
+            .collect();
+        assert_eq!(kept, ["vol-auto", "vpc-1", "demo-node"]);
+        // Nothing listed but Auto Mode's instances: still not empty (teardown waits for them).
+        let only_instances = Inventory {
+            auto_instances: vec!["i-1".into()],
+            ..Default::default()
+        };
+        assert!(!only_instances.is_empty());
+        assert!(Inventory::default().is_empty());
     }
 
     #[test]

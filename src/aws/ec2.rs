@@ -1133,6 +1133,81 @@ pub async fn network_interfaces_in_vpc(
         .collect())
 }
 
+/// Network interfaces matching `by` (e.g. `("tag:eks:eks-cluster-name", "demo")`), every page.
+pub async fn find_network_interfaces(
+    aws: &Aws,
+    by: Filters<'_>,
+) -> Result<Vec<NetworkInterface>, AwsError> {
+    let mut found = Vec::new();
+    let mut pages = aws
+        .ec2
+        .describe_network_interfaces()
+        .set_filters(Some(filters(by)))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("ec2:DescribeNetworkInterfaces", e))?;
+        found.extend(page.network_interfaces().iter().map(interface_of));
+    }
+    Ok(found)
+}
+
+fn interface_of(n: &aws_sdk_ec2::types::NetworkInterface) -> NetworkInterface {
+    NetworkInterface {
+        id: n.network_interface_id().unwrap_or_default().to_string(),
+        description: n.description().unwrap_or_default().to_string(),
+        interface_type: n
+            .interface_type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
+        requester: n.requester_id().unwrap_or_default().to_string(),
+        owner: n.owner_id().unwrap_or_default().to_string(),
+        status: n
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        tags: tags_of(n.tag_set()),
+    }
+}
+
+/// An EC2 instance (EKS Auto Mode's nodes, found by their tags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub id: String,
+    /// `pending`, `running`, `shutting-down`, `terminated`, `stopping` or `stopped`.
+    pub state: String,
+    pub tags: Vec<(String, String)>,
+}
+
+/// Instances matching `by` (e.g. `("tag:eks:eks-cluster-name", "demo")`), every page,
+/// terminated ones included (EC2 lists them for about an hour).
+pub async fn find_instances(aws: &Aws, by: Filters<'_>) -> Result<Vec<Instance>, AwsError> {
+    let mut found = Vec::new();
+    let mut pages = aws
+        .ec2
+        .describe_instances()
+        .set_filters(Some(filters(by)))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("ec2:DescribeInstances", e))?;
+        for reservation in page.reservations() {
+            found.extend(reservation.instances().iter().map(|i| {
+                Instance {
+                    id: i.instance_id().unwrap_or_default().to_string(),
+                    state: i
+                        .state()
+                        .and_then(|s| s.name())
+                        .map(|n| n.as_str().to_string())
+                        .unwrap_or_default(),
+                    tags: tags_of(i.tags()),
+                }
+            }));
+        }
+    }
+    Ok(found)
+}
+
 pub async fn delete_network_interface(aws: &Aws, id: &str) -> Result<(), AwsError> {
     aws.ec2
         .delete_network_interface()

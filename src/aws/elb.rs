@@ -37,6 +37,35 @@ pub async fn load_balancers_in(aws: &Aws, vpcs: &[String]) -> Result<Vec<LoadBal
     Ok(found)
 }
 
+/// Load balancers (v2) anywhere in the region tagged `key=value`, with their tags: EKS Auto
+/// Mode's, tagged `eks:eks-cluster-name` with their cluster's name.
+pub async fn load_balancers_tagged(
+    aws: &Aws,
+    key: &str,
+    value: &str,
+) -> Result<Vec<LoadBalancer>, AwsError> {
+    let mut found = Vec::new();
+    let mut pages = aws.elb.describe_load_balancers().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("elasticloadbalancing:DescribeLoadBalancers", e))?;
+        for lb in page.load_balancers() {
+            found.push(LoadBalancer {
+                arn: lb.load_balancer_arn().unwrap_or_default().to_string(),
+                name: lb.load_balancer_name().unwrap_or_default().to_string(),
+                vpc_id: lb.vpc_id().unwrap_or_default().to_string(),
+                tags: Vec::new(),
+            });
+        }
+    }
+    let arns: Vec<String> = found.iter().map(|lb| lb.arn.clone()).collect();
+    let mut tags = tags_of(aws, arns).await?;
+    for lb in &mut found {
+        lb.tags = tags.remove(&lb.arn).unwrap_or_default();
+    }
+    found.retain(|lb| lb.tags.iter().any(|(k, v)| k == key && v == value));
+    Ok(found)
+}
+
 pub async fn delete_load_balancer(aws: &Aws, arn: &str) -> Result<(), AwsError> {
     aws.elb
         .delete_load_balancer()

@@ -470,6 +470,103 @@ pub async fn delete_role(aws: &Aws, name: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// An instance profile: its name, ARN and tags (GetInstanceProfile's; IAM's list calls
+/// leave tags out: <https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListInstanceProfilesForRole.html>).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceProfile {
+    pub name: String,
+    pub arn: String,
+    pub tags: Vec<(String, String)>,
+}
+
+/// The instance profiles that hold `role`, `(name, arn)` (iam:ListInstanceProfilesForRole,
+/// every page); none when the role is gone.
+pub async fn instance_profiles_for_role(
+    aws: &Aws,
+    role: &str,
+) -> Result<Vec<(String, String)>, AwsError> {
+    let mut names = Vec::new();
+    let mut pages = aws
+        .iam
+        .list_instance_profiles_for_role()
+        .role_name(role)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page.map_err(|e| classify("iam:ListInstanceProfilesForRole", e)) {
+            Ok(page) => names.extend(
+                page.instance_profiles()
+                    .iter()
+                    .map(|p| (p.instance_profile_name().to_string(), p.arn().to_string())),
+            ),
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(names)
+}
+
+/// One instance profile with its tags (iam:GetInstanceProfile), or `None` once it is gone.
+pub async fn instance_profile(aws: &Aws, name: &str) -> Result<Option<InstanceProfile>, AwsError> {
+    match aws
+        .iam
+        .get_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.instance_profile().map(|p| InstanceProfile {
+            name: p.instance_profile_name().to_string(),
+            arn: p.arn().to_string(),
+            tags: p
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
+        })),
+        Err(e) => match classify("iam:GetInstanceProfile", e) {
+            err if err.is_not_found() => Ok(None),
+            err => Err(err),
+        },
+    }
+}
+
+/// Takes `role` out of instance profile `profile`; either already gone is done.
+pub async fn remove_role_from_instance_profile(
+    aws: &Aws,
+    profile: &str,
+    role: &str,
+) -> Result<(), AwsError> {
+    let removed = aws
+        .iam
+        .remove_role_from_instance_profile()
+        .instance_profile_name(profile)
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|e| classify("iam:RemoveRoleFromInstanceProfile", e));
+    done_if_gone(removed)
+}
+
+/// Deletes an (empty) instance profile; gone already is done. IAM refuses one that still
+/// holds a role (DeleteConflict, a [`AwsError::DependencyViolation`]).
+pub async fn delete_instance_profile(aws: &Aws, profile: &str) -> Result<(), AwsError> {
+    let deleted = aws
+        .iam
+        .delete_instance_profile()
+        .instance_profile_name(profile)
+        .send()
+        .await
+        .map_err(|e| classify("iam:DeleteInstanceProfile", e));
+    done_if_gone(deleted)
+}
+
+/// Whether IAM refused to delete an entity something still holds (`DeleteConflict`: a role
+/// in an instance profile, a policy still attached).
+pub fn is_delete_conflict(e: &AwsError) -> bool {
+    e.failure().is_some_and(|f| f.code == "DeleteConflict")
+}
+
 /// Every role ARN in the account.
 /// The ARN of an IAM user, or `None` when IAM holds no user of that name.
 pub async fn get_user(aws: &Aws, name: &str) -> Result<Option<String>, AwsError> {

@@ -369,6 +369,14 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Resource": ec2("volume/*"),
             "Condition": tagged("aws:ResourceTag/KubernetesCluster")
         }),
+        // Teardown looks for instance profiles holding the node role before deleting it (IAM
+        // refuses to delete a role still in one): a list on that role only.
+        json!({
+            "Sid": "ListNodeRoleInstanceProfiles",
+            "Effect": "Allow",
+            "Action": "iam:ListInstanceProfilesForRole",
+            "Resource": role("node")
+        }),
         // Status, plan --live and teardown read the region's EKS issuers (never another
         // provider of the account); the one tagged for this cluster may be deleted, whether
         // or not the profile still asks for it.
@@ -386,6 +394,9 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Condition": tagged(&format!("aws:ResourceTag/{CLUSTER_TAG}"))
         }),
     ];
+    if p.auto_mode() {
+        statements.extend(auto_mode_teardown_statements(s, cluster));
+    }
     if creates_creator {
         statements.push(conditioned(
             json!({
@@ -489,6 +500,43 @@ pub fn caller_policy(s: &CallerScope) -> Value {
         }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// What teardown of an EKS Auto Mode cluster needs besides the rest: reading Auto Mode's
+/// instances (DescribeInstances has no resource type: `*`), and what Auto Mode tagged
+/// `eks:eks-cluster-name=<cluster>`: deleting, with `--force`, its volumes and any interface it
+/// left detached, and reading, emptying and deleting the instance profile EKS leaves on the
+/// node role after DeleteCluster (<https://github.com/aws/containers-roadmap/issues/2531>),
+/// only one named as EKS names its own (`eks*`: AmazonEKSServiceRolePolicy may create and
+/// delete only `instance-profile/eks*`). `aws:ResourceTag` is a condition key of all three
+/// resource types in the Service Authorization Reference, and each action is authorized on its
+/// own resource type only, so one statement grants exactly what one per action would.
+fn auto_mode_teardown_statements(s: &CallerScope, cluster: &str) -> Vec<Value> {
+    let region = s.profile.cluster.region.as_str();
+    let part = partition(region);
+    let account = s.account;
+    let ec2 = |resource: &str| format!("arn:{part}:ec2:{region}:{account}:{resource}");
+    vec![
+        json!({
+            "Sid": "ReadAutoModeInstances",
+            "Effect": "Allow",
+            "Action": "ec2:DescribeInstances",
+            "Resource": "*"
+        }),
+        json!({
+            "Sid": "DeleteAutoModeLeftovers",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:DeleteVolume", "ec2:DeleteNetworkInterface", "iam:GetInstanceProfile",
+                "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"
+            ],
+            "Resource": [
+                ec2("volume/*"), ec2("network-interface/*"),
+                format!("arn:{part}:iam::{account}:instance-profile/eks*")
+            ],
+            "Condition": {"StringEquals": {"aws:ResourceTag/eks:eks-cluster-name": cluster}}
+        }),
+    ]
 }
 
 /// Every action a policy document allows, sorted (for the summary and for tests).
@@ -992,5 +1040,89 @@ mod tests {
         let one = json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}});
         assert_eq!(split_into_managed_policies(&one, 6144).unwrap().len(), 1);
         assert_eq!(split_into_managed_policies(&one, 10).unwrap_err().sid, "#1");
+    }
+
+    #[test]
+    fn auto_mode_teardown_touches_only_what_eks_made_for_this_cluster() {
+        let auto = policy("[nodes]\nmode = \"auto\"\n");
+        let tag = json!({"StringEquals": {"aws:ResourceTag/eks:eks-cluster-name": "demo"}});
+        // The node role's instance profiles are listed on that role only, for every profile.
+        for doc in [&auto, &policy("")] {
+            let list = statement(doc, "ListNodeRoleInstanceProfiles");
+            assert_eq!(list["Action"], "iam:ListInstanceProfilesForRole");
+            assert_eq!(list["Resource"], "arn:aws:iam::123456789012:role/demo-node");
+        }
+        // Read, emptied and deleted only when named as EKS names its own and tagged for this
+        // cluster; Auto Mode's volumes and interfaces by that tag only.
+        let leftovers = statement(&auto, "DeleteAutoModeLeftovers");
+        assert_eq!(
+            leftovers["Action"],
+            json!([
+                "ec2:DeleteVolume",
+                "ec2:DeleteNetworkInterface",
+                "iam:GetInstanceProfile",
+                "iam:RemoveRoleFromInstanceProfile",
+                "iam:DeleteInstanceProfile"
+            ])
+        );
+        assert_eq!(
+            leftovers["Resource"],
+            json!([
+                "arn:aws:ec2:us-west-2:123456789012:volume/*",
+                "arn:aws:ec2:us-west-2:123456789012:network-interface/*",
+                "arn:aws:iam::123456789012:instance-profile/eks*"
+            ])
+        );
+        assert_eq!(leftovers["Condition"], tag);
+        assert_eq!(
+            statement(&auto, "ReadAutoModeInstances")["Action"],
+            "ec2:DescribeInstances"
+        );
+        // Nowhere else, and nothing of it without Auto Mode.
+        let managed = policy("");
+        for sid in ["ReadAutoModeInstances", "DeleteAutoModeLeftovers"] {
+            assert!(
+                !managed["Statement"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|st| st["Sid"] == sid),
+                "{sid}"
+            );
+        }
+        for action in [
+            "iam:GetInstanceProfile",
+            "iam:RemoveRoleFromInstanceProfile",
+            "iam:DeleteInstanceProfile",
+            "ec2:DescribeInstances",
+        ] {
+            assert!(!actions(&managed).iter().any(|a| a == action), "{action}");
+            let granting: Vec<&str> = auto["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|st| {
+                    st["Action"] == action
+                        || st["Action"]
+                            .as_array()
+                            .is_some_and(|a| a.iter().any(|x| x == action))
+                })
+                .map(|st| st["Sid"].as_str().unwrap())
+                .collect();
+            assert_eq!(granting.len(), 1, "{action}: {granting:?}");
+        }
+        // Another cluster's: its own name in the condition, never ours.
+        let other = caller_policy(&CallerScope {
+            profile: &Profile::parse(
+                "version = 1\n[cluster]\nname = \"web\"\nregion = \"us-west-2\"\n[nodes]\nmode = \"auto\"\n",
+                std::path::Path::new("web.toml"),
+            )
+            .unwrap(),
+            account: "123456789012",
+        });
+        assert_eq!(
+            statement(&other, "DeleteAutoModeLeftovers")["Condition"],
+            json!({"StringEquals": {"aws:ResourceTag/eks:eks-cluster-name": "web"}})
+        );
     }
 }

@@ -260,7 +260,9 @@ fn a_cluster_made_with_the_cni_on_the_node_role_moves_to_pod_identity_in_the_saf
     assert!(attached(&run, "mv-node").iter().any(|p| p == CNI_POLICY));
     assert!(associations(&run, "mv", "vpc-cni").is_empty());
     assert_eq!(
-        crate::harness::error_code(block_on(iam(&run).get_role().role_name("mv-vpc-cni").send())),
+        crate::harness::error_code(block_on(
+            iam(&run).get_role().role_name("mv-vpc-cni").send()
+        )),
         "NoSuchEntity"
     );
 

@@ -245,6 +245,7 @@ fn an_auto_mode_profile_makes_exactly_that_replays_to_nothing_and_changes_its_po
     assert_auto_mode_cluster(&run.account, name, &["general-purpose"]);
 
     // Teardown: Auto Mode's volume is user data, so --force; then nothing is left.
+    run.account.authorize(&fewer, &[]);
     teardown(&run, &["--force", "--state", run.state().to_str().unwrap()]).success();
     assert_nothing_left(&run.account, name, REGION);
 }

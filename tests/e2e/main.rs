@@ -4,6 +4,8 @@
 mod harness;
 
 mod addon_identity;
+mod auto_mode;
+mod auto_teardown;
 mod boundary;
 mod cli;
 mod cluster;

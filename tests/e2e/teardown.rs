@@ -178,7 +178,10 @@ pub fn ours(account: &Account, cluster: &str, region: &str) -> BTreeMap<&'static
                 .send()
                 .await
                 .unwrap();
-            if meta.key_metadata().unwrap().key_state().unwrap().as_str() != "PendingDeletion" {
+            let meta = meta.key_metadata().unwrap();
+            // AWS's own keys (alias/aws/ebs, made with the first encrypted volume) are nobody's.
+            let customer = meta.key_manager().map(|m| m.as_str()) != Some("AWS");
+            if customer && meta.key_state().unwrap().as_str() != "PendingDeletion" {
                 live_keys += 1;
             }
         }

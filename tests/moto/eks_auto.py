@@ -510,8 +510,25 @@ def _launch(auto, pool, role_arn):
     instance = reservation.instances[0]
     for nic in instance.nics.values():
         nic.add_tags(dict(tags))
+    _aws_managed_ebs_key(auto)
     ec2.associate_iam_instance_profile(instance_id=instance.id, iam_instance_profile_arn=profile.arn)
     auto.instance_id, auto.pool = instance.id, pool
+
+
+def _aws_managed_ebs_key(auto):
+    """The key behind alias/aws/ebs, which moto makes for the first encrypted volume, is an AWS
+    managed key on AWS ("AWS managed keys ... are created ... the first time you create an
+    encrypted resource", https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#aws-managed-key):
+    DescribeKey says KeyManager AWS, and it is nobody's to delete."""
+    from moto.kms import kms_backends
+
+    kms = kms_backends[auto.account][auto.region]
+    try:
+        key_id = kms.get_key_id_from_alias("alias/aws/ebs")
+    except Exception:
+        key_id = None
+    if key_id and key_id in kms.keys:
+        kms.keys[key_id].key_manager = "AWS"
 
 
 def _subnet_exists(ec2, subnet_id):
