@@ -1737,6 +1737,46 @@ async fn wait_for_step(ctx: &Ctx, res: &Resource, step: &str) -> Result<(), Step
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn auto_mode_refused_by_eks_is_said_with_the_way_out_only_for_auto_mode() {
+        let failure = |code: &str, message: &str| AwsError::Unsupported {
+            action: "eks:CreateCluster",
+            failure: crate::aws::Failure {
+                code: code.into(),
+                message: message.into(),
+                request_id: None,
+            },
+        };
+        let auto = crate::profile::Profile::parse(
+            "[cluster]\nname = \"a\"\nregion = \"us-west-2\"\n[nodes]\nmode = \"auto\"\n",
+            std::path::Path::new("p.toml"),
+        )
+        .unwrap();
+        let managed = crate::profile::Profile::parse(
+            "[cluster]\nname = \"a\"\nregion = \"us-west-2\"\n",
+            std::path::Path::new("p.toml"),
+        )
+        .unwrap();
+        let refused = failure(
+            "InvalidParameterException",
+            "EKS Auto Mode is not supported in this region",
+        );
+        match auto_mode_refused(&auto, &refused) {
+            Some(StepError::Conflict { message, hint }) => {
+                assert!(
+                    message.contains("EKS refused Auto Mode in us-west-2"),
+                    "{message}"
+                );
+                assert!(hint.contains("nodes.mode = \"managed\""), "{hint}");
+            }
+            other => panic!("expected a conflict with the way out, got {other:?}"),
+        }
+        assert!(auto_mode_refused(&managed, &refused).is_none());
+        let other = failure("InvalidParameterException", "The subnet is not supported");
+        assert!(auto_mode_refused(&auto, &other).is_none());
+    }
+
     #[test]
     fn min_and_max_follow_the_profile_and_desired_only_when_the_profile_changed_it() {
         use super::size_update;

@@ -335,3 +335,51 @@ fn an_auto_mode_create_killed_at_a_random_point_resumes_to_exactly_the_same() {
     )
     .success();
 }
+
+#[test]
+fn upgrading_an_auto_mode_cluster_moves_the_control_plane_and_says_aws_moves_the_nodes() {
+    let run = Run::new(Account::new());
+    let name = "autoup";
+    let text = auto_profile(name, None).replace(
+        "deletion_protection = false\n",
+        "deletion_protection = false\nkubernetes_version = \"1.34\"\n",
+    );
+    let profile = write(&run, &text);
+    eksboot(&run, "create", &profile).success();
+    let out = run
+        .account
+        .eksboot()
+        .env("EKSBOOT_POLL_MS", "100")
+        .env("EKSBOOT_RETRY_MS", "50")
+        .args([
+            "upgrade",
+            "--yes",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--state",
+        ])
+        .arg(run.state())
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("EKS Auto Mode then replaces its nodes"),
+        "the order says who moves the nodes:\n{text}"
+    );
+    assert!(
+        text.contains("Auto Mode moves its nodes to it"),
+        "the result says so too:\n{text}"
+    );
+    // Read back: the control plane moved; Auto Mode is as it was; still no node group.
+    let c = cluster(&run.account, name);
+    assert_eq!(c.version(), Some("1.35"));
+    assert_auto_mode_cluster(&run.account, name, &["general-purpose", "system"]);
+    // The profile says the new version.
+    let written = std::fs::read_to_string(&profile).unwrap();
+    assert!(
+        written.contains("kubernetes_version = \"1.35\""),
+        "{written}"
+    );
+    teardown(&run, &["--force", "--state", run.state().to_str().unwrap()]).success();
+    assert_nothing_left(&run.account, name, REGION);
+}
