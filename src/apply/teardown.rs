@@ -459,31 +459,7 @@ impl Teardown {
     pub async fn inventory(&self, eks_aws: &Aws) -> Result<Inventory, AwsError> {
         let mut inv = Inventory::default();
         let name = self.cluster.as_str();
-        if let Some(c) = eks::describe_cluster(&eks_aws.eks, name).await? {
-            if c.tags.get("eksboot:cluster").map(String::as_str) == Some(name) {
-                inv.cluster = Some(name.to_string());
-                // EKS deletes a protected cluster that is CREATING, FAILED or DELETING; any
-                // other needs its protection off first
-                // (https://docs.aws.amazon.com/eks/latest/userguide/deletion-protection.html).
-                inv.deletion_protection =
-                    c.deletion_protection && !matches!(c.status.as_str(), "FAILED" | "DELETING");
-                inv.auto_mode = c.auto_mode.is_some();
-                if inv.deletion_protection {
-                    inv.notes.push(format!(
-                        "{PROTECTION_OFF} of cluster {name} first (eks:UpdateClusterConfig, waited for), once you confirm; nothing is deleted if that is refused"
-                    ));
-                }
-                inv.nodegroups = eks::list_nodegroups(&eks_aws.eks, name).await?;
-                inv.addons = eks::list_addons(&eks_aws.eks, name).await?;
-                let creator = self.creator_role_arn.clone().unwrap_or_default();
-                let creator_name = creator.rsplit('/').next().unwrap_or_default();
-                inv.access_entries = eks::list_access_entries(&eks_aws.eks, name)
-                    .await?
-                    .into_iter()
-                    .filter(|p| !(p.ends_with(&format!(":role/{creator_name}")) || *p == creator))
-                    .collect();
-            }
-        }
+        self.find_cluster_parts(eks_aws, &mut inv).await?;
         let by_tag = self.tag_filter();
         inv.launch_templates = ec2::find_launch_templates(&self.aws, &by_tag)
             .await?
@@ -504,47 +480,7 @@ impl Teardown {
             .into_iter()
             .map(|v| v.id)
             .collect();
-        if !inv.vpcs.is_empty() {
-            let cluster_tag = format!("kubernetes.io/cluster/{name}");
-            let (auto, others): (Vec<_>, Vec<_>) = elb::load_balancers_in(&self.aws, &inv.vpcs)
-                .await?
-                .into_iter()
-                .partition(|lb| has_tag(&lb.tags, AUTO_MODE_TAG, name));
-            // Auto Mode's: EKS deletes them with the cluster, and teardown waits for that.
-            inv.auto_load_balancers = auto.into_iter().map(|lb| (lb.arn, lb.name)).collect();
-            inv.load_balancers = others
-                .into_iter()
-                .map(|lb| {
-                    let ours = lb.tags.iter().any(|(k, v)| {
-                        (k == "elbv2.k8s.aws/cluster" && v == name) || *k == cluster_tag
-                    });
-                    (lb.arn, lb.name, ours)
-                })
-                .collect();
-            inv.classic_load_balancers = elb::classic_load_balancers_in(&self.aws, &inv.vpcs)
-                .await?
-                .into_iter()
-                .map(|lb| {
-                    let ours = lb
-                        .tags
-                        .iter()
-                        .any(|(k, v)| *k == cluster_tag && v == "owned");
-                    (lb.name, ours)
-                })
-                .collect();
-            let owned = [(format!("tag:{cluster_tag}"), "owned".to_string())];
-            let controller = [("tag:elbv2.k8s.aws/cluster".to_string(), name.to_string())];
-            for filter in [owned, controller] {
-                let pairs = [(filter[0].0.as_str(), filter[0].1.as_str())];
-                for group in ec2::find_security_groups(&self.aws, &pairs).await? {
-                    if inv.vpcs.contains(&group.vpc_id)
-                        && !inv.k8s_security_groups.contains(&group.id)
-                    {
-                        inv.k8s_security_groups.push(group.id);
-                    }
-                }
-            }
-        }
+        self.find_load_balancers(&mut inv).await?;
         self.find_kubernetes_leftovers(&mut inv).await?;
         self.find_auto_mode_leftovers(&mut inv).await?;
         for vpc in &inv.vpcs {
@@ -590,6 +526,95 @@ impl Teardown {
         inv.log_group = logs::find_log_group(&self.aws, &group)
             .await?
             .map(|_| group);
+        self.find_keys(&mut inv).await?;
+        self.find_roles(&mut inv).await?;
+        Ok(inv)
+    }
+
+    /// The cluster, if eksboot made it, with its node groups, add-ons and access entries (the
+    /// creator role's own entry aside), and whether it is protected or runs Auto Mode.
+    async fn find_cluster_parts(&self, eks_aws: &Aws, inv: &mut Inventory) -> Result<(), AwsError> {
+        let name = self.cluster.as_str();
+        if let Some(c) = eks::describe_cluster(&eks_aws.eks, name).await? {
+            if c.tags.get("eksboot:cluster").map(String::as_str) == Some(name) {
+                inv.cluster = Some(name.to_string());
+                // EKS deletes a protected cluster that is CREATING, FAILED or DELETING; any
+                // other needs its protection off first
+                // (https://docs.aws.amazon.com/eks/latest/userguide/deletion-protection.html).
+                inv.deletion_protection =
+                    c.deletion_protection && !matches!(c.status.as_str(), "FAILED" | "DELETING");
+                inv.auto_mode = c.auto_mode.is_some();
+                if inv.deletion_protection {
+                    inv.notes.push(format!(
+                        "{PROTECTION_OFF} of cluster {name} first (eks:UpdateClusterConfig, waited for), once you confirm; nothing is deleted if that is refused"
+                    ));
+                }
+                inv.nodegroups = eks::list_nodegroups(&eks_aws.eks, name).await?;
+                inv.addons = eks::list_addons(&eks_aws.eks, name).await?;
+                let creator = self.creator_role_arn.clone().unwrap_or_default();
+                let creator_name = creator.rsplit('/').next().unwrap_or_default();
+                inv.access_entries = eks::list_access_entries(&eks_aws.eks, name)
+                    .await?
+                    .into_iter()
+                    .filter(|p| !(p.ends_with(&format!(":role/{creator_name}")) || *p == creator))
+                    .collect();
+            }
+        }
+        Ok(())
+    }
+
+    /// The load balancers in our VPCs: Auto Mode's (EKS deletes them with the cluster), and
+    /// Kubernetes' others (with whether they are tagged for this cluster), with their groups.
+    async fn find_load_balancers(&self, inv: &mut Inventory) -> Result<(), AwsError> {
+        let name = self.cluster.as_str();
+        if !inv.vpcs.is_empty() {
+            let cluster_tag = format!("kubernetes.io/cluster/{name}");
+            let (auto, others): (Vec<_>, Vec<_>) = elb::load_balancers_in(&self.aws, &inv.vpcs)
+                .await?
+                .into_iter()
+                .partition(|lb| has_tag(&lb.tags, AUTO_MODE_TAG, name));
+            // Auto Mode's: EKS deletes them with the cluster, and teardown waits for that.
+            inv.auto_load_balancers = auto.into_iter().map(|lb| (lb.arn, lb.name)).collect();
+            inv.load_balancers = others
+                .into_iter()
+                .map(|lb| {
+                    let ours = lb.tags.iter().any(|(k, v)| {
+                        (k == "elbv2.k8s.aws/cluster" && v == name) || *k == cluster_tag
+                    });
+                    (lb.arn, lb.name, ours)
+                })
+                .collect();
+            inv.classic_load_balancers = elb::classic_load_balancers_in(&self.aws, &inv.vpcs)
+                .await?
+                .into_iter()
+                .map(|lb| {
+                    let ours = lb
+                        .tags
+                        .iter()
+                        .any(|(k, v)| *k == cluster_tag && v == "owned");
+                    (lb.name, ours)
+                })
+                .collect();
+            let owned = [(format!("tag:{cluster_tag}"), "owned".to_string())];
+            let controller = [("tag:elbv2.k8s.aws/cluster".to_string(), name.to_string())];
+            for filter in [owned, controller] {
+                let pairs = [(filter[0].0.as_str(), filter[0].1.as_str())];
+                for group in ec2::find_security_groups(&self.aws, &pairs).await? {
+                    if inv.vpcs.contains(&group.vpc_id)
+                        && !inv.k8s_security_groups.contains(&group.id)
+                    {
+                        inv.k8s_security_groups.push(group.id);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The secrets key: by its alias, else by its tags, else (a run stopped before tagging it)
+    /// by the description eksboot gives it; one whose tags cannot be read is noted, not taken.
+    async fn find_keys(&self, inv: &mut Inventory) -> Result<(), AwsError> {
+        let name = self.cluster.as_str();
         let alias = format!("alias/eksboot/{name}");
         let aliased = kms::describe_key(&self.aws, &alias).await?;
         match aliased {
@@ -618,6 +643,13 @@ impl Teardown {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The roles eksboot made (tagged for this cluster and region), the creator last, and the
+    /// instance profiles Auto Mode left holding the node role.
+    async fn find_roles(&self, inv: &mut Inventory) -> Result<(), AwsError> {
+        let name = self.cluster.as_str();
         // The add-ons' Pod Identity roles too (`<cluster>-vpc-cni`, ...); the creator last.
         let suffixes = ["node", "cluster"]
             .into_iter()
@@ -652,7 +684,7 @@ impl Teardown {
                 ));
             }
         }
-        Ok(inv)
+        Ok(())
     }
 
     /// The instance profiles holding `role`: `(this cluster's, any other)`, by name. One whose
@@ -804,7 +836,6 @@ impl Teardown {
     /// to start while load balancers are in the way ([`Inventory::load_balancers_in_the_way`]).
     pub async fn delete(&self, eks_aws: &Aws, inv: &Inventory) -> Outcome {
         let mut out = Outcome::default();
-        let name = self.cluster.as_str();
 
         // A protected cluster: its protection off first, or nothing at all is deleted.
         if let (true, Some(cluster)) = (inv.deletion_protection, &inv.cluster) {
@@ -817,6 +848,41 @@ impl Teardown {
         // interfaces sit in our subnets, and their security groups in our VPC.
         let lbs_gone = self.delete_kubernetes_load_balancers(inv, &mut out).await;
 
+        self.delete_cluster_parts(eks_aws, inv, &mut out).await;
+        // Never pull the key, roles, logs or network from under a running cluster.
+        if !self.delete_cluster_and_wait(eks_aws, inv, &mut out).await {
+            return out;
+        }
+
+        self.delete_egress(inv, &mut out).await;
+
+        // What else still sits in our VPCs: interfaces this cluster's nodes left behind are
+        // deleted; anything else is named, and the VPC's parts wait for it.
+        let mut blocking = if lbs_gone {
+            Vec::new()
+        } else {
+            vec!["load balancers Kubernetes made (above)".to_string()]
+        };
+        blocking.extend(self.clear_leftover_interfaces(inv, &mut out).await);
+        if !blocking.is_empty() {
+            let reason = format!("still used by {}", blocking.join(", "));
+            for (_, kind, id) in network_parts(inv) {
+                out.left
+                    .push((format!("{} {id}", kind.as_str()), reason.clone()));
+            }
+            self.delete_security_resources(inv, &mut out).await;
+            return out;
+        }
+
+        self.delete_vpc_parts(inv, &mut out).await;
+        self.delete_security_resources(inv, &mut out).await;
+        out
+    }
+
+    /// The node groups, then the launch templates, add-ons, access entries and (with --force)
+    /// the claims' volumes.
+    async fn delete_cluster_parts(&self, eks_aws: &Aws, inv: &Inventory, out: &mut Outcome) {
+        let name = self.cluster.as_str();
         // The node group first: the cluster cannot go while it exists.
         let nodegroups = inv.nodegroups.iter().map(|ng| {
             self.delete_one(Task::Cluster, Kind::Nodegroup, ng, async move {
@@ -832,7 +898,7 @@ impl Teardown {
         let nodegroups = join_all(nodegroups).await;
         // Their nodes are gone with them, and with the nodes the volumes' attachments.
         let nodes_gone = nodegroups.iter().all(Result::is_ok);
-        self.collect(&mut out, nodegroups);
+        self.collect(out, nodegroups);
 
         // Volumes of the cluster's claims (with --force), once detached: a volume attached
         // to a node is `in-use` until the node is gone, and DeleteVolume refuses it then
@@ -871,11 +937,22 @@ impl Teardown {
             join_all(entries),
             join_all(volumes)
         );
-        self.collect(&mut out, a);
-        self.collect(&mut out, b);
-        self.collect(&mut out, c);
-        self.collect(&mut out, d);
+        self.collect(out, a);
+        self.collect(out, b);
+        self.collect(out, c);
+        self.collect(out, d);
+    }
 
+    /// The cluster (waited for while it is still CREATING, then until it is gone), Auto Mode's
+    /// instances and load balancers after it, and (with --force) Auto Mode's volumes. False when
+    /// the cluster or Auto Mode's resources are still there: what depends on them is kept.
+    async fn delete_cluster_and_wait(
+        &self,
+        eks_aws: &Aws,
+        inv: &Inventory,
+        out: &mut Outcome,
+    ) -> bool {
+        let name = self.cluster.as_str();
         if let Some(cluster) = &inv.cluster {
             let result = self
                 .delete_one(Task::Cluster, Kind::EksCluster, cluster, async move {
@@ -902,7 +979,7 @@ impl Teardown {
                 })
                 .await;
             let live = result.is_err();
-            self.collect(&mut out, vec![result]);
+            self.collect(out, vec![result]);
             if live {
                 // Never pull the key, roles, logs or network from under a running cluster.
                 let reason = format!(
@@ -912,7 +989,7 @@ impl Teardown {
                     out.left
                         .push((format!("{} {id}", kind.as_str()), reason.clone()));
                 }
-                return out;
+                return false;
             }
         }
 
@@ -929,7 +1006,7 @@ impl Teardown {
                 )
                 .await;
             if result.is_err() {
-                self.collect(&mut out, vec![result]);
+                self.collect(out, vec![result]);
                 let reason = format!(
                     "kept: EKS Auto Mode's instances or load balancers of {name} are still there (above); run teardown again once EKS has removed them"
                 );
@@ -937,9 +1014,9 @@ impl Teardown {
                     out.left
                         .push((format!("{} {id}", kind.as_str()), reason.clone()));
                 }
-                return out;
+                return false;
             }
-            self.collect(&mut out, vec![result]);
+            self.collect(out, vec![result]);
         }
         // Auto Mode's volumes (with --force), now detached.
         let auto_volumes = inv
@@ -947,8 +1024,13 @@ impl Teardown {
             .iter()
             .map(|v| self.delete_detached_volume(v, true));
         let auto_volumes = join_all(auto_volumes).await;
-        self.collect(&mut out, auto_volumes);
+        self.collect(out, auto_volumes);
+        true
+    }
 
+    /// NAT gateways and endpoints together (both deleted slowly by AWS), the OIDC provider, then
+    /// the Elastic IPs the NAT gateways used.
+    async fn delete_egress(&self, inv: &Inventory, out: &mut Outcome) {
         // NAT gateways and endpoints together (both deleted slowly by AWS), and the OIDC
         // provider; then what they used.
         let oidc = inv.oidc_providers.iter().map(|arn| {
@@ -984,9 +1066,9 @@ impl Teardown {
             })
         });
         let (a, b, c) = tokio::join!(join_all(oidc), join_all(nats), join_all(endpoints));
-        self.collect(&mut out, a);
-        self.collect(&mut out, b);
-        self.collect(&mut out, c);
+        self.collect(out, a);
+        self.collect(out, b);
+        self.collect(out, c);
 
         let addresses = inv.addresses.iter().map(|id| {
             self.delete_one(Task::Network, Kind::ElasticIp, id, async move {
@@ -995,26 +1077,12 @@ impl Teardown {
             })
         });
         let addresses = join_all(addresses).await;
-        self.collect(&mut out, addresses);
+        self.collect(out, addresses);
+    }
 
-        // What else still sits in our VPCs: interfaces this cluster's nodes left behind are
-        // deleted; anything else is named, and the VPC's parts wait for it.
-        let mut blocking = if lbs_gone {
-            Vec::new()
-        } else {
-            vec!["load balancers Kubernetes made (above)".to_string()]
-        };
-        blocking.extend(self.clear_leftover_interfaces(inv, &mut out).await);
-        if !blocking.is_empty() {
-            let reason = format!("still used by {}", blocking.join(", "));
-            for (_, kind, id) in network_parts(inv) {
-                out.left
-                    .push((format!("{} {id}", kind.as_str()), reason.clone()));
-            }
-            self.delete_security_resources(inv, &mut out).await;
-            return out;
-        }
-
+    /// The internet gateways and route tables, the subnets and security groups, then the VPCs
+    /// (naming what still blocks one).
+    async fn delete_vpc_parts(&self, inv: &Inventory, out: &mut Outcome) {
         let gateways = inv.internet_gateways.iter().map(|(igw, vpcs)| {
             self.delete_one(Task::Network, Kind::InternetGateway, igw, async move {
                 for vpc in vpcs {
@@ -1035,8 +1103,8 @@ impl Teardown {
             })
         });
         let (b, c) = tokio::join!(join_all(gateways), join_all(tables));
-        self.collect(&mut out, b);
-        self.collect(&mut out, c);
+        self.collect(out, b);
+        self.collect(out, c);
 
         let subnets = inv.subnets.iter().map(|id| {
             self.delete_one(Task::Network, Kind::Subnet, id, async move {
@@ -1051,8 +1119,8 @@ impl Teardown {
             })
         });
         let (a, b) = tokio::join!(join_all(subnets), join_all(groups));
-        self.collect(&mut out, a);
-        self.collect(&mut out, b);
+        self.collect(out, a);
+        self.collect(out, b);
 
         for vpc in &inv.vpcs {
             let result = self
@@ -1065,11 +1133,8 @@ impl Teardown {
                     }
                 })
                 .await;
-            self.collect(&mut out, vec![result]);
+            self.collect(out, vec![result]);
         }
-
-        self.delete_security_resources(inv, &mut out).await;
-        out
     }
 
     /// Deletes a volume once it is detached (`nodes_gone`: what it may be attached to is gone,

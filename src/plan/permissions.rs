@@ -49,6 +49,107 @@ pub struct CallerScope<'a> {
     pub account: &'a str,
 }
 
+/// The names and ARNs the caller's policy is written about, computed once.
+struct CallerNames<'a> {
+    s: &'a CallerScope<'a>,
+    region: &'a str,
+    part: &'static str,
+    account: &'a str,
+    cluster: &'a str,
+    boundary: Option<&'a str>,
+    creator_arn: String,
+    key_pattern: String,
+    alias_arn: String,
+    log_group: String,
+    load_balancers: String,
+    target_groups: String,
+    issuers: String,
+}
+
+impl<'a> CallerNames<'a> {
+    fn new(s: &'a CallerScope<'a>) -> CallerNames<'a> {
+        let p = s.profile;
+        let region = p.cluster.region.as_str();
+        let part = partition(region);
+        let account = s.account;
+        let cluster = p.cluster.name.as_str();
+        let creator_arn = match p.security.creator_role.existing_arn() {
+            Some(arn) => arn.to_string(),
+            None => role_arn(region, account, &format!("{cluster}-creator")),
+        };
+        let elb = format!("arn:{part}:elasticloadbalancing:{region}:{account}");
+        CallerNames {
+            s,
+            region,
+            part,
+            account,
+            cluster,
+            boundary: p.security.permissions_boundary.as_deref(),
+            creator_arn,
+            key_pattern: format!("arn:{part}:kms:{region}:{account}:key/*"),
+            alias_arn: format!("arn:{part}:kms:{region}:{account}:alias/eksboot/{cluster}"),
+            log_group: format!(
+                "arn:{part}:logs:{region}:{account}:log-group:/aws/eks/{cluster}/cluster"
+            ),
+            load_balancers: format!("{elb}:loadbalancer/*"),
+            target_groups: format!("{elb}:targetgroup/*"),
+            issuers: eks_issuer_pattern(region, account),
+        }
+    }
+
+    /// A condition: the key equals this cluster's name.
+    fn tagged(&self, key: &str) -> Value {
+        json!({"StringEquals": {key: self.cluster}})
+    }
+
+    /// One of this cluster's role ARNs, by its suffix (`cluster`, `node`, ...).
+    fn role(&self, suffix: &str) -> String {
+        role_arn(
+            self.region,
+            self.account,
+            &format!("{}-{suffix}", self.cluster),
+        )
+    }
+
+    fn eks(&self, resource: &str) -> String {
+        format!(
+            "arn:{}:eks:{}:{}:{resource}",
+            self.part, self.region, self.account
+        )
+    }
+
+    fn ec2(&self, resource: &str) -> String {
+        format!(
+            "arn:{}:ec2:{}:{}:{resource}",
+            self.part, self.region, self.account
+        )
+    }
+
+    /// With a boundary, a role may be created or given permissions only while it carries it.
+    fn with_boundary(&self, condition: Value) -> Value {
+        let mut condition = condition;
+        if let Some(b) = self.boundary {
+            let map = condition.as_object_mut().expect("a condition object");
+            let equals = map
+                .entry("StringEquals")
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .expect("StringEquals is an object");
+            equals.insert("iam:PermissionsBoundary".into(), json!(b));
+        }
+        condition
+    }
+}
+
+/// A statement with its condition, when there is one.
+fn conditioned(st: Value, condition: Value) -> Value {
+    let mut st = st;
+    if condition.as_object().is_some_and(|m| !m.is_empty()) {
+        st["Condition"] = condition;
+    }
+    st
+}
+
 /// The identity policy the person (or pipeline) running eksboot needs for this profile.
 ///
 /// What a profile's switches (nodes, the OIDC provider) turn off is still deletable: `apply`
@@ -57,31 +158,19 @@ pub struct CallerScope<'a> {
 /// `security.permissions_boundary`, every role eksboot creates or changes must carry that
 /// boundary, and the boundary itself can be neither removed from them nor edited.
 pub fn caller_policy(s: &CallerScope) -> Value {
-    let p = s.profile;
-    let region = p.cluster.region.as_str();
-    let part = partition(region);
-    let account = s.account;
-    let cluster = p.cluster.name.as_str();
-    let tagged = |key: &str| json!({"StringEquals": {key: cluster}});
-    let role = |suffix: &str| role_arn(region, account, &format!("{cluster}-{suffix}"));
-    let creates_creator = p.security.creator_role.existing_arn().is_none();
-    let creates_key = p.security.secrets_key.existing_arn().is_none();
-    let boundary = p.security.permissions_boundary.as_deref();
-    let creator_arn = match p.security.creator_role.existing_arn() {
-        Some(arn) => arn.to_string(),
-        None => role("creator"),
-    };
-    let eks = |resource: &str| format!("arn:{part}:eks:{region}:{account}:{resource}");
-    let ec2 = |resource: &str| format!("arn:{part}:ec2:{region}:{account}:{resource}");
-    let key_pattern = format!("arn:{part}:kms:{region}:{account}:key/*");
-    let alias_arn = format!("arn:{part}:kms:{region}:{account}:alias/eksboot/{cluster}");
-    let log_group =
-        format!("arn:{part}:logs:{region}:{account}:log-group:/aws/eks/{cluster}/cluster");
-    let load_balancers =
-        format!("arn:{part}:elasticloadbalancing:{region}:{account}:loadbalancer/*");
-    let target_groups = format!("arn:{part}:elasticloadbalancing:{region}:{account}:targetgroup/*");
-    let issuers = eks_issuer_pattern(region, account);
+    let n = CallerNames::new(s);
+    let mut statements = network_statements(&n);
+    statements.extend(role_statements(&n));
+    statements.extend(cluster_statements(&n));
+    if s.profile.auto_mode() {
+        statements.extend(auto_mode_teardown_statements(s, n.cluster));
+    }
+    statements.extend(optional_statements(&n));
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
 
+/// Every read eksboot makes, on any resource (reads have none to scope to).
+fn read_actions(n: &CallerNames) -> Vec<&'static str> {
     let mut read_actions = vec![
         "ec2:DescribeRegions",
         "ec2:DescribeAvailabilityZones",
@@ -110,15 +199,25 @@ pub fn caller_policy(s: &CallerScope) -> Value {
         "elasticloadbalancing:DescribeTargetGroups",
         "servicequotas:GetServiceQuota",
     ];
-    if p.network.pattern == Pattern::Private {
+    if n.s.profile.network.pattern == Pattern::Private {
         read_actions.push("ec2:DescribeVpcEndpointServices");
     }
-    if boundary.is_some() {
+    if n.boundary.is_some() {
         // Preflight asks IAM whether the boundary allows what the creator needs.
         read_actions.push("iam:SimulateCustomPolicy");
     }
     read_actions.sort_unstable();
 
+    read_actions
+}
+
+/// The managed policies eksboot's roles get, the roles this profile makes, and the roles
+/// eksboot may delete: a node role stays deletable with nodes turned off (`apply` retires it
+/// under the new profile's policy), and every add-on role name (teardown finds them by name).
+fn roles_and_policies(n: &CallerNames) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let (p, region, cluster) = (n.s.profile, n.region, n.cluster);
+    let creates_creator = p.security.creator_role.existing_arn().is_none();
+    let role = |suffix: &str| n.role(suffix);
     let mut managed: Vec<String> = cluster_role_policies(p)
         .iter()
         .map(|n| managed_policy_arn(region, n))
@@ -153,29 +252,16 @@ pub fn caller_policy(s: &CallerScope) -> Value {
         made_roles.insert(0, role("creator"));
         own_roles.insert(0, role("creator"));
     }
-    // With a boundary, a role may be created or given permissions only while it carries it.
-    let with_boundary = |condition: Value| -> Value {
-        let mut condition = condition;
-        if let Some(b) = boundary {
-            let map = condition.as_object_mut().expect("a condition object");
-            let equals = map
-                .entry("StringEquals")
-                .or_insert_with(|| json!({}))
-                .as_object_mut()
-                .expect("StringEquals is an object");
-            equals.insert("iam:PermissionsBoundary".into(), json!(b));
-        }
-        condition
-    };
-    let conditioned = |st: Value, condition: Value| -> Value {
-        let mut st = st;
-        if condition.as_object().is_some_and(|m| !m.is_empty()) {
-            st["Condition"] = condition;
-        }
-        st
-    };
+    (managed, made_roles, own_roles)
+}
 
-    let mut statements = vec![
+/// Reads, and the network eksboot makes: created with its tags, used and deleted by them.
+fn network_statements(n: &CallerNames) -> Vec<Value> {
+    let (part, account) = (n.part, n.account);
+    let ec2 = |resource: &str| n.ec2(resource);
+    let tagged = |key: &str| n.tagged(key);
+    let read_actions = read_actions(n);
+    vec![
         json!({
             "Sid": "ReadAccount",
             "Effect": "Allow",
@@ -244,6 +330,15 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Resource": ec2("network-interface/*"),
             "Condition": tagged("aws:ResourceTag/cluster.k8s.amazonaws.com/name")
         }),
+    ]
+}
+
+/// The roles eksboot makes and may delete, with the managed policies they get.
+fn role_statements(n: &CallerNames) -> Vec<Value> {
+    let (managed, made_roles, own_roles) = roles_and_policies(n);
+    let boundary = n.boundary;
+    let with_boundary = |condition: Value| n.with_boundary(condition);
+    vec![
         json!({
             "Sid": "UpdateRoles",
             "Effect": "Allow",
@@ -280,6 +375,21 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             }),
             with_boundary(json!({})),
         ),
+    ]
+}
+
+/// The log group, the creator role, the keys' reads, the cluster's parts, what Kubernetes made for
+/// it, and the region's EKS issuers.
+fn cluster_statements(n: &CallerNames) -> Vec<Value> {
+    let (cluster, creator_arn) = (n.cluster, n.creator_arn.clone());
+    let (log_group, key_pattern) = (n.log_group.clone(), n.key_pattern.clone());
+    let (load_balancers, target_groups) = (n.load_balancers.clone(), n.target_groups.clone());
+    let issuers = n.issuers.clone();
+    let eks = |resource: &str| n.eks(resource);
+    let ec2 = |resource: &str| n.ec2(resource);
+    let tagged = |key: &str| n.tagged(key);
+    let role = |suffix: &str| n.role(suffix);
+    vec![
         json!({
             "Sid": "LogGroup",
             "Effect": "Allow",
@@ -393,10 +503,19 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Resource": issuers,
             "Condition": tagged(&format!("aws:ResourceTag/{CLUSTER_TAG}"))
         }),
-    ];
-    if p.auto_mode() {
-        statements.extend(auto_mode_teardown_statements(s, cluster));
-    }
+    ]
+}
+
+/// What only some profiles need: the creator role's policy, the key, the boundary, private DNS.
+fn optional_statements(n: &CallerNames) -> Vec<Value> {
+    let (part, account, cluster, boundary) = (n.part, n.account, n.cluster, n.boundary);
+    let (key_pattern, alias_arn) = (n.key_pattern.clone(), n.alias_arn.clone());
+    let creates_creator = n.s.profile.security.creator_role.existing_arn().is_none();
+    let creates_key = n.s.profile.security.secrets_key.existing_arn().is_none();
+    let with_boundary = |condition: Value| n.with_boundary(condition);
+    let tagged = |key: &str| n.tagged(key);
+    let role = |suffix: &str| n.role(suffix);
+    let mut statements = Vec::new();
     if creates_creator {
         statements.push(conditioned(
             json!({
@@ -490,7 +609,7 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Resource": b
         }));
     }
-    if p.network.pattern == Pattern::Private {
+    if n.s.profile.network.pattern == Pattern::Private {
         // Interface endpoints with private DNS associate the VPC with AWS's private zone.
         statements.push(json!({
             "Sid": "EndpointPrivateDns",
@@ -499,7 +618,7 @@ pub fn caller_policy(s: &CallerScope) -> Value {
             "Resource": format!("arn:{part}:route53:::hostedzone/*")
         }));
     }
-    json!({"Version": "2012-10-17", "Statement": statements})
+    statements
 }
 
 /// What teardown of an EKS Auto Mode cluster needs besides the rest: reading Auto Mode's
