@@ -109,168 +109,192 @@ fn check_cluster(run: &Run, e: &Expect) {
         assert_eq!(access.authentication_mode().unwrap().as_str(), "API");
         assert_eq!(c.tags().unwrap()["eksboot:cluster"], e.cluster);
 
-        // Access entries: the creator's bootstrap entry, the caller and the admins, once each.
-        let entries = crate::harness::all_access_entries(&eks, e.cluster)
-            .await
-            .unwrap();
-        let mut want: BTreeSet<String> = [
-            format!("arn:aws:iam::{account}:role/{}-creator", e.cluster),
-            format!("arn:aws:iam::{account}:user/eksboot-runner"),
-        ]
-        .into_iter()
-        .collect();
-        want.extend(e.admins.iter().map(|a| a.to_string()));
-        assert_eq!(
-            entries
-                .access_entries()
-                .iter()
-                .cloned()
-                .collect::<BTreeSet<_>>(),
-            want
-        );
-        assert_eq!(
-            entries.access_entries().len(),
-            want.len(),
-            "no duplicate entries"
-        );
-        for principal in &want {
-            let policies = eks
-                .list_associated_access_policies()
-                .cluster_name(e.cluster)
-                .principal_arn(principal)
-                .send()
-                .await
-                .unwrap();
-            let admin = policies
-                .associated_access_policies()
-                .iter()
-                .find(|p| {
-                    p.policy_arn()
-                        == Some(
-                            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-                        )
-                })
-                .unwrap_or_else(|| panic!("{principal} is not a cluster admin"));
-            assert_eq!(
-                admin.access_scope().unwrap().r#type().unwrap().as_str(),
-                "cluster"
-            );
-        }
-
-        // The OIDC provider for the cluster's issuer.
-        let issuer = c.identity().unwrap().oidc().unwrap().issuer().unwrap();
-        let arn = format!(
-            "arn:aws:iam::{account}:oidc-provider/{}",
-            issuer.trim_start_matches("https://")
-        );
-        let provider = iam
-            .get_open_id_connect_provider()
-            .open_id_connect_provider_arn(&arn)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(provider.client_id_list(), ["sts.amazonaws.com"]);
-        assert!(provider
-            .tags()
-            .iter()
-            .any(|t| t.key() == "eksboot:cluster" && t.value() == e.cluster));
-
-        // Add-ons at their default version.
-        let addons = crate::harness::all_addons(&eks, e.cluster).await.unwrap();
-        let got: BTreeSet<&str> = addons.addons().iter().map(String::as_str).collect();
-        assert_eq!(got, e.addons.iter().copied().collect());
-        for name in e.addons {
-            let a = eks
-                .describe_addon()
-                .cluster_name(e.cluster)
-                .addon_name(*name)
-                .send()
-                .await
-                .unwrap();
-            let versions = eks
-                .describe_addon_versions()
-                .addon_name(*name)
-                .kubernetes_version(e.version)
-                .send()
-                .await
-                .unwrap();
-            // The one version marked default for this Kubernetes version (not the newest).
-            let default = versions.addons()[0]
-                .addon_versions()
-                .iter()
-                .find(|v| {
-                    v.compatibilities()
-                        .iter()
-                        .any(|c| c.cluster_version() == Some(e.version) && c.default_version())
-                })
-                .and_then(|v| v.addon_version());
-            assert_eq!(a.addon().unwrap().addon_version(), default, "{name}");
-        }
-
-        // The node group in the right subnets, with the launch template's IMDSv2 and volume.
-        let Some(tier) = e.node_tier else { return };
-        let ng = eks
-            .describe_nodegroup()
-            .cluster_name(e.cluster)
-            .nodegroup_name(format!("{}-default", e.cluster))
-            .send()
-            .await
-            .unwrap();
-        let ng = ng.nodegroup().unwrap();
-        assert_eq!(ng.status().unwrap().as_str(), "ACTIVE");
-        assert_eq!(
-            ng.node_role(),
-            Some(format!("arn:aws:iam::{account}:role/{}-node", e.cluster).as_str())
-        );
-        assert_eq!(ng.ami_type().unwrap().as_str(), e.ami);
-        let tier_subnets: BTreeSet<String> = subnets
-            .subnets()
-            .iter()
-            .filter(|s| {
-                s.tags().iter().any(|t| {
-                    t.key() == Some("eksboot:step") && t.value().unwrap().starts_with(tier)
-                })
-            })
-            .map(|s| s.subnet_id().unwrap().to_string())
-            .collect();
-        assert_eq!(
-            ng.subnets().iter().cloned().collect::<BTreeSet<_>>(),
-            tier_subnets
-        );
-        let template = ng.launch_template().unwrap();
-        let versions = ec2
-            .describe_launch_template_versions()
-            .launch_template_id(template.id().unwrap())
-            .send()
-            .await
-            .unwrap();
-        let data = versions.launch_template_versions()[0]
-            .launch_template_data()
-            .unwrap();
-        let metadata = data.metadata_options().unwrap();
-        assert_eq!(
-            metadata.http_tokens().unwrap().as_str(),
-            "required",
-            "IMDSv2 required"
-        );
-        assert_eq!(metadata.http_put_response_hop_limit(), Some(1));
-        let ebs = data.block_device_mappings()[0].ebs().unwrap();
-        assert_eq!(ebs.encrypted(), Some(true));
-        assert_eq!(ebs.volume_type().unwrap().as_str(), "gp3");
-        assert_eq!(ebs.volume_size(), Some(e.disk));
-        assert!(data.image_id().is_none() && data.user_data().is_none());
-        assert!(data.security_group_ids().is_empty());
-        let templates = ec2
-            .describe_launch_templates()
-            .launch_template_ids(template.id().unwrap())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            templates.launch_templates()[0].launch_template_name(),
-            Some(format!("{}-nodes", e.cluster).as_str())
-        );
+        check_access_and_oidc(&eks, &iam, e, account, c).await;
+        check_addons(&eks, e).await;
+        check_nodegroup(&eks, &ec2, e, account, &subnets).await;
     });
+}
+
+/// The access entries (the creator's bootstrap entry, the caller and the admins, once each) and
+/// the OIDC provider for the cluster's issuer.
+async fn check_access_and_oidc(
+    eks: &aws_sdk_eks::Client,
+    iam: &aws_sdk_iam::Client,
+    e: &Expect<'_>,
+    account: &str,
+    c: &aws_sdk_eks::types::Cluster,
+) {
+    // Access entries: the creator's bootstrap entry, the caller and the admins, once each.
+    let entries = crate::harness::all_access_entries(&eks, e.cluster)
+        .await
+        .unwrap();
+    let mut want: BTreeSet<String> = [
+        format!("arn:aws:iam::{account}:role/{}-creator", e.cluster),
+        format!("arn:aws:iam::{account}:user/eksboot-runner"),
+    ]
+    .into_iter()
+    .collect();
+    want.extend(e.admins.iter().map(|a| a.to_string()));
+    assert_eq!(
+        entries
+            .access_entries()
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>(),
+        want
+    );
+    assert_eq!(
+        entries.access_entries().len(),
+        want.len(),
+        "no duplicate entries"
+    );
+    for principal in &want {
+        let policies = eks
+            .list_associated_access_policies()
+            .cluster_name(e.cluster)
+            .principal_arn(principal)
+            .send()
+            .await
+            .unwrap();
+        let admin = policies
+            .associated_access_policies()
+            .iter()
+            .find(|p| {
+                p.policy_arn()
+                    == Some("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
+            })
+            .unwrap_or_else(|| panic!("{principal} is not a cluster admin"));
+        assert_eq!(
+            admin.access_scope().unwrap().r#type().unwrap().as_str(),
+            "cluster"
+        );
+    }
+
+    // The OIDC provider for the cluster's issuer.
+    let issuer = c.identity().unwrap().oidc().unwrap().issuer().unwrap();
+    let arn = format!(
+        "arn:aws:iam::{account}:oidc-provider/{}",
+        issuer.trim_start_matches("https://")
+    );
+    let provider = iam
+        .get_open_id_connect_provider()
+        .open_id_connect_provider_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(provider.client_id_list(), ["sts.amazonaws.com"]);
+    assert!(provider
+        .tags()
+        .iter()
+        .any(|t| t.key() == "eksboot:cluster" && t.value() == e.cluster));
+}
+
+/// The add-ons, each at its default version.
+async fn check_addons(eks: &aws_sdk_eks::Client, e: &Expect<'_>) {
+    // Add-ons at their default version.
+    let addons = crate::harness::all_addons(&eks, e.cluster).await.unwrap();
+    let got: BTreeSet<&str> = addons.addons().iter().map(String::as_str).collect();
+    assert_eq!(got, e.addons.iter().copied().collect());
+    for name in e.addons {
+        let a = eks
+            .describe_addon()
+            .cluster_name(e.cluster)
+            .addon_name(*name)
+            .send()
+            .await
+            .unwrap();
+        let versions = eks
+            .describe_addon_versions()
+            .addon_name(*name)
+            .kubernetes_version(e.version)
+            .send()
+            .await
+            .unwrap();
+        // The one version marked default for this Kubernetes version (not the newest).
+        let default = versions.addons()[0]
+            .addon_versions()
+            .iter()
+            .find(|v| {
+                v.compatibilities()
+                    .iter()
+                    .any(|c| c.cluster_version() == Some(e.version) && c.default_version())
+            })
+            .and_then(|v| v.addon_version());
+        assert_eq!(a.addon().unwrap().addon_version(), default, "{name}");
+    }
+}
+
+/// The node group in the right subnets, with the launch template's IMDSv2 and volume.
+async fn check_nodegroup(
+    eks: &aws_sdk_eks::Client,
+    ec2: &aws_sdk_ec2::Client,
+    e: &Expect<'_>,
+    account: &str,
+    subnets: &aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput,
+) {
+    // The node group in the right subnets, with the launch template's IMDSv2 and volume.
+    let Some(tier) = e.node_tier else { return };
+    let ng = eks
+        .describe_nodegroup()
+        .cluster_name(e.cluster)
+        .nodegroup_name(format!("{}-default", e.cluster))
+        .send()
+        .await
+        .unwrap();
+    let ng = ng.nodegroup().unwrap();
+    assert_eq!(ng.status().unwrap().as_str(), "ACTIVE");
+    assert_eq!(
+        ng.node_role(),
+        Some(format!("arn:aws:iam::{account}:role/{}-node", e.cluster).as_str())
+    );
+    assert_eq!(ng.ami_type().unwrap().as_str(), e.ami);
+    let tier_subnets: BTreeSet<String> = subnets
+        .subnets()
+        .iter()
+        .filter(|s| {
+            s.tags()
+                .iter()
+                .any(|t| t.key() == Some("eksboot:step") && t.value().unwrap().starts_with(tier))
+        })
+        .map(|s| s.subnet_id().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ng.subnets().iter().cloned().collect::<BTreeSet<_>>(),
+        tier_subnets
+    );
+    let template = ng.launch_template().unwrap();
+    let versions = ec2
+        .describe_launch_template_versions()
+        .launch_template_id(template.id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let data = versions.launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap();
+    let metadata = data.metadata_options().unwrap();
+    assert_eq!(
+        metadata.http_tokens().unwrap().as_str(),
+        "required",
+        "IMDSv2 required"
+    );
+    assert_eq!(metadata.http_put_response_hop_limit(), Some(1));
+    let ebs = data.block_device_mappings()[0].ebs().unwrap();
+    assert_eq!(ebs.encrypted(), Some(true));
+    assert_eq!(ebs.volume_type().unwrap().as_str(), "gp3");
+    assert_eq!(ebs.volume_size(), Some(e.disk));
+    assert!(data.image_id().is_none() && data.user_data().is_none());
+    assert!(data.security_group_ids().is_empty());
+    let templates = ec2
+        .describe_launch_templates()
+        .launch_template_ids(template.id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        templates.launch_templates()[0].launch_template_name(),
+        Some(format!("{}-nodes", e.cluster).as_str())
+    );
 }
 
 /// kubectl itself accepts the kubeconfig eksboot wrote.

@@ -243,24 +243,28 @@ fn check_secure(run: &Run, cluster: &str, region: &str, retention: i32, admins: 
             .any(|t| t.tag_key() == "eksboot:cluster" && t.tag_value() == cluster));
         assert_eq!(run.journal_id("secrets-key"), key.key_id());
 
-        // Log group with retention and tags.
-        let name = format!("/aws/eks/{cluster}/cluster");
-        let groups = logs
-            .describe_log_groups()
-            .log_group_name_prefix(&name)
-            .send()
-            .await
-            .unwrap();
-        let group = &groups.log_groups()[0];
-        assert_eq!(group.retention_in_days(), Some(retention));
-        let tags = logs
-            .list_tags_for_resource()
-            .resource_arn(group.arn().unwrap().trim_end_matches(":*"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(tags.tags().unwrap()["eksboot:cluster"], cluster);
+        check_log_group(&logs, cluster, retention).await;
     });
+}
+
+/// The control-plane log group, with its retention and tags.
+async fn check_log_group(logs: &aws_sdk_cloudwatchlogs::Client, cluster: &str, retention: i32) {
+    let name = format!("/aws/eks/{cluster}/cluster");
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix(&name)
+        .send()
+        .await
+        .unwrap();
+    let group = &groups.log_groups()[0];
+    assert_eq!(group.retention_in_days(), Some(retention));
+    let tags = logs
+        .list_tags_for_resource()
+        .resource_arn(group.arn().unwrap().trim_end_matches(":*"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags().unwrap()["eksboot:cluster"], cluster);
 }
 
 /// What task 2 made, as AWS reports it.
@@ -294,65 +298,9 @@ fn check_network(
         net.vpc = vpc.vpc_id().unwrap().to_string();
         assert_eq!(run.journal_id("vpc"), net.vpc);
         assert_tagged(&tags_map(vpc.tags()), cluster, region, "vpc");
-        for attribute in [
-            aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport,
-            aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
-        ] {
-            let a = ec2
-                .describe_vpc_attribute()
-                .vpc_id(&net.vpc)
-                .attribute(attribute.clone())
-                .send()
-                .await
-                .unwrap();
-            let on = a
-                .enable_dns_support()
-                .or(a.enable_dns_hostnames())
-                .and_then(|v| v.value());
-            assert_eq!(on, Some(true), "{attribute:?}");
-        }
+        check_vpc_dns(&ec2, &net.vpc).await;
 
-        let subnets = ec2
-            .describe_subnets()
-            .filters(ours.clone())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(subnets.subnets().len(), cidrs.len());
-        let mut azs_seen = BTreeMap::new();
-        for s in subnets.subnets() {
-            let tags = tags_map(s.tags());
-            let step = tags["eksboot:step"].clone();
-            assert_tagged(&tags, cluster, region, &step);
-            let want = cidrs
-                .iter()
-                .find(|(id, _)| *id == step)
-                .unwrap_or_else(|| panic!("unexpected {step}"));
-            assert_eq!(s.cidr_block(), Some(want.1), "{step}");
-            assert_eq!(run.journal_id(&step), s.subnet_id().unwrap());
-            assert_eq!(tags[&format!("kubernetes.io/cluster/{cluster}")], "shared");
-            let az = s.availability_zone().unwrap().to_string();
-            if step.starts_with("subnet-public-") {
-                assert_eq!(tags["kubernetes.io/role/elb"], "1");
-                assert_eq!(s.map_public_ip_on_launch(), Some(true), "{step}");
-                net.public_subnets
-                    .insert(s.subnet_id().unwrap().to_string(), az.clone());
-            } else {
-                assert_eq!(tags["kubernetes.io/role/internal-elb"], "1");
-                assert_ne!(s.map_public_ip_on_launch(), Some(true));
-                net.private_subnets
-                    .insert(s.subnet_id().unwrap().to_string(), az.clone());
-            }
-            // AZ n of each tier is the same AZ, and the AZs differ.
-            let index = step.rsplit('-').next().unwrap().to_string();
-            let previous = azs_seen.insert(index.clone(), az.clone());
-            assert!(
-                previous.is_none() || previous == Some(az),
-                "AZ {index} differs between tiers"
-            );
-        }
-        let distinct: std::collections::BTreeSet<_> = azs_seen.values().collect();
-        assert_eq!(distinct.len(), azs_seen.len());
+        check_subnets(run, &ec2, &ours, cluster, region, cidrs, &mut net).await;
 
         let igws = ec2
             .describe_internet_gateways()
@@ -463,28 +411,113 @@ fn check_network(
             }
         }
 
-        // The cluster security group: no inbound, the single allow-all outbound rule.
-        let sgs = ec2
-            .describe_security_groups()
-            .filters(ours.clone())
-            .filters(tag_filter("eksboot:step", "cluster-sg"))
+        check_cluster_sg(run, &ec2, &ours, cluster).await;
+    });
+    net
+}
+
+/// The VPC resolves names: DNS support and DNS hostnames on (EKS needs both).
+async fn check_vpc_dns(ec2: &aws_sdk_ec2::Client, vpc: &str) {
+    for attribute in [
+        aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport,
+        aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
+    ] {
+        let a = ec2
+            .describe_vpc_attribute()
+            .vpc_id(vpc)
+            .attribute(attribute.clone())
             .send()
             .await
             .unwrap();
-        assert_eq!(sgs.security_groups().len(), 1);
-        let sg = &sgs.security_groups()[0];
-        assert_eq!(
-            sg.group_name(),
-            Some(format!("{cluster}-cluster-sg").as_str())
+        let on = a
+            .enable_dns_support()
+            .or(a.enable_dns_hostnames())
+            .and_then(|v| v.value());
+        assert_eq!(on, Some(true), "{attribute:?}");
+    }
+}
+
+/// The subnets: one per tier and AZ with the planned CIDRs, tagged for Kubernetes, public ones
+/// mapping public IPs; AZ n of each tier is the same AZ, and the AZs differ.
+async fn check_subnets(
+    run: &Run,
+    ec2: &aws_sdk_ec2::Client,
+    ours: &aws_sdk_ec2::types::Filter,
+    cluster: &str,
+    region: &str,
+    cidrs: &[(&str, &str)],
+    net: &mut Network,
+) {
+    let subnets = ec2
+        .describe_subnets()
+        .filters(ours.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subnets.subnets().len(), cidrs.len());
+    let mut azs_seen = BTreeMap::new();
+    for s in subnets.subnets() {
+        let tags = tags_map(s.tags());
+        let step = tags["eksboot:step"].clone();
+        assert_tagged(&tags, cluster, region, &step);
+        let want = cidrs
+            .iter()
+            .find(|(id, _)| *id == step)
+            .unwrap_or_else(|| panic!("unexpected {step}"));
+        assert_eq!(s.cidr_block(), Some(want.1), "{step}");
+        assert_eq!(run.journal_id(&step), s.subnet_id().unwrap());
+        assert_eq!(tags[&format!("kubernetes.io/cluster/{cluster}")], "shared");
+        let az = s.availability_zone().unwrap().to_string();
+        if step.starts_with("subnet-public-") {
+            assert_eq!(tags["kubernetes.io/role/elb"], "1");
+            assert_eq!(s.map_public_ip_on_launch(), Some(true), "{step}");
+            net.public_subnets
+                .insert(s.subnet_id().unwrap().to_string(), az.clone());
+        } else {
+            assert_eq!(tags["kubernetes.io/role/internal-elb"], "1");
+            assert_ne!(s.map_public_ip_on_launch(), Some(true));
+            net.private_subnets
+                .insert(s.subnet_id().unwrap().to_string(), az.clone());
+        }
+        // AZ n of each tier is the same AZ, and the AZs differ.
+        let index = step.rsplit('-').next().unwrap().to_string();
+        let previous = azs_seen.insert(index.clone(), az.clone());
+        assert!(
+            previous.is_none() || previous == Some(az),
+            "AZ {index} differs between tiers"
         );
-        assert!(sg.ip_permissions().is_empty(), "no inbound rules");
-        assert_eq!(sg.ip_permissions_egress().len(), 1);
-        let egress = &sg.ip_permissions_egress()[0];
-        assert_eq!(egress.ip_protocol(), Some("-1"));
-        assert_eq!(egress.ip_ranges()[0].cidr_ip(), Some("0.0.0.0/0"));
-        assert_eq!(run.journal_id("cluster-sg"), sg.group_id().unwrap());
-    });
-    net
+    }
+    let distinct: std::collections::BTreeSet<_> = azs_seen.values().collect();
+    assert_eq!(distinct.len(), azs_seen.len());
+}
+
+/// The cluster security group: no inbound, the single allow-all outbound rule.
+async fn check_cluster_sg(
+    run: &Run,
+    ec2: &aws_sdk_ec2::Client,
+    ours: &aws_sdk_ec2::types::Filter,
+    cluster: &str,
+) {
+    // The cluster security group: no inbound, the single allow-all outbound rule.
+    let sgs = ec2
+        .describe_security_groups()
+        .filters(ours.clone())
+        .filters(tag_filter("eksboot:step", "cluster-sg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sgs.security_groups().len(), 1);
+    let sg = &sgs.security_groups()[0];
+    assert_eq!(
+        sg.group_name(),
+        Some(format!("{cluster}-cluster-sg").as_str())
+    );
+    assert!(sg.ip_permissions().is_empty(), "no inbound rules");
+    assert_eq!(sg.ip_permissions_egress().len(), 1);
+    let egress = &sg.ip_permissions_egress()[0];
+    assert_eq!(egress.ip_protocol(), Some("-1"));
+    assert_eq!(egress.ip_ranges()[0].cidr_ip(), Some("0.0.0.0/0"));
+    assert_eq!(run.journal_id("cluster-sg"), sg.group_id().unwrap());
 }
 
 /// Resource counts in the account, to show a rerun creates nothing.

@@ -42,11 +42,9 @@ pub async fn update_done(eks: &aws_sdk_eks::Client, name: &str, id: &str) {
 fn eks_extension_keeps_state_and_raises_real_errors() {
     let server = Moto::start();
     server.set_transition("eks::cluster", 1);
-    server.set_transition("ec2::nat_gateway", 1);
     let account = Account::on(&server);
     let config = account.sdk("us-west-2");
     let eks = aws_sdk_eks::Client::new(&config);
-    let ec2 = aws_sdk_ec2::Client::new(&config);
     block_on(async {
         let versions = eks.describe_cluster_versions().send().await.unwrap();
         assert!(versions
@@ -112,84 +110,7 @@ fn eks_extension_keeps_state_and_raises_real_errors() {
             [format!("arn:aws:iam::{}:role/x", account.id)]
         );
 
-        // EKS refuses a principal its account's IAM does not hold; another account's is taken.
-        let ghost = format!("arn:aws:iam::{}:role/nobody", account.id);
-        let err = eks
-            .create_access_entry()
-            .cluster_name("demo")
-            .principal_arn(&ghost)
-            .send()
-            .await
-            .unwrap_err();
-        assert_eq!(
-            aws_smithy_types::error::metadata::ProvideErrorMetadata::message(
-                err.as_service_error().unwrap()
-            ),
-            Some("The specified principalArn is invalid: invalid principal.")
-        );
-        eks.create_access_entry()
-            .cluster_name("demo")
-            .principal_arn("arn:aws:iam::999999999999:role/elsewhere")
-            .send()
-            .await
-            .unwrap();
-        let admin = format!("arn:aws:iam::{}:role/admins", account.id);
-        aws_sdk_iam::Client::new(&account.sdk("us-east-1"))
-            .create_role()
-            .role_name("admins")
-            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
-            .send()
-            .await
-            .unwrap();
-        eks.create_access_entry()
-            .cluster_name("demo")
-            .principal_arn(&admin)
-            .send()
-            .await
-            .unwrap();
-        eks.associate_access_policy()
-            .cluster_name("demo")
-            .principal_arn(&admin)
-            .policy_arn("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
-            .access_scope(
-                AccessScope::builder()
-                    .r#type(AccessScopeType::Cluster)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        let policies = eks
-            .list_associated_access_policies()
-            .cluster_name("demo")
-            .principal_arn(&admin)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(policies.associated_access_policies().len(), 1);
-
-        let versions = eks
-            .describe_addon_versions()
-            .kubernetes_version("1.34")
-            .addon_name("coredns")
-            .send()
-            .await
-            .unwrap();
-        assert!(!versions.addons()[0].addon_versions().is_empty());
-        eks.create_addon()
-            .cluster_name("demo")
-            .addon_name("coredns")
-            .resolve_conflicts(aws_sdk_eks::types::ResolveConflicts::Overwrite)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            crate::harness::all_addons(&eks, "demo")
-                .await
-                .unwrap()
-                .addons(),
-            ["coredns"]
-        );
+        access_entries_and_addons_of(&eks, &account).await;
 
         // Deleting the cluster takes its access entries and add-ons with it.
         eks.delete_cluster().name("demo").send().await.unwrap();
@@ -198,9 +119,112 @@ fn eks_extension_keeps_state_and_raises_real_errors() {
             deleting.cluster().unwrap().status().unwrap().as_str(),
             "DELETING"
         );
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        assert!(eks.describe_cluster().name("demo").send().await.is_err());
+        eventually("the deleted cluster is gone", || async {
+            match eks.describe_cluster().name("demo").send().await {
+                Ok(out) => Err(format!("{:?}", out.cluster().and_then(|c| c.status()))),
+                Err(e) => match crate::harness::error_code(Err::<(), _>(e)).as_str() {
+                    "ResourceNotFoundException" => Ok(()),
+                    other => Err(other.to_string()),
+                },
+            }
+        })
+        .await;
+    });
+}
 
+/// Access entries as EKS keeps them: a principal IAM lacks is refused, one IAM holds or of
+/// another account is taken, and add-ons come and go with the cluster's entries.
+async fn access_entries_and_addons_of(eks: &aws_sdk_eks::Client, account: &Account) {
+    // EKS refuses a principal its account's IAM does not hold; another account's is taken.
+    let ghost = format!("arn:aws:iam::{}:role/nobody", account.id);
+    let err = eks
+        .create_access_entry()
+        .cluster_name("demo")
+        .principal_arn(&ghost)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_smithy_types::error::metadata::ProvideErrorMetadata::message(
+            err.as_service_error().unwrap()
+        ),
+        Some("The specified principalArn is invalid: invalid principal.")
+    );
+    eks.create_access_entry()
+        .cluster_name("demo")
+        .principal_arn("arn:aws:iam::999999999999:role/elsewhere")
+        .send()
+        .await
+        .unwrap();
+    let admin = format!("arn:aws:iam::{}:role/admins", account.id);
+    aws_sdk_iam::Client::new(&account.sdk("us-east-1"))
+        .create_role()
+        .role_name("admins")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    eks.create_access_entry()
+        .cluster_name("demo")
+        .principal_arn(&admin)
+        .send()
+        .await
+        .unwrap();
+    eks.associate_access_policy()
+        .cluster_name("demo")
+        .principal_arn(&admin)
+        .policy_arn("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
+        .access_scope(
+            AccessScope::builder()
+                .r#type(AccessScopeType::Cluster)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let policies = eks
+        .list_associated_access_policies()
+        .cluster_name("demo")
+        .principal_arn(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policies.associated_access_policies().len(), 1);
+
+    let versions = eks
+        .describe_addon_versions()
+        .kubernetes_version("1.34")
+        .addon_name("coredns")
+        .send()
+        .await
+        .unwrap();
+    assert!(!versions.addons()[0].addon_versions().is_empty());
+    eks.create_addon()
+        .cluster_name("demo")
+        .addon_name("coredns")
+        .resolve_conflicts(aws_sdk_eks::types::ResolveConflicts::Overwrite)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::harness::all_addons(&eks, "demo")
+            .await
+            .unwrap()
+            .addons(),
+        ["coredns"]
+    );
+}
+
+/// NAT gateways are `pending` before they are `available`, and their address cannot be released
+/// while one holds it, deleting or not (each state waited for with a deadline, never slept for).
+#[test]
+fn nat_gateways_are_pending_first_and_hold_their_address() {
+    let server = Moto::start();
+    // Long enough that `pending` is seen right after the create on the busiest machine.
+    server.set_transition("ec2::nat_gateway", 3);
+    let account = Account::on(&server);
+    let ec2 = aws_sdk_ec2::Client::new(&account.sdk("us-west-2"));
+    block_on(async {
         // NAT gateways are pending before they are available.
         let vpc = ec2
             .create_vpc()
@@ -241,14 +265,19 @@ fn eks_extension_keeps_state_and_raises_real_errors() {
             .await
             .unwrap();
         assert_eq!(state(first), "pending");
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        let later = ec2
-            .describe_nat_gateways()
-            .nat_gateway_ids(&nat_id)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(state(later), "available");
+        eventually("the NAT gateway becomes available", || async {
+            let out = ec2
+                .describe_nat_gateways()
+                .nat_gateway_ids(&nat_id)
+                .send()
+                .await
+                .unwrap();
+            match state(out) {
+                s if s == "available" => Ok(()),
+                s => Err(s),
+            }
+        })
+        .await;
 
         // Its address cannot be released while the NAT gateway holds it, deleting or not.
         let allocation = eip.allocation_id().unwrap();
@@ -267,20 +296,36 @@ fn eks_extension_keeps_state_and_raises_real_errors() {
             .send()
             .await
             .unwrap();
-        assert!(ec2
-            .release_address()
-            .allocation_id(allocation)
-            .send()
-            .await
-            .is_err());
-        // Deleted, it lets go of the address.
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        ec2.release_address()
-            .allocation_id(allocation)
-            .send()
-            .await
-            .unwrap();
+        // Deleted, it lets go of the address (refused while it is still deleting).
+        eventually(
+            "the address is released once the NAT gateway is gone",
+            || async {
+                match ec2.release_address().allocation_id(allocation).send().await {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(crate::harness::error_code(Err::<(), _>(e))),
+                }
+            },
+        )
+        .await;
     });
+}
+
+/// Waits up to 30 s for `check` to pass, polling every 100 ms; fails with what it last saw.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match check().await {
+            Ok(()) => return,
+            Err(seen) if std::time::Instant::now() > deadline => {
+                panic!("{what}: still not after 30 s; last seen: {seen}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// UpdateClusterConfig as EKS does it: an update InProgress then Successful, the cluster

@@ -20,172 +20,8 @@ pub fn ours(account: &Account, cluster: &str, region: &str) -> BTreeMap<&'static
     let tag = tag_filter("eksboot:cluster", cluster);
     block_on(async {
         let mut n = BTreeMap::new();
-        n.insert(
-            "vpcs",
-            ec2.describe_vpcs()
-                .filters(tag.clone())
-                .send()
-                .await
-                .unwrap()
-                .vpcs()
-                .len(),
-        );
-        let non_default_vpcs = ec2
-            .describe_vpcs()
-            .send()
-            .await
-            .unwrap()
-            .vpcs()
-            .iter()
-            .filter(|v| v.is_default() != Some(true))
-            .count();
-        n.insert("non-default vpcs", non_default_vpcs);
-        n.insert(
-            "subnets",
-            ec2.describe_subnets()
-                .filters(tag.clone())
-                .send()
-                .await
-                .unwrap()
-                .subnets()
-                .len(),
-        );
-        n.insert(
-            "internet gateways",
-            ec2.describe_internet_gateways()
-                .filters(tag.clone())
-                .send()
-                .await
-                .unwrap()
-                .internet_gateways()
-                .len(),
-        );
-        n.insert(
-            "addresses",
-            ec2.describe_addresses()
-                .send()
-                .await
-                .unwrap()
-                .addresses()
-                .len(),
-        );
-        let nats = ec2.describe_nat_gateways().send().await.unwrap();
-        n.insert(
-            "nat gateways",
-            nats.nat_gateways()
-                .iter()
-                .filter(|g| !matches!(g.state().unwrap().as_str(), "deleted" | "deleting"))
-                .count(),
-        );
-        n.insert(
-            "vpc endpoints",
-            ec2.describe_vpc_endpoints()
-                .send()
-                .await
-                .unwrap()
-                .vpc_endpoints()
-                .iter()
-                .filter(|e| {
-                    !matches!(
-                        e.state().unwrap().as_str().to_lowercase().as_str(),
-                        "deleted" | "deleting"
-                    )
-                })
-                .count(),
-        );
-        n.insert(
-            "route tables",
-            ec2.describe_route_tables()
-                .filters(tag.clone())
-                .send()
-                .await
-                .unwrap()
-                .route_tables()
-                .len(),
-        );
-        n.insert(
-            "security groups",
-            ec2.describe_security_groups()
-                .filters(tag.clone())
-                .send()
-                .await
-                .unwrap()
-                .security_groups()
-                .len(),
-        );
-        n.insert(
-            "launch templates",
-            ec2.describe_launch_templates()
-                .send()
-                .await
-                .unwrap()
-                .launch_templates()
-                .len(),
-        );
-        n.insert(
-            "roles",
-            iam.list_roles()
-                .send()
-                .await
-                .unwrap()
-                .roles()
-                .iter()
-                .filter(|r| r.role_name().starts_with(cluster))
-                .count(),
-        );
-        // IAM is global: this cluster's providers are those tagged with its name.
-        let mut providers = 0;
-        for p in iam
-            .list_open_id_connect_providers()
-            .send()
-            .await
-            .unwrap()
-            .open_id_connect_provider_list()
-        {
-            let tags = iam
-                .list_open_id_connect_provider_tags()
-                .open_id_connect_provider_arn(p.arn().unwrap())
-                .send()
-                .await
-                .unwrap();
-            if tags
-                .tags()
-                .iter()
-                .any(|t| t.key() == "eksboot:cluster" && t.value() == cluster)
-            {
-                providers += 1;
-            }
-        }
-        n.insert("oidc providers", providers);
-        n.insert(
-            "log groups",
-            logs.describe_log_groups()
-                .send()
-                .await
-                .unwrap()
-                .log_groups()
-                .len(),
-        );
-        n.insert(
-            "clusters",
-            eks.list_clusters().send().await.unwrap().clusters().len(),
-        );
-        let mut live_keys = 0;
-        for k in kms.list_keys().send().await.unwrap().keys() {
-            let meta = kms
-                .describe_key()
-                .key_id(k.key_id().unwrap())
-                .send()
-                .await
-                .unwrap();
-            let meta = meta.key_metadata().unwrap();
-            // AWS's own keys (alias/aws/ebs, made with the first encrypted volume) are nobody's.
-            let customer = meta.key_manager().map(|m| m.as_str()) != Some("AWS");
-            if customer && meta.key_state().unwrap().as_str() != "PendingDeletion" {
-                live_keys += 1;
-            }
-        }
-        n.insert("live keys", live_keys);
+        ec2_counts(&ec2, &tag, &mut n).await;
+        identity_counts(&iam, &kms, &logs, &eks, cluster, &mut n).await;
         if eks.describe_cluster().name(cluster).send().await.is_ok() {
             n.insert(
                 "nodegroups",
@@ -214,6 +50,191 @@ pub fn ours(account: &Account, cluster: &str, region: &str) -> BTreeMap<&'static
         }
         n
     })
+}
+
+/// Our EC2 resources still in the account, by kind (tagged, or live where untagged).
+async fn ec2_counts(
+    ec2: &aws_sdk_ec2::Client,
+    tag: &aws_sdk_ec2::types::Filter,
+    n: &mut BTreeMap<&'static str, usize>,
+) {
+    n.insert(
+        "vpcs",
+        ec2.describe_vpcs()
+            .filters(tag.clone())
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .len(),
+    );
+    let non_default_vpcs = ec2
+        .describe_vpcs()
+        .send()
+        .await
+        .unwrap()
+        .vpcs()
+        .iter()
+        .filter(|v| v.is_default() != Some(true))
+        .count();
+    n.insert("non-default vpcs", non_default_vpcs);
+    n.insert(
+        "subnets",
+        ec2.describe_subnets()
+            .filters(tag.clone())
+            .send()
+            .await
+            .unwrap()
+            .subnets()
+            .len(),
+    );
+    n.insert(
+        "internet gateways",
+        ec2.describe_internet_gateways()
+            .filters(tag.clone())
+            .send()
+            .await
+            .unwrap()
+            .internet_gateways()
+            .len(),
+    );
+    n.insert(
+        "addresses",
+        ec2.describe_addresses()
+            .send()
+            .await
+            .unwrap()
+            .addresses()
+            .len(),
+    );
+    let nats = ec2.describe_nat_gateways().send().await.unwrap();
+    n.insert(
+        "nat gateways",
+        nats.nat_gateways()
+            .iter()
+            .filter(|g| !matches!(g.state().unwrap().as_str(), "deleted" | "deleting"))
+            .count(),
+    );
+    n.insert(
+        "vpc endpoints",
+        ec2.describe_vpc_endpoints()
+            .send()
+            .await
+            .unwrap()
+            .vpc_endpoints()
+            .iter()
+            .filter(|e| {
+                !matches!(
+                    e.state().unwrap().as_str().to_lowercase().as_str(),
+                    "deleted" | "deleting"
+                )
+            })
+            .count(),
+    );
+    n.insert(
+        "route tables",
+        ec2.describe_route_tables()
+            .filters(tag.clone())
+            .send()
+            .await
+            .unwrap()
+            .route_tables()
+            .len(),
+    );
+    n.insert(
+        "security groups",
+        ec2.describe_security_groups()
+            .filters(tag.clone())
+            .send()
+            .await
+            .unwrap()
+            .security_groups()
+            .len(),
+    );
+    n.insert(
+        "launch templates",
+        ec2.describe_launch_templates()
+            .send()
+            .await
+            .unwrap()
+            .launch_templates()
+            .len(),
+    );
+}
+
+/// Our roles, OIDC providers, log groups, clusters and live customer keys.
+async fn identity_counts(
+    iam: &aws_sdk_iam::Client,
+    kms: &aws_sdk_kms::Client,
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    n: &mut BTreeMap<&'static str, usize>,
+) {
+    n.insert(
+        "roles",
+        iam.list_roles()
+            .send()
+            .await
+            .unwrap()
+            .roles()
+            .iter()
+            .filter(|r| r.role_name().starts_with(cluster))
+            .count(),
+    );
+    // IAM is global: this cluster's providers are those tagged with its name.
+    let mut providers = 0;
+    for p in iam
+        .list_open_id_connect_providers()
+        .send()
+        .await
+        .unwrap()
+        .open_id_connect_provider_list()
+    {
+        let tags = iam
+            .list_open_id_connect_provider_tags()
+            .open_id_connect_provider_arn(p.arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        if tags
+            .tags()
+            .iter()
+            .any(|t| t.key() == "eksboot:cluster" && t.value() == cluster)
+        {
+            providers += 1;
+        }
+    }
+    n.insert("oidc providers", providers);
+    n.insert(
+        "log groups",
+        logs.describe_log_groups()
+            .send()
+            .await
+            .unwrap()
+            .log_groups()
+            .len(),
+    );
+    n.insert(
+        "clusters",
+        eks.list_clusters().send().await.unwrap().clusters().len(),
+    );
+    let mut live_keys = 0;
+    for k in kms.list_keys().send().await.unwrap().keys() {
+        let meta = kms
+            .describe_key()
+            .key_id(k.key_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let meta = meta.key_metadata().unwrap();
+        // AWS's own keys (alias/aws/ebs, made with the first encrypted volume) are nobody's.
+        let customer = meta.key_manager().map(|m| m.as_str()) != Some("AWS");
+        if customer && meta.key_state().unwrap().as_str() != "PendingDeletion" {
+            live_keys += 1;
+        }
+    }
+    n.insert("live keys", live_keys);
 }
 
 pub fn assert_nothing_left(account: &Account, cluster: &str, region: &str) {
