@@ -250,19 +250,6 @@ fn an_auto_mode_profile_makes_exactly_that_replays_to_nothing_and_changes_its_po
     assert_nothing_left(&run.account, name, REGION);
 }
 
-/// How many steps the state file records as done.
-fn done_steps(run: &Run) -> usize {
-    std::fs::read_to_string(run.state())
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|j| {
-            j["steps"]
-                .as_object()
-                .map(|steps| steps.values().filter(|s| s["status"] == "done").count())
-        })
-        .unwrap_or(0)
-}
-
 #[test]
 fn an_auto_mode_create_killed_at_a_random_point_resumes_to_exactly_the_same() {
     // The seed is printed, and taken from EKSBOOT_TEST_SEED to replay a failure.
@@ -280,7 +267,7 @@ fn an_auto_mode_create_killed_at_a_random_point_resumes_to_exactly_the_same() {
     let profile = write(&clean, &auto_profile(name, None));
     eksboot(&clean, "create", &profile).success();
     let expected = ours(&clean.account, name, REGION);
-    let total = done_steps(&clean);
+    let total = clean.done_steps();
     // Killed once that many steps are done: anywhere from the first ones to the last few.
     let kill_at = 1 + (seed as usize) % (total.saturating_sub(2)).max(1);
     eprintln!("seed {seed}: killed after {kill_at} of {total} steps");
@@ -299,7 +286,7 @@ fn an_auto_mode_create_killed_at_a_random_point_resumes_to_exactly_the_same() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(240);
-    while done_steps(&run) < kill_at {
+    while run.done_steps() < kill_at {
         assert!(
             Instant::now() < deadline,
             "seed {seed}: the run never reached {kill_at} steps"

@@ -32,6 +32,20 @@ impl Run {
         self.dir.path().join("kube").join("config")
     }
 
+    /// How many steps the state file records as done (0 before it exists or while it is
+    /// written): tests that kill eksboot kill it at such an event, never after a fixed time.
+    pub fn done_steps(&self) -> usize {
+        std::fs::read_to_string(self.state())
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|j| {
+                j["steps"]
+                    .as_object()
+                    .map(|steps| steps.values().filter(|s| s["status"] == "done").count())
+            })
+            .unwrap_or(0)
+    }
+
     /// Creates `profile` as the runner, holding the policy `eksboot permissions` prints for it.
     pub fn create(&self, profile: &Path) -> assert_cmd::assert::Assert {
         self.account.authorize(profile, &[]);
@@ -1155,18 +1169,7 @@ fn a_run_killed_and_never_reaped_does_not_block_the_next() {
         .unwrap();
     // Killed at an event, not a time: once the journal records a step done.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let done = || {
-        std::fs::read_to_string(run.state())
-            .ok()
-            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-            .and_then(|j| {
-                j["steps"]
-                    .as_object()
-                    .map(|steps| steps.values().filter(|s| s["status"] == "done").count())
-            })
-            .unwrap_or(0)
-    };
-    while done() < 1 {
+    while run.done_steps() < 1 {
         assert!(
             std::time::Instant::now() < deadline,
             "the run never finished a step"

@@ -298,12 +298,12 @@ fn a_create_killed_and_resumed_through_faults_makes_exactly_one_of_each() {
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
-        while done_steps(&run) < recorded && Instant::now() < deadline {
+        while run.done_steps() < recorded && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = child.kill();
         let _ = child.wait();
-        assert!(done_steps(&run) >= recorded, "the run got nowhere");
+        assert!(run.done_steps() >= recorded, "the run got nowhere");
     }
     assert!(
         ours(&run.account, cluster, region).values().sum::<usize>() > 0,
@@ -328,19 +328,6 @@ fn a_create_killed_and_resumed_through_faults_makes_exactly_one_of_each() {
     )
     .success();
     assert_nothing_left(&run.account, cluster, region);
-}
-
-/// How many steps the state file records as done (0 before it exists or while it is written).
-fn done_steps(run: &Run) -> usize {
-    std::fs::read_to_string(run.state())
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|j| {
-            j["steps"]
-                .as_object()
-                .map(|steps| steps.values().filter(|s| s["status"] == "done").count())
-        })
-        .unwrap_or(0)
 }
 
 /// Three profiles created at once by three processes in one account, through a proxy that
