@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use super::common::*;
 use super::create::{run, KubeconfigTarget, Purpose};
-use super::*;
 use crate::plan::diff::{diff, Action};
 
 /// The add-ons whose software is essential to every node: without vpc-cni no pod gets an

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use super::*;
+use super::common::*;
 use crate::kubeconfig::WrittenKubeconfig;
 
 /// Where and how to write the kubeconfig.

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
+use super::common::*;
 use super::create::{field, settings_table};
-use super::*;
 use crate::cli::{PolicyFor, WhichPolicy};
 use crate::plan::iam::creator_policy_before_create;
 use crate::plan::permissions::{

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::*;
+use super::common::*;
 
 pub(super) async fn status(target: &StateTarget, live: bool) -> Result<ExitCode, RunError> {
     let path = state_path(target)?;

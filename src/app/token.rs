@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::*;
+use super::common::*;
 
 /// `eksboot token`: an ExecCredential for kubectl, signed with the usual credentials.
 pub(super) async fn token(

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use super::*;
+use super::common::*;
 use crate::plan::upgrade::{
     next_minor, parse_now, policy_cost_line, support_line_for, SupportPolicy,
 };

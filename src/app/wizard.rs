@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use super::common::*;
 use super::create::field;
-use super::*;
 
 /// What the person chose in the wizard; the command layer carries it out (the wizard itself
 /// only asks, saves the profile, and returns).
