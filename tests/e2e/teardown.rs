@@ -397,8 +397,41 @@ fn iam_roles(account: &Account, region: &str) -> Vec<String> {
     })
 }
 
-/// Starts eksboot with these arguments and kills it (SIGKILL) after `after`.
-fn run_and_kill(run: &Run, args: &[&str], after: Duration) {
+/// The state file as JSON (none before it exists or while it is written).
+fn journal(run: &Run) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(run.state()).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// An event in the state file at which a test kills eksboot.
+#[derive(Debug)]
+enum KillAt {
+    /// At least this many steps done.
+    Done(usize),
+    /// This step with this status (`running`, `done`).
+    Step(&'static str, &'static str),
+    /// This step still running, its resource made (recorded) and being waited for.
+    Made(&'static str),
+}
+
+impl KillAt {
+    fn reached(&self, run: &Run) -> bool {
+        match self {
+            KillAt::Done(n) => run.done_steps() >= *n,
+            KillAt::Step(id, want) => {
+                journal(run).is_some_and(|j| j["steps"][*id]["status"] == *want)
+            }
+            KillAt::Made(id) => journal(run).is_some_and(|j| {
+                j["steps"][*id]["status"] == "running" && !j["steps"][*id]["outputs"].is_null()
+            }),
+        }
+    }
+}
+
+/// Starts eksboot with these arguments and kills it (SIGKILL) once `point` is reached (polled
+/// every 10 ms; a run that ends first is simply waited for). Fails after 2 minutes with what it
+/// waited for.
+fn run_and_kill_when(run: &Run, args: &[&str], point: &KillAt) {
     let mut child = run.account.command();
     let mut child = child
         .current_dir(run.dir.path())
@@ -409,7 +442,17 @@ fn run_and_kill(run: &Run, args: &[&str], after: Duration) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(after);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !point.reached(run) {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never reached {point:?} in 2 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -443,18 +486,31 @@ fn a_create_killed_again_and_again_resumes_to_exactly_one_of_each() {
         "--kubeconfig",
         kube.to_str().unwrap(),
     ];
-    // A dozen kill points, spread from the first IAM calls to the node group's wait.
+    // A dozen kill points, each an event in the state file (never a time, which a busy machine
+    // stretches): from the first steps done to the cluster being made and the node group's wait.
     let points = [
-        80, 150, 250, 350, 500, 650, 800, 1000, 1300, 1700, 2200, 2800,
+        KillAt::Done(1),
+        KillAt::Done(3),
+        KillAt::Done(6),
+        KillAt::Done(10),
+        KillAt::Done(15),
+        KillAt::Done(20),
+        KillAt::Done(25),
+        KillAt::Step("cluster", "running"),
+        KillAt::Made("cluster"),
+        KillAt::Step("cluster", "done"),
+        KillAt::Made("nodegroup"),
+        KillAt::Step("nodegroup", "done"),
+        KillAt::Step("addon-coredns", "running"),
     ];
     let mut landed = Vec::new();
-    for (i, ms) in points.iter().enumerate() {
+    for (i, point) in points.iter().enumerate() {
         let args = if i == 0 || !state.exists() {
             &create_args
         } else {
             &resume_args
         };
-        run_and_kill(&run, args, Duration::from_millis(*ms));
+        run_and_kill_when(&run, args, point);
         landed.push(ours(&run.account, "production", "us-east-1"));
     }
     // The kills landed while things existed, including once the cluster was being made.

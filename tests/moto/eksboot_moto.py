@@ -2165,6 +2165,14 @@ import eks_auto  # noqa: E402
 
 eks_auto.install(sys.modules[__name__])
 
+# Rules AWS has that moto lacks (issue 25): CreateCluster and CreateNodegroup refuse roles and
+# subnets that do not exist and roles that do not trust the service; DetachInternetGateway is
+# refused while public addresses are mapped in the VPC: tests/moto/aws_rules.py, each rule
+# citing AWS there. Installed after eks_auto, so its checks come before Auto Mode's.
+import aws_rules  # noqa: E402
+
+aws_rules.install(sys.modules[__name__])
+
 
 # --------------------------------------------------------------------------
 # IAM as AWS evaluates it, resources and conditions included, for the accounts a test turns it

@@ -217,7 +217,8 @@ def _drive():
     iam.get_policy(PolicyArn=boundary)
     iam.get_policy_version(PolicyArn=boundary, VersionId="v1")
     roles = {}
-    for suffix, doc in (("creator", trust), ("cluster", eks_trust), ("node", eks_trust)):
+    ec2_trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    for suffix, doc in (("creator", trust), ("cluster", eks_trust), ("node", ec2_trust)):
         roles[suffix] = iam.create_role(
             RoleName=f"{CLUSTER}-{suffix}",
             AssumeRolePolicyDocument=json.dumps(doc),

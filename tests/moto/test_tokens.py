@@ -112,6 +112,9 @@ def _nodegroup(aws):
         subnets.append(subnet)
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     role = iam.create_role(RoleName="demo-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    # The node role trusts EC2 (EKS refuses one that does not, tests/moto/aws_rules.py).
+    node_trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    node_role = iam.create_role(RoleName="demo-node", AssumeRolePolicyDocument=json.dumps(node_trust))["Role"]["Arn"]
     eks.create_cluster(
         name=CLUSTER,
         version="1.34",
@@ -124,13 +127,13 @@ def _nodegroup(aws):
     eks.create_nodegroup(
         clusterName=CLUSTER,
         nodegroupName="nodes",
-        nodeRole=role,
+        nodeRole=node_role,
         subnets=subnets,
         scalingConfig={"minSize": 1, "maxSize": 6, "desiredSize": 3},
         clientRequestToken="nodegroup-1",
     )
     eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName="nodes")
-    return role, subnets
+    return node_role, subnets
 
 
 def _size(eks):
