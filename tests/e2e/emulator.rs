@@ -184,14 +184,21 @@ fn eks_extension_keeps_state_and_raises_real_errors() {
             Some("ResourceInUseException")
         );
         // Add-ons need an ACTIVE cluster, as in EKS.
-        assert!(eks
+        let early = eks
             .create_addon()
             .cluster_name("demo")
             .addon_name("vpc-cni")
             .send()
-            .await
-            .is_err());
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+            .await;
+        assert_eq!(crate::harness::error_code(early), "InvalidRequestException");
+        eventually("the cluster becomes ACTIVE", || async {
+            let out = eks.describe_cluster().name("demo").send().await.unwrap();
+            match out.cluster().and_then(|c| c.status()).map(|s| s.as_str()) {
+                Some("ACTIVE") => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
         let cluster = eks.describe_cluster().name("demo").send().await.unwrap();
         let cluster = cluster.cluster().unwrap();
         assert_eq!(cluster.status().unwrap().as_str(), "ACTIVE");
