@@ -1335,7 +1335,7 @@ async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
     }
     ctx.record_partial(&res.id, &outputs)?;
     let needs_nodes = addon_needs_nodes(name);
-    if needs_nodes && !ctx.profile.nodes.enabled {
+    if needs_nodes && !ctx.profile.has_nodes() {
         // Nothing can schedule its pods: created, and healthy once nodes exist. Its role and
         // configuration are set all the same (an adopted one converges first).
         let updated = converge_addon(
@@ -1352,8 +1352,9 @@ async fn addon(ctx: &Ctx, res: &Resource) -> Result<StepResult, StepError> {
         }
         return Ok(result(outputs, adopted));
     }
-    if needs_nodes {
-        let nodegroup = ctx.plan.nodegroup_step().expect("nodes are enabled");
+    // A node group is waited for; Auto Mode launches nodes for the add-on's pods itself, so
+    // only its health is.
+    if let Some(nodegroup) = ctx.plan.nodegroup_step().filter(|_| needs_nodes) {
         wait_for_step(ctx, res, nodegroup).await?;
     }
     let nodes_ready = Instant::now();
@@ -1542,8 +1543,9 @@ async fn cni_off_the_node_role(
     outputs: &Outputs,
 ) -> Result<Option<String>, StepError> {
     let p = &ctx.profile;
-    if !p.nodes.enabled {
-        // No node role to keep: with nodes off, `apply` retires it.
+    if !p.node_group() {
+        // No node role to keep: with nodes off, `apply` retires it (and Auto Mode's node role
+        // never held the CNI's policy).
         return Ok(None);
     }
     let cluster = p.cluster.name.as_str();

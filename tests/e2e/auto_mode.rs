@@ -370,3 +370,45 @@ fn upgrading_an_auto_mode_cluster_moves_the_control_plane_and_says_aws_moves_the
     teardown(&run, &["--force", "--state", run.state().to_str().unwrap()]).success();
     assert_nothing_left(&run.account, name, REGION);
 }
+
+#[test]
+fn a_private_auto_mode_cluster_with_an_add_on_of_its_own_is_made_and_torn_down() {
+    let run = Run::new(Account::new());
+    let name = "autopriv";
+    let profile = write(
+        &run,
+        &format!(
+            "version = 1\n[cluster]\nname = \"{name}\"\nregion = \"{REGION}\"\ndeletion_protection = false\naddons = [\"metrics-server\"]\n[network]\npattern = \"private\"\navailability_zones = 2\n[nodes]\nmode = \"auto\"\nnode_pools = [\"system\"]\n"
+        ),
+    );
+    eksboot(&run, "create", &profile).success();
+    let c = cluster(&run.account, name);
+    let compute = c.compute_config().unwrap();
+    assert_eq!(compute.node_pools(), ["system"]);
+    // Private subnets only, and the endpoint private.
+    let subnets = c.resources_vpc_config().unwrap().subnet_ids().to_vec();
+    let want: BTreeSet<String> = (1..=2).map(|az| format!("{name}-private-{az}")).collect();
+    assert_eq!(subnet_names(&run.account, &subnets), want);
+    assert_eq!(
+        c.resources_vpc_config().unwrap().endpoint_public_access(),
+        false
+    );
+    // The add-on Auto Mode does not run is installed, and healthy once Auto Mode's node runs.
+    let eks = aws_sdk_eks::Client::new(&run.account.sdk(REGION));
+    let addons = block_on(crate::harness::all_addons(&eks, name)).unwrap();
+    assert_eq!(addons.addons(), ["metrics-server"]);
+    let addon = block_on(
+        eks.describe_addon()
+            .cluster_name(name)
+            .addon_name("metrics-server")
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(
+        addon.addon().unwrap().status().map(|s| s.as_str()),
+        Some("ACTIVE")
+    );
+    run.account.authorize(&profile, &[]);
+    teardown(&run, &["--force", "--state", run.state().to_str().unwrap()]).success();
+    assert_nothing_left(&run.account, name, REGION);
+}

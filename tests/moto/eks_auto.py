@@ -27,6 +27,7 @@ reads (DescribeInstances, ListAccessEntries, ListInstanceProfilesForRole, ...) i
 import hashlib
 import json
 import threading
+import time
 
 from moto.core.responses import ActionResult, BaseResponse
 from moto.eks import models as eks_models
@@ -265,6 +266,8 @@ class _Auto:
         self.partition = get_partition(self.region)
         self.instance_id = None
         self.pool = None
+        # When Auto Mode's first node ran (add-ons whose pods need nodes get healthy after it).
+        self.node_since = None
         self.deleting = False
         self.terminating = []  # (instance id, ManagedState)
         self.lb_deletions = []  # (ARN, ManagedState)
@@ -513,6 +516,8 @@ def _launch(auto, pool, role_arn):
     _aws_managed_ebs_key(auto)
     ec2.associate_iam_instance_profile(instance_id=instance.id, iam_instance_profile_arn=profile.arn)
     auto.instance_id, auto.pool = instance.id, pool
+    if auto.node_since is None:
+        auto.node_since = time.monotonic()
 
 
 def _aws_managed_ebs_key(auto):
@@ -529,6 +534,16 @@ def _aws_managed_ebs_key(auto):
         key_id = None
     if key_id and key_id in kms.keys:
         kms.keys[key_id].key_manager = "AWS"
+
+
+def nodes_ready_since(cluster):
+    """When Auto Mode's first node ran for this cluster, if it did: Auto Mode launches nodes for
+    pods that are pending ("EKS Auto Mode detects when a workload can't fit onto existing nodes,
+    and creates a new EC2 Instance", https://docs.aws.amazon.com/eks/latest/userguide/automode-learn-instances.html),
+    so an add-on whose pods need nodes (metrics-server, say) gets healthy as on a node group."""
+    with _lock:
+        auto = _clusters.get(id(cluster))
+        return None if auto is None or auto.instance_id is None else auto.node_since
 
 
 def _subnet_exists(ec2, subnet_id):

@@ -243,12 +243,14 @@ def _version_when_done(target, update, version):
 
 
 def _nodes_ready_since(cluster):
-    """When the cluster's first node group became ACTIVE, if one is."""
+    """When the cluster's first node group became ACTIVE, if one is, or EKS Auto Mode's first
+    node ran (tests/moto/eks_auto.py)."""
     times = [
         ng.__dict__.get("_eksboot_active_since")
         for ng in cluster.nodegroups.values()
         if ng.status == "ACTIVE"
     ]
+    times.append(eks_auto.nodes_ready_since(cluster))
     times = [t for t in times if t is not None]
     return min(times) if times else None
 
