@@ -327,10 +327,13 @@ fn an_auto_mode_create_killed_at_a_random_point_resumes_to_exactly_the_same() {
 fn upgrading_an_auto_mode_cluster_moves_the_control_plane_and_says_aws_moves_the_nodes() {
     let run = Run::new(Account::new());
     let name = "autoup";
-    let text = auto_profile(name, None).replace(
-        "deletion_protection = false\n",
-        "deletion_protection = false\nkubernetes_version = \"1.34\"\n",
-    );
+    // In public subnets this time: Auto Mode's nodes get public addresses there.
+    let text = auto_profile(name, None)
+        .replace(
+            "deletion_protection = false\n",
+            "deletion_protection = false\nkubernetes_version = \"1.34\"\n",
+        )
+        .replace("pattern = \"public-and-private\"", "pattern = \"public\"");
     let profile = write(&run, &text);
     eksboot(&run, "create", &profile).success();
     let out = run
@@ -360,7 +363,11 @@ fn upgrading_an_auto_mode_cluster_moves_the_control_plane_and_says_aws_moves_the
     // Read back: the control plane moved; Auto Mode is as it was; still no node group.
     let c = cluster(&run.account, name);
     assert_eq!(c.version(), Some("1.35"));
-    assert_auto_mode_cluster(&run.account, name, &["general-purpose", "system"]);
+    let compute = c.compute_config().unwrap();
+    assert_eq!(compute.node_pools(), ["general-purpose", "system"]);
+    let subnets = c.resources_vpc_config().unwrap().subnet_ids().to_vec();
+    let want: BTreeSet<String> = (1..=3).map(|az| format!("{name}-public-{az}")).collect();
+    assert_eq!(subnet_names(&run.account, &subnets), want);
     // The profile says the new version.
     let written = std::fs::read_to_string(&profile).unwrap();
     assert!(
