@@ -419,3 +419,19 @@ fn a_private_auto_mode_cluster_with_an_add_on_of_its_own_is_made_and_torn_down()
     teardown(&run, &["--force", "--state", run.state().to_str().unwrap()]).success();
     assert_nothing_left(&run.account, name, REGION);
 }
+
+#[test]
+fn the_example_auto_profile_is_made_protected_and_torn_down_to_nothing() {
+    let run = Run::new(Account::new());
+    let profile = crate::harness::root("profiles/auto.toml");
+    eksboot(&run, "create", &profile).success();
+    assert_auto_mode_cluster(&run.account, "auto", &["general-purpose", "system"]);
+    assert_eq!(
+        cluster(&run.account, "auto").deletion_protection(),
+        Some(true)
+    );
+    // Protection is turned off after the confirmation, then everything goes.
+    run.account.authorize(&profile, &[]);
+    teardown(&run, &["--force", "--state", run.state().to_str().unwrap()]).success();
+    assert_nothing_left(&run.account, "auto", REGION);
+}
