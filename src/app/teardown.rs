@@ -175,17 +175,7 @@ pub(super) async fn teardown(
     let aws = Aws::connect(&region, &crate::aws::TransportRetry::from_env()).await?;
     let caller = aws::sts::caller_identity(&aws).await?;
     if let Some(j) = &journal {
-        if j.state.account != caller.account {
-            return Err(RunError::Usage {
-                message: format!(
-                    "{} belongs to account {}, but your credentials are for account {}",
-                    path.display(),
-                    j.state.account,
-                    caller.account
-                ),
-                hint: "use credentials for the account the cluster is in".into(),
-            });
-        }
+        same_account(&path, &j.state.account, &caller.account)?;
     }
     let creator_role_arn = match &profile {
         Some(p) => creator_arn(p, &caller.account),

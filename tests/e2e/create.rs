@@ -32,12 +32,17 @@ impl Run {
         self.dir.path().join("kube").join("config")
     }
 
+    /// The state file as JSON, if it is there and whole (none before it exists or while it is
+    /// written); `journal` when it must be.
+    pub fn journal_if_written(&self) -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(self.state()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
     /// How many steps the state file records as done (0 before it exists or while it is
     /// written): tests that kill eksboot kill it at such an event, never after a fixed time.
     pub fn done_steps(&self) -> usize {
-        std::fs::read_to_string(self.state())
-            .ok()
-            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        self.journal_if_written()
             .and_then(|j| {
                 j["steps"]
                     .as_object()

@@ -397,12 +397,6 @@ fn iam_roles(account: &Account, region: &str) -> Vec<String> {
     })
 }
 
-/// The state file as JSON (none before it exists or while it is written).
-fn journal(run: &Run) -> Option<serde_json::Value> {
-    let text = std::fs::read_to_string(run.state()).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
 /// An event in the state file at which a test kills eksboot.
 #[derive(Debug)]
 enum KillAt {
@@ -418,10 +412,10 @@ impl KillAt {
     fn reached(&self, run: &Run) -> bool {
         match self {
             KillAt::Done(n) => run.done_steps() >= *n,
-            KillAt::Step(id, want) => {
-                journal(run).is_some_and(|j| j["steps"][*id]["status"] == *want)
-            }
-            KillAt::Made(id) => journal(run).is_some_and(|j| {
+            KillAt::Step(id, want) => run
+                .journal_if_written()
+                .is_some_and(|j| j["steps"][*id]["status"] == *want),
+            KillAt::Made(id) => run.journal_if_written().is_some_and(|j| {
                 j["steps"][*id]["status"] == "running" && !j["steps"][*id]["outputs"].is_null()
             }),
         }
