@@ -1,5 +1,6 @@
-//! Offline behaviour: plan output (snapshots), help, and bad input. No emulator needed: `plan`
-//! must make no AWS call at all, which these tests prove by pointing AWS at a closed port.
+//! Offline behaviour: plan output (snapshots), help, and bad input. `plan` must make no AWS call
+//! at all: most tests point AWS at a closed port, and one runs with working credentials and
+//! counts the requests the emulator received.
 
 use predicates::prelude::*;
 
@@ -267,4 +268,42 @@ fn example_profiles_exist() {
     for name in ["dev", "production", "private", "auto"] {
         assert!(root(&format!("profiles/{name}.toml")).exists());
     }
+}
+
+#[test]
+fn plan_with_credentials_present_asks_aws_nothing() {
+    // Credentials that work and an emulator that logs every request of the account: `plan`
+    // could call AWS here, and the emulator's count says it did not.
+    let account = crate::harness::Account::new();
+    let profile = root("profiles/production.toml");
+    account.authorize(&profile, &[]);
+    let before = crate::requests::mark(&account);
+    for output in ["text", "json"] {
+        account
+            .eksboot()
+            .args(["plan", "--profile"])
+            .arg(&profile)
+            .args(["--output", output])
+            .assert()
+            .success();
+    }
+    let asked = crate::requests::since(&account, before);
+    assert!(asked.is_empty(), "plan called AWS: {asked:?}");
+    // The count can fail: a command that reads AWS (a teardown finding nothing to remove) shows
+    // up in the same log.
+    let _ = account
+        .eksboot()
+        .args([
+            "teardown",
+            "--yes",
+            "--cluster",
+            "production",
+            "--region",
+            "us-east-1",
+        ])
+        .assert();
+    assert!(
+        !crate::requests::since(&account, before).is_empty(),
+        "a teardown's reads reached the emulator's log"
+    );
 }

@@ -252,9 +252,12 @@ fn plan_shows_the_difference_and_apply_makes_each_change_then_takes_it_back() {
     assert_eq!(after.scaling, (1, 3, 5));
     assert_eq!(after.oidc_providers, 1);
 
-    // Nothing left to change: a second apply says so and calls nothing that changes AWS.
+    // Nothing left to change: a second apply says so and asks AWS nothing at all (the
+    // emulator's log of the account's requests says so, not eksboot).
+    let mark = crate::requests::mark(&run.account);
     let again = stdout(&apply(&run, &profile).success());
     assert!(again.contains("No changes"), "{again}");
+    crate::requests::assert_no_call_since(&run.account, mark, "an apply with nothing to do");
 
     // Take it back: no admin, no metrics-server, no OIDC provider, endpoint open again.
     let back = BASE.replace("oidc_provider = true", "oidc_provider = false");
@@ -555,8 +558,11 @@ fn plan_live_shows_what_changed_outside_eksboot_and_resume_puts_it_back() {
     });
     let args = with_state(&run, "plan", &profile);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mark = crate::requests::mark(&run.account);
     let stored = stdout(&eksboot(&run, &args).success());
     assert!(stored.contains("No changes"), "{stored}");
+    // `plan` against the stored state asks AWS nothing at all.
+    crate::requests::assert_no_call_since(&run.account, mark, "plan without --live");
     let mut live_args = args.clone();
     live_args.push("--live");
     let drift = stdout(&eksboot(&run, &live_args).success());
@@ -599,6 +605,8 @@ fn plan_live_shows_what_changed_outside_eksboot_and_resume_puts_it_back() {
     let back = live(&run.account);
     assert_eq!(back.public_cidrs, ["0.0.0.0/0"]);
     assert!(back.addons.contains(&"coredns".to_string()));
+    let mark = crate::requests::mark(&run.account);
     let again = stdout(&eksboot(&run, &live_args).success());
     assert!(again.contains("No changes"), "{again}");
+    crate::requests::assert_no_change_since(&run.account, mark, "plan --live");
 }

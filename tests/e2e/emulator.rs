@@ -8,7 +8,7 @@ use aws_sdk_eks::types::{
     AccessScope, AccessScopeType, AuthenticationMode, CreateAccessConfigRequest, VpcConfigRequest,
 };
 
-use crate::harness::{block_on, Account, Moto};
+use crate::harness::{block_on, Account};
 
 /// Waits until cluster `name` is ACTIVE.
 pub async fn cluster_active(eks: &aws_sdk_eks::Client, name: &str) {
@@ -134,9 +134,20 @@ pub async fn real_roles_and_subnets(account: &Account) -> Real {
 
 #[test]
 fn eks_extension_keeps_state_and_raises_real_errors() {
-    let server = Moto::start();
-    server.set_transition("eks::cluster", 1);
-    let account = Account::on(&server);
+    let account = Account::new();
+    // The cluster stays CREATING (then DELETING) until released: no window to catch.
+    let hold = |kind: &str, hold: bool| {
+        crate::harness::post(
+            &account.endpoint,
+            "/eksboot-moto/hold-creation",
+            &format!(
+                r#"{{"account": "{}", "kind": "{kind}", "hold": {hold}}}"#,
+                account.id
+            ),
+        )
+    };
+    hold("cluster", true);
+    hold("cluster-deletion", true);
     let config = account.sdk("us-west-2");
     let eks = aws_sdk_eks::Client::new(&config);
     block_on(async {
@@ -191,6 +202,7 @@ fn eks_extension_keeps_state_and_raises_real_errors() {
             .send()
             .await;
         assert_eq!(crate::harness::error_code(early), "InvalidRequestException");
+        hold("cluster", false);
         eventually("the cluster becomes ACTIVE", || async {
             let out = eks.describe_cluster().name("demo").send().await.unwrap();
             match out.cluster().and_then(|c| c.status()).map(|s| s.as_str()) {
@@ -225,6 +237,7 @@ fn eks_extension_keeps_state_and_raises_real_errors() {
             deleting.cluster().unwrap().status().unwrap().as_str(),
             "DELETING"
         );
+        hold("cluster-deletion", false);
         eventually("the deleted cluster is gone", || async {
             match eks.describe_cluster().name("demo").send().await {
                 Ok(out) => Err(format!("{:?}", out.cluster().and_then(|c| c.status()))),
@@ -325,10 +338,16 @@ async fn access_entries_and_addons_of(eks: &aws_sdk_eks::Client, account: &Accou
 /// while one holds it, deleting or not (each state waited for with a deadline, never slept for).
 #[test]
 fn nat_gateways_are_pending_first_and_hold_their_address() {
-    let server = Moto::start();
-    // Long enough that `pending` is seen right after the create on the busiest machine.
-    server.set_transition("ec2::nat_gateway", 3);
-    let account = Account::on(&server);
+    let account = Account::new();
+    // The account's NAT gateways stay `pending` until released: no window to catch.
+    let hold = |hold: bool| {
+        crate::harness::post(
+            &account.endpoint,
+            "/eksboot-moto/hold-nat",
+            &format!(r#"{{"account": "{}", "hold": {hold}}}"#, account.id),
+        )
+    };
+    hold(true);
     let ec2 = aws_sdk_ec2::Client::new(&account.sdk("us-west-2"));
     block_on(async {
         // NAT gateways are pending before they are available.
@@ -371,6 +390,7 @@ fn nat_gateways_are_pending_first_and_hold_their_address() {
             .await
             .unwrap();
         assert_eq!(state(first), "pending");
+        hold(false);
         eventually("the NAT gateway becomes available", || async {
             let out = ec2
                 .describe_nat_gateways()
@@ -480,6 +500,8 @@ fn cluster_updates_take_a_while_and_come_one_at_a_time() {
                 .clone()
         };
         cluster_active(&eks, "upd").await;
+        // The update stays InProgress until released: UPDATING is seen, never raced.
+        account.hold_updates("us-west-2", "upd", true);
         let update = eks
             .update_cluster_config()
             .name("upd")
@@ -510,6 +532,7 @@ fn cluster_updates_take_a_while_and_come_one_at_a_time() {
             .await
             .unwrap_err();
         assert_eq!(busy.code(), Some("ResourceInUseException"));
+        account.hold_updates("us-west-2", "upd", false);
         update_done(&eks, "upd", update.id().unwrap()).await;
         assert_eq!(status().await.status().unwrap().as_str(), "ACTIVE");
         // Logging per type: scheduler on, audit off, api untouched.

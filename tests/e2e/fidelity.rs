@@ -73,12 +73,86 @@ fn stderr(out: &assert_cmd::assert::Assert) -> String {
 
 #[test]
 fn coredns_is_degraded_until_its_pods_find_nodes_then_active_at_the_default_version() {
+    // The add-on is held DEGRADED (its pods unscheduled) until the test lets them run: the test
+    // sees DEGRADED in DescribeAddon, with the nodes ACTIVE and eksboot still waiting.
     let run = Run::new(Account::new());
-    let out = run.create(&small(&run, "dns")).success();
-    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    run.account
+        .set_addon_fault("dns", "coredns", "stays-degraded");
+    let profile = small(&run, "dns");
+    run.account.authorize(&profile, &[]);
+    let mut child = run
+        .account
+        .command()
+        .env("EKSBOOT_POLL_MS", "100")
+        .env("EKSBOOT_RETRY_MS", "50")
+        .args(["create", "--yes", "--profile"])
+        .arg(&profile)
+        .arg("--state")
+        .arg(run.state())
+        .arg("--kubeconfig")
+        .arg(run.kubeconfig())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));
+    let seen = || {
+        block_on(async {
+            let nodes = eks
+                .list_nodegroups()
+                .cluster_name("dns")
+                .send()
+                .await
+                .ok()?;
+            let group = nodes.nodegroups().first()?.clone();
+            let group = eks
+                .describe_nodegroup()
+                .cluster_name("dns")
+                .nodegroup_name(group)
+                .send()
+                .await
+                .ok()?;
+            let addon = eks
+                .describe_addon()
+                .cluster_name("dns")
+                .addon_name("coredns")
+                .send()
+                .await
+                .ok()?;
+            let addon = addon.addon()?;
+            let issues: Vec<String> = addon
+                .health()
+                .map(|h| h.issues())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|i| i.code().map(|c| c.as_str().to_string()))
+                .collect();
+            Some(format!(
+                "node group {}, coredns {} {issues:?}",
+                group.nodegroup()?.status()?.as_str(),
+                addon.status()?.as_str()
+            ))
+        })
+    };
+    let want = r#"node group ACTIVE, coredns DEGRADED ["InsufficientNumberOfReplicas"]"#;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut last = seen();
+    while last.as_deref() != Some(want) {
+        if std::time::Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!("never saw {want} with eksboot waiting; last saw {last:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        last = seen();
+    }
     assert!(
-        text.contains("DEGRADED (InsufficientNumberOfReplicas"),
-        "the wait shows the health issue:\n{text}"
+        child.try_wait().unwrap().is_none(),
+        "eksboot still waits for coredns while it is DEGRADED"
+    );
+    run.account.set_addon_fault("dns", "coredns", "none");
+    assert!(
+        child.wait().unwrap().success(),
+        "the create finishes once coredns is healthy"
     );
     let coredns = addon(&run, "dns", "coredns");
     assert_eq!(coredns.status().unwrap().as_str(), "ACTIVE");

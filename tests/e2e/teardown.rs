@@ -286,10 +286,15 @@ fn create_then_teardown(profile: &str, cluster: &str, region: &str) {
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            meta.key_metadata().unwrap().key_state().unwrap().as_str(),
-            "PendingDeletion"
-        );
+        let meta = meta.key_metadata().unwrap();
+        assert_eq!(meta.key_state().unwrap().as_str(), "PendingDeletion");
+        // "deletion scheduled in 7 days", as KMS has it: the shortest waiting period, read back
+        // from DescribeKey rather than from eksboot's words.
+        let in_days = (meta.deletion_date().expect("a deletion date").secs()
+            - aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs())
+            as f64
+            / 86_400.0;
+        assert!((6.9..=7.0).contains(&in_days), "deletion in {in_days} days");
         assert_eq!(
             crate::harness::error_code(
                 kms.describe_key()

@@ -249,7 +249,9 @@ fn an_upgrade_moves_control_plane_add_ons_and_nodes_and_records_the_version() {
         after.contains("Kubernetes 1.35: standard support until 2027-03-27"),
         "{after}"
     );
-    // The profile and the cluster agree again: nothing to apply.
+    // The profile and the cluster agree again: nothing to apply, and AWS is asked nothing (the
+    // emulator's log of the account's requests).
+    let mark = crate::requests::mark(&run.account);
     run.account
         .eksboot()
         .args(["apply", "--yes", "--profile"])
@@ -259,6 +261,7 @@ fn an_upgrade_moves_control_plane_add_ons_and_nodes_and_records_the_version() {
         .assert()
         .success()
         .stdout(predicates::str::contains("No changes"));
+    crate::requests::assert_no_call_since(&run.account, mark, "an apply after the upgrade");
 }
 
 #[test]

@@ -161,17 +161,32 @@ def date(text):
 # Lifecycle through the state manager.
 
 
+# Creations (and deletions) a test holds in their first state (POST /eksboot-moto/hold-creation
+# {"account", "kind": "cluster" | "cluster-deletion", "hold": true|false}): a test that must see a
+# cluster CREATING or DELETING (and what EKS refuses meanwhile) holds it there until it releases
+# it, rather than racing a clock. Creating a
+# cluster takes minutes on AWS ("Cluster provisioning takes several minutes",
+# https://docs.aws.amazon.com/eks/latest/userguide/create-cluster.html): held, it simply lasts.
+_held_creations = set()
+
+
 class Lifecycle:
     """Status that moves CREATING → ACTIVE, and DELETING → gone, on moto's clock."""
 
-    def __init__(self, kind, creating, active):
+    def __init__(self, kind, creating, active, account=None):
         self.kind = kind
+        self.account = account
+        self.first = creating
         self.creating = ManagedState(f"eks::{kind}", [(creating, active)])
         self.deleting = None
 
     def status(self):
         if self.deleting is not None:
+            if (self.account, f"{self.kind}-deletion") in _held_creations:
+                return "DELETING"
             return self.deleting.status
+        if (self.account, self.kind) in _held_creations:
+            return self.first
         return self.creating.status
 
     def delete(self):
@@ -390,7 +405,9 @@ def create_cluster(self):
             "bootstrapClusterCreatorAdminPermissions", True
         ),
     }
-    cluster.__dict__["_eksboot_life"] = Lifecycle("cluster", "CREATING", "ACTIVE")
+    cluster.__dict__["_eksboot_life"] = Lifecycle(
+        "cluster", "CREATING", "ACTIVE", account=cluster.arn.split(":")[4]
+    )
     # DescribeCluster's upgradePolicy: "If you do not specify an upgrade policy, EXTENDED is used"
     # (https://docs.aws.amazon.com/eks/latest/userguide/view-upgrade-policy.html; CreateCluster's
     # upgradePolicy: "New clusters, by default, have extended support enabled",
@@ -1345,6 +1362,13 @@ eks_urls.url_paths.update(
 
 # --------------------------------------------------------------------------
 # NAT gateways: pending → available, deleting → deleted, on moto's clock.
+# A test that must see several NAT gateways pending at once (eksboot makes one per AZ together,
+# not one after another) holds new ones `pending` in its account until it releases them (POST
+# /eksboot-moto/hold-nat {"account", "hold": true|false}), so it never has to catch a window.
+# NAT creation takes minutes on AWS ("pending ... it can take a few minutes",
+# https://docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-working-with.html): held, it
+# simply lasts until released.
+_held_nat_accounts = set()
 
 
 def _nat_state_property():
@@ -1352,6 +1376,13 @@ def _nat_state_property():
         life = self.__dict__.get("_eksboot_nat_life")
         if life is None:
             return self.__dict__.get("_plain_state", "available")
+        backend = self.__dict__.get("ec2_backend")
+        if (
+            life.model_name == "ec2::nat_gateway"
+            and backend is not None
+            and backend.account_id in _held_nat_accounts
+        ):
+            return "pending"
         return life.status
 
     def setter(self, value):
@@ -1696,6 +1727,17 @@ def _control(path, body):
         _cluster_endpoint(body)
     elif path == "/eksboot-moto/hold-updates":
         _hold_updates(body)
+    elif path == "/eksboot-moto/hold-creation":
+        key = (body["account"], body["kind"])
+        if body.get("hold", True):
+            _held_creations.add(key)
+        else:
+            _held_creations.discard(key)
+    elif path == "/eksboot-moto/hold-nat":
+        if body.get("hold", True):
+            _held_nat_accounts.add(body["account"])
+        else:
+            _held_nat_accounts.discard(body["account"])
     elif path == "/eksboot-moto/addon-fault":
         _addon_faults[(body["account"], body["cluster"], body["addon"])] = body["fault"]
     elif path == "/eksboot-moto/deny-delete-cluster":
