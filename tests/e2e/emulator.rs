@@ -123,6 +123,17 @@ pub async fn real_roles_and_subnets(account: &Account) -> Real {
             .send()
             .await
             .unwrap();
+        // Public subnets map public addresses, or nodes in them cannot reach AWS.
+        ec2.modify_subnet_attribute()
+            .subnet_id(&subnet)
+            .map_public_ip_on_launch(
+                aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                    .value(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
         subnets.push(subnet);
     }
     Real {

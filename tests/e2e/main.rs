@@ -20,6 +20,7 @@ mod fidelity;
 mod least_privilege;
 mod policies;
 mod preflight;
+mod quotas;
 mod requests;
 mod safe_defaults;
 mod teardown;

@@ -475,34 +475,14 @@ def create_nodegroup(self, *args, **kwargs):
 
 
 def _nodes_cannot_reach_aws(backend, subnets):
-    """Nodes must reach EKS, ECR and STS to join: through a default route (internet gateway or
-    NAT), or through the VPC's interface endpoints once they are available. Launched into a VPC
-    with neither, they never join and the node group fails (NodeCreationFailure,
-    https://docs.aws.amazon.com/eks/latest/userguide/troubleshooting.html#worker-node-fail)."""
+    """The health issue that fails a node group launched in `subnets` (None when its nodes
+    join): each node subnet's own route table must lead to an attached internet gateway (public
+    addresses mapped) or an `available` NAT gateway, else every endpoint nodes need must be
+    `available` (tests/moto/aws_rules.py, `nodes_cannot_reach_aws`, citing AWS there)."""
+    import aws_rules
     from moto.ec2.models import ec2_backends
 
-    ec2 = ec2_backends[backend.account_id][backend.region_name]
-    vpcs = set()
-    for subnet_id in subnets:
-        try:
-            vpcs.add(ec2.get_subnet(subnet_id).vpc_id)
-        except Exception:
-            pass
-    for vpc in vpcs:
-        default_route = any(
-            route.destination_cidr_block == "0.0.0.0/0"
-            for table in ec2.route_tables.values()
-            if table.vpc_id == vpc
-            for route in (table.routes.values() if isinstance(table.routes, dict) else table.routes)
-        )
-        endpoints = [
-            e for e in ec2.vpc_end_points.values()
-            if e.vpc_id == vpc and (e.vpc_endpoint_type or "").lower() == "interface"
-        ]
-        ready = endpoints and all(e.state == "available" for e in endpoints)
-        if not default_route and not ready:
-            return True
-    return False
+    return aws_rules.nodes_cannot_reach_aws(ec2_backends[backend.account_id][backend.region_name], subnets)
 
 
 def delete_nodegroup(self, cluster_name, nodegroup_name):
@@ -2147,7 +2127,9 @@ elb_models.ELBBackend.create_load_balancer = create_classic_load_balancer
 elb_models.ELBBackend.delete_load_balancer = delete_classic_load_balancer
 
 # Quotas a test raised for one account: moto serves only the defaults, and only for service
-# code `vpc` (the Elastic IP quota, code `ec2`, answers NoSuchResource).
+# code `vpc` (the Elastic IP quota, code `ec2`, answers NoSuchResource). The value served here
+# (else the AWS default) is the limit CreateVpc, AllocateAddress, CreateInternetGateway and
+# CreateNatGateway enforce (tests/moto/aws_rules.py): the one eksboot's preflight reads.
 from moto.servicequotas import models as quota_models
 
 _applied_quotas = {}

@@ -279,3 +279,250 @@ def test_addresses_in_another_vpc_do_not_block_the_detach(aws):
     ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)
     ec2.allocate_address(Domain="vpc")  # allocated, associated with nothing
     _detached(aws, igw)
+
+
+# ------------------------------------------------------------------------ Quotas
+
+
+def _quota(account, service, code, value):
+    import eksboot_moto
+
+    eksboot_moto._applied_quotas[(account, service, code)] = value
+
+
+def test_create_vpc_past_the_quota_is_refused_the_default_vpc_counting(aws):
+    ec2 = aws["ec2"]
+    # The default VPC and the fixture's make two of the default five.
+    assert len(ec2.describe_vpcs()["Vpcs"]) == 2
+    for i in range(3):
+        ec2.create_vpc(CidrBlock=f"10.{i + 1}.0.0/16")
+    code, message = _refused(ec2.create_vpc, CidrBlock="10.9.0.0/16")
+    assert (code, message) == ("VpcLimitExceeded", "The maximum number of VPCs has been reached.")
+    assert len(ec2.describe_vpcs()["Vpcs"]) == 5, "nothing made"
+    # The applied value Service Quotas gives is the limit (as eksboot's preflight reads it).
+    _quota(aws["account"], "vpc", "L-F678F1CE", 6)
+    quotas = boto3.client("service-quotas", region_name=REGION)
+    assert quotas.get_service_quota(ServiceCode="vpc", QuotaCode="L-F678F1CE")["Quota"]["Value"] == 6
+    ec2.create_vpc(CidrBlock="10.9.0.0/16")
+    assert _refused(ec2.create_vpc, CidrBlock="10.10.0.0/16")[0] == "VpcLimitExceeded"
+    # Per Region: another Region has its own five.
+    boto3.client("ec2", region_name="eu-west-1").create_vpc(CidrBlock="10.0.0.0/16")
+
+
+def test_allocate_address_past_the_quota_is_refused_until_one_is_released(aws):
+    ec2 = aws["ec2"]
+    allocations = [ec2.allocate_address(Domain="vpc")["AllocationId"] for _ in range(5)]
+    code, message = _refused(ec2.allocate_address, Domain="vpc")
+    assert (code, message) == ("AddressLimitExceeded", "The maximum number of addresses has been reached.")
+    assert len(ec2.describe_addresses()["Addresses"]) == 5
+    ec2.release_address(AllocationId=allocations[0])
+    ec2.allocate_address(Domain="vpc")
+    _quota(aws["account"], "ec2", "L-0263D0A3", 7)
+    ec2.allocate_address(Domain="vpc")
+    ec2.allocate_address(Domain="vpc")
+    assert _refused(ec2.allocate_address, Domain="vpc")[0] == "AddressLimitExceeded"
+
+
+def test_create_internet_gateway_past_the_quota_is_refused(aws):
+    ec2 = aws["ec2"]
+    for _ in range(5):
+        ec2.create_internet_gateway()
+    code, message = _refused(ec2.create_internet_gateway)
+    assert (code, message) == ("InternetGatewayLimitExceeded", "The maximum number of internet gateways has been reached.")
+    assert len(ec2.describe_internet_gateways()["InternetGateways"]) == 5
+
+
+def test_nat_gateways_are_counted_per_availability_zone_deleting_ones_included():
+    from moto.moto_api import state_manager
+
+    with mock_aws():
+        state_manager.set_transition("ec2::nat_gateway-deletion", {"progression": "manual", "times": 1000})
+        try:
+            ec2 = boto3.client("ec2", region_name=REGION)
+            vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+            a, b = (
+                ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+                for i, az in enumerate("ab")
+            )
+            account = boto3.client("sts").get_caller_identity()["Account"]
+            _quota(account, "ec2", "L-0263D0A3", 20)
+            _quota(account, "vpc", "L-FE5A380F", 2)
+
+            def nat(subnet):
+                allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+                return ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+
+            first = nat(a)
+            nat(a)
+            code, message = _refused(ec2.create_nat_gateway, SubnetId=a, AllocationId=ec2.allocate_address(Domain="vpc")["AllocationId"])
+            assert code == "NatGatewayLimitExceeded", message
+            assert "limit of 2 NAT gateways" in message
+            nat(b)  # another AZ has its own quota
+            # A deleting NAT gateway still counts.
+            ec2.delete_nat_gateway(NatGatewayId=first)
+            assert ec2.describe_nat_gateways(NatGatewayIds=[first])["NatGateways"][0]["State"] == "deleting"
+            assert _refused(ec2.create_nat_gateway, SubnetId=a, AllocationId=ec2.allocate_address(Domain="vpc")["AllocationId"])[0] == "NatGatewayLimitExceeded"
+        finally:
+            state_manager.unset_transition("ec2::nat_gateway-deletion")
+
+
+# ------------------------------------------------------------------------ Nodes reach AWS
+
+
+def _ready_cluster(aws):
+    aws["eks"].create_cluster(**_cluster(aws))
+    aws["eks"].describe_cluster(name="demo")
+
+
+def _node_health(aws, name="nodes"):
+    group = aws["eks"].describe_nodegroup(clusterName="demo", nodegroupName=name)["nodegroup"]
+    return group["status"], group.get("health", {}).get("issues", [])
+
+
+def _own_table(aws, subnets):
+    ec2 = aws["ec2"]
+    table = ec2.create_route_table(VpcId=aws["vpc"])["RouteTable"]["RouteTableId"]
+    for subnet in subnets:
+        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+    return table
+
+
+def test_a_route_to_a_nat_gateway_in_another_table_of_the_vpc_does_not_help(aws):
+    ec2 = aws["ec2"]
+    _ready_cluster(aws)
+    igw = _gateway(aws)
+    public = ec2.create_subnet(VpcId=aws["vpc"], CidrBlock="10.0.9.0/24", AvailabilityZone=f"{REGION}a")["Subnet"]["SubnetId"]
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=public, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+    # The NAT route is in a table of the VPC the node subnets are not associated with (and the
+    # main table has none): nodes cannot reach AWS.
+    other = ec2.create_route_table(VpcId=aws["vpc"])["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=other, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    own = _own_table(aws, aws["subnets"])
+    aws["eks"].create_nodegroup(**_nodegroup(aws))
+    status, issues = _node_health(aws)
+    assert status == "CREATE_FAILED"
+    assert [(i["code"], i["message"]) for i in issues] == [
+        ("NodeCreationFailure", "Instances failed to join the kubernetes cluster")
+    ]
+    # In the subnets' own table, the same route lets them join.
+    ec2.create_route(RouteTableId=own, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    aws["eks"].create_nodegroup(**_nodegroup(aws, nodegroupName="joined"))
+    assert _node_health(aws, "joined") == ("ACTIVE", [])
+    # The main route table serves subnets without an association of their own.
+    ec2.delete_route(RouteTableId=own, DestinationCidrBlock="0.0.0.0/0")
+    for assoc in ec2.describe_route_tables(RouteTableIds=[own])["RouteTables"][0]["Associations"]:
+        ec2.disassociate_route_table(AssociationId=assoc["RouteTableAssociationId"])
+    main = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [aws["vpc"]]}, {"Name": "association.main", "Values": ["true"]}])["RouteTables"][0]["RouteTableId"]
+    ec2.create_route(RouteTableId=main, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    for subnet in aws["subnets"]:
+        ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
+    aws["eks"].create_nodegroup(**_nodegroup(aws, nodegroupName="public"))
+    assert _node_health(aws, "public") == ("ACTIVE", [])
+
+
+def test_a_nat_gateway_still_pending_does_not_carry_traffic():
+    from moto.moto_api import state_manager
+
+    with mock_aws():
+        state_manager.set_transition("ec2::nat_gateway", {"progression": "manual", "times": 1000})
+        try:
+            c = {s: boto3.client(s, region_name=REGION) for s in ("ec2", "eks", "iam")}
+            ec2 = c["ec2"]
+            vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+            subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24")["Subnet"]["SubnetId"] for i in range(2)]
+            c.update(vpc=vpc, subnets=subnets)
+            c["cluster_role"] = c["iam"].create_role(RoleName="cluster", AssumeRolePolicyDocument=_trust("eks.amazonaws.com"))["Role"]["Arn"]
+            c["node_role"] = c["iam"].create_role(RoleName="node", AssumeRolePolicyDocument=_trust("ec2.amazonaws.com"))["Role"]["Arn"]
+            _ready_cluster(c)
+            _gateway(c)
+            allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+            nat = ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+            table = _own_table(c, subnets[1:])
+            ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+            assert ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"][0]["State"] == "pending"
+            c["eks"].create_nodegroup(**_nodegroup(c, subnets=subnets[1:]))
+            assert _node_health(c)[0] == "CREATE_FAILED"
+        finally:
+            state_manager.unset_transition("ec2::nat_gateway")
+
+
+def test_an_internet_gateway_route_needs_public_addresses_mapped(aws):
+    ec2 = aws["ec2"]
+    _ready_cluster(aws)
+    igw = _gateway(aws)
+    table = _own_table(aws, aws["subnets"])
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    aws["eks"].create_nodegroup(**_nodegroup(aws))
+    status, issues = _node_health(aws)
+    assert status == "CREATE_FAILED"
+    assert [i["code"] for i in issues] == ["Ec2SubnetInvalidConfiguration"]
+    assert "does not automatically assign public IP addresses" in issues[0]["message"]
+
+
+ENDPOINTS = ("ec2", "ecr.api", "ecr.dkr", "sts")
+
+
+def _endpoints(aws, table, skip=(), s3_tables=None):
+    ec2 = aws["ec2"]
+    for service in ENDPOINTS:
+        if service not in skip:
+            ec2.create_vpc_endpoint(
+                VpcId=aws["vpc"], ServiceName=f"com.amazonaws.{REGION}.{service}", VpcEndpointType="Interface",
+                SubnetIds=aws["subnets"], PrivateDnsEnabled=True,
+            )
+    if "s3" not in skip:
+        ec2.create_vpc_endpoint(
+            VpcId=aws["vpc"], ServiceName=f"com.amazonaws.{REGION}.s3", VpcEndpointType="Gateway",
+            RouteTableIds=s3_tables if s3_tables is not None else [table],
+        )
+
+
+@pytest.mark.parametrize("missing", ENDPOINTS + ("s3",))
+def test_without_a_default_route_every_endpoint_nodes_need_must_exist(aws, missing):
+    _ready_cluster(aws)
+    table = _own_table(aws, aws["subnets"])
+    _endpoints(aws, table, skip=(missing,))
+    # Endpoints nodes do not need to join do not stand in for one they need.
+    aws["ec2"].create_vpc_endpoint(
+        VpcId=aws["vpc"], ServiceName=f"com.amazonaws.{REGION}.logs", VpcEndpointType="Interface", SubnetIds=aws["subnets"]
+    )
+    aws["eks"].create_nodegroup(**_nodegroup(aws))
+    status, issues = _node_health(aws)
+    assert status == "CREATE_FAILED", missing
+    assert [i["code"] for i in issues] == ["NodeCreationFailure"]
+
+
+def test_with_every_endpoint_available_nodes_join_the_s3_one_on_their_own_table(aws):
+    _ready_cluster(aws)
+    table = _own_table(aws, aws["subnets"])
+    other = aws["ec2"].create_route_table(VpcId=aws["vpc"])["RouteTable"]["RouteTableId"]
+    # The S3 gateway endpoint on another table of the VPC does not reach the nodes.
+    _endpoints(aws, table, s3_tables=[other])
+    aws["eks"].create_nodegroup(**_nodegroup(aws))
+    assert _node_health(aws)[0] == "CREATE_FAILED"
+    s3 = aws["ec2"].describe_vpc_endpoints(Filters=[{"Name": "service-name", "Values": [f"com.amazonaws.{REGION}.s3"]}])["VpcEndpoints"][0]
+    aws["ec2"].modify_vpc_endpoint(VpcEndpointId=s3["VpcEndpointId"], AddRouteTableIds=[table])
+    aws["eks"].create_nodegroup(**_nodegroup(aws, nodegroupName="joined"))
+    assert _node_health(aws, "joined") == ("ACTIVE", [])
+
+
+def test_an_endpoint_still_pending_does_not_count():
+    from moto.moto_api import state_manager
+
+    with mock_aws():
+        state_manager.set_transition("ec2::vpc_endpoint", {"progression": "manual", "times": 1000})
+        try:
+            c = {s: boto3.client(s, region_name=REGION) for s in ("ec2", "eks", "iam")}
+            ec2 = c["ec2"]
+            c["vpc"] = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+            c["subnets"] = [ec2.create_subnet(VpcId=c["vpc"], CidrBlock=f"10.0.{i}.0/24")["Subnet"]["SubnetId"] for i in range(2)]
+            c["cluster_role"] = c["iam"].create_role(RoleName="cluster", AssumeRolePolicyDocument=_trust("eks.amazonaws.com"))["Role"]["Arn"]
+            c["node_role"] = c["iam"].create_role(RoleName="node", AssumeRolePolicyDocument=_trust("ec2.amazonaws.com"))["Role"]["Arn"]
+            _ready_cluster(c)
+            table = _own_table(c, c["subnets"])
+            _endpoints(c, table)
+            c["eks"].create_nodegroup(**_nodegroup(c))
+            assert _node_health(c)[0] == "CREATE_FAILED"
+        finally:
+            state_manager.unset_transition("ec2::vpc_endpoint")
