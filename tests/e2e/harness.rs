@@ -733,38 +733,41 @@ impl FaultProxy {
         }
     }
 
-    /// What the proxy has seen since it started (or was last reset).
+    /// What the proxy has seen since it started (or was last reset), in total and per phase.
     pub fn stats(&self) -> ProxyStats {
+        let (head, body) = self.control("GET", "/eksboot-proxy/stats", "");
+        assert!(head.contains(" 200 "), "the proxy said: {head}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("stats are JSON");
+        let mut stats = ProxyStats::from_json(&v);
+        stats.phases = v["phases"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, p)| (name.clone(), ProxyStats::from_json(p)))
+            .collect();
+        stats
+    }
+
+    /// Counts what follows in `phase` (`create`, `teardown`, ...): [`ProxyStats::phase`] reads it.
+    pub fn phase(&self, phase: &str) {
+        let (head, _) = self.control("POST", "/eksboot-proxy/phase", phase);
+        assert!(head.contains(" 200 "), "the proxy said: {head}");
+    }
+
+    /// One request to the proxy's control API: (status line and headers, body).
+    fn control(&self, method: &str, path: &str, body: &str) -> (String, String) {
         let addr = self.endpoint.trim_start_matches("http://");
         let mut stream = std::net::TcpStream::connect(addr).expect("connect to the proxy");
         write!(
             stream,
-            "GET /eksboot-proxy/stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
         )
         .unwrap();
         let mut response = String::new();
         std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
-        let body = response.split("\r\n\r\n").nth(1).expect("a body");
-        let v: serde_json::Value = serde_json::from_str(body).expect("stats are JSON");
-        let faults = v["faults"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, n)| (k.clone(), n.as_u64().unwrap()))
-            .collect();
-        ProxyStats {
-            requests: v["requests"].as_u64().unwrap(),
-            faults,
-            lost: v["lost"].as_u64().unwrap(),
-            replayed: v["replayed"].as_u64().unwrap(),
-            peak_per_second: v["peak_per_second"].as_u64().unwrap(),
-            lose_first_pending: v["lose_first_pending"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().to_string())
-                .collect(),
-        }
+        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP answer");
+        (head.to_string(), body.to_string())
     }
 }
 
@@ -777,21 +780,66 @@ impl Drop for FaultProxy {
 }
 
 /// What a fault proxy has seen.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ProxyStats {
     pub requests: u64,
     /// Faults injected before AWS saw the request, by kind (and `rate-limited`).
     pub faults: std::collections::BTreeMap<String, u64>,
+    /// The same by action and kind (`"CreateVpc throttle"`).
+    pub fault_actions: std::collections::BTreeMap<String, u64>,
+    /// Answers AWS gave after acting (2xx) that the caller never got.
     pub lost: u64,
+    /// Lost answers by how they were lost: `reset` (the connection closed before any byte of
+    /// the answer) or `500` (an internal error in its place).
+    pub lost_by: std::collections::BTreeMap<String, u64>,
+    /// Lost answers by action.
+    pub lost_actions: std::collections::BTreeMap<String, u64>,
     pub replayed: u64,
+    /// Requests the emulator did not answer at all (counted as no fault and no lost answer).
+    pub upstream_failed: u64,
     pub peak_per_second: u64,
-    /// Actions of `--lose-first` not yet called.
+    pub by_action: std::collections::BTreeMap<String, u64>,
+    /// Actions of `--lose-first` not yet called (total only).
     pub lose_first_pending: Vec<String>,
+    /// The same, per phase ([`FaultProxy::phase`]); empty in a phase's own stats.
+    pub phases: std::collections::BTreeMap<String, ProxyStats>,
 }
 
 impl ProxyStats {
+    fn from_json(v: &serde_json::Value) -> ProxyStats {
+        let counts = |v: &serde_json::Value| {
+            v.as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, n)| (k.clone(), n.as_u64().unwrap()))
+                .collect()
+        };
+        ProxyStats {
+            requests: v["requests"].as_u64().unwrap(),
+            faults: counts(&v["faults"]),
+            fault_actions: counts(&v["fault_actions"]),
+            lost: v["lost"].as_u64().unwrap(),
+            lost_by: counts(&v["lost_by"]),
+            lost_actions: counts(&v["lost_actions"]),
+            replayed: v["replayed"].as_u64().unwrap(),
+            upstream_failed: v["upstream_failed"].as_u64().unwrap(),
+            peak_per_second: v["peak_per_second"].as_u64().unwrap(),
+            by_action: counts(&v["by_action"]),
+            lose_first_pending: v["lose_first_pending"]
+                .as_array()
+                .map(|a| a.iter().map(|a| a.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default(),
+            phases: Default::default(),
+        }
+    }
+
     pub fn faulted(&self) -> u64 {
         self.faults.values().sum::<u64>() + self.lost
+    }
+
+    /// What happened in `phase` (nothing if the phase was never begun).
+    pub fn phase(&self, phase: &str) -> ProxyStats {
+        self.phases.get(phase).cloned().unwrap_or_default()
     }
 }
 

@@ -8,14 +8,22 @@ each resource:
   --fault-rate F   share of API requests answered with a fault *before* AWS sees them: a
                    throttling error in the service's own format, a 503, or a connection reset
                    (`--fault-kinds throttle,unavailable,reset` picks among them).
-  --lost-rate L    share of API requests forwarded to AWS (which acts on them) whose answer is
-                   then lost: a 500 or a connection reset instead of AWS's answer.
+  --lost-rate L    share of API requests AWS acted on (forwarded, answered 2xx) whose answer is
+                   then lost: a 500 or a connection reset instead of AWS's answer. An answer
+                   AWS refused (4xx, 5xx) passes untouched and counts as nothing: a lost answer
+                   is one where the caller cannot know that AWS acted.
   --lose-first A   a comma-separated list of actions (as `by_action` names them) whose first
-                   forwarded request has its answer lost: every exactly-once path, surely.
+                   request AWS acts on has its answer lost: every exactly-once path, surely.
   --latency-ms M   each API request waits a random 0..M ms first.
   --rate-limit R   requests per second the account may make (a token bucket with a burst of R);
                    requests beyond it are throttled, as AWS's per-account API rate limits do
                    (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html).
+
+Randomness is per request, not shared: each API request draws from its own generator, seeded
+with (seed, phase, action, how many requests of that action came before it in the phase). The
+draws of a request therefore do not depend on which thread or connection served it, nor on how
+other requests interleaved with it: a seed replays a run (latency and `--rate-limit`, which read
+the clock, aside).
 
 The service comes from the SigV4 credential scope (`Credential=AKID/date/region/SERVICE/...`).
 Requests that carry an idempotency token (EC2 `ClientToken`, EKS `clientRequestToken`) are
@@ -25,9 +33,12 @@ IdempotentParameterMismatch, and for EKS (undocumented) the first answer unchang
 (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html). The proxy serves
 one account per test, so the rate limit is the proxy's.
 
-`GET /eksboot-proxy/stats` answers what happened (requests, faults by kind, lost answers,
-replays, the peak requests in any one second, requests by action); `POST /eksboot-proxy/reset`
-zeroes it. Everything else without a SigV4 signature (the emulator's control API) is forwarded
+`GET /eksboot-proxy/stats` answers what happened (requests, faults by kind, lost answers by
+how they were lost and by action, replays, upstream failures, the peak requests in any one
+second, requests by action), in total and per phase; `POST /eksboot-proxy/phase` with a phase
+name as its body (`create`, `teardown`, ...) counts what follows in that phase (the first phase is
+`start`); `POST /eksboot-proxy/reset` zeroes everything and returns to `start`. Everything else
+without a SigV4 signature (the emulator's control API) is forwarded
 untouched. Prints `PORT <n>` once it serves and exits when its stdin closes.
 """
 
@@ -141,17 +152,74 @@ def action_of(service, method, path, headers, body):
 idempotency_token = tokens.wire_token
 
 
+class Counters:
+    """What happened in one phase."""
+
+    def __init__(self):
+        self.requests = 0
+        self.forwarded = 0
+        self.faults = collections.Counter()
+        self.fault_actions = collections.Counter()  # "action kind" -> faults before AWS
+        self.lost = 0
+        self.lost_by = collections.Counter()  # how: "reset" or "500"
+        self.lost_actions = collections.Counter()
+        self.replayed = 0
+        self.upstream_failed = 0
+        self.by_action = collections.Counter()
+        self.per_second = collections.Counter()
+
+    def add(self, other):
+        self.requests += other.requests
+        self.forwarded += other.forwarded
+        self.faults.update(other.faults)
+        self.fault_actions.update(other.fault_actions)
+        self.lost += other.lost
+        self.lost_by.update(other.lost_by)
+        self.lost_actions.update(other.lost_actions)
+        self.replayed += other.replayed
+        self.upstream_failed += other.upstream_failed
+        self.by_action.update(other.by_action)
+        self.per_second.update(other.per_second)
+
+    def json(self):
+        return {
+            "requests": self.requests,
+            "forwarded": self.forwarded,
+            "faults": dict(self.faults),
+            "fault_actions": dict(self.fault_actions),
+            "lost": self.lost,
+            "lost_by": dict(self.lost_by),
+            "lost_actions": dict(self.lost_actions),
+            "replayed": self.replayed,
+            "upstream_failed": self.upstream_failed,
+            "peak_per_second": max(self.per_second.values(), default=0),
+            "by_action": dict(self.by_action),
+        }
+
+
+class Draws:
+    """One request's random choices, all drawn up front in a fixed order from the request's
+    own generator, whatever the settings: the same request key, the same choices."""
+
+    def __init__(self, generator, faults):
+        self.latency = generator.uniform(0, faults.latency_ms) / 1000.0
+        self.fault = generator.random() < faults.fault_rate
+        self.kind = generator.choice(faults.kinds)
+        self.lost = generator.random() < faults.lost_rate
+        self.lost_by_reset = generator.random() < 0.5
+
+
 class Faults:
-    """The proxy's settings, random source, token bucket, replay cache and counters."""
+    """The proxy's settings, token bucket, replay cache and counters per phase."""
 
     def __init__(self, args):
+        self.seed = args.seed
         self.fault_rate = args.fault_rate
         self.lost_rate = args.lost_rate
         self.latency_ms = args.latency_ms
         self.rate = args.rate_limit
         self.kinds = args.fault_kinds.split(",")
         self.lose_first = set(filter(None, args.lose_first.split(",")))
-        self.random = random.Random(args.seed)
         self.lock = threading.Lock()
         self.tokens = float(self.rate or 0)
         self.refilled = time.monotonic()
@@ -160,25 +228,30 @@ class Faults:
 
     def reset(self):
         with self.lock:
-            self.requests = 0
-            self.forwarded = 0
-            self.faults = collections.Counter()
-            self.lost = 0
-            self.replayed = 0
-            self.by_action = collections.Counter()
-            self.per_second = collections.Counter()
+            self.phase = "start"
+            self.phases = {"start": Counters()}
+            self.seen = collections.Counter()  # (phase, action) -> requests so far
 
-    def draw(self):
+    def begin(self, phase):
+        """Counts what follows in `phase` (again, if it was seen before)."""
         with self.lock:
-            return self.random.random()
+            self.phase = phase
+            self.phases.setdefault(phase, Counters())
 
-    def latency(self):
+    def start(self, action):
+        """Counts a request of `action` in the current phase: (its counters, its draws)."""
         with self.lock:
-            return self.random.uniform(0, self.latency_ms) / 1000.0
-
-    def choose(self, options):
-        with self.lock:
-            return self.random.choice(options)
+            phase = self.phase
+            counters = self.phases[phase]
+            self.seen[(phase, action)] += 1
+            nth = self.seen[(phase, action)]
+            counters.requests += 1
+            counters.by_action[action] += 1
+            counters.per_second[int(time.time())] += 1
+        # A str seed is hashed with SHA-512 (random.seed, version 2): the same on every run and
+        # every Python, whatever PYTHONHASHSEED says.
+        generator = random.Random(f"{self.seed}/{phase}/{action}/{nth}")
+        return counters, Draws(generator, self)
 
     def admit(self):
         """Takes a token from the account's bucket; False when the account is over its rate."""
@@ -193,35 +266,40 @@ class Faults:
                 return True
             return False
 
-    def count(self, action):
-        with self.lock:
-            self.requests += 1
-            self.by_action[action] += 1
-            self.per_second[int(time.time())] += 1
-
-    def note(self, what):
+    def note(self, counters, what, action=None, how=None):
         with self.lock:
             if what == "forwarded":
-                self.forwarded += 1
+                counters.forwarded += 1
             elif what == "lost":
-                self.lost += 1
+                counters.lost += 1
+                counters.lost_by[how] += 1
+                counters.lost_actions[action] += 1
             elif what == "replayed":
-                self.replayed += 1
+                counters.replayed += 1
+            elif what == "upstream-failed":
+                counters.upstream_failed += 1
             else:
-                self.faults[what] += 1
+                counters.faults[what] += 1
+                counters.fault_actions[f"{action} {what}"] += 1
+
+    def lose_first_now(self, action):
+        """True once per `--lose-first` action: for its first answer AWS acted on."""
+        with self.lock:
+            if action in self.lose_first:
+                self.lose_first.discard(action)
+                return True
+            return False
 
     def stats(self):
         with self.lock:
-            return {
-                "requests": self.requests,
-                "forwarded": self.forwarded,
-                "faults": dict(self.faults),
-                "lost": self.lost,
-                "replayed": self.replayed,
-                "peak_per_second": max(self.per_second.values(), default=0),
-                "lose_first_pending": sorted(self.lose_first),
-                "by_action": dict(self.by_action),
-            }
+            total = Counters()
+            for counters in self.phases.values():
+                total.add(counters)
+            answer = total.json()
+            answer["lose_first_pending"] = sorted(self.lose_first)
+            answer["phase"] = self.phase
+            answer["phases"] = {name: c.json() for name, c in self.phases.items()}
+            return answer
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -251,6 +329,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         if self.path.startswith("/eksboot-proxy/"):
+            self.request_body = body
             return self.control()
         match = CREDENTIAL.search(self.headers.get("Authorization", ""))
         if not match:
@@ -258,18 +337,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         service = match.group(2)
         faults = self.faults
         action = action_of(service, self.command, self.path, self.headers, body)
-        faults.count(action)
+        counters, draws = faults.start(action)
         if faults.latency_ms:
-            time.sleep(faults.latency())
+            time.sleep(draws.latency)
         if not faults.admit():
-            faults.note("rate-limited")
+            faults.note(counters, "rate-limited", action)
             return self.send(*throttle_answer(service))
-        if faults.draw() < faults.fault_rate:
-            kind = faults.choose(faults.kinds)
-            faults.note(kind)
-            if kind == "throttle":
+        if draws.fault:
+            faults.note(counters, draws.kind, action)
+            if draws.kind == "throttle":
                 return self.send(*throttle_answer(service))
-            if kind == "unavailable":
+            if draws.kind == "unavailable":
                 return self.send(*unavailable_answer(service))
             return self.reset_connection()
 
@@ -279,22 +357,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if token is not None:
             verdict, earlier = faults.answers.recall(key, digest)
             if verdict != tokens.NEW:
-                faults.note("replayed")
+                faults.note(counters, "replayed")
                 if verdict == tokens.MISMATCH:
                     return self.send(*mismatch_answer(service))
                 return self.send(*earlier)
-        answer = self.forward(body)
-        faults.note("forwarded")
-        if token is not None and 200 <= answer[0] < 300:
-            faults.answers.remember(key, digest, answer)
-        with faults.lock:
-            lose_first = action in faults.lose_first
-            faults.lose_first.discard(action)
-        if lose_first or faults.draw() < faults.lost_rate:
-            faults.note("lost")
-            if faults.choose([True, False]):
-                return self.send(*internal_answer(service))
+        try:
+            answer = self.forward(body)
+        except (OSError, http.client.HTTPException):
+            # The emulator did not answer: nothing is known to have happened, so this is no
+            # lost answer; the caller sees the connection go, as it would.
+            faults.note(counters, "upstream-failed")
             return self.reset_connection()
+        faults.note(counters, "forwarded")
+        if not 200 <= answer[0] < 300:
+            # AWS refused: the caller gets the refusal; nothing was done, so nothing is lost.
+            return self.send(*answer)
+        if token is not None:
+            faults.answers.remember(key, digest, answer)
+        if faults.lose_first_now(action) or draws.lost:
+            # AWS acted and its answer never reaches the caller: a reset before any byte of it
+            # is written, or a 500 in its place (AWS's InternalError after acting).
+            if draws.lost_by_reset:
+                faults.note(counters, "lost", action, "reset")
+                return self.reset_connection()
+            faults.note(counters, "lost", action, "500")
+            return self.send(*internal_answer(service))
         return self.send(*answer)
 
     def forward(self, body):
@@ -328,6 +415,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = json.dumps(self.faults.stats()).encode()
         elif self.path == "/eksboot-proxy/reset" and self.command == "POST":
             self.faults.reset()
+            body = b"{}"
+        elif self.path == "/eksboot-proxy/phase" and self.command == "POST":
+            name = self.request_body.decode().strip()
+            if not name:
+                return self.send(400, {}, b"a phase needs a name")
+            self.faults.begin(name)
             body = b"{}"
         else:
             return self.send(404, {}, b"no such control path")
