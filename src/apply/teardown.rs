@@ -299,6 +299,60 @@ pub fn auto_mode_status(
     (!parts.is_empty()).then(|| format!("EKS Auto Mode's {} still there", parts.join(", ")))
 }
 
+/// How the wait for the interfaces and cluster security group EKS removes itself after the
+/// cluster is named in what teardown says.
+pub const EKS_NETWORK_LABEL: &str = "eks-network-of";
+
+/// The tag EKS puts on the cluster security group it makes (`eks-cluster-sg-<name>-<id>`),
+/// with the cluster's name (https://docs.aws.amazon.com/eks/latest/userguide/sec-group-reqs.html).
+pub const CLUSTER_SG_TAG: &str = "aws:eks:cluster-name";
+const CLUSTER_SG_FILTER: &str = "tag:aws:eks:cluster-name";
+
+/// The tag EKS puts on a managed node group's resources, with the cluster's name
+/// (https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html).
+pub const NODEGROUP_CLUSTER_TAG: &str = "eks:cluster-name";
+
+/// Pure: whether a security group is the cluster security group EKS made.
+pub fn is_cluster_security_group(tags: &[(String, String)]) -> bool {
+    tags.iter().any(|(k, _)| k == CLUSTER_SG_TAG)
+}
+
+/// Pure: whether an interface is one AWS removes itself once its owner is gone: the cluster's
+/// cross-account ones ("Amazon EKS <cluster>"), a managed node's (still attached), a load
+/// balancer's whose load balancer is not among `live_lbs` any more.
+pub fn removed_by_aws(n: &ec2::NetworkInterface, cluster: &str, live_lbs: &[String]) -> bool {
+    if let Some(lb) = load_balancer_of(&n.description) {
+        return !live_lbs.iter().any(|live| live == lb);
+    }
+    n.description == format!("Amazon EKS {cluster}")
+        || (n.status != "available"
+            && n.tags
+                .iter()
+                .any(|(k, v)| k == NODEGROUP_CLUSTER_TAG && v == cluster))
+}
+
+/// Pure: the load balancer an interface belongs to, by its description: Classic ones are
+/// described `ELB <name>`, v2 ones `ELB app/<name>/<id>` or `ELB net/<name>/<id>`.
+pub fn load_balancer_of(description: &str) -> Option<&str> {
+    let rest = description.strip_prefix("ELB ")?;
+    match rest.split_once('/') {
+        Some(("app" | "net", tail)) => tail.split('/').next(),
+        _ => Some(rest),
+    }
+}
+
+/// Pure: what EKS still has in the VPC after the cluster, said as a status, or `None`.
+pub fn eks_network_status(interfaces: usize, groups: &[String]) -> Option<String> {
+    let mut parts = Vec::new();
+    if interfaces > 0 {
+        parts.push(format!("{interfaces} network interface(s)"));
+    }
+    if !groups.is_empty() {
+        parts.push(format!("cluster security group {}", groups.join(", ")));
+    }
+    (!parts.is_empty()).then(|| format!("EKS's {} still there", parts.join(" and ")))
+}
+
 /// How volumes and target groups are named in what teardown says.
 pub const VOLUME_LABEL: &str = Kind::Volume.as_str();
 pub const TARGET_GROUP_LABEL: &str = Kind::TargetGroup.as_str();
@@ -600,8 +654,11 @@ impl Teardown {
             for filter in [owned, controller] {
                 let pairs = [(filter[0].0.as_str(), filter[0].1.as_str())];
                 for group in ec2::find_security_groups(&self.aws, &pairs).await? {
+                    // EKS's cluster security group carries kubernetes.io/cluster/<name>=owned
+                    // too: it is EKS's to delete, with the cluster (waited for, never deleted).
                     if inv.vpcs.contains(&group.vpc_id)
                         && !inv.k8s_security_groups.contains(&group.id)
+                        && !is_cluster_security_group(&group.tags)
                     {
                         inv.k8s_security_groups.push(group.id);
                     }
@@ -854,7 +911,12 @@ impl Teardown {
             return out;
         }
 
-        self.delete_egress(inv, &mut out).await;
+        // EKS removes its own interfaces and the cluster security group a while after the
+        // cluster: waited for while the NAT gateways and endpoints go.
+        let (eks_network, ()) = tokio::join!(
+            self.wait_eks_network_gone(inv),
+            self.delete_egress(inv, &mut out)
+        );
 
         // What else still sits in our VPCs: interfaces this cluster's nodes left behind are
         // deleted; anything else is named, and the VPC's parts wait for it.
@@ -863,6 +925,10 @@ impl Teardown {
         } else {
             vec!["load balancers Kubernetes made (above)".to_string()]
         };
+        if let Err(left) = eks_network {
+            out.left.push(left);
+            blocking.push("EKS's network interfaces or cluster security group (above)".into());
+        }
         blocking.extend(self.clear_leftover_interfaces(inv, &mut out).await);
         if !blocking.is_empty() {
             let reason = format!("still used by {}", blocking.join(", "));
@@ -1387,6 +1453,67 @@ impl Teardown {
         .await
     }
 
+    /// Waits until AWS has removed what it removes itself in our VPCs once the cluster is
+    /// gone: the cluster's cross-account interfaces ("Amazon EKS <name>") and its managed
+    /// nodes' interfaces, the interfaces of load balancers that are gone (Auto Mode's, or one
+    /// deleted by hand), and the cluster security group. EKS deletes its own a while after the
+    /// cluster (https://docs.aws.amazon.com/eks/latest/userguide/sec-group-reqs.html), Elastic
+    /// Load Balancing a load balancer's a while after it: eksboot waits (for at most
+    /// [`GONE_TIMEOUT`], saying what is still there), it never deletes them.
+    async fn wait_eks_network_gone(&self, inv: &Inventory) -> Result<(), (String, String)> {
+        if inv.vpcs.is_empty() {
+            return Ok(());
+        }
+        let name = self.cluster.as_str();
+        let look = || async move {
+            let mut interfaces = Vec::new();
+            for vpc in &inv.vpcs {
+                interfaces.extend(ec2::network_interfaces_in_vpc(&self.aws, vpc).await?);
+            }
+            // The load balancers still there, read only when an interface names one.
+            let live = if interfaces
+                .iter()
+                .any(|n| load_balancer_of(&n.description).is_some())
+            {
+                let (v2, classic) = tokio::join!(
+                    elb::load_balancers_in(&self.aws, &inv.vpcs),
+                    elb::classic_load_balancers_in(&self.aws, &inv.vpcs)
+                );
+                v2?.into_iter().chain(classic?).map(|lb| lb.name).collect()
+            } else {
+                Vec::new()
+            };
+            let interfaces = interfaces
+                .iter()
+                .filter(|n| removed_by_aws(n, name, &live))
+                .count();
+            let groups: Vec<String> =
+                ec2::find_security_groups(&self.aws, &[(CLUSTER_SG_FILTER, name)])
+                    .await?
+                    .into_iter()
+                    .filter(|g| inv.vpcs.contains(&g.vpc_id))
+                    .map(|g| g.id)
+                    .collect();
+            Ok::<_, AwsError>(eks_network_status(interfaces, &groups))
+        };
+        // Said as waiting lines (none when nothing is there), not as a deletion: AWS deletes
+        // them, eksboot only waits.
+        self.poll(
+            Task::Cluster,
+            Kind::EksCluster,
+            name,
+            "holding network interfaces or a security group AWS removes itself",
+            look,
+        )
+        .await
+        .map_err(|error| {
+            (
+                format!("{EKS_NETWORK_LABEL} {name}"),
+                format!("{error} (hint: {})", error.hint()),
+            )
+        })
+    }
+
     /// Interfaces left in our VPCs once everything eksboot made that has interfaces is gone:
     /// this cluster's (VPC CNI's, by tag or description) are deleted once `available`; what
     /// else is there is named. Returns what still blocks the VPC.
@@ -1708,7 +1835,7 @@ impl Teardown {
         let started = Instant::now();
         let mut poll = PollDelay::new(self.timing.poll);
         loop {
-            match look().await {
+            let last = match look().await {
                 Ok(None) => return Ok(()),
                 Err(e) if e.is_not_found() => return Ok(()),
                 Err(e) => return Err(e.into()),
@@ -1719,12 +1846,14 @@ impl Teardown {
                         status: &status,
                         elapsed: started.elapsed(),
                     });
+                    status
                 }
-            }
+            };
             if started.elapsed() > GONE_TIMEOUT {
                 return Err(StepError::TimedOut(format!(
-                    "{} {id} is still {still}",
-                    kind.as_str()
+                    "{} {id} is still {still} after {} minutes (last seen: {last})",
+                    kind.as_str(),
+                    GONE_TIMEOUT.as_secs() / 60
                 )));
             }
             poll.sleep().await;
@@ -1865,10 +1994,11 @@ pub enum Leftover {
 
 /// Pure: whose a leftover interface is. The VPC CNI tags its interfaces
 /// `cluster.k8s.amazonaws.com/name` and describes them `aws-K8S-…`; EKS Auto Mode tags its
-/// own [`AUTO_MODE_TAG`].
+/// own [`AUTO_MODE_TAG`], managed nodes theirs [`NODEGROUP_CLUSTER_TAG`].
 pub fn leftover_verdict(n: &ec2::NetworkInterface, cluster: &str) -> Leftover {
     let tagged = n.tags.iter().any(|(k, v)| {
-        (k == "cluster.k8s.amazonaws.com/name" || k == AUTO_MODE_TAG) && v == cluster
+        (k == "cluster.k8s.amazonaws.com/name" || k == AUTO_MODE_TAG || k == NODEGROUP_CLUSTER_TAG)
+            && v == cluster
     });
     let cni = n.description.starts_with("aws-K8S-");
     match (tagged || cni, n.status.as_str()) {
@@ -1932,6 +2062,60 @@ mod tests {
             leftover_verdict(&interface("my database", "in-use", &[]), "demo"),
             Leftover::Foreign
         );
+    }
+
+    #[test]
+    fn interfaces_aws_removes_are_eks_and_those_of_load_balancers_gone() {
+        let live = ["web".to_string()];
+        let is = |n: &ec2::NetworkInterface| removed_by_aws(n, "demo", &live);
+        assert!(is(&interface("Amazon EKS demo", "in-use", &[])));
+        assert!(is(&interface("Amazon EKS demo", "available", &[])));
+        assert!(!is(&interface("Amazon EKS demo2", "in-use", &[])));
+        assert!(is(&interface(
+            "",
+            "in-use",
+            &[("eks:cluster-name", "demo")]
+        )));
+        // A detached node interface will not go by itself: a leftover, deleted as ours.
+        let detached = interface("", "available", &[("eks:cluster-name", "demo")]);
+        assert!(!is(&detached));
+        assert_eq!(leftover_verdict(&detached, "demo"), Leftover::Ours);
+        assert!(!is(&interface(
+            "",
+            "in-use",
+            &[("eks:cluster-name", "web")]
+        )));
+        // A load balancer's: waited for once the load balancer is gone, never while it lives.
+        assert!(is(&interface("ELB app/k8s-auto/0abc", "in-use", &[])));
+        assert!(is(&interface("ELB net/k8s-nlb/0abc", "in-use", &[])));
+        assert!(is(&interface("ELB gone-classic", "in-use", &[])));
+        assert!(!is(&interface("ELB app/web/0abc", "in-use", &[])));
+        assert!(!is(&interface("ELB web", "in-use", &[])));
+        assert!(!is(&interface("aws-K8S-i-1", "in-use", &[])));
+        assert_eq!(load_balancer_of("ELB app/web/0abc"), Some("web"));
+        assert_eq!(load_balancer_of("ELB web"), Some("web"));
+        assert_eq!(load_balancer_of("Amazon EKS web"), None);
+    }
+
+    #[test]
+    fn eks_network_status_names_what_is_still_there() {
+        assert_eq!(eks_network_status(0, &[]), None);
+        assert_eq!(
+            eks_network_status(3, &["sg-1".into()]).as_deref(),
+            Some("EKS's 3 network interface(s) and cluster security group sg-1 still there")
+        );
+        assert_eq!(
+            eks_network_status(0, &["sg-1".into()]).as_deref(),
+            Some("EKS's cluster security group sg-1 still there")
+        );
+        assert!(is_cluster_security_group(&tags(&[(
+            "aws:eks:cluster-name",
+            "demo"
+        )])));
+        assert!(!is_cluster_security_group(&tags(&[(
+            "kubernetes.io/cluster/demo",
+            "owned"
+        )])));
     }
 
     #[test]

@@ -583,6 +583,7 @@ pub struct SecurityGroup {
     pub id: String,
     pub name: String,
     pub vpc_id: String,
+    pub tags: Vec<(String, String)>,
 }
 
 pub async fn find_security_groups(
@@ -603,6 +604,7 @@ pub async fn find_security_groups(
             id: g.group_id().unwrap_or_default().to_string(),
             name: g.group_name().unwrap_or_default().to_string(),
             vpc_id: g.vpc_id().unwrap_or_default().to_string(),
+            tags: tags_of(g.tags()),
         })
         .collect())
 }

@@ -1788,67 +1788,9 @@ access_control.IAMRequest._raise_access_denied = _raise_access_denied
 
 
 # --------------------------------------------------------------------------
-# IAM propagation: for a while after a role's policies change, calls made as that role can
-# still be denied ("changes are eventually consistent … can take several seconds",
-# https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
-# The window is read once at start from EKSBOOT_MOTO_IAM_PROPAGATION_MS (default 400 ms),
-# since one server serves every test.
-
-PROPAGATION_SECONDS = float(os.environ.get("EKSBOOT_MOTO_IAM_PROPAGATION_MS", "400")) / 1000.0
-_policy_changed_at = {}
-
-
-def _record_policy_change(name, role_arg):
-    original = getattr(IAMBackend, name)
-
-    def recording(self, *args, **kwargs):
-        result = original(self, *args, **kwargs)
-        role = kwargs.get("role_name", args[role_arg] if len(args) > role_arg else None)
-        _policy_changed_at[(self.account_id, role)] = time.monotonic()
-        return result
-
-    setattr(IAMBackend, name, recording)
-
-
-# Where the role name stands among each method's positional arguments.
-for _name, _role_arg in (
-    ("put_role_policy", 0),
-    ("delete_role_policy", 0),
-    ("attach_role_policy", 1),
-    ("detach_role_policy", 1),
-):
-    _record_policy_change(_name, _role_arg)
-
-
-def _assumed_role_of(response):
-    """(account, role name) of the assumed-role session that signed the request, if any."""
-    from moto.sts.models import sts_backends
-
-    sts = sts_backends[response.current_account]["aws"]
-    _, arn, _ = sts.get_caller_identity(response.get_access_key(), response.region)
-    if ":assumed-role/" not in arn:
-        return None
-    return arn.split(":")[4], arn.split(":")[5].split("/")[1]
-
-
-_original_eks_auth = EKSResponse._authenticate_and_authorize_normal_action
-
-
-def _eks_auth(self, resource="*"):
-    role = _assumed_role_of(self)
-    if role is not None:
-        changed = _policy_changed_at.get(role)
-        if changed is not None and time.monotonic() - changed < PROPAGATION_SECONDS:
-            action = f"eks:{self._get_action()}"
-            message = (
-                f"User: arn:aws:sts::{role[0]}:assumed-role/{role[1]}/session is not authorized "
-                f"to perform: {action} because no identity-based policy allows the {action} action"
-            )
-            raise AccessDeniedException(**{"__type": "AccessDeniedException", "message": message})
-    _original_eks_auth(self, resource)
-
-
-EKSResponse._authenticate_and_authorize_normal_action = _eks_auth
+# IAM propagation (a role just made cannot be assumed, a key policy naming a principal just made
+# is refused, a role's calls are denied after its permissions change): tests/moto/iam_propagation.py,
+# installed at the end, after the IAM enforcement.
 
 
 # --------------------------------------------------------------------------
@@ -1987,9 +1929,16 @@ from moto.kms import models as kms_models
 from moto.kms.exceptions import AccessDeniedException as KmsAccessDenied
 
 
+# What else releases interfaces (and the groups they hold) when their owner is gone: EKS's
+# cluster and node interfaces, ALBs' and NLBs' (tests/moto/eks_network.py registers its own).
+_RELEASE_HOOKS = []
+
+
 def _release_interfaces(ec2):
     """Interfaces go when their owner is gone: a NAT gateway or endpoint once `deleted` (they
     stay while it is `deleting`), a Classic ELB's a while after it is deleted."""
+    for hook in _RELEASE_HOOKS:
+        hook(ec2)
     for nat in ec2.nat_gateways.values():
         if nat.state == "deleted":
             ec2.enis.pop(nat._eni.id, None)
@@ -2064,6 +2013,7 @@ _original_delete_vpc = ec2_vpcs.VPCBackend.delete_vpc
 def delete_vpc(self, vpc_id):
     # moto checks subnets and route tables; AWS also refuses while an internet gateway is
     # attached or security groups other than the default remain.
+    _release_interfaces(self)
     attached = [g for g in self.internet_gateways.values() if g.vpc is not None and g.vpc.id == vpc_id]
     groups = [g for g in self.groups.get(vpc_id, {}).values() if g.name != "default"]
     if attached or groups:
@@ -2074,6 +2024,17 @@ def delete_vpc(self, vpc_id):
 
 
 ec2_vpcs.VPCBackend.delete_vpc = delete_vpc
+
+_original_describe_security_groups = ec2_sgs.SecurityGroupBackend.describe_security_groups
+
+
+def describe_security_groups(self, *args, **kwargs):
+    # Groups their owner deletes (EKS's cluster group) go when someone looks, as interfaces do.
+    _release_interfaces(self)
+    return _original_describe_security_groups(self, *args, **kwargs)
+
+
+ec2_sgs.SecurityGroupBackend.describe_security_groups = describe_security_groups
 
 _original_delete_vpc_endpoints = ec2_vpcs.VPCBackend.delete_vpc_endpoints
 
@@ -2199,6 +2160,15 @@ import aws_rules  # noqa: E402
 
 aws_rules.install(sys.modules[__name__])
 
+# The cluster security group and interfaces CreateCluster makes, node groups' node interfaces,
+# ALBs' and NLBs' interfaces, each outliving its owner a while (issue 25):
+# tests/moto/eks_network.py, each rule citing AWS there. Installed after aws_rules, so its
+# checks come first and only a cluster EKS accepted gets a network.
+import eks_network  # noqa: E402
+
+eks_network.install(sys.modules[__name__])
+_RELEASE_HOOKS.append(eks_network.release)
+
 
 # --------------------------------------------------------------------------
 # IAM as AWS evaluates it, resources and conditions included, for the accounts a test turns it
@@ -2216,6 +2186,14 @@ iam_enforce.install()
 import tokens  # noqa: E402
 
 tokens.install()
+
+# IAM's eventual consistency, each rule citing AWS there: sts:AssumeRole of a role just made,
+# key policies naming a principal just made, and a role's requests after its permissions change
+# are refused for a while (and always the first time). Installed after iam_enforce, so its check
+# of each request runs before the enforcement's.
+import iam_propagation  # noqa: E402
+
+iam_propagation.install(sys.modules[__name__])
 
 
 # --------------------------------------------------------------------------

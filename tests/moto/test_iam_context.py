@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,18 @@ def _quietly(call, *args, **kwargs):
         return None
 
 
+def _until_no_dependency(call, **kwargs):
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return call(**kwargs)
+        except boto3.session.botocore.exceptions.ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code != "DependencyViolation" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def _eks_wait_active(eks, **kwargs):
     # Transitions are instant (EKSBOOT_MOTO_TRANSITION_MS=0): a read advances them.
     if "nodegroupName" in kwargs:
@@ -164,7 +177,9 @@ def _drive():
     rtb = ec2.create_route_table(VpcId=vpc, TagSpecifications=_spec("route-table"))["RouteTable"]["RouteTableId"]
     ec2.create_route(RouteTableId=rtb, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
     association = ec2.associate_route_table(RouteTableId=rtb, SubnetId=subnets[0])["AssociationId"]
-    ids.update(igw=igw, rtb=rtb, association=association)
+    # Nodes reach AWS only through their own subnet's route table (the emulator's rule).
+    second = ec2.associate_route_table(RouteTableId=rtb, SubnetId=subnets[1])["AssociationId"]
+    ids.update(igw=igw, rtb=rtb, association=association, second_association=second)
     eip = ec2.allocate_address(Domain="vpc", TagSpecifications=_spec("elastic-ip"))["AllocationId"]
     nat = ec2.create_nat_gateway(
         SubnetId=subnets[0], AllocationId=eip, TagSpecifications=_spec("natgateway")
@@ -253,7 +268,12 @@ def _drive():
     logs.create_log_group(logGroupName=log_group, tags=TAG)
     logs.put_retention_policy(logGroupName=log_group, retentionInDays=30)
     logs.tag_resource(resourceArn=f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{log_group}", tags=TAG)
-    c["sts"].assume_role(RoleArn=roles["creator"], RoleSessionName="eksboot")
+    # A role just made cannot be assumed for a moment (tests/moto/iam_propagation.py): retried,
+    # as eksboot does, within a deadline.
+    deadline = time.monotonic() + 10
+    while _quietly(c["sts"].assume_role, RoleArn=roles["creator"], RoleSessionName="eksboot") is None:
+        assert time.monotonic() < deadline, "the new creator role never became assumable"
+        time.sleep(0.1)
 
     # The cluster (made as the creator in eksboot; here the same requests).
     eks.create_cluster(
@@ -406,12 +426,15 @@ def _drive():
     ec2.delete_nat_gateway(NatGatewayId=nat)
     ec2.release_address(AllocationId=eip)
     ec2.disassociate_route_table(AssociationId=association)
+    ec2.disassociate_route_table(AssociationId=ids["second_association"])
     ec2.delete_route_table(RouteTableId=rtb)
     ec2.detach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
     ec2.delete_internet_gateway(InternetGatewayId=igw)
-    ec2.delete_security_group(GroupId=sg)
+    # EKS's and the nodes' interfaces linger a moment after their owners (the emulator's rule):
+    # each delete is retried while EC2 answers DependencyViolation, within a deadline.
+    _until_no_dependency(ec2.delete_security_group, GroupId=sg)
     for subnet in subnets:
-        ec2.delete_subnet(SubnetId=subnet)
+        _until_no_dependency(ec2.delete_subnet, SubnetId=subnet)
     _quietly(ec2.delete_vpc, VpcId=vpc)  # moto keeps the load balancers' interfaces
     iam.detach_role_policy(RoleName=f"{CLUSTER}-cluster", PolicyArn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy")
     iam.delete_role_policy(RoleName=f"{CLUSTER}-creator", PolicyName="eksboot")
