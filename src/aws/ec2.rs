@@ -487,7 +487,9 @@ pub struct NatGateway {
     pub failure: Option<String>,
 }
 
-/// Every NAT gateway of the region that is not deleted.
+/// Every NAT gateway of the region that counts against the NAT gateway quota: "NAT gateways in
+/// the pending, active, and deleting states count against your quota"
+/// (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html#vpc-limits-gateways).
 pub async fn live_nat_gateways(aws: &Aws) -> Result<Vec<NatGateway>, AwsError> {
     let out = aws
         .ec2
@@ -497,6 +499,7 @@ pub async fn live_nat_gateways(aws: &Aws) -> Result<Vec<NatGateway>, AwsError> {
                 .name("state")
                 .values("pending")
                 .values("available")
+                .values("deleting")
                 .build(),
         )
         .send()
