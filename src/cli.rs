@@ -99,8 +99,9 @@ Examples:
   eksboot create --profile profiles/dev.toml                 asks before creating anything
   eksboot create --profile profiles/production.toml --yes    no question (scripts, CI)
 
-The state file defaults to .eksboot/<cluster>-<region>.state.json in the current directory.
-Interrupted? Run the same command again: it adopts what exists and continues.";
+The state file defaults to .eksboot/<cluster>-<region>.state.json in the current directory;
+`state = \"s3://BUCKET/PREFIX\"` in the profile (or --state s3://BUCKET/KEY) keeps it in S3 for a
+team, locked while a run uses it. Interrupted? Run the same command again: it adopts what exists and continues.";
 
 /// The examples and notes under `eksboot apply --help`.
 const APPLY_EXAMPLES: &str = "\
@@ -164,6 +165,40 @@ Examples:
   eksboot token --cluster demo --region us-west-2
   eksboot token --cluster demo --role-arn arn:aws:iam::123456789012:role/demo-creator";
 
+const UNLOCK_EXAMPLES: &str = "\
+Examples:
+  eksboot unlock --state s3://team-eksboot/prod-us-east-1.state.json 3f9c0a7d12e4b856";
+
+const STATE_EXAMPLES: &str = "\
+Examples:
+  eksboot state push --state .eksboot/prod-us-east-1.state.json --to s3://team-eksboot/prod-us-east-1.state.json
+  eksboot state pull --state s3://team-eksboot/prod-us-east-1.state.json --to .eksboot/prod-us-east-1.state.json";
+
+/// `eksboot state`'s commands.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Move a local state file into S3 (refused if a state is already at that key); the local
+    /// file is removed once the object is written.
+    Push {
+        /// The local state file.
+        #[arg(long, value_name = "PATH")]
+        state: PathBuf,
+        /// Where in S3 (s3://BUCKET/KEY).
+        #[arg(long, value_name = "S3_ADDRESS")]
+        to: PathBuf,
+    },
+    /// Move a state in S3 to a local file (refused if the file exists); the object and its
+    /// lock are removed once the file is written.
+    Pull {
+        /// The state in S3 (s3://BUCKET/KEY).
+        #[arg(long, value_name = "S3_ADDRESS")]
+        state: PathBuf,
+        /// The local state file to write.
+        #[arg(long, value_name = "PATH")]
+        to: PathBuf,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show every resource a profile will create, the subnet layout, the monthly cost and a
@@ -210,7 +245,8 @@ pub enum Command {
         /// The changed profile (TOML, format version 1).
         #[arg(long, value_name = "FILE")]
         profile: PathBuf,
-        /// The cluster's state file (default: .eksboot/<cluster>-<region>.state.json).
+        /// The cluster's state: a file (default: .eksboot/<cluster>-<region>.state.json, or the
+        /// profile's `state`), or s3://BUCKET/KEY.
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
         /// Apply without asking. Required when not running on a terminal.
@@ -276,6 +312,24 @@ pub enum Command {
     /// roles. Works from the state file, or from tags alone when the state file is lost.
     #[command(after_help = TEARDOWN_EXAMPLES)]
     Teardown(TeardownArgs),
+    /// Remove the lock a run that is gone left on a state in S3. Another run that finds the
+    /// lock names its holder and the lock's ID; this removes that lock only, after asking.
+    /// Locks are never broken automatically.
+    #[command(after_help = UNLOCK_EXAMPLES)]
+    Unlock {
+        /// The state in S3 (s3://BUCKET/KEY).
+        #[arg(long, value_name = "S3_ADDRESS")]
+        state: PathBuf,
+        /// The lock's ID, as the refused run printed it.
+        lock_id: String,
+        /// Remove it without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Move a state between this machine and S3, so a team can share it (push), or keep it
+    /// on one machine again (pull).
+    #[command(subcommand, after_help = STATE_EXAMPLES)]
+    State(StateCommand),
     /// Print a Kubernetes ExecCredential for an EKS cluster (kubectl runs this for you; see the
     /// `users` entry eksboot writes into your kubeconfig). Uses your usual AWS credentials.
     #[command(after_help = TOKEN_EXAMPLES)]
@@ -333,7 +387,7 @@ pub struct CreateArgs {
     /// Create without asking. Required when not running on a terminal.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Where to keep the state file.
+    /// Where to keep the state: a file, or s3://BUCKET/KEY (shared, locked while in use).
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
     #[command(flatten)]
@@ -424,7 +478,7 @@ pub struct KubeconfigArgs {
 /// is used when it exists).
 #[derive(Debug, Clone, clap::Args)]
 pub struct StateTarget {
-    /// The state file.
+    /// The state: a file, or s3://BUCKET/KEY.
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
     /// The cluster's name.

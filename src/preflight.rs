@@ -1162,3 +1162,79 @@ mod tests {
         assert!(!missing.ok && missing.summary.contains("does not exist"));
     }
 }
+
+/// The bucket of a state kept in S3 (`--state s3://…`): it must block every kind of public
+/// access (a state names every resource of the cluster), and should keep versions (how a team
+/// gets an earlier state back). The lock this run already holds there proves it is writable.
+pub async fn state_bucket(store: &crate::apply::shared_state::Store) -> Vec<Check> {
+    let location = store.location.to_string();
+    let blocked = aws::s3::public_access_blocked(store.client(), &store.location.bucket).await;
+    let versioned = aws::s3::versioning_enabled(store.client(), &store.location.bucket).await;
+    match (blocked, versioned) {
+        (Ok(blocked), Ok(versioned)) => state_bucket_checks(&location, blocked, versioned),
+        (Err(e), _) | (_, Err(e)) => vec![Check::from_error("state-bucket", &e)],
+    }
+}
+
+/// [`state_bucket`]'s verdict on what S3 answered: the four public access block settings
+/// (BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets) and versioning.
+pub fn state_bucket_checks(location: &str, blocked: [bool; 4], versioned: bool) -> Vec<Check> {
+    let bucket = location
+        .trim_start_matches("s3://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut checks = Vec::new();
+    if blocked.iter().all(|b| *b) {
+        checks.push(Check::pass(
+            "state-bucket",
+            format!("the state {location} is in a bucket that blocks all public access"),
+        ));
+    } else {
+        checks.push(Check::fail(
+            "state-bucket",
+            format!("the bucket of {location} does not block all public access, and the state names every resource of the cluster"),
+            format!("aws s3api put-public-access-block --bucket {bucket} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true"),
+        ));
+    }
+    if versioned {
+        checks.push(Check::pass(
+            "state-versions",
+            "the bucket keeps earlier versions of the state",
+        ));
+    } else {
+        checks.push(Check::warn(
+            "state-versions",
+            "the bucket does not keep versions: an overwritten or deleted state cannot be got back",
+            format!("aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled"),
+        ));
+    }
+    checks
+}
+
+#[cfg(test)]
+mod state_bucket_tests {
+    use super::*;
+
+    #[test]
+    fn a_state_bucket_must_block_public_access_and_should_keep_versions() {
+        let at = "s3://team-state/demo.state.json";
+        let ok = state_bucket_checks(at, [true; 4], true);
+        assert!(ok.iter().all(|c| c.ok && c.hint.is_none()), "{ok:?}");
+        let open = state_bucket_checks(at, [true, true, false, true], true);
+        assert!(!open[0].ok);
+        assert!(open[0]
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("put-public-access-block --bucket team-state"));
+        let unversioned = state_bucket_checks(at, [true; 4], false);
+        assert!(unversioned[1].ok, "a warning, not a refusal");
+        assert!(unversioned[1]
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("Status=Enabled"));
+    }
+}

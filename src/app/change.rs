@@ -87,13 +87,7 @@ pub(super) async fn apply_with(
     mut drain: apply::drain::DrainPolicy,
 ) -> Result<ExitCode, RunError> {
     let profile = Profile::load(profile_path)?;
-    let state_path = state.unwrap_or_else(|| {
-        journal::default_path(
-            Path::new("."),
-            &profile.cluster.name,
-            &profile.cluster.region,
-        )
-    });
+    let state_path = state.unwrap_or_else(|| journal::profile_state_path(&profile));
     let Some(mut journal) = Journal::open(&state_path)? else {
         return Err(RunError::Usage {
             message: format!(

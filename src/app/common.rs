@@ -6,6 +6,7 @@ pub(super) use std::path::{Path, PathBuf};
 pub(super) use std::process::ExitCode;
 
 pub(super) use crate::apply::journal::{self, changed_fields, Journal, JournalError};
+pub(super) use crate::apply::shared_state::SharedStateError;
 pub(super) use crate::apply::{self, ApplyError, Ctx, ExecuteError, Timing};
 pub(super) use crate::aws::{self, Aws, AwsError};
 pub(super) use crate::cli::{
@@ -80,6 +81,18 @@ impl RunError {
             RunError::Aws(e) => Some(e.hint()),
             RunError::Journal(JournalError::Locked { .. }) => Some(
                 "wait for the other run to finish; the lock is released the moment that process ends, however it ends".into(),
+            ),
+            RunError::Journal(JournalError::Shared(SharedStateError::Locked { .. })) => Some(
+                "wait for that run to finish (its lock goes when it ends); only if it is gone for good, remove the lock with the command above".into(),
+            ),
+            RunError::Journal(JournalError::Shared(SharedStateError::Stale { .. })) => Some(
+                "nothing was lost: the state in S3 is what the other writer left; run the same command again".into(),
+            ),
+            RunError::Journal(JournalError::Shared(SharedStateError::Aws { source, .. })) => {
+                Some(source.hint())
+            }
+            RunError::Journal(JournalError::Shared(_)) => Some(
+                "state in S3 is addressed s3://BUCKET/KEY; the README's \"Sharing a cluster with a team\" sets one up".into(),
             ),
             RunError::Journal(_) => Some("check the state file path and its permissions".into()),
             RunError::Kubeconfig { .. } => Some(

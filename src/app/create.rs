@@ -152,13 +152,7 @@ pub(super) async fn run(
     let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let executing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let interrupt = watch_for_ctrl_c(Arc::clone(&stopping), Arc::clone(&executing));
-    let state_path = state.unwrap_or_else(|| {
-        journal::default_path(
-            Path::new("."),
-            &profile.cluster.name,
-            &profile.cluster.region,
-        )
-    });
+    let state_path = state.unwrap_or_else(|| journal::profile_state_path(&profile));
     // Refuse a changed profile before touching AWS: changing a cluster is `apply`'s job.
     let applying = matches!(purpose, Purpose::Apply(..));
     let (existing, drain) = match purpose {
@@ -172,10 +166,24 @@ pub(super) async fn run(
         &crate::aws::TransportRetry::from_env(),
     )
     .await?;
-    let report = preflight::run(&aws, &profile).await;
+    let mut report = preflight::run(&aws, &profile).await;
+    if let Some(location) = journal::shared_location(&state_path)? {
+        let store =
+            crate::apply::shared_state::Store::connect(&location).map_err(JournalError::from)?;
+        report.checks.extend(preflight::state_bucket(&store).await);
+    }
     if !report.passed() {
         ui::print(&ui::render_preflight(&profile, &report));
         return Err(RunError::Preflight);
+    }
+    for check in report
+        .checks
+        .iter()
+        .filter(|c| c.name.starts_with("state-"))
+    {
+        if let Some(hint) = &check.hint {
+            ui::print(&format!("note: {}\n  {hint}\n", check.summary));
+        }
     }
     let caller = report.caller.clone().expect("preflight passed credentials");
     let journal = journal_for(

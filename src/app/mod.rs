@@ -6,6 +6,7 @@ mod change;
 mod common;
 mod create;
 mod permissions;
+mod shared;
 mod teardown;
 mod token;
 mod upgrade;
@@ -131,6 +132,17 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             ui::set_json_mode(output == OutputFormat::Json);
             teardown::teardown(&target, yes, force, key_deletion_days, kubeconfig).await
         }
+        Some(Command::Unlock {
+            state,
+            lock_id,
+            yes,
+        }) => shared::unlock(&state, &lock_id, yes),
+        Some(Command::State(crate::cli::StateCommand::Push { state, to })) => {
+            shared::push(&state, &to)
+        }
+        Some(Command::State(crate::cli::StateCommand::Pull { state, to })) => {
+            shared::pull(&state, &to)
+        }
         Some(Command::Token {
             cluster,
             region,
@@ -151,14 +163,8 @@ async fn plan(
     let profile = Profile::load(profile_path)?;
     let plan = Plan::build(&profile, &PlanFacts::default());
     let explicit = state.is_some();
-    let state_path = state.unwrap_or_else(|| {
-        journal::default_path(
-            Path::new("."),
-            &profile.cluster.name,
-            &profile.cluster.region,
-        )
-    });
-    if no_state || (!explicit && !state_path.exists()) {
+    let state_path = state.unwrap_or_else(|| journal::profile_state_path(&profile));
+    if no_state || (!explicit && !journal::exists(&state_path)?) {
         ui::print(&match output {
             OutputFormat::Text => ui::render_plan_text(&profile, &plan),
             OutputFormat::Json => ui::render_plan_json(&profile, &plan),

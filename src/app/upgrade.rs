@@ -195,11 +195,7 @@ fn open_for_upgrade(
         // With only --profile: that cluster's default state file.
         (true, Some(p)) => {
             let profile = Profile::load(p)?;
-            journal::default_path(
-                Path::new("."),
-                &profile.cluster.name,
-                &profile.cluster.region,
-            )
+            journal::profile_state_path(&profile)
         }
         _ => state_path(target)?,
     };

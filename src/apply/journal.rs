@@ -3,6 +3,8 @@
 //!
 //! Written atomically after every change (temp file in the same directory, fsync, rename), mode
 //! 0600, guarded by `<state>.lock` so two runs never interleave. It holds ids, never credentials.
+//! A `--state s3://BUCKET/KEY` keeps it in S3 instead, for a team ([`super::shared_state`]):
+//! the same API, so the executor does not know which it writes.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -11,6 +13,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use super::shared_state::{Held, S3Location, SharedStateError, Store};
 use crate::plan::PlanFacts;
 use crate::profile::Profile;
 
@@ -21,6 +24,16 @@ pub const JOURNAL_FORMAT: u32 = 1;
 pub fn default_path(dir: &Path, cluster: &str, region: &str) -> PathBuf {
     dir.join(".eksboot")
         .join(format!("{cluster}-{region}.state.json"))
+}
+
+/// Where a profile's cluster keeps its state: under the profile's `state = "s3://…"`, else
+/// `.eksboot/<cluster>-<region>.state.json` in the current directory.
+pub fn profile_state_path(profile: &Profile) -> PathBuf {
+    let (cluster, region) = (&profile.cluster.name, &profile.cluster.region);
+    match &profile.state {
+        Some(prefix) => PathBuf::from(S3Location::under_prefix(prefix, cluster, region)),
+        None => default_path(Path::new("."), cluster, region),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,6 +186,9 @@ pub enum JournalError {
         #[source]
         source: std::io::Error,
     },
+    /// The state in S3: locked by another run, changed under this one, or unreachable.
+    #[error(transparent)]
+    Shared(#[from] SharedStateError),
 }
 
 /// RFC 3339 UTC timestamp, to the millisecond.
@@ -185,12 +201,57 @@ pub fn now_rfc3339() -> String {
 pub struct Journal {
     path: PathBuf,
     pub state: State,
-    lock: Lock,
+    lock: Guard,
+}
+
+/// What keeps other runs out while this one writes: an OS lock on a local file, or the lock
+/// object of a state in S3 (with the ETag every write is conditional on).
+#[derive(Debug)]
+enum Guard {
+    Local(Lock),
+    Shared(Held),
+}
+
+/// The S3 address `path` names, if it is one (`s3://BUCKET/KEY`).
+pub fn shared_location(path: &Path) -> Result<Option<S3Location>, JournalError> {
+    match S3Location::of(path) {
+        None => Ok(None),
+        Some(Ok(location)) => Ok(Some(location)),
+        Some(Err(why)) => Err(SharedStateError::BadAddress(why).into()),
+    }
+}
+
+/// Whether a state is there (a file, or an object in S3).
+pub fn exists(path: &Path) -> Result<bool, JournalError> {
+    match shared_location(path)? {
+        None => Ok(path.exists()),
+        Some(location) => Ok(Store::connect(&location)?.read()?.is_some()),
+    }
+}
+
+/// The command line of this run, as a lock in S3 names it to others.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("eksboot {}", args.join(" "))
 }
 
 impl Journal {
     /// Opens the journal at `path` if it exists, holding its lock.
     pub fn open(path: &Path) -> Result<Option<Journal>, JournalError> {
+        if let Some(location) = shared_location(path)? {
+            let store = Store::connect(&location)?;
+            let held = store.lock(&command_line())?;
+            let Some(bytes) = held.read()? else {
+                return Ok(None);
+            };
+            let text = String::from_utf8_lossy(&bytes);
+            let state = parse_state(&text, path)?;
+            return Ok(Some(Journal {
+                path: path.to_path_buf(),
+                state,
+                lock: Guard::Shared(held),
+            }));
+        }
         if !path.exists() {
             return Ok(None);
         }
@@ -199,7 +260,7 @@ impl Journal {
         Ok(Some(Journal {
             path: path.to_path_buf(),
             state,
-            lock,
+            lock: Guard::Local(lock),
         }))
     }
 
@@ -210,13 +271,22 @@ impl Journal {
         account: &str,
         facts: &PlanFacts,
     ) -> Result<Journal, JournalError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| JournalError::Write {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        }
-        let lock = Lock::acquire(path)?;
+        let lock = match shared_location(path)? {
+            Some(location) => {
+                // The first write is conditional on there being no state yet, so a state made
+                // meanwhile by another run is never overwritten by a new one.
+                Guard::Shared(Store::connect(&location)?.lock(&command_line())?)
+            }
+            None => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| JournalError::Write {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                }
+                Guard::Local(Lock::acquire(path)?)
+            }
+        };
         let now = now_rfc3339();
         let state = State {
             format: JOURNAL_FORMAT,
@@ -252,7 +322,10 @@ impl Journal {
 
     /// A note when the lock was taken over from a process that is gone.
     pub fn lock_note(&self) -> Option<String> {
-        self.lock.took_over_from.map(|pid| {
+        let Guard::Local(lock) = &self.lock else {
+            return None;
+        };
+        lock.took_over_from.map(|pid| {
             format!(
                 "took over the lock of an earlier run (process {pid}) that is no longer running"
             )
@@ -357,33 +430,62 @@ impl Journal {
         self.save()
     }
 
-    /// Writes the journal atomically: temp file beside it, fsync, rename; mode 0600.
+    /// Writes the journal atomically: temp file beside it, fsync, rename; mode 0600. In S3: one
+    /// PutObject (atomic there), conditional on the version this run last read or wrote.
     pub fn save(&self) -> Result<(), JournalError> {
         let mut state = self.state.clone();
         state.updated_at = now_rfc3339();
         let text = serde_json::to_string_pretty(&state).expect("state serialises");
-        write_atomically(&self.path, text.as_bytes()).map_err(|source| JournalError::Write {
-            path: self.path.clone(),
-            source,
-        })
+        match &self.lock {
+            Guard::Shared(held) => Ok(held.write(text.into_bytes())?),
+            Guard::Local(_) => write_atomically(&self.path, text.as_bytes()).map_err(|source| {
+                JournalError::Write {
+                    path: self.path.clone(),
+                    source,
+                }
+            }),
+        }
     }
 
-    /// Removes the journal file (after a complete teardown).
+    /// Removes the journal (after a complete teardown): the file, or the object and its lock
+    /// (earlier versions stay in a versioned bucket).
     pub fn remove(self) -> Result<(), JournalError> {
-        std::fs::remove_file(&self.path).map_err(|source| JournalError::Write {
-            path: self.path.clone(),
-            source,
-        })
+        match &self.lock {
+            Guard::Shared(held) => Ok(held.delete_all()?),
+            Guard::Local(_) => {
+                std::fs::remove_file(&self.path).map_err(|source| JournalError::Write {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        }
     }
 }
 
 /// Reads a state file without locking it (for `status`, which changes nothing).
 pub fn read_state(path: &Path) -> Result<State, JournalError> {
+    if let Some(location) = shared_location(path)? {
+        let Some(object) = Store::connect(&location)?.read()? else {
+            return Err(JournalError::Read {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such object in the bucket",
+                ),
+            });
+        };
+        return parse_state(&String::from_utf8_lossy(&object.bytes), path);
+    }
     let text = std::fs::read_to_string(path).map_err(|source| JournalError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let state: State = serde_json::from_str(&text).map_err(|e| JournalError::Corrupt {
+    parse_state(&text, path)
+}
+
+/// A state from its JSON text; `path` names it in errors.
+fn parse_state(text: &str, path: &Path) -> Result<State, JournalError> {
+    let state: State = serde_json::from_str(text).map_err(|e| JournalError::Corrupt {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;

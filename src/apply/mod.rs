@@ -14,6 +14,7 @@ pub mod report;
 pub mod retire;
 pub mod retry;
 pub mod secure;
+pub mod shared_state;
 pub mod teardown;
 pub mod upgrade;
 

@@ -12,6 +12,7 @@ pub mod kms;
 pub mod kubernetes;
 pub mod logs;
 pub mod quotas;
+pub mod s3;
 pub mod sts;
 
 use std::fmt;

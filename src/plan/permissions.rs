@@ -166,7 +166,49 @@ pub fn caller_policy(s: &CallerScope) -> Value {
         statements.extend(auto_mode_teardown_statements(s, n.cluster));
     }
     statements.extend(optional_statements(&n));
+    statements.extend(shared_state_statements(&n));
     json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// With `state = "s3://BUCKET/PREFIX"`: the state object and its lock (read, conditional writes,
+/// delete), ListBucket for those two keys only (without it S3 answers a missing state with 403
+/// instead of 404), and the bucket settings preflight reads. The bucket's default encryption
+/// applies (SSE-S3, or the KMS key the bucket names, whose use its key policy grants).
+fn shared_state_statements(n: &CallerNames) -> Vec<Value> {
+    let Some(prefix) = n.s.profile.state.as_deref() else {
+        return Vec::new();
+    };
+    let address = crate::profile::state::S3Location::under_prefix(prefix, n.cluster, n.region);
+    let Some(Ok(location)) = crate::profile::state::S3Location::parse(&address) else {
+        return Vec::new();
+    };
+    let bucket = format!("arn:{}:s3:::{}", n.part, location.bucket);
+    let lock = location.lock_key();
+    vec![
+        json!({
+            "Sid": "SharedStateObjects",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": [format!("{bucket}/{}", location.key), format!("{bucket}/{lock}")]
+        }),
+        json!({
+            "Sid": "SharedStateListOwnKeys",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket,
+            "Condition": {"StringEquals": {"s3:prefix": [location.key, lock]}}
+        }),
+        json!({
+            "Sid": "SharedStateBucketSettings",
+            "Effect": "Allow",
+            "Action": [
+                "s3:GetBucketLocation",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetBucketVersioning"
+            ],
+            "Resource": bucket
+        }),
+    ]
 }
 
 /// Every read eksboot makes, on any resource (reads have none to scope to).
@@ -818,6 +860,43 @@ mod tests {
             profile: &profile(extra),
             account: "123456789012",
         })
+    }
+
+    #[test]
+    fn a_state_in_s3_gets_its_two_keys_and_the_bucket_settings_only() {
+        assert!(
+            !actions(&policy("")).iter().any(|a| a.starts_with("s3:")),
+            "a local state needs no S3 at all"
+        );
+        let text = "version = 1\nstate = \"s3://team-eksboot/clusters\"\n[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n";
+        let shared = Profile::parse(text, std::path::Path::new("t.toml")).unwrap();
+        let doc = caller_policy(&CallerScope {
+            profile: &shared,
+            account: "123456789012",
+        });
+        let objects = statement(&doc, "SharedStateObjects");
+        assert_eq!(
+            objects["Resource"],
+            json!([
+                "arn:aws:s3:::team-eksboot/clusters/demo-us-west-2.state.json",
+                "arn:aws:s3:::team-eksboot/clusters/demo-us-west-2.state.json.lock"
+            ])
+        );
+        assert_eq!(
+            objects["Action"],
+            json!(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"])
+        );
+        let list = statement(&doc, "SharedStateListOwnKeys");
+        assert_eq!(list["Resource"], "arn:aws:s3:::team-eksboot");
+        assert_eq!(
+            list["Condition"]["StringEquals"]["s3:prefix"],
+            json!([
+                "clusters/demo-us-west-2.state.json",
+                "clusters/demo-us-west-2.state.json.lock"
+            ])
+        );
+        let settings = statement(&doc, "SharedStateBucketSettings");
+        assert_eq!(settings["Resource"], "arn:aws:s3:::team-eksboot");
     }
 
     fn statement<'a>(doc: &'a Value, sid: &str) -> &'a Value {

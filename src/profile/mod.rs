@@ -7,6 +7,7 @@
 
 pub mod edit;
 mod raw;
+pub mod state;
 mod validate;
 
 use std::fmt;
@@ -44,6 +45,11 @@ pub const DEFAULT_ADDONS: [&str; 4] =
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Profile {
     pub version: u32,
+    /// Where the cluster's state lives when not on this machine: `s3://BUCKET/PREFIX`, the key
+    /// then `PREFIX/<cluster>-<region>.state.json`. Where it lives is not what the cluster is:
+    /// left out of [`Profile::content_hash`], so moving a state never reads as a change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     pub cluster: ClusterSettings,
     pub security: SecuritySettings,
     pub network: NetworkSettings,
@@ -533,7 +539,11 @@ impl Profile {
     /// The hash resume uses to notice a changed profile: stable across formatting and comments.
     pub fn content_hash(&self) -> String {
         use sha2::{Digest, Sha256};
-        let canonical = serde_json::to_vec(self).expect("a resolved profile always serialises");
+        let cluster = Profile {
+            state: None,
+            ..self.clone()
+        };
+        let canonical = serde_json::to_vec(&cluster).expect("a resolved profile always serialises");
         format!("{:x}", Sha256::digest(canonical))
     }
 

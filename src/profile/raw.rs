@@ -13,6 +13,7 @@ pub type Field<T> = Option<Spanned<T>>;
 #[serde(deny_unknown_fields)]
 pub struct RawProfile {
     pub version: Field<i64>,
+    pub state: Field<String>,
     pub cluster: Option<Spanned<RawCluster>>,
     pub security: Option<Spanned<RawSecurity>>,
     pub network: Option<Spanned<RawNetwork>>,

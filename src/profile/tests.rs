@@ -981,3 +981,41 @@ fn an_auto_mode_profile_saves_only_mode_and_pools_and_reads_back_the_same() {
         .to_toml()
         .contains("[nodes]\nmode = \"managed\"\n"));
 }
+
+#[test]
+fn state_in_s3_is_an_address_kept_out_of_the_clusters_hash() {
+    let local = ok(MINIMAL);
+    assert_eq!(local.state, None);
+    let shared = ok(&format!(
+        "state = \"s3://team-eksboot/clusters/\"\n{MINIMAL}"
+    ));
+    assert_eq!(shared.state.as_deref(), Some("s3://team-eksboot/clusters"));
+    // Where the state lives is not what the cluster is: moving it changes nothing.
+    assert_eq!(shared.content_hash(), local.content_hash());
+    assert_eq!(
+        crate::apply::journal::profile_state_path(&shared),
+        Path::new("s3://team-eksboot/clusters/demo-us-west-2.state.json")
+    );
+    assert_eq!(
+        crate::apply::journal::profile_state_path(&local),
+        Path::new("./.eksboot/demo-us-west-2.state.json")
+    );
+    // Saved with the profile, and read back the same.
+    let saved = toml::to_string(&shared).unwrap();
+    assert!(
+        saved.starts_with("version = 1\nstate = \"s3://team-eksboot/clusters\"\n"),
+        "{saved}"
+    );
+    for bad in [
+        "team-eksboot",
+        "s3://",
+        "s3://Team_Bucket/x",
+        "https://x.s3.amazonaws.com/y",
+    ] {
+        one_problem(
+            &format!("state = \"{bad}\"\n{MINIMAL}"),
+            "state",
+            &["not an S3 bucket address", "s3://BUCKET/PREFIX"],
+        );
+    }
+}

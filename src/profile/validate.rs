@@ -114,6 +114,7 @@ pub fn validate(raw: RawProfile, text: &str) -> Result<Profile, Vec<Problem>> {
         }
     }
 
+    let state = check_state(&mut c, &raw.state);
     let cluster_span = table_span(&raw.cluster);
     let cluster = raw.cluster.map(Spanned::into_inner).unwrap_or_default();
     let security = raw.security.map(Spanned::into_inner).unwrap_or_default();
@@ -133,6 +134,7 @@ pub fn validate(raw: RawProfile, text: &str) -> Result<Profile, Vec<Problem>> {
     if c.problems.is_empty() {
         Ok(Profile {
             version: PROFILE_VERSION,
+            state,
             cluster,
             security,
             network: network_settings,
@@ -1114,5 +1116,34 @@ fn check_cluster(
             .deletion_protection
             .as_ref()
             .is_none_or(|v| *v.get_ref()),
+    }
+}
+
+/// `state = "s3://BUCKET"` or `"s3://BUCKET/PREFIX"`: a bucket S3 could hold (3 to 63
+/// lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit).
+fn check_state(c: &mut Checker, state: &Field<String>) -> Option<String> {
+    let value = state.as_ref()?;
+    let text = value.get_ref();
+    let bucket = text
+        .strip_prefix("s3://")
+        .map(|rest| rest.split('/').next().unwrap_or_default());
+    let valid_bucket = |b: &str| {
+        (3..=63).contains(&b.len())
+            && b.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '.' || ch == '-')
+            && b.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+            && b.ends_with(|ch: char| ch.is_ascii_alphanumeric())
+    };
+    match bucket {
+        Some(b) if valid_bucket(b) => Some(text.trim_end_matches('/').to_string()),
+        _ => {
+            c.report(
+                value.span(),
+                "state",
+                format!("\"{text}\" is not an S3 bucket address"),
+                "\"s3://BUCKET\" or \"s3://BUCKET/PREFIX\" (leave it out to keep the state on this machine)",
+            );
+            None
+        }
     }
 }

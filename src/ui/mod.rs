@@ -72,6 +72,13 @@ pub fn render_plan_text(profile: &Profile, plan: &Plan) -> String {
         profile.network.availability_zones.count(),
         plan.resources.len(),
     );
+    if profile.state.is_some() {
+        let _ = writeln!(
+            out,
+            "  State: {} (shared; locked while a run uses it; encrypted as the bucket's default encryption says)",
+            crate::apply::journal::profile_state_path(profile).display()
+        );
+    }
 
     for (n, task) in Task::ALL.iter().enumerate() {
         let _ = writeln!(out, "\n{}. {}", n + 1, task.title());

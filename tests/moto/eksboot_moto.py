@@ -2169,6 +2169,12 @@ import eks_network  # noqa: E402
 eks_network.install(sys.modules[__name__])
 _RELEASE_HOOKS.append(eks_network.release)
 
+# S3's conditional writes, atomic as S3 makes them (the shared state's lock and ETag checks,
+# issue 27): tests/moto/s3_rules.py, citing S3 there.
+import s3_rules  # noqa: E402
+
+s3_rules.install()
+
 
 # --------------------------------------------------------------------------
 # IAM as AWS evaluates it, resources and conditions included, for the accounts a test turns it

@@ -1529,7 +1529,93 @@ def quotas_get_service_quota(r: Request):
 QUOTAS = {"GetServiceQuota": quotas_get_service_quota}
 
 
+# --------------------------------------------------------------------------
+# S3: the shared state's objects and bucket. Object actions are authorized on
+# `arn:aws:s3:::BUCKET/KEY`, bucket actions on `arn:aws:s3:::BUCKET`
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html). moto names
+# GetPublicAccessBlock after the API; IAM's action is s3:GetBucketPublicAccessBlock.
+
+
+def _s3_names(r: Request):
+    bucket = getattr(r.response, "bucket_name", None) or ""
+    key = ""
+    try:
+        from moto.s3.responses import parse_key_name
+
+        key = parse_key_name(r.response.path).lstrip("/") if r.response.path else ""
+        if key.startswith(bucket + "/"):
+            key = key[len(bucket) + 1 :]
+        elif key == bucket:
+            key = ""
+    except Exception:  # noqa: BLE001 - a bucket-level request has no key
+        key = ""
+    return bucket, key
+
+
+def s3_object(r: Request):
+    bucket, key = _s3_names(r)
+    return [r.check(f"arn:{r.partition}:s3:::{bucket}/{key}")]
+
+
+def s3_get_object(r: Request):
+    """GetObject of a key that is not there answers 404 only to a caller who may list the
+    bucket: "If you have the s3:ListBucket permission on the bucket, Amazon S3 returns an HTTP
+    status code 404 (Not Found) error. If you don't have the s3:ListBucket permission, Amazon S3
+    returns an HTTP status code 403 ("access denied") error"
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html). AWS does not say which
+    s3:prefix that implied check carries: the key itself here."""
+    bucket, key = _s3_names(r)
+    checks = [r.check(f"arn:{r.partition}:s3:::{bucket}/{key}")]
+    try:
+        missing = r.response.backend.get_object(bucket, key) is None
+    except Exception:  # noqa: BLE001 - no such bucket: S3 answers NoSuchBucket itself
+        missing = False
+    if missing:
+        checks.append(
+            r.check(
+                f"arn:{r.partition}:s3:::{bucket}",
+                {"s3:prefix": key},
+                action="s3:ListBucket",
+                why="a missing key is told apart from a denied one only with s3:ListBucket "
+                "(https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html)",
+            )
+        )
+    return checks
+
+
+def s3_bucket(action):
+    def check(r: Request):
+        bucket, _ = _s3_names(r)
+        return [r.check(f"arn:{r.partition}:s3:::{bucket}", action=action)]
+
+    return check
+
+
+def s3_list_bucket(r: Request):
+    """moto names every bucket GET it has no entry for ListBucket, GetBucketPublicAccessBlock
+    (`?publicAccessBlock`) among them: told apart by the query string."""
+    bucket, _ = _s3_names(r)
+    query = getattr(r.response, "querystring", {}) or {}
+    if "publicAccessBlock" in query:
+        return [r.check(f"arn:{r.partition}:s3:::{bucket}", action="s3:GetBucketPublicAccessBlock")]
+    prefix = (query.get("prefix") or [""])[0]
+    return [r.check(f"arn:{r.partition}:s3:::{bucket}", {"s3:prefix": prefix})]
+
+
+S3 = {
+    "ListBucket": s3_list_bucket,
+    "GetObject": s3_get_object,
+    "PutObject": s3_object,
+    "DeleteObject": s3_object,
+    "HeadObject": s3_get_object,
+    "GetBucketLocation": s3_bucket("s3:GetBucketLocation"),
+    "GetBucketVersioning": s3_bucket("s3:GetBucketVersioning"),
+    "GetPublicAccessBlock": s3_bucket("s3:GetBucketPublicAccessBlock"),
+}
+
+
 TABLE = {
+    "s3": S3,
     "ec2": EC2,
     "eks": EKS,
     "iam": IAM,

@@ -217,6 +217,13 @@ def denial(service, message, elb_version=None):
             f"</Error></Errors><RequestID>{request_id}</RequestID></Response>"
         )
         return Denied(403, body)
+    if service == "s3":
+        # S3 (REST-XML): AccessDenied in a bare <Error>, HTTP 403
+        # (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html), raised as moto's
+        # own S3 error so its S3 handler renders it.
+        from moto.s3.exceptions import S3ClientError
+
+        return S3ClientError("AccessDenied", message)
     if service in QUERY_SERVICES:
         namespace = QUERY_NAMESPACES.get(service)
         if service == "elasticloadbalancing":
@@ -611,10 +618,10 @@ def install():
     original = ActionAuthenticatorMixin._authenticate_and_authorize_action
 
     def authorize(self, iam_request_cls, resource="*"):
-        from moto.iam.access_control import IAMRequest
+        from moto.iam.access_control import IAMRequest, S3IAMRequest
 
-        # S3 has its own request class and is not a service eksboot calls: left to moto.
-        if iam_request_cls is IAMRequest:
+        # S3 has its own request class (its signature rules); eksboot keeps shared states there.
+        if iam_request_cls is IAMRequest or iam_request_cls is S3IAMRequest:
             enforce(self, iam_request_cls)
         return original(self, iam_request_cls, resource)
 
