@@ -24,6 +24,7 @@ mod propagation;
 mod quotas;
 mod requests;
 mod safe_defaults;
+mod shared_state;
 mod teardown;
 mod teardown_aws;
 mod teardown_network;
