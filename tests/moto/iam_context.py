@@ -1607,7 +1607,6 @@ S3 = {
     "GetObject": s3_get_object,
     "PutObject": s3_object,
     "DeleteObject": s3_object,
-    "HeadObject": s3_get_object,
     "GetBucketLocation": s3_bucket("s3:GetBucketLocation"),
     "GetBucketVersioning": s3_bucket("s3:GetBucketVersioning"),
     "GetPublicAccessBlock": s3_bucket("s3:GetBucketPublicAccessBlock"),
