@@ -69,6 +69,26 @@ impl Run {
             .assert()
     }
 
+    /// Starts creating `profile` as the runner in the background (output dropped): for tests
+    /// that watch AWS, or stop eksboot, while it runs.
+    pub fn spawn_create(&self, profile: &Path) -> std::process::Child {
+        self.account.authorize(profile, &[]);
+        self.account
+            .command()
+            .env("EKSBOOT_POLL_MS", "100")
+            .env("EKSBOOT_RETRY_MS", "50")
+            .args(["create", "--yes", "--profile"])
+            .arg(profile)
+            .arg("--state")
+            .arg(self.state())
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     pub fn journal(&self) -> Value {
         serde_json::from_str(&std::fs::read_to_string(self.state()).unwrap()).unwrap()
     }
@@ -913,23 +933,7 @@ fn nat_gateways_of_all_azs_are_created_together() {
         )
     };
     hold(true);
-    let profile = root("profiles/production.toml");
-    run.account.authorize(&profile, &[]);
-    let mut child = run
-        .account
-        .command()
-        .env("EKSBOOT_POLL_MS", "100")
-        .env("EKSBOOT_RETRY_MS", "50")
-        .args(["create", "--yes", "--profile"])
-        .arg(&profile)
-        .arg("--state")
-        .arg(run.state())
-        .arg("--kubeconfig")
-        .arg(run.kubeconfig())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = run.spawn_create(&root("profiles/production.toml"));
     let ec2 = aws_sdk_ec2::Client::new(&run.account.sdk("us-east-1"));
     let pending = || {
         block_on(async {
@@ -1191,22 +1195,7 @@ fn a_run_killed_and_never_reaped_does_not_block_the_next() {
     // In a container whose init reaps nothing, a SIGKILLed run lingers as a zombie: its PID
     // still exists, but the kernel released its lock.
     let run = Run::new(Account::new());
-    let profile = root("profiles/dev.toml");
-    run.account.authorize(&profile, &[]);
-    let mut child = run
-        .account
-        .command()
-        .env("EKSBOOT_POLL_MS", "100")
-        .args(["create", "--yes", "--profile"])
-        .arg(&profile)
-        .arg("--state")
-        .arg(run.state())
-        .arg("--kubeconfig")
-        .arg(run.kubeconfig())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = run.spawn_create(&root("profiles/dev.toml"));
     // Killed at an event, not a time: once the journal records a step done.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while run.done_steps() < 1 {

@@ -78,23 +78,7 @@ fn coredns_is_degraded_until_its_pods_find_nodes_then_active_at_the_default_vers
     let run = Run::new(Account::new());
     run.account
         .set_addon_fault("dns", "coredns", "stays-degraded");
-    let profile = small(&run, "dns");
-    run.account.authorize(&profile, &[]);
-    let mut child = run
-        .account
-        .command()
-        .env("EKSBOOT_POLL_MS", "100")
-        .env("EKSBOOT_RETRY_MS", "50")
-        .args(["create", "--yes", "--profile"])
-        .arg(&profile)
-        .arg("--state")
-        .arg(run.state())
-        .arg("--kubeconfig")
-        .arg(run.kubeconfig())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = run.spawn_create(&small(&run, "dns"));
     let eks = aws_sdk_eks::Client::new(&run.account.sdk("us-west-2"));
     let seen = || {
         block_on(async {

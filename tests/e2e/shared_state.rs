@@ -230,22 +230,29 @@ fn held_apply(run: &Run, profile: &Path) -> std::process::Child {
     child
 }
 
-#[test]
-fn a_second_apply_meets_the_lock_naming_its_holder_and_goes_ahead_after() {
-    let run = Run::new(Account::new());
+/// A cluster created with its state in S3, and its profile changed (retention and log types):
+/// an apply of it updates the cluster's config.
+fn created_then_changed(run: &Run) -> PathBuf {
     make_bucket(&run.account, true);
-    let profile_30 = profile(&run, 30);
-    run.account.authorize(&profile_30, &[]);
-    assert_eq!(create(&run, &profile_30).0, 0);
-    let profile_90 = profile(&run, 90);
+    let before = profile(run, 30);
+    run.account.authorize(&before, &[]);
+    assert_eq!(create(run, &before).0, 0);
+    let changed = profile(run, 90);
     std::fs::write(
-        &profile_90,
-        std::fs::read_to_string(&profile_90).unwrap().replace(
+        &changed,
+        std::fs::read_to_string(&changed).unwrap().replace(
             "oidc_provider = false",
             "oidc_provider = false\nlog_types = [\"api\"]",
         ),
     )
     .unwrap();
+    changed
+}
+
+#[test]
+fn a_second_apply_meets_the_lock_naming_its_holder_and_goes_ahead_after() {
+    let run = Run::new(Account::new());
+    let profile_90 = created_then_changed(&run);
     let mut first = held_apply(&run, &profile_90);
     let lock: serde_json::Value =
         serde_json::from_str(&object(&run.account, LOCK).expect("the first run's lock")).unwrap();
@@ -353,20 +360,8 @@ fn a_killed_run_leaves_its_lock_unlock_removes_it_and_resume_elsewhere_finishes(
 #[test]
 fn a_write_from_a_stale_copy_fails_and_loses_nothing() {
     let run = Run::new(Account::new());
-    make_bucket(&run.account, true);
-    let profile_30 = profile(&run, 30);
-    run.account.authorize(&profile_30, &[]);
-    assert_eq!(create(&run, &profile_30).0, 0);
-    let profile_90 = profile(&run, 90);
-    std::fs::write(
-        &profile_90,
-        std::fs::read_to_string(&profile_90).unwrap().replace(
-            "oidc_provider = false",
-            "oidc_provider = false\nlog_types = [\"api\"]",
-        ),
-    )
-    .unwrap();
-    let mut first = held_apply(&run, &profile_90);
+    let profile_90 = created_then_changed(&run);
+    let first = held_apply(&run, &profile_90);
     // Someone breaks the lock by hand and writes the state meanwhile.
     let s3 = s3(&run.account);
     let mut theirs: serde_json::Value =

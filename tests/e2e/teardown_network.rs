@@ -129,108 +129,9 @@ fn teardown_waits_for_the_interfaces_eks_and_load_balancers_hold_and_leaves_noth
     run.create(&profile(&run)).success();
     let (vpc, subnets, cluster_group) = cluster_network(&run);
     let ec2 = aws_sdk_ec2::Client::new(&run.account.sdk(REGION));
-
-    // The cluster security group, named and tagged as EKS does, in the cluster's VPC.
-    let group = block_on(
-        ec2.describe_security_groups()
-            .group_ids(&cluster_group)
-            .send(),
-    )
-    .unwrap()
-    .security_groups()[0]
-        .clone();
-    assert_eq!(group.vpc_id(), Some(vpc.as_str()));
-    let prefix = format!("eks-cluster-sg-{CLUSTER}-");
-    let group_name = group.group_name().unwrap();
-    assert!(
-        group_name.starts_with(&prefix) && group_name[prefix.len()..].parse::<u64>().is_ok(),
-        "{group_name}"
-    );
-    let tag = |key: &str| {
-        group
-            .tags()
-            .iter()
-            .find(|t| t.key() == Some(key))
-            .and_then(|t| t.value())
-            .map(str::to_string)
-    };
-    assert_eq!(
-        tag(&format!("kubernetes.io/cluster/{CLUSTER}")).as_deref(),
-        Some("owned")
-    );
-    assert_eq!(tag("aws:eks:cluster-name").as_deref(), Some(CLUSTER));
-
-    // EKS's cross-account interfaces in at least two of the cluster's subnets; the nodes'.
-    let found = interfaces(&run);
-    let eks: Vec<_> = found
-        .iter()
-        .filter(|(d, ..)| *d == format!("Amazon EKS {CLUSTER}"))
-        .collect();
-    assert!((2..=4).contains(&eks.len()), "{found:?}");
-    let eks_subnets: std::collections::BTreeSet<_> = eks.iter().map(|(_, s, ..)| s).collect();
-    assert!(eks_subnets.len() >= 2, "{found:?}");
-    assert!(eks
-        .iter()
-        .all(|(_, s, managed, _)| subnets.contains(s) && *managed));
-    let nodes = found
-        .iter()
-        .filter(|(.., tags)| {
-            tags.iter()
-                .any(|(k, v)| k == "eks:cluster-name" && v == CLUSTER)
-                && tags.iter().any(|(k, _)| k == "eks:nodegroup-name")
-        })
-        .count();
-    assert_eq!(nodes, NODES, "{found:?}");
-
-    // Load balancers made outside eksboot in the cluster's subnets: the Load Balancer
-    // Controller's (tagged for this cluster, with its security group), and one made by hand.
-    let lb_group = block_on(
-        ec2.create_security_group()
-            .group_name("k8s-shop-web-1a2b3c")
-            .description("[k8s] Managed SecurityGroup for LoadBalancer")
-            .vpc_id(&vpc)
-            .tag_specifications(
-                aws_sdk_ec2::types::TagSpecification::builder()
-                    .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
-                    .tags(
-                        aws_sdk_ec2::types::Tag::builder()
-                            .key("elbv2.k8s.aws/cluster")
-                            .value(CLUSTER)
-                            .build(),
-                    )
-                    .build(),
-            )
-            .send(),
-    )
-    .unwrap()
-    .group_id()
-    .unwrap()
-    .to_string();
-    let (_, controller_enis) = load_balancer(
-        &run,
-        "k8s-shop-web-1a2b3c",
-        elbv2::types::LoadBalancerTypeEnum::Application,
-        &subnets,
-        Some(&lb_group),
-        &[
-            ("elbv2.k8s.aws/cluster", CLUSTER),
-            ("ingress.k8s.aws/stack", "shop/web"),
-        ],
-    );
-    let (hand_made, hand_made_enis) = load_balancer(
-        &run,
-        "hand-made",
-        elbv2::types::LoadBalancerTypeEnum::Network,
-        &subnets,
-        None,
-        &[],
-    );
-    let found = interfaces(&run);
-    for description in [&controller_enis, &hand_made_enis] {
-        let n = found.iter().filter(|(d, ..)| d == description).count();
-        assert_eq!(n, subnets.len(), "{description}: {found:?}");
-    }
-
+    check_cluster_group(&ec2, &cluster_group, &vpc);
+    check_eks_and_node_interfaces(&run, &subnets);
+    let hand_made = outside_load_balancers(&run, &ec2, &vpc, &subnets);
     // The hand-made one is not this cluster's: teardown names it and deletes nothing.
     let state = run.state().display().to_string();
     let out = teardown(&run, &["--state", &state, "--force"]).code(1);
@@ -263,36 +164,154 @@ fn teardown_waits_for_the_interfaces_eks_and_load_balancers_hold_and_leaves_noth
         "it waited for EKS's interfaces and group, saying so:\n{text}"
     );
 
-    // Read back: no interface, no load balancer, no cluster group, no subnet, no VPC.
-    assert_eq!(interfaces(&run), vec![], "interfaces left");
+    check_network_gone(&run, &ec2, &vpc, &cluster_group);
+    check_no_denial_nor_group_deletion(&run, &cluster_group);
+}
+
+/// The cluster security group, named and tagged as EKS does, in the cluster's VPC.
+fn check_cluster_group(ec2: &aws_sdk_ec2::Client, cluster_group: &str, vpc: &str) {
+    let group = block_on(
+        ec2.describe_security_groups()
+            .group_ids(cluster_group)
+            .send(),
+    )
+    .unwrap()
+    .security_groups()[0]
+        .clone();
+    assert_eq!(group.vpc_id(), Some(vpc));
+    let prefix = format!("eks-cluster-sg-{CLUSTER}-");
+    let group_name = group.group_name().unwrap();
+    assert!(
+        group_name.starts_with(&prefix) && group_name[prefix.len()..].parse::<u64>().is_ok(),
+        "{group_name}"
+    );
+    let tag = |key: &str| {
+        group
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(key))
+            .and_then(|t| t.value())
+            .map(str::to_string)
+    };
+    assert_eq!(
+        tag(&format!("kubernetes.io/cluster/{CLUSTER}")).as_deref(),
+        Some("owned")
+    );
+    assert_eq!(tag("aws:eks:cluster-name").as_deref(), Some(CLUSTER));
+}
+
+/// EKS's cross-account interfaces in at least two of the cluster's subnets; the nodes'.
+fn check_eks_and_node_interfaces(run: &Run, subnets: &[String]) {
+    let found = interfaces(run);
+    let eks: Vec<_> = found
+        .iter()
+        .filter(|(d, ..)| *d == format!("Amazon EKS {CLUSTER}"))
+        .collect();
+    assert!((2..=4).contains(&eks.len()), "{found:?}");
+    let eks_subnets: std::collections::BTreeSet<_> = eks.iter().map(|(_, s, ..)| s).collect();
+    assert!(eks_subnets.len() >= 2, "{found:?}");
+    assert!(eks
+        .iter()
+        .all(|(_, s, managed, _)| subnets.contains(s) && *managed));
+    let nodes = found
+        .iter()
+        .filter(|(.., tags)| {
+            tags.iter()
+                .any(|(k, v)| k == "eks:cluster-name" && v == CLUSTER)
+                && tags.iter().any(|(k, _)| k == "eks:nodegroup-name")
+        })
+        .count();
+    assert_eq!(nodes, NODES, "{found:?}");
+}
+
+/// Load balancers made outside eksboot in the cluster's subnets: the Load Balancer Controller's
+/// (tagged for this cluster, with its security group), and one made by hand (its ARN returned).
+fn outside_load_balancers(
+    run: &Run,
+    ec2: &aws_sdk_ec2::Client,
+    vpc: &str,
+    subnets: &[String],
+) -> String {
+    let lb_group = block_on(
+        ec2.create_security_group()
+            .group_name("k8s-shop-web-1a2b3c")
+            .description("[k8s] Managed SecurityGroup for LoadBalancer")
+            .vpc_id(vpc)
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
+                    .tags(
+                        aws_sdk_ec2::types::Tag::builder()
+                            .key("elbv2.k8s.aws/cluster")
+                            .value(CLUSTER)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap()
+    .group_id()
+    .unwrap()
+    .to_string();
+    let (_, controller_enis) = load_balancer(
+        run,
+        "k8s-shop-web-1a2b3c",
+        elbv2::types::LoadBalancerTypeEnum::Application,
+        subnets,
+        Some(&lb_group),
+        &[
+            ("elbv2.k8s.aws/cluster", CLUSTER),
+            ("ingress.k8s.aws/stack", "shop/web"),
+        ],
+    );
+    let (hand_made, hand_made_enis) = load_balancer(
+        run,
+        "hand-made",
+        elbv2::types::LoadBalancerTypeEnum::Network,
+        subnets,
+        None,
+        &[],
+    );
+    let found = interfaces(run);
+    for description in [&controller_enis, &hand_made_enis] {
+        let n = found.iter().filter(|(d, ..)| d == description).count();
+        assert_eq!(n, subnets.len(), "{description}: {found:?}");
+    }
+
+    hand_made
+}
+
+/// Read back: no interface, no load balancer, no cluster group, no subnet, no VPC.
+fn check_network_gone(run: &Run, ec2: &aws_sdk_ec2::Client, vpc: &str, cluster_group: &str) {
+    let elb = elbv2::Client::new(&run.account.sdk(REGION));
+    assert_eq!(interfaces(run), vec![], "interfaces left");
     let lbs = block_on(elb.describe_load_balancers().send()).unwrap();
     assert!(lbs.load_balancers().is_empty(), "{lbs:?}");
     let groups = block_on(
         ec2.describe_security_groups()
-            .filters(filter("group-id", &cluster_group))
+            .filters(filter("group-id", cluster_group))
             .send(),
     )
     .unwrap();
     assert!(groups.security_groups().is_empty(), "{groups:?}");
     let left = block_on(
         ec2.describe_security_groups()
-            .filters(filter("vpc-id", &vpc))
+            .filters(filter("vpc-id", vpc))
             .send(),
     )
     .unwrap();
     assert!(left.security_groups().is_empty(), "{left:?}");
-    let subnets_left = block_on(
-        ec2.describe_subnets()
-            .filters(filter("vpc-id", &vpc))
-            .send(),
-    )
-    .unwrap();
+    let subnets_left =
+        block_on(ec2.describe_subnets().filters(filter("vpc-id", vpc)).send()).unwrap();
     assert!(subnets_left.subnets().is_empty(), "{subnets_left:?}");
-    let vpcs = block_on(ec2.describe_vpcs().filters(filter("vpc-id", &vpc)).send()).unwrap();
+    let vpcs = block_on(ec2.describe_vpcs().filters(filter("vpc-id", vpc)).send()).unwrap();
     assert!(vpcs.vpcs().is_empty(), "{vpcs:?}");
     assert_nothing_left(&run.account, CLUSTER, REGION);
+}
 
-    // Nothing eksboot did was denied, and it never asked to delete EKS's group.
+/// Nothing eksboot did was denied, and it never asked to delete EKS's group.
+fn check_no_denial_nor_group_deletion(run: &Run, cluster_group: &str) {
     assert_eq!(run.account.iam_denials(), Vec::<String>::new());
     let log = run.account.iam_log();
     let asked: Vec<_> = log["requests"]
@@ -304,7 +323,7 @@ fn teardown_waits_for_the_interfaces_eks_and_load_balancers_hold_and_leaves_noth
             c["action"] == "ec2:DeleteSecurityGroup"
                 && c["resource"]
                     .as_str()
-                    .is_some_and(|r| r.contains(&cluster_group))
+                    .is_some_and(|r| r.contains(cluster_group))
         })
         .collect();
     assert!(asked.is_empty(), "{asked:?}");
