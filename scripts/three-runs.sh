@@ -9,6 +9,7 @@ set -u
 cd "$(dirname "$0")/.."
 
 busy_dir="target/three-runs-busy"
+mkdir -p target # a fresh clone has none yet; the logs go there
 (
     while true; do
         rm -rf "$busy_dir"
