@@ -351,6 +351,7 @@ fn journal_for(
         Some(j) => {
             same_account(state_path, &j.state.account, account)?;
             let mut j = j;
+            j.encrypt_with(profile);
             if j.state.secrets_key_arn.is_none() && facts.secrets_key_arn.is_some() {
                 // A state file from before keys were resolved: record it now.
                 j.state.secrets_key_arn = facts.secrets_key_arn.clone();

@@ -275,7 +275,11 @@ impl Journal {
             Some(location) => {
                 // The first write is conditional on there being no state yet, so a state made
                 // meanwhile by another run is never overwritten by a new one.
-                Guard::Shared(Store::connect(&location)?.lock(&command_line())?)
+                Guard::Shared(
+                    Store::connect(&location)?
+                        .encrypting_with(profile.state_kms_key.clone())
+                        .lock(&command_line())?,
+                )
             }
             None => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -318,6 +322,14 @@ impl Journal {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Encrypts the state's next writes with the profile's `state_kms_key`, when it names one
+    /// (a state in S3 otherwise keeps the key it was written with).
+    pub fn encrypt_with(&self, profile: &Profile) {
+        if let (Guard::Shared(held), Some(key)) = (&self.lock, &profile.state_kms_key) {
+            held.encrypt_with(key.clone());
+        }
     }
 
     /// A note when the lock was taken over from a process that is gone.

@@ -130,6 +130,9 @@ where
 pub struct Store {
     pub location: S3Location,
     s3: aws_sdk_s3::Client,
+    /// The KMS key new writes are encrypted with (the profile's `state_kms_key`); `None`: the
+    /// key of the state as last read, else the bucket's default encryption.
+    kms_key: Option<String>,
 }
 
 impl Store {
@@ -159,8 +162,15 @@ impl Store {
             Ok(Store {
                 location: location.clone(),
                 s3,
+                kms_key: None,
             })
         })
+    }
+
+    /// Encrypts what this store writes with `kms_key` (SSE-KMS), when one is named.
+    pub fn encrypting_with(mut self, kms_key: Option<String>) -> Store {
+        self.kms_key = kms_key;
+        self
     }
 
     /// What one call needs, owned (the call runs on the state's own runtime).
@@ -190,19 +200,25 @@ impl Store {
         block_on(async move { s3::get(&s3, &bucket, &key).await }).map_err(|e| self.wrap(e))
     }
 
-    /// Writes the state if `condition` holds; the new ETag. A condition that does not hold is
-    /// [`SharedStateError::Stale`].
-    pub fn write(&self, bytes: Vec<u8>, condition: &Condition) -> Result<String, SharedStateError> {
+    /// Writes the state if `condition` holds, encrypted with `kms_key` when one is named; the
+    /// new ETag. A condition that does not hold is [`SharedStateError::Stale`].
+    pub fn write(
+        &self,
+        bytes: Vec<u8>,
+        condition: &Condition,
+        kms_key: Option<String>,
+    ) -> Result<String, SharedStateError> {
         let (s3, bucket, key) = self.parts(&self.location.key);
         let condition = condition.clone();
-        block_on(async move { s3::put(&s3, &bucket, &key, bytes, &condition, None).await }).map_err(
-            |e| match precondition_failed(&e) {
-                true => SharedStateError::Stale {
-                    location: self.location.clone(),
-                },
-                false => self.wrap(e),
-            },
+        block_on(
+            async move { s3::put(&s3, &bucket, &key, bytes, &condition, kms_key.as_deref()).await },
         )
+        .map_err(|e| match precondition_failed(&e) {
+            true => SharedStateError::Stale {
+                location: self.location.clone(),
+            },
+            false => self.wrap(e),
+        })
     }
 
     /// Deletes the state object.
@@ -232,15 +248,24 @@ impl Store {
         let holder = Holder::this_process(command);
         let body = serde_json::to_vec_pretty(&holder).expect("a holder serialises");
         let (s3, bucket, key) = self.parts(&self.location.lock_key());
-        let made =
-            block_on(
-                async move { s3::put(&s3, &bucket, &key, body, &Condition::Absent, None).await },
-            );
+        let kms_key = self.kms_key.clone();
+        let made = block_on(async move {
+            s3::put(
+                &s3,
+                &bucket,
+                &key,
+                body,
+                &Condition::Absent,
+                kms_key.as_deref(),
+            )
+            .await
+        });
         match made {
             Ok(_) => Ok(Held {
                 store: self.clone(),
                 holder,
                 etag: Mutex::new(None),
+                kms_key: Mutex::new(self.kms_key.clone()),
                 released: Mutex::new(false),
             }),
             Err(e) if precondition_failed(&e) => match self.holder()? {
@@ -283,15 +308,27 @@ pub struct Held {
     pub store: Store,
     pub holder: Holder,
     etag: Mutex<Option<String>>,
+    /// The KMS key the next write uses: the store's, else the one the state was read with.
+    kms_key: Mutex<Option<String>>,
     released: Mutex<bool>,
 }
 
 impl Held {
-    /// The state object, remembering its ETag for the next write.
+    /// The state object, remembering its ETag (and its KMS key, unless this run names one) for
+    /// the next write, so a state keeps the key it was written with.
     pub fn read(&self) -> Result<Option<Vec<u8>>, SharedStateError> {
         let object = self.store.read()?;
         *self.etag.lock().expect("etag lock") = object.as_ref().map(|o| o.etag.clone());
+        if self.store.kms_key.is_none() {
+            *self.kms_key.lock().expect("key lock") =
+                object.as_ref().and_then(|o| o.kms_key.clone());
+        }
         Ok(object.map(|o| o.bytes))
+    }
+
+    /// From now on, writes the state encrypted with `kms_key` (a profile naming a new key).
+    pub fn encrypt_with(&self, kms_key: String) {
+        *self.kms_key.lock().expect("key lock") = Some(kms_key);
     }
 
     /// Writes the state: only over the version this run last saw (or where none is yet).
@@ -301,7 +338,8 @@ impl Held {
             Some(tag) => Condition::Unchanged(tag.clone()),
             None => Condition::Absent,
         };
-        *etag = Some(self.store.write(bytes, &condition)?);
+        let kms_key = self.kms_key.lock().expect("key lock").clone();
+        *etag = Some(self.store.write(bytes, &condition, kms_key)?);
         Ok(())
     }
 

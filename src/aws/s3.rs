@@ -17,11 +17,13 @@ pub fn client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(s3)
 }
 
-/// An object's bytes and the ETag S3 gave that version.
+/// An object's bytes, the ETag S3 gave that version, and the KMS key it is encrypted with
+/// (SSE-KMS; `None` for S3's own keys).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {
     pub bytes: Vec<u8>,
     pub etag: String,
+    pub kms_key: Option<String>,
 }
 
 /// What a conditional write requires of the object already there.
@@ -42,6 +44,12 @@ pub async fn get(
     match s3.get_object().bucket(bucket).key(key).send().await {
         Ok(out) => {
             let etag = out.e_tag().unwrap_or_default().to_string();
+            let kms_key = match out.server_side_encryption() {
+                Some(aws_sdk_s3::types::ServerSideEncryption::AwsKms) => {
+                    out.ssekms_key_id().map(str::to_string)
+                }
+                _ => None,
+            };
             let bytes = out
                 .body
                 .collect()
@@ -52,7 +60,11 @@ pub async fn get(
                 })?
                 .into_bytes()
                 .to_vec();
-            Ok(Some(Object { bytes, etag }))
+            Ok(Some(Object {
+                bytes,
+                etag,
+                kms_key,
+            }))
         }
         Err(e) => {
             let err = classify("s3:GetObject", e);

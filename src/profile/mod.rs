@@ -17,7 +17,9 @@ use ipnet::Ipv4Net;
 use serde::{Serialize, Serializer};
 
 pub(crate) use validate::{check_boundary_arn, is_principal_arn, is_role_arn};
-pub use validate::{instance_arch, is_valid_cluster_name, MAX_CLUSTER_NAME_LEN};
+pub use validate::{
+    check_state_address, instance_arch, is_valid_cluster_name, MAX_CLUSTER_NAME_LEN,
+};
 
 /// The one profile format this build reads and writes.
 pub const PROFILE_VERSION: u32 = 1;
@@ -50,6 +52,10 @@ pub struct Profile {
     /// left out of [`Profile::content_hash`], so moving a state never reads as a change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// The KMS key (its ARN, in the bucket's region) that encrypts the state and its lock in S3;
+    /// without it the bucket's default encryption applies. Like `state`, not in the hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_kms_key: Option<String>,
     pub cluster: ClusterSettings,
     pub security: SecuritySettings,
     pub network: NetworkSettings,
@@ -541,6 +547,7 @@ impl Profile {
         use sha2::{Digest, Sha256};
         let cluster = Profile {
             state: None,
+            state_kms_key: None,
             ..self.clone()
         };
         let canonical = serde_json::to_vec(&cluster).expect("a resolved profile always serialises");

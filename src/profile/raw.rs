@@ -14,6 +14,7 @@ pub type Field<T> = Option<Spanned<T>>;
 pub struct RawProfile {
     pub version: Field<i64>,
     pub state: Field<String>,
+    pub state_kms_key: Field<String>,
     pub cluster: Option<Spanned<RawCluster>>,
     pub security: Option<Spanned<RawSecurity>>,
     pub network: Option<Spanned<RawNetwork>>,

@@ -983,6 +983,44 @@ fn an_auto_mode_profile_saves_only_mode_and_pools_and_reads_back_the_same() {
 }
 
 #[test]
+fn a_state_key_is_a_key_arn_beside_a_state_in_s3_and_not_part_of_the_cluster() {
+    let key = "arn:aws:kms:eu-west-1:123456789012:key/0b1c-22";
+    let with_key = ok(&format!(
+        "state = \"s3://team-eksboot\"\nstate_kms_key = \"{key}\"\n{MINIMAL}"
+    ));
+    assert_eq!(with_key.state_kms_key.as_deref(), Some(key));
+    assert_eq!(with_key.content_hash(), ok(MINIMAL).content_hash());
+    let saved = toml::to_string(&with_key).unwrap();
+    assert!(
+        saved.contains(&format!("state_kms_key = \"{key}\"\n")),
+        "{saved}"
+    );
+    for (bad, says) in [
+        (
+            "arn:aws:kms:eu-west-1:123456789012:alias/state",
+            "is an alias",
+        ),
+        ("alias/state", "is not a KMS key ARN"),
+        ("arn:aws:s3:::team-eksboot", "is not a KMS key ARN"),
+        (
+            "arn:aws:kms:eu-west-1:123456789012:key/",
+            "is not a KMS key ARN",
+        ),
+    ] {
+        let text = format!("state = \"s3://team-eksboot\"\nstate_kms_key = \"{bad}\"\n{MINIMAL}");
+        let problems = problems(&text);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("state_kms_key") && p.contains(says)),
+            "{bad}: {problems:?}"
+        );
+    }
+    let alone = problems(&format!("state_kms_key = \"{key}\"\n{MINIMAL}"));
+    assert!(alone.iter().any(|p| p.contains("no `state")), "{alone:?}");
+}
+
+#[test]
 fn state_in_s3_is_an_address_kept_out_of_the_clusters_hash() {
     let local = ok(MINIMAL);
     assert_eq!(local.state, None);

@@ -115,6 +115,7 @@ pub fn validate(raw: RawProfile, text: &str) -> Result<Profile, Vec<Problem>> {
     }
 
     let state = check_state(&mut c, &raw.state);
+    let state_kms_key = check_state_kms_key(&mut c, &raw.state_kms_key, state.is_some());
     let cluster_span = table_span(&raw.cluster);
     let cluster = raw.cluster.map(Spanned::into_inner).unwrap_or_default();
     let security = raw.security.map(Spanned::into_inner).unwrap_or_default();
@@ -135,6 +136,7 @@ pub fn validate(raw: RawProfile, text: &str) -> Result<Profile, Vec<Problem>> {
         Ok(Profile {
             version: PROFILE_VERSION,
             state,
+            state_kms_key,
             cluster,
             security,
             network: network_settings,
@@ -1119,11 +1121,27 @@ fn check_cluster(
     }
 }
 
-/// `state = "s3://BUCKET"` or `"s3://BUCKET/PREFIX"`: a bucket S3 could hold (3 to 63
-/// lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit).
+/// `state = "s3://BUCKET"` or `"s3://BUCKET/PREFIX"`.
 fn check_state(c: &mut Checker, state: &Field<String>) -> Option<String> {
     let value = state.as_ref()?;
-    let text = value.get_ref();
+    match check_state_address(value.get_ref()) {
+        Ok(address) => Some(address),
+        Err(why) => {
+            c.report(
+                value.span(),
+                "state",
+                why,
+                "\"s3://BUCKET\" or \"s3://BUCKET/PREFIX\" (leave it out to keep the state on this machine)",
+            );
+            None
+        }
+    }
+}
+
+/// A state address as a profile (or the wizard) takes it: `s3://BUCKET[/PREFIX]`, the bucket a
+/// name S3 could hold (3 to 63 lowercase letters, digits, dots and hyphens, starting and ending
+/// with a letter or digit); without a trailing `/`.
+pub fn check_state_address(text: &str) -> Result<String, String> {
     let bucket = text
         .strip_prefix("s3://")
         .map(|rest| rest.split('/').next().unwrap_or_default());
@@ -1135,15 +1153,52 @@ fn check_state(c: &mut Checker, state: &Field<String>) -> Option<String> {
             && b.ends_with(|ch: char| ch.is_ascii_alphanumeric())
     };
     match bucket {
-        Some(b) if valid_bucket(b) => Some(text.trim_end_matches('/').to_string()),
+        Some(b) if valid_bucket(b) => Ok(text.trim_end_matches('/').to_string()),
+        _ => Err(format!("\"{text}\" is not an S3 bucket address")),
+    }
+}
+
+/// `state_kms_key = "arn:aws:kms:REGION:ACCOUNT:key/ID"`: the key encrypting a state in S3. A key
+/// ARN, not an alias: the caller's policy grants its use on exactly that key. Only beside
+/// `state`, since a state on this machine is not encrypted with KMS.
+fn check_state_kms_key(c: &mut Checker, key: &Field<String>, in_s3: bool) -> Option<String> {
+    let value = key.as_ref()?;
+    let text = value.get_ref();
+    let hint = "a KMS key ARN such as \"arn:aws:kms:us-west-2:123456789012:key/1234abcd-…\" in the bucket's region (leave it out for the bucket's default encryption)";
+    match parse_arn(text) {
+        Some(arn)
+            if arn.service == "kms"
+                && !arn.region.is_empty()
+                && arn
+                    .resource
+                    .strip_prefix("key/")
+                    .is_some_and(|id| !id.is_empty()) => {}
+        Some(arn) if arn.service == "kms" && arn.resource.starts_with("alias/") => {
+            c.report(
+                value.span(),
+                "state_kms_key",
+                format!("\"{text}\" is an alias: name the key itself, so the policy eksboot writes can grant exactly that key"),
+                hint,
+            );
+            return None;
+        }
         _ => {
             c.report(
                 value.span(),
-                "state",
-                format!("\"{text}\" is not an S3 bucket address"),
-                "\"s3://BUCKET\" or \"s3://BUCKET/PREFIX\" (leave it out to keep the state on this machine)",
+                "state_kms_key",
+                format!("\"{text}\" is not a KMS key ARN"),
+                hint,
             );
-            None
+            return None;
         }
     }
+    if !in_s3 {
+        c.report(
+            value.span(),
+            "state_kms_key",
+            "a key for the state, but no `state = \"s3://…\"`: a state on this machine is not encrypted with KMS".to_string(),
+            "add state = \"s3://BUCKET/PREFIX\", or leave state_kms_key out",
+        );
+    }
+    Some(text.clone())
 }

@@ -73,9 +73,13 @@ pub fn render_plan_text(profile: &Profile, plan: &Plan) -> String {
         plan.resources.len(),
     );
     if profile.state.is_some() {
+        let encryption = match &profile.state_kms_key {
+            Some(key) => format!("encrypted with the KMS key {key}"),
+            None => "encrypted as the bucket's default encryption says".to_string(),
+        };
         let _ = writeln!(
             out,
-            "  State: {} (shared; locked while a run uses it; encrypted as the bucket's default encryption says)",
+            "  State: {} (shared; locked while a run uses it; {encryption})",
             crate::apply::journal::profile_state_path(profile).display()
         );
     }
