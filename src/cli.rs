@@ -85,13 +85,22 @@ DescribeKey and CreateGrant; ec2:RunInstances with the node launch template; the
 the EC2 reads EKS makes). eksboot writes that policy itself on the role it creates.
 
 The account in the ARNs is --account, else the one your credentials belong to (read with
-sts:GetCallerIdentity, which needs no permission), else `*`.";
+sts:GetCallerIdentity, which needs no permission), else `*`.
+
+A state in S3 (the profile's `state`, or --state s3://BUCKET/KEY) adds exactly what it needs on
+that bucket: the state and lock objects, ListBucket for those two keys, the bucket settings
+preflight reads, and with `state_kms_key` that key's use through S3 for those two objects.";
 
 /// The examples and notes under `eksboot preflight --help`.
 const PREFLIGHT_EXAMPLES: &str = "\
 Examples:
   eksboot preflight --profile profiles/production.toml
-  AWS_PROFILE=staging eksboot preflight --profile profiles/dev.toml";
+  AWS_PROFILE=staging eksboot preflight --profile profiles/dev.toml
+  eksboot preflight --profile team.toml --state s3://team-eksboot/web/web-eu-west-1.state.json
+
+With a state in S3, preflight also checks the bucket: that it exists and answers from its region,
+blocks public access, keeps versions (a warning when off), and takes a write (it writes the lock
+object and removes it at once; a lock another run holds is reported, not touched).";
 
 /// The examples and notes under `eksboot create --help`.
 const CREATE_EXAMPLES: &str = "\
@@ -203,7 +212,8 @@ pub enum StateCommand {
 pub enum Command {
     /// Show every resource a profile will create, the subnet layout, the monthly cost and a
     /// security checklist; for a cluster that exists, what would change. Makes no AWS call
-    /// (unless --live).
+    /// (unless --live, or the state is in S3: then it reads that object, and without
+    /// credentials plans a new cluster and says so).
     #[command(after_help = PLAN_EXAMPLES)]
     Plan(PlanArgs),
     /// Print the IAM policy (JSON) that the identity running eksboot needs for a cluster: to
@@ -219,6 +229,10 @@ pub enum Command {
         /// The AWS account id to write into the ARNs.
         #[arg(long, value_name = "ID")]
         account: Option<String>,
+        /// Where the cluster's state lives, when not where the profile's `state` says:
+        /// s3://BUCKET/KEY grants that object and its lock; a local path, no S3 at all.
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
         #[command(flatten)]
         policy_for: WhichPolicy,
     },
@@ -230,6 +244,11 @@ pub enum Command {
         /// The profile to check (TOML, format version 1).
         #[arg(long, value_name = "FILE")]
         profile: PathBuf,
+        /// Where the cluster's state lives (default: the profile's `state`, else this machine).
+        /// In S3 it checks the bucket too: reachable, private, versioned, and writable (the
+        /// lock is written and removed again).
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
     },
     /// Create what a profile describes: runs preflight, shows the plan, then secures the
     /// environment, configures the VPC and creates the cluster with its node group, and writes

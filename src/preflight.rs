@@ -1176,6 +1176,61 @@ pub async fn state_bucket(store: &crate::apply::shared_state::Store) -> Vec<Chec
     }
 }
 
+/// A state in S3 checked on its own (`eksboot preflight`): the bucket answers from its region,
+/// its settings ([`state_bucket`]), and it takes a write: the lock is written with the same
+/// conditional write every run makes (encrypted as the state will be), then removed.
+pub async fn state_bucket_writable(
+    location: &crate::apply::shared_state::S3Location,
+    kms_key: Option<String>,
+) -> Vec<Check> {
+    let store = match crate::apply::shared_state::Store::connect(location) {
+        Ok(store) => store.encrypting_with(kms_key),
+        Err(e) => {
+            return vec![Check::fail(
+                "state-bucket",
+                format!("{location} cannot be reached: {e}"),
+                "check the address; a new bucket is three commands (README: Sharing a cluster with a team)",
+            )]
+        }
+    };
+    let mut checks = state_bucket(&store).await;
+    let probe = store.lock("eksboot preflight").map(|held| held.release());
+    checks.push(state_write_check(location, probe));
+    checks
+}
+
+/// The verdict on writing the lock of `location` and removing it again.
+pub fn state_write_check(
+    location: &crate::apply::shared_state::S3Location,
+    probe: Result<
+        Result<(), crate::apply::shared_state::SharedStateError>,
+        crate::apply::shared_state::SharedStateError,
+    >,
+) -> Check {
+    use crate::apply::shared_state::SharedStateError;
+    match probe {
+        Ok(Ok(())) => Check::pass(
+            "state-writable",
+            format!("{location} takes a write (its lock was written and removed)"),
+        ),
+        Ok(Err(e)) => Check::fail(
+            "state-writable",
+            format!("the lock of {location} was written but not removed: {e}"),
+            format!("grant s3:DeleteObject on it (eksboot permissions prints the policy), then remove it: aws s3 rm s3://{}/{}", location.bucket, location.lock_key()),
+        ),
+        Err(SharedStateError::Locked { holder, .. }) => Check::warn(
+            "state-writable",
+            format!("{location} is in use by {}: not written to", holder.describe()),
+            format!("let that run finish; if it is gone, eksboot unlock --state {location} {}", holder.id),
+        ),
+        Err(e) => Check::fail(
+            "state-writable",
+            format!("{location} cannot be written: {e}"),
+            "attach the policy `eksboot permissions --profile FILE` prints: it grants s3:PutObject and s3:DeleteObject on the state and its lock (and the state key's use)",
+        ),
+    }
+}
+
 /// [`state_bucket`]'s verdict on what S3 answered: the four public access block settings
 /// (BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets) and versioning.
 pub fn state_bucket_checks(location: &str, blocked: [bool; 4], versioned: bool) -> Vec<Check> {
@@ -1229,6 +1284,37 @@ mod state_bucket_tests {
             .as_deref()
             .unwrap()
             .contains("put-public-access-block --bucket team-state"));
+        let location = crate::apply::shared_state::S3Location::parse(at)
+            .unwrap()
+            .unwrap();
+        assert!(state_write_check(&location, Ok(Ok(()))).ok);
+        let holder = crate::apply::shared_state::Holder {
+            id: "feedc0de".into(),
+            user: "ana".into(),
+            host: "ci".into(),
+            pid: 7,
+            command: "eksboot apply".into(),
+            since: "2026-12-04T08:00:00Z".into(),
+        };
+        let busy = state_write_check(
+            &location,
+            Err(crate::apply::shared_state::SharedStateError::Locked {
+                location: location.clone(),
+                holder,
+            }),
+        );
+        assert!(busy.ok, "another run's lock is reported, not a failure");
+        assert!(busy
+            .hint
+            .unwrap()
+            .ends_with("unlock --state s3://team-state/demo.state.json feedc0de"));
+        let denied = state_write_check(
+            &location,
+            Err(crate::apply::shared_state::SharedStateError::Stale {
+                location: location.clone(),
+            }),
+        );
+        assert!(!denied.ok && denied.hint.unwrap().contains("eksboot permissions"));
         let unversioned = state_bucket_checks(at, [true; 4], false);
         assert!(unversioned[1].ok, "a warning, not a refusal");
         assert!(unversioned[1]

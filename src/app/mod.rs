@@ -32,9 +32,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
             profile,
             overrides,
             account,
+            state,
             policy_for,
-        }) => permissions::permissions(profile.as_deref(), &overrides, account, policy_for).await,
-        Some(Command::Preflight { profile }) => preflight_command(&profile).await,
+        }) => {
+            permissions::permissions(
+                profile.as_deref(),
+                &overrides,
+                account,
+                state.as_deref(),
+                policy_for,
+            )
+            .await
+        }
+        Some(Command::Preflight { profile, state }) => {
+            preflight_command(&profile, state.as_deref()).await
+        }
         Some(Command::Create(crate::cli::CreateArgs {
             profile,
             overrides,
@@ -164,7 +176,7 @@ async fn plan(
     let plan = Plan::build(&profile, &PlanFacts::default());
     let explicit = state.is_some();
     let state_path = state.unwrap_or_else(|| journal::profile_state_path(&profile));
-    if no_state || (!explicit && !journal::exists(&state_path)?) {
+    if no_state || (!explicit && !state_known_to_exist(&state_path)?) {
         ui::print(&match output {
             OutputFormat::Text => ui::render_plan_text(&profile, &plan),
             OutputFormat::Json => ui::render_plan_json(&profile, &plan),
@@ -207,15 +219,38 @@ async fn plan(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether the profile's own state is there. A state in S3 that cannot be read (no
+/// credentials, no network, no permission) is taken as absent, said on stderr: `plan` still
+/// shows what the profile makes, which needs nothing from AWS.
+fn state_known_to_exist(state_path: &Path) -> Result<bool, RunError> {
+    match journal::exists(state_path) {
+        Ok(exists) => Ok(exists),
+        Err(e) if journal::shared_location(state_path)?.is_some() => {
+            eprintln!(
+                "note: the state {} could not be read ({e}).\n  This is the plan for a new cluster; with AWS credentials that reach the bucket, plan shows what would change in a running one.",
+                state_path.display()
+            );
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `preflight`: the read-only checks, exit 1 when one fails.
-async fn preflight_command(profile: &Path) -> Result<ExitCode, RunError> {
+async fn preflight_command(profile: &Path, state: Option<&Path>) -> Result<ExitCode, RunError> {
     let profile = Profile::load(profile)?;
+    let state = state.map_or_else(|| journal::profile_state_path(&profile), Path::to_path_buf);
     let aws = Aws::connect(
         &profile.cluster.region,
         &crate::aws::TransportRetry::from_env(),
     )
     .await?;
-    let report = preflight::run(&aws, &profile).await;
+    let mut report = preflight::run(&aws, &profile).await;
+    if let Some(location) = journal::shared_location(&state)? {
+        report.checks.extend(
+            preflight::state_bucket_writable(&location, profile.state_kms_key.clone()).await,
+        );
+    }
     ui::print(&ui::render_preflight(&profile, &report));
     Ok(if report.passed() {
         ExitCode::SUCCESS

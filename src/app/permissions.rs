@@ -19,6 +19,7 @@ pub(super) async fn permissions(
     profile: Option<&Path>,
     overrides: &Overrides,
     account: Option<String>,
+    state: Option<&Path>,
     policy_for: WhichPolicy,
 ) -> Result<ExitCode, RunError> {
     let table = settings_table(profile, overrides)?;
@@ -34,7 +35,19 @@ pub(super) async fn permissions(
         || Path::new("the command line").to_path_buf(),
         Path::to_path_buf,
     );
-    let profile = settings::resolve(&table, &origin)?;
+    let mut profile = settings::resolve(&table, &origin)?;
+    let state = match state {
+        Some(path) => match journal::shared_location(path)? {
+            Some(location) => Some(location),
+            None => {
+                // A state on this machine: nothing in S3 to grant.
+                profile.state = None;
+                profile.state_kms_key = None;
+                None
+            }
+        },
+        None => None,
+    };
     let account = match account {
         Some(id) => id,
         None => match own_account(&profile.cluster.region).await {
@@ -49,6 +62,7 @@ pub(super) async fn permissions(
         PolicyFor::Caller => caller_policy(&CallerScope {
             profile: &profile,
             account: &account,
+            state: state.as_ref(),
         }),
         PolicyFor::Creator => creator_policy_before_create(&profile, &account),
     };

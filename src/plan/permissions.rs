@@ -47,6 +47,8 @@ pub struct CallerScope<'a> {
     pub profile: &'a Profile,
     /// The account id, or `*` when it is not known (the policy then fits any account).
     pub account: &'a str,
+    /// The state's address when `--state s3://…` names it; else the profile's `state`, if any.
+    pub state: Option<&'a crate::profile::state::S3Location>,
 }
 
 /// The names and ARNs the caller's policy is written about, computed once.
@@ -175,16 +177,21 @@ pub fn caller_policy(s: &CallerScope) -> Value {
 /// instead of 404), and the bucket settings preflight reads. The bucket's default encryption
 /// applies (SSE-S3, or the KMS key the bucket names, whose use its key policy grants).
 fn shared_state_statements(n: &CallerNames) -> Vec<Value> {
-    let Some(prefix) = n.s.profile.state.as_deref() else {
-        return Vec::new();
-    };
-    let address = crate::profile::state::S3Location::under_prefix(prefix, n.cluster, n.region);
-    let Some(Ok(location)) = crate::profile::state::S3Location::parse(&address) else {
-        return Vec::new();
+    use crate::profile::state::S3Location;
+    let location = match (n.s.state, n.s.profile.state.as_deref()) {
+        (Some(location), _) => location.clone(),
+        (None, Some(prefix)) => {
+            let address = S3Location::under_prefix(prefix, n.cluster, n.region);
+            let Some(Ok(location)) = S3Location::parse(&address) else {
+                return Vec::new();
+            };
+            location
+        }
+        (None, None) => return Vec::new(),
     };
     let bucket = format!("arn:{}:s3:::{}", n.part, location.bucket);
     let lock = location.lock_key();
-    vec![
+    let mut statements = vec![
         json!({
             "Sid": "SharedStateObjects",
             "Effect": "Allow",
@@ -208,7 +215,31 @@ fn shared_state_statements(n: &CallerNames) -> Vec<Value> {
             ],
             "Resource": bucket
         }),
-    ]
+    ];
+    if let Some(key) = &n.s.profile.state_kms_key {
+        statements.push(state_key_statement(key));
+    }
+    statements
+}
+
+/// With `state_kms_key`: S3 asks KMS for a data key when it writes the state or lock and to
+/// decrypt when it reads them, on the caller's behalf
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html): only through
+/// S3 in the key's region. Which objects is bounded by the S3 grants above; a condition on S3's
+/// encryption context (`kms:EncryptionContext:aws:s3:arn`) would narrow it further, but the IAM
+/// evaluator the tests prove policies with cannot carry that key, and an unproven grant is not
+/// printed.
+fn state_key_statement(key: &str) -> Value {
+    let key_region = key.split(':').nth(3).unwrap_or_default();
+    json!({
+        "Sid": "SharedStateKey",
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": key,
+        "Condition": {"StringEquals": {
+            "kms:ViaService": format!("s3.{key_region}.amazonaws.com")
+        }}
+    })
 }
 
 /// Every read eksboot makes, on any resource (reads have none to scope to).
@@ -859,6 +890,7 @@ mod tests {
         caller_policy(&CallerScope {
             profile: &profile(extra),
             account: "123456789012",
+            state: None,
         })
     }
 
@@ -873,6 +905,7 @@ mod tests {
         let doc = caller_policy(&CallerScope {
             profile: &shared,
             account: "123456789012",
+            state: None,
         });
         let objects = statement(&doc, "SharedStateObjects");
         assert_eq!(
@@ -897,6 +930,76 @@ mod tests {
         );
         let settings = statement(&doc, "SharedStateBucketSettings");
         assert_eq!(settings["Resource"], "arn:aws:s3:::team-eksboot");
+        assert!(
+            !doc["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|st| st["Sid"] == "SharedStateKey"),
+            "the bucket's default encryption needs no grant of the caller"
+        );
+    }
+
+    #[test]
+    fn a_state_key_is_granted_through_s3_in_the_keys_region() {
+        let key = "arn:aws:kms:eu-west-1:123456789012:key/0b1c";
+        let text = format!("version = 1\nstate = \"s3://team-eksboot\"\nstate_kms_key = \"{key}\"\n[cluster]\nname = \"demo\"\nregion = \"us-west-2\"\n");
+        let shared = Profile::parse(&text, std::path::Path::new("t.toml")).unwrap();
+        let doc = caller_policy(&CallerScope {
+            profile: &shared,
+            account: "123456789012",
+            state: None,
+        });
+        let grant = statement(&doc, "SharedStateKey");
+        assert_eq!(grant["Resource"], key);
+        assert_eq!(
+            grant["Action"],
+            json!(["kms:GenerateDataKey", "kms:Decrypt"])
+        );
+        // The key is in the bucket's region, which need not be the cluster's.
+        assert_eq!(
+            grant["Condition"]["StringEquals"]["kms:ViaService"],
+            "s3.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            grant["Condition"]["StringEquals"]
+                .as_object()
+                .unwrap()
+                .len(),
+            1,
+            "only conditions the evaluator can prove"
+        );
+        // The objects the key is used for are the ones S3 grants.
+        assert_eq!(
+            statement(&doc, "SharedStateObjects")["Resource"],
+            json!([
+                "arn:aws:s3:::team-eksboot/demo-us-west-2.state.json",
+                "arn:aws:s3:::team-eksboot/demo-us-west-2.state.json.lock"
+            ])
+        );
+    }
+
+    #[test]
+    fn a_state_named_by_address_is_granted_as_named() {
+        let location = crate::profile::state::S3Location::parse("s3://ops-state/eu/web.json")
+            .unwrap()
+            .unwrap();
+        let doc = caller_policy(&CallerScope {
+            profile: &profile(""),
+            account: "123456789012",
+            state: Some(&location),
+        });
+        assert_eq!(
+            statement(&doc, "SharedStateObjects")["Resource"],
+            json!([
+                "arn:aws:s3:::ops-state/eu/web.json",
+                "arn:aws:s3:::ops-state/eu/web.json.lock"
+            ])
+        );
+        assert_eq!(
+            statement(&doc, "SharedStateBucketSettings")["Resource"],
+            "arn:aws:s3:::ops-state"
+        );
     }
 
     fn statement<'a>(doc: &'a Value, sid: &str) -> &'a Value {
@@ -1097,6 +1200,7 @@ mod tests {
         let doc = caller_policy(&CallerScope {
             profile: &p,
             account: "*",
+            state: None,
         });
         assert_eq!(
             statement(&doc, "AssumeCreator")["Resource"],
@@ -1317,6 +1421,7 @@ mod tests {
             )
             .unwrap(),
             account: "123456789012",
+            state: None,
         });
         assert_eq!(
             statement(&other, "DeleteAutoModeLeftovers")["Condition"],

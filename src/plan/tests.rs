@@ -427,6 +427,7 @@ mod policies {
         caller_policy(&CallerScope {
             profile: &profile(extra),
             account: ACCOUNT,
+            state: None,
         })
     }
 
