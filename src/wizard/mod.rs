@@ -88,8 +88,10 @@ pub fn run(
 
 /// The fields a running cluster keeps for good (`apply` refuses them): not offered for editing
 /// when changing one.
-pub const FIXED_ON_A_RUNNING_CLUSTER: [&str; 9] = [
+pub const FIXED_ON_A_RUNNING_CLUSTER: [&str; 10] = [
     "name",
+    // A running cluster's state moves with `eksboot state push` / `state pull`.
+    "state",
     "kubernetes_version",
     "creator_role",
     "secrets_key",

@@ -78,6 +78,10 @@ pub struct Answers {
     pub auto_repair: Option<bool>,
     /// Not asked: kept from a profile (a running cluster's) so a change does not reset it.
     pub disk_size_gib: Option<u32>,
+    /// Where the state lives: `Some(None)` this machine, `Some(Some("s3://…"))` a bucket.
+    pub state: Option<Option<String>>,
+    /// Not asked: kept from a profile, with its `state`.
+    pub state_kms_key: Option<String>,
     pub region: String,
     pub fixed: BTreeSet<&'static str>,
 }
@@ -93,7 +97,7 @@ fn q(id: &'static str, label: &str, help: &str) -> Question {
 }
 
 /// The order of questions for the full (not fast) path.
-const FULL: [&str; 25] = [
+const FULL: [&str; 26] = [
     "creator_role",
     "permissions_boundary",
     "secrets_key",
@@ -102,6 +106,7 @@ const FULL: [&str; 25] = [
     "log_retention_days",
     "admins",
     "deletion_protection",
+    "state",
     "pattern",
     "vpc_cidr",
     "availability_zones",
@@ -269,6 +274,10 @@ fn value_of(a: &Answers, id: &str) -> String {
         "oidc_provider" => yes_no(a.oidc_provider),
         "addon_permissions" => a.addon_permissions.clone().unwrap_or_default(),
         "deletion_protection" => yes_no(a.deletion_protection),
+        "state" => match &a.state {
+            Some(Some(address)) => address.clone(),
+            _ => "this machine".into(),
+        },
         "support" => a.support.clone().unwrap_or_default(),
         "node_os" => a.node_os.clone().unwrap_or_default(),
         "auto_repair" => yes_no(a.auto_repair),
@@ -319,6 +328,7 @@ pub fn ask_one(
         | "auto_repair"
         | "log_types"
         | "log_retention_days" => ask_safety(p, a, id),
+        "state" => ask_state(p, a),
         "pattern" | "vpc_cidr" | "availability_zones" | "nat" => ask_network(p, d, a, id),
         "node_mode" | "node_pools" | "nodes" | "node_sizes" => ask_nodes(p, d, a, id),
         _ => ask_cluster(p, d, a, id),
@@ -453,6 +463,40 @@ fn ask_identity(
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// The last of task 1: where eksboot keeps the record of what it made.
+fn ask_state(p: &mut dyn Prompter, a: &mut Answers) -> Result<(), Asked> {
+    let question = q("state", "Where should eksboot keep this cluster's state?",
+        "The state records every resource eksboot makes, so an interrupted run resumes and teardown removes exactly those. On this machine suits one person; in an S3 bucket your team and CI can all change the cluster, one run at a time (README: Sharing a cluster with a team).");
+    let options = vec![
+        "On this machine, in .eksboot/ (one person)".to_string(),
+        "In an S3 bucket (a team: shared, locked while a run uses it)".to_string(),
+    ];
+    let current = usize::from(matches!(a.state, Some(Some(_))));
+    a.state = Some(match p.select(&question, &options, current)? {
+        0 => None,
+        _ => {
+            let given = match &a.state {
+                Some(Some(address)) => Some(address.as_str()),
+                _ => None,
+            };
+            let address = p.text(
+                &q(
+                    "state_bucket",
+                    "The bucket, and a prefix if you like (s3://BUCKET or s3://BUCKET/PREFIX)",
+                    "An existing bucket that blocks public access, ideally versioned; preflight checks both before anything is made. The state is then PREFIX/<cluster>-<region>.state.json.",
+                ),
+                given,
+                &|t| crate::profile::check_state_address(t.trim()).map(|_| ()),
+            )?;
+            Some(
+                crate::profile::check_state_address(address.trim())
+                    .expect("the prompt accepted only a valid address"),
+            )
+        }
+    });
     Ok(())
 }
 
@@ -932,6 +976,14 @@ impl Answers {
             disk_size_gib: get("nodes", "disk_size_gib")
                 .and_then(|v| v.as_integer())
                 .map(|n| n as u32),
+            state: table
+                .get("state")
+                .and_then(|v| v.as_str())
+                .map(|v| Some(v.to_string())),
+            state_kms_key: table
+                .get("state_kms_key")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
             ..Answers::default()
         };
         let size = |key: &str| {
@@ -970,6 +1022,7 @@ impl Answers {
             ("support", a.support.is_some()),
             ("node_os", a.node_os.is_some()),
             ("auto_repair", a.auto_repair.is_some()),
+            ("state", a.state.is_some()),
         ];
         a.fixed = given
             .iter()
@@ -983,6 +1036,12 @@ impl Answers {
     pub fn to_profile(&self) -> Result<Profile, String> {
         let mut doc = toml::Table::new();
         doc.insert("version".into(), 1.into());
+        if let Some(Some(address)) = &self.state {
+            doc.insert("state".into(), address.clone().into());
+            if let Some(key) = &self.state_kms_key {
+                doc.insert("state_kms_key".into(), key.clone().into());
+            }
+        }
         let mut cluster = toml::Table::new();
         let put = |t: &mut toml::Table, k: &str, v: Option<toml::Value>| {
             if let Some(v) = v {

@@ -212,6 +212,7 @@ fn full_path(pattern: usize) -> Vec<(&'static str, Reply)> {
             Text("arn:aws:iam::123456789012:user/alice, arn:aws:iam::999999999999:role/auditor"),
         ),
         ("deletion_protection", Yes),
+        ("state", Pick(0)),
         ("pattern", Pick(pattern)),
         ("vpc_cidr", Text("10.0.0.0/8")),
         ("vpc_cidr", Text("10.1.0.0/16")),
@@ -768,6 +769,57 @@ fn a_running_clusters_safety_answers_are_kept_and_editable() {
     assert!(changed.cluster.deletion_protection);
 }
 
+#[test]
+fn task_one_ends_asking_where_the_state_lives_and_a_bucket_is_checked_and_saved() {
+    let mut steps = full_path(0);
+    let at = steps.iter().position(|(id, _)| *id == "state").unwrap();
+    steps[at].1 = Pick(1);
+    steps.insert(at + 1, ("state_bucket", Text("s3://Team_State")));
+    steps.insert(at + 2, ("state_bucket", Text("s3://team-state/clusters/")));
+    let mut s = Script::new(steps);
+    let (profile, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert!(
+        s.rejected
+            .iter()
+            .any(|r| r.contains("is not an S3 bucket address")),
+        "{:?}",
+        s.rejected
+    );
+    assert_eq!(profile.state.as_deref(), Some("s3://team-state/clusters"));
+    let order: Vec<&str> = s.asked.iter().map(|(id, _, _)| id.as_str()).collect();
+    let at = |id: &str| order.iter().position(|o| *o == id).unwrap();
+    assert_eq!(
+        at("state"),
+        at("deletion_protection") + 1,
+        "the last of task 1"
+    );
+    assert!(help_of(&s, "state").contains("one run at a time"));
+    let saved = profile_file(&profile);
+    assert!(
+        saved.contains("state = \"s3://team-state/clusters\""),
+        "{saved}"
+    );
+    assert_eq!(
+        Profile::parse(&saved, std::path::Path::new("s.toml")).unwrap(),
+        profile
+    );
+    // On this machine (the default): no `state` in the profile.
+    let mut s = Script::new(full_path(0));
+    let (local, _) = run(&mut s, &discovery(), Answers::default(), &plan_text).unwrap();
+    assert_eq!(local.state, None);
+    // A profile that names a bucket (and its key) keeps both, unasked.
+    let mut given: toml::Table = toml::from_str(&ok_profile_text()).unwrap();
+    given.insert("state".into(), "s3://team-state".into());
+    let key = "arn:aws:kms:us-west-2:123456789012:key/abc";
+    given.insert("state_kms_key".into(), key.into());
+    let mut s = Script::new(vec![("plan", Pick(0))]);
+    let (kept, _) = change(&mut s, &discovery(), &given, &plan_text).unwrap();
+    s.done();
+    assert_eq!(kept.state.as_deref(), Some("s3://team-state"));
+    assert_eq!(kept.state_kms_key.as_deref(), Some(key));
+}
+
 // ---- EKS Auto Mode (issue 24) ----
 
 /// `full_path(0)` choosing Auto Mode: the node pools instead of the node group's questions.
@@ -916,8 +968,8 @@ fn switching_to_auto_mode_from_the_plan_drops_the_add_ons_it_runs_itself() {
     let last = steps.len() - 1;
     steps[last].1 = Pick(1);
     steps.extend([
-        // The 18th answered question: after the 17 of tasks 1 to 3 before it.
-        ("edit", Pick(17)),
+        // The 19th answered question: after the 18 of tasks 1 to 3 before it.
+        ("edit", Pick(18)),
         ("node_mode", Pick(1)),
         ("plan", Pick(0)),
     ]);
@@ -933,7 +985,7 @@ fn switching_to_auto_mode_from_the_plan_drops_the_add_ons_it_runs_itself() {
     );
     // The edit list named the answer.
     let (_, labels) = s.offered.iter().find(|(id, _)| id == "edit").unwrap();
-    assert_eq!(labels[17], "node_mode: managed node group");
+    assert_eq!(labels[18], "node_mode: managed node group");
 }
 
 #[test]

@@ -218,6 +218,9 @@ fn an_invalid_cidr_is_asked_again_with_the_reason() {
     s.send_line("").unwrap();
     s.exp_string("Protect the cluster from deletion?").unwrap();
     s.send_line("").unwrap();
+    s.exp_string("Where should eksboot keep this cluster's state?")
+        .unwrap();
+    s.send_line("").unwrap();
     s.exp_string("Which network layout?").unwrap();
     s.send_line("").unwrap();
     s.exp_string("The VPC's address range").unwrap();
