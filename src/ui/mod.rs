@@ -73,15 +73,8 @@ pub fn render_plan_text(profile: &Profile, plan: &Plan) -> String {
         plan.resources.len(),
     );
     if profile.state.is_some() {
-        let encryption = match &profile.state_kms_key {
-            Some(key) => format!("encrypted with the KMS key {key}"),
-            None => "encrypted as the bucket's default encryption says".to_string(),
-        };
-        let _ = writeln!(
-            out,
-            "  State: {} (shared; locked while a run uses it; {encryption})",
-            crate::apply::journal::profile_state_path(profile).display()
-        );
+        let state = crate::apply::journal::profile_state_path(profile);
+        let _ = writeln!(out, "  State: {}", describe_state(profile, &state));
     }
 
     for (n, task) in Task::ALL.iter().enumerate() {
@@ -376,8 +369,24 @@ pub fn render_create_intro(
     for check in plan.checklist.iter().filter(|c| c.ok == Some(false)) {
         let _ = writeln!(out, "  ✗ {}: {}", check.id, check.note);
     }
-    let _ = writeln!(out, "  state file: {}", state.display());
+    let _ = writeln!(out, "  state file: {}", describe_state(profile, state));
     out
+}
+
+/// Where the state lives and, in S3, how it is kept: a teammate reading the plan learns that
+/// runs take turns and which key protects the object.
+fn describe_state(profile: &Profile, state: &std::path::Path) -> String {
+    if !state.to_string_lossy().starts_with("s3://") {
+        return state.display().to_string();
+    }
+    let encryption = match &profile.state_kms_key {
+        Some(key) => format!("encrypted with the KMS key {key}"),
+        None => "encrypted as the bucket's default encryption says".to_string(),
+    };
+    format!(
+        "{} (shared; locked while a run uses it; {encryption})",
+        state.display()
+    )
 }
 
 /// The end of a create: what was made and how long it took, the cost, the kubeconfig, and what
@@ -423,7 +432,7 @@ pub fn render_create_done(
             ""
         }
     );
-    let _ = writeln!(out, "  state file: {}", state.display());
+    let _ = writeln!(out, "  state file: {}", describe_state(profile, state));
     let _ = writeln!(out, "\nNext:");
     if !kubeconfig.switched {
         let _ = writeln!(out, "  kubectl config use-context {}", kubeconfig.context);

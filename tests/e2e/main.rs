@@ -25,6 +25,7 @@ mod quotas;
 mod requests;
 mod safe_defaults;
 mod shared_state;
+mod shared_state_checks;
 mod teardown;
 mod teardown_aws;
 mod teardown_network;

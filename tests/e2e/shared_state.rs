@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 use crate::create::Run;
 use crate::harness::{block_on, Account};
 
-const REGION: &str = "us-west-2";
+pub(crate) const REGION: &str = "us-west-2";
 
 /// The test's bucket: S3 bucket names are global, and the tests run at once in one emulator.
-fn bucket(account: &Account) -> String {
+pub(crate) fn bucket(account: &Account) -> String {
     format!("team-eksboot-{}", account.id)
 }
 
 /// S3 as the harness sees it (path-style addresses: the emulator has no per-bucket hosts).
-fn s3(account: &Account) -> aws_sdk_s3::Client {
+pub(crate) fn s3(account: &Account) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::config::Builder::from(&account.sdk(REGION))
         .force_path_style(true)
         .build();
@@ -24,7 +24,7 @@ fn s3(account: &Account) -> aws_sdk_s3::Client {
 }
 
 /// A private, versioned bucket in the cluster's region, as the README's set-up makes it.
-fn make_bucket(account: &Account, block_public: bool) {
+pub(crate) fn make_bucket(account: &Account, block_public: bool) {
     let s3 = s3(account);
     block_on(async {
         s3.create_bucket()
@@ -66,7 +66,7 @@ fn make_bucket(account: &Account, block_public: bool) {
 }
 
 /// The object at `key`, if any (bytes as text).
-fn object(account: &Account, key: &str) -> Option<String> {
+pub(crate) fn object(account: &Account, key: &str) -> Option<String> {
     let s3 = s3(account);
     block_on(async {
         match s3
@@ -87,15 +87,15 @@ fn object(account: &Account, key: &str) -> Option<String> {
     })
 }
 
-const KEY: &str = "team/shared-us-west-2.state.json";
-const LOCK: &str = "team/shared-us-west-2.state.json.lock";
+pub(crate) const KEY: &str = "team/shared-us-west-2.state.json";
+pub(crate) const LOCK: &str = "team/shared-us-west-2.state.json.lock";
 
-fn address(account: &Account) -> String {
+pub(crate) fn address(account: &Account) -> String {
     format!("s3://{}/{KEY}", bucket(account))
 }
 
 /// A small cluster whose state lives in the bucket.
-fn profile(run: &Run, retention: u32) -> PathBuf {
+pub(crate) fn profile(run: &Run, retention: u32) -> PathBuf {
     let path = run.dir.path().join("shared.toml");
     std::fs::write(
         &path,
@@ -112,7 +112,7 @@ fn profile(run: &Run, retention: u32) -> PathBuf {
 }
 
 /// eksboot in `dir` (its working directory) with `home` as HOME: another machine, in effect.
-fn eksboot_in(run: &Run, dir: &Path, home: &Path) -> std::process::Command {
+pub(crate) fn eksboot_in(run: &Run, dir: &Path, home: &Path) -> std::process::Command {
     let mut cmd = run.account.command();
     cmd.current_dir(dir)
         .env("HOME", home)
@@ -121,7 +121,7 @@ fn eksboot_in(run: &Run, dir: &Path, home: &Path) -> std::process::Command {
     cmd
 }
 
-fn output(mut cmd: std::process::Command) -> (i32, String) {
+pub(crate) fn output(mut cmd: std::process::Command) -> (i32, String) {
     let out = cmd.output().unwrap();
     let text = format!(
         "{}{}",
@@ -131,7 +131,7 @@ fn output(mut cmd: std::process::Command) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
-fn create(run: &Run, profile: &Path) -> (i32, String) {
+pub(crate) fn create(run: &Run, profile: &Path) -> (i32, String) {
     let mut cmd = eksboot_in(run, run.dir.path(), run.account.home.path());
     cmd.args(["create", "--yes", "--profile"])
         .arg(profile)
