@@ -111,6 +111,20 @@ pub(crate) fn profile(run: &Run, retention: u32) -> PathBuf {
     path
 }
 
+/// [`profile`] without `state`: its state is on this machine unless `--state` says otherwise.
+fn local_profile(run: &Run) -> PathBuf {
+    let path = run.dir.path().join("local.toml");
+    std::fs::write(
+        &path,
+        std::fs::read_to_string(profile(run, 30)).unwrap().replace(
+            &format!("state = \"s3://{}/team\"\n", bucket(&run.account)),
+            "",
+        ),
+    )
+    .unwrap();
+    path
+}
+
 /// eksboot in `dir` (its working directory) with `home` as HOME: another machine, in effect.
 pub(crate) fn eksboot_in(run: &Run, dir: &Path, home: &Path) -> std::process::Command {
     let mut cmd = run.account.command();
@@ -152,9 +166,23 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 fn a_create_keeps_its_state_in_s3_and_a_teardown_from_elsewhere_leaves_no_state_object() {
     let run = Run::new(Account::new());
     make_bucket(&run.account, true);
-    let profile = profile(&run, 30);
-    run.account.authorize(&profile, &[]);
-    let (code, text) = create(&run, &profile);
+    // The profile says nothing of S3: `--state` names the object, for permissions and create.
+    let profile = local_profile(&run);
+    run.account
+        .authorize(&profile, &["--state", &address(&run.account)]);
+    let mut create = eksboot_in(&run, run.dir.path(), run.account.home.path());
+    create
+        .args([
+            "create",
+            "--yes",
+            "--state",
+            &address(&run.account),
+            "--profile",
+        ])
+        .arg(&profile)
+        .arg("--kubeconfig")
+        .arg(run.kubeconfig());
+    let (code, text) = output(create);
     assert_eq!(code, 0, "{text}");
     let state: serde_json::Value =
         serde_json::from_str(&object(&run.account, KEY).expect("the state object")).unwrap();
@@ -399,15 +427,7 @@ fn a_write_from_a_stale_copy_fails_and_loses_nothing() {
 fn push_and_pull_move_a_local_state_and_back() {
     let run = Run::new(Account::new());
     make_bucket(&run.account, true);
-    let local_profile = run.dir.path().join("local.toml");
-    std::fs::write(
-        &local_profile,
-        std::fs::read_to_string(profile(&run, 30)).unwrap().replace(
-            &format!("state = \"s3://{}/team\"\n", bucket(&run.account)),
-            "",
-        ),
-    )
-    .unwrap();
+    let local_profile = local_profile(&run);
     // Permissions for the shared profile (a superset: its S3 grants).
     run.account.authorize(&profile(&run, 30), &[]);
     let (code, text) = create(&run, &local_profile);
