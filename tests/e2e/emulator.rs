@@ -38,7 +38,7 @@ pub async fn update_done(eks: &aws_sdk_eks::Client, name: &str, id: &str) {
     }
 }
 
-/// What CreateCluster and CreateNodegroup need to exist, as EKS checks it (tests/moto/aws_rules.py):
+/// What CreateCluster and CreateNodegroup need to exist, as EKS checks it (emulator/aws_rules.py):
 /// a cluster role trusting eks.amazonaws.com, a node role trusting ec2.amazonaws.com, and two
 /// subnets of a VPC whose default route leads to an internet gateway (so nodes reach AWS).
 pub struct Real {
@@ -665,16 +665,16 @@ fn version_updates_go_one_minor_up_with_the_nodes_never_apart() {
     });
 }
 
-/// The emulator's authorization table (tests/moto/iam_context.py) builds each request's
+/// The emulator's authorization table (emulator/iam_context.py) builds each request's
 /// resources and condition keys as the Service Authorization Reference lists them, covers every
 /// call eksboot makes, and every check it emits is valid for its action (its own pytest, run
 /// here so that `cargo test` runs it).
 #[test]
 fn the_emulators_authorization_table_covers_every_call_and_checks_as_aws_does() {
-    crate::harness::pytest("tests/moto/test_iam_context.py");
+    crate::harness::pytest("emulator/test_iam_context.py");
 }
 
-/// EKS Auto Mode in the emulator (tests/moto/eks_auto.py, issue 24): CreateCluster and
+/// EKS Auto Mode in the emulator (emulator/eks_auto.py, issue 24): CreateCluster and
 /// UpdateClusterConfig hold the three capabilities and refuse what EKS refuses; an ACTIVE
 /// cluster launches a tagged node with its interface, volume, instance profile and EC2 access
 /// entry; DeleteCluster terminates the node after a while, keeps the volume, deletes the
@@ -682,14 +682,21 @@ fn the_emulators_authorization_table_covers_every_call_and_checks_as_aws_does() 
 /// run here so that `cargo test` runs it).
 #[test]
 fn the_emulator_runs_eks_auto_mode_as_aws_does() {
-    crate::harness::pytest("tests/moto/test_auto_mode.py");
+    crate::harness::pytest("emulator/test_auto_mode.py");
 }
 
-/// Rules AWS has that moto lacks (tests/moto/aws_rules.py, issue 25): CreateCluster and
+/// Rules AWS has that moto lacks (emulator/aws_rules.py, issue 25): CreateCluster and
 /// CreateNodegroup refuse roles and subnets that do not exist and roles that do not trust the
 /// service; DetachInternetGateway is refused while public addresses are mapped in the VPC (its
 /// own pytest, run here so that `cargo test` runs it).
 #[test]
 fn the_emulator_refuses_what_aws_refuses_for_roles_subnets_and_mapped_addresses() {
-    crate::harness::pytest("tests/moto/test_aws_rules.py");
+    crate::harness::pytest("emulator/test_aws_rules.py");
+}
+
+/// S3 as a shared state meets it (emulator/s3_rules.py, issue 27): objects encrypted with a
+/// KMS key only when the key exists, is enabled and the caller may use it through S3.
+#[test]
+fn the_emulator_encrypts_s3_objects_with_kms_as_s3_does() {
+    crate::harness::pytest("emulator/test_s3_rules.py");
 }

@@ -1,5 +1,5 @@
 //! A flaky, busy API changes nothing. Through the fault-injecting proxy
-//! (`tests/moto/fault_proxy.py`): requests throttled, answered 503 or reset before AWS sees
+//! (`emulator/fault_proxy.py`): requests throttled, answered 503 or reset before AWS sees
 //! them; answers lost after AWS acted; several clusters created at once under an account rate
 //! limit. Each comes out with exactly the resources a clean run makes (read through the SDK),
 //! and teardown through the same faults leaves nothing. eksboot runs with its production retry
@@ -656,10 +656,10 @@ fn throttling_in_each_service_format_is_retried_then_named() {
     });
 }
 
-/// The proxy's own tests (`tests/moto/test_fault_proxy.py`): an answer AWS refused is never
+/// The proxy's own tests (`emulator/test_fault_proxy.py`): an answer AWS refused is never
 /// counted lost, faults are counted per phase, and a seed replays the same faults however the
 /// requests interleave.
 #[test]
 fn the_fault_proxy_counts_only_what_happened() {
-    crate::harness::pytest("tests/moto/test_fault_proxy.py");
+    crate::harness::pytest("emulator/test_fault_proxy.py");
 }

@@ -52,7 +52,7 @@ fn run(cmd: &mut Command, what: &str) {
 pub fn venv_python() -> PathBuf {
     let dir = venv_dir();
     let python = dir.join("bin/python");
-    let requirements = Path::new(ROOT).join("tests/moto/requirements.txt");
+    let requirements = Path::new(ROOT).join("emulator/requirements.txt");
     let wanted = std::fs::read_to_string(&requirements).expect("requirements.txt");
     let marker = dir.join("eksboot-requirements.txt");
     std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
@@ -132,7 +132,7 @@ impl Moto {
             NEXT_SERVER.fetch_add(1, Ordering::SeqCst)
         ));
         let mut child = Command::new(python)
-            .arg(Path::new(ROOT).join("tests/moto/eksboot_moto.py"))
+            .arg(Path::new(ROOT).join("emulator/eksboot_moto.py"))
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .env("EKSBOOT_IAM_EVALUATOR", &evaluator)
             .env(
@@ -329,14 +329,14 @@ impl Account {
             )
         });
         // Every request of this account but the harness's own (role `x`) is evaluated against
-        // IAM's rules, resources and conditions included (tests/moto/iam_enforce.py).
+        // IAM's rules, resources and conditions included (emulator/iam_enforce.py).
         post(
             &endpoint,
             "/eksboot-moto/enforce-iam",
             &format!(r#"{{"account": "{id}", "on": true}}"#),
         );
         // No wait for `x`'s new policy: the emulator never holds the harness's own requests
-        // back (tests/moto/iam_propagation.py).
+        // back (emulator/iam_propagation.py).
         Account {
             id,
             endpoint,
@@ -676,7 +676,7 @@ pub fn root(path: &str) -> PathBuf {
     Path::new(ROOT).join(path)
 }
 
-/// What the fault-injecting proxy (`tests/moto/fault_proxy.py`) does to requests.
+/// What the fault-injecting proxy (`emulator/fault_proxy.py`) does to requests.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
     pub seed: u64,
@@ -703,7 +703,7 @@ pub struct FaultProxy {
 impl FaultProxy {
     pub fn start(upstream: &str, faults: Faults) -> FaultProxy {
         let mut child = Command::new(venv_python())
-            .arg(Path::new(ROOT).join("tests/moto/fault_proxy.py"))
+            .arg(Path::new(ROOT).join("emulator/fault_proxy.py"))
             .args(["--upstream", upstream])
             .args(["--seed", &faults.seed.to_string()])
             .args(["--fault-rate", &faults.fault_rate.to_string()])
@@ -851,7 +851,7 @@ impl Account {
     }
 }
 
-/// Runs one of the emulator's own pytest files (tests/moto/test_*.py) in the venv, with the
+/// Runs one of the emulator's own pytest files (emulator/test_*.py) in the venv, with the
 /// IAM evaluator's node_modules at hand; fails on any failure or skip.
 pub fn pytest(file: &str) {
     let evaluator = iam_evaluator();

@@ -1,7 +1,7 @@
 //! Least privilege, proven at the level IAM evaluates: every test's eksboot runs as an IAM user
 //! holding only the policy `eksboot permissions` prints, and the emulator evaluates each request
 //! (resources, condition keys, the checks AWS makes on the caller's behalf) with a real IAM
-//! evaluator (tests/moto/iam_enforce.py, tests/iam/evaluate.mjs). Here: the whole life of each
+//! evaluator (emulator/iam_enforce.py, tests/iam/evaluate.mjs). Here: the whole life of each
 //! example profile with the IAM log read back for denials, the negative controls (each denial
 //! names its action and resource), and what the printed policies must never allow.
 

@@ -1,4 +1,4 @@
-//! IAM's eventual consistency, met by every create (tests/moto/iam_propagation.py, on by default):
+//! IAM's eventual consistency, met by every create (emulator/iam_propagation.py, on by default):
 //! the creator role's first AssumeRole after CreateRole, the secrets key's first CreateKey naming
 //! the new roles, and the creator's first call after its policy is written are all refused, and
 //! eksboot waits each out and finishes. Read from the emulator's IAM log (every request, in
@@ -179,5 +179,5 @@ fn a_create_meets_iam_propagation_at_each_new_role_key_policy_and_policy_write_a
 /// so that `cargo test` runs it).
 #[test]
 fn the_emulator_models_iam_propagation() {
-    crate::harness::pytest("tests/moto/test_iam_propagation.py");
+    crate::harness::pytest("emulator/test_iam_propagation.py");
 }

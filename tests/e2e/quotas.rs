@@ -1,4 +1,4 @@
-//! Quotas and "nodes must reach AWS" as AWS has them (tests/moto/aws_rules.py): eksboot's run
+//! Quotas and "nodes must reach AWS" as AWS has them (emulator/aws_rules.py): eksboot's run
 //! meeting a quota is refused before anything is made, the emulator refuses the same create as
 //! EC2 does, and a node group whose subnets' own route table has no way to AWS fails as EKS
 //! fails it. Every claim is read back from AWS through the SDK or the emulator's request log.

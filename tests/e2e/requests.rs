@@ -1,5 +1,5 @@
 //! What AWS was asked, read from the emulator's ordered log of each account's requests
-//! (tests/moto/iam_enforce.py records every request it evaluates, allowed or not). Claims such
+//! (emulator/iam_enforce.py records every request it evaluates, allowed or not). Claims such
 //! as "no AWS call" or "nothing was changed" come from here, never from eksboot's own output.
 
 use crate::harness::Account;

@@ -1,7 +1,7 @@
 //! What EKS and Elastic Load Balancing put in the cluster's subnets (issue 25): CreateCluster
 //! makes the cluster security group (`eks-cluster-sg-<name>-<id>`, tagged as EKS tags it) and
 //! its interfaces in the cluster's subnets; a node group's nodes hold interfaces; ALBs and NLBs
-//! hold interfaces; each outlives its owner a while (tests/moto/eks_network.py). Teardown waits
+//! hold interfaces; each outlives its owner a while (emulator/eks_network.py). Teardown waits
 //! for them, saying so, never deletes what is EKS's, and leaves nothing. Every claim is read
 //! back from AWS; eksboot runs as the runner holding only the printed policy.
 
@@ -20,7 +20,7 @@ const NODES: usize = 2;
 
 #[test]
 fn the_emulators_network_rules_hold() {
-    crate::harness::pytest("tests/moto/test_eks_network.py");
+    crate::harness::pytest("emulator/test_eks_network.py");
 }
 
 /// A public cluster with a node group of two nodes: no NAT gateways to wait for.

@@ -1,4 +1,4 @@
-// The IAM evaluator beside the emulator (tests/moto/iam_enforce.py starts it, one per server).
+// The IAM evaluator beside the emulator (emulator/iam_enforce.py starts it, one per server).
 //
 // Protocol: one JSON request per line on stdin, one JSON answer per line on stdout, in order.
 //   request: {"id": N, "checks": [{"principal", "action", "resource", "account", "context",

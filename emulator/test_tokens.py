@@ -1,6 +1,6 @@
 """Tests of tokens: client request tokens remembered as AWS does, in the emulator and the proxy.
 
-Run: `python -m pytest tests/moto/test_tokens.py` in the venv with moto[server]==5.2.5, boto3
+Run: `python -m pytest emulator/test_tokens.py` in the venv with moto[server]==5.2.5, boto3
 and pytest. moto runs in-process (mock_aws) with eksboot_moto's EKS operations and
 `tokens.install()`; every request goes through moto's `call_action` as in the server.
 """
@@ -112,7 +112,7 @@ def _nodegroup(aws):
         subnets.append(subnet)
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     role = iam.create_role(RoleName="demo-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    # The node role trusts EC2 (EKS refuses one that does not, tests/moto/aws_rules.py).
+    # The node role trusts EC2 (EKS refuses one that does not, emulator/aws_rules.py).
     node_trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     node_role = iam.create_role(RoleName="demo-node", AssumeRolePolicyDocument=json.dumps(node_trust))["Role"]["Arn"]
     eks.create_cluster(

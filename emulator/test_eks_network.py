@@ -1,7 +1,7 @@
 """Tests of eks_network: the cluster security group and interfaces EKS makes, node groups' node
 interfaces, ALBs' and NLBs' interfaces, each outliving its owner a while (issue 25).
 
-Run: `python -m pytest tests/moto/test_eks_network.py` in the venv with moto[server]==5.2.5,
+Run: `python -m pytest emulator/test_eks_network.py` in the venv with moto[server]==5.2.5,
 boto3 and pytest. moto runs in-process (mock_aws) with eksboot_moto's operations. Waiting states
 are instant (EKSBOOT_MOTO_TRANSITION_MS=0); the interfaces' linger is set per test (a long one to
 see the refusal, none to see the release), so nothing depends on timing.

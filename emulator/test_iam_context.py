@@ -1,6 +1,6 @@
 """Tests of iam_context: the authorization context the emulator builds for each request.
 
-Run: `python -m pytest tests/moto/test_iam_context.py` in a venv with moto[server]==5.2.5,
+Run: `python -m pytest emulator/test_iam_context.py` in a venv with moto[server]==5.2.5,
 boto3 and pytest; the validation against the Service Authorization Reference needs Node and
 the evaluator's node_modules (@cloud-copilot/iam-simulate and iam-data): it looks in
 $EKSBOOT_IAM_NODE_MODULES, tests/iam/node_modules, target/tmp/iam-eval/node_modules.
@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
+ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 os.environ.setdefault("EKSBOOT_MOTO_TRANSITION_MS", "0")
@@ -268,7 +268,7 @@ def _drive():
     logs.create_log_group(logGroupName=log_group, tags=TAG)
     logs.put_retention_policy(logGroupName=log_group, retentionInDays=30)
     logs.tag_resource(resourceArn=f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{log_group}", tags=TAG)
-    # A role just made cannot be assumed for a moment (tests/moto/iam_propagation.py): retried,
+    # A role just made cannot be assumed for a moment (emulator/iam_propagation.py): retried,
     # as eksboot does, within a deadline.
     deadline = time.monotonic() + 10
     while _quietly(c["sts"].assume_role, RoleArn=roles["creator"], RoleSessionName="eksboot") is None:
@@ -699,19 +699,24 @@ def _sdk_calls():
     prefixes = {
         "sts": "sts", "ec2": "ec2", "eks": "eks", "iam": "iam", "kms": "kms", "logs": "logs",
         "elb": "elasticloadbalancing", "elb_classic": "elasticloadbalancing", "quotas": "servicequotas",
+        "s3": "s3",
     }
     found = set()
     for path in sorted((ROOT / "src" / "aws").glob("*.rs")):
         text = path.read_text()
         found.update(re.findall(r'classify(?:_code)?\(\s*"([a-z0-9-]+:[A-Za-z0-9]+)"', text))
         for client, op in re.findall(
-            r"\b(sts|ec2|eks|iam|kms|logs|elb_classic|elb|quotas)\s*\.\s*([a-z][a-z0-9_]*)\(\)\s*(?:\n\s*)?\.", text
+            r"\b(sts|ec2|eks|iam|kms|logs|elb_classic|elb|quotas|s3)\s*\.\s*([a-z][a-z0-9_]*)\(\)\s*(?:\n\s*)?\.", text
         ):
             if op in ("clone", "as_ref", "config"):
                 continue
             camel = "".join(part.capitalize() for part in op.split("_"))
             camel = camel.replace("OpenIdConnect", "OpenIDConnect")
             found.add(f"{prefixes[client]}:{camel}")
+    # S3 names some permissions apart from their operation (the table is keyed by operation):
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html
+    operation_of = {"s3:GetBucketPublicAccessBlock": "s3:GetPublicAccessBlock"}
+    found = {operation_of.get(a, a) for a in found}
     return {a for a in found if a.split(":")[0] in set(prefixes.values())}
 
 

@@ -1,6 +1,6 @@
 """Tests of eks_auto: EKS Auto Mode in the emulator (issue 24).
 
-Run: `python -m pytest tests/moto/test_auto_mode.py` in the venv with moto[server]==5.2.5, boto3
+Run: `python -m pytest emulator/test_auto_mode.py` in the venv with moto[server]==5.2.5, boto3
 and pytest (the last test also needs Node and the evaluator's node_modules, as
 test_iam_context.py). moto runs in-process (mock_aws) with eksboot_moto's EKS operations, so
 every request goes through moto's `call_action` as in the server. Waiting states are instant
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
+ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 os.environ.setdefault("EKSBOOT_MOTO_TRANSITION_MS", "0")

@@ -429,7 +429,7 @@ def enforce(response, iam_request_cls=None):
     except iam_context.UnknownAction:
         explain = (
             f"eksboot emulator: no authorization context for {service}:{action}; "
-            "add it to tests/moto/iam_context.py"
+            "add it to emulator/iam_context.py"
         )
         record["checks"].append({"action": f"{service}:{action}", "resource": "*", "result": "Error",
                                  "explain": explain, "why": ""})

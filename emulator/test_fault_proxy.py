@@ -1,6 +1,6 @@
 """Tests of the fault proxy itself (`fault_proxy.py`): what it counts is what happened.
 
-Run: `python -m pytest tests/moto/test_fault_proxy.py` in the moto venv (run by
+Run: `python -m pytest emulator/test_fault_proxy.py` in the moto venv (run by
 `cargo test --test e2e faults::the_fault_proxy`). The proxy runs in-process in front of a tiny
 upstream that answers 200, or 400 to actions named `Refuse...`, and counts the requests it saw.
 """

@@ -259,7 +259,7 @@ def _version_when_done(target, update, version):
 
 def _nodes_ready_since(cluster):
     """When the cluster's first node group became ACTIVE, if one is, or EKS Auto Mode's first
-    node ran (tests/moto/eks_auto.py)."""
+    node ran (emulator/eks_auto.py)."""
     times = [
         ng.__dict__.get("_eksboot_active_since")
         for ng in cluster.nodegroups.values()
@@ -478,7 +478,7 @@ def _nodes_cannot_reach_aws(backend, subnets):
     """The health issue that fails a node group launched in `subnets` (None when its nodes
     join): each node subnet's own route table must lead to an attached internet gateway (public
     addresses mapped) or an `available` NAT gateway, else every endpoint nodes need must be
-    `available` (tests/moto/aws_rules.py, `nodes_cannot_reach_aws`, citing AWS there)."""
+    `available` (emulator/aws_rules.py, `nodes_cannot_reach_aws`, citing AWS there)."""
     import aws_rules
     from moto.ec2.models import ec2_backends
 
@@ -1789,7 +1789,7 @@ access_control.IAMRequest._raise_access_denied = _raise_access_denied
 
 # --------------------------------------------------------------------------
 # IAM propagation (a role just made cannot be assumed, a key policy naming a principal just made
-# is refused, a role's calls are denied after its permissions change): tests/moto/iam_propagation.py,
+# is refused, a role's calls are denied after its permissions change): emulator/iam_propagation.py,
 # installed at the end, after the IAM enforcement.
 
 
@@ -1930,7 +1930,7 @@ from moto.kms.exceptions import AccessDeniedException as KmsAccessDenied
 
 
 # What else releases interfaces (and the groups they hold) when their owner is gone: EKS's
-# cluster and node interfaces, ALBs' and NLBs' (tests/moto/eks_network.py registers its own).
+# cluster and node interfaces, ALBs' and NLBs' (emulator/eks_network.py registers its own).
 _RELEASE_HOOKS = []
 
 
@@ -2090,7 +2090,7 @@ elb_models.ELBBackend.delete_load_balancer = delete_classic_load_balancer
 # Quotas a test raised for one account: moto serves only the defaults, and only for service
 # code `vpc` (the Elastic IP quota, code `ec2`, answers NoSuchResource). The value served here
 # (else the AWS default) is the limit CreateVpc, AllocateAddress, CreateInternetGateway and
-# CreateNatGateway enforce (tests/moto/aws_rules.py): the one eksboot's preflight reads.
+# CreateNatGateway enforce (emulator/aws_rules.py): the one eksboot's preflight reads.
 from moto.servicequotas import models as quota_models
 
 _applied_quotas = {}
@@ -2137,7 +2137,7 @@ kms_models.KmsBackend.list_resource_tags = list_resource_tags
 
 # --------------------------------------------------------------------------
 # Deletion protection, the upgrade policy past standard support, node auto repair, EKS's AMI
-# types, and add-ons' pod identity associations (issue 23): tests/moto/eks_safety.py, each rule
+# types, and add-ons' pod identity associations (issue 23): emulator/eks_safety.py, each rule
 # citing AWS there. It wraps this module's handlers, so it is installed after them.
 
 import eks_safety  # noqa: E402
@@ -2147,14 +2147,14 @@ eks_safety.install_list_updates(sys.modules[__name__])
 
 # EKS Auto Mode (issue 24): CreateCluster, UpdateClusterConfig and DeleteCluster's rules, the
 # node, interface, volume, instance profile and access entry an ACTIVE Auto Mode cluster makes,
-# and what its deletion removes: tests/moto/eks_auto.py, each rule citing AWS there.
+# and what its deletion removes: emulator/eks_auto.py, each rule citing AWS there.
 import eks_auto  # noqa: E402
 
 eks_auto.install(sys.modules[__name__])
 
 # Rules AWS has that moto lacks (issue 25): CreateCluster and CreateNodegroup refuse roles and
 # subnets that do not exist and roles that do not trust the service; DetachInternetGateway is
-# refused while public addresses are mapped in the VPC: tests/moto/aws_rules.py, each rule
+# refused while public addresses are mapped in the VPC: emulator/aws_rules.py, each rule
 # citing AWS there. Installed after eks_auto, so its checks come before Auto Mode's.
 import aws_rules  # noqa: E402
 
@@ -2162,7 +2162,7 @@ aws_rules.install(sys.modules[__name__])
 
 # The cluster security group and interfaces CreateCluster makes, node groups' node interfaces,
 # ALBs' and NLBs' interfaces, each outliving its owner a while (issue 25):
-# tests/moto/eks_network.py, each rule citing AWS there. Installed after aws_rules, so its
+# emulator/eks_network.py, each rule citing AWS there. Installed after aws_rules, so its
 # checks come first and only a cluster EKS accepted gets a network.
 import eks_network  # noqa: E402
 
@@ -2170,7 +2170,7 @@ eks_network.install(sys.modules[__name__])
 _RELEASE_HOOKS.append(eks_network.release)
 
 # S3's conditional writes, atomic as S3 makes them (the shared state's lock and ETag checks,
-# issue 27): tests/moto/s3_rules.py, citing S3 there.
+# issue 27): emulator/s3_rules.py, citing S3 there.
 import s3_rules  # noqa: E402
 
 s3_rules.install()
@@ -2178,15 +2178,15 @@ s3_rules.install()
 
 # --------------------------------------------------------------------------
 # IAM as AWS evaluates it, resources and conditions included, for the accounts a test turns it
-# on for (`POST /eksboot-moto/enforce-iam`): tests/moto/iam_enforce.py (the hook, the log, and
-# SimulateCustomPolicy), tests/moto/iam_context.py (each action's resources and condition keys,
+# on for (`POST /eksboot-moto/enforce-iam`): emulator/iam_enforce.py (the hook, the log, and
+# SimulateCustomPolicy), emulator/iam_context.py (each action's resources and condition keys,
 # and the checks AWS makes on the caller's behalf), tests/iam/evaluate.mjs (the evaluator).
 
 import iam_enforce  # noqa: E402
 
 iam_enforce.install()
 
-# Client request tokens remembered as EC2 and EKS do (tests/moto/tokens.py, shared with the
+# Client request tokens remembered as EC2 and EKS do (emulator/tokens.py, shared with the
 # fault proxy): a repeat gets the first answer; EC2 refuses other parameters under a used token,
 # EKS (which documents nothing) answers with the first call's result.
 import tokens  # noqa: E402

@@ -1,6 +1,6 @@
 """Tests of s3_rules' SSE-KMS (issue 27) and of the KMS checks iam_context implies for it.
 
-Run: `python -m pytest tests/moto/test_s3_rules.py` in the venv with moto[server]==5.2.5, boto3
+Run: `python -m pytest emulator/test_s3_rules.py` in the venv with moto[server]==5.2.5, boto3
 and pytest. It starts the emulator as a server (eksboot_moto.py) and talks to it with boto3, each
 test in an account of its own, as the e2e harness does: role `x` (the harness's identity, never
 evaluated) sets the account up. The permission tests turn IAM enforcement on, with the evaluator
@@ -26,7 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
+ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 REGION = "us-west-2"

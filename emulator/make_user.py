@@ -1,6 +1,6 @@
 """Makes an IAM user `you` in the emulator at $AWS_ENDPOINT_URL and prints the shell exports of
 its keys: eksboot then acts as a principal IAM holds, as on AWS (EKS refuses access entries for
-principals it does not know). Usage: eval "$(python tests/moto/make_user.py)"."""
+principals it does not know). Usage: eval "$(python emulator/make_user.py)"."""
 
 import os
 

@@ -1,6 +1,6 @@
 """Tests of iam_propagation: IAM's eventual consistency, on by default (issue 25).
 
-Run: `python -m pytest tests/moto/test_iam_propagation.py` in the venv with moto[server]==5.2.5,
+Run: `python -m pytest emulator/test_iam_propagation.py` in the venv with moto[server]==5.2.5,
 boto3 and pytest (the harness runs it from `cargo test`, tests/e2e/emulator.rs). It starts the
 emulator as a server (eksboot_moto.py, a window of 300 ms) and talks to it with boto3, each test
 in an account of its own, as the e2e harness does: role `x` (the harness's identity) sets the
@@ -26,7 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
+ROOT = HERE.parent
 WINDOW_MS = 300
 HELD_MS = 5000
 REGION = "us-east-1"

@@ -1,6 +1,6 @@
 """Tests of aws_rules: rules AWS has that moto lacks (issue 25), on by default.
 
-Run: `python -m pytest tests/moto/test_aws_rules.py` in the venv with moto[server]==5.2.5, boto3
+Run: `python -m pytest emulator/test_aws_rules.py` in the venv with moto[server]==5.2.5, boto3
 and pytest. moto runs in-process (mock_aws) with eksboot_moto's operations, so every request goes
 through moto's `call_action` as in the server. Waiting states are instant
 (EKSBOOT_MOTO_TRANSITION_MS=0).
