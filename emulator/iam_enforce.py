@@ -18,6 +18,8 @@ every request it receives authorized the way AWS authorizes it
 * every check goes, in one message, to a long-running IAM evaluator (tests/iam/evaluate.mjs,
   @cloud-copilot/iam-simulate with the Service Authorization Reference as data), started at
   the first enforced request from the path in EKSBOOT_IAM_EVALUATOR; all must be Allowed.
+  EKSBOOT_IAM_EVALUATOR=builtin evaluates them in process instead (iam_builtin.py, the same
+  protocol in Python's standard library), for `eksboot --sandbox`, where Node may be missing.
 
 A denial answers in the service's own error shape with AWS's wording ("User: P is not
 authorized to perform: A on resource: R because no identity-based policy allows the A action"),
@@ -46,6 +48,8 @@ import uuid
 from urllib.parse import parse_qs
 
 ENV_EVALUATOR = "EKSBOOT_IAM_EVALUATOR"
+# The value of ENV_EVALUATOR that selects the in-process Python evaluator (iam_builtin.py).
+BUILTIN_EVALUATOR = "builtin"
 # The harness's own identity in each account (tests/e2e/harness.rs): never evaluated.
 EXEMPT_ROLE = "x"
 
@@ -74,7 +78,8 @@ class _Evaluator:
         if not path:
             raise EvaluatorUnavailable(
                 f"{ENV_EVALUATOR} is not set: the emulator cannot evaluate IAM (the harness sets it "
-                "to target/tmp/iam-eval/evaluate.mjs after `npm ci` there)"
+                "to target/tmp/iam-eval/evaluate.mjs after `npm ci` there; the sandbox to "
+                f"`{BUILTIN_EVALUATOR}`)"
             )
         if not os.path.isfile(path):
             raise EvaluatorUnavailable(f"{ENV_EVALUATOR}={path}: no such file")
@@ -115,7 +120,12 @@ _evaluator = _Evaluator()
 
 
 def evaluate(checks: list) -> list:
-    """Send raw checks (dicts of the evaluator's protocol) and get its results."""
+    """Send raw checks (dicts of the evaluator's protocol) and get its results: from the Node
+    evaluator, or in process when EKSBOOT_IAM_EVALUATOR is `builtin`."""
+    if os.environ.get(ENV_EVALUATOR) == BUILTIN_EVALUATOR:
+        import iam_builtin
+
+        return iam_builtin.evaluate(checks)
     return _evaluator.ask(checks)
 
 
@@ -133,7 +143,7 @@ def control(path: str, body: dict, query: str = ""):
                 return 400, {
                     "error": f"cannot enforce IAM in account {account}: {ENV_EVALUATOR} is not set "
                     "in the emulator's environment (the path of tests/iam/evaluate.mjs, installed "
-                    "with `npm ci` beside it)"
+                    f"with `npm ci` beside it, or `{BUILTIN_EVALUATOR}` for the in-process evaluator)"
                 }
             _enforced.add(account)
         else:

@@ -700,3 +700,11 @@ fn the_emulator_refuses_what_aws_refuses_for_roles_subnets_and_mapped_addresses(
 fn the_emulator_encrypts_s3_objects_with_kms_as_s3_does() {
     crate::harness::pytest("emulator/test_s3_rules.py");
 }
+
+/// The sandbox's IAM evaluator (emulator/iam_builtin.py, issue 26), which needs no Node: it
+/// gives the tests' evaluator's verdict on every check of a cluster's life and on a check per
+/// rule, and the emulator uses it when asked.
+#[test]
+fn the_sandboxs_iam_evaluator_agrees_with_the_tests_evaluator() {
+    crate::harness::pytest("emulator/test_iam_builtin.py");
+}

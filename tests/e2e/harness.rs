@@ -53,7 +53,10 @@ pub fn venv_python() -> PathBuf {
     let dir = venv_dir();
     let python = dir.join("bin/python");
     let requirements = Path::new(ROOT).join("emulator/requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements).expect("requirements.txt");
+    // Both files: requirements.txt includes what the sandbox installs (runtime-requirements.txt).
+    let wanted = std::fs::read_to_string(&requirements).expect("requirements.txt")
+        + &std::fs::read_to_string(requirements.with_file_name("runtime-requirements.txt"))
+            .expect("runtime-requirements.txt");
     let marker = dir.join("eksboot-requirements.txt");
     std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
     let lock = std::fs::File::create(dir.with_extension("lock")).unwrap();
