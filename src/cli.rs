@@ -12,6 +12,7 @@ Examples:
   eksboot create --profile profiles/production.toml   create it (asks first; --yes to skip)
   kubectl get nodes                                   then use it: create wrote your kubeconfig
   eksboot apply --profile profiles/production.toml    change it after editing the profile
+  eksboot --sandbox                                   try it all first, without an AWS account
 
 Exit codes:
   0    success
@@ -21,7 +22,9 @@ Exit codes:
   130  interrupted or cancelled
 
 Credentials and region come from the usual AWS settings (AWS_PROFILE, ~/.aws/config, environment);
-AWS_ENDPOINT_URL points eksboot at another endpoint, such as a local emulator.";
+AWS_ENDPOINT_URL points eksboot at another endpoint, such as a local emulator. No credentials yet:
+the wizard offers a plan without any AWS call, or the sandbox (eksboot's own AWS emulator on this
+machine; needs python3 with venv support, and makes its environment once in ~/.cache/eksboot).";
 
 /// From an empty AWS account to a working, secured Amazon EKS cluster.
 ///
@@ -34,6 +37,13 @@ pub struct Cli {
     /// More log output on standard error: -v for progress details, -vv for AWS calls.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+
+    /// Rehearse on this machine: every command runs against eksboot's own AWS emulator (moto
+    /// with AWS's rules), as an identity holding only what `eksboot permissions` prints. No AWS
+    /// account, no cost; your AWS and kubectl settings are never read or written. The emulator
+    /// keeps running between commands; `eksboot --sandbox stop` ends it.
+    #[arg(long, global = true)]
+    pub sandbox: bool,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -349,6 +359,9 @@ pub enum Command {
     /// on one machine again (pull).
     #[command(subcommand, after_help = STATE_EXAMPLES)]
     State(StateCommand),
+    /// End the sandbox (with --sandbox): stops its emulator, and with it every cluster made
+    /// in it, and removes their state files and kubeconfig under .eksboot/sandbox/.
+    Stop,
     /// Print a Kubernetes ExecCredential for an EKS cluster (kubectl runs this for you; see the
     /// `users` entry eksboot writes into your kubeconfig). Uses your usual AWS credentials.
     #[command(after_help = TOKEN_EXAMPLES)]

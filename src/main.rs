@@ -9,6 +9,15 @@ use eksboot::{app, cli::Cli, ui};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    // The sandbox is entered before any thread exists: it points this process's environment
+    // at the emulator (never at the user's AWS or kubectl settings).
+    if cli.sandbox && !matches!(cli.command, Some(eksboot::cli::Command::Stop)) {
+        let entered = eksboot::sandbox::start().and_then(eksboot::sandbox::enter);
+        if let Err(e) = entered {
+            ui::print_error(&format!("sandbox: {e}"), Some(&e.hint()));
+            return ExitCode::from(1);
+        }
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

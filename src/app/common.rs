@@ -55,6 +55,15 @@ pub enum RunError {
     Cancelled,
 }
 
+impl From<crate::sandbox::SandboxError> for RunError {
+    fn from(e: crate::sandbox::SandboxError) -> RunError {
+        RunError::Blocked {
+            message: format!("sandbox: {e}"),
+            hint: e.hint(),
+        }
+    }
+}
+
 impl RunError {
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -180,16 +189,82 @@ pub(super) async fn caller_principal(aws: &Aws, caller_arn: &str) -> (String, Op
 
 /// The state file a command means: `--state`, or the default one of `--cluster`/`--region`.
 pub(super) fn state_path(target: &StateTarget) -> Result<PathBuf, RunError> {
+    find_state_path(target, true)
+}
+
+/// [`state_path`], saying (when `say`) which state it took when none was named.
+pub(super) fn find_state_path(target: &StateTarget, say: bool) -> Result<PathBuf, RunError> {
     match (&target.state, &target.cluster, &target.region) {
         (Some(path), _, _) => Ok(path.clone()),
         (None, Some(cluster), Some(region)) => {
             Ok(journal::default_path(Path::new("."), cluster, region))
         }
-        _ => Err(RunError::Usage {
-            message: "which cluster? pass --state PATH, or --cluster NAME --region REGION".into(),
-            hint: "state files live in .eksboot/<cluster>-<region>.state.json by default".into(),
-        }),
+        (None, cluster, region) => {
+            let here = states_here();
+            let matching: Vec<&PathBuf> = here
+                .iter()
+                .filter(|p| state_names(p, cluster.as_deref(), region.as_deref()))
+                .collect();
+            match matching.as_slice() {
+                // The one cluster made from here: no need to name it.
+                [only] => {
+                    if say {
+                        ui::note(&format!(
+                            "note: using {}, the only cluster's state here",
+                            only.display()
+                        ));
+                    }
+                    Ok(only.to_path_buf())
+                }
+                _ => Err(RunError::Usage {
+                    message: format!(
+                        "which cluster? pass --state PATH, or --cluster NAME --region REGION{}",
+                        if matching.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                " (states here: {})",
+                                matching
+                                    .iter()
+                                    .map(|p| p.display().to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }
+                    ),
+                    hint: format!(
+                        "state files live in {}/<cluster>-<region>.state.json by default",
+                        journal::state_dir()
+                    ),
+                }),
+            }
+        }
     }
+}
+
+/// The state files in this run's state directory, sorted.
+fn states_here() -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(journal::state_dir())
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".state.json"))
+        .collect();
+    found.sort();
+    found
+}
+
+/// Whether the state file `path` (`<cluster>-<region>.state.json`) is of `cluster` and `region`,
+/// where given.
+fn state_names(path: &Path, cluster: Option<&str>, region: Option<&str>) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".state.json"))
+        .unwrap_or_default();
+    cluster.is_none_or(|c| name.starts_with(&format!("{c}-")))
+        && region.is_none_or(|r| name.ends_with(&format!("-{r}")))
 }
 
 #[cfg(test)]
@@ -197,6 +272,16 @@ mod tests {
     use super::*;
     use crate::canned_client;
     use crate::test_support::Canned;
+
+    #[test]
+    fn a_state_file_is_matched_by_the_cluster_and_region_given() {
+        let path = Path::new(".eksboot/web-prod-eu-west-1.state.json");
+        assert!(state_names(path, None, None));
+        assert!(state_names(path, Some("web-prod"), None));
+        assert!(state_names(path, None, Some("eu-west-1")));
+        assert!(!state_names(path, Some("web"), Some("us-east-1")));
+        assert!(!state_names(path, Some("prod"), None));
+    }
 
     #[tokio::test]
     async fn a_caller_whose_role_path_cannot_be_read_is_told_so() {

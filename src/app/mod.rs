@@ -6,6 +6,7 @@ mod change;
 mod common;
 mod create;
 mod permissions;
+mod sandbox;
 mod shared;
 mod teardown;
 mod token;
@@ -19,7 +20,16 @@ use common::*;
 
 pub async fn run(cli: Cli) -> Result<ExitCode, RunError> {
     ui::set_verbose(cli.verbose > 0);
+    if let Some(Command::Stop) = cli.command {
+        return sandbox::stop(cli.sandbox);
+    }
+    if crate::sandbox::session().is_some() {
+        if let Some(profile) = sandbox::profile_of(cli.command.as_ref()) {
+            sandbox::authorize(&profile).await?;
+        }
+    }
     match cli.command {
+        Some(Command::Stop) => unreachable!("handled above"),
         None => wizard_alone().await,
         Some(Command::Plan(crate::cli::PlanArgs {
             profile,
@@ -293,12 +303,31 @@ async fn create_or_wizard(request: CreateRequest) -> Result<ExitCode, RunError> 
         return create::create_command(request).await;
     }
     let table = create::settings_table(None, &request.overrides)?;
-    match wizard::run_wizard(&table, request.save_profile.as_deref()).await? {
+    sandbox::authorize_wizard(create::field(&table, "cluster", "region").and_then(|v| v.as_str()))
+        .await?;
+    let choice = wizard::run_wizard(&table, request.save_profile.as_deref()).await?;
+    if crate::sandbox::session().is_some() {
+        // The cluster the wizard chose, as `eksboot permissions` would print it for its profile.
+        let about = match &choice {
+            WizardChoice::Create { profile, .. } => Some(profile.clone()),
+            WizardChoice::Apply { profile, .. } => Profile::load(profile).ok(),
+            WizardChoice::Upgrade(target) | WizardChoice::Teardown(target) => {
+                let path = state_path(target)?;
+                Some(journal::read_state(&path)?.profile(&path)?)
+            }
+            WizardChoice::Saved | WizardChoice::Exited(_) => None,
+        };
+        if let Some(profile) = about {
+            sandbox::authorize(&profile).await?;
+        }
+    }
+    match choice {
         WizardChoice::Create { profile, saved } => {
             let source = saved.display().to_string();
             create::create(profile, &source, true, request.state, request.kubeconfig).await
         }
         WizardChoice::Saved => Ok(ExitCode::SUCCESS),
+        WizardChoice::Exited(code) => Ok(code),
         WizardChoice::Apply { profile, state } => {
             change::apply(
                 &profile,

@@ -20,9 +20,23 @@ use crate::profile::Profile;
 /// The journal format this build reads and writes.
 pub const JOURNAL_FORMAT: u32 = 1;
 
+/// Where state files live under a working directory: `.eksboot`, or `.eksboot/sandbox` in the
+/// sandbox (whose clusters must never be mistaken for real ones).
+static STATE_DIR: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Keeps this run's state files in `dir` (relative to the working directory) instead.
+pub fn use_state_dir(dir: &'static str) {
+    let _ = STATE_DIR.set(dir);
+}
+
+/// The directory, relative to the working directory, that holds this run's state files.
+pub fn state_dir() -> &'static str {
+    STATE_DIR.get().copied().unwrap_or(".eksboot")
+}
+
 /// The default journal path: `.eksboot/<cluster>-<region>.state.json` under `dir`.
 pub fn default_path(dir: &Path, cluster: &str, region: &str) -> PathBuf {
-    dir.join(".eksboot")
+    dir.join(state_dir())
         .join(format!("{cluster}-{region}.state.json"))
 }
 

@@ -20,6 +20,7 @@ use std::fmt;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -63,8 +64,15 @@ impl Aws {
         match config.credentials_provider() {
             None => return Err(AwsError::NoCredentials(String::new())),
             Some(provider) => {
-                if let Err(e) = provider.provide_credentials().await {
-                    return Err(AwsError::NoCredentials(e.to_string()));
+                match provider.provide_credentials().await {
+                    Ok(_) => {}
+                    // No provider configured at all: nothing to add to "none found".
+                    Err(CredentialsError::CredentialsNotLoaded(_)) => {
+                        return Err(AwsError::NoCredentials(String::new()))
+                    }
+                    // A provider that is configured but failed (an expired SSO session, a
+                    // profile that is not there): its reason is in the error's sources.
+                    Err(e) => return Err(AwsError::NoCredentials(error_chain(&e))),
                 }
             }
         }

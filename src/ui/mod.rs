@@ -21,6 +21,41 @@ pub fn json_mode() -> bool {
 
 static VERBOSE: AtomicBool = AtomicBool::new(false);
 
+/// In the sandbox every line says so: nothing shown may be mistaken for a real AWS account.
+static SANDBOX: AtomicBool = AtomicBool::new(false);
+
+pub fn set_sandbox(on: bool) {
+    SANDBOX.store(on, Ordering::SeqCst);
+}
+
+pub fn sandbox() -> bool {
+    SANDBOX.load(Ordering::SeqCst)
+}
+
+/// The mark at the start of every line printed in the sandbox.
+pub const SANDBOX_MARK: &str = "SANDBOX │ ";
+
+/// `text` with every non-empty line marked as the sandbox's (unchanged outside it).
+pub fn marked(text: &str) -> std::borrow::Cow<'_, str> {
+    if !sandbox() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(mark_lines(text))
+}
+
+/// Prefixes each non-empty line of `text` with [`SANDBOX_MARK`].
+pub fn mark_lines(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|line| {
+            if line.trim().is_empty() {
+                line.to_string()
+            } else {
+                format!("{SANDBOX_MARK}{line}")
+            }
+        })
+        .collect()
+}
+
 /// With `-v`, log lines and a live tree would overwrite each other: plain lines then.
 pub fn set_verbose(on: bool) {
     VERBOSE.store(on, Ordering::SeqCst);
@@ -434,6 +469,26 @@ pub fn render_create_done(
     );
     let _ = writeln!(out, "  state file: {}", describe_state(profile, state));
     let _ = writeln!(out, "\nNext:");
+    if sandbox() {
+        let _ = writeln!(
+            out,
+            "  This cluster lives in the sandbox's emulator: there is no Kubernetes API behind it,\n  so kubectl will not reach it (the kubeconfig above is written for the rehearsal only)."
+        );
+        let which = format!("--state {}", state.display());
+        let _ = writeln!(
+            out,
+            "  eksboot --sandbox status {which}    what exists, step by step"
+        );
+        let _ = writeln!(
+            out,
+            "  eksboot --sandbox teardown {which}  delete it all when you are done"
+        );
+        let _ = writeln!(
+            out,
+            "  eksboot --sandbox stop                 end the sandbox (its clusters go with it)"
+        );
+        return out;
+    }
     if !kubeconfig.switched {
         let _ = writeln!(out, "  kubectl config use-context {}", kubeconfig.context);
     }
@@ -632,16 +687,16 @@ pub fn render_status_json(
 
 /// Asks the person to type the cluster's name; anything else is no.
 pub fn confirm_name(cluster: &str) -> bool {
-    inquire::Text::new(&format!(
+    inquire::Text::new(&marked(&format!(
         "Type the cluster name ({cluster}) to delete all of the above:"
-    ))
+    )))
     .prompt()
     .is_ok_and(|typed| typed.trim() == cluster)
 }
 
 /// Asks a yes/no question on the terminal; anything but yes (or Esc, Ctrl-C) is no.
 pub fn confirm(question: &str) -> bool {
-    inquire::Confirm::new(question)
+    inquire::Confirm::new(&marked(question))
         .with_default(false)
         .prompt()
         .unwrap_or(false)
@@ -649,10 +704,11 @@ pub fn confirm(question: &str) -> bool {
 
 /// Prints human text: to standard output, or to standard error in JSON mode.
 pub fn print(text: &str) {
+    let text = marked(text);
     if json_mode() {
         eprint!("{text}");
     } else {
-        print_stdout(text);
+        print_stdout(&text);
     }
 }
 
@@ -670,10 +726,15 @@ pub fn print_json_line(line: &str) {
 
 /// Prints an error and what to do next, on standard error.
 pub fn print_error(message: &str, hint: Option<&str>) {
-    eprintln!("error: {message}");
+    eprint!("{}", marked(&format!("error: {message}\n")));
     if let Some(hint) = hint {
-        eprintln!("hint: {hint}");
+        eprint!("{}", marked(&format!("hint: {hint}\n")));
     }
+}
+
+/// Prints a note on standard error (marked in the sandbox, like every line).
+pub fn note(text: &str) {
+    eprint!("{}", marked(&format!("{text}\n")));
 }
 
 /// Left-aligned columns, three spaces of indent, empty trailing columns trimmed.
@@ -735,6 +796,14 @@ pub fn compress_ids(ids: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sandbox_lines_are_each_marked_and_blank_lines_stay_blank() {
+        assert_eq!(
+            super::mark_lines("Plan\n\n  a\nlast"),
+            "SANDBOX │ Plan\n\nSANDBOX │   a\nSANDBOX │ last"
+        );
+    }
+
     use super::*;
 
     fn day_two() -> (Profile, Profile) {

@@ -34,7 +34,7 @@ impl PlainReporter {
 
     fn line(&self, text: &str) {
         let mut out = self.out.lock().expect("reporter lock");
-        let _ = writeln!(out, "{text}");
+        let _ = writeln!(out, "{}", super::marked(text));
         let _ = out.flush();
     }
 }

@@ -82,8 +82,13 @@ impl TreeReporter {
     }
 
     fn refresh_header(&self) {
+        let sandbox = if super::sandbox() {
+            "SANDBOX (nothing reaches AWS) — "
+        } else {
+            ""
+        };
         self.header.set_message(format!(
-            "{} — {} of {} steps done — {}",
+            "{sandbox}{} — {} of {} steps done — {}",
             self.title,
             self.done.load(Ordering::SeqCst),
             self.total,

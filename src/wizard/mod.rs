@@ -83,8 +83,16 @@ pub fn run(
 ) -> Result<(Profile, Choice), Asked> {
     let mut answers = preset;
     questions::ask_all(p, discovery, &mut answers)?;
-    review(p, discovery, answers, plan_text, "Create it now")
+    let first = if discovery.offline {
+        SAVE_FOR_LATER
+    } else {
+        "Create it now"
+    };
+    review(p, discovery, answers, plan_text, first)
 }
+
+/// The plan screen's first choice when planning without credentials: it saves, never creates.
+pub const SAVE_FOR_LATER: &str = "Save the profile, to create it once you have AWS credentials";
 
 /// The fields a running cluster keeps for good (`apply` refuses them): not offered for editing
 /// when changing one.
@@ -125,8 +133,18 @@ pub fn change(
     )
 }
 
-/// The plan of `answers`, then what next: `first` (create, or apply), edit an answer, save and
-/// quit, or quit.
+/// What the plan screen offers after its first choice.
+#[derive(Clone, Copy)]
+enum Next {
+    First,
+    Edit,
+    Save,
+    Quit,
+}
+
+/// The plan of `answers`, then what next: `first` (create, apply, or offline save), edit an
+/// answer, save and quit, or quit. Offline `first` saves, so "save and quit" is not repeated
+/// and the choice is [`Choice::SaveAndQuit`]: planning without credentials never creates.
 fn review(
     p: &mut dyn Prompter,
     discovery: &Discovery,
@@ -145,20 +163,26 @@ fn review(
             }
         };
         p.say(&plan_text(&profile));
-        let menu = [
-            first.to_string(),
-            "Edit an answer".to_string(),
-            "Save the profile and quit".to_string(),
-            "Quit without creating anything".to_string(),
-        ];
+        let mut menu = vec![(first, Next::First), ("Edit an answer", Next::Edit)];
+        if !discovery.offline {
+            menu.push(("Save the profile and quit", Next::Save));
+        }
+        menu.push(("Quit without creating anything", Next::Quit));
+        let labels: Vec<String> = menu.iter().map(|(label, _)| label.to_string()).collect();
+        let help = if discovery.offline {
+            "Saving writes the profile; once you have AWS credentials, `eksboot create --profile FILE` makes this very cluster (after the checks that need your account). Edit returns to one question."
+        } else {
+            "Create makes everything above (you can stop it with Ctrl-C and resume later). Edit returns to one question. Saving writes the profile so `eksboot create --profile FILE --yes` makes this very cluster later."
+        };
         let q = Question {
             id: "plan",
             label: "What next?".into(),
-            help: "Create makes everything above (you can stop it with Ctrl-C and resume later). Edit returns to one question. Saving writes the profile so `eksboot create --profile FILE --yes` makes this very cluster later.".into(),
+            help: help.into(),
         };
-        match p.select(&q, &menu, 0)? {
-            0 => return Ok((profile, Choice::Create)),
-            1 => {
+        match menu[p.select(&q, &labels, 0)?].1 {
+            Next::First if discovery.offline => return Ok((profile, Choice::SaveAndQuit)),
+            Next::First => return Ok((profile, Choice::Create)),
+            Next::Edit => {
                 let ids = questions::answered(&answers);
                 let labels: Vec<String> = ids.iter().map(|(_, label)| label.clone()).collect();
                 let q = Question {
@@ -173,16 +197,21 @@ fn review(
                     Err(e) => return Err(e),
                 }
             }
-            2 => return Ok((profile, Choice::SaveAndQuit)),
-            _ => return Ok((profile, Choice::Quit)),
+            Next::Save => return Ok((profile, Choice::SaveAndQuit)),
+            Next::Quit => return Ok((profile, Choice::Quit)),
         }
     }
 }
 
 /// The profile with what discovery decided written in: the Kubernetes version (the newest
 /// when not chosen) and the AZ names, so the saved file replays the very same cluster.
+/// Offline nothing was discovered: the count of zones and the unset version stay, for create
+/// to decide.
 pub fn resolve(profile: &Profile, discovery: &Discovery) -> Profile {
     let mut resolved = profile.clone();
+    if discovery.offline {
+        return resolved;
+    }
     if resolved.cluster.kubernetes_version.is_none() {
         resolved.cluster.kubernetes_version = discovery.versions.first().cloned();
     }

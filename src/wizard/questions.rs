@@ -34,7 +34,46 @@ pub struct Discovery {
     pub existing_users: Vec<String>,
     /// Key ARNs in the region (an existing secrets key must be one of them).
     pub existing_keys: Vec<String>,
+    /// Planning without AWS credentials: nothing above was read from AWS. Zones are counted
+    /// rather than named, the version is left to create time, and what exists (roles, keys,
+    /// admins, clusters) is not checked here: `eksboot preflight` checks it before create.
+    pub offline: bool,
 }
+
+impl Discovery {
+    /// What the questions know without credentials: the region, and the caller's public
+    /// address if checkip answered (no AWS API call).
+    pub fn offline(region: &str, public_ip: Option<String>) -> Discovery {
+        Discovery {
+            region: region.to_string(),
+            public_ip,
+            offline: true,
+            ..Discovery::default()
+        }
+    }
+
+    /// How many zones the recommended set-up may use: up to three of those discovered, or
+    /// three offline (create picks them; every region EKS runs in has at least two).
+    pub fn usable_zone_count(&self) -> usize {
+        if self.offline {
+            3
+        } else {
+            self.availability_zones.len().min(3)
+        }
+    }
+
+    /// The zone counts offered: 2 and 3, each only if the region has that many (offline both).
+    fn zone_counts(&self) -> Vec<usize> {
+        [2usize, 3]
+            .into_iter()
+            .filter(|n| self.offline || *n <= self.availability_zones.len())
+            .collect()
+    }
+}
+
+/// Added to the help of a question whose answer names something that must exist, when it
+/// cannot be looked up (no credentials).
+const NOT_CHECKED_OFFLINE: &str = " Without credentials only its form is checked now; `eksboot preflight` checks it against your account before anything is made.";
 
 /// The answers so far; `None` means not answered yet. Fields given by flags or a profile are
 /// listed in `fixed` and never asked.
@@ -88,6 +127,15 @@ pub struct Answers {
 
 const DOCS: &str = "https://docs.aws.amazon.com/eks/latest/userguide";
 
+/// `help`, plus, when planning without credentials, that the answer's existence is not checked.
+fn offline_help(d: &Discovery, help: &str) -> String {
+    if d.offline {
+        format!("{help}{NOT_CHECKED_OFFLINE}")
+    } else {
+        help.to_string()
+    }
+}
+
 fn q(id: &'static str, label: &str, help: &str) -> Question {
     Question {
         id,
@@ -140,7 +188,7 @@ fn order(answers: &Answers) -> Vec<&'static str> {
 pub fn ask_all(p: &mut dyn Prompter, d: &Discovery, a: &mut Answers) -> Result<(), Asked> {
     a.region = d.region.clone();
     if a.fast_path.is_none() {
-        let usable = d.availability_zones.len().min(3);
+        let usable = d.usable_zone_count();
         let question = q(
             "fast_path",
             &format!(
@@ -148,7 +196,7 @@ pub fn ask_all(p: &mut dyn Prompter, d: &Discovery, a: &mut Answers) -> Result<(
             ),
             "Yes asks only the cluster name, who may reach its API and who runs the nodes. No walks through the three tasks one question at a time.",
         );
-        if usable < 3 {
+        if usable < 3 && !d.offline {
             p.say(&format!(
                 "Note: {} has only {usable} usable availability zones, so the recommended set-up uses {usable}.\n",
                 d.region
@@ -357,7 +405,10 @@ fn ask_identity(
                         &q(
                             "creator_role_arn",
                             "The role's ARN",
-                            "For example arn:aws:iam::123456789012:role/eks-creator",
+                            &offline_help(
+                                d,
+                                "For example arn:aws:iam::123456789012:role/eks-creator",
+                            ),
                         ),
                         None,
                         &|t| {
@@ -366,7 +417,8 @@ fn ask_identity(
                                     "that is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
                                         .into(),
                                 )
-                            } else if !d.existing_roles.iter().any(|r| r == t.trim()) {
+                            } else if !d.offline && !d.existing_roles.iter().any(|r| r == t.trim())
+                            {
                                 Err(format!("there is no role {} in this account", t.trim()))
                             } else {
                                 Ok(())
@@ -420,13 +472,16 @@ fn ask_identity(
                         &q(
                             "secrets_key_arn",
                             "The key's ARN",
-                            "A symmetric key in this region: arn:aws:kms:REGION:ACCOUNT:key/ID",
+                            &offline_help(
+                                d,
+                                "A symmetric key in this region: arn:aws:kms:REGION:ACCOUNT:key/ID",
+                            ),
                         ),
                         None,
                         &|t| {
                             if !(t.trim().starts_with("arn:aws") && t.contains(":kms:")) {
                                 Err("that is not a KMS key ARN".into())
-                            } else if !d.existing_keys.iter().any(|k| k == t.trim()) {
+                            } else if !d.offline && !d.existing_keys.iter().any(|k| k == t.trim()) {
                                 Err(format!("there is no key {} in this region", t.trim()))
                             } else {
                                 Ok(())
@@ -439,7 +494,7 @@ fn ask_identity(
         }
         "admins" => {
             let question = q("admins", "Other cluster admins (IAM role or user ARNs, comma-separated; empty for none)",
-                &format!("Each gets an access entry with cluster-admin rights and may assume the creator role. You get one automatically. See {DOCS}/access-entries.html"));
+                &offline_help(d, &format!("Each gets an access entry with cluster-admin rights and may assume the creator role. You get one automatically. See {DOCS}/access-entries.html")));
             let known: Vec<String> = d
                 .existing_roles
                 .iter()
@@ -450,6 +505,9 @@ fn ask_identity(
                 let arns = arn_list(t);
                 if let Some(bad) = arns.iter().find(|arn| !crate::profile::is_principal_arn(arn)) {
                     return Err(format!("\"{bad}\" is not an IAM user or role ARN"));
+                }
+                if d.offline {
+                    return Ok(());
                 }
                 let (missing, _) = crate::preflight::unknown_admins(&arns, &d.account, &known);
                 match missing.first() {
@@ -630,13 +688,17 @@ fn ask_network(
         "availability_zones" => {
             let question = q("availability_zones", "How many availability zones?",
                 &format!("EKS needs at least two. Three survive the loss of a whole zone with capacity to spare. See {DOCS}/network-reqs.html"));
-            let options: Vec<String> = [2usize, 3]
+            let counts = d.zone_counts();
+            let options: Vec<String> = counts
                 .iter()
-                .filter(|n| **n <= d.availability_zones.len())
-                .map(|n| format!("{n} ({})", d.availability_zones[..*n].join(", ")))
+                .map(|n| match d.availability_zones.get(..*n) {
+                    Some(names) if !d.offline => format!("{n} ({})", names.join(", ")),
+                    // Offline the names are not known: create picks that many usable zones.
+                    _ => format!("{n} (named at create time)"),
+                })
                 .collect();
             let default = options.len() - 1;
-            a.availability_zones = Some(2 + p.select(&question, &options, default)? as u8);
+            a.availability_zones = Some(counts[p.select(&question, &options, default)?] as u8);
         }
         "nat" => {
             let azs = a.availability_zones.unwrap_or(2);
@@ -791,7 +853,7 @@ fn ask_cluster(
     match id {
         "name" => {
             let question = q("name", "Cluster name",
-                &format!("Letters, digits, - and _, starting with a letter or digit, at most 55 characters. It names every resource eksboot makes (demo-vpc, demo-default…). See {DOCS}/create-cluster.html"));
+                &offline_help(d, &format!("Letters, digits, - and _, starting with a letter or digit, at most 55 characters. It names every resource eksboot makes (demo-vpc, demo-default…). See {DOCS}/create-cluster.html")));
             let existing = d.existing_clusters.clone();
             let default = a.name.clone();
             let name = p.text(&question, default.as_deref(), &move |t| {
@@ -806,7 +868,9 @@ fn ask_cluster(
             a.name = Some(name.trim().to_string());
         }
         "kubernetes_version" => {
-            if d.versions.is_empty() {
+            // Without credentials the versions EKS offers are not known: the newest at create
+            // time is taken (the profile leaves the version out).
+            if d.offline || d.versions.is_empty() {
                 return Ok(());
             }
             let question = q("kubernetes_version", "Kubernetes version",

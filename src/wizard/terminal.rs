@@ -23,13 +23,22 @@ fn asked(e: InquireError) -> Asked {
     }
 }
 
+/// A question's label as shown: in the sandbox every screen says so.
+fn label(q: &Question) -> String {
+    if crate::ui::sandbox() {
+        format!("{}{}", crate::ui::SANDBOX_MARK, q.label)
+    } else {
+        q.label.clone()
+    }
+}
+
 impl Prompter for Terminal {
     fn say(&mut self, text: &str) {
         crate::ui::print(text);
     }
 
     fn confirm(&mut self, q: &Question, default: bool) -> Result<bool, Asked> {
-        inquire::Confirm::new(&q.label)
+        inquire::Confirm::new(&label(q))
             .with_default(default)
             .with_help_message(&q.help)
             .prompt()
@@ -44,7 +53,8 @@ impl Prompter for Terminal {
     ) -> Result<String, Asked> {
         // inquire wants an owned validator; re-ask here with the reason instead.
         loop {
-            let mut prompt = inquire::Text::new(&q.label).with_help_message(&q.help);
+            let shown = label(q);
+            let mut prompt = inquire::Text::new(&shown).with_help_message(&q.help);
             if let Some(d) = default.filter(|d| !d.is_empty()) {
                 prompt = prompt.with_default(d);
             }
@@ -57,7 +67,7 @@ impl Prompter for Terminal {
     }
 
     fn select(&mut self, q: &Question, options: &[String], default: usize) -> Result<usize, Asked> {
-        inquire::Select::new(&q.label, options.to_vec())
+        inquire::Select::new(&label(q), options.to_vec())
             .with_starting_cursor(default)
             .with_help_message(&q.help)
             .raw_prompt()
@@ -73,7 +83,7 @@ impl Prompter for Terminal {
     ) -> Result<Vec<usize>, Asked> {
         // A question whose default is nothing (Auto Mode's extra add-ons) takes nothing too.
         let may_be_empty = defaults.is_empty();
-        inquire::MultiSelect::new(&q.label, options.to_vec())
+        inquire::MultiSelect::new(&label(q), options.to_vec())
             .with_default(defaults)
             .with_help_message(&q.help)
             .with_validator(
@@ -161,7 +171,16 @@ pub async fn discover(aws: &Aws, region: &str, account: &str) -> Result<Discover
         existing_roles,
         existing_users,
         existing_keys,
+        offline: false,
     })
+}
+
+/// What the questions know without credentials: the region and, for the suggested API
+/// access range, the public address from checkip (not an AWS API call). Nothing is read from
+/// an AWS account.
+pub async fn discover_offline(region: &str) -> Discovery {
+    let public_ip = tokio::task::spawn_blocking(public_ip).await.ok().flatten();
+    Discovery::offline(region, public_ip)
 }
 
 /// Regions to offer when none is configured (typing filters the list).

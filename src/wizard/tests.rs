@@ -140,6 +140,7 @@ fn discovery() -> Discovery {
         existing_roles: vec!["arn:aws:iam::123456789012:role/ops".into()],
         existing_users: vec!["arn:aws:iam::123456789012:user/alice".into()],
         existing_keys: Vec::new(),
+        offline: false,
     }
 }
 
@@ -1016,4 +1017,189 @@ fn a_running_auto_mode_clusters_pools_are_editable_but_not_its_mode() {
     s.done();
     assert!(changed.auto_mode());
     assert_eq!(changed.nodes.node_pools, ["general-purpose", "system"]);
+}
+
+/// Issue 26: planning without credentials, as `Discovery::offline` knows it.
+fn offline() -> Discovery {
+    Discovery::offline("us-west-2", Some("198.51.100.7".into()))
+}
+
+/// The full path offline: no version question; a role, a key and an admin nobody can look up
+/// are taken once their form is right.
+fn offline_full_path() -> Vec<(&'static str, Reply)> {
+    vec![
+        ("fast_path", No),
+        ("creator_role", Pick(1)),
+        ("creator_role_arn", Text("not-an-arn")),
+        (
+            "creator_role_arn",
+            Text("arn:aws:iam::123456789012:role/eks-creator"),
+        ),
+        ("permissions_boundary", Pick(0)),
+        ("secrets_key", Pick(1)),
+        (
+            "secrets_key_arn",
+            Text("arn:aws:kms:us-west-2:123456789012:key/1234abcd"),
+        ),
+        ("addon_permissions", Pick(0)),
+        ("log_types", Text("")),
+        ("log_retention_days", Pick(5)),
+        ("admins", Text("someone")),
+        ("admins", Text("arn:aws:iam::123456789012:user/alice")),
+        ("deletion_protection", Yes),
+        ("state", Pick(0)),
+        ("pattern", Pick(0)),
+        ("vpc_cidr", Text("")),
+        ("availability_zones", Pick(0)),
+        ("nat", Pick(0)),
+        ("name", Text("shop")),
+        ("support", Pick(0)),
+        ("endpoint_access", Pick(0)),
+        ("public_access_cidrs", Text("")),
+        ("node_mode", Pick(0)),
+        ("nodes", Pick(0)),
+        ("node_os", Pick(0)),
+        ("node_sizes", Text("")),
+        ("auto_repair", Yes),
+        ("addons", Text("")),
+        ("oidc_provider", Yes),
+        ("plan", Pick(0)),
+    ]
+}
+
+#[test]
+fn offline_zones_are_offered_as_counts_without_names() {
+    let mut s = Script::new(offline_full_path());
+    let (profile, _) = run(&mut s, &offline(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    let (_, zones) = s
+        .offered
+        .iter()
+        .find(|(id, _)| id == "availability_zones")
+        .unwrap();
+    assert_eq!(
+        zones,
+        &["2 (named at create time)", "3 (named at create time)"]
+    );
+    assert_eq!(
+        profile.network.availability_zones,
+        crate::profile::AzSpec::Count(2)
+    );
+}
+
+#[test]
+fn offline_the_version_is_not_asked_and_left_to_create_time() {
+    let mut s = Script::new(offline_full_path());
+    let (profile, _) = run(&mut s, &offline(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    assert!(
+        !s.asked.iter().any(|(id, _, _)| id == "kubernetes_version"),
+        "{:?}",
+        s.asked
+    );
+    assert_eq!(profile.cluster.kubernetes_version, None);
+    assert!(!profile_file(&profile).contains("kubernetes_version"));
+}
+
+#[test]
+fn offline_role_key_and_admin_arns_are_checked_for_form_only() {
+    let mut s = Script::new(offline_full_path());
+    let (profile, _) = run(&mut s, &offline(), Answers::default(), &plan_text).unwrap();
+    s.done();
+    // Only the malformed answers were refused; none for not being found in the account.
+    assert_eq!(s.rejected.len(), 2, "{:?}", s.rejected);
+    assert!(
+        s.rejected[0].contains("not an IAM role ARN"),
+        "{:?}",
+        s.rejected
+    );
+    assert!(
+        s.rejected[1].contains("not an IAM user or role ARN"),
+        "{:?}",
+        s.rejected
+    );
+    assert_eq!(
+        profile.security.creator_role.existing_arn(),
+        Some("arn:aws:iam::123456789012:role/eks-creator")
+    );
+    assert_eq!(
+        profile.cluster.admins,
+        ["arn:aws:iam::123456789012:user/alice"]
+    );
+    let saved = profile_file(&profile);
+    assert!(
+        saved.contains("secrets_key = \"arn:aws:kms:us-west-2:123456789012:key/1234abcd\""),
+        "{saved}"
+    );
+    // Each such question says why it was not looked up.
+    for id in ["creator_role_arn", "secrets_key_arn", "admins", "name"] {
+        let (_, _, help) = s.asked.iter().find(|(asked, _, _)| asked == id).unwrap();
+        assert!(
+            help.contains("`eksboot preflight` checks it"),
+            "{id}: {help}"
+        );
+    }
+}
+
+#[test]
+fn offline_resolve_keeps_the_count_and_the_unset_version() {
+    let mut s = Script::new(vec![
+        ("fast_path", Yes),
+        ("name", Text("shop")),
+        ("public_access_cidrs", Text("")),
+        ("node_mode", Pick(0)),
+        ("plan", Pick(0)),
+    ]);
+    let d = offline();
+    let (profile, _) = run(&mut s, &d, Answers::default(), &plan_text).unwrap();
+    let resolved = resolve(&profile, &d);
+    assert_eq!(
+        resolved.network.availability_zones,
+        crate::profile::AzSpec::Count(3)
+    );
+    assert_eq!(resolved.cluster.kubernetes_version, None);
+    assert!(profile_file(&resolved).contains("availability_zones = 3"));
+    // The recommended set-up counts three zones, without the "only N usable" note.
+    assert!(!s.said.iter().any(|t| t.contains("usable")), "{:?}", s.said);
+    assert_eq!(
+        s.rejected,
+        Vec::<String>::new(),
+        "the suggested address is the public IP"
+    );
+    assert_eq!(
+        resolved.cluster.public_access_cidrs[0].to_string(),
+        "198.51.100.7/32"
+    );
+}
+
+#[test]
+fn offline_the_plan_screens_first_choice_saves_and_never_creates() {
+    let mut s = Script::new(vec![
+        ("fast_path", Yes),
+        ("name", Text("shop")),
+        ("public_access_cidrs", Text("")),
+        ("node_mode", Pick(0)),
+        ("plan", Pick(0)),
+    ]);
+    let (_, choice) = run(&mut s, &offline(), Answers::default(), &plan_text).unwrap();
+    assert_eq!(choice, Choice::SaveAndQuit);
+    let (_, menu) = s.offered.iter().find(|(id, _)| id == "plan").unwrap();
+    assert_eq!(
+        menu,
+        &[
+            SAVE_FOR_LATER,
+            "Edit an answer",
+            "Quit without creating anything"
+        ]
+    );
+    // The last choice still quits.
+    let mut s = Script::new(vec![
+        ("fast_path", Yes),
+        ("name", Text("shop")),
+        ("public_access_cidrs", Text("")),
+        ("node_mode", Pick(0)),
+        ("plan", Pick(2)),
+    ]);
+    let (_, choice) = run(&mut s, &offline(), Answers::default(), &plan_text).unwrap();
+    assert_eq!(choice, Choice::Quit);
 }

@@ -24,6 +24,7 @@ mod propagation;
 mod quotas;
 mod requests;
 mod safe_defaults;
+mod sandbox;
 mod shared_state;
 mod shared_state_checks;
 mod teardown;

@@ -470,3 +470,291 @@ fn the_wizard_knows_the_cluster_exists_and_changes_upgrades_and_tears_it_down() 
     s.send_control('c').unwrap();
     s.exp_eof().unwrap();
 }
+
+/// `eksboot` in a pseudo-terminal with no AWS credentials anywhere, as on a fresh machine: no
+/// AWS variables, HOME an empty directory whose AWS config and credentials files are empty, no
+/// instance metadata; run in `dir`.
+fn wizard_without_credentials(
+    home: &std::path::Path,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> PtySession {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("eksboot"));
+    bare_environment(&mut cmd, home);
+    cmd.current_dir(dir).args(args);
+    rexpect::session::spawn_command(cmd, Some(30_000)).unwrap()
+}
+
+/// Clears the environment but for PATH, then sets only what a person's terminal and an empty
+/// AWS set-up give: a HOME, empty AWS config files inside it, no instance metadata.
+fn bare_environment(cmd: &mut std::process::Command, home: &std::path::Path) {
+    for file in ["aws-config", "aws-credentials"] {
+        std::fs::write(home.join(file), "").unwrap();
+    }
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .env("HOME", home)
+        .env("AWS_CONFIG_FILE", home.join("aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("aws-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+}
+
+/// What the terminal showed, as text: rexpect hands bytes over one char each (so `✓` is three
+/// chars), and the terminal adds carriage returns and inquire's escape sequences.
+fn screen_text(captured: &str) -> String {
+    let bytes: Vec<u8> = captured.chars().map(|c| c as u32 as u8).collect();
+    let text = String::from_utf8_lossy(&bytes).replace('\r', "");
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        // ESC [ parameters final-byte: a control sequence; skip it whole.
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            chars.next();
+        }
+    }
+    out
+}
+
+/// The lines of a plan that must agree wherever it is shown: the one with the resource count,
+/// the cost total, and the security checklist.
+fn plan_summary(plan: &str) -> (String, String, Vec<String>) {
+    let resources = plan
+        .lines()
+        .find(|l| l.starts_with("  Kubernetes ") && l.ends_with(" resources"))
+        .unwrap_or_else(|| panic!("no resource count line in:\n{plan}"))
+        .to_string();
+    let total = plan
+        .lines()
+        .find(|l| l.trim_start().starts_with("Total "))
+        .unwrap_or_else(|| panic!("no cost total in:\n{plan}"))
+        .to_string();
+    let checklist: Vec<String> = plan
+        .lines()
+        .skip_while(|l| *l != "Security checklist")
+        .skip(1)
+        .take_while(|l| l.starts_with("   ") && !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    assert!(!checklist.is_empty(), "no checklist in:\n{plan}");
+    (resources, total, checklist)
+}
+
+/// Issue 26: on a machine without AWS credentials the wizard says so and offers three ways on.
+/// Plan only asks the questions with nothing read from AWS (a role and an admin nobody can look
+/// up are taken, zones are counted, the version is not asked), saves the profile, and
+/// `eksboot plan` of it, still without credentials, shows the resources, cost and checklist
+/// the wizard showed.
+#[test]
+fn without_credentials_plan_only_saves_a_profile_that_plans_the_same() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = wizard_without_credentials(home.path(), dir.path(), &[]);
+    s.exp_string("Which AWS region?").unwrap();
+    s.send("us-west-2").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("No AWS credentials were found").unwrap();
+    s.exp_string("How would you like to go on?").unwrap();
+    s.exp_string("Show how to set up AWS credentials").unwrap();
+    s.exp_string("Plan only").unwrap();
+    s.exp_string("The sandbox").unwrap();
+    s.send(DOWN).unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Planning without AWS").unwrap();
+    s.exp_string("Use the recommended production set-up")
+        .unwrap();
+    s.send_line("n").unwrap();
+    // An existing role nobody can look up without credentials: its form is checked, no more.
+    s.exp_string("Who creates the cluster?").unwrap();
+    s.send(DOWN).unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("The role's ARN").unwrap();
+    s.send_line("arn:aws:iam::123456789012:role/eks-creator")
+        .unwrap();
+    for question in [
+        "Give the roles eksboot creates a permissions boundary?",
+        "How should Kubernetes secrets be encrypted?",
+        "Where do add-ons get their AWS permissions?",
+        "Which control-plane logs",
+        "How long should logs be kept?",
+    ] {
+        s.exp_string(question).unwrap();
+        s.send_line("").unwrap();
+    }
+    s.exp_string("Other cluster admins").unwrap();
+    s.send_line("arn:aws:iam::123456789012:user/alice").unwrap();
+    for question in [
+        "Protect the cluster from deletion?",
+        "Where should eksboot keep this cluster's state?",
+        "Which network layout?",
+        "The VPC's address range",
+    ] {
+        s.exp_string(question).unwrap();
+        s.send_line("").unwrap();
+    }
+    // Counted, not named: the names come at create time.
+    s.exp_string("How many availability zones?").unwrap();
+    s.exp_string("2 (named at create time)").unwrap();
+    s.send("\x1b[A").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("NAT gateways").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Cluster name").unwrap();
+    s.send_line("shop").unwrap();
+    // No version question: the newest at create time.
+    let between = s
+        .exp_string("What happens when this version's standard support ends?")
+        .unwrap();
+    assert!(!between.contains("Kubernetes version"), "{between}");
+    s.send_line("").unwrap();
+    s.exp_string("Where can the Kubernetes API be reached from?")
+        .unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Who may reach the public API endpoint")
+        .unwrap();
+    s.send_line("203.0.113.0/24").unwrap();
+    for question in [
+        "Who runs the nodes?",
+        "Nodes: which instance type?",
+        "Which operating system on the nodes?",
+        "How many nodes?",
+        "Let EKS replace nodes that turn unhealthy?",
+        "Which EKS add-ons?",
+        "Register the cluster's OIDC issuer",
+    ] {
+        s.exp_string(question).unwrap();
+        s.send_line("").unwrap();
+    }
+    s.exp_string("Plan for EKS cluster").unwrap();
+    let shown = screen_text(&s.exp_string("What next?").unwrap());
+    // At the plan, the first choice saves: nothing can be created without credentials.
+    let menu = s.exp_string("Quit without creating anything").unwrap();
+    assert!(
+        menu.contains("Save the profile, to create it once you have AWS credentials")
+            && !menu.contains("Create it now"),
+        "{menu}"
+    );
+    s.send_line("").unwrap();
+    s.exp_string("Saved the profile to shop.eksboot.toml. Nothing was created.")
+        .unwrap();
+    s.exp_string("eksboot create --profile shop.eksboot.toml")
+        .unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut s), 0);
+
+    let saved = std::fs::read_to_string(dir.path().join("shop.eksboot.toml")).unwrap();
+    for line in [
+        "availability_zones = 2",
+        "creator_role = \"arn:aws:iam::123456789012:role/eks-creator\"",
+        "admins = [\"arn:aws:iam::123456789012:user/alice\"]",
+    ] {
+        assert!(saved.contains(line), "{line} not in:\n{saved}");
+    }
+    assert!(!saved.contains("kubernetes_version"), "{saved}");
+
+    // The saved profile's plan, without credentials, is the plan the wizard showed.
+    let mut plan = std::process::Command::new(assert_cmd::cargo::cargo_bin("eksboot"));
+    bare_environment(&mut plan, home.path());
+    let out = plan
+        .current_dir(dir.path())
+        .args(["plan", "--profile", "shop.eksboot.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let planned = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(plan_summary(&shown), plan_summary(&planned));
+    assert!(
+        planned.contains("Kubernetes newest at create time"),
+        "{planned}"
+    );
+    for made in [".aws", ".kube"] {
+        assert!(!home.path().join(made).exists(), "~/{made} was made");
+    }
+}
+
+/// Issue 26: "how to set them up" lists the usual ways, one line each, and ends (exit 0)
+/// saying to run eksboot again; nothing is written to the home directory.
+#[test]
+fn without_credentials_how_to_set_them_up_lists_the_ways_and_exits() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = wizard_without_credentials(home.path(), dir.path(), &[]);
+    s.exp_string("Which AWS region?").unwrap();
+    s.send("eu-west-1").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("How would you like to go on?").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("Ways to give eksboot AWS credentials")
+        .unwrap();
+    for way in [
+        "aws configure sso",
+        "aws sso login --profile NAME",
+        "aws configure ",
+        "export AWS_PROFILE=NAME",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS CloudShell",
+        "Then run eksboot again.",
+    ] {
+        s.exp_string(way).unwrap();
+    }
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut s), 0);
+    for made in [".aws", ".kube"] {
+        assert!(!home.path().join(made).exists(), "~/{made} was made");
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// Issue 26: an expired SSO session is named with the SDK's own words and the exact login
+/// command for the profile in use.
+#[test]
+fn without_credentials_an_expired_sso_session_gets_the_login_command() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("eksboot"));
+    bare_environment(&mut cmd, home.path());
+    std::fs::write(
+        home.path().join("aws-config"),
+        "[profile dev]\nsso_session = work\nsso_account_id = 123456789012\nsso_role_name = Admin\nregion = us-west-2\n[sso-session work]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\nsso_registration_scopes = sso:account:access\n",
+    )
+    .unwrap();
+    // The token `aws sso login` cached, expired: ~/.aws/sso/cache/<sha1 of the session>.json.
+    let cache = home.path().join(".aws/sso/cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    // (SHA-1 of "work", the session's name, in hex.)
+    std::fs::write(
+        cache.join("e274eeff768c6396088ec6eb091f4bf4d47ab1e0.json"),
+        r#"{"accessToken": "x", "expiresAt": "2020-01-01T00:00:00Z", "region": "us-east-1", "startUrl": "https://example.awsapps.com/start"}"#,
+    )
+    .unwrap();
+    cmd.env("AWS_PROFILE", "dev").current_dir(dir.path());
+    let mut s = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    s.exp_string("Create the cluster in us-west-2 (from your AWS settings)?")
+        .unwrap();
+    s.send_line("y").unwrap();
+    s.exp_string("The AWS SDK says: ").unwrap();
+    s.exp_string("the SSO token has expired").unwrap();
+    s.exp_string("run `aws sso login --profile dev`, then eksboot again")
+        .unwrap();
+    s.exp_string("How would you like to go on?").unwrap();
+    s.send_control('c').unwrap();
+    s.exp_string("nothing was created").unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut s), 130);
+}
