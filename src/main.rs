@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     if cli.sandbox && !matches!(cli.command, Some(eksboot::cli::Command::Stop)) {
         let entered = eksboot::sandbox::start().and_then(eksboot::sandbox::enter);
         if let Err(e) = entered {
+            ui::set_sandbox(true);
             ui::print_error(&format!("sandbox: {e}"), Some(&e.hint()));
             return ExitCode::from(1);
         }

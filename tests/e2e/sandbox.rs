@@ -316,3 +316,70 @@ fn the_wizard_in_the_sandbox_goes_on_to_a_created_cluster_in_a_terminal() {
     assert!(!sandbox.home.path().join(".aws").exists());
     assert!(!sandbox.home.path().join(".kube").exists());
 }
+
+/// `eksboot --sandbox plan` with a fresh cache and `python` standing in for python3: exit 1 and
+/// what it printed.
+fn first_run_with(python: &Path, extra_env: &[(&str, &str)]) -> (i32, String) {
+    let sandbox = Sandbox::new();
+    let cache = tempfile::tempdir().unwrap();
+    let mut cmd = sandbox.command(&["plan", "--profile", "profiles/dev.toml"]);
+    cmd.env("XDG_CACHE_HOME", cache.path())
+        .env("EKSBOOT_PYTHON", python);
+    for (key, value) in extra_env {
+        cmd.env(key, value);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// A stand-in python3 that runs, but whose venv module fails as Debian's does without the
+/// python3-venv package.
+fn python_without_venv(dir: &Path) -> PathBuf {
+    let path = dir.join("python3");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\nif [ \"$1\" = \"-m\" ] && [ \"$2\" = \"venv\" ]; then\n  echo 'The virtual environment was not created successfully because ensurepip is not available.' >&2\n  exit 1\nfi\nexec python3 \"$@\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn without_python_venv_or_the_package_index_the_sandbox_says_which_and_how_to_get_it() {
+    let (code, text) = first_run_with(Path::new("/nonexistent/python3"), &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("the sandbox needs python3") && text.contains("apt install python3"),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (code, text) = first_run_with(&python_without_venv(dir.path()), &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("ensurepip is not available") && text.contains("python3-venv"),
+        "{text}"
+    );
+    // No package index: pip fails, and the hint names the index and the way to a mirror.
+    let (code, text) = first_run_with(
+        Path::new("python3"),
+        &[
+            ("PIP_INDEX_URL", "http://127.0.0.1:9/simple"),
+            ("PIP_RETRIES", "0"),
+            ("PIP_TIMEOUT", "2"),
+        ],
+    );
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("installing the emulator's Python packages failed")
+            && text.contains("PIP_INDEX_URL"),
+        "{text}"
+    );
+    assert_all_marked(&text);
+}
