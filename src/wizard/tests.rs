@@ -1141,15 +1141,20 @@ fn offline_role_key_and_admin_arns_are_checked_for_form_only() {
     }
 }
 
-#[test]
-fn offline_resolve_keeps_the_count_and_the_unset_version() {
-    let mut s = Script::new(vec![
+/// The recommended set-up offline, up to the plan's first choice.
+fn offline_fast_path() -> Script {
+    Script::new(vec![
         ("fast_path", Yes),
         ("name", Text("shop")),
         ("public_access_cidrs", Text("")),
         ("node_mode", Pick(0)),
         ("plan", Pick(0)),
-    ]);
+    ])
+}
+
+#[test]
+fn offline_resolve_keeps_the_count_and_the_unset_version() {
+    let mut s = offline_fast_path();
     let d = offline();
     let (profile, _) = run(&mut s, &d, Answers::default(), &plan_text).unwrap();
     let resolved = resolve(&profile, &d);
@@ -1174,13 +1179,7 @@ fn offline_resolve_keeps_the_count_and_the_unset_version() {
 
 #[test]
 fn offline_the_plan_screens_first_choice_saves_and_never_creates() {
-    let mut s = Script::new(vec![
-        ("fast_path", Yes),
-        ("name", Text("shop")),
-        ("public_access_cidrs", Text("")),
-        ("node_mode", Pick(0)),
-        ("plan", Pick(0)),
-    ]);
+    let mut s = offline_fast_path();
     let (_, choice) = run(&mut s, &offline(), Answers::default(), &plan_text).unwrap();
     assert_eq!(choice, Choice::SaveAndQuit);
     let (_, menu) = s.offered.iter().find(|(id, _)| id == "plan").unwrap();

@@ -222,13 +222,22 @@ fn a_bucket_open_to_the_public_is_refused_before_anything_is_made() {
     make_bucket(&run.account, false);
     let profile = profile(&run, 30);
     run.account.authorize(&profile, &[]);
+    // preflight says so first, and its other checks still run (its probe of the lock is gone).
+    let mut preflight = eksboot_in(&run, run.dir.path(), run.account.home.path());
+    preflight.args(["preflight", "--profile"]).arg(&profile);
+    let (code, checked) = output(preflight);
+    assert_eq!(code, 1, "{checked}");
+    assert!(checked.contains("takes a write"), "{checked}");
+    assert_eq!(object(&run.account, LOCK), None, "the probe is removed");
     let (code, text) = create(&run, &profile);
     assert_eq!(code, 1, "{text}");
-    assert!(
-        text.contains("does not block all public access")
-            && text.contains("put-public-access-block --bucket team-eksboot-"),
-        "{text}"
-    );
+    for said in [&checked, &text] {
+        assert!(
+            said.contains("does not block all public access")
+                && said.contains("put-public-access-block --bucket team-eksboot-"),
+            "{said}"
+        );
+    }
     assert_eq!(object(&run.account, KEY), None);
     assert_eq!(object(&run.account, LOCK), None, "the lock is released");
     assert_eq!(

@@ -98,26 +98,6 @@ fn a_state_key_encrypts_the_state_and_only_its_grant_lets_the_caller_write() {
     assert!(text.contains("shared"), "{text}");
 }
 
-#[test]
-fn preflight_fails_an_open_bucket_naming_the_command_that_closes_it() {
-    let run = Run::new(Account::new());
-    make_bucket(&run.account, false);
-    let profile = profile(&run, 30);
-    run.account.authorize(&profile, &[]);
-    let (code, text) = preflight(&run, &profile);
-    assert_eq!(code, 1, "{text}");
-    assert!(
-        text.contains("does not block all public access")
-            && text.contains("put-public-access-block --bucket team-eksboot-"),
-        "{text}"
-    );
-    assert!(
-        text.contains("takes a write"),
-        "the other checks still run: {text}"
-    );
-    assert_eq!(object(&run.account, LOCK), None, "the probe is removed");
-}
-
 /// The statement of `policy` with the id `sid`.
 fn statement<'a>(policy: &'a serde_json::Value, sid: &str) -> &'a serde_json::Value {
     policy["Statement"]
