@@ -482,7 +482,17 @@ impl Journal {
                 std::fs::remove_file(&self.path).map_err(|source| JournalError::Write {
                     path: self.path.clone(),
                     source,
-                })
+                })?;
+                // Its lock file too (held until this returns): nothing of the cluster is left.
+                match std::fs::remove_file(lock_path(&self.path)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(JournalError::Write {
+                            path: lock_path(&self.path),
+                            source: e,
+                        })
+                    }
+                    _ => Ok(()),
+                }
             }
         }
     }
@@ -735,6 +745,17 @@ mod tests {
             Path::new("t.toml"),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn removing_a_local_journal_leaves_neither_the_state_nor_its_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = default_path(dir.path(), "demo", "us-west-2");
+        let j = Journal::create(&path, &profile(), "123456789012", &PlanFacts::default()).unwrap();
+        assert!(lock_path(&path).exists());
+        j.remove().unwrap();
+        assert!(!path.exists());
+        assert!(!lock_path(&path).exists());
     }
 
     #[test]
