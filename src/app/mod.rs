@@ -236,10 +236,10 @@ fn state_known_to_exist(state_path: &Path) -> Result<bool, RunError> {
     match journal::exists(state_path) {
         Ok(exists) => Ok(exists),
         Err(e) if journal::shared_location(state_path)?.is_some() => {
-            eprintln!(
+            ui::note(&format!(
                 "note: the state {} could not be read ({e}).\n  This is the plan for a new cluster; with AWS credentials that reach the bucket, plan shows what would change in a running one.",
                 state_path.display()
-            );
+            ));
             Ok(false)
         }
         Err(e) => Err(e.into()),

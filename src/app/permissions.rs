@@ -53,7 +53,7 @@ pub(super) async fn permissions(
         None => match own_account(&profile.cluster.region).await {
             Some(id) => id,
             None => {
-                eprintln!("note: no AWS credentials to read your account id from: the ARNs name any account (`*`); pass --account ID to pin it");
+                ui::note("note: no AWS credentials to read your account id from: the ARNs name any account (`*`); pass --account ID to pin it");
                 "*".into()
             }
         },
@@ -88,7 +88,7 @@ pub(super) async fn permissions(
             ui::print_stdout(&format!("{text}\n"));
             let size = policy_size(&document);
             if size > MANAGED_POLICY_QUOTA {
-                eprintln!("{}", too_long_note(size, policy_for.who));
+                ui::note(&too_long_note(size, policy_for.who));
             }
         }
     }
@@ -175,10 +175,10 @@ fn write_parts(document: &Value, dir: &Path, cluster: &str, who: &str) -> Result
         if stale {
             let path = entry.path();
             std::fs::remove_file(&path).map_err(|e| unwritable(e, &path))?;
-            eprintln!(
+            ui::note(&format!(
                 "note: removed {}, a part of an earlier split of this policy",
                 path.display()
-            );
+            ));
         }
     }
     for path in &written {
@@ -204,13 +204,13 @@ fn write_parts(document: &Value, dir: &Path, cluster: &str, who: &str) -> Result
     } else {
         ("the creator role", "attach-role-policy --role-name ROLE")
     };
-    eprintln!(
+    ui::note(&format!(
         "note: {count} the {} characters of one managed policy. Make {make}\n  \
          to {whom}{together}:\n    \
          aws iam create-policy --policy-name {prefix}N --policy-document file://PATH\n    \
          aws iam {attach} --policy-arn ARN",
         thousands(MANAGED_POLICY_QUOTA)
-    );
+    ));
     Ok(())
 }
 
