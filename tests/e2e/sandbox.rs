@@ -383,3 +383,37 @@ fn without_python_venv_or_the_package_index_the_sandbox_says_which_and_how_to_ge
     );
     assert_all_marked(&text);
 }
+
+/// Issue 26: with no credentials, the wizard's third way on is the sandbox: the same wizard
+/// goes on there, on the same terminal.
+#[test]
+fn without_credentials_the_wizard_offers_the_sandbox_and_goes_on_there() {
+    let sandbox = Sandbox::new();
+    // The plain wizard (no --sandbox), with no credentials anywhere.
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("eksboot"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", sandbox.home.path())
+        .env("XDG_CACHE_HOME", sandbox_cache())
+        .env("TERM", "xterm")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .current_dir(sandbox.dir.path());
+    let mut s = rexpect::session::spawn_command(cmd, Some(120_000)).unwrap();
+    s.exp_string("Which AWS region?").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("How would you like to go on?").unwrap();
+    s.exp_string("The sandbox").unwrap();
+    s.send("\x1b[B").unwrap();
+    s.send("\x1b[B").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("This is the sandbox").unwrap();
+    s.exp_string("Which AWS region?").unwrap();
+    s.send_line("").unwrap();
+    s.exp_string("arn:aws:iam::111122223333:user/you").unwrap();
+    s.exp_string("Use the recommended production set-up")
+        .unwrap();
+    s.send_control('c').unwrap();
+    s.exp_eof().unwrap();
+    assert!(sandbox.path(".eksboot/sandbox/emulator.json").exists());
+    assert!(!sandbox.home.path().join(".aws").exists());
+}
