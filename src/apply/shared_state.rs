@@ -243,12 +243,18 @@ impl Store {
         }
     }
 
-    /// Takes the lock for this process running `command`, or says who holds it.
+    /// Takes the lock for this process running `command`, or says who holds it. The lock is
+    /// encrypted as the state is: with the store's key, else with the key the state object
+    /// already has (a run that opens a state learns its key only from the object).
     pub fn lock(&self, command: &str) -> Result<Held, SharedStateError> {
         let holder = Holder::this_process(command);
         let body = serde_json::to_vec_pretty(&holder).expect("a holder serialises");
         let (s3, bucket, key) = self.parts(&self.location.lock_key());
-        let kms_key = self.kms_key.clone();
+        let kms_key = match &self.kms_key {
+            Some(key) => Some(key.clone()),
+            None => self.read()?.and_then(|state| state.kms_key),
+        };
+        let held_key = kms_key.clone();
         let made = block_on(async move {
             s3::put(
                 &s3,
@@ -265,7 +271,7 @@ impl Store {
                 store: self.clone(),
                 holder,
                 etag: Mutex::new(None),
-                kms_key: Mutex::new(self.kms_key.clone()),
+                kms_key: Mutex::new(held_key),
                 released: Mutex::new(false),
             }),
             Err(e) if precondition_failed(&e) => match self.holder()? {

@@ -247,7 +247,7 @@ fn a_bucket_open_to_the_public_is_refused_before_anything_is_made() {
 }
 
 /// Starts `apply` of `profile` in the background, held in its cluster update.
-fn held_apply(run: &Run, profile: &Path) -> std::process::Child {
+pub(crate) fn held_apply(run: &Run, profile: &Path) -> std::process::Child {
     run.account.hold_updates(REGION, "shared", true);
     let mut cmd = eksboot_in(run, run.dir.path(), run.account.home.path());
     cmd.args(["apply", "--yes", "--profile"])

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use crate::create::Run;
 use crate::harness::{bare_eksboot, block_on, Account};
 use crate::shared_state::{
-    address, bucket, create, eksboot_in, make_bucket, object, output, profile, s3, KEY, LOCK,
-    REGION,
+    address, bucket, create, eksboot_in, held_apply, make_bucket, object, output, profile, s3, KEY,
+    LOCK, REGION,
 };
 
 /// A symmetric KMS key in the bucket's region, made as the account's administrator.
@@ -88,7 +88,7 @@ fn a_state_key_encrypts_the_state_and_only_its_grant_lets_the_caller_write() {
     let (code, text) = create(&run, &with_key);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("encrypted with the KMS key"), "{text}");
-    assert_eq!(encrypted_with(&run.account, KEY), Some(key));
+    assert_eq!(encrypted_with(&run.account, KEY), Some(key.clone()));
     // Read back from elsewhere (S3 decrypts it with the caller's grant on the key).
     let elsewhere = tempfile::tempdir().unwrap();
     let mut status = eksboot_in(&run, elsewhere.path(), elsewhere.path());
@@ -96,6 +96,26 @@ fn a_state_key_encrypts_the_state_and_only_its_grant_lets_the_caller_write() {
     let (code, text) = output(status);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("shared"), "{text}");
+    // A later run's lock, taken before that run reads the state, is encrypted as the state is.
+    let changed = run.dir.path().join("shared-kms-changed.toml");
+    std::fs::write(
+        &changed,
+        std::fs::read_to_string(&with_key).unwrap().replace(
+            "oidc_provider = false",
+            "oidc_provider = false\nlog_types = [\"api\"]",
+        ),
+    )
+    .unwrap();
+    let apply = held_apply(&run, &changed);
+    assert_eq!(encrypted_with(&run.account, LOCK), Some(key.clone()));
+    run.account.hold_updates(REGION, "shared", false);
+    let out = apply.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(encrypted_with(&run.account, KEY), Some(key));
 }
 
 /// The statement of `policy` with the id `sid`.
