@@ -30,6 +30,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import testing_support  # noqa: E402
+
 import iam_builtin  # noqa: E402
 
 ACCOUNT = "123456789012"
@@ -461,18 +463,8 @@ def test_the_emulator_enforces_iam_with_the_builtin_evaluator():
 
 
 def _node_evaluator():
-    """evaluate.mjs with its node_modules, found as test_s3_rules finds it."""
-    explicit = os.environ.get("EKSBOOT_IAM_EVALUATOR")
-    if explicit and explicit != "builtin":
-        return explicit
-    candidates = []
-    if os.environ.get("EKSBOOT_IAM_NODE_MODULES"):
-        candidates.append(Path(os.environ["EKSBOOT_IAM_NODE_MODULES"]).parent / "evaluate.mjs")
-    candidates.append(ROOT / "target/tmp/iam-eval/evaluate.mjs")
-    for path in candidates:
-        if path.is_file() and (path.parent / "node_modules").is_dir():
-            return str(path)
-    return None
+    """The Node IAM evaluator, or None (see testing_support)."""
+    return testing_support.node_evaluator()
 
 
 class NodeEvaluator:

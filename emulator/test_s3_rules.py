@@ -29,6 +29,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import testing_support  # noqa: E402
+
 REGION = "us-west-2"
 OTHER_REGION = "us-east-1"
 ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -36,17 +38,8 @@ _accounts = itertools.count(int(time.time()) % 1_000_000 * 1000 + 300_000_000_00
 
 
 def _evaluator():
-    explicit = os.environ.get("EKSBOOT_IAM_EVALUATOR")
-    if explicit:
-        return explicit
-    candidates = []
-    if os.environ.get("EKSBOOT_IAM_NODE_MODULES"):
-        candidates.append(Path(os.environ["EKSBOOT_IAM_NODE_MODULES"]).parent / "evaluate.mjs")
-    candidates.append(ROOT / "target/tmp/iam-eval/evaluate.mjs")
-    for path in candidates:
-        if path.is_file() and (path.parent / "node_modules").is_dir():
-            return str(path)
-    return None
+    """The Node IAM evaluator, or None (see testing_support)."""
+    return testing_support.node_evaluator()
 
 
 @pytest.fixture(scope="module")
