@@ -243,7 +243,7 @@ pub(super) fn find_state_path(target: &StateTarget, say: bool) -> Result<PathBuf
 }
 
 /// The state files in this run's state directory, sorted.
-fn states_here() -> Vec<PathBuf> {
+pub(super) fn states_here() -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(journal::state_dir())
         .into_iter()
         .flatten()
@@ -257,7 +257,7 @@ fn states_here() -> Vec<PathBuf> {
 
 /// Whether the state file `path` (`<cluster>-<region>.state.json`) is of `cluster` and `region`,
 /// where given.
-fn state_names(path: &Path, cluster: Option<&str>, region: Option<&str>) -> bool {
+pub(super) fn state_names(path: &Path, cluster: Option<&str>, region: Option<&str>) -> bool {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())

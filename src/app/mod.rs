@@ -308,16 +308,7 @@ async fn create_or_wizard(request: CreateRequest) -> Result<ExitCode, RunError> 
     let choice = wizard::run_wizard(&table, request.save_profile.as_deref()).await?;
     if crate::sandbox::session().is_some() {
         // The cluster the wizard chose, as `eksboot permissions` would print it for its profile.
-        let about = match &choice {
-            WizardChoice::Create { profile, .. } => Some(profile.clone()),
-            WizardChoice::Apply { profile, .. } => Profile::load(profile).ok(),
-            WizardChoice::Upgrade(target) | WizardChoice::Teardown(target) => {
-                let path = state_path(target)?;
-                Some(journal::read_state(&path)?.profile(&path)?)
-            }
-            WizardChoice::Saved | WizardChoice::Exited(_) => None,
-        };
-        if let Some(profile) = about {
+        if let Some(profile) = sandbox::profile_chosen(&choice) {
             sandbox::authorize(&profile).await?;
         }
     }

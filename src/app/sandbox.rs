@@ -47,15 +47,38 @@ pub(super) fn profile_of(command: Option<&Command>) -> Option<Profile> {
         Command::Resume { target, .. } | Command::Status { target, .. } => stored(target),
         Command::Teardown(args) => stored(&args.target).or_else(|| {
             // No state left: teardown finds the cluster by its tags, from its name and region.
-            let mut table = toml::Table::new();
-            let mut cluster = toml::Table::new();
-            cluster.insert("name".into(), args.target.cluster.clone()?.into());
-            cluster.insert("region".into(), args.target.region.clone()?.into());
-            table.insert("cluster".into(), cluster.into());
-            crate::settings::resolve(&table, Path::new("the command line")).ok()
+            named(
+                args.target.cluster.as_deref()?,
+                args.target.region.as_deref()?,
+            )
+            .ok()
         }),
         _ => None,
     }
+}
+
+/// The cluster the wizard chose to create, change, upgrade or tear down, as a profile.
+pub(super) fn profile_chosen(choice: &super::wizard::WizardChoice) -> Option<Profile> {
+    use super::wizard::WizardChoice;
+    match choice {
+        WizardChoice::Create { profile, .. } => Some(profile.clone()),
+        WizardChoice::Apply { profile, .. } => Profile::load(profile).ok(),
+        WizardChoice::Upgrade(target) | WizardChoice::Teardown(target) => stored(target),
+        WizardChoice::Saved | WizardChoice::Exited(_) => None,
+    }
+}
+
+/// A profile of just a cluster's name and region (every other field its default).
+fn named(cluster: &str, region: &str) -> Result<Profile, RunError> {
+    let mut fields = toml::Table::new();
+    fields.insert("name".into(), cluster.into());
+    fields.insert("region".into(), region.into());
+    let mut table = toml::Table::new();
+    table.insert("cluster".into(), fields.into());
+    Ok(crate::settings::resolve(
+        &table,
+        Path::new("the command line"),
+    )?)
 }
 
 /// The profile a state on this machine holds.
@@ -66,7 +89,12 @@ fn stored(target: &StateTarget) -> Option<Profile> {
 
 /// In the sandbox, gives its identity what `eksboot permissions` prints for `profile`.
 pub(super) async fn authorize(profile: &Profile) -> Result<(), RunError> {
-    Ok(crate::sandbox::authorize(profile).await?)
+    for arn in crate::sandbox::authorize(profile).await? {
+        ui::note(&format!(
+            "note: made {arn} in the sandbox: the profile names it as an admin, and a fresh sandbox account has no roles or users of yours"
+        ));
+    }
+    Ok(())
 }
 
 /// In the sandbox, before the wizard: what it reads about the account (availability zones,
@@ -76,11 +104,5 @@ pub(super) async fn authorize_wizard(region: Option<&str>) -> Result<(), RunErro
     if crate::sandbox::session().is_none() {
         return Ok(());
     }
-    let mut table = toml::Table::new();
-    let mut cluster = toml::Table::new();
-    cluster.insert("name".into(), "wizard".into());
-    cluster.insert("region".into(), region.unwrap_or("us-east-1").into());
-    table.insert("cluster".into(), cluster.into());
-    let profile = crate::settings::resolve(&table, Path::new("the wizard"))?;
-    authorize(&profile).await
+    authorize(&named("wizard", region.unwrap_or("us-east-1"))?).await
 }

@@ -419,20 +419,12 @@ async fn ask_region(
 
 /// The state files in `.eksboot/` (the sandbox's: `.eksboot/sandbox/`) here of clusters in `region` of `account`: (cluster, path).
 fn clusters_made_here(region: &str, account: &str) -> Vec<(String, std::path::PathBuf)> {
-    let Ok(entries) = std::fs::read_dir(journal::state_dir()) else {
-        return Vec::new();
-    };
-    let mut found: Vec<(String, std::path::PathBuf)> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.ends_with(&format!("-{region}.state.json")))
-        })
+    let mut found: Vec<(String, std::path::PathBuf)> = states_here()
+        .into_iter()
+        .filter(|p| state_names(p, None, Some(region)))
         .filter_map(|p| {
             let state = journal::read_state(&p).ok()?;
-            (state.region == region && state.account == account).then(|| (state.cluster, p))
+            (state.region == region && state.account == account).then_some((state.cluster, p))
         })
         .collect();
     found.sort();

@@ -168,6 +168,76 @@ pub async fn authorize(
     Ok(())
 }
 
+/// Makes the admins `profile` names in the sandbox account that are not there yet: they stand
+/// for the roles and users a team already has, which a fresh sandbox account lacks (EKS refuses
+/// access entries for principals IAM does not hold). Returns the ARNs made.
+pub async fn make_named_admins(
+    endpoint: &str,
+    profile: &crate::profile::Profile,
+) -> Result<Vec<String>, SandboxError> {
+    let doing = "making the admins the profile names";
+    let ours = format!("arn:aws:iam::{ACCOUNT}:");
+    let wanted: Vec<&String> = profile
+        .cluster
+        .admins
+        .iter()
+        .filter(|arn| arn.starts_with(&ours))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let iam = aws_sdk_iam::Client::new(&admin(endpoint).await?);
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    let mut made = Vec::new();
+    for arn in wanted {
+        let Some((kind, path, name)) = principal_parts(&arn[ours.len()..]) else {
+            continue;
+        };
+        let created = match kind {
+            "role" => iam
+                .create_role()
+                .role_name(name)
+                .path(path)
+                .assume_role_policy_document(&trust)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.into_service_error().is_entity_already_exists_exception()),
+            _ => iam
+                .create_user()
+                .user_name(name)
+                .path(path)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.into_service_error().is_entity_already_exists_exception()),
+        };
+        match created {
+            Ok(()) => made.push(arn.clone()),
+            Err(true) => {}
+            Err(false) => return Err(failed(doing)(format!("cannot make {arn}"))),
+        }
+    }
+    Ok(made)
+}
+
+/// `role/team/name` or `user/name`: the kind, the path (`/team/`) and the name.
+fn principal_parts(resource: &str) -> Option<(&str, String, &str)> {
+    let (kind, rest) = resource.split_once('/')?;
+    if !matches!(kind, "role" | "user") {
+        return None;
+    }
+    let (dirs, name) = rest.rsplit_once('/').unwrap_or(("", rest));
+    let path = if dirs.is_empty() {
+        "/".to_string()
+    } else {
+        format!("/{dirs}/")
+    };
+    Some((kind, path, name))
+}
+
 /// A POST to the emulator's control API (plain HTTP on 127.0.0.1).
 fn control_post(endpoint: &str, path: &str, body: &str) -> Result<(), SandboxError> {
     use std::io::{Read, Write};
@@ -192,5 +262,27 @@ fn control_post(endpoint: &str, path: &str, body: &str) -> Result<(), SandboxErr
         Err(failed(doing)(
             answer.lines().last().unwrap_or_default().to_string(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::principal_parts;
+
+    #[test]
+    fn an_admin_arn_gives_its_kind_path_and_name() {
+        assert_eq!(
+            principal_parts("role/platform-admins"),
+            Some(("role", "/".to_string(), "platform-admins"))
+        );
+        assert_eq!(
+            principal_parts("role/team/ops/admins"),
+            Some(("role", "/team/ops/".to_string(), "admins"))
+        );
+        assert_eq!(
+            principal_parts("user/alice"),
+            Some(("user", "/".to_string(), "alice"))
+        );
+        assert_eq!(principal_parts("group/x"), None);
     }
 }

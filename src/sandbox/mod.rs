@@ -150,11 +150,16 @@ pub fn enter(session: Session) -> Result<(), SandboxError> {
 
 /// Gives the sandbox identity exactly what `eksboot permissions` prints for `profile`
 /// (replacing what it held), as the README tells a person to do on AWS.
-pub async fn authorize(profile: &crate::profile::Profile) -> Result<(), SandboxError> {
+///
+/// The admins the profile names in the sandbox account are made first when missing (a team's
+/// roles exist in its own account, not in a fresh sandbox); returns the ARNs made.
+pub async fn authorize(profile: &crate::profile::Profile) -> Result<Vec<String>, SandboxError> {
     let Some(session) = session() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
-    identity::authorize(&session.endpoint, profile).await
+    let made = identity::make_named_admins(&session.endpoint, profile).await?;
+    identity::authorize(&session.endpoint, profile).await?;
+    Ok(made)
 }
 
 /// `eksboot --sandbox stop`: ends the emulator and clears what described its clusters (state
@@ -173,20 +178,16 @@ pub fn stop() -> Result<String, SandboxError> {
             }
         }
     }
-    Ok(match (stopped, cleared.is_empty()) {
-        (false, true) => "The sandbox was not running; nothing to stop.".to_string(),
-        (stopped, _) => format!(
-            "{}{}",
-            if stopped {
-                "Stopped the sandbox's emulator: its clusters are gone with it."
-            } else {
-                "The sandbox was not running."
-            },
-            if cleared.is_empty() {
-                String::new()
-            } else {
-                format!(" Removed {}.", cleared.join(", "))
-            }
-        ),
+    let said = if stopped {
+        "Stopped the sandbox's emulator: its clusters are gone with it."
+    } else if cleared.is_empty() {
+        "The sandbox was not running; nothing to stop."
+    } else {
+        "The sandbox was not running."
+    };
+    Ok(if cleared.is_empty() {
+        said.to_string()
+    } else {
+        format!("{said} Removed {}.", cleared.join(", "))
     })
 }

@@ -475,18 +475,28 @@ pub fn render_create_done(
             "  This cluster lives in the sandbox's emulator: there is no Kubernetes API behind it,\n  so kubectl will not reach it (the kubeconfig above is written for the rehearsal only)."
         );
         let which = format!("--state {}", state.display());
-        let _ = writeln!(
-            out,
-            "  eksboot --sandbox status {which}    what exists, step by step"
-        );
-        let _ = writeln!(
-            out,
-            "  eksboot --sandbox teardown {which}  delete it all when you are done"
-        );
-        let _ = writeln!(
-            out,
-            "  eksboot --sandbox stop                 end the sandbox (its clusters go with it)"
-        );
+        let next = [
+            (
+                format!("eksboot --sandbox status {which}"),
+                "what exists, step by step",
+            ),
+            (
+                format!("eksboot --sandbox teardown {which}"),
+                "delete it all when you are done",
+            ),
+            (
+                "eksboot --sandbox stop".to_string(),
+                "end the sandbox (its clusters go with it)",
+            ),
+        ];
+        let width = next
+            .iter()
+            .map(|(command, _)| command.len())
+            .max()
+            .unwrap_or(0);
+        for (command, what) in next {
+            let _ = writeln!(out, "  {command:width$}  {what}");
+        }
         return out;
     }
     if !kubeconfig.switched {

@@ -227,7 +227,7 @@ fn create_apply_upgrade_and_teardown_as_separate_commands_leave_nothing_but_the_
 }
 
 #[test]
-fn stop_without_the_sandbox_is_a_usage_error_and_a_second_stop_is_harmless() {
+fn stop_without_the_sandbox_is_a_usage_error_a_second_stop_is_harmless_and_named_admins_are_made() {
     let sandbox = Sandbox::new();
     let out = Command::new(assert_cmd::cargo::cargo_bin("eksboot"))
         .arg("stop")
@@ -239,6 +239,15 @@ fn stop_without_the_sandbox_is_a_usage_error_and_a_second_stop_is_harmless() {
     let (code, text) = sandbox.run(&["stop"]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("was not running"), "{text}");
+    // A team's admin role, named by the profile, is made in the fresh sandbox account.
+    let (code, text) = sandbox.run(&["preflight", "--profile", "profiles/production.toml"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("made arn:aws:iam::111122223333:role/platform-admins"),
+        "{text}"
+    );
+    let iam = aws_sdk_iam::Client::new(&sandbox.admin().sdk("us-east-1"));
+    block_on(iam.get_role().role_name("platform-admins").send()).unwrap();
 }
 
 #[test]
